@@ -1,0 +1,19 @@
+//! DocuVault's database schema migrations.
+//!
+//! One migrator for both supported backends: the same migrations apply identically on
+//! SQLite (embedded default) and PostgreSQL (production). The `docuvault` binary runs
+//! [`Migrator::up`] at start; tests run it against a fresh database each.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+/// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

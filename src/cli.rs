@@ -1,0 +1,100 @@
+//! Command line: `serve` (default), `migrate`, `openapi`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Settings;
+use crate::startup::Application;
+
+/// DocuVault: a self-hosted multi-user document vault in one binary.
+///
+/// With no configuration it serves on http://127.0.0.1:8080 using SQLite and a local
+/// object directory under ./data. Configure with a file (--config) and environment
+/// variables DOCUVAULT__SECTION__KEY; see README "Configuration".
+#[derive(Debug, Parser)]
+#[command(name = "docuvault", version, about, long_about)]
+pub struct Cli {
+    /// Settings file (TOML or YAML) layered over the built-in defaults.
+    #[arg(long, global = true, env = "DOCUVAULT_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (API, UI and background work). The default.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI 3.1 document (JSON) to stdout and exit.
+    Openapi,
+}
+
+/// Exit code for configuration errors (distinct from runtime failures).
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", crate::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let settings = match Settings::load(cli.config.as_deref(), &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("docuvault: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    crate::telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("docuvault: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Migrate) => migrate(settings).await,
+            _ => serve(settings).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "fatal");
+            eprintln!("docuvault: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if settings.uses_data_dir() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    }
+    crate::db::migrate(&settings)
+        .await
+        .context("applying database migrations")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Database connections and migrations, for SQLite and PostgreSQL alike.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+
+use crate::settings::Settings;
+
+/// Arbitrary constant naming the PostgreSQL advisory lock held while migrating,
+/// so several instances starting at once migrate one after another.
+const MIGRATION_LOCK_ID: i64 = 0x646f_6375_7661;
+
+/// Opens a pool on `url` with the settings' limits; SQLite gets WAL, a busy timeout
+/// and enforced foreign keys.
+pub async fn connect(
+    url: &str,
+    settings: &Settings,
+    max_connections: u32,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    let busy = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+    opts.max_connections(max_connections)
+        .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    Database::connect(opts).await
+}
+
+/// Connects the serving pool.
+pub async fn connect_pool(settings: &Settings) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect(
+        &settings.database_url(),
+        settings,
+        settings.database.max_connections,
+    )
+    .await
+}
+
+/// Applies pending migrations on the migration URL; idempotent, and serialised across
+/// instances on PostgreSQL by an advisory lock.
+pub async fn migrate(settings: &Settings) -> Result<(), sea_orm::DbErr> {
+    let db = connect(&settings.database_migrate_url(), settings, 1).await?;
+    let result = migrate_on(&db).await;
+    let _ = db.close().await;
+    result
+}
+
+async fn migrate_on(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+            .await?;
+        let result = Migrator::up(db, None).await;
+        db.execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+            .await?;
+        result
+    } else {
+        Migrator::up(db, None).await
+    }
+}
+
+/// Short engine name for logs and `/health`.
+pub fn backend_name(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => "postgres",
+        DatabaseBackend::Sqlite => "sqlite",
+        _ => "other",
+    }
+}

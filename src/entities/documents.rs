@@ -1,0 +1,95 @@
+//! `documents`: one uploaded document, its object key, extraction and classification state.
+
+use sea_orm::entity::prelude::*;
+
+/// One document. `status` is one of `pending`, `queued`, `processing`, `classified`,
+/// `unclassified`, `failed` (CHECK in the schema); `classified_by` records provider,
+/// model and prompt version as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "documents")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub folder_id: Option<Uuid>,
+    pub filename: String,
+    #[sea_orm(unique)]
+    pub object_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: Option<String>,
+    pub storage_backend: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub extracted_text: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    /// A worker owns the row until then; the sweeper re-dispatches it afterwards.
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub ai_opt_out: bool,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub classified_by: Option<Json>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+/// Owner (cascade), folder (set null on delete), topic links and shares.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::users::Entity",
+        from = "Column::UserId",
+        to = "super::users::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+    #[sea_orm(
+        belongs_to = "super::folders::Entity",
+        from = "Column::FolderId",
+        to = "super::folders::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Folder,
+    #[sea_orm(has_many = "super::document_topics::Entity")]
+    DocumentTopics,
+    #[sea_orm(has_many = "super::shares::Entity")]
+    Shares,
+}
+
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl Related<super::folders::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Folder.def()
+    }
+}
+
+impl Related<super::document_topics::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::DocumentTopics.def()
+    }
+}
+
+impl Related<super::shares::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Shares.def()
+    }
+}
+
+/// Documents reach their topics through `document_topics`.
+impl Related<super::topics::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::document_topics::Relation::Topic.def()
+    }
+
+    fn via() -> Option<RelationDef> {
+        Some(super::document_topics::Relation::Document.def().rev())
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,101 @@
+//! `users`: accounts, their credentials, 2FA state and per-user AI settings.
+
+use sea_orm::entity::prelude::*;
+
+/// One account. `role` is `user` or `admin` (CHECK in the schema); secrets are stored
+/// hashed (`password_hash`) or encrypted (`totp_secret`, `ai_api_key_enc`).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub handle: String,
+    #[sea_orm(unique)]
+    pub email: String,
+    pub password_hash: String,
+    /// Encrypted TOTP secret.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    /// Last accepted TOTP time step, so a code cannot be replayed.
+    pub totp_last_step: Option<i64>,
+    pub role: String,
+    pub is_active: bool,
+    pub password_must_change: bool,
+    /// Tokens issued before this instant are rejected.
+    pub tokens_valid_after: DateTimeUtc,
+    pub ai_provider: Option<String>,
+    pub ai_model: Option<String>,
+    /// Encrypted API key for the user's own AI provider.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub ai_api_key_enc: Option<String>,
+    pub ai_allow_new_topics: bool,
+    pub default_storage_backend: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+/// Tables that point at a user (shares and audit log entries point twice, so they are
+/// reached from their own side: `shares::Relation::Owner`, `audit_log::Relation::Actor`…).
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::refresh_tokens::Entity")]
+    RefreshTokens,
+    #[sea_orm(has_many = "super::backup_codes::Entity")]
+    BackupCodes,
+    #[sea_orm(has_one = "super::quotas::Entity")]
+    Quota,
+    #[sea_orm(has_many = "super::folders::Entity")]
+    Folders,
+    #[sea_orm(has_many = "super::documents::Entity")]
+    Documents,
+    #[sea_orm(has_many = "super::topics::Entity")]
+    Topics,
+    #[sea_orm(has_many = "super::cloud_connections::Entity")]
+    CloudConnections,
+}
+
+impl Related<super::refresh_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RefreshTokens.def()
+    }
+}
+
+impl Related<super::backup_codes::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::BackupCodes.def()
+    }
+}
+
+impl Related<super::quotas::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Quota.def()
+    }
+}
+
+impl Related<super::folders::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Folders.def()
+    }
+}
+
+impl Related<super::documents::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Documents.def()
+    }
+}
+
+impl Related<super::topics::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Topics.def()
+    }
+}
+
+impl Related<super::cloud_connections::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CloudConnections.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

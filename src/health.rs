@@ -1,0 +1,131 @@
+//! `GET /health`: liveness plus readiness of database, object storage and queue.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// Each component check gives up after this long, so `/health` answers within 2 s.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Overall or per-component state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// Working.
+    Ok,
+    /// Unreachable or failing.
+    Error,
+}
+
+/// The state of one backend.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentHealth {
+    /// `ok` or `error`.
+    pub status: HealthState,
+    /// Backend in use, e.g. `sqlite`, `postgres`, `local`, `s3`, `memory`, `redis`.
+    pub backend: String,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: u64,
+    /// Why the check failed (absent when ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Body of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    /// `ok` when every component is ok, else `error`.
+    pub status: HealthState,
+    /// Database check.
+    pub database: ComponentHealth,
+    /// Object storage check.
+    pub storage: ComponentHealth,
+    /// Job queue check.
+    pub queue: ComponentHealth,
+    /// Server version.
+    #[schema(example = "0.1.0")]
+    pub version: String,
+}
+
+async fn check<E: std::fmt::Display>(
+    component: &'static str,
+    backend: &str,
+    probe: impl Future<Output = Result<(), E>>,
+) -> ComponentHealth {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, probe).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let detail = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(component, error = %e, "health check failed");
+            Some("unavailable".to_owned())
+        }
+        Err(_) => {
+            tracing::warn!(component, "health check timed out");
+            Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis()))
+        }
+    };
+    ComponentHealth {
+        status: if detail.is_none() {
+            HealthState::Ok
+        } else {
+            HealthState::Error
+        },
+        backend: backend.to_owned(),
+        latency_ms,
+        detail,
+    }
+}
+
+/// Checks every backend concurrently.
+pub async fn report(state: &AppState) -> HealthReport {
+    let (database, storage, queue) = tokio::join!(
+        check(
+            "database",
+            crate::db::backend_name(&state.db),
+            state.db.ping()
+        ),
+        check("storage", state.storage.kind(), state.storage.health()),
+        check("queue", state.queue.kind(), state.queue.health()),
+    );
+    let all_ok = [&database, &storage, &queue]
+        .iter()
+        .all(|c| c.status == HealthState::Ok);
+    HealthReport {
+        status: if all_ok {
+            HealthState::Ok
+        } else {
+            HealthState::Error
+        },
+        database,
+        storage,
+        queue,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Liveness and readiness of the instance and its backends.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "The server and every backend work", body = HealthReport),
+        (status = 503, description = "At least one backend is down; see the per-component detail", body = HealthReport),
+    )
+)]
+#[get("/health")]
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let report = report(&state).await;
+    let mut res = if report.status == HealthState::Ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(report)
+}

@@ -1,0 +1,209 @@
+//! Cross-cutting HTTP concerns: request ids and tracing spans, security headers,
+//! JSON 404/405 for unknown API routes.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{HttpMessage, HttpRequest, web};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+
+/// Header carrying the request id in both directions.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the current request, available to handlers as a request extension.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Accepts a caller's request id only if it is short and plain, else makes one.
+fn request_id_for(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Root span per request (method, path, route template, request id), one completion
+/// log line, and the id echoed in `x-request-id`.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = request_id_for(&req);
+    let span = tracing::info_span!(
+        "http_request",
+        method = %req.method(),
+        path = %req.path(),
+        route = tracing::field::Empty,
+        request_id = %request_id,
+        status = tracing::field::Empty,
+    );
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    // Handler errors arrive here already rendered as responses; an `Err` would only come
+    // from a failing middleware and is passed on untouched.
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+    }
+    let status = res.status().as_u16();
+    span.record("status", status);
+    span.record(
+        "route",
+        res.request().match_pattern().as_deref().unwrap_or("-"),
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request completed"
+        )
+    });
+    Ok(res)
+}
+
+/// Baseline security headers on every response. `connect-src` also admits the
+/// public S3 endpoint so browsers can upload straight to storage.
+pub fn security_headers(settings: &Settings) -> DefaultHeaders {
+    let mut connect_src = String::from("'self'");
+    let s3 = &settings.storage.s3;
+    let public = if s3.public_endpoint.is_empty() {
+        &s3.endpoint
+    } else {
+        &s3.public_endpoint
+    };
+    if settings.storage_kind() == crate::settings::StorageKind::S3
+        && let Ok(url) = url::Url::parse(public)
+    {
+        connect_src.push(' ');
+        connect_src.push_str(url.origin().ascii_serialization().as_str());
+    }
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; font-src 'self' data:; connect-src {connect_src}; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Content-Security-Policy", csp))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=()",
+        ))
+}
+
+/// Path templates of the API and their methods, read off the OpenAPI document, so an
+/// unknown method on a known path answers 405 and an unknown path 404.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl RouteTable {
+    /// Builds the table from the generated OpenAPI document.
+    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(str::to_owned)
+                    .collect();
+                let mut methods: Vec<String> = [
+                    (item.get.is_some(), "GET"),
+                    (item.post.is_some(), "POST"),
+                    (item.put.is_some(), "PUT"),
+                    (item.patch.is_some(), "PATCH"),
+                    (item.delete.is_some(), "DELETE"),
+                ]
+                .iter()
+                .filter(|(present, _)| *present)
+                .map(|(_, m)| (*m).to_owned())
+                .collect();
+                if item.get.is_some() {
+                    methods.push("HEAD".into());
+                }
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// Methods allowed on `path`, if it matches a known template.
+    pub fn allowed(&self, path: &str) -> Option<&[String]> {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        self.routes.iter().find_map(|(segments, methods)| {
+            let matches = segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| {
+                    (s.starts_with('{') && s.ends_with('}') && !p.is_empty()) || s == p
+                });
+            matches.then_some(methods.as_slice())
+        })
+    }
+}
+
+/// Fallback for `/api/*`: JSON 405 (with `Allow`) for a known path, else JSON 404.
+pub async fn api_fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(match routes.allowed(req.path()) {
+        Some(methods) if !methods.iter().any(|m| m == req.method().as_str()) => {
+            ApiError::MethodNotAllowed {
+                allow: methods.to_vec(),
+            }
+        }
+        _ if req.method() == Method::OPTIONS => ApiError::not_found(),
+        _ => ApiError::NotFound(format!("No API route {} {}", req.method(), req.path())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn route_table_matches_templates_and_lists_methods() {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+        let mut api = utoipa::openapi::OpenApiBuilder::new().build();
+        let mut item = PathItem::new(HttpMethod::Get, OperationBuilder::new().build());
+        item.delete = Some(OperationBuilder::new().build());
+        api.paths = PathsBuilder::new()
+            .path("/api/documents/{id}", item)
+            .path(
+                "/api/documents",
+                PathItem::new(HttpMethod::Post, OperationBuilder::new().build()),
+            )
+            .build();
+        let table = RouteTable::from_openapi(&api);
+        assert_eq!(
+            table.allowed("/api/documents/abc").unwrap(),
+            ["GET", "DELETE", "HEAD"]
+        );
+        assert_eq!(table.allowed("/api/documents").unwrap(), ["POST"]);
+        assert!(table.allowed("/api/documents/abc/extra").is_none());
+        assert!(table.allowed("/api/documents//").is_none());
+        assert!(table.allowed("/api/folders/abc").is_none());
+    }
+}

@@ -1,0 +1,44 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//!
+//! `openapi.json` at the repository root is this document, committed; a test fails
+//! when the two differ.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::error::ErrorBody;
+
+/// Top-level document metadata and shared schemas; paths are collected from routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "DocuVault API",
+        description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message}`.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "operations", description = "Health and service metadata")
+    )
+)]
+pub struct ApiDoc;
+
+/// The complete document for the current code.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    api
+}
+
+/// The document as pretty JSON, exactly as committed in `openapi.json`.
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}

@@ -1,0 +1,13 @@
+//! Every route the server answers, in one place; OpenAPI paths are collected from here.
+
+use actix_web::web;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::http::api_fallback;
+
+/// Registers the documented routes: operations at the root and the `/api` scope.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(crate::health::health)
+        .service(scope::scope("/api").default_service(web::to(api_fallback)));
+}

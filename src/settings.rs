@@ -1,0 +1,805 @@
+//! Typed settings: compiled-in defaults (`config/default.toml`), an optional file,
+//! the predecessor's environment names and `DOCUVAULT__…` overrides (env always wins).
+//!
+//! Settings are loaded once in `main` and passed down; nothing reads them globally.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults file, compiled in so the binary runs with no configuration at all.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+/// Prefix of the structured environment overrides (`DOCUVAULT__SERVER__PORT`).
+pub const ENV_PREFIX: &str = "DOCUVAULT__";
+
+/// The development key shipped in the defaults; refused in production.
+const DEFAULT_SECRET_KEY: &str = "docuvault-insecure-development-key-change-me";
+
+/// Environment names inherited from the Python predecessor, and the settings key each sets.
+pub const LEGACY_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("DATABASE_MIGRATE_URL", "database.migrate_url"),
+    ("REDIS_URL", "queue.redis_url"),
+    ("SECRET_KEY", "security.secret_key"),
+    ("MINIO_ENDPOINT", "storage.s3.endpoint"),
+    ("MINIO_PUBLIC_ENDPOINT", "storage.s3.public_endpoint"),
+    ("MINIO_ACCESS_KEY", "storage.s3.access_key"),
+    ("MINIO_SECRET_KEY", "storage.s3.secret_key"),
+    ("MINIO_BUCKET", "storage.s3.bucket"),
+    ("CORS_ORIGINS", "server.cors_origins"),
+    ("SMTP_HOST", "smtp.host"),
+    ("SMTP_PORT", "smtp.port"),
+    ("SMTP_USER", "smtp.user"),
+    ("SMTP_PASSWORD", "smtp.password"),
+    ("SYSTEM_PROMPT", "ai.system_prompt"),
+    ("DEFAULT_AI_PROVIDER", "ai.default_provider"),
+    ("DEFAULT_AI_MODEL", "ai.default_model"),
+];
+
+/// Other environment variables the binary reads directly (outside the settings tree).
+pub const OTHER_ENV: &[&str] = &[
+    "DOCUVAULT_CONFIG",
+    "DOCUVAULT_ADMIN_EMAIL",
+    "DOCUVAULT_ADMIN_HANDLE",
+    "DOCUVAULT_ADMIN_PASSWORD",
+    "RUST_LOG",
+];
+
+/// A configuration problem, reported as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+impl SettingsError {
+    fn key(key: &str, problem: impl std::fmt::Display) -> Self {
+        let legacy = LEGACY_ENV
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map(|(env, _)| format!(" ({env})"))
+            .unwrap_or_default();
+        Self(format!("{key}{legacy}: {problem}"))
+    }
+}
+
+/// Whether this deployment is a development box or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunEnvironment {
+    /// Local use; the development secret key is tolerated.
+    Development,
+    /// Real deployment; insecure defaults are refused.
+    Production,
+}
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Development or production.
+    pub environment: RunEnvironment,
+    /// Where embedded defaults keep state (SQLite file, local objects).
+    pub data_dir: PathBuf,
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Keys.
+    pub security: SecuritySettings,
+    /// Relational database.
+    pub database: DatabaseSettings,
+    /// Object storage.
+    pub storage: StorageSettings,
+    /// Job queue.
+    pub queue: QueueSettings,
+    /// Outgoing e-mail.
+    pub smtp: SmtpSettings,
+    /// Classifier defaults.
+    pub ai: AiSettings,
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Interface to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one (tests).
+    pub port: u16,
+    /// Base URL users reach this instance at; empty = `http://{host}:{port}`.
+    pub public_url: String,
+    /// Origins allowed to call the API cross-origin (a list, or a comma-separated string).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub cors_origins: Vec<String>,
+    /// Largest accepted JSON body in bytes.
+    pub json_body_limit: usize,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Run job consumers inside `serve`.
+    pub run_workers: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Text or JSON lines.
+    pub format: LogFormat,
+    /// tracing filter directive.
+    pub level: String,
+}
+
+/// Secret keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Root key for tokens and encryption at rest.
+    pub secret_key: SecretString,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Serving connection URL; empty = SQLite in the data dir.
+    pub url: SecretString,
+    /// Migration connection URL; empty = `url`.
+    pub migrate_url: SecretString,
+    /// Apply migrations when serving starts.
+    pub auto_migrate: bool,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+    /// SQLite lock wait in milliseconds.
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+/// Which object store to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// S3 when an endpoint is configured, else local.
+    Auto,
+    /// Local directory with docuvault-signed URLs.
+    Local,
+    /// S3-compatible service with presigned URLs.
+    S3,
+}
+
+/// Object storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Backend selection.
+    pub backend: StorageKind,
+    /// Local objects directory; empty = `{data_dir}/objects`.
+    pub local_dir: String,
+    /// Largest single object in bytes.
+    pub max_object_bytes: u64,
+    /// S3 connection.
+    pub s3: S3Settings,
+}
+
+/// S3-compatible storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// Endpoint for server-side calls.
+    pub endpoint: String,
+    /// Endpoint browsers reach (presigned URLs); empty = endpoint.
+    pub public_endpoint: String,
+    /// Signing region.
+    pub region: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Access key id.
+    pub access_key: SecretString,
+    /// Secret access key.
+    pub secret_key: SecretString,
+    /// Create the bucket at start when missing.
+    pub create_bucket: bool,
+}
+
+/// Which queue to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    /// Redis when a URL is configured, else in-process.
+    Auto,
+    /// In-process queue.
+    Memory,
+    /// Redis lists.
+    Redis,
+}
+
+/// Job queue settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Backend selection.
+    pub backend: QueueKind,
+    /// Redis URL.
+    pub redis_url: SecretString,
+    /// Prefix for every Redis key.
+    pub key_prefix: String,
+    /// Redis pool size.
+    pub pool_size: usize,
+}
+
+/// Outgoing e-mail settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// SMTP relay; empty = log e-mails.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// SMTP user.
+    pub user: String,
+    /// SMTP password.
+    pub password: SecretString,
+    /// Sender address.
+    pub from: String,
+}
+
+/// Classifier defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettings {
+    /// Provider for users who chose none.
+    pub default_provider: String,
+    /// Model for that provider.
+    pub default_model: String,
+    /// System prompt override.
+    pub system_prompt: String,
+}
+
+/// The database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Settings {
+    /// Loads settings from the compiled-in defaults, an optional file and `env`
+    /// (pass `std::env::vars().collect()` in production; tests pass their own map).
+    pub fn load(
+        config_file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                return Err(SettingsError(format!(
+                    "--config: file {} not found",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).required(true));
+        }
+
+        let legacy: config::Map<String, String> = LEGACY_ENV
+            .iter()
+            .filter_map(|(name, key)| {
+                env.get(*name)
+                    .map(|v| (key.replace('.', "__").to_uppercase(), v.clone()))
+            })
+            .collect();
+        let structured: config::Map<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+
+        builder = builder
+            .add_source(
+                EnvSource::default()
+                    .separator("__")
+                    .ignore_empty(true)
+                    .source(Some(legacy)),
+            )
+            .add_source(
+                EnvSource::with_prefix("DOCUVAULT")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .ignore_empty(true)
+                    .source(Some(structured)),
+            );
+
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError(describe_config_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: required companions, URL shapes, production safety.
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.server.json_body_limit == 0 {
+            return Err(SettingsError::key("server.json_body_limit", "must be > 0"));
+        }
+        if self.storage.max_object_bytes == 0 {
+            return Err(SettingsError::key(
+                "storage.max_object_bytes",
+                "must be > 0",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(SettingsError::key(
+                "database.max_connections",
+                "must be > 0",
+            ));
+        }
+        if self.queue.pool_size == 0 {
+            return Err(SettingsError::key("queue.pool_size", "must be > 0"));
+        }
+        for (key, url) in [
+            ("database.url", self.database.url.expose_secret()),
+            (
+                "database.migrate_url",
+                self.database.migrate_url.expose_secret(),
+            ),
+        ] {
+            if !url.is_empty() && database_kind(url).is_none() {
+                return Err(SettingsError::key(
+                    key,
+                    "must start with postgres://, postgresql:// or sqlite:",
+                ));
+            }
+        }
+        if !self.database.migrate_url.expose_secret().is_empty()
+            && self.database.url.expose_secret().is_empty()
+        {
+            return Err(SettingsError::key(
+                "database.url",
+                "required when database.migrate_url is set",
+            ));
+        }
+        if self.storage_kind() == StorageKind::S3 {
+            let s3 = &self.storage.s3;
+            if s3.endpoint.is_empty() {
+                return Err(SettingsError::key(
+                    "storage.s3.endpoint",
+                    "required when storage.backend = \"s3\"",
+                ));
+            }
+            check_http_url("storage.s3.endpoint", &s3.endpoint)?;
+            if !s3.public_endpoint.is_empty() {
+                check_http_url("storage.s3.public_endpoint", &s3.public_endpoint)?;
+            }
+            for (key, value) in [
+                ("storage.s3.bucket", s3.bucket.as_str()),
+                ("storage.s3.region", s3.region.as_str()),
+                ("storage.s3.access_key", s3.access_key.expose_secret()),
+                ("storage.s3.secret_key", s3.secret_key.expose_secret()),
+            ] {
+                if value.is_empty() {
+                    return Err(SettingsError::key(key, "required for S3 storage"));
+                }
+            }
+        }
+        if self.queue_kind() == QueueKind::Redis {
+            let url = self.queue.redis_url.expose_secret();
+            if url.is_empty() {
+                return Err(SettingsError::key(
+                    "queue.redis_url",
+                    "required when queue.backend = \"redis\"",
+                ));
+            }
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(SettingsError::key(
+                    "queue.redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        if !self.server.public_url.is_empty() {
+            check_http_url("server.public_url", &self.server.public_url)?;
+        }
+        for origin in &self.server.cors_origins {
+            check_http_url("server.cors_origins", origin)?;
+        }
+        let key = self.security.secret_key.expose_secret();
+        if self.environment == RunEnvironment::Production {
+            if key == DEFAULT_SECRET_KEY {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    "the default development key is refused in production; set a random value of at least 32 characters",
+                ));
+            }
+            if key.len() < 32 {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    "must be at least 32 characters in production",
+                ));
+            }
+        } else if key.is_empty() {
+            return Err(SettingsError::key(
+                "security.secret_key",
+                "must not be empty",
+            ));
+        }
+        tracing_filter_check(&self.log.level)?;
+        Ok(())
+    }
+
+    /// The effective storage backend after `auto` is resolved.
+    pub fn storage_kind(&self) -> StorageKind {
+        match self.storage.backend {
+            StorageKind::Auto if self.storage.s3.endpoint.is_empty() => StorageKind::Local,
+            StorageKind::Auto => StorageKind::S3,
+            other => other,
+        }
+    }
+
+    /// The effective queue backend after `auto` is resolved.
+    pub fn queue_kind(&self) -> QueueKind {
+        match self.queue.backend {
+            QueueKind::Auto if self.queue.redis_url.expose_secret().is_empty() => QueueKind::Memory,
+            QueueKind::Auto => QueueKind::Redis,
+            other => other,
+        }
+    }
+
+    /// The URL the server pool connects to.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("docuvault.db").display()
+            )
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// The URL migrations run on.
+    pub fn database_migrate_url(&self) -> String {
+        let url = self.database.migrate_url.expose_secret();
+        if url.is_empty() {
+            self.database_url()
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// The engine behind [`Self::database_url`].
+    pub fn database_kind(&self) -> DatabaseKind {
+        database_kind(&self.database_url()).unwrap_or(DatabaseKind::Sqlite)
+    }
+
+    /// Directory of the local object store.
+    pub fn local_objects_dir(&self) -> PathBuf {
+        if self.storage.local_dir.is_empty() {
+            self.data_dir.join("objects")
+        } else {
+            PathBuf::from(&self.storage.local_dir)
+        }
+    }
+
+    /// Whether anything is kept under `data_dir` (SQLite or local objects).
+    pub fn uses_data_dir(&self) -> bool {
+        self.database.url.expose_secret().is_empty()
+            || self.database_kind() == DatabaseKind::Sqlite
+            || (self.storage_kind() == StorageKind::Local && self.storage.local_dir.is_empty())
+    }
+
+    /// Whether `name` is an environment variable this binary reads.
+    pub fn is_known_env_var(name: &str) -> bool {
+        if LEGACY_ENV.iter().any(|(n, _)| *n == name) || OTHER_ENV.contains(&name) {
+            return true;
+        }
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            return false;
+        };
+        let key = rest.to_lowercase().replace("__", ".");
+        setting_keys().contains(&key)
+    }
+}
+
+/// Every settings key (dotted), read off the compiled-in defaults, which list them all.
+pub fn setting_keys() -> Vec<String> {
+    fn walk(prefix: &str, table: config::Map<String, config::Value>, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v.clone().into_table() {
+                Ok(inner) => walk(&key, inner, out),
+                Err(_) => out.push(key),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(table) = Config::builder()
+        .add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<config::Map<String, config::Value>>())
+    {
+        walk("", table, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Accepts a list (files) or a comma-separated string (environment variables).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match ListOrCsv::deserialize(d)? {
+        ListOrCsv::List(items) => items,
+        ListOrCsv::Csv(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn database_kind(url: &str) -> Option<DatabaseKind> {
+    if url.starts_with("sqlite:") {
+        Some(DatabaseKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(DatabaseKind::Postgres)
+    } else {
+        None
+    }
+}
+
+fn check_http_url(key: &str, value: &str) -> Result<(), SettingsError> {
+    match url::Url::parse(value) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+        _ => Err(SettingsError::key(
+            key,
+            format!("{value:?} is not an http(s) URL"),
+        )),
+    }
+}
+
+fn tracing_filter_check(level: &str) -> Result<(), SettingsError> {
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(|_| ())
+        .map_err(|e| SettingsError::key("log.level", e))
+}
+
+/// Turns config-rs errors into one line that names the key.
+fn describe_config_error(e: config::ConfigError) -> String {
+    let text = e.to_string().replace('\n', " ");
+    // config-rs says "... for key `server.port` in the environment"; keep it, it names the key.
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn err(pairs: &[(&str, &str)]) -> String {
+        Settings::load(None, &env(pairs)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn no_configuration_means_embedded_defaults() {
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database_kind(), DatabaseKind::Sqlite);
+        assert_eq!(s.database_url(), "sqlite://./data/docuvault.db?mode=rwc");
+        assert_eq!(s.storage_kind(), StorageKind::Local);
+        assert_eq!(s.local_objects_dir(), PathBuf::from("./data/objects"));
+        assert_eq!(s.queue_kind(), QueueKind::Memory);
+        assert!(s.uses_data_dir());
+    }
+
+    #[test]
+    fn predecessor_names_are_accepted_and_select_backends() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://u:p@db/docuvault"),
+                ("DATABASE_MIGRATE_URL", "postgres://owner:pw@db/docuvault"),
+                ("REDIS_URL", "redis://redis:6379/0"),
+                ("MINIO_ENDPOINT", "http://minio:9000"),
+                ("MINIO_PUBLIC_ENDPOINT", "http://localhost:9000"),
+                ("MINIO_ACCESS_KEY", "12345"),
+                ("MINIO_SECRET_KEY", "secret"),
+                ("MINIO_BUCKET", "docs"),
+                (
+                    "CORS_ORIGINS",
+                    "http://localhost:5173,https://vault.example.com",
+                ),
+                ("SMTP_PORT", "2525"),
+                ("DEFAULT_AI_PROVIDER", "ollama"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database_kind(), DatabaseKind::Postgres);
+        assert_eq!(s.database_migrate_url(), "postgres://owner:pw@db/docuvault");
+        assert_eq!(s.queue_kind(), QueueKind::Redis);
+        assert_eq!(s.storage_kind(), StorageKind::S3);
+        assert_eq!(s.storage.s3.bucket, "docs");
+        assert_eq!(s.storage.s3.access_key.expose_secret(), "12345");
+        assert_eq!(
+            s.server.cors_origins,
+            vec!["http://localhost:5173", "https://vault.example.com"]
+        );
+        assert_eq!(s.smtp.port, 2525);
+        assert_eq!(s.ai.default_provider, "ollama");
+        assert!(!s.uses_data_dir());
+    }
+
+    #[test]
+    fn structured_env_wins_over_predecessor_names() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("MINIO_BUCKET", "legacy"),
+                ("MINIO_ENDPOINT", "http://minio:9000"),
+                ("MINIO_ACCESS_KEY", "a"),
+                ("MINIO_SECRET_KEY", "b"),
+                ("DOCUVAULT__STORAGE__S3__BUCKET", "modern"),
+                ("DOCUVAULT__SERVER__PORT", "9090"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.storage.s3.bucket, "modern");
+        assert_eq!(s.server.port, 9090);
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let s = Settings::load(None, &env(&[("DATABASE_URL", ""), ("REDIS_URL", "")])).unwrap();
+        assert_eq!(s.database_kind(), DatabaseKind::Sqlite);
+        assert_eq!(s.queue_kind(), QueueKind::Memory);
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_env_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docuvault.toml");
+        std::fs::write(&file, "[server]\nport = 7000\nhost = \"0.0.0.0\"\n").unwrap();
+        let s = Settings::load(Some(&file), &env(&[("DOCUVAULT__SERVER__PORT", "7001")])).unwrap();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert_eq!(s.server.port, 7001);
+
+        let yaml = dir.path().join("docuvault.yaml");
+        std::fs::write(&yaml, "server:\n  port: 7002\n").unwrap();
+        assert_eq!(
+            Settings::load(Some(&yaml), &HashMap::new())
+                .unwrap()
+                .server
+                .port,
+            7002
+        );
+
+        let missing = dir.path().join("missing.toml");
+        assert!(
+            Settings::load(Some(&missing), &HashMap::new())
+                .unwrap_err()
+                .to_string()
+                .contains("missing.toml")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err(&[("DOCUVAULT__SERVER__PORT", "abc")]).contains("server.port"));
+        assert!(err(&[("DOCUVAULT__SERVER__PORT", "70000")]).contains("server.port"));
+        assert!(err(&[("DOCUVAULT__SERVER__PROT", "1")]).contains("prot"));
+        assert!(err(&[("DOCUVAULT__STORAGE__BACKEND", "s3")]).contains("storage.s3.endpoint"));
+        assert!(err(&[("DOCUVAULT__STORAGE__BACKEND", "ftp")]).contains("backend"));
+        assert!(err(&[("DATABASE_URL", "mysql://x")]).contains("database.url (DATABASE_URL)"));
+        assert!(err(&[("REDIS_URL", "localhost:6379")]).contains("queue.redis_url (REDIS_URL)"));
+        assert!(err(&[("MINIO_ENDPOINT", "http://minio:9000")]).contains("storage.s3.access_key"));
+        assert!(err(&[("CORS_ORIGINS", "not a url")]).contains("server.cors_origins"));
+        assert!(err(&[("DOCUVAULT__LOG__FORMAT", "xml")]).contains("format"));
+        for e in [
+            err(&[("DOCUVAULT__SERVER__PORT", "abc")]),
+            err(&[("DOCUVAULT__STORAGE__BACKEND", "s3")]),
+        ] {
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_development_key() {
+        let e = err(&[("DOCUVAULT__ENVIRONMENT", "production")]);
+        assert!(e.contains("security.secret_key (SECRET_KEY)"), "{e}");
+        let e = err(&[
+            ("DOCUVAULT__ENVIRONMENT", "production"),
+            ("SECRET_KEY", "short"),
+        ]);
+        assert!(e.contains("32"), "{e}");
+        Settings::load(
+            None,
+            &env(&[
+                ("DOCUVAULT__ENVIRONMENT", "production"),
+                ("SECRET_KEY", "0123456789abcdef0123456789abcdef-long-enough"),
+            ]),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("SECRET_KEY", "topsecret-key-value"),
+                ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+                ("MINIO_ENDPOINT", "http://minio:9000"),
+                ("MINIO_ACCESS_KEY", "AKIAEXAMPLE"),
+                ("MINIO_SECRET_KEY", "s3-secret-value"),
+                ("SMTP_PASSWORD", "smtp-pass-value"),
+                ("REDIS_URL", "redis://:redispass@redis:6379"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        for secret in [
+            "topsecret-key-value",
+            "hunter2",
+            "AKIAEXAMPLE",
+            "s3-secret-value",
+            "smtp-pass-value",
+            "redispass",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+        }
+    }
+
+    #[test]
+    fn known_env_vars_cover_every_setting_and_nothing_else() {
+        let keys = setting_keys();
+        assert!(keys.contains(&"server.port".to_owned()));
+        assert!(keys.contains(&"storage.s3.public_endpoint".to_owned()));
+        assert!(Settings::is_known_env_var("DOCUVAULT__SERVER__PORT"));
+        assert!(Settings::is_known_env_var(
+            "DOCUVAULT__STORAGE__S3__PUBLIC_ENDPOINT"
+        ));
+        assert!(Settings::is_known_env_var("MINIO_PUBLIC_ENDPOINT"));
+        assert!(!Settings::is_known_env_var("DOCUVAULT__SERVER__PROT"));
+        assert!(!Settings::is_known_env_var("MINIO_REGION"));
+        // Every key the defaults list is settable through the environment.
+        for key in keys {
+            let name = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
+            assert!(Settings::is_known_env_var(&name), "{name}");
+        }
+    }
+}

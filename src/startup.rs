@@ -1,0 +1,190 @@
+//! `Application::build` wires settings into a bound server plus its background tasks;
+//! `run_until_stopped` drives them and shuts down gracefully on SIGTERM/SIGINT.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{json_config, path_error, query_error};
+use crate::http::{RouteTable, request_context, security_headers};
+use crate::settings::{Settings, StorageKind};
+use crate::state::AppState;
+
+/// A bound, not yet running server with its state and background tasks.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Application {
+    /// Prepares the data directory, migrates, connects every backend and binds the
+    /// listener (`server.port = 0` picks a free port; read it back with [`Self::port`]).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        if settings.uses_data_dir() {
+            prepare_data_dir(&settings.data_dir)?;
+        }
+        if settings.database.auto_migrate {
+            crate::db::migrate(&settings)
+                .await
+                .context("applying database migrations")?;
+        }
+        let db = crate::db::connect_pool(&settings)
+            .await
+            .context("connecting to the database")?;
+
+        let storage = crate::storage::from_settings(&settings).context("configuring storage")?;
+        if let Err(e) = storage.ensure_ready().await {
+            if settings.storage_kind() == StorageKind::Local {
+                return Err(e).with_context(|| {
+                    format!(
+                        "preparing the object directory {}",
+                        settings.local_objects_dir().display()
+                    )
+                });
+            }
+            tracing::warn!(error = %e, "object storage not ready yet; /health reports it");
+        }
+        let queue =
+            crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
+
+        let state = AppState {
+            settings: settings.clone(),
+            db,
+            storage,
+            queue,
+        };
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!("binding {}:{}", settings.server.host, settings.server.port)
+            })?;
+        let port = listener.local_addr()?.port();
+        let server = build_server(state.clone(), listener)?;
+        tracing::info!(
+            "docuvault {} listening on http://{}:{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            settings.server.host,
+            port,
+            state.describe_backends()
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+            shutdown: CancellationToken::new(),
+            tasks: JoinSet::new(),
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests use it to reach the database or storage directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle that stops the HTTP server gracefully, as SIGTERM does.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or [`Self::handle`]`.stop`), lets in-flight requests
+    /// finish, then stops background tasks.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let served = self.server.await;
+        tracing::info!("HTTP server stopped; stopping background tasks");
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        tracing::info!("shutdown complete");
+        served
+    }
+}
+
+/// Creates the data directory and proves it is writable, so a read-only or full disk
+/// fails at start with a clear message instead of on the first upload.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    let probe = dir.join(".write-test");
+    let written = std::fs::File::create(&probe).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(&[0u8; 4096])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.with_context(|| format!("data directory {} is not writable", dir.display()))
+}
+
+fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let spec = crate::openapi::document();
+    let routes = web::Data::new(RouteTable::from_openapi(&spec));
+    let state = web::Data::new(state);
+    let json_config = json_config(settings.server.json_body_limit);
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let server_settings = settings.clone();
+    let server = HttpServer::new(move || {
+        let settings = &server_settings;
+        let cors = settings
+            .server
+            .cors_origins
+            .iter()
+            .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+            .allow_any_method()
+            .allow_any_header()
+            .expose_headers(["x-request-id"])
+            .supports_credentials()
+            .max_age(3600);
+        App::new()
+            .app_data(state.clone())
+            .app_data(routes.clone())
+            .app_data(json_config.clone())
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .wrap(Condition::new(
+                !settings.server.cors_origins.is_empty(),
+                cors,
+            ))
+            .wrap(security_headers(settings))
+            .wrap(from_fn(request_context))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
+            .route(
+                "/api/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/api/docs/"))
+                        .finish()
+                }),
+            )
+            .into_utoipa_app()
+            .configure(crate::routes::configure)
+            .into_app()
+            .default_service(web::to(crate::assets::serve))
+    })
+    .listen(listener)?
+    .workers(workers)
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .client_request_timeout(Duration::from_secs(30))
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,167 @@
+//! S3-compatible object store (AWS, MinIO, R2) via rust-s3, path-style.
+//!
+//! Server-side calls use the internal endpoint; URLs handed to browsers are signed
+//! for the public endpoint, which may differ (e.g. `minio:9000` vs `localhost:9000`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use s3::creds::Credentials;
+use s3::error::S3Error;
+use s3::{Bucket, BucketConfiguration, Region};
+use secrecy::ExposeSecret;
+
+use super::{ObjectMeta, ObjectStore, StorageError};
+use crate::domain::ObjectKey;
+use crate::settings::S3Settings;
+
+/// Timeout for every server-side S3 request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An S3 bucket reached through two endpoints.
+pub struct S3Store {
+    /// Bucket handle for server-side calls (internal endpoint).
+    bucket: Box<Bucket>,
+    /// Bucket handle whose signatures are valid for browsers (public endpoint).
+    public_bucket: Box<Bucket>,
+    create_bucket: bool,
+    name: String,
+    region: Region,
+    credentials: Credentials,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+fn is_not_found(e: &S3Error) -> bool {
+    matches!(e, S3Error::HttpFailWithBody(404, _))
+}
+
+impl S3Store {
+    /// Prepares bucket handles from settings; makes no network call.
+    pub fn new(settings: &S3Settings) -> Result<Self, StorageError> {
+        let credentials = Credentials::new(
+            Some(settings.access_key.expose_secret()),
+            Some(settings.secret_key.expose_secret()),
+            None,
+            None,
+            None,
+        )
+        .map_err(unavailable)?;
+        let region = Region::Custom {
+            region: settings.region.clone(),
+            endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
+        };
+        let public_endpoint = if settings.public_endpoint.is_empty() {
+            &settings.endpoint
+        } else {
+            &settings.public_endpoint
+        };
+        let public_region = Region::Custom {
+            region: settings.region.clone(),
+            endpoint: public_endpoint.trim_end_matches('/').to_owned(),
+        };
+        let bucket = Bucket::new(&settings.bucket, region.clone(), credentials.clone())
+            .map_err(unavailable)?
+            .with_path_style()
+            .with_request_timeout(REQUEST_TIMEOUT)
+            .map_err(unavailable)?;
+        let public_bucket = Bucket::new(&settings.bucket, public_region, credentials.clone())
+            .map_err(unavailable)?
+            .with_path_style();
+        Ok(Self {
+            bucket,
+            public_bucket,
+            create_bucket: settings.create_bucket,
+            name: settings.bucket.clone(),
+            region,
+            credentials,
+        })
+    }
+
+    /// The handle used to sign URLs for browsers.
+    pub fn public_bucket(&self) -> &Bucket {
+        &self.public_bucket
+    }
+
+    async fn probe(&self) -> Result<(), S3Error> {
+        self.bucket
+            .list_page(String::new(), None, None, None, Some(1))
+            .await
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    async fn ensure_ready(&self) -> Result<(), StorageError> {
+        match self.probe().await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) && self.create_bucket => {
+                Bucket::create_with_path_style(
+                    &self.name,
+                    self.region.clone(),
+                    self.credentials.clone(),
+                    BucketConfiguration::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+                tracing::info!(bucket = %self.name, "created S3 bucket");
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn health(&self) -> Result<(), StorageError> {
+        self.probe().await.map_err(unavailable)
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        self.bucket
+            .put_object_with_content_type(key.as_str(), &bytes, content_type)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        match self.bucket.head_object(key.as_str()).await {
+            Ok((_, 404)) => Ok(None),
+            Ok((head, _)) => Ok(Some(ObjectMeta {
+                size_bytes: head
+                    .content_length
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.bucket.get_object(key.as_str()).await {
+            Ok(data) => Ok(Some(data.to_vec())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        match self.bucket.delete_object(key.as_str()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The real binary: embedded-default start, config errors, JSON logs, SIGTERM, migrate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
+
+/// A command with a clean environment (no developer or CI settings leak in).
+fn docuvault(cwd: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A running server process whose stderr lines arrive on a channel.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle`, returning it.
+    fn wait_for_line(&mut self, needle: &str, deadline: Duration) -> String {
+        let end = Instant::now() + deadline;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no log line with {needle:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn port(&mut self) -> u16 {
+        let line = self.wait_for_line("listening on http://", Duration::from_secs(60));
+        let after = line.split("listening on http://").nth(1).unwrap();
+        let addr = after.split_whitespace().next().unwrap();
+        addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < end, "server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get_health(port: u16) -> (u16, serde_json::Value) {
+    let res = reqwest::get(format!("http://127.0.0.1:{port}/health"))
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn starts_on_embedded_defaults_in_an_empty_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = docuvault(dir.path());
+    cmd.env("DOCUVAULT__SERVER__PORT", "0");
+    let mut server = Server::start(cmd);
+    let port = server.port();
+    let listening = server.seen.last().unwrap().clone();
+    assert!(
+        listening.contains("database: sqlite, storage: local, queue: memory"),
+        "{listening}"
+    );
+    assert!(listening.contains("127.0.0.1"), "{listening}");
+    assert!(dir.path().join("data/docuvault.db").is_file());
+    assert!(dir.path().join("data/objects").is_dir());
+
+    let (status, body) = get_health(port).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"]["backend"], "sqlite");
+
+    let exit = server.terminate();
+    assert!(exit.success(), "{exit:?}");
+    server.wait_for_line("shutdown complete", Duration::from_secs(5));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port still open after shutdown"
+    );
+
+    // Restarting on the same data directory re-applies nothing and serves again.
+    let mut cmd = docuvault(dir.path());
+    cmd.env("DOCUVAULT__SERVER__PORT", "0");
+    let mut again = Server::start(cmd);
+    let port = again.port();
+    assert_eq!(get_health(port).await.0, 200);
+    assert!(again.terminate().success());
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = docuvault(dir.path());
+    cmd.env("DOCUVAULT__SERVER__PORT", "0")
+        .env("DOCUVAULT__LOG__FORMAT", "json");
+    let mut server = Server::start(cmd);
+    let port = server.port();
+    let listening: serde_json::Value =
+        serde_json::from_str(server.seen.last().unwrap()).expect("JSON log line");
+    assert_eq!(listening["level"], "INFO");
+
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/missing"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let line = server.wait_for_line("trace-me-42", Duration::from_secs(10));
+    let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(entry["span"]["request_id"], "trace-me-42");
+    assert_eq!(entry["status"], 404);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn configuration_errors_exit_non_zero_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("DOCUVAULT__SERVER__PORT", "not-a-port")], "server.port"),
+        (
+            &[("DOCUVAULT__STORAGE__BACKEND", "s3")],
+            "storage.s3.endpoint",
+        ),
+        (
+            &[("DOCUVAULT__ENVIRONMENT", "production")],
+            "security.secret_key (SECRET_KEY)",
+        ),
+        (
+            &[("DATABASE_URL", "mysql://db/x")],
+            "database.url (DATABASE_URL)",
+        ),
+        (&[("DOCUVAULT__QUEUE__BACKEND", "kafka")], "backend"),
+    ];
+    for (vars, key) in cases {
+        let mut cmd = docuvault(dir.path());
+        cmd.arg("serve");
+        for (k, v) in *vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{vars:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(key), "{key} not in {stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created before config is valid"
+    );
+
+    let out = docuvault(dir.path())
+        .args(["--config", "missing.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn an_unusable_data_directory_fails_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("occupied"), b"a file, not a directory").unwrap();
+    let out = docuvault(dir.path())
+        .env("DOCUVAULT__DATA_DIR", "occupied/data")
+        .env("DOCUVAULT__SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("data directory occupied/data"), "{stderr}");
+}
+
+#[test]
+fn migrate_is_idempotent_and_openapi_prints_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = docuvault(dir.path()).arg("migrate").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("data/docuvault.db").is_file());
+
+    let out = docuvault(dir.path()).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["info"]["title"], "DocuVault API");
+
+    let version = docuvault(dir.path()).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let help = docuvault(dir.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for word in ["serve", "migrate", "openapi", "--config"] {
+        assert!(help.contains(word), "{word} missing from --help");
+    }
+}

@@ -1,0 +1,176 @@
+//! Test harness: spawns the real application on a random port with a fresh database
+//! (SQLite always; PostgreSQL, Redis and S3 when `DOCUVAULT_TEST_*` say so).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod db;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use docuvault::settings::Settings;
+use docuvault::startup::Application;
+use docuvault::state::AppState;
+use tempfile::TempDir;
+
+pub use db::TestDb;
+
+/// A running application and the resources it owns for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`.
+    pub address: String,
+    /// Bound port.
+    pub port: u16,
+    /// HTTP client (no redirects followed).
+    pub client: reqwest::Client,
+    /// The application's state, for reaching backends directly.
+    pub state: AppState,
+    /// Settings the app runs with.
+    pub settings: Settings,
+    handle: ServerHandle,
+    _db: TestDb,
+    _dir: TempDir,
+}
+
+/// Environment the test backends need, from `DOCUVAULT_TEST_*`.
+pub fn backend_env(data_dir: &std::path::Path, db_url: &str) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    env.insert("DOCUVAULT__DATA_DIR".into(), data_dir.display().to_string());
+    env.insert("DOCUVAULT__SERVER__HOST".into(), "127.0.0.1".into());
+    env.insert("DOCUVAULT__SERVER__PORT".into(), "0".into());
+    env.insert("DOCUVAULT__SERVER__WORKERS".into(), "2".into());
+    env.insert("DOCUVAULT__DATABASE__URL".into(), db_url.into());
+    env.insert("DOCUVAULT__DATABASE__MAX_CONNECTIONS".into(), "5".into());
+    env.insert("DOCUVAULT__LOG__LEVEL".into(), "warn".into());
+    if let Ok(url) = std::env::var("DOCUVAULT_TEST_REDIS_URL") {
+        env.insert("DOCUVAULT__QUEUE__REDIS_URL".into(), url);
+        env.insert(
+            "DOCUVAULT__QUEUE__KEY_PREFIX".into(),
+            format!("dvtest:{id}:"),
+        );
+    }
+    if let Ok(endpoint) = std::env::var("DOCUVAULT_TEST_S3_ENDPOINT") {
+        let var = |name: &str| {
+            std::env::var(name)
+                .unwrap_or_else(|_| panic!("{name} must be set with DOCUVAULT_TEST_S3_ENDPOINT"))
+        };
+        env.insert("DOCUVAULT__STORAGE__S3__ENDPOINT".into(), endpoint);
+        env.insert(
+            "DOCUVAULT__STORAGE__S3__ACCESS_KEY".into(),
+            var("DOCUVAULT_TEST_S3_ACCESS_KEY"),
+        );
+        env.insert(
+            "DOCUVAULT__STORAGE__S3__SECRET_KEY".into(),
+            var("DOCUVAULT_TEST_S3_SECRET_KEY"),
+        );
+        env.insert(
+            "DOCUVAULT__STORAGE__S3__REGION".into(),
+            std::env::var("DOCUVAULT_TEST_S3_REGION").unwrap_or_else(|_| "dv-test".into()),
+        );
+        env.insert(
+            "DOCUVAULT__STORAGE__S3__BUCKET".into(),
+            format!("dv-test-{}", &id[..20]),
+        );
+    }
+    env
+}
+
+/// Which backends this test run uses, as `/health` names them.
+pub fn expected_backends() -> (&'static str, &'static str, &'static str) {
+    let set = |name: &str| std::env::var(name).is_ok();
+    (
+        if set("DOCUVAULT_TEST_POSTGRES_URL") {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        if set("DOCUVAULT_TEST_S3_ENDPOINT") {
+            "s3"
+        } else {
+            "local"
+        },
+        if set("DOCUVAULT_TEST_REDIS_URL") {
+            "redis"
+        } else {
+            "memory"
+        },
+    )
+}
+
+impl TestApp {
+    /// Spawns the app on the test backends.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns the app after `customize` edits its environment.
+    pub async fn spawn_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        let db = TestDb::fresh().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = backend_env(&dir.path().join("data"), &db.url);
+        customize(&mut env);
+        let settings = Settings::load(None, &env).expect("test settings load");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application builds");
+        let port = app.port();
+        let state = app.state().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client,
+            state,
+            settings,
+            handle,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// Absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET /health`.
+    pub async fn health(&self) -> reqwest::Response {
+        self.get("/health").await
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics after `deadline`.
+pub async fn poll_until<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
