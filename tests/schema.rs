@@ -168,7 +168,12 @@ async fn insert_quota(
 
 #[tokio::test]
 async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
-    let (_test_db, conn) = migrated().await;
+    let (test_db, conn) = migrated().await;
+    assert_eq!(
+        conn.get_database_backend() == DbBackend::Postgres,
+        test_db.is_postgres(),
+        "TestDb::is_postgres disagrees with the connection"
+    );
     let manager = SchemaManager::new(&conn);
     for table in TABLES {
         assert!(
