@@ -3,7 +3,7 @@
 
 Usage:
   api_login.py SPEC_URL register            # register a fresh user, log in, print token
-  api_login.py SPEC_URL login EMAIL PASS    # log in an existing account, print token
+  api_login.py SPEC_URL login EMAIL PASS [HANDLE]  # log in an existing account, print token
 
 Request bodies are built from the OpenAPI schema of the register/login operations
 (fields are matched by name: *email*, *handle*/*user*/*name*, *password*), so the
@@ -164,7 +164,8 @@ def main() -> None:
             print(token)
             return
     else:
-        ident = {"email": sys.argv[3], "handle": sys.argv[3], "password": sys.argv[4]}
+        handle = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else sys.argv[3]
+        ident = {"email": sys.argv[3], "handle": handle, "password": sys.argv[4]}
 
     body = fill(spec, body_schema(spec, login[1]), ident, "email")
     status, resp = http("POST", origin + login[0], body)

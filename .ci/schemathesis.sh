@@ -17,7 +17,8 @@
 #
 # Knobs (env): ST_MAX_EXAMPLES (default 25 per operation), ST_SEED (default fixed,
 # so CI is reproducible; vary it locally to explore), ST_WORKERS (default 2),
-# ST_TIMEOUT (seconds per pass, default 900), ST_ADMIN_EMAIL, ST_ADMIN_PASSWORD.
+# ST_TIMEOUT (seconds per pass, default 900), ST_ADMIN_EMAIL, ST_ADMIN_PASSWORD,
+# ST_ADMIN_HANDLE.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,20 +71,23 @@ run_st() { # run_st NAME TOKEN [extra st args...]
 
 status=0
 
+# Log in both accounts before fuzzing: the fuzzer hammers the auth endpoints, and
+# their rate limiter would refuse a login attempted after the first pass.
 USER_TOKEN="$(get_token register)"
 if [[ -z "$USER_TOKEN" ]]; then
   echo "schemathesis.sh: WARNING: could not register/log in a user through the API;" >&2
   echo "schemathesis.sh: WARNING: fuzzing WITHOUT credentials (protected routes only see 401)." >&2
 fi
-run_st user "$USER_TOKEN" || status=$?
-
+ADMIN_TOKEN=""
 if [[ -n "${ST_ADMIN_EMAIL:-}" && -n "${ST_ADMIN_PASSWORD:-}" ]]; then
-  ADMIN_TOKEN="$(get_token login "$ST_ADMIN_EMAIL" "$ST_ADMIN_PASSWORD")"
-  if [[ -n "$ADMIN_TOKEN" ]]; then
-    run_st admin "$ADMIN_TOKEN" --include-path-regex '^/api/admin' || { rc=$?; [[ $status -ne 0 ]] || status=$rc; }
-  else
-    echo "schemathesis.sh: WARNING: admin login as $ST_ADMIN_EMAIL failed; skipping the /api/admin pass." >&2
-  fi
+  ADMIN_TOKEN="$(get_token login "$ST_ADMIN_EMAIL" "$ST_ADMIN_PASSWORD" "${ST_ADMIN_HANDLE:-}")"
+  [[ -n "$ADMIN_TOKEN" ]] \
+    || echo "schemathesis.sh: WARNING: admin login as $ST_ADMIN_EMAIL failed; skipping the /api/admin pass." >&2
+fi
+
+run_st user "$USER_TOKEN" || status=$?
+if [[ -n "$ADMIN_TOKEN" ]]; then
+  run_st admin "$ADMIN_TOKEN" --include-path-regex '^/api/admin' || { rc=$?; [[ $status -ne 0 ]] || status=$rc; }
 fi
 
 if [[ $status -ne 0 ]]; then
