@@ -34,6 +34,24 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document (JSON) to stdout and exit.
     Openapi,
+    /// Manage administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `docuvault admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account. The password comes from
+    /// DOCUVAULT_ADMIN_PASSWORD or, when unset, an interactive prompt.
+    Create {
+        /// E-mail address of the new admin.
+        #[arg(long)]
+        email: String,
+        /// Handle of the new admin.
+        #[arg(long)]
+        handle: String,
+    },
 }
 
 /// Exit code for configuration errors (distinct from runtime failures).
@@ -64,9 +82,12 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async move {
+    let outcome = runtime.block_on(async {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
+            Some(Command::Admin(AdminCommand::Create { email, handle })) => {
+                create_admin(settings, &env, &email, &handle).await
+            }
             _ => serve(settings).await,
         }
     });
@@ -83,6 +104,61 @@ pub fn run(cli: Cli) -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// Reads the admin password from the environment or a no-echo prompt.
+fn admin_password(env: &HashMap<String, String>) -> anyhow::Result<String> {
+    if let Some(p) = env
+        .get("DOCUVAULT_ADMIN_PASSWORD")
+        .filter(|p| !p.is_empty())
+    {
+        return Ok(p.clone());
+    }
+    let first = rpassword::prompt_password("Password for the new admin: ")?;
+    let second = rpassword::prompt_password("Repeat the password: ")?;
+    if first != second {
+        anyhow::bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
+async fn create_admin(
+    settings: Settings,
+    env: &HashMap<String, String>,
+    email: &str,
+    handle: &str,
+) -> anyhow::Result<()> {
+    use crate::domain::{Email, Handle, Password};
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let handle = Handle::parse(handle).map_err(|e| anyhow::anyhow!("--handle: {e}"))?;
+    let password = admin_password(env)?;
+    let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let state = crate::startup::build_state(settings).await?;
+    let user = crate::auth::service::create_account(
+        &state,
+        &handle,
+        &email,
+        &password,
+        crate::auth::extract::role::ADMIN,
+        false,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::audit::AuditEntry::new(
+        crate::audit::AuditEvent::AdminUserCreated,
+        crate::audit::Outcome::Success,
+        Some(user.id),
+        None,
+    )
+    .actor(None)
+    .detail("via", "cli")
+    .record(&state.db)
+    .await?;
+    println!(
+        "created admin {} <{}> ({})",
+        user.handle, user.email, user.id
+    );
     Ok(())
 }
 

@@ -133,6 +133,12 @@ impl ApiError {
     }
 }
 
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -159,6 +165,9 @@ impl ResponseError for ApiError {
         match self {
             Self::TooManyRequests { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unauthorized { .. } => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             Self::MethodNotAllowed { allow } => {
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {

@@ -2,8 +2,12 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line.
 
+pub mod admin;
 pub mod assets;
+pub mod audit;
+pub mod auth;
 pub mod cli;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod entities;
@@ -11,10 +15,13 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
+pub mod serde_util;
 pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod time;

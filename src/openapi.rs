@@ -18,11 +18,33 @@ use crate::error::ErrorBody;
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
     components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
     tags(
-        (name = "operations", description = "Health and service metadata")
+        (name = "operations", description = "Health and service metadata"),
+        (name = "auth", description = "Registration, sign-in, sessions, profile, two-factor authentication"),
+        (name = "admin", description = "Account administration and the audit log (admins only)")
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme (JWT access tokens).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The complete document for the current code.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -8,6 +8,10 @@ use crate::http::api_fallback;
 
 /// Registers the documented routes: operations at the root and the `/api` scope.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(crate::health::health)
-        .service(scope::scope("/api").default_service(web::to(api_fallback)));
+    cfg.service(crate::health::health).service(
+        scope::scope("/api")
+            .configure(crate::auth::routes::configure)
+            .configure(crate::admin::routes::configure)
+            .default_service(web::to(api_fallback)),
+    );
 }

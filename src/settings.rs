@@ -99,6 +99,93 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     /// Classifier defaults.
     pub ai: AiSettings,
+    /// Accounts and sessions.
+    pub auth: AuthSettings,
+    /// Storage quotas.
+    pub quota: QuotaSettings,
+    /// Attempt limits on authentication endpoints.
+    pub rate_limit: RateLimitSettings,
+    /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
+    #[serde(skip)]
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+/// The admin account created on first start when none exists.
+#[derive(Debug, Clone)]
+pub struct BootstrapAdmin {
+    /// `DOCUVAULT_ADMIN_EMAIL`.
+    pub email: String,
+    /// `DOCUVAULT_ADMIN_HANDLE` (default `admin`).
+    pub handle: String,
+    /// `DOCUVAULT_ADMIN_PASSWORD`.
+    pub password: SecretString,
+}
+
+/// Account and session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Self-service sign-up allowed.
+    pub registration_enabled: bool,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// Idle expiry of a refresh token.
+    pub refresh_idle_ttl_secs: u64,
+    /// Absolute lifetime of a session (refresh family).
+    pub session_max_age_secs: u64,
+    /// Window in which an identical refresh retry gets the same successor.
+    pub refresh_grace_secs: u64,
+    /// Argon2id memory in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Concurrent hashes; 0 = cores.
+    pub hash_concurrency: usize,
+    /// Waiting requests allowed per permit before shedding with 503.
+    pub hash_queue_per_permit: usize,
+    /// Proxies whose `X-Forwarded-For` is trusted.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Quota settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSettings {
+    /// Limit of new accounts in bytes.
+    pub default_limit_bytes: i64,
+}
+
+/// One attempt limit.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSetting {
+    /// Attempts allowed per window.
+    pub limit: u32,
+    /// Window length in seconds.
+    pub window_secs: u64,
+}
+
+/// Attempt limits on authentication endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Master switch.
+    pub enabled: bool,
+    /// Login attempts per client IP.
+    pub login_per_ip: LimitSetting,
+    /// Login attempts per account identifier.
+    pub login_per_account: LimitSetting,
+    /// Registrations per client IP.
+    pub register_per_ip: LimitSetting,
+    /// Token refreshes per client IP.
+    pub refresh_per_ip: LimitSetting,
+    /// TOTP and backup-code checks per account.
+    pub second_factor_per_account: LimitSetting,
+    /// Password re-authentication (change, 2FA changes) per account.
+    pub password_per_account: LimitSetting,
 }
 
 /// HTTP listener settings.
@@ -326,10 +413,11 @@ impl Settings {
                     .source(Some(structured)),
             );
 
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| SettingsError(describe_config_error(e)))?;
+        settings.bootstrap_admin = bootstrap_admin(env)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -418,7 +506,40 @@ impl Settings {
             check_http_url("server.public_url", &self.server.public_url)?;
         }
         for origin in &self.server.cors_origins {
+            if origin == "*" {
+                return Err(SettingsError::key(
+                    "server.cors_origins",
+                    "a wildcard is not allowed (credentials are sent); list the origins",
+                ));
+            }
             check_http_url("server.cors_origins", origin)?;
+        }
+        if let Err(e) = crate::auth::client_ip::parse_trusted_proxies(&self.auth.trusted_proxies) {
+            return Err(SettingsError::key("auth.trusted_proxies", e));
+        }
+        let a = &self.auth;
+        for (key, value) in [
+            ("auth.access_token_ttl_secs", a.access_token_ttl_secs),
+            ("auth.refresh_idle_ttl_secs", a.refresh_idle_ttl_secs),
+            ("auth.session_max_age_secs", a.session_max_age_secs),
+            ("auth.argon2_iterations", u64::from(a.argon2_iterations)),
+            ("auth.argon2_parallelism", u64::from(a.argon2_parallelism)),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::key(key, "must be > 0"));
+            }
+        }
+        if a.argon2_memory_kib < 8 * a.argon2_parallelism {
+            return Err(SettingsError::key(
+                "auth.argon2_memory_kib",
+                "must be at least 8 × argon2_parallelism",
+            ));
+        }
+        if self.quota.default_limit_bytes < 0 {
+            return Err(SettingsError::key(
+                "quota.default_limit_bytes",
+                "must be >= 0",
+            ));
         }
         let key = self.security.secret_key.expose_secret();
         if self.environment == RunEnvironment::Production {
@@ -544,6 +665,28 @@ pub fn setting_keys() -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Reads `DOCUVAULT_ADMIN_EMAIL` / `_HANDLE` / `_PASSWORD`; email and password go together.
+fn bootstrap_admin(env: &HashMap<String, String>) -> Result<Option<BootstrapAdmin>, SettingsError> {
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    match (
+        get("DOCUVAULT_ADMIN_EMAIL"),
+        get("DOCUVAULT_ADMIN_PASSWORD"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(email), Some(password)) => Ok(Some(BootstrapAdmin {
+            email,
+            handle: get("DOCUVAULT_ADMIN_HANDLE").unwrap_or_else(|| "admin".into()),
+            password: SecretString::from(password),
+        })),
+        (Some(_), None) => Err(SettingsError(
+            "DOCUVAULT_ADMIN_PASSWORD: required when DOCUVAULT_ADMIN_EMAIL is set".into(),
+        )),
+        (None, Some(_)) => Err(SettingsError(
+            "DOCUVAULT_ADMIN_EMAIL: required when DOCUVAULT_ADMIN_PASSWORD is set".into(),
+        )),
+    }
 }
 
 /// Accepts a list (files) or a comma-separated string (environment variables).

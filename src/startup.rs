@@ -16,10 +16,17 @@ use tokio_util::sync::CancellationToken;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::client_ip::parse_trusted_proxies;
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimiter;
+use crate::auth::tokens::TokenIssuer;
+use crate::crypto::Keys;
 use crate::error::{json_config, path_error, query_error};
 use crate::http::{RouteTable, request_context, security_headers};
-use crate::settings::{Settings, StorageKind};
+use crate::mail::Mailer;
+use crate::settings::{QueueKind, Settings, StorageKind};
 use crate::state::AppState;
+use secrecy::ExposeSecret;
 
 /// A bound, not yet running server with its state and background tasks.
 pub struct Application {
@@ -34,40 +41,11 @@ impl Application {
     /// Prepares the data directory, migrates, connects every backend and binds the
     /// listener (`server.port = 0` picks a free port; read it back with [`Self::port`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let settings = Arc::new(settings);
-        if settings.uses_data_dir() {
-            prepare_data_dir(&settings.data_dir)?;
-        }
-        if settings.database.auto_migrate {
-            crate::db::migrate(&settings)
-                .await
-                .context("applying database migrations")?;
-        }
-        let db = crate::db::connect_pool(&settings)
+        let state = build_state(settings).await?;
+        crate::auth::service::bootstrap_admin(&state)
             .await
-            .context("connecting to the database")?;
-
-        let storage = crate::storage::from_settings(&settings).context("configuring storage")?;
-        if let Err(e) = storage.ensure_ready().await {
-            if settings.storage_kind() == StorageKind::Local {
-                return Err(e).with_context(|| {
-                    format!(
-                        "preparing the object directory {}",
-                        settings.local_objects_dir().display()
-                    )
-                });
-            }
-            tracing::warn!(error = %e, "object storage not ready yet; /health reports it");
-        }
-        let queue =
-            crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
-
-        let state = AppState {
-            settings: settings.clone(),
-            db,
-            storage,
-            queue,
-        };
+            .context("creating the first admin")?;
+        let settings = state.settings.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!("binding {}:{}", settings.server.host, settings.server.port)
@@ -115,6 +93,61 @@ impl Application {
         tracing::info!("shutdown complete");
         served
     }
+}
+
+/// Prepares the data directory, migrates, and connects every backend: everything a
+/// server or a one-off command needs, without binding a port.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let settings = Arc::new(settings);
+    if settings.uses_data_dir() {
+        prepare_data_dir(&settings.data_dir)?;
+    }
+    if settings.database.auto_migrate {
+        crate::db::migrate(&settings)
+            .await
+            .context("applying database migrations")?;
+    }
+    let db = crate::db::connect_pool(&settings)
+        .await
+        .context("connecting to the database")?;
+
+    let storage = crate::storage::from_settings(&settings).context("configuring storage")?;
+    if let Err(e) = storage.ensure_ready().await {
+        if settings.storage_kind() == StorageKind::Local {
+            return Err(e).with_context(|| {
+                format!(
+                    "preparing the object directory {}",
+                    settings.local_objects_dir().display()
+                )
+            });
+        }
+        tracing::warn!(error = %e, "object storage not ready yet; /health reports it");
+    }
+    let queue = crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
+
+    let keys = Arc::new(Keys::derive(settings.security.secret_key.expose_secret()));
+    let limiter = Arc::new(match settings.queue_kind() {
+        QueueKind::Redis => RateLimiter::redis(
+            crate::jobs::queue::redis_pool(&settings).context("configuring Redis")?,
+            &settings.queue.key_prefix,
+        ),
+        _ => RateLimiter::in_process(),
+    });
+    Ok(AppState {
+        tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs),
+        hasher: PasswordHasher::new(&settings.auth)?,
+        mailer: Arc::new(Mailer::from_settings(&settings.smtp).context("configuring e-mail")?),
+        trusted_proxies: Arc::new(
+            parse_trusted_proxies(&settings.auth.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?,
+        ),
+        keys,
+        limiter,
+        settings: settings.clone(),
+        db,
+        storage,
+        queue,
+    })
 }
 
 /// Creates the data directory and proves it is writable, so a read-only or full disk

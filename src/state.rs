@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimiter;
+use crate::auth::tokens::TokenIssuer;
+use crate::crypto::Keys;
 use crate::jobs::Queue;
+use crate::mail::Mailer;
 use crate::settings::Settings;
 use crate::storage::ObjectStore;
 
@@ -19,6 +24,18 @@ pub struct AppState {
     pub storage: Arc<dyn ObjectStore>,
     /// Job queue backend.
     pub queue: Arc<dyn Queue>,
+    /// Keys derived from `SECRET_KEY`.
+    pub keys: Arc<Keys>,
+    /// Access-token signer.
+    pub tokens: TokenIssuer,
+    /// Argon2id with bounded concurrency.
+    pub hasher: PasswordHasher,
+    /// Attempt limits (Redis-backed when configured).
+    pub limiter: Arc<RateLimiter>,
+    /// Outgoing e-mail.
+    pub mailer: Arc<Mailer>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {

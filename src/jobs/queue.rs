@@ -66,11 +66,10 @@ pub trait Queue: Send + Sync {
 /// Builds the queue the settings ask for (does not contact Redis yet).
 pub fn from_settings(settings: &Settings) -> Result<Arc<dyn Queue>, QueueError> {
     Ok(match settings.queue_kind() {
-        QueueKind::Redis => Arc::new(RedisQueue::new(
-            settings.queue.redis_url.expose_secret(),
+        QueueKind::Redis => Arc::new(RedisQueue::with_pool(
+            redis_pool(settings)?,
             &settings.queue.key_prefix,
-            settings.queue.pool_size,
-        )?),
+        )),
         QueueKind::Memory | QueueKind::Auto => Arc::new(MemoryQueue::default()),
     })
 }
@@ -137,22 +136,39 @@ fn redis_err(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
 
+/// A lazily-connecting Redis pool for `url`.
+pub fn build_redis_pool(url: &str, pool_size: usize) -> Result<Pool, QueueError> {
+    deadpool_redis::Config::from_url(url)
+        .builder()
+        .map_err(redis_err)?
+        .max_size(pool_size)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(Duration::from_secs(2)))
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(redis_err)
+}
+
+/// The Redis pool the settings describe (queue and rate limits share it).
+pub fn redis_pool(settings: &Settings) -> Result<Pool, QueueError> {
+    build_redis_pool(
+        settings.queue.redis_url.expose_secret(),
+        settings.queue.pool_size,
+    )
+}
+
 impl RedisQueue {
-    /// A pool for `url`; connections are made lazily.
+    /// A queue on a new pool for `url`; connections are made lazily.
     pub fn new(url: &str, prefix: &str, pool_size: usize) -> Result<Self, QueueError> {
-        let pool = deadpool_redis::Config::from_url(url)
-            .builder()
-            .map_err(redis_err)?
-            .max_size(pool_size)
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(2)))
-            .wait_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(redis_err)?;
-        Ok(Self {
+        Ok(Self::with_pool(build_redis_pool(url, pool_size)?, prefix))
+    }
+
+    /// A queue on an existing pool.
+    pub fn with_pool(pool: Pool, prefix: &str) -> Self {
+        Self {
             pool,
             prefix: prefix.to_owned(),
-        })
+        }
     }
 
     fn jobs_key(&self) -> String {

@@ -1,0 +1,462 @@
+//! `/api/admin/*`: accounts, audit log, statistics. Admin accounts only.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::admin::service::{self, AccountChanges, AccountRow, AuditFilter};
+use crate::audit::{AuditEntry, AuditEvent, Outcome};
+use crate::auth::extract::{AdminUser, role};
+use crate::auth::service::create_account;
+use crate::domain::{Email, Handle, Password};
+use crate::entities::audit_log;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Largest page size accepted.
+const MAX_PER_PAGE: u64 = 100;
+
+/// Pagination query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    pub page: Option<u64>,
+    /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<u64>,
+    /// Filter accounts by handle or e-mail substring.
+    pub q: Option<String>,
+}
+
+fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(25);
+    if page == 0 || page > 1_000_000 {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "page must be between 1 and 1000000".into(),
+        });
+    }
+    if per_page == 0 || per_page > MAX_PER_PAGE {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+        });
+    }
+    Ok((page, per_page))
+}
+
+/// An account as administrators see it (never document content).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserView {
+    /// Account id.
+    pub id: Uuid,
+    /// Handle.
+    pub handle: String,
+    /// E-mail.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Whether it may sign in.
+    pub is_active: bool,
+    /// Whether TOTP is on.
+    pub totp_enabled: bool,
+    /// Whether a password change is pending.
+    pub password_must_change: bool,
+    /// Bytes charged.
+    pub used_bytes: i64,
+    /// Bytes allowed.
+    pub limit_bytes: i64,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AccountRow> for AdminUserView {
+    fn from(r: AccountRow) -> Self {
+        Self {
+            id: r.user.id,
+            handle: r.user.handle,
+            email: r.user.email,
+            role: r.user.role,
+            is_active: r.user.is_active,
+            totp_enabled: r.user.totp_enabled,
+            password_must_change: r.user.password_must_change,
+            used_bytes: r.quota.as_ref().map_or(0, |q| q.used_bytes),
+            limit_bytes: r.quota.as_ref().map_or(0, |q| q.limit_bytes),
+            created_at: r.user.created_at,
+        }
+    }
+}
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserPage {
+    /// Accounts on this page.
+    pub items: Vec<AdminUserView>,
+    /// Accounts matching in total.
+    pub total: u64,
+    /// This page (1-based).
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+/// `POST /api/admin/users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// E-mail address.
+    pub email: String,
+    /// Handle.
+    pub handle: String,
+    /// Initial password; the user must change it at first sign-in.
+    pub password: String,
+    /// `user` (default) or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Quota limit in bytes (default from settings).
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub quota_limit_bytes: Option<i64>,
+}
+
+/// `PATCH /api/admin/users/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// Enable or disable sign-in (disabling signs the account out everywhere).
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// `user` or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Quota limit in bytes.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub quota_limit_bytes: Option<i64>,
+}
+
+/// Audit-log query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    pub page: Option<u64>,
+    /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<u64>,
+    /// Entries about or by this account.
+    pub user_id: Option<Uuid>,
+    /// Only this event type, e.g. `login_failed`.
+    pub event_type: Option<AuditEvent>,
+    /// From this time (RFC 3339, inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (RFC 3339, exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One audit-log entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryView {
+    /// Entry id.
+    pub id: Uuid,
+    /// Subject account.
+    pub user_id: Option<Uuid>,
+    /// Acting account.
+    pub actor_id: Option<Uuid>,
+    /// Event type.
+    pub event_type: String,
+    /// Affected resource.
+    pub resource_id: Option<String>,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// Outcome and other non-secret details.
+    pub metadata: Option<serde_json::Value>,
+    /// When (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<audit_log::Model> for AuditEntryView {
+    fn from(m: audit_log::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            actor_id: m.actor_id,
+            event_type: m.event_type,
+            resource_id: m.resource_id,
+            ip_address: m.ip_address,
+            metadata: m.metadata,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A page of audit entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries, newest first.
+    pub items: Vec<AuditEntryView>,
+    /// Matching entries in total.
+    pub total: u64,
+    /// This page.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+/// Instance statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    /// Accounts.
+    pub users: u64,
+    /// Active accounts.
+    pub active_users: u64,
+    /// Administrator accounts.
+    pub admins: u64,
+    /// Documents stored.
+    pub documents: u64,
+    /// Bytes charged across all quotas.
+    pub storage_used_bytes: i64,
+}
+
+/// Lists accounts with their quota usage.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of accounts", body = AdminUserPage),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    )
+)]
+#[get("/admin/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<AdminUserPage>, ApiError> {
+    let (page, per_page) = page_params(query.page, query.per_page)?;
+    let (rows, total) = service::list_accounts(&state, page, per_page, query.q.as_deref()).await?;
+    Ok(web::Json(AdminUserPage {
+        items: rows.into_iter().map(AdminUserView::from).collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// Creates an account that must change its password at first sign-in.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = AdminUserView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "Handle or email taken", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/admin/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let invalid = |e: crate::domain::InvalidInput| ApiError::Unprocessable {
+        code: "validation_failed",
+        message: e.0,
+    };
+    let email = Email::parse(&body.email).map_err(invalid)?;
+    let handle = Handle::parse(&body.handle).map_err(invalid)?;
+    let password = Password::parse(&body.password).map_err(invalid)?;
+    let account_role = body.role.as_deref().unwrap_or(role::USER);
+    if account_role != role::USER && account_role != role::ADMIN {
+        return Err(ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "role must be \"user\" or \"admin\"".into(),
+        });
+    }
+    if body.quota_limit_bytes.is_some_and(|l| l < 0) {
+        return Err(ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "quota_limit_bytes must be >= 0".into(),
+        });
+    }
+    let user = create_account(&state, &handle, &email, &password, account_role, true).await?;
+    if let Some(limit) = body.quota_limit_bytes {
+        service::update_account(
+            &state,
+            &admin.0,
+            user.id,
+            AccountChanges {
+                quota_limit_bytes: Some(limit),
+                ..AccountChanges::default()
+            },
+        )
+        .await?;
+    }
+    AuditEntry::new(
+        AuditEvent::AdminUserCreated,
+        Outcome::Success,
+        Some(user.id),
+        Some(&admin.0.client.ip),
+    )
+    .actor(Some(admin.0.user.id))
+    .detail("role", account_role)
+    .record(&state.db)
+    .await?;
+    let row = service::get_account(&state, user.id).await?;
+    Ok(HttpResponse::Created().json(AdminUserView::from(row)))
+}
+
+/// Changes whether an account is active, its role or its quota.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "Updated", body = AdminUserView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Would lock out the last admin or yourself", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    )
+)]
+#[patch("/admin/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<web::Json<AdminUserView>, ApiError> {
+    let body = body.into_inner();
+    let row = service::update_account(
+        &state,
+        &admin.0,
+        id.into_inner(),
+        AccountChanges {
+            is_active: body.is_active,
+            role: body.role,
+            quota_limit_bytes: body.quota_limit_bytes,
+        },
+    )
+    .await?;
+    Ok(web::Json(AdminUserView::from(row)))
+}
+
+/// Deletes an account and everything it owns.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Would delete yourself or the last admin", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable; nothing deleted", body = ErrorBody),
+    )
+)]
+#[delete("/admin/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    service::delete_account(&state, &admin.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The security audit log, newest first.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = AuditPage),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    )
+)]
+#[get("/admin/audit-log")]
+pub async fn list_audit_log(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: web::Query<AuditQuery>,
+) -> Result<web::Json<AuditPage>, ApiError> {
+    let query = query.into_inner();
+    let (page, per_page) = page_params(query.page, query.per_page)?;
+    let (items, total) = service::audit_log(
+        &state,
+        page,
+        per_page,
+        AuditFilter {
+            user_id: query.user_id,
+            event_type: query.event_type.map(AuditEvent::as_str),
+            from: query.from,
+            to: query.to,
+        },
+    )
+    .await?;
+    Ok(web::Json(AuditPage {
+        items: items.into_iter().map(AuditEntryView::from).collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// Counts of accounts, documents and stored bytes.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Statistics", body = StatsView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    )
+)]
+#[get("/admin/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<web::Json<StatsView>, ApiError> {
+    let s = service::stats(&state).await?;
+    Ok(web::Json(StatsView {
+        users: s.users,
+        active_users: s.active_users,
+        admins: s.admins,
+        documents: s.documents,
+        storage_used_bytes: s.storage_used_bytes,
+    }))
+}
+
+/// Registers the `/admin` routes (inside the `/api` scope).
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(update_user)
+        .service(delete_user)
+        .service(list_audit_log)
+        .service(stats);
+}

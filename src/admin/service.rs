@@ -1,0 +1,319 @@
+//! Admin use cases over accounts and the audit log.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, AuditEvent, Outcome};
+use crate::auth::extract::{AuthSession, role};
+use crate::auth::sessions;
+use crate::entities::{audit_log, documents, quotas, users};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An account with its quota, as admins see it.
+pub struct AccountRow {
+    /// The account.
+    pub user: users::Model,
+    /// Its quota row.
+    pub quota: Option<quotas::Model>,
+}
+
+/// Requested changes to an account.
+#[derive(Debug, Default)]
+pub struct AccountChanges {
+    /// Enable or disable sign-in.
+    pub is_active: Option<bool>,
+    /// `user` or `admin`.
+    pub role: Option<String>,
+    /// New quota limit in bytes.
+    pub quota_limit_bytes: Option<i64>,
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("No such account".into())
+}
+
+/// One page of accounts, newest first, optionally filtered by handle/e-mail substring.
+pub async fn list_accounts(
+    state: &AppState,
+    page: u64,
+    per_page: u64,
+    q: Option<&str>,
+) -> Result<(Vec<AccountRow>, u64), ApiError> {
+    let mut query = users::Entity::find().order_by_desc(users::Column::CreatedAt);
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(users::Column::Handle.like(pattern.clone()))
+                .add(users::Column::Email.like(pattern)),
+        );
+    }
+    let paginator = query.paginate(&state.db, per_page);
+    let total = paginator.num_items().await?;
+    let users = paginator.fetch_page(page.saturating_sub(1)).await?;
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let quotas = quotas::Entity::find()
+        .filter(quotas::Column::UserId.is_in(ids))
+        .all(&state.db)
+        .await?;
+    let rows = users
+        .into_iter()
+        .map(|user| AccountRow {
+            quota: quotas.iter().find(|q| q.user_id == user.id).cloned(),
+            user,
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+/// One account with its quota.
+pub async fn get_account(state: &AppState, id: Uuid) -> Result<AccountRow, ApiError> {
+    let user = users::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let quota = quotas::Entity::find_by_id(id).one(&state.db).await?;
+    Ok(AccountRow { user, quota })
+}
+
+async fn active_admins(db: &impl sea_orm::ConnectionTrait) -> Result<u64, ApiError> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Role.eq(role::ADMIN))
+        .filter(users::Column::IsActive.eq(true))
+        .count(db)
+        .await?)
+}
+
+/// Applies `changes`; disabling an account or changing its role signs it out everywhere.
+pub async fn update_account(
+    state: &AppState,
+    admin: &AuthSession,
+    id: Uuid,
+    changes: AccountChanges,
+) -> Result<AccountRow, ApiError> {
+    if let Some(role) = &changes.role
+        && role != role::USER
+        && role != role::ADMIN
+    {
+        return Err(ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "role must be \"user\" or \"admin\"".into(),
+        });
+    }
+    if changes.quota_limit_bytes.is_some_and(|l| l < 0) {
+        return Err(ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "quota_limit_bytes must be >= 0".into(),
+        });
+    }
+    let txn = state.db.begin().await?;
+    let user = users::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let demotes = changes.role.as_deref().is_some_and(|r| r != role::ADMIN);
+    let disables = changes.is_active == Some(false);
+    if id == admin.user.id && (demotes || disables) {
+        return Err(ApiError::Conflict {
+            code: "cannot_modify_self",
+            message: "You cannot disable or demote your own account".into(),
+        });
+    }
+    if user.role == role::ADMIN
+        && user.is_active
+        && (demotes || disables)
+        && active_admins(&txn).await? <= 1
+    {
+        return Err(ApiError::Conflict {
+            code: "last_admin",
+            message: "At least one active administrator must remain".into(),
+        });
+    }
+    let now = crate::time::now();
+    let role_changes = changes.role.as_deref().is_some_and(|r| r != user.role);
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id));
+    if let Some(active) = changes.is_active {
+        update = update.col_expr(users::Column::IsActive, Expr::value(active));
+    }
+    if let Some(role) = &changes.role {
+        update = update.col_expr(users::Column::Role, Expr::value(role.clone()));
+    }
+    if disables || role_changes {
+        update = update.col_expr(users::Column::TokensValidAfter, Expr::value(now));
+        sessions::revoke_all(&txn, id, None).await?;
+    }
+    update.exec(&txn).await?;
+    if let Some(limit) = changes.quota_limit_bytes {
+        quotas::Entity::update_many()
+            .col_expr(quotas::Column::LimitBytes, Expr::value(limit))
+            .filter(quotas::Column::UserId.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    let mut entry = AuditEntry::new(
+        AuditEvent::AdminUserUpdated,
+        Outcome::Success,
+        Some(id),
+        Some(&admin.client.ip),
+    )
+    .actor(Some(admin.user.id));
+    if let Some(a) = changes.is_active {
+        entry = entry.detail("is_active", a);
+    }
+    if let Some(r) = &changes.role {
+        entry = entry.detail("role", r.clone());
+    }
+    if let Some(l) = changes.quota_limit_bytes {
+        entry = entry.detail("quota_limit_bytes", l);
+    }
+    entry.record(&txn).await?;
+    txn.commit().await?;
+    get_account(state, id).await
+}
+
+/// Deletes an account with everything it owns (rows cascade; stored objects first).
+pub async fn delete_account(
+    state: &AppState,
+    admin: &AuthSession,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    if id == admin.user.id {
+        return Err(ApiError::Conflict {
+            code: "cannot_modify_self",
+            message: "You cannot delete your own account".into(),
+        });
+    }
+    let user = users::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    if user.role == role::ADMIN && user.is_active && active_admins(&state.db).await? <= 1 {
+        return Err(ApiError::Conflict {
+            code: "last_admin",
+            message: "At least one active administrator must remain".into(),
+        });
+    }
+    // Objects first: a row without an object is harmless, an orphan object is a leak.
+    let docs = documents::Entity::find()
+        .filter(documents::Column::UserId.eq(id))
+        .all(&state.db)
+        .await?;
+    for doc in docs {
+        if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
+            state.storage.delete(&key).await.map_err(|e| {
+                ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}"))
+            })?;
+        }
+    }
+    let txn = state.db.begin().await?;
+    users::Entity::delete_by_id(id).exec(&txn).await?;
+    AuditEntry::new(
+        AuditEvent::AdminUserDeleted,
+        Outcome::Success,
+        None,
+        Some(&admin.client.ip),
+    )
+    .actor(Some(admin.user.id))
+    .resource(id)
+    .detail("handle", user.handle)
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Filters for the audit log.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    /// Subject or actor.
+    pub user_id: Option<Uuid>,
+    /// Event type name.
+    pub event_type: Option<String>,
+    /// From this time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of audit entries, newest first.
+pub async fn audit_log(
+    state: &AppState,
+    page: u64,
+    per_page: u64,
+    filter: AuditFilter,
+) -> Result<(Vec<audit_log::Model>, u64), ApiError> {
+    let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::CreatedAt);
+    if let Some(user) = filter.user_id {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(audit_log::Column::UserId.eq(user))
+                .add(audit_log::Column::ActorId.eq(user)),
+        );
+    }
+    if let Some(event) = filter.event_type {
+        query = query.filter(audit_log::Column::EventType.eq(event));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::Column::CreatedAt.lt(to));
+    }
+    let paginator = query.paginate(&state.db, per_page);
+    let total = paginator.num_items().await?;
+    let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+    Ok((items, total))
+}
+
+/// Instance-wide counts.
+pub struct Stats {
+    /// Accounts.
+    pub users: u64,
+    /// Active accounts.
+    pub active_users: u64,
+    /// Admin accounts.
+    pub admins: u64,
+    /// Documents stored.
+    pub documents: u64,
+    /// Bytes charged across all quotas.
+    pub storage_used_bytes: i64,
+}
+
+/// Counts accounts, documents and stored bytes.
+pub async fn stats(state: &AppState) -> Result<Stats, ApiError> {
+    let db = &state.db;
+    let users = users::Entity::find().count(db).await?;
+    let active_users = users::Entity::find()
+        .filter(users::Column::IsActive.eq(true))
+        .count(db)
+        .await?;
+    let admins = users::Entity::find()
+        .filter(users::Column::Role.eq(role::ADMIN))
+        .count(db)
+        .await?;
+    let documents = documents::Entity::find().count(db).await?;
+    let used: Option<Option<i64>> = quotas::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT)"),
+            "total",
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Stats {
+        users,
+        active_users,
+        admins,
+        documents,
+        storage_used_bytes: used.flatten().unwrap_or(0),
+    })
+}

@@ -1,0 +1,151 @@
+//! The security audit log: one row per event, with actor, subject, IP, time and outcome.
+//!
+//! Rows never contain passwords, codes, tokens or secrets; callers pass identifiers only.
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entities::audit_log;
+
+/// What happened. Stored as its snake_case name in `audit_log.event_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// Self-service registration.
+    UserRegistered,
+    /// Password (and second factor, if on) accepted.
+    LoginSucceeded,
+    /// Wrong credentials, unknown account or disabled account.
+    LoginFailed,
+    /// A TOTP code was accepted.
+    TotpVerified,
+    /// A TOTP code was rejected.
+    TotpFailed,
+    /// A backup code was consumed.
+    BackupCodeUsed,
+    /// A backup code was rejected.
+    BackupCodeFailed,
+    /// A rotated refresh token was presented again; its session was revoked.
+    RefreshReuseDetected,
+    /// The password was changed.
+    PasswordChanged,
+    /// Two-factor authentication was turned on.
+    TotpEnabled,
+    /// Two-factor authentication was turned off.
+    TotpDisabled,
+    /// Backup codes were regenerated.
+    BackupCodesRegenerated,
+    /// One session ended (logout).
+    LoggedOut,
+    /// Every session of the account was revoked.
+    SessionsRevoked,
+    /// An attempt limit was exceeded.
+    RateLimited,
+    /// An admin created an account (or it was bootstrapped).
+    AdminUserCreated,
+    /// An admin changed an account (active, role, quota).
+    AdminUserUpdated,
+    /// An admin deleted an account.
+    AdminUserDeleted,
+}
+
+impl AuditEvent {
+    /// The stored name.
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// Whether the attempt succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Allowed / done.
+    Success,
+    /// Refused.
+    Failure,
+}
+
+/// One entry to write.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Event type.
+    pub event: AuditEvent,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Subject account, if known.
+    pub user_id: Option<Uuid>,
+    /// Who acted (the user themselves, or an admin).
+    pub actor_id: Option<Uuid>,
+    /// Affected resource (e.g. a session id).
+    pub resource_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Extra non-secret facts.
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditEntry {
+    /// An entry about `user_id`, acted on by that same user.
+    pub fn new(
+        event: AuditEvent,
+        outcome: Outcome,
+        user_id: Option<Uuid>,
+        ip: Option<&str>,
+    ) -> Self {
+        Self {
+            event,
+            outcome,
+            user_id,
+            actor_id: user_id,
+            resource_id: None,
+            ip: ip.map(str::to_owned),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    /// Sets the acting account.
+    pub fn actor(mut self, actor: Option<Uuid>) -> Self {
+        self.actor_id = actor;
+        self
+    }
+
+    /// Sets the affected resource.
+    pub fn resource(mut self, resource: impl ToString) -> Self {
+        self.resource_id = Some(resource.to_string());
+        self
+    }
+
+    /// Adds a non-secret detail.
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Writes the row.
+    pub async fn record(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let mut metadata = self.details;
+        metadata.insert(
+            "outcome".into(),
+            serde_json::to_value(self.outcome).unwrap_or_default(),
+        );
+        audit_log::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(self.user_id),
+            actor_id: Set(self.actor_id),
+            event_type: Set(self.event.as_str()),
+            resource_id: Set(self.resource_id),
+            ip_address: Set(self.ip),
+            metadata: Set(Some(serde_json::Value::Object(metadata))),
+            created_at: Set(crate::time::now()),
+        }
+        .insert(db)
+        .await
+        .map(|_| ())
+    }
+}

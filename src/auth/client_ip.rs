@@ -1,0 +1,399 @@
+//! Which address a request came from, for rate limits, sessions and the audit log.
+//!
+//! `X-Forwarded-For` is written by whoever sent the request, so it is only believed when
+//! the TCP peer is a configured trusted proxy, and then only as far as the chain of
+//! trusted proxies reaches: the header is read from the right (the entry the nearest
+//! proxy appended) and the first address that is not itself a trusted proxy is the
+//! client. Anything further left was supplied by that client and is ignored.
+
+use std::net::{IpAddr, SocketAddr};
+
+use actix_web::http::header::HeaderMap;
+use ipnet::IpNet;
+
+/// The client address of a request.
+///
+/// * No peer (not a TCP connection): `None`; the header alone is never believed.
+/// * The peer is not a trusted proxy: the peer. `X-Forwarded-For` is ignored.
+/// * The peer is a trusted proxy: walk `X-Forwarded-For` from the right, skipping trusted
+///   proxies, and return the first untrusted address.
+///   - If every entry is a trusted proxy, the left-most entry (the whole chain is ours,
+///     e.g. an internal health check).
+///   - If the header is missing or empty, the peer.
+///   - If the walk meets an entry that is not an IP address before finding an untrusted
+///     one, the last trusted hop reached (the proxy that forwarded the garbage, or the
+///     peer): nothing left of garbage can be attributed, and falling back to a proxy's
+///     address fails closed (its clients share one rate-limit bucket) instead of letting
+///     the sender choose its own address.
+///
+/// Entries may carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`) or brackets; IPv4-mapped
+/// IPv6 addresses (`::ffff:10.0.0.1`, what a dual-stack listener reports) are compared
+/// and returned as IPv4.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted_proxies: &[IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    if !is_trusted(peer, trusted_proxies) {
+        return Some(peer);
+    }
+    let Some(header) = forwarded_for else {
+        return Some(peer);
+    };
+    if header.trim().is_empty() {
+        return Some(peer);
+    }
+    // The address of the last hop known to be a trusted proxy.
+    let mut last_trusted = peer;
+    for entry in header.rsplit(',') {
+        let Some(ip) = parse_entry(entry) else {
+            return Some(last_trusted);
+        };
+        if !is_trusted(ip, trusted_proxies) {
+            return Some(ip);
+        }
+        last_trusted = ip;
+    }
+    Some(last_trusted)
+}
+
+/// All `X-Forwarded-For` header lines of a request, joined in order with commas.
+///
+/// A proxy may append its own header line instead of extending the client's (HAProxy's
+/// `option forwardfor` does), so reading only the first line would hand the client's
+/// own claim to [`client_ip`]. A line that is not valid text becomes an unparsable entry,
+/// so the walk stops there rather than skipping it. `None` when there is no such header.
+pub fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for value in headers.get_all("x-forwarded-for") {
+        let text = value.to_str().unwrap_or("?");
+        match joined.as_mut() {
+            None => joined = Some(text.to_owned()),
+            Some(s) => {
+                s.push(',');
+                s.push_str(text);
+            }
+        }
+    }
+    joined
+}
+
+/// The rate-limit bucket of an address: IPv4 as is, IPv6 as its /64.
+///
+/// One IPv6 subscriber usually holds a whole /64, so limiting single IPv6 addresses
+/// would let one client rotate through billions of fresh buckets.
+pub fn rate_limit_bucket(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64)
+            .map(|n| n.trunc().to_string())
+            .unwrap_or_else(|_| v6.to_string()),
+    }
+}
+
+/// Parses `auth.trusted_proxies`: CIDR ranges (`10.0.0.0/8`, `fd00::/8`) or bare
+/// addresses (`127.0.0.1`, `::1`). Blank items are skipped; host bits are cleared.
+pub fn parse_trusted_proxies(items: &[String]) -> Result<Vec<IpNet>, String> {
+    let mut nets = Vec::with_capacity(items.len());
+    for item in items {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let net = if let Ok(net) = item.parse::<IpNet>() {
+            canonical_net(net)
+        } else if let Ok(ip) = item.parse::<IpAddr>() {
+            IpNet::from(ip.to_canonical())
+        } else {
+            return Err(format!(
+                "{item:?} is neither an IP address nor a CIDR range (like 10.0.0.0/8 or fd00::/8)"
+            ));
+        };
+        nets.push(net);
+    }
+    Ok(nets)
+}
+
+/// `::ffff:a.b.c.d/n` (n ≥ 96) as the IPv4 range it means, host bits cleared.
+fn canonical_net(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && v6.prefix_len() >= 96
+        && let Ok(mapped) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        return IpNet::V4(mapped.trunc());
+    }
+    net.trunc()
+}
+
+fn is_trusted(ip: IpAddr, trusted_proxies: &[IpNet]) -> bool {
+    trusted_proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally bracketed, optionally with a port.
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(sock) = entry.parse::<SocketAddr>() {
+        return Some(sock.ip().to_canonical());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| inner.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn proxies(items: &[&str]) -> Vec<IpNet> {
+        parse_trusted_proxies(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_the_header_says() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(Some(ip("203.0.113.7")), Some("1.2.3.4"), &trusted),
+            Some(ip("203.0.113.7"))
+        );
+        // No trusted proxies configured at all: the header is never read.
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("1.2.3.4"), &[]),
+            Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn without_a_peer_the_header_alone_is_not_believed() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
+    }
+
+    #[test]
+    fn a_trusted_proxy_passes_on_the_address_it_saw() {
+        let trusted = proxies(&["10.0.0.1"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("198.51.100.9"), &trusted),
+            Some(ip("198.51.100.9"))
+        );
+    }
+
+    #[test]
+    fn a_spoofed_header_sent_through_a_trusted_proxy_loses_to_what_the_proxy_appended() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        // The client sent "X-Forwarded-For: 127.0.0.1, 10.0.0.5"; the proxy appended the
+        // client's real address.
+        assert_eq!(
+            client_ip(
+                Some(ip("10.0.0.1")),
+                Some("127.0.0.1, 10.0.0.5, 198.51.100.9"),
+                &trusted
+            ),
+            Some(ip("198.51.100.9"))
+        );
+    }
+
+    #[test]
+    fn a_chain_of_trusted_proxies_is_walked_from_the_right() {
+        let trusted = proxies(&["10.0.0.0/8", "192.168.1.1"]);
+        assert_eq!(
+            client_ip(
+                Some(ip("10.0.0.1")),
+                Some("6.6.6.6, 198.51.100.9, 192.168.1.1, 10.1.2.3"),
+                &trusted
+            ),
+            Some(ip("198.51.100.9"))
+        );
+    }
+
+    #[test]
+    fn all_trusted_returns_the_left_most_entry() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("10.9.9.9, 10.0.0.2"), &trusted),
+            Some(ip("10.9.9.9"))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_header_from_a_trusted_proxy_means_the_peer() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), None, &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("  "), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn garbage_stops_the_walk_at_the_last_trusted_hop() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("not-an-ip"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        // An attacker-chosen address left of the garbage is never used.
+        assert_eq!(
+            client_ip(
+                Some(ip("10.0.0.1")),
+                Some("198.51.100.9, unknown, 10.0.0.7"),
+                &trusted
+            ),
+            Some(ip("10.0.0.7"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("1.2.3.4,,"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("999.1.1.1"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("\u{0}\u{7f}ü"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn ipv6_peers_proxies_and_clients() {
+        let trusted = proxies(&["fd00::/8", "::1"]);
+        assert_eq!(
+            client_ip(Some(ip("::1")), Some("2001:db8::42"), &trusted),
+            Some(ip("2001:db8::42"))
+        );
+        assert_eq!(
+            client_ip(
+                Some(ip("fd00::1")),
+                Some("2001:db8::bad, [2001:db8::42]:4711, fd12::3"),
+                &trusted
+            ),
+            Some(ip("2001:db8::42"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("2001:db8::1")), Some("198.51.100.9"), &trusted),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("::1")), Some("[2001:db8::7]"), &trusted),
+            Some(ip("2001:db8::7"))
+        );
+    }
+
+    #[test]
+    fn ports_on_ipv4_entries_are_ignored() {
+        let trusted = proxies(&["10.0.0.1"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some("198.51.100.9:51234"), &trusted),
+            Some(ip("198.51.100.9"))
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_ipv4_proxies_and_come_back_as_ipv4() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_ip(
+                Some(ip("::ffff:10.0.0.1")),
+                Some("::ffff:198.51.100.9"),
+                &trusted
+            ),
+            Some(ip("198.51.100.9"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("::ffff:203.0.113.7")), None, &trusted),
+            Some(ip("203.0.113.7"))
+        );
+        let mapped = proxies(&["::ffff:10.0.0.0/104"]);
+        assert_eq!(mapped, proxies(&["10.0.0.0/8"]));
+    }
+
+    #[test]
+    fn trusted_proxies_parse_cidrs_and_bare_addresses() {
+        let nets = proxies(&[
+            "10.0.0.0/8",
+            " 192.168.1.7 ",
+            "fd00::/8",
+            "::1",
+            "",
+            "10.1.2.3/16",
+        ]);
+        let shown: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "10.0.0.0/8",
+                "192.168.1.7/32",
+                "fd00::/8",
+                "::1/128",
+                "10.1.0.0/16"
+            ]
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_reject_garbage() {
+        for bad in [
+            "localhost",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "fd00::/129",
+            "*",
+            "1.2.3.4:80",
+        ] {
+            let err = parse_trusted_proxies(&[bad.to_string()]).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_forwarded_for_line_is_read_in_order() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        let name = HeaderName::from_static("x-forwarded-for");
+        headers.append(name.clone(), HeaderValue::from_static("6.6.6.6"));
+        headers.append(name.clone(), HeaderValue::from_bytes(b"\xff").unwrap());
+        headers.append(name, HeaderValue::from_static("198.51.100.9"));
+        let joined = forwarded_for(&headers).unwrap();
+        assert_eq!(joined, "6.6.6.6,?,198.51.100.9");
+        let trusted = proxies(&["10.0.0.1"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), Some(&joined), &trusted),
+            Some(ip("198.51.100.9"))
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        assert_eq!(rate_limit_bucket(ip("198.51.100.9")), "198.51.100.9");
+        assert_eq!(rate_limit_bucket(ip("::ffff:198.51.100.9")), "198.51.100.9");
+        assert_eq!(
+            rate_limit_bucket(ip("2001:db8:1:2:aaaa::1")),
+            rate_limit_bucket(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_eq!(
+            rate_limit_bucket(ip("2001:db8:1:2::1")),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            rate_limit_bucket(ip("2001:db8:1:2::1")),
+            rate_limit_bucket(ip("2001:db8:1:3::1"))
+        );
+    }
+}

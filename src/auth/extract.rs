@@ -1,0 +1,198 @@
+//! Request extractors: who is calling. Handlers never parse headers themselves.
+//!
+//! - [`AuthSession`]: a valid access token of an active account (even one that must
+//!   change its password) — for me / password / logout.
+//! - [`AuthUser`]: the same, refused with 403 `password_change_required` while the
+//!   password must be changed.
+//! - [`RegularUser`] / [`AdminUser`]: an [`AuthUser`] of that role, else 403.
+
+use std::future::{Ready, ready};
+use std::net::IpAddr;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use sea_orm::EntityTrait;
+use uuid::Uuid;
+
+use crate::auth::sessions::{self, ClientInfo};
+use crate::entities::users;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Role names as stored in `users.role`.
+pub mod role {
+    /// A regular account that owns documents.
+    pub const USER: &str = "user";
+    /// An administrator: manages accounts, never sees documents.
+    pub const ADMIN: &str = "admin";
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized {
+        code: "unauthorized",
+        message: "A valid access token is required".into(),
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))
+}
+
+/// The client's IP (honouring `X-Forwarded-For` only from trusted proxies) and agent.
+pub fn client_info(req: &HttpRequest, state: &AppState) -> ClientInfo {
+    let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
+    let forwarded = crate::auth::client_ip::forwarded_for(req.headers());
+    let addr =
+        crate::auth::client_ip::client_ip(peer, forwarded.as_deref(), &state.trusted_proxies);
+    let ip = addr.map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let rate_key = addr.map_or_else(
+        || "unknown".into(),
+        crate::auth::client_ip::rate_limit_bucket,
+    );
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    ClientInfo {
+        ip,
+        rate_key,
+        user_agent,
+    }
+}
+
+impl FromRequest for ClientInfo {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(app_state(req).map(|state| client_info(req, &state)))
+    }
+}
+
+/// An authenticated account and its session.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    /// The account, freshly loaded.
+    pub user: users::Model,
+    /// The session (refresh family) of the access token.
+    pub session_id: Uuid,
+    /// Where the request came from.
+    pub client: ClientInfo,
+}
+
+async fn authenticate(
+    state: web::Data<AppState>,
+    bearer: Option<String>,
+    client: ClientInfo,
+) -> Result<AuthSession, ApiError> {
+    let token = bearer.ok_or_else(unauthorized)?;
+    let claims = state.tokens.verify(&token).ok_or_else(unauthorized)?;
+    let user = users::Entity::find_by_id(claims.sub)
+        .one(&state.db)
+        .await?
+        .ok_or_else(unauthorized)?;
+    if !user.is_active || claims.iat_ms < user.tokens_valid_after.timestamp_millis() {
+        return Err(unauthorized());
+    }
+    if sessions::is_revoked(&state.db, claims.sid).await? {
+        return Err(unauthorized());
+    }
+    Ok(AuthSession {
+        user,
+        session_id: claims.sid,
+        client,
+    })
+}
+
+impl FromRequest for AuthSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = app_state(req);
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_owned());
+        let client = state.as_ref().map(|s| client_info(req, s)).ok();
+        Box::pin(async move { authenticate(state?, bearer, client.unwrap_or_default()).await })
+    }
+}
+
+/// An authenticated account that has no pending forced password change.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub AuthSession);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = AuthSession::from_request(req, payload);
+        Box::pin(async move {
+            let session = session.await?;
+            if session.user.password_must_change {
+                return Err(ApiError::Forbidden {
+                    code: "password_change_required",
+                    message: "Change your password before continuing (POST /api/auth/password)"
+                        .into(),
+                });
+            }
+            Ok(AuthUser(session))
+        })
+    }
+}
+
+fn require_role(user: AuthUser, wanted: &str) -> Result<AuthUser, ApiError> {
+    if user.0.user.role == wanted {
+        Ok(user)
+    } else if wanted == role::ADMIN {
+        Err(ApiError::Forbidden {
+            code: "admin_required",
+            message: "This action needs an administrator account".into(),
+        })
+    } else {
+        Err(ApiError::Forbidden {
+            code: "admin_not_allowed",
+            message: "Administrator accounts cannot access documents".into(),
+        })
+    }
+}
+
+/// An authenticated regular (non-admin) account: the only kind that owns documents.
+#[derive(Debug, Clone)]
+pub struct RegularUser(pub AuthSession);
+
+impl FromRequest for RegularUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { require_role(user.await?, role::USER).map(|u| RegularUser(u.0)) })
+    }
+}
+
+/// An authenticated administrator.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthSession);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { require_role(user.await?, role::ADMIN).map(|u| AdminUser(u.0)) })
+    }
+}

@@ -1,0 +1,812 @@
+//! `/api/auth/*`: registration, login, sessions, profile, password, TOTP, quota.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::extract::{AuthSession, AuthUser};
+use crate::auth::limits::{self, Limit};
+use crate::auth::service::{self, LoginOutcome, SecondFactor};
+use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
+use crate::domain::Handle;
+use crate::entities::{quotas, users};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Name of the HttpOnly refresh cookie used by the web UI.
+pub const REFRESH_COOKIE: &str = "docuvault_refresh";
+/// Path the refresh cookie is scoped to.
+const COOKIE_PATH: &str = "/api/auth";
+
+/// How the client wants to receive the refresh token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionDelivery {
+    /// In the JSON body (API clients).
+    #[default]
+    Body,
+    /// In an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/auth` (web UI);
+    /// the body then carries no refresh token.
+    Cookie,
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    /// Account id.
+    pub id: Uuid,
+    /// Public handle.
+    pub handle: String,
+    /// E-mail address.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// Whether TOTP two-factor authentication is on.
+    pub totp_enabled: bool,
+    /// Whether the password must be changed before anything else.
+    pub password_must_change: bool,
+    /// Preferred classifier provider (`builtin`, `ollama`, `openai`, `anthropic`).
+    pub ai_provider: Option<String>,
+    /// Preferred classifier model.
+    pub ai_model: Option<String>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&users::Model> for UserView {
+    fn from(u: &users::Model) -> Self {
+        Self {
+            id: u.id,
+            handle: u.handle.clone(),
+            email: u.email.clone(),
+            role: u.role.clone(),
+            is_active: u.is_active,
+            totp_enabled: u.totp_enabled,
+            password_must_change: u.password_must_change,
+            ai_provider: u.ai_provider.clone(),
+            ai_model: u.ai_model.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Tokens after sign-in, registration or refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Bearer access token (JWT, short-lived).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque refresh token; absent when it was set as a cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The signed-in account.
+    pub user: UserView,
+}
+
+/// Answer to a login: either tokens, or `requires_totp: true` asking for a second factor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// True when the password was right and a TOTP or backup code is needed.
+    pub requires_totp: bool,
+    /// Bearer access token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// `Bearer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Seconds until the access token expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    /// Opaque refresh token (body delivery only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The signed-in account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+}
+
+/// A new access token for the current session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessTokenResponse {
+    /// Bearer access token.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The account after the change.
+    pub user: UserView,
+}
+
+/// `POST /api/auth/register` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3–32 characters of a-z, 0-9, `_ . -`.
+    #[schema(example = "alice")]
+    pub handle: String,
+    /// E-mail address.
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// 8–1024 characters.
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    /// Where to put the refresh token.
+    #[serde(default)]
+    pub session: SessionDelivery,
+}
+
+/// `POST /api/auth/login` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// E-mail or handle.
+    #[schema(example = "alice@example.com")]
+    pub login: String,
+    /// Password.
+    pub password: String,
+    /// Current 6-digit TOTP code, when two-factor authentication is on.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    /// A single-use backup code instead of the TOTP code.
+    #[serde(default)]
+    pub backup_code: Option<String>,
+    /// Where to put the refresh token.
+    #[serde(default)]
+    pub session: SessionDelivery,
+}
+
+/// `POST /api/auth/refresh` body; may be omitted when the refresh cookie is sent.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token (body delivery).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `PATCH /api/auth/me` body; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    /// New handle.
+    #[serde(default)]
+    pub handle: Option<String>,
+    /// Classifier provider: `builtin`, `ollama`, `openai` or `anthropic`; null = server default.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub ai_provider: Option<Option<String>>,
+    /// Classifier model; null = provider default.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub ai_model: Option<Option<String>>,
+}
+
+/// `POST /api/auth/password` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    pub current_password: String,
+    /// The new password, 8–1024 characters.
+    pub new_password: String,
+}
+
+/// TOTP enrolment details, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpSetupResponse {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI for authenticator apps.
+    pub otpauth_uri: String,
+    /// QR code of the URI, as an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /api/auth/totp/enable` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpEnableRequest {
+    /// Current code from the authenticator app.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// `POST /api/auth/totp/disable` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpDisableRequest {
+    /// The account password.
+    pub password: String,
+    /// A current TOTP code or an unused backup code.
+    pub code: String,
+}
+
+/// `POST /api/auth/backup-codes` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupCodesRequest {
+    /// The account password.
+    pub password: String,
+}
+
+/// Ten single-use backup codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCodesResponse {
+    /// The codes; store them somewhere safe.
+    pub backup_codes: Vec<String>,
+}
+
+/// Storage use of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// Bytes charged.
+    pub used_bytes: i64,
+    /// Bytes allowed.
+    pub limit_bytes: i64,
+}
+
+fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, value)
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(max_age_secs.max(0)))
+        .finish()
+}
+
+fn expired_cookie() -> Cookie<'static> {
+    refresh_cookie(String::new(), 0)
+}
+
+/// Builds the token response, putting the refresh token where the client asked.
+fn token_response(
+    status: actix_web::http::StatusCode,
+    user: &users::Model,
+    tokens: IssuedTokens,
+    delivery: SessionDelivery,
+) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    let refresh_token = match delivery {
+        SessionDelivery::Body => Some(tokens.refresh_token),
+        SessionDelivery::Cookie => {
+            let remaining = (tokens.session_expires_at - Utc::now()).num_seconds();
+            res.cookie(refresh_cookie(tokens.refresh_token, remaining));
+            None
+        }
+    };
+    res.json(TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer".into(),
+        expires_in: tokens.expires_in,
+        refresh_token,
+        user: UserView::from(user),
+    })
+}
+
+/// Creates an account and signs it in.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and signed in", body = TokenResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 403, description = "Registration is disabled", body = ErrorBody),
+        (status = 409, description = "Handle or email already registered", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid handle, email or password", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let (user, tokens) =
+        service::register(&state, &body.handle, &body.email, &body.password, &client).await?;
+    Ok(token_response(
+        actix_web::http::StatusCode::CREATED,
+        &user,
+        tokens,
+        body.session,
+    ))
+}
+
+/// Signs in with email/handle and password (plus a TOTP or backup code when 2FA is on).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in, or `requires_totp: true` when a second factor is needed", body = LoginResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Wrong credentials or second factor", body = ErrorBody),
+        (status = 403, description = "Account disabled", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let second = SecondFactor {
+        totp_code: body.totp_code,
+        backup_code: body.backup_code,
+    };
+    match service::login(&state, &body.login, &body.password, &second, &client).await? {
+        LoginOutcome::SecondFactorRequired => Ok(HttpResponse::Ok().json(LoginResponse {
+            requires_totp: true,
+            access_token: None,
+            token_type: None,
+            expires_in: None,
+            refresh_token: None,
+            user: None,
+        })),
+        LoginOutcome::SignedIn(user, tokens) => {
+            let mut res = HttpResponse::Ok();
+            let refresh_token = match body.session {
+                SessionDelivery::Body => Some(tokens.refresh_token),
+                SessionDelivery::Cookie => {
+                    let remaining = (tokens.session_expires_at - Utc::now()).num_seconds();
+                    res.cookie(refresh_cookie(tokens.refresh_token, remaining));
+                    None
+                }
+            };
+            Ok(res.json(LoginResponse {
+                requires_totp: false,
+                access_token: Some(tokens.access_token),
+                token_type: Some("Bearer".into()),
+                expires_in: Some(tokens.expires_in),
+                refresh_token,
+                user: Some(UserView::from(user.as_ref())),
+            }))
+        }
+    }
+}
+
+/// Exchanges a refresh token (body or cookie) for a new access token and a rotated
+/// refresh token, delivered the same way it came.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "Omit when using the refresh cookie"),
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    limits::check(&state, Limit::RefreshPerIp, &client.rate_key, &client).await?;
+    let from_body = parse_optional_json::<RefreshRequest>(&req, &body)?
+        .and_then(|b| b.refresh_token)
+        .filter(|t| !t.is_empty());
+    let (presented, delivery) = match from_body {
+        Some(token) => (token, SessionDelivery::Body),
+        None => match req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()) {
+            Some(token) if !token.is_empty() => (token, SessionDelivery::Cookie),
+            _ => {
+                return Err(ApiError::Unauthorized {
+                    code: "invalid_refresh_token",
+                    message: "No refresh token was sent".into(),
+                });
+            }
+        },
+    };
+    match sessions::refresh(&state, &presented, &client).await {
+        Ok((user, tokens)) => Ok(token_response(
+            actix_web::http::StatusCode::OK,
+            &user,
+            tokens,
+            delivery,
+        )),
+        Err(e) if delivery == SessionDelivery::Cookie => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            let _ = res.add_cookie(&expired_cookie());
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses an optional JSON body: empty → `None`; otherwise it must be valid JSON.
+fn parse_optional_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Expected Content-Type: application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        if e.is_data() {
+            ApiError::Unprocessable {
+                code: "validation_failed",
+                message: format!("Invalid request body: {e}"),
+            }
+        } else {
+            ApiError::BadRequest {
+                code: "malformed_json",
+                message: format!("Malformed JSON: {e}"),
+            }
+        }
+    })
+}
+
+/// Ends the current session and clears the refresh cookie.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: AuthSession,
+) -> Result<HttpResponse, ApiError> {
+    service::logout(&state, &session).await?;
+    Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
+}
+
+/// Ends every session of the account; all access tokens stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "All sessions signed out"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
+#[post("/auth/logout-all")]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    session: AuthSession,
+) -> Result<HttpResponse, ApiError> {
+    service::logout_all(&state, &session).await?;
+    Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
+}
+
+/// The signed-in account.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
+#[get("/auth/me")]
+pub async fn me(session: AuthSession) -> web::Json<UserView> {
+    web::Json(UserView::from(&session.user))
+}
+
+const PROVIDERS: &[&str] = &["builtin", "ollama", "openai", "anthropic"];
+
+/// Updates the handle and classifier preferences.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "Updated account", body = UserView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Password change required first", body = ErrorBody),
+        (status = 409, description = "Handle taken", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    )
+)]
+#[patch("/auth/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<UpdateMeRequest>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let body = body.into_inner();
+    let current = &user.0.user;
+    let mut active = current.clone().into_active_model();
+    if let Some(handle) = body.handle {
+        let handle = Handle::parse(&handle).map_err(|e| ApiError::Unprocessable {
+            code: "validation_failed",
+            message: e.0,
+        })?;
+        if handle.as_str() != current.handle {
+            let taken = crate::auth::repo::find_by_login(&state.db, handle.as_str())
+                .await?
+                .is_some();
+            if taken {
+                return Err(ApiError::Conflict {
+                    code: "handle_taken",
+                    message: "That handle is already in use".into(),
+                });
+            }
+            active.handle = Set(handle.as_str().to_owned());
+        }
+    }
+    if let Some(provider) = body.ai_provider {
+        if let Some(p) = &provider
+            && !PROVIDERS.contains(&p.as_str())
+        {
+            return Err(ApiError::Unprocessable {
+                code: "validation_failed",
+                message: format!("ai_provider must be one of {}", PROVIDERS.join(", ")),
+            });
+        }
+        active.ai_provider = Set(provider);
+    }
+    if let Some(model) = body.ai_model {
+        if model
+            .as_ref()
+            .is_some_and(|m| m.is_empty() || m.len() > 200)
+        {
+            return Err(ApiError::Unprocessable {
+                code: "validation_failed",
+                message: "ai_model must be 1–200 characters".into(),
+            });
+        }
+        active.ai_model = Set(model);
+    }
+    active.updated_at = Set(crate::time::now());
+    let updated = active
+        .update(&state.db)
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
+                code: "handle_taken",
+                message: "That handle is already in use".into(),
+            },
+            _ => e.into(),
+        })?;
+    Ok(web::Json(UserView::from(&updated)))
+}
+
+/// Changes the password; other sessions and older access tokens stop working, and
+/// this session gets a new access token.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Password changed", body = AccessTokenResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Current password wrong", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "New password invalid", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<web::Json<AccessTokenResponse>, ApiError> {
+    let (user, access_token, expires_in) =
+        service::change_password(&state, &session, &body.current_password, &body.new_password)
+            .await?;
+    Ok(web::Json(AccessTokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        user: UserView::from(&user),
+    }))
+}
+
+/// Starts TOTP enrolment: secret, otpauth URI and QR code (SVG), shown once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Enrolment details", body = TotpSetupResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Password change required first", body = ErrorBody),
+        (status = 409, description = "Already enabled", body = ErrorBody),
+    )
+)]
+#[post("/auth/totp/setup")]
+pub async fn totp_setup(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<TotpSetupResponse>, ApiError> {
+    let e = service::totp_setup(&state, &user.0).await?;
+    Ok(web::Json(TotpSetupResponse {
+        secret: e.secret,
+        otpauth_uri: e.otpauth_uri,
+        qr_svg: e.qr_svg,
+    }))
+}
+
+/// Turns TOTP on with a current code; returns 10 single-use backup codes, once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = TotpEnableRequest,
+    responses(
+        (status = 200, description = "Enabled; backup codes shown once", body = BackupCodesResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Password change required first", body = ErrorBody),
+        (status = 409, description = "Already enabled or not set up", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Wrong code", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+    )
+)]
+#[post("/auth/totp/enable")]
+pub async fn totp_enable(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<TotpEnableRequest>,
+) -> Result<web::Json<BackupCodesResponse>, ApiError> {
+    let backup_codes = service::totp_enable(&state, &user.0, &body.code).await?;
+    Ok(web::Json(BackupCodesResponse { backup_codes }))
+}
+
+/// Turns TOTP off (password plus a TOTP or backup code); other sessions are signed out
+/// and this one gets a new access token.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = TotpDisableRequest,
+    responses(
+        (status = 200, description = "Disabled", body = AccessTokenResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in, or wrong code", body = ErrorBody),
+        (status = 403, description = "Wrong password or password change required", body = ErrorBody),
+        (status = 409, description = "Not enabled", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/auth/totp/disable")]
+pub async fn totp_disable(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<TotpDisableRequest>,
+) -> Result<web::Json<AccessTokenResponse>, ApiError> {
+    let code = body.code.trim();
+    let second = if code.len() == 6 || code.replace(' ', "").len() == 6 {
+        SecondFactor {
+            totp_code: Some(code.to_owned()),
+            backup_code: None,
+        }
+    } else {
+        SecondFactor {
+            totp_code: None,
+            backup_code: Some(code.to_owned()),
+        }
+    };
+    let (access_token, expires_in) =
+        service::totp_disable(&state, &user.0, &body.password, &second).await?;
+    let fresh = users::Entity::find_by_id(user.0.user.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(web::Json(AccessTokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        user: UserView::from(&fresh),
+    }))
+}
+
+/// Replaces the backup codes (password required); the old ones stop working.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = BackupCodesRequest,
+    responses(
+        (status = 200, description = "New codes, shown once", body = BackupCodesResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Wrong password or password change required", body = ErrorBody),
+        (status = 409, description = "Two-factor authentication is off", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/auth/backup-codes")]
+pub async fn regenerate_backup_codes(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<BackupCodesRequest>,
+) -> Result<web::Json<BackupCodesResponse>, ApiError> {
+    let backup_codes = service::regenerate_backup_codes(&state, &user.0, &body.password).await?;
+    Ok(web::Json(BackupCodesResponse { backup_codes }))
+}
+
+/// Storage used and allowed.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Quota", body = QuotaView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Password change required first", body = ErrorBody),
+    )
+)]
+#[get("/auth/me/quota")]
+pub async fn my_quota(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<QuotaView>, ApiError> {
+    let quota = quotas::Entity::find_by_id(user.0.user.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account without quota row")))?;
+    Ok(web::Json(QuotaView {
+        used_bytes: quota.used_bytes,
+        limit_bytes: quota.limit_bytes,
+    }))
+}
+
+/// Registers the `/auth` routes (inside the `/api` scope).
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(logout_all)
+        .service(me)
+        .service(update_me)
+        .service(change_password)
+        .service(totp_setup)
+        .service(totp_enable)
+        .service(totp_disable)
+        .service(regenerate_backup_codes)
+        .service(my_quota);
+}

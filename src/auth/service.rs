@@ -1,0 +1,666 @@
+//! Account use cases: register, login (with second factor), password change, TOTP,
+//! backup codes, logout. Each opens and commits its own transaction where it needs one.
+
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, AuditEvent, Outcome};
+use crate::auth::extract::{AuthSession, role};
+use crate::auth::limits::{self, Limit};
+use crate::auth::repo::{self, CreateUserError, NewUser};
+use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
+use crate::auth::totp;
+use crate::domain::{Email, Handle, Password};
+use crate::entities::users;
+use crate::error::ApiError;
+use crate::mail::SecurityAlert;
+use crate::state::AppState;
+
+/// What a login attempt produced.
+pub enum LoginOutcome {
+    /// Password right, second factor needed: ask for a TOTP or backup code.
+    SecondFactorRequired,
+    /// Signed in.
+    SignedIn(Box<users::Model>, IssuedTokens),
+}
+
+/// The second factor offered with a login or a sensitive change.
+#[derive(Debug, Default, Clone)]
+pub struct SecondFactor {
+    /// A 6-digit TOTP code.
+    pub totp_code: Option<String>,
+    /// A single-use backup code.
+    pub backup_code: Option<String>,
+}
+
+/// What a TOTP enrolment shows the user once.
+pub struct TotpEnrolment {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI.
+    pub otpauth_uri: String,
+    /// QR code of the URI as SVG.
+    pub qr_svg: String,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_credentials",
+        message: "Wrong email/handle or password".into(),
+    }
+}
+
+fn wrong_password() -> ApiError {
+    ApiError::Forbidden {
+        code: "wrong_password",
+        message: "The current password is not correct".into(),
+    }
+}
+
+fn invalid_second_factor() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_second_factor",
+        message: "The authentication code is wrong, expired or already used".into(),
+    }
+}
+
+fn validation(e: crate::domain::InvalidInput) -> ApiError {
+    ApiError::Unprocessable {
+        code: "validation_failed",
+        message: e.0,
+    }
+}
+
+async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), ApiError> {
+    entry.record(&state.db).await?;
+    Ok(())
+}
+
+/// Sends a security alert in the background; delivery problems never fail the request.
+fn alert(state: &AppState, user: &users::Model, alert: SecurityAlert) {
+    let mailer = state.mailer.clone();
+    let (email, handle) = (user.email.clone(), user.handle.clone());
+    tokio::spawn(async move { mailer.send_alert(&email, &handle, &alert).await });
+}
+
+/// Creates an account (regular user unless `role` says otherwise) with its quota row.
+pub async fn create_account(
+    state: &AppState,
+    handle: &Handle,
+    email: &Email,
+    password: &Password,
+    role: &str,
+    password_must_change: bool,
+) -> Result<users::Model, ApiError> {
+    let password_hash = state.hasher.hash(password.expose()).await?;
+    let txn = state.db.begin().await?;
+    let user = repo::insert_user(
+        &txn,
+        NewUser {
+            handle: handle.as_str(),
+            email: email.as_str(),
+            password_hash,
+            role,
+            password_must_change,
+            quota_limit_bytes: state.settings.quota.default_limit_bytes,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        CreateUserError::Taken => ApiError::Conflict {
+            code: "account_exists",
+            message: "That handle or email is already registered".into(),
+        },
+        CreateUserError::Db(e) => e.into(),
+    })?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Self-service registration; signs the new account in.
+pub async fn register(
+    state: &AppState,
+    handle: &str,
+    email: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<(users::Model, IssuedTokens), ApiError> {
+    if !state.settings.auth.registration_enabled {
+        return Err(ApiError::Forbidden {
+            code: "registration_disabled",
+            message: "Registration is disabled on this server; ask an administrator for an account"
+                .into(),
+        });
+    }
+    limits::check(state, Limit::RegisterPerIp, &client.rate_key, client).await?;
+    let handle = Handle::parse(handle).map_err(validation)?;
+    let email = Email::parse(email).map_err(validation)?;
+    let password = Password::parse(password).map_err(validation)?;
+    let user = create_account(state, &handle, &email, &password, role::USER, false).await?;
+    audit(
+        state,
+        AuditEntry::new(
+            AuditEvent::UserRegistered,
+            Outcome::Success,
+            Some(user.id),
+            Some(&client.ip),
+        ),
+    )
+    .await?;
+    let tokens = sessions::start(state, &state.db, user.id, client).await?;
+    Ok((user, tokens))
+}
+
+/// Password (and second factor when enabled) login.
+pub async fn login(
+    state: &AppState,
+    login: &str,
+    password: &str,
+    second: &SecondFactor,
+    client: &ClientInfo,
+) -> Result<LoginOutcome, ApiError> {
+    limits::check(state, Limit::LoginPerIp, &client.rate_key, client).await?;
+    let account_key = login.trim().to_lowercase();
+    limits::check(state, Limit::LoginPerAccount, &account_key, client).await?;
+
+    let user = repo::find_by_login(&state.db, login).await?;
+    let matched = state
+        .hasher
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match (user, matched) {
+        (Some(user), true) => user,
+        (user, _) => {
+            let entry = AuditEntry::new(
+                AuditEvent::LoginFailed,
+                Outcome::Failure,
+                user.as_ref().map(|u| u.id),
+                Some(&client.ip),
+            )
+            .detail(
+                "reason",
+                if user.is_some() {
+                    "wrong_password"
+                } else {
+                    "unknown_account"
+                },
+            );
+            audit(state, entry).await?;
+            return Err(invalid_credentials());
+        }
+    };
+    if !user.is_active {
+        audit(
+            state,
+            AuditEntry::new(
+                AuditEvent::LoginFailed,
+                Outcome::Failure,
+                Some(user.id),
+                Some(&client.ip),
+            )
+            .detail("reason", "account_disabled"),
+        )
+        .await?;
+        return Err(ApiError::Forbidden {
+            code: "account_disabled",
+            message: "This account is disabled; contact an administrator".into(),
+        });
+    }
+    let mut second_factor = "none";
+    if user.totp_enabled {
+        if second.totp_code.is_none() && second.backup_code.is_none() {
+            return Ok(LoginOutcome::SecondFactorRequired);
+        }
+        second_factor = check_second_factor(state, &user, second, client).await?;
+    }
+
+    let known_ip = repo::has_logged_in_from(&state.db, user.id, &client.ip).await?;
+    let ever_logged_in = has_any_login(state, user.id).await?;
+    let tokens = sessions::start(state, &state.db, user.id, client).await?;
+    audit(
+        state,
+        AuditEntry::new(
+            AuditEvent::LoginSucceeded,
+            Outcome::Success,
+            Some(user.id),
+            Some(&client.ip),
+        )
+        .resource(tokens.session_id)
+        .detail("second_factor", second_factor),
+    )
+    .await?;
+    limits::reset(state, Limit::LoginPerAccount, &account_key).await;
+    if ever_logged_in && !known_ip {
+        alert(
+            state,
+            &user,
+            SecurityAlert::NewLogin {
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                at: chrono::Utc::now(),
+            },
+        );
+    }
+    Ok(LoginOutcome::SignedIn(Box::new(user), tokens))
+}
+
+async fn has_any_login(state: &AppState, user: Uuid) -> Result<bool, ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(crate::entities::audit_log::Entity::find()
+        .filter(crate::entities::audit_log::Column::UserId.eq(user))
+        .filter(
+            crate::entities::audit_log::Column::EventType.eq(AuditEvent::LoginSucceeded.as_str()),
+        )
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
+fn totp_secret(state: &AppState, user: &users::Model) -> Result<Vec<u8>, ApiError> {
+    let sealed = user
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("TOTP enabled without a secret")))?;
+    state
+        .keys
+        .decrypt(sealed, user.id.as_bytes())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("TOTP secret undecryptable: {e}")))
+}
+
+/// Verifies a TOTP or backup code for `user`, each usable once; returns which was used.
+async fn check_second_factor(
+    state: &AppState,
+    user: &users::Model,
+    second: &SecondFactor,
+    client: &ClientInfo,
+) -> Result<&'static str, ApiError> {
+    limits::check(
+        state,
+        Limit::SecondFactorPerAccount,
+        &user.id.to_string(),
+        client,
+    )
+    .await?;
+    if let Some(code) = &second.totp_code {
+        let secret = totp_secret(state, user)?;
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let accepted = match totp::verify(&secret, code, now) {
+            Some(step) => repo::claim_totp_step(&state.db, user.id, step).await?,
+            None => false,
+        };
+        let (event, outcome) = if accepted {
+            (AuditEvent::TotpVerified, Outcome::Success)
+        } else {
+            (AuditEvent::TotpFailed, Outcome::Failure)
+        };
+        audit(
+            state,
+            AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
+        )
+        .await?;
+        return if accepted {
+            Ok("totp")
+        } else {
+            Err(invalid_second_factor())
+        };
+    }
+    if let Some(code) = &second.backup_code {
+        let accepted = match totp::normalize_backup_code(code) {
+            Some(code) => {
+                repo::consume_backup_code(&state.db, user.id, &state.keys.hash_token(&code)).await?
+            }
+            None => false,
+        };
+        let (event, outcome) = if accepted {
+            (AuditEvent::BackupCodeUsed, Outcome::Success)
+        } else {
+            (AuditEvent::BackupCodeFailed, Outcome::Failure)
+        };
+        audit(
+            state,
+            AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
+        )
+        .await?;
+        return if accepted {
+            Ok("backup_code")
+        } else {
+            Err(invalid_second_factor())
+        };
+    }
+    Err(invalid_second_factor())
+}
+
+/// Re-checks the password of a signed-in user before a sensitive change.
+async fn reauthenticate(
+    state: &AppState,
+    session: &AuthSession,
+    password: &str,
+) -> Result<(), ApiError> {
+    limits::check(
+        state,
+        Limit::PasswordPerAccount,
+        &session.user.id.to_string(),
+        &session.client,
+    )
+    .await?;
+    if state
+        .hasher
+        .verify(password, Some(&session.user.password_hash))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(wrong_password())
+    }
+}
+
+/// Cuts off every other session and every older access token, and gives the current
+/// session a fresh access token.
+async fn reset_other_sessions(
+    db: &impl ConnectionTrait,
+    user: &users::Model,
+    keep: Uuid,
+) -> Result<users::Model, ApiError> {
+    sessions::revoke_all(db, user.id, Some(keep)).await?;
+    let mut active = user.clone().into_active_model();
+    let now = crate::time::now();
+    active.tokens_valid_after = Set(now);
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+/// Changes the password; other sessions and older access tokens stop working.
+pub async fn change_password(
+    state: &AppState,
+    session: &AuthSession,
+    current: &str,
+    new: &str,
+) -> Result<(users::Model, String, i64), ApiError> {
+    reauthenticate(state, session, current).await?;
+    let new = Password::parse(new).map_err(validation)?;
+    if new.expose() == current {
+        return Err(ApiError::Unprocessable {
+            code: "password_unchanged",
+            message: "The new password must differ from the current one".into(),
+        });
+    }
+    let hash = state.hasher.hash(new.expose()).await?;
+    let txn = state.db.begin().await?;
+    let mut active = session.user.clone().into_active_model();
+    active.password_hash = Set(hash);
+    active.password_must_change = Set(false);
+    let user = active.update(&txn).await?;
+    let user = reset_other_sessions(&txn, &user, session.session_id).await?;
+    AuditEntry::new(
+        AuditEvent::PasswordChanged,
+        Outcome::Success,
+        Some(user.id),
+        Some(&session.client.ip),
+    )
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    alert(
+        state,
+        &user,
+        SecurityAlert::PasswordChanged {
+            ip: session.client.ip.clone(),
+            at: chrono::Utc::now(),
+        },
+    );
+    let (token, expires_in) = sessions::access_token(state, user.id, session.session_id)?;
+    Ok((user, token, expires_in))
+}
+
+/// Starts TOTP enrolment: a new secret, stored encrypted, shown once.
+pub async fn totp_setup(
+    state: &AppState,
+    session: &AuthSession,
+) -> Result<TotpEnrolment, ApiError> {
+    if session.user.totp_enabled {
+        return Err(ApiError::Conflict {
+            code: "totp_already_enabled",
+            message: "Two-factor authentication is already on; disable it first to re-enrol".into(),
+        });
+    }
+    let secret = totp::generate_secret();
+    let sealed = state.keys.encrypt(&secret, session.user.id.as_bytes());
+    let mut active = session.user.clone().into_active_model();
+    active.totp_secret = Set(Some(sealed));
+    active.updated_at = Set(crate::time::now());
+    active.update(&state.db).await?;
+    let uri = totp::otpauth_uri(&secret, &session.user.email, "DocuVault");
+    Ok(TotpEnrolment {
+        secret: totp::secret_base32(&secret),
+        qr_svg: totp::qr_svg(&uri),
+        otpauth_uri: uri,
+    })
+}
+
+async fn new_backup_codes(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    user: Uuid,
+) -> Result<Vec<String>, ApiError> {
+    let codes = totp::generate_backup_codes();
+    let hashes = codes
+        .iter()
+        .filter_map(|c| totp::normalize_backup_code(c))
+        .map(|c| state.keys.hash_token(&c))
+        .collect();
+    repo::replace_backup_codes(db, user, hashes).await?;
+    Ok(codes)
+}
+
+/// Finishes enrolment with a code from the app; returns the 10 backup codes (shown once).
+pub async fn totp_enable(
+    state: &AppState,
+    session: &AuthSession,
+    code: &str,
+) -> Result<Vec<String>, ApiError> {
+    let user = &session.user;
+    if user.totp_enabled {
+        return Err(ApiError::Conflict {
+            code: "totp_already_enabled",
+            message: "Two-factor authentication is already on".into(),
+        });
+    }
+    if user.totp_secret.is_none() {
+        return Err(ApiError::Conflict {
+            code: "totp_setup_required",
+            message: "Start with POST /api/auth/totp/setup".into(),
+        });
+    }
+    limits::check(
+        state,
+        Limit::SecondFactorPerAccount,
+        &user.id.to_string(),
+        &session.client,
+    )
+    .await?;
+    let secret = totp_secret(state, user)?;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let Some(step) = totp::verify(&secret, code, now) else {
+        audit(
+            state,
+            AuditEntry::new(
+                AuditEvent::TotpFailed,
+                Outcome::Failure,
+                Some(user.id),
+                Some(&session.client.ip),
+            ),
+        )
+        .await?;
+        return Err(ApiError::Unprocessable {
+            code: "invalid_totp_code",
+            message:
+                "That code does not match; check the time on your device and try the current code"
+                    .into(),
+        });
+    };
+    let txn = state.db.begin().await?;
+    let mut active = user.clone().into_active_model();
+    active.totp_enabled = Set(true);
+    active.totp_last_step = Set(Some(step));
+    active.updated_at = Set(crate::time::now());
+    active.update(&txn).await?;
+    let codes = new_backup_codes(state, &txn, user.id).await?;
+    AuditEntry::new(
+        AuditEvent::TotpEnabled,
+        Outcome::Success,
+        Some(user.id),
+        Some(&session.client.ip),
+    )
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(codes)
+}
+
+/// Turns TOTP off (password + a TOTP or backup code); other sessions are signed out.
+pub async fn totp_disable(
+    state: &AppState,
+    session: &AuthSession,
+    password: &str,
+    second: &SecondFactor,
+) -> Result<(String, i64), ApiError> {
+    if !session.user.totp_enabled {
+        return Err(ApiError::Conflict {
+            code: "totp_not_enabled",
+            message: "Two-factor authentication is not on".into(),
+        });
+    }
+    reauthenticate(state, session, password).await?;
+    check_second_factor(state, &session.user, second, &session.client).await?;
+    let txn = state.db.begin().await?;
+    let mut active = session.user.clone().into_active_model();
+    active.totp_enabled = Set(false);
+    active.totp_secret = Set(None);
+    active.totp_last_step = Set(None);
+    let user = active.update(&txn).await?;
+    repo::replace_backup_codes(&txn, user.id, Vec::new()).await?;
+    let user = reset_other_sessions(&txn, &user, session.session_id).await?;
+    AuditEntry::new(
+        AuditEvent::TotpDisabled,
+        Outcome::Success,
+        Some(user.id),
+        Some(&session.client.ip),
+    )
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    alert(
+        state,
+        &user,
+        SecurityAlert::TotpDisabled {
+            ip: session.client.ip.clone(),
+            at: chrono::Utc::now(),
+        },
+    );
+    sessions::access_token(state, user.id, session.session_id)
+}
+
+/// Replaces the backup codes (password required); old ones stop working.
+pub async fn regenerate_backup_codes(
+    state: &AppState,
+    session: &AuthSession,
+    password: &str,
+) -> Result<Vec<String>, ApiError> {
+    if !session.user.totp_enabled {
+        return Err(ApiError::Conflict {
+            code: "totp_not_enabled",
+            message: "Backup codes exist only while two-factor authentication is on".into(),
+        });
+    }
+    reauthenticate(state, session, password).await?;
+    let txn = state.db.begin().await?;
+    let codes = new_backup_codes(state, &txn, session.user.id).await?;
+    AuditEntry::new(
+        AuditEvent::BackupCodesRegenerated,
+        Outcome::Success,
+        Some(session.user.id),
+        Some(&session.client.ip),
+    )
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(codes)
+}
+
+/// Ends the current session.
+pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
+    sessions::revoke_family(&state.db, session.session_id).await?;
+    audit(
+        state,
+        AuditEntry::new(
+            AuditEvent::LoggedOut,
+            Outcome::Success,
+            Some(session.user.id),
+            Some(&session.client.ip),
+        )
+        .resource(session.session_id),
+    )
+    .await
+}
+
+/// Ends every session and invalidates every access token of the account.
+pub async fn logout_all(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
+    let txn = state.db.begin().await?;
+    sessions::revoke_all(&txn, session.user.id, None).await?;
+    let mut active = session.user.clone().into_active_model();
+    active.tokens_valid_after = Set(crate::time::now());
+    active.update(&txn).await?;
+    AuditEntry::new(
+        AuditEvent::SessionsRevoked,
+        Outcome::Success,
+        Some(session.user.id),
+        Some(&session.client.ip),
+    )
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Creates the admin from `DOCUVAULT_ADMIN_*` on first start, when no admin exists.
+pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let Some(admin) = &state.settings.bootstrap_admin else {
+        return Ok(());
+    };
+    let exists = users::Entity::find()
+        .filter(users::Column::Role.eq(role::ADMIN))
+        .one(&state.db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let email =
+        Email::parse(&admin.email).map_err(|e| anyhow::anyhow!("DOCUVAULT_ADMIN_EMAIL: {e}"))?;
+    let handle =
+        Handle::parse(&admin.handle).map_err(|e| anyhow::anyhow!("DOCUVAULT_ADMIN_HANDLE: {e}"))?;
+    let password = Password::parse(secrecy::ExposeSecret::expose_secret(&admin.password))
+        .map_err(|e| anyhow::anyhow!("DOCUVAULT_ADMIN_PASSWORD: {e}"))?;
+    match create_account(state, &handle, &email, &password, role::ADMIN, false).await {
+        Ok(user) => {
+            AuditEntry::new(
+                AuditEvent::AdminUserCreated,
+                Outcome::Success,
+                Some(user.id),
+                None,
+            )
+            .actor(None)
+            .detail("via", "bootstrap")
+            .record(&state.db)
+            .await?;
+            tracing::info!(handle = %user.handle, "created the first admin account");
+            Ok(())
+        }
+        // Another instance created it at the same moment.
+        Err(ApiError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("creating the first admin: {e}")),
+    }
+}
