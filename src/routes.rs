@@ -1,5 +1,7 @@
 //! Every route the server answers, in one place; OpenAPI paths are collected from here.
 
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -10,6 +12,8 @@ use crate::http::api_fallback;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(crate::health::health).service(
         scope::scope("/api")
+            // API answers are per-user and often carry tokens: never cache them.
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(crate::auth::routes::configure)
             .configure(crate::admin::routes::configure)
             .default_service(web::to(api_fallback)),

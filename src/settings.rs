@@ -667,7 +667,8 @@ pub fn setting_keys() -> Vec<String> {
     out
 }
 
-/// Reads `DOCUVAULT_ADMIN_EMAIL` / `_HANDLE` / `_PASSWORD`; email and password go together.
+/// Reads `DOCUVAULT_ADMIN_EMAIL` / `_HANDLE` / `_PASSWORD` for the first-start admin; an
+/// e-mail needs a password (a password alone is for `docuvault admin create`).
 fn bootstrap_admin(env: &HashMap<String, String>) -> Result<Option<BootstrapAdmin>, SettingsError> {
     let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
     match (
@@ -683,9 +684,8 @@ fn bootstrap_admin(env: &HashMap<String, String>) -> Result<Option<BootstrapAdmi
         (Some(_), None) => Err(SettingsError(
             "DOCUVAULT_ADMIN_PASSWORD: required when DOCUVAULT_ADMIN_EMAIL is set".into(),
         )),
-        (None, Some(_)) => Err(SettingsError(
-            "DOCUVAULT_ADMIN_EMAIL: required when DOCUVAULT_ADMIN_PASSWORD is set".into(),
-        )),
+        // The password alone is what `docuvault admin create` reads: no bootstrap.
+        (None, Some(_)) => Ok(None),
     }
 }
 

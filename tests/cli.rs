@@ -260,3 +260,56 @@ fn migrate_is_idempotent_and_openapi_prints_the_document() {
         assert!(help.contains(word), "{word} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn admin_create_makes_an_admin_who_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = docuvault(dir.path())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Root@Example.com",
+            "--handle",
+            "root",
+        ])
+        .env("DOCUVAULT_ADMIN_PASSWORD", "cli admin password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin root"));
+
+    let again = docuvault(dir.path())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--handle",
+            "root2",
+        ])
+        .env("DOCUVAULT_ADMIN_PASSWORD", "cli admin password")
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "duplicate e-mail is refused");
+
+    let mut cmd = docuvault(dir.path());
+    cmd.env("DOCUVAULT__SERVER__PORT", "0");
+    let mut server = Server::start(cmd);
+    let port = server.port();
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+        .json(&serde_json::json!({"login": "root@example.com", "password": "cli admin password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["user"]["password_must_change"], false);
+    assert!(server.terminate().success());
+}

@@ -153,9 +153,111 @@ impl TestApp {
         self.get("/health").await
     }
 
+    /// `POST path` with a JSON body and an optional bearer token.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers `handle` (e-mail `handle@example.com`, password [`PASSWORD`]) and
+    /// returns the session (access and refresh token, user id).
+    pub async fn register(&self, handle: &str) -> Session {
+        let res = self
+            .post_json(
+                "/api/auth/register",
+                None,
+                &serde_json::json!({
+                    "handle": handle,
+                    "email": format!("{handle}@example.com"),
+                    "password": PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "register {handle}");
+        Session::from_body(res.json().await.unwrap())
+    }
+
+    /// Logs in with `login` / `password` (no second factor) and returns the session.
+    pub async fn login(&self, login: &str, password: &str) -> Session {
+        let res = self
+            .post_json(
+                "/api/auth/login",
+                None,
+                &serde_json::json!({"login": login, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login {login}");
+        Session::from_body(res.json().await.unwrap())
+    }
+
+    /// Creates an admin account directly through the service layer and logs it in.
+    pub async fn admin(&self, handle: &str) -> Session {
+        use docuvault::domain::{Email, Handle, Password};
+        docuvault::auth::service::create_account(
+            &self.state,
+            &Handle::parse(handle).unwrap(),
+            &Email::parse(&format!("{handle}@example.com")).unwrap(),
+            &Password::parse(PASSWORD).unwrap(),
+            "admin",
+            false,
+        )
+        .await
+        .unwrap();
+        self.login(handle, PASSWORD).await
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// The password test accounts are created with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Tokens of a signed-in test account.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Bearer access token.
+    pub access: String,
+    /// Refresh token (body delivery).
+    pub refresh: String,
+    /// Account id.
+    pub user_id: String,
+}
+
+impl Session {
+    /// Reads a token response body.
+    pub fn from_body(body: serde_json::Value) -> Self {
+        Session {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+        }
     }
 }
 
