@@ -4,70 +4,11 @@
 
 mod common;
 
-use common::{PASSWORD, Session, TestApp};
+use common::{PASSWORD, Session, TestApp, enable_totp, now};
 use serde_json::{Value, json};
 
 async fn body(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u64;
-        bits = (bits << 5) | v;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    out
-}
-
-/// Enrols TOTP for the session; returns (secret bytes, backup codes).
-async fn enable_totp(app: &TestApp, s: &Session) -> (Vec<u8>, Vec<String>) {
-    let setup = app
-        .post_json("/api/auth/totp/setup", Some(&s.access), &json!({}))
-        .await;
-    assert_eq!(setup.status(), 200);
-    let setup = body(setup).await;
-    assert!(setup["qr_svg"].as_str().unwrap().contains("</svg>"));
-    assert!(
-        setup["otpauth_uri"]
-            .as_str()
-            .unwrap()
-            .starts_with("otpauth://totp/")
-    );
-    let secret = base32_decode(setup["secret"].as_str().unwrap());
-    let code = docuvault::auth::totp::code_at(&secret, now());
-    let enabled = app
-        .post_json(
-            "/api/auth/totp/enable",
-            Some(&s.access),
-            &json!({"code": code}),
-        )
-        .await;
-    assert_eq!(enabled.status(), 200);
-    let codes: Vec<String> = body(enabled).await["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes.len(), 10);
-    (secret, codes)
 }
 
 async fn audit_events(app: &TestApp, admin: &Session, query: &str) -> Vec<Value> {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod db;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -259,6 +260,71 @@ impl Session {
             user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
         }
     }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// RFC 4648 base32 (no padding) to bytes.
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.trim_end_matches('=').bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u64;
+        bits = (bits << 5) | v;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
+/// Enrols TOTP for the session; returns (secret bytes, backup codes).
+pub async fn enable_totp(app: &TestApp, s: &Session) -> (Vec<u8>, Vec<String>) {
+    let setup = app
+        .post_json(
+            "/api/auth/totp/setup",
+            Some(&s.access),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(setup.status(), 200);
+    let setup = setup.json::<serde_json::Value>().await.unwrap();
+    assert!(setup["qr_svg"].as_str().unwrap().contains("</svg>"));
+    assert!(
+        setup["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let secret = base32_decode(setup["secret"].as_str().unwrap());
+    let code = docuvault::auth::totp::code_at(&secret, now());
+    let enabled = app
+        .post_json(
+            "/api/auth/totp/enable",
+            Some(&s.access),
+            &serde_json::json!({"code": code}),
+        )
+        .await;
+    assert_eq!(enabled.status(), 200);
+    let codes: Vec<String> = enabled.json::<serde_json::Value>().await.unwrap()["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
 }
 
 /// Polls `probe` until it returns `Some`, or panics after `deadline`.
