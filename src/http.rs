@@ -109,6 +109,45 @@ pub fn security_headers(settings: &Settings) -> DefaultHeaders {
         ))
 }
 
+/// A JSON request body that must be an object: `web::Json` would also build a struct
+/// from an array (`[1, 2]`), which no documented body allows.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T> std::ops::Deref for ApiJson<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for ApiJson<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(ApiError::Unprocessable {
+                    code: "validation_failed",
+                    message: "The request body must be a JSON object".into(),
+                }
+                .into());
+            }
+            serde_json::from_value(value).map(ApiJson).map_err(|e| {
+                ApiError::Unprocessable {
+                    code: "validation_failed",
+                    message: format!("Invalid request body: {e}"),
+                }
+                .into()
+            })
+        })
+    }
+}
+
 /// Path templates of the API and their methods, read off the OpenAPI document, so an
 /// unknown method on a known path answers 405 and an unknown path 404.
 #[derive(Debug, Clone, Default)]

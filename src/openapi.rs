@@ -17,7 +17,7 @@ use crate::error::ErrorBody;
         description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message}`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::audit::AuditEvent)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health and service metadata"),

@@ -11,3 +11,28 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// An optional whole number that may arrive as `12` or `12.0` (JSON does not tell them
+/// apart); fractions and out-of-range values are rejected.
+pub fn opt_whole_i64<'de, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(D::Error::custom(format!(
+                    "{n} is not a whole number in range"
+                ))),
+            }
+        }
+    }
+}

@@ -636,3 +636,55 @@ async fn the_first_admin_is_bootstrapped_from_the_environment() {
     assert_eq!(me["role"], "admin");
     assert_eq!(me["handle"], "admin");
 }
+
+#[tokio::test]
+async fn bodies_must_be_json_objects_and_whole_numbers_may_be_written_as_floats() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let user = app.register("judy").await;
+    let raw = |path: &'static str, body: &'static str| {
+        app.client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let arr = raw("/api/auth/login", r#"["judy", "password"]"#)
+        .await
+        .unwrap();
+    assert_eq!(arr.status(), 422);
+    assert_eq!(body(arr).await["code"], "validation_failed");
+    let null = raw("/api/auth/refresh", "null").await.unwrap();
+    assert_eq!(null.status(), 401, "a null body means no body");
+
+    let path = format!("/api/admin/users/{}", user.user_id);
+    let patch = |value: Value| {
+        app.client
+            .patch(app.url(&path))
+            .bearer_auth(&admin.access)
+            .json(&value)
+            .send()
+    };
+    let ok = patch(json!({"quota_limit_bytes": 2048.0})).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(body(ok).await["limit_bytes"], 2048);
+    assert_eq!(
+        patch(json!({"quota_limit_bytes": 1.5}))
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        patch(json!({"quota_limit_bytes": -1}))
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        patch(json!({"role": "superuser"})).await.unwrap().status(),
+        422
+    );
+    assert_eq!(patch(json!([null, null])).await.unwrap().status(), 422);
+}

@@ -13,6 +13,7 @@ use crate::auth::service::create_account;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::audit_log;
 use crate::error::{ApiError, ErrorBody};
+use crate::http::ApiJson;
 use crate::state::AppState;
 
 /// Largest page size accepted.
@@ -23,7 +24,7 @@ const MAX_PER_PAGE: u64 = 100;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u64>,
     /// Items per page, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
@@ -110,18 +111,32 @@ pub struct AdminUserPage {
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// E-mail address.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// Handle.
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub handle: String,
     /// Initial password; the user must change it at first sign-in.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// `user` (default) or `admin`.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Quota limit in bytes (default from settings).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 0)]
     pub quota_limit_bytes: Option<i64>,
+}
+
+/// Account roles.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Owns documents.
+    User,
+    /// Manages accounts.
+    Admin,
 }
 
 /// `PATCH /api/admin/users/{id}` body.
@@ -133,9 +148,10 @@ pub struct UpdateUserRequest {
     pub is_active: Option<bool>,
     /// `user` or `admin`.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Quota limit in bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 0)]
     pub quota_limit_bytes: Option<i64>,
 }
@@ -145,7 +161,7 @@ pub struct UpdateUserRequest {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// 1-based page number.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u64>,
     /// Items per page, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
@@ -273,7 +289,7 @@ pub async fn list_users(
 pub async fn create_user(
     state: web::Data<AppState>,
     admin: AdminUser,
-    body: web::Json<CreateUserRequest>,
+    body: ApiJson<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let invalid = |e: crate::domain::InvalidInput| ApiError::Unprocessable {
         code: "validation_failed",
@@ -345,9 +361,9 @@ pub async fn update_user(
     state: web::Data<AppState>,
     admin: AdminUser,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUserRequest>,
+    body: ApiJson<UpdateUserRequest>,
 ) -> Result<web::Json<AdminUserView>, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let row = service::update_account(
         &state,
         &admin.0,

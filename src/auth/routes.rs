@@ -15,6 +15,7 @@ use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
 use crate::domain::Handle;
 use crate::entities::{quotas, users};
 use crate::error::{ApiError, ErrorBody};
+use crate::http::ApiJson;
 use crate::state::AppState;
 
 /// Name of the HttpOnly refresh cookie used by the web UI.
@@ -131,18 +132,36 @@ pub struct AccessTokenResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 3–32 characters of a-z, 0-9, `_ . -`.
-    #[schema(example = "alice")]
+    /// 3–32 characters of a-z, 0-9, `_ . -` (stored lower-case).
+    #[schema(example = "alice", pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub handle: String,
     /// E-mail address.
-    #[schema(example = "alice@example.com")]
+    #[schema(example = "alice@example.com", format = "email", max_length = 254)]
     pub email: String,
     /// 8–1024 characters.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 1024
+    )]
     pub password: String,
     /// Where to put the refresh token.
     #[serde(default)]
     pub session: SessionDelivery,
+}
+
+/// Classifier providers a user may choose.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AiProvider {
+    /// Offline, built in.
+    Builtin,
+    /// An Ollama server.
+    Ollama,
+    /// Any OpenAI-compatible endpoint.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
 }
 
 /// `POST /api/auth/login` body.
@@ -180,14 +199,15 @@ pub struct RefreshRequest {
 pub struct UpdateMeRequest {
     /// New handle.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub handle: Option<String>,
     /// Classifier provider: `builtin`, `ollama`, `openai` or `anthropic`; null = server default.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<AiProvider>)]
     pub ai_provider: Option<Option<String>>,
     /// Classifier model; null = provider default.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub ai_model: Option<Option<String>>,
 }
 
@@ -198,6 +218,7 @@ pub struct ChangePasswordRequest {
     /// The current password.
     pub current_password: String,
     /// The new password, 8–1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -314,9 +335,9 @@ fn token_response(
 pub async fn register(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<RegisterRequest>,
+    body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let (user, tokens) =
         service::register(&state, &body.handle, &body.email, &body.password, &client).await?;
     Ok(token_response(
@@ -347,9 +368,9 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<LoginRequest>,
+    body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let second = SecondFactor {
         totp_code: body.totp_code,
         backup_code: body.backup_code,
@@ -444,7 +465,7 @@ fn parse_optional_json<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<Option<T>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(None);
     }
     let json = req
@@ -544,9 +565,9 @@ const PROVIDERS: &[&str] = &["builtin", "ollama", "openai", "anthropic"];
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<UpdateMeRequest>,
+    body: ApiJson<UpdateMeRequest>,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let current = &user.0.user;
     let mut active = current.clone().into_active_model();
     if let Some(handle) = body.handle {
@@ -626,7 +647,7 @@ pub async fn update_me(
 pub async fn change_password(
     state: web::Data<AppState>,
     session: AuthSession,
-    body: web::Json<ChangePasswordRequest>,
+    body: ApiJson<ChangePasswordRequest>,
 ) -> Result<web::Json<AccessTokenResponse>, ApiError> {
     let (user, access_token, expires_in) =
         service::change_password(&state, &session, &body.current_password, &body.new_password)
@@ -684,7 +705,7 @@ pub async fn totp_setup(
 pub async fn totp_enable(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<TotpEnableRequest>,
+    body: ApiJson<TotpEnableRequest>,
 ) -> Result<web::Json<BackupCodesResponse>, ApiError> {
     let backup_codes = service::totp_enable(&state, &user.0, &body.code).await?;
     Ok(web::Json(BackupCodesResponse { backup_codes }))
@@ -713,7 +734,7 @@ pub async fn totp_enable(
 pub async fn totp_disable(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<TotpDisableRequest>,
+    body: ApiJson<TotpDisableRequest>,
 ) -> Result<web::Json<AccessTokenResponse>, ApiError> {
     let code = body.code.trim();
     let second = if code.len() == 6 || code.replace(' ', "").len() == 6 {
@@ -763,7 +784,7 @@ pub async fn totp_disable(
 pub async fn regenerate_backup_codes(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<BackupCodesRequest>,
+    body: ApiJson<BackupCodesRequest>,
 ) -> Result<web::Json<BackupCodesResponse>, ApiError> {
     let backup_codes = service::regenerate_backup_codes(&state, &user.0, &body.password).await?;
     Ok(web::Json(BackupCodesResponse { backup_codes }))

@@ -493,7 +493,7 @@ pub async fn totp_enable(
             ),
         )
         .await?;
-        return Err(ApiError::Unprocessable {
+        return Err(ApiError::Forbidden {
             code: "invalid_totp_code",
             message:
                 "That code does not match; check the time on your device and try the current code"
