@@ -688,3 +688,24 @@ async fn bodies_must_be_json_objects_and_whole_numbers_may_be_written_as_floats(
     );
     assert_eq!(patch(json!([null, null])).await.unwrap().status(), 422);
 }
+
+#[tokio::test]
+async fn replaying_a_token_whose_successor_was_already_used_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let a = app.register("kate").await;
+    let rotate = |token: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/auth/refresh", None, &json!({"refresh_token": token}))
+                .await
+        }
+    };
+    let b = Session::from_body(body(rotate(a.refresh.clone()).await).await);
+    let c = Session::from_body(body(rotate(b.refresh.clone()).await).await);
+    // Within the grace window, but B was already used: A is stale, not a lost response.
+    let replay = rotate(a.refresh.clone()).await;
+    assert_eq!(replay.status(), 401);
+    assert_eq!(body(replay).await["code"], "refresh_token_reused");
+    assert_eq!(rotate(c.refresh.clone()).await.status(), 401);
+    assert_eq!(app.get_auth("/api/auth/me", &c.access).await.status(), 401);
+}

@@ -96,7 +96,7 @@ async fn authenticate(
         .one(&state.db)
         .await?
         .ok_or_else(unauthorized)?;
-    if !user.is_active || claims.iat_ms < user.tokens_valid_after.timestamp_millis() {
+    if !user.is_active || claims.iat_us < user.tokens_valid_after.timestamp_micros() {
         return Err(unauthorized());
     }
     if sessions::is_revoked(&state.db, claims.sid).await? {

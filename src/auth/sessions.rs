@@ -244,23 +244,35 @@ pub async fn refresh(
             .one(db)
             .await
             .map_err(anyhow::Error::from)?;
-        if successor_row.is_some_and(|s| !s.revoked) {
-            let (access_token, expires_in) = access_token(state, user.id, row.family_id)?;
-            return Ok((
-                user,
-                IssuedTokens {
-                    access_token,
-                    refresh_token: successor,
-                    session_id: row.family_id,
-                    expires_in,
-                    session_expires_at: row.family_expires_at,
-                },
-            ));
+        match successor_row {
+            // A lost response retried: hand out the same, still unused successor.
+            Some(s) if !s.revoked && s.rotated_at.is_none() => {
+                let (access_token, expires_in) = access_token(state, user.id, row.family_id)?;
+                return Ok((
+                    user,
+                    IssuedTokens {
+                        access_token,
+                        refresh_token: successor,
+                        session_id: row.family_id,
+                        expires_in,
+                        session_expires_at: row.family_expires_at,
+                    },
+                ));
+            }
+            // The successor was already used, so the client got it: this is a replay.
+            Some(s) if !s.revoked => {}
+            _ => return Err(invalid_refresh()),
         }
-        return Err(invalid_refresh());
     }
+    reuse_detected(db, &row, client).await
+}
 
-    // Reuse of a rotated token: the token leaked somewhere. End the whole session.
+/// A rotated token came back: it leaked somewhere. End the whole session.
+async fn reuse_detected(
+    db: &impl ConnectionTrait,
+    row: &refresh_tokens::Model,
+    client: &ClientInfo,
+) -> Result<(users::Model, IssuedTokens), ApiError> {
     revoke_family(db, row.family_id).await?;
     AuditEntry::new(
         AuditEvent::RefreshReuseDetected,

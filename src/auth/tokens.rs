@@ -30,8 +30,8 @@ pub struct AccessClaims {
     pub typ: String,
     /// Issued at (seconds).
     pub iat: i64,
-    /// Issued at in milliseconds, compared with `users.tokens_valid_after`.
-    pub iat_ms: i64,
+    /// Issued at in microseconds, compared with `users.tokens_valid_after` (same precision).
+    pub iat_us: i64,
     /// Not before (seconds).
     pub nbf: i64,
     /// Expiry (seconds).
@@ -81,7 +81,7 @@ impl TokenIssuer {
             aud: AUDIENCE.into(),
             typ: ACCESS_TYPE.into(),
             iat,
-            iat_ms: now.timestamp_millis(),
+            iat_us: now.timestamp_micros(),
             nbf: iat,
             exp: iat + self.ttl_secs,
             jti: Uuid::new_v4(),
