@@ -111,7 +111,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .await
         .context("connecting to the database")?;
 
-    let storage = crate::storage::from_settings(&settings).context("configuring storage")?;
+    let keys = Arc::new(Keys::derive(settings.security.secret_key.expose_secret()));
+    let (storage, local_store) =
+        crate::storage::from_settings(&settings, &keys).context("configuring storage")?;
     if let Err(e) = storage.ensure_ready().await {
         if settings.storage_kind() == StorageKind::Local {
             return Err(e).with_context(|| {
@@ -125,7 +127,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     let queue = crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
 
-    let keys = Arc::new(Keys::derive(settings.security.secret_key.expose_secret()));
     let limiter = Arc::new(match settings.queue_kind() {
         QueueKind::Redis => RateLimiter::redis(
             crate::jobs::queue::redis_pool(&settings).context("configuring Redis")?,
@@ -146,6 +147,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: settings.clone(),
         db,
         storage,
+        local_store,
         queue,
     })
 }
@@ -209,6 +211,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                         .finish()
                 }),
             )
+            .configure(crate::storage::routes::configure)
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()

@@ -22,6 +22,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Object storage backend.
     pub storage: Arc<dyn ObjectStore>,
+    /// The local backend, when in use (its signed URLs are served by this process).
+    pub local_store: Option<crate::storage::LocalStore>,
     /// Job queue backend.
     pub queue: Arc<dyn Queue>,
     /// Keys derived from `SECRET_KEY`.

@@ -156,3 +156,126 @@ async fn redis_keeps_unacked_jobs_in_the_workers_processing_list() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+fn absolute(app: &TestApp, url: &str) -> String {
+    if url.starts_with('/') {
+        app.url(url)
+    } else {
+        url.to_owned()
+    }
+}
+
+fn tamper(url: &str) -> String {
+    // Flip one character of the signature / signed payload.
+    let idx = url.len() - 3;
+    let mut bytes = url.as_bytes().to_vec();
+    bytes[idx] = if bytes[idx] == b'a' { b'b' } else { b'a' };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn presigned_put_and_get_work_like_a_browser_would_use_them() {
+    let app = TestApp::spawn().await;
+    let store = &app.state.storage;
+    let id = uuid::Uuid::new_v4();
+    let staging = ObjectKey::parse(&format!("{id}/{id}/staging.pdf")).unwrap();
+    let final_key = ObjectKey::parse(&format!("{id}/{id}/final.pdf")).unwrap();
+    let bytes = b"%PDF-1.7 presigned".to_vec();
+    let ttl = Duration::from_secs(60);
+
+    let put = store
+        .presign_put(&staging, "application/pdf", bytes.len() as u64, ttl)
+        .await
+        .unwrap();
+    assert_eq!(put.headers["Content-Type"], "application/pdf");
+    let url = absolute(&app, &put.url);
+
+    // Tampered URL, wrong content type, wrong length: refused by the store.
+    let res = app
+        .client
+        .put(tamper(&url))
+        .header("content-type", "application/pdf")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "tampered URL");
+    let res = app
+        .client
+        .put(&url)
+        .header("content-type", "text/html")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "other content type");
+    let res = app
+        .client
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .body(b"short".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_client_error(),
+        "other length: {}",
+        res.status()
+    );
+    assert_eq!(
+        store.stat(&staging).await.unwrap(),
+        None,
+        "nothing stored by refused uploads"
+    );
+
+    let res = app
+        .client
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        store.stat(&staging).await.unwrap().unwrap().size_bytes,
+        bytes.len() as u64
+    );
+
+    store.rename(&staging, &final_key).await.unwrap();
+    assert_eq!(store.stat(&staging).await.unwrap(), None);
+    let listed = store.list(&format!("{id}/")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, final_key.as_str());
+    assert_eq!(listed[0].size_bytes, bytes.len() as u64);
+
+    let name = "Q3 \"report\"\r\n../ü.pdf";
+    let get = store
+        .presign_get(&final_key, name, "application/pdf", ttl)
+        .await
+        .unwrap();
+    let res = app.client.get(absolute(&app, &get)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\""),
+        "{disposition}"
+    );
+    assert!(
+        disposition.contains("filename*=UTF-8''Q3%20%22report%22%0D%0A..%2F%C3%BC.pdf"),
+        "{disposition}"
+    );
+    assert!(!disposition.contains('\r') && !disposition.contains('\n'));
+    assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+    let res = app
+        .client
+        .get(tamper(&absolute(&app, &get)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    store.delete(&final_key).await.unwrap();
+}

@@ -7,28 +7,42 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
-use super::{ObjectMeta, ObjectStore, StorageError};
+use super::signed::{Grant, UrlSigner};
+use super::{ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
 
 /// Objects as files under one root directory; keys map to relative paths.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    signer: UrlSigner,
 }
 
 impl LocalStore {
-    /// A store rooted at `root` (created by [`ObjectStore::ensure_ready`]).
-    pub fn new(root: PathBuf) -> Self {
-        Self { root }
+    /// A store rooted at `root` (created by [`ObjectStore::ensure_ready`]) whose URLs
+    /// are signed by `signer`.
+    pub fn new(root: PathBuf, signer: UrlSigner) -> Self {
+        Self { root, signer }
     }
 
-    fn path(&self, key: &ObjectKey) -> PathBuf {
+    /// Where `key` lives on disk.
+    pub fn path(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.as_str())
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    /// Directory for in-flight writes (same filesystem, so renames are atomic).
+    pub fn tmp_dir(&self) -> PathBuf {
         self.root.join(".tmp")
     }
+
+    /// The signer of this store's URLs.
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+}
+
+fn expiry(ttl: std::time::Duration) -> i64 {
+    chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(900)
 }
 
 #[async_trait]
@@ -102,5 +116,93 @@ impl ObjectStore for LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StorageError> {
+        let dest = self.path(to);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::rename(self.path(from), dest).await?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut stack = vec![root.clone()];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StorageError::Io(e)),
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let path = entry.path();
+                    let meta = entry.metadata()?;
+                    let Ok(rel) = path.strip_prefix(&root) else {
+                        continue;
+                    };
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(".tmp") {
+                        continue;
+                    }
+                    if meta.is_dir() {
+                        stack.push(path);
+                    } else if key.starts_with(&prefix) {
+                        out.push(ListedObject {
+                            key,
+                            size_bytes: meta.len(),
+                            modified: meta
+                                .modified()
+                                .map(chrono::DateTime::<chrono::Utc>::from)
+                                .unwrap_or_else(|_| chrono::Utc::now()),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(e.to_string()))?
+    }
+
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: std::time::Duration,
+    ) -> Result<Presigned, StorageError> {
+        let url = self.signer.sign(&Grant {
+            key: key.as_str().to_owned(),
+            method: "PUT".into(),
+            content_type: content_type.to_owned(),
+            length: Some(content_length),
+            filename: None,
+            expires: expiry(ttl),
+        });
+        let headers = [("Content-Type".to_owned(), content_type.to_owned())].into();
+        Ok(Presigned { url, headers })
+    }
+
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        filename: &str,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String, StorageError> {
+        Ok(self.signer.sign(&Grant {
+            key: key.as_str().to_owned(),
+            method: "GET".into(),
+            content_type: content_type.to_owned(),
+            length: None,
+            filename: Some(filename.to_owned()),
+            expires: expiry(ttl),
+        }))
     }
 }

@@ -3,7 +3,9 @@
 //! Documents' bytes live here; the database holds only their keys.
 
 mod local;
+pub mod routes;
 mod s3;
+pub mod signed;
 
 use std::sync::Arc;
 
@@ -20,6 +22,27 @@ use crate::settings::{Settings, StorageKind};
 pub struct ObjectMeta {
     /// Authoritative size in bytes.
     pub size_bytes: u64,
+}
+
+/// An object as listed by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Its key.
+    pub key: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Last modification time.
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A request the client should send straight to storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// Absolute URL (S3) or a path on this server (local backend), to be made absolute
+    /// by the caller.
+    pub url: String,
+    /// Headers the client must send exactly (they are part of the signature).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// Storage failures, kept coarse: callers map them to 5xx or retry.
@@ -55,14 +78,64 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StorageError>;
     /// Removes the object; removing a missing object succeeds.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError>;
+    /// Moves an object to a new key (the old key stops existing).
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StorageError>;
+    /// Every object whose key starts with `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError>;
+    /// A URL for one `PUT` of exactly `content_length` bytes of `content_type` to `key`,
+    /// valid for `ttl`.
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: std::time::Duration,
+    ) -> Result<Presigned, StorageError>;
+    /// A URL to download `key` as an attachment named `filename`, valid for `ttl`.
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        filename: &str,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String, StorageError>;
+}
+
+/// `attachment; filename="…"; filename*=UTF-8''…` with a plain-ASCII fallback: quotes,
+/// backslashes, control and non-ASCII characters never reach the quoted form.
+pub fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in filename.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Builds the store the settings ask for (does not contact it yet).
-pub fn from_settings(settings: &Settings) -> Result<Arc<dyn ObjectStore>, StorageError> {
+/// Also returns the local store itself when that is the backend, for its URL routes.
+pub fn from_settings(
+    settings: &Settings,
+    keys: &crate::crypto::Keys,
+) -> Result<(Arc<dyn ObjectStore>, Option<LocalStore>), StorageError> {
     Ok(match settings.storage_kind() {
-        StorageKind::S3 => Arc::new(S3Store::new(&settings.storage.s3)?),
+        StorageKind::S3 => (Arc::new(S3Store::new(&settings.storage.s3)?), None),
         StorageKind::Local | StorageKind::Auto => {
-            Arc::new(LocalStore::new(settings.local_objects_dir()))
+            let local = LocalStore::new(settings.local_objects_dir(), signed::UrlSigner::new(keys));
+            (Arc::new(local.clone()), Some(local))
         }
     })
 }

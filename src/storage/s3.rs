@@ -11,9 +11,15 @@ use s3::error::S3Error;
 use s3::{Bucket, BucketConfiguration, Region};
 use secrecy::ExposeSecret;
 
-use super::{ObjectMeta, ObjectStore, StorageError};
+use super::{ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
 use crate::settings::S3Settings;
+
+fn expiry_secs(ttl: Duration) -> u32 {
+    u32::try_from(ttl.as_secs())
+        .unwrap_or(900)
+        .clamp(1, 604_800)
+}
 
 /// Timeout for every server-side S3 request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,5 +169,78 @@ impl ObjectStore for S3Store {
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StorageError> {
+        self.bucket
+            .copy_object_internal(from.as_str(), to.as_str())
+            .await
+            .map_err(unavailable)?;
+        self.delete(from).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError> {
+        let pages = self
+            .bucket
+            .list(prefix.to_owned(), None)
+            .await
+            .map_err(unavailable)?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.contents)
+            .map(|o| ListedObject {
+                key: o.key,
+                size_bytes: o.size,
+                modified: chrono::DateTime::parse_from_rfc3339(&o.last_modified)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .unwrap_or_else(|_| chrono::Utc::now()),
+            })
+            .collect())
+    }
+
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<Presigned, StorageError> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            content_type.parse().map_err(unavailable)?,
+        );
+        headers.insert(
+            http::header::CONTENT_LENGTH,
+            content_length.to_string().parse().map_err(unavailable)?,
+        );
+        let url = self
+            .public_bucket
+            .presign_put(key.as_str(), expiry_secs(ttl), Some(headers), None)
+            .await
+            .map_err(unavailable)?;
+        let headers = [("Content-Type".to_owned(), content_type.to_owned())].into();
+        Ok(Presigned { url, headers })
+    }
+
+    async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        filename: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<String, StorageError> {
+        let queries = [
+            (
+                "response-content-disposition".to_owned(),
+                super::content_disposition(filename),
+            ),
+            ("response-content-type".to_owned(), content_type.to_owned()),
+        ]
+        .into();
+        self.public_bucket
+            .presign_get(key.as_str(), expiry_secs(ttl), Some(queries))
+            .await
+            .map_err(unavailable)
     }
 }
