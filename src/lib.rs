@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod crypto;
 pub mod db;
+pub mod documents;
 pub mod domain;
 pub mod entities;
 pub mod error;

@@ -22,7 +22,8 @@ use crate::error::ErrorBody;
     tags(
         (name = "operations", description = "Health and service metadata"),
         (name = "auth", description = "Registration, sign-in, sessions, profile, two-factor authentication"),
-        (name = "admin", description = "Account administration and the audit log (admins only)")
+        (name = "admin", description = "Account administration and the audit log (admins only)"),
+        (name = "documents", description = "Uploads straight to storage, listing, download")
     )
 )]
 pub struct ApiDoc;

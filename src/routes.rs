@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(crate::auth::routes::configure)
             .configure(crate::admin::routes::configure)
+            .configure(crate::documents::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

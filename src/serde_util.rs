@@ -36,3 +36,12 @@ where
         }
     }
 }
+
+/// A whole number that may arrive as `12` or `12.0`.
+pub fn whole_i64<'de, D>(d: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    opt_whole_i64(d)?.ok_or_else(|| D::Error::custom("expected a whole number"))
+}

@@ -105,6 +105,10 @@ pub struct Settings {
     pub quota: QuotaSettings,
     /// Attempt limits on authentication endpoints.
     pub rate_limit: RateLimitSettings,
+    /// Upload and download rules.
+    pub documents: DocumentSettings,
+    /// The periodic cleanup job.
+    pub cleanup: CleanupSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -156,6 +160,30 @@ pub struct AuthSettings {
 pub struct QuotaSettings {
     /// Limit of new accounts in bytes.
     pub default_limit_bytes: i64,
+}
+
+/// Upload and download rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSettings {
+    /// Upload URL lifetime.
+    pub upload_url_ttl_secs: u64,
+    /// Age after which unconfirmed uploads are removed.
+    pub pending_ttl_secs: u64,
+    /// Open uploads per user.
+    pub max_pending_per_user: u64,
+    /// Download URL lifetime.
+    pub download_url_ttl_secs: u64,
+}
+
+/// The periodic cleanup job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupSettings {
+    /// Run it in this instance.
+    pub enabled: bool,
+    /// Cron expression (with seconds).
+    pub schedule: String,
 }
 
 /// One attempt limit.
@@ -533,6 +561,19 @@ impl Settings {
             return Err(SettingsError::key(
                 "auth.argon2_memory_kib",
                 "must be at least 8 × argon2_parallelism",
+            ));
+        }
+        let d = &self.documents;
+        if d.upload_url_ttl_secs == 0 || d.upload_url_ttl_secs >= d.pending_ttl_secs {
+            return Err(SettingsError::key(
+                "documents.upload_url_ttl_secs",
+                "must be > 0 and shorter than documents.pending_ttl_secs",
+            ));
+        }
+        if d.download_url_ttl_secs == 0 {
+            return Err(SettingsError::key(
+                "documents.download_url_ttl_secs",
+                "must be > 0",
             ));
         }
         if self.quota.default_limit_bytes < 0 {

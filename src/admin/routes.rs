@@ -389,7 +389,6 @@ pub async fn update_user(
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 409, description = "Would delete yourself or the last admin", body = ErrorBody),
-        (status = 503, description = "Object storage unavailable; nothing deleted", body = ErrorBody),
     )
 )]
 #[delete("/admin/users/{id}")]

@@ -201,18 +201,10 @@ pub async fn delete_account(
             message: "At least one active administrator must remain".into(),
         });
     }
-    // Objects first: a row without an object is harmless, an orphan object is a leak.
     let docs = documents::Entity::find()
         .filter(documents::Column::UserId.eq(id))
         .all(&state.db)
         .await?;
-    for doc in docs {
-        if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
-            state.storage.delete(&key).await.map_err(|e| {
-                ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}"))
-            })?;
-        }
-    }
     let txn = state.db.begin().await?;
     users::Entity::delete_by_id(id).exec(&txn).await?;
     AuditEntry::new(
@@ -227,6 +219,14 @@ pub async fn delete_account(
     .record(&txn)
     .await?;
     txn.commit().await?;
+    // Rows are gone (cascade); now the bytes. Failures are retried by the cleanup job.
+    for doc in docs {
+        if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
+            crate::documents::service::delete_object_or_retry_later(state, &key).await?;
+            let staging = crate::documents::service::staging_key(&key)?;
+            crate::documents::service::delete_object_or_retry_later(state, &staging).await?;
+        }
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod document_topics;
 pub mod documents;
 pub mod folders;
 pub mod groups;
+pub mod object_deletions;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod shares;

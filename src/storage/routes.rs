@@ -56,6 +56,18 @@ pub async fn put_object(
         return Err(denied());
     }
     let key = ObjectKey::parse(&grant.key).map_err(|_| denied())?;
+    // An upload whose document was already confirmed (its final object exists) is over.
+    if let Some(final_key) = grant.key.strip_suffix(".upload")
+        && let Ok(final_key) = ObjectKey::parse(final_key)
+        && tokio::fs::try_exists(store.path(&final_key))
+            .await
+            .unwrap_or(false)
+    {
+        return Err(ApiError::Conflict {
+            code: "upload_closed",
+            message: "This upload was already confirmed".into(),
+        });
+    }
 
     let tmp = store
         .tmp_dir()

@@ -225,6 +225,63 @@ impl TestApp {
         self.login(handle, PASSWORD).await
     }
 
+    /// `POST /api/documents/upload-url`; returns the response body (status asserted 200).
+    pub async fn upload_url(
+        &self,
+        s: &Session,
+        filename: &str,
+        content_type: &str,
+        size: usize,
+    ) -> serde_json::Value {
+        let res = self
+            .post_json(
+                "/api/documents/upload-url",
+                Some(&s.access),
+                &serde_json::json!({"filename": filename, "content_type": content_type, "size_bytes": size}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "upload-url {filename}");
+        res.json().await.unwrap()
+    }
+
+    /// `PUT`s `bytes` to a ticket's URL exactly as a browser would.
+    pub async fn put_bytes(&self, ticket: &serde_json::Value, bytes: Vec<u8>) -> reqwest::Response {
+        let mut req = self.client.put(ticket["upload_url"].as_str().unwrap());
+        for (k, v) in ticket["headers"].as_object().unwrap() {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+        req.body(bytes).send().await.expect("PUT")
+    }
+
+    /// `POST /api/documents/{id}/confirm`.
+    pub async fn confirm(&self, s: &Session, id: &str) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/documents/{id}/confirm"),
+            Some(&s.access),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// The whole upload flow; returns the document id.
+    pub async fn upload(
+        &self,
+        s: &Session,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let ticket = self
+            .upload_url(s, filename, content_type, bytes.len())
+            .await;
+        let put = self.put_bytes(&ticket, bytes).await;
+        assert!(put.status().is_success(), "PUT {}", put.status());
+        let id = ticket["document_id"].as_str().unwrap().to_owned();
+        let res = self.confirm(s, &id).await;
+        assert_eq!(res.status(), 200, "confirm {filename}");
+        id
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(&self) {
         self.handle.stop(true).await;

@@ -1,0 +1,91 @@
+//! What may be uploaded: the content-type allowlist and safe stored filenames.
+
+/// Accepted content types and the extension their objects get.
+pub const ALLOWED_TYPES: &[(&str, &str)] = &[
+    ("application/pdf", ".pdf"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".docx",
+    ),
+    ("application/vnd.oasis.opendocument.text", ".odt"),
+    ("text/plain", ".txt"),
+    ("text/markdown", ".md"),
+    ("text/csv", ".csv"),
+    ("text/html", ".html"),
+];
+
+/// The canonical allowlisted type for a declared `Content-Type` (parameters and case
+/// ignored), with the object extension; `None` when not accepted.
+pub fn accepted_type(declared: &str) -> Option<(&'static str, &'static str)> {
+    let base = declared.split(';').next()?.trim().to_ascii_lowercase();
+    ALLOWED_TYPES.iter().find(|(t, _)| *t == base).copied()
+}
+
+/// The type a download is served as: the stored type when allowlisted, else binary.
+pub fn served_type(stored: &str) -> &'static str {
+    accepted_type(stored).map_or("application/octet-stream", |(t, _)| t)
+}
+
+/// Longest stored filename, in characters.
+pub const MAX_FILENAME_CHARS: usize = 255;
+
+/// The human filename to store: the last path component, without control or
+/// bidirectional-override characters, trimmed, at most 255 characters.
+pub fn sanitize_filename(input: &str) -> Option<String> {
+    let last = input.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect();
+    let trimmed = cleaned.trim().trim_matches('.').trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(trimmed.chars().take(MAX_FILENAME_CHARS).collect())
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn content_types_are_allowlisted_and_normalised() {
+        assert_eq!(accepted_type("Application/PDF").unwrap().1, ".pdf");
+        assert_eq!(
+            accepted_type("text/plain; charset=utf-8").unwrap().0,
+            "text/plain"
+        );
+        assert!(accepted_type("application/x-msdownload").is_none());
+        assert!(accepted_type("image/svg+xml").is_none());
+        assert_eq!(served_type("image/svg+xml"), "application/octet-stream");
+    }
+
+    #[test]
+    fn filenames_lose_paths_controls_and_bidi_overrides() {
+        assert_eq!(sanitize_filename("../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(
+            sanitize_filename("C:\\Users\\me\\tax.pdf").unwrap(),
+            "tax.pdf"
+        );
+        assert_eq!(
+            sanitize_filename("a\r\nb\u{202E}fdp.exe").unwrap(),
+            "abfdp.exe"
+        );
+        assert_eq!(
+            sanitize_filename("  report \"Q3\".pdf ").unwrap(),
+            "report \"Q3\".pdf"
+        );
+        assert!(sanitize_filename("..").is_none());
+        assert!(sanitize_filename("dir/").is_none());
+        assert!(sanitize_filename("\u{202E}").is_none());
+        assert_eq!(
+            sanitize_filename(&"é".repeat(300)).unwrap().chars().count(),
+            255
+        );
+    }
+}

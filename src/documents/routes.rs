@@ -1,0 +1,498 @@
+//! `/api/documents/*`: upload (URL → PUT → confirm), list, read, rename/move, delete,
+//! download. Regular accounts only; another user's document is a 404.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::extract::RegularUser;
+use crate::documents::service::{
+    self, Confirmation, ListFilter, QuotaDetail, SortKey, SortOrder, UploadError,
+};
+use crate::entities::documents;
+use crate::error::{ApiError, ErrorBody};
+use crate::http::ApiJson;
+use crate::state::AppState;
+
+/// Body of a refused upload (413): the quota numbers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaExceededBody {
+    /// Always `quota_exceeded`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Used, limit and the size refused.
+    pub detail: QuotaDetail,
+}
+
+fn upload_error(e: UploadError) -> HttpResponse {
+    match e {
+        UploadError::QuotaExceeded(detail) => {
+            HttpResponse::PayloadTooLarge().json(QuotaExceededBody {
+                code: "quota_exceeded".into(),
+                message: format!(
+                    "Not enough space: {} of {} bytes used, this file needs {}",
+                    detail.used_bytes, detail.limit_bytes, detail.rejected_bytes
+                ),
+                detail,
+            })
+        }
+        UploadError::Api(e) => e.error_response(),
+    }
+}
+
+/// `POST /api/documents/upload-url` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadUrlRequest {
+    /// The file's name as the user knows it (path parts are dropped).
+    #[schema(example = "tax-return-2025.pdf", min_length = 1, max_length = 1024)]
+    pub filename: String,
+    /// MIME type: PDF, DOCX, ODT, plain text, Markdown, CSV or HTML.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// Exact size in bytes.
+    #[serde(deserialize_with = "crate::serde_util::whole_i64")]
+    #[schema(minimum = 0)]
+    pub size_bytes: i64,
+    /// Folder to file it in (root when absent).
+    #[serde(default)]
+    pub folder_id: Option<Uuid>,
+}
+
+/// Where and how to upload the bytes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadUrlResponse {
+    /// The new document (status `pending` until confirmed).
+    pub document_id: Uuid,
+    /// URL to `PUT` the bytes to.
+    pub upload_url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Headers the `PUT` must carry exactly.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Result of a confirm.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmResponse {
+    /// Document id.
+    pub id: Uuid,
+    /// Size as stored.
+    pub size_bytes: i64,
+    /// Quota used after this upload.
+    pub used_bytes: i64,
+    /// `queued` (or later, on a repeated confirm).
+    pub status: String,
+}
+
+impl From<Confirmation> for ConfirmResponse {
+    fn from(c: Confirmation) -> Self {
+        Self {
+            id: c.id,
+            size_bytes: c.size_bytes,
+            used_bytes: c.used_bytes,
+            status: c.status,
+        }
+    }
+}
+
+/// A document's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    /// Document id.
+    pub id: Uuid,
+    /// Owner's account id.
+    pub owner_id: Uuid,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
+    pub status: String,
+    /// Why processing failed, when it did.
+    pub last_error: Option<String>,
+    /// Folder, or none for the root.
+    pub folder_id: Option<Uuid>,
+    /// Never sent to an external AI provider.
+    pub ai_opt_out: bool,
+    /// Uploaded at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<documents::Model> for DocumentView {
+    fn from(d: documents::Model) -> Self {
+        Self {
+            id: d.id,
+            owner_id: d.user_id,
+            filename: d.filename,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            status: d.status,
+            last_error: d.last_error,
+            folder_id: d.folder_id,
+            ai_opt_out: d.ai_opt_out,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A page of documents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    /// Documents on this page.
+    pub items: Vec<DocumentView>,
+    /// Matching documents in total.
+    pub total: u64,
+    /// This page (1-based).
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+/// Document statuses.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    /// Waiting for the upload to be confirmed.
+    Pending,
+    /// Waiting for processing.
+    Queued,
+    /// Being processed.
+    Processing,
+    /// Filed under topics.
+    Classified,
+    /// No topic fits.
+    Unclassified,
+    /// Processing failed.
+    Failed,
+}
+
+/// Listing query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<u64>,
+    /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<u64>,
+    /// Only documents with this topic id.
+    pub topic: Option<Uuid>,
+    /// Only documents in this folder.
+    pub folder_id: Option<Uuid>,
+    /// Only documents with this status (pending uploads are hidden otherwise).
+    pub status: Option<DocumentStatus>,
+    /// Sort key (default `created_at`).
+    pub sort: Option<SortKey>,
+    /// Sort direction (default `desc`).
+    pub order: Option<SortOrder>,
+}
+
+/// `PATCH /api/documents/{id}` body; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDocumentRequest {
+    /// New file name.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024)]
+    pub filename: Option<String>,
+    /// Folder to move to; null = root.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub folder_id: Option<Option<Uuid>>,
+    /// Keep the document away from external AI providers.
+    #[serde(default)]
+    pub ai_opt_out: Option<bool>,
+}
+
+/// A short-lived download link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadResponse {
+    /// URL serving the original bytes as an attachment.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Makes a server-relative URL (local backend) absolute for the caller.
+fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
+    if !url.starts_with('/') {
+        return url;
+    }
+    let base = if state.settings.server.public_url.is_empty() {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    } else {
+        state
+            .settings
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    format!("{base}{url}")
+}
+
+/// Starts an upload: validates name, type and size against the quota and returns a
+/// URL to `PUT` the bytes to directly (valid 15 minutes).
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    request_body = UploadUrlRequest,
+    responses(
+        (status = 200, description = "Upload URL for a new pending document", body = UploadUrlResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such folder", body = ErrorBody),
+        (status = 413, description = "Larger than the server allows or than the remaining quota", body = QuotaExceededBody),
+        (status = 415, description = "Content type not accepted", body = ErrorBody),
+        (status = 422, description = "Invalid file name or size", body = ErrorBody),
+        (status = 429, description = "Too many unconfirmed uploads", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable", body = ErrorBody),
+    )
+)]
+#[post("/documents/upload-url")]
+pub async fn upload_url(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<UploadUrlRequest>,
+) -> HttpResponse {
+    match service::create_upload(
+        &state,
+        user.0.user.id,
+        &body.filename,
+        &body.content_type,
+        body.size_bytes,
+        body.folder_id,
+    )
+    .await
+    {
+        Ok(t) => HttpResponse::Ok().json(UploadUrlResponse {
+            document_id: t.document_id,
+            upload_url: absolute_url(&req, &state, t.upload_url),
+            method: "PUT".into(),
+            headers: t.headers,
+            expires_at: t.expires_at,
+        }),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// Confirms an upload: the size is read from storage, the quota charged atomically,
+/// and the document queued for processing. Repeating it is harmless.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Confirmed (or already confirmed)", body = ConfirmResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 413, description = "Over quota; the upload was discarded", body = QuotaExceededBody),
+        (status = 422, description = "Upload missing or of another size than declared", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable", body = ErrorBody),
+    )
+)]
+#[post("/documents/{id}/confirm")]
+pub async fn confirm(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> HttpResponse {
+    match service::confirm(&state, user.0.user.id, id.into_inner()).await {
+        Ok(c) => HttpResponse::Ok().json(ConfirmResponse::from(c)),
+        Err(e) => upload_error(e),
+    }
+}
+
+fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(25));
+    if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&per_page) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "page must be 1–1000000 and per_page 1–100".into(),
+        });
+    }
+    Ok((page, per_page))
+}
+
+/// The caller's documents, newest first by default.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of documents", body = DocumentPage),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+    )
+)]
+#[get("/documents")]
+pub async fn list(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<DocumentPage>, ApiError> {
+    let q = query.into_inner();
+    let (page, per_page) = page_params(q.page, q.per_page)?;
+    let status = q.status.and_then(|s| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+    });
+    let (items, total) = service::list(
+        &state,
+        user.0.user.id,
+        page,
+        per_page,
+        ListFilter {
+            topic: q.topic,
+            folder_id: q.folder_id,
+            status,
+        },
+        q.sort.unwrap_or(SortKey::CreatedAt),
+        q.order.unwrap_or(SortOrder::Desc),
+    )
+    .await?;
+    Ok(web::Json(DocumentPage {
+        items: items.into_iter().map(DocumentView::from).collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// One document's metadata (yours, or shared with you).
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The document", body = DocumentView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+    )
+)]
+#[get("/documents/{id}")]
+pub async fn get_one(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<DocumentView>, ApiError> {
+    let doc =
+        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    Ok(web::Json(DocumentView::from(doc)))
+}
+
+/// Renames, moves or changes the AI opt-out of your document.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    request_body = UpdateDocumentRequest,
+    responses(
+        (status = 200, description = "Updated", body = DocumentView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document or folder", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    )
+)]
+#[patch("/documents/{id}")]
+pub async fn update(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateDocumentRequest>,
+) -> Result<web::Json<DocumentView>, ApiError> {
+    let body = body.0;
+    let doc = service::update(
+        &state,
+        user.0.user.id,
+        id.into_inner(),
+        body.filename,
+        body.folder_id,
+        body.ai_opt_out,
+    )
+    .await?;
+    Ok(web::Json(DocumentView::from(doc)))
+}
+
+/// Deletes your document: its bytes, its row, and its size from your quota.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+    )
+)]
+#[delete("/documents/{id}")]
+pub async fn delete_one(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    service::delete(&state, user.0.user.id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A short-lived URL serving the original bytes as an attachment.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Download link", body = DownloadResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable", body = ErrorBody),
+    )
+)]
+#[get("/documents/{id}/download")]
+pub async fn download(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<DownloadResponse>, ApiError> {
+    let (url, expires_at) = service::download_url(&state, user.0.user.id, id.into_inner()).await?;
+    Ok(web::Json(DownloadResponse {
+        url: absolute_url(&req, &state, url),
+        expires_at,
+    }))
+}
+
+/// Registers the `/documents` routes (inside the `/api` scope).
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(upload_url)
+        .service(confirm)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(delete_one)
+        .service(download);
+}

@@ -1,0 +1,568 @@
+//! Document use cases: create an upload, confirm it (charging the quota atomically),
+//! list, rename/move, delete (refunding the quota), and hand out download URLs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Set, Statement,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::documents::{access, files};
+use crate::domain::ObjectKey;
+use crate::entities::{documents, folders, object_deletions, quotas};
+use crate::error::ApiError;
+use crate::jobs::Job;
+use crate::state::AppState;
+
+/// Document statuses, as stored.
+pub mod status {
+    /// Upload URL handed out, bytes not confirmed yet.
+    pub const PENDING: &str = "pending";
+    /// Confirmed, waiting for processing.
+    pub const QUEUED: &str = "queued";
+}
+
+/// Quota numbers for a refused upload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotaDetail {
+    /// Bytes charged now.
+    pub used_bytes: i64,
+    /// Bytes allowed.
+    pub limit_bytes: i64,
+    /// Size of the refused upload.
+    pub rejected_bytes: i64,
+}
+
+/// What `upload-url` hands out.
+pub struct UploadTicket {
+    /// The new document.
+    pub document_id: Uuid,
+    /// Where to `PUT` the bytes (absolute for S3; a path on this server for local).
+    pub upload_url: String,
+    /// Headers to send with the `PUT`.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What `confirm` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Document id.
+    pub id: Uuid,
+    /// Authoritative size from storage.
+    pub size_bytes: i64,
+    /// Quota used after charging.
+    pub used_bytes: i64,
+    /// Document status.
+    pub status: String,
+}
+
+/// Errors specific to uploads, carrying the 413 body.
+pub enum UploadError {
+    /// Over quota: the SPEC's `{detail: {used_bytes, limit_bytes, rejected_bytes}}`.
+    QuotaExceeded(QuotaDetail),
+    /// Anything else.
+    Api(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for UploadError {
+    fn from(e: E) -> Self {
+        UploadError::Api(e.into())
+    }
+}
+
+fn secs(n: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(n).unwrap_or(3600))
+}
+
+/// The staging key an upload is `PUT` to; confirm renames it to the final key, so the
+/// client can no longer change the stored bytes after confirming.
+pub fn staging_key(final_key: &ObjectKey) -> Result<ObjectKey, ApiError> {
+    ObjectKey::parse(&format!("{}.upload", final_key.as_str()))
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn object_key(doc: &documents::Model) -> Result<ObjectKey, ApiError> {
+    ObjectKey::parse(&doc.object_key).map_err(|e| ApiError::Internal(e.into()))
+}
+
+async fn quota_of(db: &impl ConnectionTrait, user: Uuid) -> Result<quotas::Model, ApiError> {
+    quotas::Entity::find_by_id(user)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account {user} has no quota row")))
+}
+
+/// Validates the request, creates the `pending` row and signs an upload URL.
+pub async fn create_upload(
+    state: &AppState,
+    user: Uuid,
+    filename: &str,
+    content_type: &str,
+    size_bytes: i64,
+    folder_id: Option<Uuid>,
+) -> Result<UploadTicket, UploadError> {
+    let filename = files::sanitize_filename(filename).ok_or_else(|| ApiError::Unprocessable {
+        code: "invalid_filename",
+        message: "filename must name a file (not empty, not only dots or a path)".into(),
+    })?;
+    let (content_type, ext) =
+        files::accepted_type(content_type).ok_or_else(|| ApiError::UnsupportedMediaType(format!(
+            "{content_type} is not accepted; upload PDF, DOCX, ODT, plain text, Markdown, CSV or HTML"
+        )))?;
+    if size_bytes < 0 {
+        return Err(ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "size_bytes must be >= 0".into(),
+        }
+        .into());
+    }
+    let settings = &state.settings;
+    let max = i64::try_from(settings.storage.max_object_bytes).unwrap_or(i64::MAX);
+    if size_bytes > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "Files may be at most {max} bytes on this server"
+        ))
+        .into());
+    }
+    let quota = quota_of(&state.db, user).await?;
+    if quota.used_bytes + size_bytes > quota.limit_bytes {
+        return Err(UploadError::QuotaExceeded(QuotaDetail {
+            used_bytes: quota.used_bytes,
+            limit_bytes: quota.limit_bytes,
+            rejected_bytes: size_bytes,
+        }));
+    }
+    if let Some(folder) = folder_id {
+        folders::Entity::find_by_id(folder)
+            .filter(folders::Column::UserId.eq(user))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
+    }
+    let open = documents::Entity::find()
+        .filter(documents::Column::UserId.eq(user))
+        .filter(documents::Column::Status.eq(status::PENDING))
+        .count(&state.db)
+        .await?;
+    if open >= settings.documents.max_pending_per_user {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: 60,
+        }
+        .into());
+    }
+
+    let id = Uuid::new_v4();
+    let key = ObjectKey::parse(&format!("{user}/{id}/{}{ext}", Uuid::new_v4()))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let now = crate::time::now();
+    documents::ActiveModel {
+        id: Set(id),
+        user_id: Set(user),
+        folder_id: Set(folder_id),
+        filename: Set(filename),
+        object_key: Set(key.as_str().to_owned()),
+        content_type: Set(content_type.to_owned()),
+        size_bytes: Set(size_bytes),
+        sha256: Set(None),
+        storage_backend: Set(state.storage.kind().to_owned()),
+        extracted_text: Set(None),
+        status: Set(status::PENDING.to_owned()),
+        attempts: Set(0),
+        last_error: Set(None),
+        lease_expires_at: Set(None),
+        ai_opt_out: Set(false),
+        classified_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+
+    let ttl = Duration::from_secs(settings.documents.upload_url_ttl_secs);
+    let size = u64::try_from(size_bytes).unwrap_or(0);
+    let presigned = state
+        .storage
+        .presign_put(&staging_key(&key)?, content_type, size, ttl)
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")))?;
+    Ok(UploadTicket {
+        document_id: id,
+        upload_url: presigned.url,
+        headers: presigned.headers,
+        expires_at: now + secs(settings.documents.upload_url_ttl_secs),
+    })
+}
+
+/// Charges `delta` bytes if the quota allows, atomically; the new `(used, limit)`.
+async fn charge_quota(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    delta: i64,
+) -> Result<Option<(i64, i64)>, ApiError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE quotas SET used_bytes = used_bytes + $1 WHERE user_id = $2 \
+             AND used_bytes + $1 <= limit_bytes RETURNING used_bytes, limit_bytes"
+        }
+        _ => {
+            "UPDATE quotas SET used_bytes = used_bytes + ?1 WHERE user_id = ?2 \
+             AND used_bytes + ?1 <= limit_bytes RETURNING used_bytes, limit_bytes"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [delta.into(), user.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => Some((
+            r.try_get::<i64>("", "used_bytes")?,
+            r.try_get::<i64>("", "limit_bytes")?,
+        )),
+        None => None,
+    })
+}
+
+/// Gives back `delta` bytes, never going below zero.
+pub async fn refund_quota(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    delta: i64,
+) -> Result<(), ApiError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "UPDATE quotas SET used_bytes = GREATEST(0, used_bytes - $1) WHERE user_id = $2"
+        }
+        _ => "UPDATE quotas SET used_bytes = MAX(0, used_bytes - ?1) WHERE user_id = ?2",
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [delta.into(), user.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confirmation, ApiError> {
+    let quota = quota_of(&state.db, doc.user_id).await?;
+    Ok(Confirmation {
+        id: doc.id,
+        size_bytes: doc.size_bytes,
+        used_bytes: quota.used_bytes,
+        status: doc.status.clone(),
+    })
+}
+
+/// Removes a document row and its objects (staging and final) after a refused confirm.
+async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiError> {
+    let key = object_key(doc)?;
+    for k in [staging_key(&key)?, key] {
+        delete_object_or_retry_later(state, &k).await?;
+    }
+    documents::Entity::delete_many()
+        .filter(documents::Column::Id.eq(doc.id))
+        .filter(documents::Column::Status.eq(status::PENDING))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Confirms an upload: size from storage, conditional `pending → queued` and quota
+/// charge in one transaction; idempotent.
+pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmation, UploadError> {
+    let doc = access::owned(&state.db, user, id).await?;
+    if doc.status != status::PENDING {
+        return Ok(confirmation(state, &doc).await?);
+    }
+    let key = object_key(&doc)?;
+    let staging = staging_key(&key)?;
+    let storage_err = |e: crate::storage::StorageError| {
+        ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}"))
+    };
+
+    let txn = crate::db::begin_write(&state.db).await?;
+    // Claim the row first: a write that serialises concurrent confirms of this upload.
+    let claimed = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.eq(status::PENDING))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        txn.rollback().await?;
+        let doc = access::owned(&state.db, user, id).await?;
+        return Ok(confirmation(state, &doc).await?);
+    }
+    // A previous confirm may have renamed the object and then failed to commit.
+    let (stored, renamed) = match state.storage.stat(&staging).await.map_err(storage_err)? {
+        Some(meta) => (meta, false),
+        None => match state.storage.stat(&key).await.map_err(storage_err)? {
+            Some(meta) => (meta, true),
+            None => {
+                txn.rollback().await?;
+                return Err(ApiError::Unprocessable {
+                    code: "upload_not_found",
+                    message: "Upload not found — the upload URL may have expired".into(),
+                }
+                .into());
+            }
+        },
+    };
+    let size = i64::try_from(stored.size_bytes).unwrap_or(i64::MAX);
+    if size != doc.size_bytes {
+        txn.rollback().await?;
+        discard(state, &doc).await?;
+        return Err(ApiError::Unprocessable {
+            code: "size_mismatch",
+            message: format!(
+                "The stored file has {size} bytes but {} were declared; upload again",
+                doc.size_bytes
+            ),
+        }
+        .into());
+    }
+    let Some((used_bytes, _limit)) = charge_quota(&txn, user, size).await? else {
+        txn.rollback().await?;
+        let quota = quota_of(&state.db, user).await?;
+        discard(state, &doc).await?;
+        return Err(UploadError::QuotaExceeded(QuotaDetail {
+            used_bytes: quota.used_bytes,
+            limit_bytes: quota.limit_bytes,
+            rejected_bytes: size,
+        }));
+    };
+    if !renamed {
+        state
+            .storage
+            .rename(&staging, &key)
+            .await
+            .map_err(storage_err)?;
+    }
+    documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
+        .col_expr(documents::Column::SizeBytes, Expr::value(size))
+        .filter(documents::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    if let Err(e) = state
+        .queue
+        .enqueue(&Job::ProcessDocument { document_id: id })
+        .await
+    {
+        // The row is the truth; the sweeper re-dispatches queued documents.
+        tracing::warn!(error = %e, document = %id, "could not enqueue processing");
+    }
+    Ok(Confirmation {
+        id,
+        size_bytes: size,
+        used_bytes,
+        status: status::QUEUED.to_owned(),
+    })
+}
+
+/// Deletes an object; when storage fails, records it so the cleanup job retries.
+pub async fn delete_object_or_retry_later(
+    state: &AppState,
+    key: &ObjectKey,
+) -> Result<(), ApiError> {
+    if let Err(e) = state.storage.delete(key).await {
+        tracing::warn!(error = %e, key = %key, "object deletion failed; cleanup will retry");
+        let row = object_deletions::ActiveModel {
+            object_key: Set(key.as_str().to_owned()),
+            attempts: Set(1),
+            last_error: Set(Some(e.to_string())),
+            created_at: Set(crate::time::now()),
+        };
+        object_deletions::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(object_deletions::Column::ObjectKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&state.db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a document: row and quota in one transaction, then the object (retried by
+/// cleanup if storage fails).
+pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let doc = access::owned(&state.db, user, id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let removed = documents::Entity::delete_many()
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::UserId.eq(user))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if removed == 0 {
+        txn.rollback().await?;
+        return Err(ApiError::not_found());
+    }
+    if doc.status != status::PENDING {
+        refund_quota(&txn, user, doc.size_bytes).await?;
+    }
+    txn.commit().await?;
+    // The staging key too: an upload URL stays valid after confirm and may have been
+    // used again (on S3 nothing can stop that; the bytes just never count).
+    let key = object_key(&doc)?;
+    delete_object_or_retry_later(state, &key).await?;
+    delete_object_or_retry_later(state, &staging_key(&key)?).await?;
+    Ok(())
+}
+
+/// Sort keys for listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Upload time.
+    CreatedAt,
+    /// File name.
+    Name,
+    /// Size.
+    Size,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Smallest / oldest / A first.
+    Asc,
+    /// Largest / newest / Z first.
+    Desc,
+}
+
+/// Listing filters.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only documents with this topic.
+    pub topic: Option<Uuid>,
+    /// Only documents in this folder.
+    pub folder_id: Option<Uuid>,
+    /// Only documents with this status (pending uploads are hidden otherwise).
+    pub status: Option<String>,
+}
+
+/// One page of the caller's documents.
+pub async fn list(
+    state: &AppState,
+    user: Uuid,
+    page: u64,
+    per_page: u64,
+    filter: ListFilter,
+    sort: SortKey,
+    order: SortOrder,
+) -> Result<(Vec<documents::Model>, u64), ApiError> {
+    let mut query = documents::Entity::find().filter(documents::Column::UserId.eq(user));
+    query = match filter.status {
+        Some(s) => query.filter(documents::Column::Status.eq(s)),
+        None => query.filter(documents::Column::Status.ne(status::PENDING)),
+    };
+    if let Some(folder) = filter.folder_id {
+        query = query.filter(documents::Column::FolderId.eq(folder));
+    }
+    if let Some(topic) = filter.topic {
+        use crate::entities::document_topics;
+        query = query.filter(
+            documents::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(document_topics::Column::DocumentId)
+                    .from(document_topics::Entity)
+                    .and_where(document_topics::Column::TopicId.eq(topic))
+                    .to_owned(),
+            ),
+        );
+    }
+    let column = match sort {
+        SortKey::CreatedAt => documents::Column::CreatedAt,
+        SortKey::Name => documents::Column::Filename,
+        SortKey::Size => documents::Column::SizeBytes,
+    };
+    let direction = match order {
+        SortOrder::Asc => sea_orm::Order::Asc,
+        SortOrder::Desc => sea_orm::Order::Desc,
+    };
+    query = query
+        .order_by(column, direction.clone())
+        .order_by(documents::Column::Id, direction);
+    let paginator = query.paginate(&state.db, per_page);
+    let total = paginator.num_items().await?;
+    let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+    Ok((items, total))
+}
+
+/// Renames, moves or changes `ai_opt_out` of the caller's document.
+pub async fn update(
+    state: &AppState,
+    user: Uuid,
+    id: Uuid,
+    filename: Option<String>,
+    folder: Option<Option<Uuid>>,
+    ai_opt_out: Option<bool>,
+) -> Result<documents::Model, ApiError> {
+    let doc = access::owned(&state.db, user, id).await?;
+    let mut active: documents::ActiveModel = doc.into();
+    if let Some(name) = filename {
+        let name = files::sanitize_filename(&name).ok_or_else(|| ApiError::Unprocessable {
+            code: "invalid_filename",
+            message: "filename must name a file".into(),
+        })?;
+        active.filename = Set(name);
+    }
+    if let Some(folder) = folder {
+        if let Some(f) = folder {
+            folders::Entity::find_by_id(f)
+                .filter(folders::Column::UserId.eq(user))
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
+        }
+        active.folder_id = Set(folder);
+    }
+    if let Some(opt_out) = ai_opt_out {
+        active.ai_opt_out = Set(opt_out);
+    }
+    active.updated_at = Set(crate::time::now());
+    Ok(active.update(&state.db).await?)
+}
+
+/// A short-lived download URL for a document the caller may read.
+pub async fn download_url(
+    state: &AppState,
+    user: Uuid,
+    id: Uuid,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let doc = access::readable(&state.db, user, id).await?;
+    let ttl = state.settings.documents.download_url_ttl_secs;
+    let url = state
+        .storage
+        .presign_get(
+            &object_key(&doc)?,
+            &doc.filename,
+            files::served_type(&doc.content_type),
+            Duration::from_secs(ttl),
+        )
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")))?;
+    Ok((url, crate::time::now() + secs(ttl)))
+}
