@@ -17,13 +17,21 @@ use crate::error::ErrorBody;
         description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message}`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
-    components(schemas(ErrorBody, crate::audit::AuditEvent)),
+    components(schemas(
+        ErrorBody,
+        crate::audit::AuditEvent,
+        crate::documents::routes::DocumentStatus,
+        crate::documents::service::SortKey,
+        crate::documents::service::SortOrder
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health and service metadata"),
         (name = "auth", description = "Registration, sign-in, sessions, profile, two-factor authentication"),
         (name = "admin", description = "Account administration and the audit log (admins only)"),
-        (name = "documents", description = "Uploads straight to storage, listing, download")
+        (name = "documents", description = "Uploads straight to storage, listing, download"),
+        (name = "folders", description = "Each account's folder tree (regular accounts only)"),
+        (name = "shares", description = "Sharing documents read-only with other accounts (regular accounts only)")
     )
 )]
 pub struct ApiDoc;
