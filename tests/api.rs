@@ -314,7 +314,9 @@ async fn every_schema_reference_resolves() {
     walk(&spec, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("odd ref {r}"));
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("odd ref {r}"));
         assert!(schemas.contains_key(name), "dangling $ref {r}");
     }
 }
