@@ -1,4 +1,4 @@
-//! Command line: `serve` (default), `migrate`, `openapi`.
+//! Command line: `serve` (default), `migrate`, `openapi`, `admin`, `fsck`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +37,19 @@ pub enum Command {
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Check that quotas, documents and stored objects agree (dry run by default).
+    ///
+    /// Reports quotas that differ from the sum of confirmed documents, confirmed
+    /// documents whose object is missing or has another size, and stored objects no
+    /// document references (older than documents.pending_ttl_secs). Exit codes: 0 clean
+    /// or all repaired, 1 problems found or remaining, 2 configuration error, 3 the check
+    /// could not complete.
+    Fsck {
+        /// Set quotas to the computed sums and delete orphan objects. Documents with a
+        /// missing or resized object are reported, never deleted.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// `docuvault admin …`
@@ -82,6 +95,9 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Fsck { repair }) = cli.command {
+        return ExitCode::from(runtime.block_on(fsck(settings, repair)));
+    }
     let outcome = runtime.block_on(async {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
@@ -160,6 +176,26 @@ async fn create_admin(
         user.handle, user.email, user.id
     );
     Ok(())
+}
+
+/// Runs fsck, prints its report to stdout; the exit code per [`crate::fsck::exit`].
+async fn fsck(settings: Settings, repair: bool) -> u8 {
+    let outcome = async {
+        let state = crate::startup::build_state(settings).await?;
+        crate::fsck::fsck(&state, repair).await
+    }
+    .await;
+    match outcome {
+        Ok(report) => {
+            print!("{report}");
+            report.exit_code()
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "fsck failed");
+            eprintln!("docuvault: fsck could not complete: {e:#}");
+            crate::fsck::exit::FAILED
+        }
+    }
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

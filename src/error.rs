@@ -169,6 +169,9 @@ impl ResponseError for ApiError {
             Self::Unauthorized { .. } => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
+            Self::ServiceUnavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "1"));
+            }
             Self::MethodNotAllowed { allow } => {
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     res.insert_header((header::ALLOW, v));
@@ -225,9 +228,20 @@ pub fn query_error(
     .into()
 }
 
-/// Maps path-parameter extractor failures (e.g. a malformed id) to 404.
-pub fn path_error(_err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::not_found().into()
+/// Maps path-parameter extractor failures (e.g. a malformed id) to 404 — or to 405 when
+/// the path is really a literal route with other methods (`DELETE /documents/upload-url`
+/// reaches `/documents/{id}` with a non-id).
+pub fn path_error(_err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let routes = req.app_data::<actix_web::web::Data<crate::http::RouteTable>>();
+    match routes.and_then(|r| r.allowed(req.path())) {
+        Some(methods) if !methods.iter().any(|m| m == req.method().as_str()) => {
+            ApiError::MethodNotAllowed {
+                allow: methods.to_vec(),
+            }
+            .into()
+        }
+        _ => ApiError::not_found().into(),
+    }
 }
 
 #[cfg(test)]

@@ -184,7 +184,10 @@ impl RouteTable {
                 }
                 (segments, methods)
             })
-            .collect();
+            .collect::<Vec<(Vec<String>, Vec<String>)>>();
+        // Literal paths win over templates: `/documents/upload-url` before `/documents/{id}`.
+        let mut routes = routes;
+        routes.sort_by_key(|(segments, _)| segments.iter().filter(|s| s.starts_with('{')).count());
         Self { routes }
     }
 

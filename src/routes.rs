@@ -17,6 +17,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::auth::routes::configure)
             .configure(crate::admin::routes::configure)
             .configure(crate::documents::routes::configure)
+            .configure(crate::folders::routes::configure)
+            .configure(crate::shares::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

@@ -145,7 +145,7 @@ pub struct AuthSettings {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
-    /// Concurrent hashes; 0 = cores.
+    /// Concurrent hashes; 0 = cores minus one (at least one).
     pub hash_concurrency: usize,
     /// Waiting requests allowed per permit before shedding with 503.
     pub hash_queue_per_permit: usize,
@@ -576,6 +576,12 @@ impl Settings {
                 "must be > 0",
             ));
         }
+        if let Err(problem) = crate::jobs::scheduler::check_schedule(&self.cleanup.schedule) {
+            return Err(SettingsError::key(
+                "cleanup.schedule",
+                format!("{:?} is {problem}", self.cleanup.schedule),
+            ));
+        }
         if self.quota.default_limit_bytes < 0 {
             return Err(SettingsError::key(
                 "quota.default_limit_bytes",
@@ -919,6 +925,20 @@ mod tests {
         ] {
             assert!(!e.contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn the_cleanup_schedule_must_be_a_cron_expression_with_seconds() {
+        for bad in ["every half hour", "*/30 * * * *", "0 61 * * * *"] {
+            let e = err(&[("DOCUVAULT__CLEANUP__SCHEDULE", bad)]);
+            assert!(e.contains("cleanup.schedule"), "{bad}: {e}");
+        }
+        let s = Settings::load(
+            None,
+            &env(&[("DOCUVAULT__CLEANUP__SCHEDULE", "*/5 * * * * *")]),
+        )
+        .unwrap();
+        assert_eq!(s.cleanup.schedule, "*/5 * * * * *");
     }
 
     #[test]

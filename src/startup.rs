@@ -52,6 +52,14 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let server = build_server(state.clone(), listener)?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        if settings.cleanup.enabled {
+            tasks.spawn(crate::jobs::scheduler::run_cleanup_schedule(
+                state.clone(),
+                shutdown.clone(),
+            ));
+        }
         tracing::info!(
             "docuvault {} listening on http://{}:{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -63,8 +71,8 @@ impl Application {
             port,
             server,
             state,
-            shutdown: CancellationToken::new(),
-            tasks: JoinSet::new(),
+            shutdown,
+            tasks,
         })
     }
 

@@ -709,3 +709,21 @@ async fn replaying_a_token_whose_successor_was_already_used_ends_the_session() {
     assert_eq!(rotate(c.refresh.clone()).await.status(), 401);
     assert_eq!(app.get_auth("/api/auth/me", &c.access).await.status(), 401);
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_not_stored() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            None,
+            &json!({"login": "a\u{0}b", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 401, "no such account, and no database error");
+    let admin = app.admin("root").await;
+    let res = app
+        .get_auth("/api/admin/users?q=a%00b", &admin.access)
+        .await;
+    assert_eq!(res.status(), 200);
+}

@@ -499,3 +499,24 @@ async fn deleting_an_account_removes_its_documents_and_objects() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn undeclared_methods_on_literal_routes_are_405() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hal").await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), app.url("/api/documents/upload-url"))
+            .bearer_auth(&s.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method}");
+        assert_eq!(res.headers()["allow"], "POST");
+    }
+}

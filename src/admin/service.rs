@@ -47,7 +47,12 @@ pub async fn list_accounts(
 ) -> Result<(Vec<AccountRow>, u64), ApiError> {
     let mut query = users::Entity::find().order_by_desc(users::Column::CreatedAt);
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        let cleaned: String = q
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control() && *c != '%' && *c != '_')
+            .collect();
+        let pattern = format!("%{cleaned}%");
         query = query.filter(
             sea_orm::Condition::any()
                 .add(users::Column::Handle.like(pattern.clone()))

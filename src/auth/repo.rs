@@ -96,6 +96,10 @@ pub async fn find_by_login(
     login: &str,
 ) -> Result<Option<users::Model>, DbErr> {
     let login = login.trim().to_lowercase();
+    // No handle or e-mail contains control characters (and PostgreSQL rejects NUL).
+    if login.is_empty() || login.chars().any(char::is_control) {
+        return Ok(None);
+    }
     users::Entity::find()
         .filter(
             Condition::any()

@@ -207,7 +207,7 @@ pub struct UpdateMeRequest {
     pub ai_provider: Option<Option<String>>,
     /// Classifier model; null = provider default.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]+$")]
     pub ai_model: Option<Option<String>>,
 }
 

@@ -165,10 +165,16 @@ pub async fn login(
     let account_key = login.trim().to_lowercase();
     limits::check(state, Limit::LoginPerAccount, &account_key, client).await?;
 
+    // Shed before touching the database: an overloaded server answers 503 at once.
+    let slot = state.hasher.reserve().await?;
     let user = repo::find_by_login(&state.db, login).await?;
     let matched = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify_in(
+            slot,
+            password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await?;
     let user = match (user, matched) {
         (Some(user), true) => user,

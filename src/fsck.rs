@@ -1,0 +1,507 @@
+//! `docuvault fsck [--repair]`: checks that quotas, document rows and stored objects
+//! agree, and with `repair` fixes what is safe to fix.
+//!
+//! Checks: (a) each account's `quotas.used_bytes` equals the sum of its confirmed
+//! (non-pending) documents' sizes; (b) each confirmed document's object exists with the
+//! recorded size; (c) no stored object older than the pending lifetime is unreferenced
+//! (neither a document's final key nor the staging key of a pending upload).
+//! Repair sets quotas to the computed sums and deletes orphan objects. Documents with a
+//! missing or resized object are only reported: their bytes cannot be recreated, and
+//! deleting the row is the owner's decision.
+//!
+//! Exit codes of the command ([`exit`]): 0 nothing found, or everything found was
+//! repaired; 1 problems found (dry run) or remaining after repair; 3 the check could not
+//! complete (database or storage unreachable). Configuration errors exit 2, as for
+//! every command.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
+};
+use uuid::Uuid;
+
+use crate::documents::service::{staging_key, status};
+use crate::domain::ObjectKey;
+use crate::entities::{documents, quotas};
+use crate::jobs::cleanup::pending_cutoff;
+use crate::state::AppState;
+
+/// Exit codes of `docuvault fsck`.
+pub mod exit {
+    /// Nothing found, or everything found was repaired.
+    pub const CLEAN: u8 = 0;
+    /// Problems found in a dry run, or left after `--repair`.
+    pub const PROBLEMS: u8 = 1;
+    /// The check itself failed (database or storage unreachable, …).
+    pub const FAILED: u8 = 3;
+}
+
+/// Document rows read per query.
+const BATCH: u64 = 1000;
+
+/// An account whose recorded usage differs from its documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaMismatch {
+    /// The account.
+    pub user_id: Uuid,
+    /// `quotas.used_bytes`; `None` when the account has no quota row at all.
+    pub recorded: Option<i64>,
+    /// Sum of the sizes of its confirmed documents.
+    pub computed: i64,
+    /// Repair set the quota to `computed`.
+    pub repaired: bool,
+}
+
+/// What is wrong with a confirmed document's object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectProblem {
+    /// No object under the document's key.
+    Missing,
+    /// The object exists with a size other than the recorded one.
+    SizeDiffers {
+        /// Size in storage.
+        stored_bytes: u64,
+    },
+}
+
+/// A confirmed document whose object is missing or has another size (never repaired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentProblem {
+    /// The document.
+    pub document_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Its object key.
+    pub object_key: String,
+    /// Recorded size.
+    pub size_bytes: i64,
+    /// What is wrong.
+    pub problem: ObjectProblem,
+}
+
+/// A stored object no document references, older than the pending lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanObject {
+    /// Its key.
+    pub key: String,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Last modification in storage.
+    pub modified: DateTime<Utc>,
+    /// Repair deleted it.
+    pub deleted: bool,
+    /// Why repair could not delete it.
+    pub error: Option<String>,
+}
+
+/// Everything one fsck run found (and repaired).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FsckReport {
+    /// Whether this run repaired.
+    pub repair: bool,
+    /// Accounts whose quota was checked.
+    pub accounts_checked: u64,
+    /// Confirmed documents whose object was checked.
+    pub documents_checked: u64,
+    /// Objects listed in storage.
+    pub objects_checked: u64,
+    /// Listed objects whose key is not shaped like a document key; never touched.
+    pub foreign_objects: u64,
+    /// Objects younger than this are never called orphans (the pending lifetime).
+    pub orphan_min_age_secs: u64,
+    /// (a) Quota mismatches.
+    pub quota_mismatches: Vec<QuotaMismatch>,
+    /// (b) Confirmed documents with a missing or resized object.
+    pub document_problems: Vec<DocumentProblem>,
+    /// (c) Orphan objects.
+    pub orphans: Vec<OrphanObject>,
+}
+
+impl FsckReport {
+    /// Problems found, repaired or not.
+    pub fn problems_found(&self) -> usize {
+        self.quota_mismatches.len() + self.document_problems.len() + self.orphans.len()
+    }
+
+    /// Problems not repaired (all of them in a dry run).
+    pub fn problems_remaining(&self) -> usize {
+        self.quota_mismatches.iter().filter(|q| !q.repaired).count()
+            + self.document_problems.len()
+            + self.orphans.iter().filter(|o| !o.deleted).count()
+    }
+
+    /// Nothing at all was found.
+    pub fn is_clean(&self) -> bool {
+        self.problems_found() == 0
+    }
+
+    /// The command's exit code: [`exit::CLEAN`] or [`exit::PROBLEMS`].
+    pub fn exit_code(&self) -> u8 {
+        if self.problems_remaining() == 0 {
+            exit::CLEAN
+        } else {
+            exit::PROBLEMS
+        }
+    }
+}
+
+impl fmt::Display for FsckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.repair {
+            "repair"
+        } else {
+            "dry run; --repair fixes quotas and orphan objects"
+        };
+        writeln!(f, "docuvault fsck ({mode})")?;
+
+        writeln!(
+            f,
+            "\nquotas: {} accounts checked, {} mismatched",
+            self.accounts_checked,
+            self.quota_mismatches.len()
+        )?;
+        for q in &self.quota_mismatches {
+            let recorded = q.recorded.map_or_else(
+                || "no quota row".to_owned(),
+                |r| format!("{r} bytes recorded"),
+            );
+            let action = if q.repaired {
+                "repaired"
+            } else {
+                "not repaired"
+            };
+            writeln!(
+                f,
+                "  account {}: {recorded}, documents sum to {} bytes [{action}]",
+                q.user_id, q.computed
+            )?;
+        }
+
+        writeln!(
+            f,
+            "\ndocuments: {} confirmed documents checked, {} with a missing or resized object",
+            self.documents_checked,
+            self.document_problems.len()
+        )?;
+        for d in &self.document_problems {
+            let what = match d.problem {
+                ObjectProblem::Missing => "object missing".to_owned(),
+                ObjectProblem::SizeDiffers { stored_bytes } => {
+                    format!("object has {stored_bytes} bytes, {} recorded", d.size_bytes)
+                }
+            };
+            writeln!(
+                f,
+                "  document {} (account {}): {what}: {} [reported only]",
+                d.document_id, d.user_id, d.object_key
+            )?;
+        }
+        if !self.document_problems.is_empty() {
+            writeln!(
+                f,
+                "  fsck never deletes documents: restore the objects from a backup, or let \
+                 the owners delete those documents"
+            )?;
+        }
+
+        writeln!(
+            f,
+            "\nobjects: {} listed, {} orphans older than {}s",
+            self.objects_checked,
+            self.orphans.len(),
+            self.orphan_min_age_secs
+        )?;
+        if self.foreign_objects > 0 {
+            writeln!(
+                f,
+                "  {} objects not shaped like document keys were ignored",
+                self.foreign_objects
+            )?;
+        }
+        for o in &self.orphans {
+            let action = match (&o.deleted, &o.error) {
+                (true, _) => "deleted".to_owned(),
+                (false, Some(e)) => format!("not deleted: {e}"),
+                (false, None) => "not deleted".to_owned(),
+            };
+            writeln!(
+                f,
+                "  {} ({} bytes, modified {}) [{action}]",
+                o.key,
+                o.size_bytes,
+                o.modified.to_rfc3339()
+            )?;
+        }
+
+        let found = self.problems_found();
+        let remaining = self.problems_remaining();
+        write!(f, "\nresult: ")?;
+        if found == 0 {
+            writeln!(f, "clean")
+        } else if self.repair {
+            writeln!(
+                f,
+                "{found} problems found, {} repaired, {remaining} remain",
+                found - remaining
+            )
+        } else {
+            writeln!(f, "{found} problems found")
+        }
+    }
+}
+
+/// Runs every check; with `repair`, fixes quotas and deletes orphans. Safe next to
+/// running servers: detection reads one consistent snapshot per check, and each quota
+/// is recomputed under the same lock confirm and delete take before it is written.
+pub async fn fsck(state: &AppState, repair: bool) -> anyhow::Result<FsckReport> {
+    let mut report = FsckReport {
+        repair,
+        orphan_min_age_secs: state.settings.documents.pending_ttl_secs,
+        ..FsckReport::default()
+    };
+
+    // Listed before the rows are read: an object in this listing had its row created
+    // before, so the scan below sees every row that could reference it.
+    let listed = state
+        .storage
+        .list("")
+        .await
+        .context("listing stored objects")?;
+    report.objects_checked = listed.len() as u64;
+    let sizes: HashMap<&str, u64> = listed
+        .iter()
+        .map(|o| (o.key.as_str(), o.size_bytes))
+        .collect();
+
+    check_quotas(state, &mut report).await?;
+    let referenced = check_documents(state, &sizes, &mut report).await?;
+
+    let cutoff = pending_cutoff(&state.settings, Utc::now());
+    for object in &listed {
+        if !looks_like_document_key(&object.key) {
+            report.foreign_objects += 1;
+            continue;
+        }
+        let old_enough = cutoff.is_some_and(|c| object.modified <= c);
+        if old_enough && !referenced.contains(object.key.as_str()) {
+            report.orphans.push(OrphanObject {
+                key: object.key.clone(),
+                size_bytes: object.size_bytes,
+                modified: object.modified,
+                deleted: false,
+                error: None,
+            });
+        }
+    }
+
+    if repair {
+        for q in &mut report.quota_mismatches {
+            q.computed = repair_quota(state, q.user_id).await?;
+            q.repaired = true;
+        }
+        for o in &mut report.orphans {
+            match ObjectKey::parse(&o.key) {
+                Ok(key) => match state.storage.delete(&key).await {
+                    Ok(()) => o.deleted = true,
+                    Err(e) => o.error = Some(e.to_string()),
+                },
+                Err(e) => o.error = Some(e.to_string()),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// `{user}/{document}/{name}`, both ids UUIDs: only such objects can be orphans, so a
+/// shared bucket or directory never loses anything that is not docuvault's.
+fn looks_like_document_key(key: &str) -> bool {
+    let mut parts = key.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(user), Some(doc), Some(name), None)
+            if Uuid::parse_str(user).is_ok() && Uuid::parse_str(doc).is_ok() && !name.is_empty()
+    )
+}
+
+/// (a) One query, so recorded and computed come from the same snapshot (confirm and
+/// delete change both in one transaction).
+async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Result<()> {
+    let sql = format!(
+        "SELECT u.id AS user_id, q.used_bytes AS recorded, COALESCE(s.total, 0) AS computed \
+         FROM users u \
+         LEFT JOIN quotas q ON q.user_id = u.id \
+         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
+                    WHERE status <> '{}' GROUP BY user_id) s ON s.user_id = u.id \
+         ORDER BY u.id",
+        status::PENDING
+    );
+    let backend = state.db.get_database_backend();
+    let rows = state
+        .db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .context("reading quotas and document sizes")?;
+    report.accounts_checked = rows.len() as u64;
+    for row in rows {
+        let user_id: Uuid = row.try_get("", "user_id")?;
+        let recorded: Option<i64> = row.try_get("", "recorded")?;
+        let computed: i64 = row.try_get("", "computed")?;
+        if recorded != Some(computed) {
+            report.quota_mismatches.push(QuotaMismatch {
+                user_id,
+                recorded,
+                computed,
+                repaired: false,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// (b) Checks every confirmed document against the listing (re-checking a miss with
+/// `stat`, as the listing may predate a confirm) and returns every referenced key.
+async fn check_documents(
+    state: &AppState,
+    sizes: &HashMap<&str, u64>,
+    report: &mut FsckReport,
+) -> anyhow::Result<HashSet<String>> {
+    let mut referenced = HashSet::new();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut query = documents::Entity::find()
+            .select_only()
+            .columns([
+                documents::Column::Id,
+                documents::Column::UserId,
+                documents::Column::ObjectKey,
+                documents::Column::SizeBytes,
+                documents::Column::Status,
+            ])
+            .order_by_asc(documents::Column::Id)
+            .limit(BATCH);
+        if let Some(last) = after {
+            query = query.filter(documents::Column::Id.gt(last));
+        }
+        let rows: Vec<(Uuid, Uuid, String, i64, String)> = query
+            .into_tuple()
+            .all(&state.db)
+            .await
+            .context("reading documents")?;
+        let full = rows.len() as u64 == BATCH;
+        after = rows.last().map(|r| r.0);
+        for (id, user_id, key, size_bytes, doc_status) in rows {
+            if doc_status == status::PENDING {
+                if let Ok(k) = ObjectKey::parse(&key) {
+                    referenced.insert(staging_key(&k)?.as_str().to_owned());
+                }
+                referenced.insert(key);
+                continue;
+            }
+            report.documents_checked += 1;
+            let expected = u64::try_from(size_bytes).ok();
+            if sizes.get(key.as_str()).copied() != expected
+                && let Some(problem) = recheck_object(state, id, &key, size_bytes).await?
+            {
+                report.document_problems.push(DocumentProblem {
+                    document_id: id,
+                    user_id,
+                    object_key: key.clone(),
+                    size_bytes,
+                    problem,
+                });
+            }
+            referenced.insert(key);
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(referenced)
+}
+
+/// Looks at one suspicious document again, now: its object via `stat`, and whether the
+/// row still exists (a delete may have raced the scan).
+async fn recheck_object(
+    state: &AppState,
+    id: Uuid,
+    key: &str,
+    size_bytes: i64,
+) -> anyhow::Result<Option<ObjectProblem>> {
+    let stored = match ObjectKey::parse(key) {
+        Ok(k) => state
+            .storage
+            .stat(&k)
+            .await
+            .with_context(|| format!("checking object {key}"))?,
+        Err(_) => None,
+    };
+    let problem = match stored {
+        None => ObjectProblem::Missing,
+        Some(meta) if i64::try_from(meta.size_bytes).ok() == Some(size_bytes) => return Ok(None),
+        Some(meta) => ObjectProblem::SizeDiffers {
+            stored_bytes: meta.size_bytes,
+        },
+    };
+    let still_there = documents::Entity::find_by_id(id)
+        .filter(documents::Column::Status.ne(status::PENDING))
+        .one(&state.db)
+        .await?
+        .is_some();
+    Ok(still_there.then_some(problem))
+}
+
+/// Sets one account's usage to the sum of its confirmed documents, computed after
+/// taking the quota row's lock (PostgreSQL `FOR UPDATE`; SQLite's write lock), so a
+/// concurrent confirm or delete is counted exactly once. Returns the sum written.
+async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<i64> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    let backend = txn.get_database_backend();
+    let existing = if backend == DatabaseBackend::Postgres {
+        txn.query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT used_bytes FROM quotas WHERE user_id = $1 FOR UPDATE",
+            [user.into()],
+        ))
+        .await?
+        .is_some()
+    } else {
+        quotas::Entity::find_by_id(user).one(&txn).await?.is_some()
+    };
+    let sum: Option<i64> = documents::Entity::find()
+        .select_only()
+        .column_as(
+            sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+            "total",
+        )
+        .filter(documents::Column::UserId.eq(user))
+        .filter(documents::Column::Status.ne(status::PENDING))
+        .into_tuple()
+        .one(&txn)
+        .await?;
+    let sum = sum.unwrap_or(0);
+    if existing {
+        quotas::Entity::update_many()
+            .col_expr(
+                quotas::Column::UsedBytes,
+                sea_orm::sea_query::Expr::value(sum),
+            )
+            .filter(quotas::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+    } else {
+        quotas::ActiveModel {
+            user_id: Set(user),
+            limit_bytes: Set(state.settings.quota.default_limit_bytes),
+            used_bytes: Set(sum),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(sum)
+}

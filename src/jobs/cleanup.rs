@@ -1,0 +1,256 @@
+//! The periodic cleanup job: removes unconfirmed uploads older than
+//! `documents.pending_ttl_secs` and retries object deletions that failed earlier.
+//!
+//! A plain async function: the scheduler calls it on `cleanup.schedule`, tests and
+//! tools call it directly. Stale uploads are removed row first, with the same
+//! `status = 'pending'` condition confirm claims the row with, and their objects only
+//! when that delete won; so a confirmed upload can never lose its object.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::documents::service::{delete_object_or_retry_later, staging_key, status};
+use crate::domain::ObjectKey;
+use crate::entities::{documents, object_deletions};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Arbitrary constant naming the PostgreSQL advisory lock held during a run, so that
+/// instances sharing one database clean up once per tick instead of all at once.
+pub const CLEANUP_LOCK_ID: i64 = 0x646f_6375_636c;
+
+/// Rows read per query, so a large backlog never loads at once.
+const BATCH: u64 = 500;
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Another instance held the cleanup lock; this run did nothing.
+    pub skipped: bool,
+    /// Stale pending uploads whose row (and then objects) were removed.
+    pub stale_uploads_removed: u64,
+    /// Stale pending uploads whose conditional delete matched nothing: a concurrent
+    /// confirm claimed them first (or another run removed them); left alone.
+    pub stale_uploads_confirmed_meanwhile: u64,
+    /// Earlier failed object deletions that succeeded now.
+    pub deletions_completed: u64,
+    /// Object deletions that failed again (kept for the next run).
+    pub deletions_still_failing: u64,
+}
+
+/// The creation time before which a pending upload is stale (`None`: nothing is, the
+/// lifetime reaching back before the calendar's start).
+pub fn pending_cutoff(settings: &Settings, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let ttl = i64::try_from(settings.documents.pending_ttl_secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)?;
+    now.checked_sub_signed(ttl)
+}
+
+/// One cleanup run: stale uploads, then the object-deletion backlog. Logs a summary at
+/// info. On PostgreSQL, a run whose lock another instance holds is skipped.
+pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
+    let Some(lock) = RunLock::acquire(&state.db).await? else {
+        tracing::info!("cleanup skipped: another instance is running it");
+        return Ok(CleanupReport {
+            skipped: true,
+            ..CleanupReport::default()
+        });
+    };
+    let mut report = CleanupReport::default();
+    let outcome = async {
+        remove_stale_uploads(state, &mut report).await?;
+        retry_object_deletions(state, &mut report).await
+    }
+    .await;
+    lock.release().await;
+    outcome?;
+    tracing::info!(
+        stale_uploads_removed = report.stale_uploads_removed,
+        stale_uploads_confirmed_meanwhile = report.stale_uploads_confirmed_meanwhile,
+        deletions_completed = report.deletions_completed,
+        deletions_still_failing = report.deletions_still_failing,
+        "cleanup finished: {} stale uploads removed, {} object deletions completed, {} still failing",
+        report.stale_uploads_removed,
+        report.deletions_completed,
+        report.deletions_still_failing,
+    );
+    Ok(report)
+}
+
+/// Deletes each stale pending row with a conditional delete, then its staging and final
+/// objects — only when this delete removed the row. A confirm that claimed the row
+/// first (its `UPDATE … WHERE status = 'pending'`) makes the delete wait for its
+/// transaction (PostgreSQL row lock; SQLite's single writer) and then match nothing.
+async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> anyhow::Result<()> {
+    let Some(cutoff) = pending_cutoff(&state.settings, crate::time::now()) else {
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    loop {
+        let batch: Vec<(Uuid, String)> = documents::Entity::find()
+            .select_only()
+            .column(documents::Column::Id)
+            .column(documents::Column::ObjectKey)
+            .filter(documents::Column::Status.eq(status::PENDING))
+            .filter(documents::Column::CreatedAt.lt(cutoff))
+            .order_by_asc(documents::Column::CreatedAt)
+            .order_by_asc(documents::Column::Id)
+            .limit(BATCH)
+            .into_tuple()
+            .all(&state.db)
+            .await
+            .context("listing stale uploads")?;
+        let full = batch.len() as u64 == BATCH;
+        // Every row handled is gone or no longer pending; `seen` only guards the loop.
+        let fresh: Vec<_> = batch
+            .into_iter()
+            .filter(|(id, _)| seen.insert(*id))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for (id, key) in fresh {
+            let removed = documents::Entity::delete_many()
+                .filter(documents::Column::Id.eq(id))
+                .filter(documents::Column::Status.eq(status::PENDING))
+                .filter(documents::Column::CreatedAt.lt(cutoff))
+                .exec(&state.db)
+                .await
+                .with_context(|| format!("removing stale upload {id}"))?
+                .rows_affected;
+            if removed == 0 {
+                report.stale_uploads_confirmed_meanwhile += 1;
+                continue;
+            }
+            report.stale_uploads_removed += 1;
+            let Ok(key) = ObjectKey::parse(&key) else {
+                tracing::warn!(document = %id, key, "stale upload had an invalid object key");
+                continue;
+            };
+            for k in [staging_key(&key)?, key] {
+                delete_object_or_retry_later(state, &k)
+                    .await
+                    .with_context(|| format!("recording the deletion of {k}"))?;
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Retries every recorded failed deletion once: success removes the record, failure
+/// counts the attempt and keeps the error.
+async fn retry_object_deletions(
+    state: &AppState,
+    report: &mut CleanupReport,
+) -> anyhow::Result<()> {
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = object_deletions::Entity::find()
+            .order_by_asc(object_deletions::Column::ObjectKey)
+            .limit(BATCH);
+        if let Some(last) = after.take() {
+            query = query.filter(object_deletions::Column::ObjectKey.gt(last));
+        }
+        let rows = query
+            .all(&state.db)
+            .await
+            .context("listing failed object deletions")?;
+        let full = rows.len() as u64 == BATCH;
+        after = rows.last().map(|r| r.object_key.clone());
+        for row in rows {
+            let outcome = match ObjectKey::parse(&row.object_key) {
+                Ok(key) => state.storage.delete(&key).await.map_err(|e| e.to_string()),
+                Err(_) => {
+                    // Not a key this server could have written: nothing to delete.
+                    tracing::warn!(key = row.object_key, "dropping an invalid object key");
+                    Ok(())
+                }
+            };
+            let forget = object_deletions::Entity::delete_many()
+                .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()));
+            match outcome {
+                Ok(()) => {
+                    forget.exec(&state.db).await?;
+                    report.deletions_completed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(key = row.object_key, attempts = row.attempts + 1, error = %e,
+                        "object deletion failed again");
+                    object_deletions::Entity::update_many()
+                        .col_expr(
+                            object_deletions::Column::Attempts,
+                            Expr::col(object_deletions::Column::Attempts).add(1),
+                        )
+                        .col_expr(object_deletions::Column::LastError, Expr::value(Some(e)))
+                        .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()))
+                        .exec(&state.db)
+                        .await?;
+                    report.deletions_still_failing += 1;
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The cross-instance run lock: a PostgreSQL session advisory lock on a connection
+/// taken out of the pool for the run; nothing on SQLite (one instance per file).
+struct RunLock {
+    conn: Option<PoolConnection<sea_orm::sqlx::Postgres>>,
+}
+
+impl RunLock {
+    /// Takes the lock, or `None` when another session holds it.
+    async fn acquire(db: &DatabaseConnection) -> anyhow::Result<Option<Self>> {
+        if db.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(Some(Self { conn: None }));
+        }
+        let mut conn = db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .context("taking a connection for the cleanup lock")?;
+        // The connection never goes back to the pool: closing it ends the session, so
+        // the lock cannot outlive the run, whatever interrupts it.
+        conn.close_on_drop();
+        let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(CLEANUP_LOCK_ID)
+            .fetch_one(&mut *conn)
+            .await
+            .context("taking the cleanup lock")?;
+        Ok(locked.then_some(Self { conn: Some(conn) }))
+    }
+
+    /// Unlocks (closing the connection would too; this is just prompt and explicit).
+    async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let unlocked = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+            .bind(CLEANUP_LOCK_ID)
+            .fetch_one(&mut *conn)
+            .await;
+        if !matches!(unlocked, Ok(true)) {
+            tracing::warn!(
+                ?unlocked,
+                "could not release the cleanup lock; closing its connection"
+            );
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Share use cases: share a document with another account, list a document's shares,
+//! revoke one, and list what was shared with the caller. Read access itself is decided
+//! in [`crate::documents::access::readable`], which consults the `shares` table on every
+//! request, so a revoked share stops working immediately.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use crate::auth::extract::role;
+use crate::documents::access;
+use crate::documents::service::status;
+use crate::domain::{Email, Handle};
+use crate::entities::{documents, shares, users};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The only permission a share grants: read metadata and download.
+pub const VIEW: &str = "view";
+
+/// A share with the recipient's handle.
+#[derive(Debug, Clone)]
+pub struct ShareRow {
+    /// The share.
+    pub share: shares::Model,
+    /// The recipient's handle.
+    pub recipient_handle: String,
+}
+
+/// A document shared with the caller, with the share that grants it.
+#[derive(Debug, Clone)]
+pub struct SharedDocument {
+    /// The share.
+    pub share: shares::Model,
+    /// The owner's handle.
+    pub owner_handle: String,
+    /// The document.
+    pub document: documents::Model,
+}
+
+/// Whom to share with, as the owner named them: a handle or an e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A handle, normalised.
+    Handle(Handle),
+    /// An e-mail address, normalised.
+    Email(Email),
+}
+
+impl Recipient {
+    /// Reads a handle or e-mail address; `None` when it can be neither (so no account
+    /// can have it, and the database is not asked).
+    pub fn parse(input: &str) -> Option<Self> {
+        Email::parse(input)
+            .map(Self::Email)
+            .or_else(|_| Handle::parse(input).map(Self::Handle))
+            .ok()
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Handle(h) => h.as_str(),
+            Self::Email(e) => e.as_str(),
+        }
+    }
+}
+
+/// Whether [`share`] created the share or found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new share.
+    New,
+    /// The document was already shared with this recipient.
+    Existing,
+}
+
+fn recipient_not_found() -> ApiError {
+    ApiError::NotFound("No such user".into())
+}
+
+async fn existing_share(
+    db: &impl ConnectionTrait,
+    document: Uuid,
+    recipient: Uuid,
+) -> Result<Option<shares::Model>, DbErr> {
+    shares::Entity::find()
+        .filter(shares::Column::DocumentId.eq(document))
+        .filter(shares::Column::RecipientId.eq(recipient))
+        .one(db)
+        .await
+}
+
+/// Handles of the given accounts, by id.
+async fn handles(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>, ApiError> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(users::Entity::find()
+        .filter(users::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.handle))
+        .collect())
+}
+
+fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiError> {
+    handles
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("share refers to missing account {id}")))
+}
+
+/// Shares the caller's confirmed document `document` with the account whose handle or
+/// e-mail is `recipient`. Idempotent: sharing again returns the existing share.
+///
+/// Refusals, in this order: not the caller's document, or still pending → 404 (as if
+/// missing); no such account → 404 "No such user"; the caller → 409
+/// `cannot_share_with_self`; an administrator → 409 `cannot_share_with_admin`.
+#[tracing::instrument(skip_all)]
+pub async fn share(
+    state: &AppState,
+    owner: Uuid,
+    document: Uuid,
+    recipient: &str,
+) -> Result<(ShareRow, Created), ApiError> {
+    let doc = access::owned(&state.db, owner, document).await?;
+    if doc.status == status::PENDING {
+        return Err(ApiError::not_found());
+    }
+    // Neither a handle nor an e-mail address: no account can have it (and text such as
+    // a NUL byte never reaches the database).
+    let recipient = Recipient::parse(recipient).ok_or_else(recipient_not_found)?;
+    let recipient = crate::auth::repo::find_by_login(&state.db, recipient.as_str())
+        .await?
+        .ok_or_else(recipient_not_found)?;
+    if recipient.id == owner {
+        return Err(ApiError::Conflict {
+            code: "cannot_share_with_self",
+            message: "You cannot share a document with yourself".into(),
+        });
+    }
+    if recipient.role == role::ADMIN {
+        return Err(ApiError::Conflict {
+            code: "cannot_share_with_admin",
+            message: "Administrator accounts cannot receive shared documents".into(),
+        });
+    }
+    let row = |share| ShareRow {
+        share,
+        recipient_handle: recipient.handle.clone(),
+    };
+    if let Some(existing) = existing_share(&state.db, doc.id, recipient.id).await? {
+        return Ok((row(existing), Created::Existing));
+    }
+    let inserted = shares::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        document_id: Set(doc.id),
+        owner_id: Set(owner),
+        recipient_id: Set(recipient.id),
+        permission: Set(VIEW.to_owned()),
+        created_at: Set(crate::time::now()),
+    }
+    .insert(&state.db)
+    .await;
+    match inserted {
+        Ok(share) => Ok((row(share), Created::New)),
+        // A concurrent request created the same share first: return that one. (The
+        // document may also have been deleted meanwhile: then it is a 404.)
+        Err(e) => match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                let existing = existing_share(&state.db, doc.id, recipient.id)
+                    .await?
+                    .ok_or_else(ApiError::not_found)?;
+                Ok((row(existing), Created::Existing))
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => Err(ApiError::not_found()),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+/// Every share of the caller's document, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn list_for_document(
+    state: &AppState,
+    owner: Uuid,
+    document: Uuid,
+) -> Result<Vec<ShareRow>, ApiError> {
+    let doc = access::owned(&state.db, owner, document).await?;
+    let rows = shares::Entity::find()
+        .filter(shares::Column::DocumentId.eq(doc.id))
+        .order_by_asc(shares::Column::CreatedAt)
+        .order_by_asc(shares::Column::Id)
+        .all(&state.db)
+        .await?;
+    let names = handles(&state.db, rows.iter().map(|s| s.recipient_id)).await?;
+    rows.into_iter()
+        .map(|share| {
+            Ok(ShareRow {
+                recipient_handle: handle_of(&names, share.recipient_id)?,
+                share,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a share of one of the caller's documents; anyone else's share (including
+/// one made *to* the caller) is a 404, like a missing one.
+#[tracing::instrument(skip_all)]
+pub async fn revoke(state: &AppState, owner: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let removed = shares::Entity::delete_many()
+        .filter(shares::Column::Id.eq(id))
+        .filter(shares::Column::OwnerId.eq(owner))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    if removed == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
+/// One page of the documents shared with `recipient`, most recently shared first.
+#[tracing::instrument(skip_all)]
+pub async fn shared_with(
+    state: &AppState,
+    recipient: Uuid,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<SharedDocument>, u64), ApiError> {
+    let paginator = shares::Entity::find()
+        .find_also_related(documents::Entity)
+        .filter(shares::Column::RecipientId.eq(recipient))
+        .filter(documents::Column::Status.ne(status::PENDING))
+        .order_by_desc(shares::Column::CreatedAt)
+        .order_by_desc(shares::Column::Id)
+        .paginate(&state.db, per_page);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(page.saturating_sub(1)).await?;
+    let names = handles(&state.db, rows.iter().map(|(s, _)| s.owner_id)).await?;
+    let items = rows
+        .into_iter()
+        .filter_map(|(share, doc)| doc.map(|d| (share, d)))
+        .map(|(share, document)| {
+            Ok(SharedDocument {
+                owner_handle: handle_of(&names, share.owner_id)?,
+                share,
+                document,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((items, total))
+}
