@@ -148,6 +148,23 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for ApiJso
     }
 }
 
+/// Largest accepted `per_page`.
+pub const MAX_PER_PAGE: u64 = 100;
+/// Largest accepted `page`.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// Checks `page` (1-based, default 1) and `per_page` (default 25, at most 100).
+pub fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(25));
+    if !(1..=MAX_PAGE).contains(&page) || !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!("page must be 1–{MAX_PAGE} and per_page 1–{MAX_PER_PAGE}"),
+        });
+    }
+    Ok((page, per_page))
+}
+
 /// Path templates of the API and their methods, read off the OpenAPI document, so an
 /// unknown method on a known path answers 405 and an unknown path 404.
 #[derive(Debug, Clone, Default)]

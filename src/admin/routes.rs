@@ -13,11 +13,8 @@ use crate::auth::service::create_account;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::audit_log;
 use crate::error::{ApiError, ErrorBody};
-use crate::http::ApiJson;
+use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
-
-/// Largest page size accepted.
-const MAX_PER_PAGE: u64 = 100;
 
 /// Pagination query.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,24 +28,6 @@ pub struct PageQuery {
     pub per_page: Option<u64>,
     /// Filter accounts by handle or e-mail substring.
     pub q: Option<String>,
-}
-
-fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
-    let page = page.unwrap_or(1);
-    let per_page = per_page.unwrap_or(25);
-    if page == 0 || page > 1_000_000 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: "page must be between 1 and 1000000".into(),
-        });
-    }
-    if per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        });
-    }
-    Ok((page, per_page))
 }
 
 /// An account as administrators see it (never document content).

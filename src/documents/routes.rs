@@ -13,7 +13,7 @@ use crate::documents::service::{
 };
 use crate::entities::documents;
 use crate::error::{ApiError, ErrorBody};
-use crate::http::ApiJson;
+use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
 
 /// Body of a refused upload (413): the quota numbers.
@@ -317,17 +317,6 @@ pub async fn confirm(
         Ok(c) => HttpResponse::Ok().json(ConfirmResponse::from(c)),
         Err(e) => upload_error(e),
     }
-}
-
-fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
-    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(25));
-    if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&per_page) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: "page must be 1–1000000 and per_page 1–100".into(),
-        });
-    }
-    Ok((page, per_page))
 }
 
 /// The caller's documents, newest first by default.

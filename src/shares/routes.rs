@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::extract::RegularUser;
 use crate::documents::routes::DocumentView;
 use crate::error::{ApiError, ErrorBody};
-use crate::http::ApiJson;
+use crate::http::{ApiJson, page_params};
 use crate::shares::service::{self, Created, ShareRow, SharedDocument};
 use crate::state::AppState;
 
@@ -119,17 +119,6 @@ pub struct SharedWithMeQuery {
     /// Items per page, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
-}
-
-fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64), ApiError> {
-    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(25));
-    if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&per_page) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: "page must be 1–1000000 and per_page 1–100".into(),
-        });
-    }
-    Ok((page, per_page))
 }
 
 /// Shares your document read-only with another account, named by handle or e-mail.
