@@ -279,3 +279,69 @@ async fn presigned_put_and_get_work_like_a_browser_would_use_them() {
     assert_eq!(res.status(), 403);
     store.delete(&final_key).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_expired_upload_url_is_refused_by_the_store() {
+    let app = TestApp::spawn().await;
+    let store = &app.state.storage;
+    let id = uuid::Uuid::new_v4();
+    let key = ObjectKey::parse(&format!("{id}/{id}/late.txt.upload")).unwrap();
+    let put = store
+        .presign_put(&key, "text/plain", 4, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let url = absolute(&app, &put.url);
+    // Poll until the URL has expired: then the store must refuse it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        // Probe with a wrong length, which never stores anything, until it expires…
+        let res = app
+            .client
+            .put(&url)
+            .header("content-type", "text/plain")
+            .body(b"xxxxx".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error());
+        if std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            > put_expiry_secs(&put.url, &app) + 1.0
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "URL never expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // …then the exact, correct upload is refused too.
+    let res = app
+        .client
+        .put(&url)
+        .header("content-type", "text/plain")
+        .body(b"abcd".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "expired URL accepted");
+    assert_eq!(store.stat(&key).await.unwrap(), None);
+}
+
+/// When a presigned URL stops being valid, in Unix seconds (local grant or S3 query).
+fn put_expiry_secs(url: &str, _app: &TestApp) -> f64 {
+    use base64::Engine;
+    if let Some(token) = url.split("/storage/").nth(1) {
+        let payload = token.split('.').next().unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        let grant: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        return grant["expires"].as_f64().unwrap();
+    }
+    let parsed = url::Url::parse(url).unwrap();
+    let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+    let date = chrono::NaiveDateTime::parse_from_str(&q["X-Amz-Date"], "%Y%m%dT%H%M%SZ").unwrap();
+    let expires: f64 = q["X-Amz-Expires"].parse().unwrap();
+    date.and_utc().timestamp() as f64 + expires
+}

@@ -520,3 +520,145 @@ async fn undeclared_methods_on_literal_routes_are_405() {
         assert_eq!(res.headers()["allow"], "POST");
     }
 }
+
+/// The quota race at full size: 64 concurrent confirms of 10 MiB uploads into a
+/// 100 MiB quota, 20 rounds, on whichever database the run uses. Storage is the local
+/// directory with sparse staging files (the bytes do not matter, only the sizes
+/// storage reports), so the test exercises the database, not the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_confirms_of_10_mib_into_100_mib_charge_exactly_ten_twenty_times() {
+    use sea_orm::EntityTrait;
+    const MIB: u64 = 1024 * 1024;
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__STORAGE__BACKEND".into(), "local".into());
+        env.insert(
+            "DOCUVAULT__QUOTA__DEFAULT_LIMIT_BYTES".into(),
+            (100 * MIB).to_string(),
+        );
+    })
+    .await;
+    let s = app.register("quinn").await;
+    let local = app.state.local_store.clone().unwrap();
+    for round in 0..20 {
+        let mut ids = Vec::new();
+        for i in 0..64 {
+            let ticket = app
+                .upload_url(
+                    &s,
+                    &format!("r{round}-{i}.pdf"),
+                    "application/pdf",
+                    (10 * MIB) as usize,
+                )
+                .await;
+            let id: uuid::Uuid = ticket["document_id"].as_str().unwrap().parse().unwrap();
+            let doc = docuvault::entities::documents::Entity::find_by_id(id)
+                .one(&app.state.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let key = docuvault::domain::ObjectKey::parse(&doc.object_key).unwrap();
+            let staging = docuvault::documents::service::staging_key(&key).unwrap();
+            let path = local.path(&staging);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::File::create(&path)
+                .unwrap()
+                .set_len(10 * MIB)
+                .unwrap();
+            ids.push(id.to_string());
+        }
+        let mut tasks = Vec::new();
+        for id in &ids {
+            let (client, url, token) = (
+                app.client.clone(),
+                app.url(&format!("/api/documents/{id}/confirm")),
+                s.access.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                200 => ok += 1,
+                413 => {}
+                other => panic!("round {round}: status {other}"),
+            }
+        }
+        assert_eq!(ok, 10, "round {round}");
+        assert_eq!(
+            quota(&app, &s).await["used_bytes"],
+            104_857_600,
+            "round {round}"
+        );
+        let list = body(app.get_auth("/api/documents?per_page=100", &s.access).await).await;
+        assert_eq!(list["total"], 10);
+        for d in list["items"].as_array().unwrap() {
+            let res = app
+                .client
+                .delete(app.url(&format!("/api/documents/{}", d["id"].as_str().unwrap())))
+                .bearer_auth(&s.access)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 204);
+        }
+        assert_eq!(quota(&app, &s).await["used_bytes"], 0);
+    }
+}
+
+#[tokio::test]
+async fn hostile_filenames_get_safe_content_disposition_headers() {
+    let app = TestApp::spawn().await;
+    let s = app.register("rita").await;
+    let long = "文".repeat(300);
+    let names = [
+        "quote\"d\".txt",
+        "line\r\nX-Injected: yes.txt",
+        "../../etc/passwd.txt",
+        "evil\u{202E}txt.exe",
+        long.as_str(),
+        "semi;colon, comma = eq.txt",
+        "back\\slash.txt",
+    ];
+    for name in names {
+        let id = app.upload(&s, name, "text/plain", b"x".to_vec()).await;
+        let doc = body(
+            app.get_auth(&format!("/api/documents/{id}"), &s.access)
+                .await,
+        )
+        .await;
+        let stored = doc["filename"].as_str().unwrap();
+        assert!(
+            !stored.contains(['\r', '\n', '/', '\\', '\u{202E}']),
+            "{stored:?}"
+        );
+        assert!(stored.chars().count() <= 255);
+        let link = body(
+            app.get_auth(&format!("/api/documents/{id}/download"), &s.access)
+                .await,
+        )
+        .await;
+        let res = app
+            .client
+            .get(link["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name:?}");
+        assert!(res.headers().get("x-injected").is_none());
+        let cd = res.headers()["content-disposition"].to_str().unwrap();
+        assert!(cd.starts_with("attachment; filename=\""), "{cd}");
+        let quoted = cd.split('"').nth(1).unwrap();
+        assert!(quoted.is_ascii() && !quoted.contains(['\\', ';']), "{cd}");
+        assert_eq!(cd.matches('"').count(), 2, "{cd}");
+        assert!(cd.contains("filename*=UTF-8''"), "{cd}");
+    }
+}

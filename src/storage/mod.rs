@@ -104,10 +104,11 @@ pub trait ObjectStore: Send + Sync {
 /// `attachment; filename="…"; filename*=UTF-8''…` with a plain-ASCII fallback: quotes,
 /// backslashes, control and non-ASCII characters never reach the quoted form.
 pub fn content_disposition(filename: &str) -> String {
+    // The quoted fallback keeps only characters no parser can misread.
     let ascii: String = filename
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+            if c.is_ascii_alphanumeric() || " ._-()[]+".contains(c) {
                 c
             } else {
                 '_'
