@@ -22,7 +22,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::auth::tokens::TokenIssuer;
 use crate::crypto::Keys;
 use crate::error::{json_config, path_error, query_error};
-use crate::http::{RouteTable, request_context, security_headers};
+use crate::http::{RouteTable, regular_only, request_context, security_headers};
 use crate::mail::Mailer;
 use crate::settings::{QueueKind, Settings, StorageKind};
 use crate::state::AppState;
@@ -209,6 +209,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                 cors,
             ))
             .wrap(security_headers(settings))
+            .wrap(from_fn(regular_only))
             .wrap(from_fn(request_context))
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
             .route(

@@ -662,3 +662,38 @@ async fn hostile_filenames_get_safe_content_disposition_headers() {
         assert!(cd.contains("filename*=UTF-8''"), "{cd}");
     }
 }
+
+#[tokio::test]
+async fn admins_get_403_even_with_invalid_input() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let bad = |path: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&admin.access)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+    };
+    for path in [
+        "/api/documents/upload-url",
+        "/api/folders",
+        "/api/documents/not-a-uuid/shares",
+    ] {
+        let res = bad(path).await.unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+    }
+    let res = app
+        .get_auth("/api/shared-with-me?page=0", &admin.access)
+        .await;
+    assert_eq!(res.status(), 403);
+    // Without a token it is 401 before anything else.
+    let res = app
+        .client
+        .post(app.url("/api/documents/upload-url"))
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use sea_orm::EntityTrait;
 use uuid::Uuid;
@@ -114,6 +114,10 @@ impl FromRequest for AuthSession {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated by the `regular_only` middleware for this request.
+        if let Some(session) = req.extensions().get::<AuthSession>().cloned() {
+            return Box::pin(async move { Ok(session) });
+        }
         let state = app_state(req);
         let bearer = req
             .headers()

@@ -1,0 +1,384 @@
+"""Document-list benchmark driver (PostgreSQL). Run through bench/list/run.sh.
+
+    python3 bench/list/list.py BIN WORK OUT OHA
+
+Creates a fresh PostgreSQL database, starts the release `docuvault` on it (free port,
+clean environment, rate limiter off), registers one account through the API and gives
+it DOCS (10 000) documents with one bulk INSERT through psql (status 'classified',
+unique object keys '{user}/{id}/{uuid}.pdf', created_at spread over ~1 year, random
+sizes, EXTRACTED_TEXT_BYTES (4096) of incompressible extracted text each as a classified
+document has, the quota's used_bytes set to their sum, ANALYZE). Then, with oha:
+
+  fixed rate  RATE (200) req/s for DURATION (30) s, coordinated-omission corrected
+              (--latency-correction: latency counts from when a request was due):
+                GET /health                                  <- baseline
+                GET /api/documents?page=1&per_page=20        <- the target
+              and EXTRA_DURATION (10) s each of other pages and sorts (reported, same
+              target applied)
+  closed loop CONNECTIONS ("1 4 16 64") for MAX_DURATION (10) s each on page 1 (and
+              /health at the largest N): the maximum throughput with 0 errors
+
+Targets: page 1 at RATE req/s p99 < 20 ms and 0 errors (non-2xx or connection errors).
+Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself failed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+BIN, WORK, OUT, OHA = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+DOCS = int(os.environ.get("DOCS", "10000"))
+RATE = int(os.environ.get("RATE", "200"))
+DURATION_S = int(os.environ.get("DURATION", "30"))
+EXTRA_DURATION_S = int(os.environ.get("EXTRA_DURATION", "10"))
+MAX_DURATION_S = int(os.environ.get("MAX_DURATION", "10"))
+CONNECTIONS = [int(x) for x in os.environ.get("CONNECTIONS", "1 4 16 64").split()]
+TEXT_BYTES = int(os.environ.get("EXTRACTED_TEXT_BYTES", "4096"))
+PG_BASE = os.environ.get("PG_BASE", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
+
+P99_TARGET_MS = 20.0
+START_DEADLINE_S = 60.0
+HANDLE = "benchlist"
+CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
+PAGE1 = "/api/documents?page=1&per_page=20"
+LAST_PAGE = max(1, math.ceil(DOCS / 20))
+EXTRA_PATHS = [
+    f"/api/documents?page={max(1, LAST_PAGE // 2)}&per_page=20",
+    f"/api/documents?page={LAST_PAGE}&per_page=20",
+    "/api/documents?page=1&per_page=20&sort=name&order=asc",
+    "/api/documents?page=1&per_page=20&sort=size&order=desc",
+    "/api/documents?page=1&per_page=100",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
+            timeout: float = 30) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request(method, path, body=data, headers=headers)
+        res = conn.getresponse()
+        return res.status, res.read()
+    finally:
+        conn.close()
+
+
+def psql(url: str, sql: str, timeout: float = 300) -> str:
+    r = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql],
+                       capture_output=True, text=True, timeout=timeout, env=dict(CLEAN_ENV))
+    if r.returncode != 0:
+        raise RuntimeError(f"psql failed ({r.returncode}): {r.stderr.strip()[:500]}")
+    return r.stdout.strip()
+
+
+def proc_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_cpu_s() -> float:
+    """CPU seconds of every postgres process (backends serve the server's queries)."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        if raw[raw.index("(") + 1:raw.rindex(")")].startswith("postgres"):
+            fields = raw.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + vals[4]
+    return sum(vals[:8]) - idle, sum(vals[:8])
+
+
+def vm_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+class Oha:
+    """One oha run; figures from its JSON report; CPU split measured around it."""
+
+    def __init__(self, server_pid: int, url: str, token: str | None, *, rate: int | None, conns: int,
+                 secs: int) -> None:
+        cmd = [OHA, "--no-tui", "--output-format", "json", "-z", f"{secs}s", "-c", str(conns),
+               "--http-version", "1.1"]
+        if rate:
+            cmd += ["-q", str(rate), "--latency-correction"]
+        if token:
+            cmd += ["-H", f"Authorization: Bearer {token}"]
+        cmd.append(url)
+        m0, s0, p0 = machine_cpu(), proc_cpu_s(server_pid), pg_cpu_s()
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 120)
+        wall = time.monotonic() - t0
+        m1, s1, p1 = machine_cpu(), proc_cpu_s(server_pid), pg_cpu_s()
+        if r.returncode != 0:
+            raise RuntimeError(f"oha exited with {r.returncode}: {r.stderr.strip()[:500]}")
+        try:
+            rep = json.loads(r.stdout)
+        except ValueError:
+            raise RuntimeError(f"oha printed no JSON: {r.stdout[:300]!r} {r.stderr[:300]!r}")
+        self.raw = rep
+        summ = rep["summary"]
+        self.rps = float(summ.get("requestsPerSec") or 0)
+        pct = rep.get("latencyPercentiles", {})
+        self.p50 = float(pct.get("p50") or math.nan) * 1000
+        self.p99 = float(pct.get("p99") or math.nan) * 1000
+        self.max = float(summ.get("slowest") or math.nan) * 1000
+        codes = {int(k): int(v) for k, v in rep.get("statusCodeDistribution", {}).items()}
+        self.codes = codes
+        self.ok = sum(v for k, v in codes.items() if 200 <= k < 300)
+        self.bad_status = sum(v for k, v in codes.items() if not 200 <= k < 300)
+        self.conn_errors = sum(int(v) for v in rep.get("errorDistribution", {}).values())
+        self.error_kinds = rep.get("errorDistribution", {})
+        self.errors = self.bad_status + self.conn_errors
+        self.n = self.ok + self.errors
+        ncpu = os.cpu_count() or 1
+        tot = (m1[1] - m0[1]) or 1
+        self.machine = (m1[0] - m0[0]) / tot * ncpu
+        self.server = (s1 - s0) / wall
+        self.pg = (p1 - p0) / wall
+        self.wall = wall
+
+    def line(self) -> str:
+        codes = " ".join(f"{k}:{v}" for k, v in sorted(self.codes.items()))
+        err = f"  conn errors {self.conn_errors} {self.error_kinds}" if self.conn_errors else ""
+        return (f"{self.rps:8.1f} req/s  p50 {self.p50:7.2f}  p99 {self.p99:7.2f}  max {self.max:7.2f} ms  "
+                f"n={self.n} [{codes}]{err}")
+
+    def cpu(self) -> str:
+        rest = max(0.0, self.machine - self.server - self.pg)
+        return (f"CPU server {self.server:.2f}  postgres {self.pg:.2f}  oha+other jobs {rest:.2f}  "
+                f"(machine busy {self.machine:.2f} of {os.cpu_count()} cores)")
+
+
+lines: list[str] = []
+
+
+def out(s: str = "") -> None:
+    print(s, flush=True)
+    lines.append(s)
+
+
+def seed(db_url: str, user_id: str) -> float:
+    """DOCS classified documents for user_id in one statement; returns seconds."""
+    words = ["Invoice", "Contract", "Report", "Letter", "Statement", "Receipt", "Payslip", "Tax return",
+             "Insurance policy", "Bank statement", "Lease", "Warranty"]
+    arr = "ARRAY[" + ",".join("'" + w.replace("'", "''") + "'" for w in words) + "]"
+    md5s = max(1, TEXT_BYTES // 32)
+    sql = f"""
+BEGIN;
+INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, sha256,
+                       storage_backend, extracted_text, status, attempts, last_error, lease_expires_at,
+                       ai_opt_out, classified_by, created_at, updated_at)
+SELECT r.id, '{user_id}'::uuid, NULL,
+       ({arr})[1 + (r.g % {len(words)})] || ' ' || to_char(r.ts, 'YYYY-MM-DD') || ' ' || r.g || '.pdf',
+       '{user_id}/' || r.id || '/' || gen_random_uuid() || '.pdf',
+       'application/pdf',
+       (1000 + floor(random() * 20000000))::bigint,
+       md5(random()::text) || md5(random()::text),
+       'local',
+       CASE WHEN {TEXT_BYTES} > 0 THEN (SELECT string_agg(md5(random()::text || r.g || s), ' ')
+                                         FROM generate_series(1, {md5s}) s) END,
+       'classified', 1, NULL, NULL, false,
+       '{{"provider": "builtin", "model": "keywords"}}'::jsonb,
+       r.ts, r.ts + interval '2 minutes'
+FROM (SELECT g, gen_random_uuid() AS id,
+             now() - (g * interval '3150 seconds') - floor(random() * 3000) * interval '1 second' AS ts
+      FROM generate_series(1, {DOCS}) g) r;
+UPDATE quotas SET limit_bytes = GREATEST(limit_bytes, 1099511627776),
+                  used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) FROM documents WHERE user_id = '{user_id}')
+ WHERE user_id = '{user_id}';
+COMMIT;
+ANALYZE documents;
+"""
+    t0 = time.monotonic()
+    psql(db_url, sql, timeout=600)
+    return time.monotonic() - t0
+
+
+def main() -> int:
+    db_name = f"docuvault_bench_list_{os.getpid()}"
+    admin_url = f"{PG_BASE}/postgres"
+    db_url = f"{PG_BASE}/{db_name}"
+    version = subprocess.run([BIN, "--version"], env=CLEAN_ENV, capture_output=True, text=True).stdout.strip()
+    oha_version = subprocess.run([OHA, "--version"], capture_output=True, text=True).stdout.strip()
+    pg_version = psql(admin_url, "SHOW server_version")
+    out(f"DocuVault document-list benchmark   {time.strftime('%Y-%m-%d %H:%M:%S %z')}")
+    out(f"binary   {BIN} ({version or '?'}, {os.path.getsize(BIN) / 2**20:.1f} MiB)")
+    if os.environ.get("BENCH_COMMIT"):
+        out(f"commit   {os.environ['BENCH_COMMIT']}")
+    out(f"machine  {os.cpu_count()} CPUs, {os.uname().release}, loadavg(1m) before start {os.getloadavg()[0]:.2f}")
+    out(f"server   PostgreSQL {pg_version} (fresh database {db_name}), local storage, rate limiter off")
+    if SERVER_ENV:
+        out(f"extra    server environment: {' '.join(f'{k}={v}' for k, v in SERVER_ENV.items())}")
+    out(f"client   {oha_version or OHA} on the same 2 cores, HTTP/1.1 keep-alive")
+    psql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
+    psql(admin_url, f"CREATE DATABASE {db_name}")
+    port = free_port()
+    data_dir = os.path.join(WORK, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    log_path = os.path.join(WORK, "server.log")
+    env = dict(CLEAN_ENV, DATABASE_URL=db_url, DOCUVAULT__DATA_DIR=data_dir,
+               DOCUVAULT__SERVER__PORT=str(port), DOCUVAULT__STORAGE__BACKEND="local",
+               DOCUVAULT__RATE_LIMIT__ENABLED="false")
+    env.update(SERVER_ENV)
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([BIN], cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_DEADLINE_S
+        while True:
+            try:
+                if request(port, "GET", "/health", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"docuvault exited with {proc.returncode} before /health was 200 (log: {log_path})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"/health not 200 within {START_DEADLINE_S:.0f} s")
+            time.sleep(0.02)
+        status, body = request(port, "POST", "/api/auth/register",
+                               {"handle": HANDLE, "email": f"{HANDLE}@example.com",
+                                "password": "correct horse battery staple"})
+        if status != 201:
+            raise RuntimeError(f"register answered {status}: {body[:200]!r}")
+        token = json.loads(body)["access_token"]
+        user_id = psql(db_url, f"SELECT id FROM users WHERE handle = '{HANDLE}'")
+        secs = seed(db_url, user_id)
+        stats = psql(db_url, f"SELECT count(*), pg_size_pretty(pg_total_relation_size('documents')), "
+                             f"min(created_at)::date, max(created_at)::date FROM documents WHERE user_id = '{user_id}'")
+        out(f"data     1 user, {stats.split('|')[0]} documents (INSERT + ANALYZE {secs:.1f} s; documents table "
+            f"{stats.split('|')[1]} with TOAST; created {stats.split('|')[2]}..{stats.split('|')[3]}; "
+            f"{TEXT_BYTES} B extracted text each)")
+        # sanity: every list variant answers 200 with the right total and page size
+        for path in [PAGE1] + EXTRA_PATHS:
+            st, b = request(port, "GET", path, token=token)
+            if st != 200:
+                raise RuntimeError(f"GET {path} answered {st}: {b[:200]!r}")
+            page = json.loads(b)
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+            want = min(int(q["per_page"]), DOCS - (int(q["page"]) - 1) * int(q["per_page"]))
+            if page["total"] != DOCS or len(page["items"]) != want:
+                raise RuntimeError(f"GET {path}: total {page['total']}, {len(page['items'])} items (want {DOCS}, {want})")
+        st, b = request(port, "GET", PAGE1, token=token)
+        out(f"         page 1 response {len(b)} bytes, total {json.loads(b)['total']}; server VmRSS {vm_rss_mib(proc.pid):.1f} MiB")
+        out()
+
+        base = f"http://127.0.0.1:{port}"
+        conns_fixed = 32
+        # warm-up: connection pool, plans, caches (not reported)
+        Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=3)
+
+        out(f"fixed rate {RATE} req/s, coordinated-omission corrected, {conns_fixed} connections available")
+        health = Oha(proc.pid, base + "/health", None, rate=RATE, conns=conns_fixed, secs=DURATION_S)
+        out(f"  GET /health                 {DURATION_S:3d} s {health.line()}   <- baseline")
+        out(f"  {'':31}{health.cpu()}")
+        main_run = Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=DURATION_S)
+        out(f"  GET {PAGE1:<24}{DURATION_S:3d} s {main_run.line()}")
+        out(f"  {'':31}{main_run.cpu()}")
+        extras = []
+        for path in EXTRA_PATHS:
+            r = Oha(proc.pid, base + path, token, rate=RATE, conns=conns_fixed, secs=EXTRA_DURATION_S)
+            extras.append((path, r))
+            out(f"  GET {path.replace('/api/documents', '…'):<24}{EXTRA_DURATION_S:3d} s {r.line()}")
+            out(f"  {'':31}{r.cpu()}")
+        out(f"  page 1 / health: p50 {main_run.p50 / health.p50:.1f}x  p99 {main_run.p99 / health.p99:.1f}x")
+        out()
+
+        out(f"closed loop, {MAX_DURATION_S} s each (as fast as N connections go)")
+        closed = []
+        for n in CONNECTIONS:
+            r = Oha(proc.pid, base + PAGE1, token, rate=None, conns=n, secs=MAX_DURATION_S)
+            closed.append((n, r))
+            out(f"  page 1   c={n:<3}  {r.line()}")
+            out(f"  {'':15}{r.cpu()}")
+        hmax = Oha(proc.pid, base + "/health", None, rate=None, conns=CONNECTIONS[-1], secs=MAX_DURATION_S)
+        out(f"  /health  c={CONNECTIONS[-1]:<3}  {hmax.line()}   <- baseline")
+        out(f"  {'':15}{hmax.cpu()}")
+        clean = [(n, r) for n, r in closed if r.errors == 0]
+        best_n, best = max(clean, key=lambda x: x[1].rps) if clean else (0, None)
+        if best:
+            out(f"  max sustainable page-1 throughput (0 errors): {best.rps:.0f} req/s at c={best_n} "
+                f"(p99 {best.p99:.1f} ms); /health {hmax.rps:.0f} req/s -> {best.rps / hmax.rps:.2f}x of baseline")
+        else:
+            out("  no closed-loop run without errors")
+        out(f"  server VmRSS at the end {vm_rss_mib(proc.pid):.1f} MiB")
+        out(f"note: loadavg(1m) at the end {os.getloadavg()[0]:.2f}")
+        out()
+
+        ok_main = main_run.p99 < P99_TARGET_MS and main_run.errors == 0 and main_run.n > 0
+        out(f"target page 1 @ {RATE} req/s p99 < {P99_TARGET_MS:.0f} ms, 0 errors : {'PASS' if ok_main else 'FAIL'} "
+            f"(p99 {main_run.p99:.2f} ms, max {main_run.max:.2f} ms, errors {main_run.errors}, "
+            f"achieved {main_run.rps:.1f} req/s)")
+        ok_all = ok_main
+        for path, r in extras:
+            ok = r.p99 < P99_TARGET_MS and r.errors == 0 and r.n > 0
+            ok_all = ok_all and ok
+            out(f"same target, {path.replace('/api/documents', '…'):<34}: {'PASS' if ok else 'FAIL'} "
+                f"(p99 {r.p99:.2f} ms, errors {r.errors})")
+        return 0 if ok_all else 2
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        if not os.environ.get("KEEP_DB"):
+            try:
+                psql(admin_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+            except Exception as err:  # noqa: BLE001
+                print(f"warning: could not drop {db_name}: {err}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        status = main()
+    except Exception as err:  # noqa: BLE001 - report and fail
+        out(f"list bench FAILED: {type(err).__name__}: {err}")
+        status = 1
+    with open(OUT, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"\nwritten to {OUT}")
+    sys.exit(status)

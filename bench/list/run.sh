@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Document-list benchmark: GET /api/documents for an account with 10 000 documents on
+# PostgreSQL, at a fixed rate and closed-loop, against a release `docuvault`.
+#
+#   bench/list/run.sh                         # 200 req/s for 30 s, then closed loop
+#   RATE=100 DURATION=10 bench/list/run.sh
+#   NO_BUILD=1 bench/list/run.sh              # reuse target/release/docuvault as it is
+#
+# Needs: PostgreSQL reachable as PG_BASE (default postgres://postgres@127.0.0.1:5432, trust
+# auth; the script creates and drops its own database docuvault_bench_list_<pid>), psql,
+# and oha (load generator). When oha is not on PATH nor given as OHA=/path it is installed
+# with `cargo install oha --locked --version $OHA_VERSION` (about 9 min on 2 cores).
+#
+# What it does:
+#   1. cargo build --release (skipped with NO_BUILD=1)
+#   2. creates a fresh database, starts the release binary (no arguments = serve; it
+#      migrates the database) on a free port with a temp data dir, a clean environment,
+#      DATABASE_URL, local storage and the rate limiter off
+#   3. registers one account through the API (POST /api/auth/register) and bulk-INSERTs
+#      DOCS (10 000) 'classified' documents for it with psql: unique object keys
+#      '{user}/{id}/{uuid}.pdf', created_at spread over about a year, random sizes,
+#      EXTRACTED_TEXT_BYTES (4096) of random extracted text each; quota used_bytes = their
+#      sum; ANALYZE. Checks every list variant answers 200 with total = DOCS
+#   4. fixed rate, RATE (200) req/s, oha with --latency-correction (coordinated omission:
+#      latency counted from when each request was due), bearer token:
+#        GET /health for DURATION (30) s                               <- baseline
+#        GET /api/documents?page=1&per_page=20 for DURATION (30) s     <- the target
+#        other pages (middle, last), sort=name asc, sort=size desc, per_page=100,
+#        EXTRA_DURATION (10) s each
+#   5. closed loop, MAX_DURATION (10) s each with CONNECTIONS ("1 4 16 64") connections on
+#      page 1, and /health at the largest: the maximum throughput without errors
+#   6. prints p50/p99/max, status codes, the CPU split (server / postgres / oha + other
+#      jobs), the targets with PASS/FAIL:
+#        page 1 at RATE req/s: p99 < 20 ms and 0 errors (the same is checked for the others)
+#      and writes the same report to bench/out/list.txt (git-ignored).
+#
+# Knobs: DOCS RATE DURATION EXTRA_DURATION MAX_DURATION CONNECTIONS EXTRACTED_TEXT_BYTES
+#        PG_BASE OHA OHA_VERSION SERVER_ENV="K=V .." KEEP_WORK=1 (temp dir + server log)
+#        KEEP_DB=1 (leave the database for inspection).
+# oha runs on the same 2 cores as the server and PostgreSQL; the report shows its share.
+# Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself failed.
+# Runs only on loopback; every run is bounded (oha -z, 60 s start, psql timeouts).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/release/docuvault"
+OUT_DIR="$ROOT/bench/out"
+OUT="$OUT_DIR/list.txt"
+OHA_VERSION="${OHA_VERSION:-__OHA_VERSION__}"
+mkdir -p "$OUT_DIR"
+command -v psql >/dev/null || { echo "list bench: psql missing (apt-get install -y postgresql-client)" >&2; exit 1; }
+
+OHA="${OHA:-$(command -v oha || true)}"
+if [[ -z "$OHA" ]]; then
+  echo "== cargo install oha --locked --version $OHA_VERSION (about 9 min on 2 cores) =="
+  cargo install oha --locked --version "$OHA_VERSION" || { echo "list bench: installing oha failed" >&2; exit 1; }
+  OHA="$(command -v oha)"
+fi
+
+if [[ "${NO_BUILD:-}" != 1 ]]; then
+  echo "== cargo build --release (about 7 min from clean) =="
+  cargo build --release --bin docuvault || { echo "list bench: cargo build --release failed" >&2; exit 1; }
+fi
+[[ -x "$BIN" ]] || { echo "list bench: $BIN missing" >&2; exit 1; }
+BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100)"
+if [[ -n "$(git status --porcelain --untracked-files=no -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
+  BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in the work tree)"
+fi
+[[ "${NO_BUILD:-}" == 1 ]] && BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+export BENCH_COMMIT
+
+WORK="$(mktemp -d -t docuvault-list-bench.XXXXXX)"
+if [[ -n "${KEEP_WORK:-}" ]]; then
+  echo "work dir (kept): $WORK"
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
+
+status=0
+python3 "$ROOT/bench/list/list.py" "$BIN" "$WORK" "$OUT" "$OHA" || status=$?
+exit "$status"
