@@ -73,7 +73,11 @@ pub async fn put_object(
         .tmp_dir()
         .join(format!("upload-{}", uuid::Uuid::new_v4().simple()));
     let io = |e: std::io::Error| ApiError::Internal(e.into());
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+    // tokio::fs hands every write to the blocking pool; batch chunks into 1 MiB writes.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(&tmp).await.map_err(io)?,
+    );
     let mut received: u64 = 0;
     let outcome: Result<(), ApiError> = async {
         while let Some(chunk) = body.next().await {
@@ -89,7 +93,8 @@ pub async fn put_object(
         if received != expected {
             return Err(ApiError::bad_request("Fewer bytes than the signed length"));
         }
-        file.sync_all().await.map_err(io)?;
+        file.flush().await.map_err(io)?;
+        file.get_ref().sync_all().await.map_err(io)?;
         let dest = store.path(&key);
         if let Some(parent) = dest.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
