@@ -49,6 +49,12 @@ pub enum AuditEvent {
     AdminUserUpdated,
     /// An admin deleted an account.
     AdminUserDeleted,
+    /// An admin created a system topic.
+    AdminTopicCreated,
+    /// An admin changed a system topic.
+    AdminTopicUpdated,
+    /// An admin deleted a system topic.
+    AdminTopicDeleted,
 }
 
 impl AuditEvent {

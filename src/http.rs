@@ -82,6 +82,7 @@ const REGULAR_ONLY: &[&str] = &[
     "/api/folders",
     "/api/shares",
     "/api/shared-with-me",
+    "/api/topics",
 ];
 
 /// Authenticates requests to document, folder and share routes before anything else

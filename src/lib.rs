@@ -29,3 +29,4 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod time;
+pub mod topics;

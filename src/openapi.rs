@@ -31,7 +31,8 @@ use crate::error::ErrorBody;
         (name = "admin", description = "Account administration and the audit log (admins only)"),
         (name = "documents", description = "Uploads straight to storage, listing, download"),
         (name = "folders", description = "Each account's folder tree (regular accounts only)"),
-        (name = "shares", description = "Sharing documents read-only with other accounts (regular accounts only)")
+        (name = "shares", description = "Sharing documents read-only with other accounts (regular accounts only)"),
+        (name = "topics", description = "Topics documents are filed under: each account's own and the system topics (`/api/admin/topics`, admins only)")
     )
 )]
 pub struct ApiDoc;

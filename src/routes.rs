@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
             .configure(crate::shares::routes::configure)
+            .configure(crate::topics::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }
