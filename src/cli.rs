@@ -50,6 +50,10 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Internal: extract text from a document read from stdin (JSON header line + bytes)
+    /// and write the JSON result to stdout. Run by the server in a resource-limited child.
+    #[command(hide = true)]
+    ExtractWorker,
 }
 
 /// `docuvault admin …`
@@ -72,6 +76,9 @@ const EXIT_CONFIG: u8 = 2;
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::ExtractWorker) = cli.command {
+        return crate::extract::sandbox::run_worker();
+    }
     if let Some(Command::Openapi) = cli.command {
         print!("{}", crate::openapi::document_json());
         return ExitCode::SUCCESS;

@@ -13,6 +13,7 @@ pub mod documents;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod extract;
 pub mod folders;
 pub mod fsck;
 pub mod health;

@@ -1,0 +1,209 @@
+//! Text extraction for the processing pipeline (SPEC §4).
+//!
+//! [`extract_text`] is the pure, in-process extractor: it checks that the bytes match the
+//! declared type (magic bytes), runs the format's parser, normalizes the text and caps it.
+//! The server never calls it directly on untrusted files: it goes through
+//! [`sandbox::extract_in_child`], which re-executes this binary (`docuvault extract-worker`,
+//! a hidden subcommand) under memory, CPU and wall-clock limits, so a parser that panics,
+//! aborts, overflows its stack or loops ends as [`ExtractError::Failed`] with a reason.
+//!
+//! Supported types (parameters such as `; charset=…` are ignored, case-insensitive):
+//! - `application/pdf` — must start with `%PDF-` (after optional leading whitespace).
+//! - DOCX (`application/vnd.openxmlformats-officedocument.wordprocessingml.document`) —
+//!   a zip (`PK\x03\x04`) whose `[Content_Types].xml` declares a WordprocessingML main
+//!   document; text from the `<w:t>` runs of `word/document.xml`.
+//! - ODT (`application/vnd.oasis.opendocument.text`) — a zip whose `mimetype` entry is
+//!   exactly that type; text from `text:p`/`text:h` of `content.xml`.
+//! - `text/plain`, `text/markdown`, `text/x-markdown`, `text/csv`: **strict UTF-8** (a
+//!   UTF-8 BOM is skipped). Invalid UTF-8 or a NUL byte is a type mismatch: such a file is
+//!   binary or in another encoding, and guessing would store garbage that then gets
+//!   indexed and sent to classifiers.
+//! - `text/html`, `application/xhtml+xml`: strict UTF-8 as above; visible text only
+//!   (`script`, `style`, `template`, `noscript`, `head` content and comments are dropped),
+//!   block elements become line breaks, character references are decoded.
+//!
+//! Zip containers are read with guards ([`ZipLimits`]): entry count, per-entry and total
+//! decompressed size (counted while reading; header sizes are never trusted) and the
+//! decompression ratio. XML is parsed with quick-xml, which never expands custom (DTD)
+//! entities, so a "billion laughs" document cannot blow up; element depth is capped.
+
+mod html;
+mod normalize;
+mod office;
+mod pdf;
+pub mod sandbox;
+mod text;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use normalize::normalize;
+pub use office::ZipLimits;
+
+/// Default cap on stored text, in characters.
+pub const DEFAULT_MAX_CHARS: usize = 1_000_000;
+
+/// Maximum XML element nesting accepted in DOCX/ODT parts.
+pub const MAX_XML_DEPTH: usize = 512;
+
+/// The result of a successful extraction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extracted {
+    /// Normalized text, at most `max_chars` characters.
+    pub text: String,
+    /// Lower-case hex SHA-256 of the original bytes.
+    pub sha256_hex: String,
+    /// Whether the text was cut at `max_chars`.
+    pub truncated: bool,
+}
+
+/// Why extraction did not produce text. The `Display` text is a human reason fit for the
+/// document's `failed` status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ExtractError {
+    /// No extractor for this content type.
+    #[error("text extraction is not supported for {0}")]
+    Unsupported(String),
+    /// The bytes do not look like the declared type.
+    #[error("the file is not a valid {declared}: {detail}")]
+    TypeMismatch {
+        /// Short name of the declared type ("PDF", "DOCX", …).
+        declared: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Extraction failed (malformed or hostile file, limit reached, crashed parser).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ExtractError {
+    pub(crate) fn mismatch(declared: &str, detail: impl Into<String>) -> Self {
+        Self::TypeMismatch {
+            declared: declared.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The formats we extract, resolved from a content type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// PDF.
+    Pdf,
+    /// Word 2007+ document.
+    Docx,
+    /// OpenDocument text.
+    Odt,
+    /// Plain text, Markdown or CSV.
+    Text,
+    /// HTML or XHTML.
+    Html,
+}
+
+impl Kind {
+    /// Resolves a content type (parameters ignored, case-insensitive).
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        Some(match essence.as_str() {
+            "application/pdf" => Self::Pdf,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Self::Docx,
+            "application/vnd.oasis.opendocument.text" => Self::Odt,
+            "text/plain" | "text/markdown" | "text/x-markdown" | "text/csv" => Self::Text,
+            "text/html" | "application/xhtml+xml" => Self::Html,
+            _ => return None,
+        })
+    }
+
+    /// Short human name ("PDF", "DOCX", …) used in reasons.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pdf => "PDF",
+            Self::Docx => "DOCX",
+            Self::Odt => "ODT",
+            Self::Text => "text file",
+            Self::Html => "HTML file",
+        }
+    }
+}
+
+/// Whether [`extract_text`] knows this content type.
+pub fn is_supported(content_type: &str) -> bool {
+    Kind::from_content_type(content_type).is_some()
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Extracts, normalizes and caps the text of `bytes` declared as `content_type`, in this
+/// process. Parsers run under `catch_unwind`, but an abort or stack overflow still takes
+/// the process down: untrusted input belongs in [`sandbox::extract_in_child`].
+pub fn extract_text(
+    content_type: &str,
+    bytes: &[u8],
+    max_chars: usize,
+) -> Result<Extracted, ExtractError> {
+    extract_text_with(content_type, bytes, max_chars, &ZipLimits::default())
+}
+
+/// [`extract_text`] with explicit zip guards.
+pub fn extract_text_with(
+    content_type: &str,
+    bytes: &[u8],
+    max_chars: usize,
+    zip_limits: &ZipLimits,
+) -> Result<Extracted, ExtractError> {
+    let kind = Kind::from_content_type(content_type)
+        .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
+    let raw = match kind {
+        Kind::Pdf => pdf::extract(bytes)?,
+        Kind::Docx => office::extract_docx(bytes, zip_limits)?,
+        Kind::Odt => office::extract_odt(bytes, zip_limits)?,
+        Kind::Text => text::decode(bytes, kind.label())?.to_owned(),
+        Kind::Html => html::visible_text(text::decode(bytes, kind.label())?),
+    };
+    let normalized = normalize(&raw);
+    let (text, truncated) = cap_chars(normalized, max_chars);
+    Ok(Extracted {
+        text,
+        sha256_hex: sha256_hex(bytes),
+        truncated,
+    })
+}
+
+/// Cuts `text` to at most `max_chars` characters (on a char boundary).
+pub fn cap_chars(mut text: String, max_chars: usize) -> (String, bool) {
+    match text.char_indices().nth(max_chars) {
+        Some((idx, _)) => {
+            text.truncate(idx);
+            let trimmed = text.trim_end().len();
+            text.truncate(trimmed);
+            (text, true)
+        }
+        None => (text, false),
+    }
+}
+
+/// Runs `f`, turning a panic into [`ExtractError::Failed`] naming `what`.
+pub(crate) fn contain_panic<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, ExtractError>,
+) -> Result<T, ExtractError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(ExtractError::Failed(format!("the {what} parser crashed"))),
+    }
+}

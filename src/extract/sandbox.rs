@@ -1,0 +1,384 @@
+//! Out-of-process extraction: the same binary re-executed as `docuvault extract-worker`
+//! (hidden subcommand) with resource limits, so that hostile or buggy input can only take
+//! down the child.
+//!
+//! Protocol: the parent writes one JSON header line ([`WorkerRequest`]) followed by exactly
+//! `len` raw bytes to the child's stdin; the child writes one JSON value,
+//! `{"Ok": Extracted}` or `{"Err": ExtractError}`, to stdout and exits 0.
+//!
+//! Limits (set in the child between fork and exec with `setrlimit`, Linux/Unix only):
+//! address space (`RLIMIT_AS`), CPU seconds (`RLIMIT_CPU`, SIGXCPU then SIGKILL), no core
+//! dumps; plus a wall-clock timeout enforced by the parent, which kills the child. The child
+//! gets an empty environment. Every way the child can die maps to
+//! [`ExtractError::Failed`] with a human reason.
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::{DEFAULT_MAX_CHARS, ExtractError, Extracted, Kind, extract_text};
+
+/// Name of the hidden subcommand that runs the worker.
+pub const WORKER_SUBCOMMAND: &str = "extract-worker";
+
+/// Resource limits for one extraction child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Address-space limit (`RLIMIT_AS`) in bytes. Includes the mapped binary itself.
+    pub memory_bytes: u64,
+    /// CPU-time limit (`RLIMIT_CPU`) in seconds.
+    pub cpu_secs: u64,
+    /// Wall-clock limit; the child is killed after it.
+    pub wall: Duration,
+    /// Cap on the stored text, in characters.
+    pub max_chars: usize,
+    /// Test hook: makes the worker misbehave in a chosen way. Always `None` in production.
+    #[doc(hidden)]
+    pub fault: Option<Fault>,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 512 * 1024 * 1024,
+            cpu_secs: 30,
+            wall: Duration::from_secs(45),
+            max_chars: DEFAULT_MAX_CHARS,
+            fault: None,
+        }
+    }
+}
+
+/// Deliberate worker misbehaviour, for testing the parent's handling.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// `panic!` inside the extraction (caught in the child).
+    Panic,
+    /// `std::process::abort()`.
+    Abort,
+    /// Busy loop forever (CPU limit or wall clock).
+    Spin,
+    /// Sleep forever (wall clock only).
+    Sleep,
+    /// Allocate far beyond the memory limit.
+    Oom,
+    /// Unbounded recursion (stack overflow, like a recursive parser on nested input).
+    StackOverflow,
+}
+
+/// The header line sent to the worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerRequest {
+    /// Declared content type.
+    pub content_type: String,
+    /// Cap on the stored text, in characters.
+    pub max_chars: usize,
+    /// Number of raw bytes that follow the header line.
+    pub len: u64,
+    /// Test hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+}
+
+/// Extracts in a child process of the running executable (`std::env::current_exe()`).
+pub async fn extract_in_current_exe(
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+) -> Result<Extracted, ExtractError> {
+    let exe = std::env::current_exe().map_err(|e| {
+        ExtractError::Failed(format!("cannot locate the executable for extraction: {e}"))
+    })?;
+    extract_in_child(&exe, content_type, bytes, limits).await
+}
+
+/// Extracts `bytes` (declared as `content_type`) in a child process running
+/// `exe extract-worker` under `limits`.
+pub async fn extract_in_child(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+) -> Result<Extracted, ExtractError> {
+    let kind = Kind::from_content_type(content_type)
+        .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
+    let what = kind.label();
+    let request = WorkerRequest {
+        content_type: content_type.to_owned(),
+        max_chars: limits.max_chars,
+        len: bytes.len() as u64,
+        fault: limits.fault,
+    };
+    let mut header = serde_json::to_vec(&request)
+        .map_err(|e| ExtractError::Failed(format!("cannot encode the extraction request: {e}")))?;
+    header.push(b'\n');
+
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg(WORKER_SUBCOMMAND)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    apply_rlimits(&mut cmd, limits.memory_bytes, limits.cpu_secs);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ExtractError::Failed(format!("cannot start the extraction process: {e}")))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(ExtractError::Failed(
+            "cannot talk to the extraction process".to_owned(),
+        ));
+    };
+    // JSON of the capped text: at most 4 bytes per char, escapes at most double that.
+    let out_limit = limits
+        .max_chars
+        .saturating_mul(8)
+        .saturating_add(1024 * 1024);
+
+    let started = std::time::Instant::now();
+    let io = async {
+        let write = async move {
+            // A child that dies early closes its stdin: the error is reported via its status.
+            if stdin.write_all(&header).await.is_ok() {
+                let _ = stdin.write_all(bytes).await;
+            }
+            drop(stdin);
+        };
+        let (_, out, err) = tokio::join!(
+            write,
+            read_bounded(stdout, out_limit),
+            read_bounded(stderr, 64 * 1024)
+        );
+        let status = child.wait().await;
+        (out, err, status)
+    };
+    let outcome = tokio::time::timeout(limits.wall, io).await;
+    let (out, err, status) = match outcome {
+        Ok(v) => v,
+        Err(_) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(ExtractError::Failed(format!(
+                "extraction took longer than {} s",
+                limits.wall.as_secs_f64().round()
+            )));
+        }
+    };
+    let status =
+        status.map_err(|e| ExtractError::Failed(format!("lost the extraction process: {e}")))?;
+    let stderr_text = String::from_utf8_lossy(&err.0);
+    if status.success() {
+        if out.1 {
+            return Err(ExtractError::Failed(
+                "the extraction process produced too much output".to_owned(),
+            ));
+        }
+        return serde_json::from_slice::<Result<Extracted, ExtractError>>(&out.0).unwrap_or_else(
+            |e| {
+                Err(ExtractError::Failed(format!(
+                    "the extraction process answered garbage: {e}"
+                )))
+            },
+        );
+    }
+    tracing::debug!(
+        status = %status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        stderr = %stderr_text,
+        "extraction child failed"
+    );
+    Err(ExtractError::Failed(describe_failure(
+        status,
+        &stderr_text,
+        what,
+        limits,
+    )))
+}
+
+/// Human reason for a child that did not exit cleanly.
+fn describe_failure(
+    status: std::process::ExitStatus,
+    stderr: &str,
+    what: &str,
+    limits: &SandboxLimits,
+) -> String {
+    let mib = limits.memory_bytes / (1024 * 1024);
+    if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
+        return format!("out of memory: the {what} needed more than {mib} MiB");
+    }
+    if stderr.contains("overflowed its stack") {
+        return format!("the {what} is nested too deeply: the {what} parser overflowed its stack");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return match sig {
+                libc::SIGXCPU => format!(
+                    "extraction used more than {} s of CPU time",
+                    limits.cpu_secs
+                ),
+                libc::SIGKILL => format!(
+                    "the extraction process was killed (CPU limit {} s or memory limit {mib} MiB)",
+                    limits.cpu_secs
+                ),
+                libc::SIGSEGV | libc::SIGBUS => {
+                    format!("the {what} parser crashed (memory fault; possibly nested too deeply)")
+                }
+                _ => format!("the {what} parser crashed (signal {sig})"),
+            };
+        }
+    }
+    match status.code() {
+        Some(code) => format!("the {what} parser crashed (exit code {code})"),
+        None => format!("the {what} parser crashed"),
+    }
+}
+
+/// Reads up to `limit` bytes, then drains the rest. Returns (bytes, overflowed).
+async fn read_bounded<R: AsyncRead + Unpin>(mut r: R, limit: usize) -> (Vec<u8>, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut overflow = false;
+    loop {
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if buf.len() + n > limit {
+                    overflow = true;
+                } else {
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+            }
+        }
+    }
+    (buf, overflow)
+}
+
+#[cfg(unix)]
+fn apply_rlimits(cmd: &mut tokio::process::Command, memory_bytes: u64, cpu_secs: u64) {
+    let set = move |resource, soft: u64, hard: u64| -> std::io::Result<()> {
+        let lim = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
+        // SAFETY: setrlimit is async-signal-safe and `lim` is a valid rlimit.
+        if unsafe { libc::setrlimit(resource, &lim) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    // SAFETY: the closure only calls setrlimit (async-signal-safe), allocates nothing and
+    // touches no locks, as required between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            set(libc::RLIMIT_AS, memory_bytes, memory_bytes)?;
+            set(libc::RLIMIT_CPU, cpu_secs, cpu_secs.saturating_add(2))?;
+            set(libc::RLIMIT_CORE, 0, 0)?;
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn apply_rlimits(_cmd: &mut tokio::process::Command, _memory_bytes: u64, _cpu_secs: u64) {
+    // Only the wall-clock limit applies off Unix.
+}
+
+/// Entry point of `docuvault extract-worker`: reads a [`WorkerRequest`] line and the bytes
+/// from stdin, writes the JSON result to stdout. Exit code 0 whenever a result was
+/// written (including extraction errors and caught panics).
+pub fn run_worker() -> ExitCode {
+    // Panics are reported as results; stderr keeps a one-line note for the parent's logs.
+    std::panic::set_hook(Box::new(|info| eprintln!("extract-worker: {info}")));
+    let result = match read_request() {
+        Ok((req, bytes)) => {
+            let fault = req.fault;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inject(fault);
+                extract_text(&req.content_type, &bytes, req.max_chars)
+            })) {
+                Ok(r) => r,
+                Err(_) => Err(ExtractError::Failed(format!(
+                    "the {} parser crashed",
+                    Kind::from_content_type(&req.content_type).map_or("document", Kind::label)
+                ))),
+            }
+        }
+        Err(reason) => Err(ExtractError::Failed(reason)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match serde_json::to_writer(&mut stdout, &result)
+        .and_then(|()| stdout.flush().map_err(serde_json::Error::io))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("docuvault extract-worker: cannot write the result: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_request() -> Result<(WorkerRequest, Vec<u8>), String> {
+    let mut stdin = std::io::stdin().lock();
+    let mut line = Vec::new();
+    (&mut stdin)
+        .take(64 * 1024)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read the extraction request: {e}"))?;
+    let req: WorkerRequest =
+        serde_json::from_slice(&line).map_err(|e| format!("malformed extraction request: {e}"))?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(req.len).unwrap_or(usize::MAX))
+        .map_err(|_| "out of memory: the document does not fit the memory limit".to_owned())?;
+    stdin
+        .take(req.len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the document: {e}"))?;
+    if bytes.len() as u64 != req.len {
+        return Err("the document was truncated in transit".to_owned());
+    }
+    Ok((req, bytes))
+}
+
+fn inject(fault: Option<Fault>) {
+    match fault {
+        None => {}
+        Some(Fault::Panic) => panic!("injected panic"),
+        Some(Fault::Abort) => std::process::abort(),
+        Some(Fault::Spin) => loop {
+            std::hint::black_box(0u64);
+        },
+        Some(Fault::Sleep) => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+        Some(Fault::StackOverflow) => {
+            std::hint::black_box(recurse(0));
+        }
+        Some(Fault::Oom) => {
+            let mut hog: Vec<Vec<u8>> = Vec::new();
+            loop {
+                let mut block = vec![0u8; 64 * 1024 * 1024];
+                block[0] = 1;
+                hog.push(std::hint::black_box(block));
+            }
+        }
+    }
+}
+
+fn recurse(n: u64) -> u64 {
+    let pad = std::hint::black_box([n; 64]);
+    if pad[1] == u64::MAX {
+        return 0;
+    }
+    recurse(pad[0] + 1).wrapping_add(pad[63])
+}

@@ -1,0 +1,588 @@
+//! Text extraction: formats, magic bytes, normalization, caps, and hostile input run in
+//! the sandboxed child (`docuvault extract-worker`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use docuvault::extract::sandbox::{Fault, SandboxLimits, extract_in_child};
+use docuvault::extract::{
+    ExtractError, Extracted, ZipLimits, extract_text, extract_text_with, normalize, sha256_hex,
+};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+const ODT: &str = "application/vnd.oasis.opendocument.text";
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_docuvault"))
+}
+
+fn limits() -> SandboxLimits {
+    SandboxLimits {
+        memory_bytes: 1024 * 1024 * 1024,
+        cpu_secs: 20,
+        wall: Duration::from_secs(30),
+        max_chars: 100_000,
+        fault: None,
+    }
+}
+
+async fn in_child(content_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    extract_in_child(exe(), content_type, bytes, &limits()).await
+}
+
+fn failed_reason(r: Result<Extracted, ExtractError>) -> String {
+    match r {
+        Err(ExtractError::Failed(reason)) => reason,
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Builders for real files.
+
+/// A minimal valid one-page PDF with the given content stream.
+fn pdf_with_stream(content: &str) -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len() + 1
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    ];
+    pdf_from_objects(&objects)
+}
+
+fn pdf_from_objects(objects: &[String]) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn hello_pdf() -> Vec<u8> {
+    pdf_with_stream("BT /F1 24 Tf 72 700 Td (Hello PDF world) Tj ET")
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        let method = if *name == "mimetype" {
+            CompressionMethod::Stored
+        } else {
+            CompressionMethod::Deflated
+        };
+        w.start_file(
+            *name,
+            SimpleFileOptions::default().compression_method(method),
+        )
+        .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+const DOCX_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
+</Types>"#;
+
+const DOCX_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+</Relationships>"#;
+
+fn docx_with_body(body: &str) -> Vec<u8> {
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    docx_with_document(&document)
+}
+
+fn docx_with_document(document: &str) -> Vec<u8> {
+    zip_of(&[
+        ("[Content_Types].xml", DOCX_TYPES.as_bytes()),
+        ("_rels/.rels", DOCX_RELS.as_bytes()),
+        ("word/document.xml", document.as_bytes()),
+    ])
+}
+
+fn sample_docx() -> Vec<u8> {
+    docx_with_body(
+        r#"<w:p><w:r><w:t>Quarterly</w:t></w:r><w:r><w:t xml:space="preserve"> report &amp; summary</w:t></w:r></w:p>
+<w:p><w:r><w:t>Second</w:t><w:tab/><w:t>paragraph</w:t></w:r></w:p>
+<w:p><w:r><w:delText>deleted words</w:delText><w:t>Third</w:t></w:r></w:p>"#,
+    )
+}
+
+fn sample_odt() -> Vec<u8> {
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
+<office:body><office:text>
+<text:h text:outline-level="1">Meeting notes</text:h>
+<text:p>Alpha<text:s text:c="3"/>beta <text:span>gamma</text:span></text:p>
+<text:p>Line one<text:line-break/>line two</text:p>
+</office:text></office:body></office:document-content>"#;
+    zip_of(&[
+        ("mimetype", ODT.as_bytes()),
+        ("content.xml", content.as_bytes()),
+        ("META-INF/manifest.xml", b"<manifest/>"),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// Formats, in process.
+
+#[test]
+fn pdf_text_is_extracted() {
+    let pdf = hello_pdf();
+    let got = extract_text("application/pdf", &pdf, 10_000).unwrap();
+    assert!(got.text.contains("Hello PDF world"), "{:?}", got.text);
+    assert_eq!(got.sha256_hex, sha256_hex(&pdf));
+    assert_eq!(got.sha256_hex.len(), 64);
+    assert!(!got.truncated);
+}
+
+#[test]
+fn docx_text_is_extracted_with_paragraphs() {
+    let got = extract_text(DOCX, &sample_docx(), 10_000).unwrap();
+    assert_eq!(
+        got.text,
+        "Quarterly report & summary\nSecond paragraph\nThird"
+    );
+}
+
+#[test]
+fn odt_text_is_extracted() {
+    let got = extract_text(ODT, &sample_odt(), 10_000).unwrap();
+    assert_eq!(
+        got.text,
+        "Meeting notes\nAlpha beta gamma\nLine one\nline two"
+    );
+}
+
+#[test]
+fn plain_markdown_csv_are_extracted() {
+    let txt = extract_text(
+        "text/plain; charset=utf-8",
+        "\u{FEFF}Grüße  aus\tBerlin\r\n".as_bytes(),
+        100,
+    )
+    .unwrap();
+    assert_eq!(txt.text, "Grüße aus Berlin");
+    let md = extract_text("text/markdown", b"# Title\n\nSome *text*.\n", 100).unwrap();
+    assert_eq!(md.text, "# Title\n\nSome *text*.");
+    let csv = extract_text("text/csv", b"name,amount\nrent,1200\n", 100).unwrap();
+    assert_eq!(csv.text, "name,amount\nrent,1200");
+}
+
+#[test]
+fn html_gives_visible_text_only() {
+    let html = r#"<!DOCTYPE html><html><head><title>Invoice 42</title>
+<style>body { color: red }</style><script>alert("x < y")</script></head>
+<body><h1>Invoice</h1><p>Total:&nbsp;100&nbsp;&euro; &amp; more &#x263A;</p>
+<!-- hidden comment --><SCRIPT type="text/javascript">var hidden = 1;</SCRIPT>
+<ul><li>one</li><li>two</li></ul><p>a &lt; b</p></body></html>"#;
+    let got = extract_text("text/html", html.as_bytes(), 10_000).unwrap();
+    assert_eq!(
+        got.text,
+        "Invoice 42\n\nInvoice\n\nTotal: 100 € & more ☺\n\none\ntwo\n\na < b"
+    );
+    for hidden in ["color", "alert", "hidden", "var"] {
+        assert!(
+            !got.text.contains(hidden),
+            "{hidden} leaked: {:?}",
+            got.text
+        );
+    }
+}
+
+#[test]
+fn unsupported_type_is_reported() {
+    assert!(matches!(
+        extract_text("image/png", b"\x89PNG", 100),
+        Err(ExtractError::Unsupported(_))
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Magic bytes.
+
+#[test]
+fn magic_bytes_must_match_the_declared_type() {
+    let mismatch = |r: Result<Extracted, ExtractError>| {
+        assert!(matches!(r, Err(ExtractError::TypeMismatch { .. })), "{r:?}")
+    };
+    mismatch(extract_text("application/pdf", b"just some text", 100));
+    mismatch(extract_text(DOCX, &hello_pdf(), 100));
+    mismatch(extract_text(ODT, b"plain", 100));
+    // A zip, but not a Word document / not an ODT.
+    mismatch(extract_text(DOCX, &sample_odt(), 100));
+    mismatch(extract_text(ODT, &sample_docx(), 100));
+    // Binary or non-UTF-8 declared as text.
+    mismatch(extract_text("text/plain", b"a\0b", 100));
+    mismatch(extract_text("text/plain", b"caf\xE9 latin-1", 100));
+    mismatch(extract_text("text/csv", &sample_docx(), 100));
+    mismatch(extract_text("text/html", b"\xFF\xFE<\0h\0", 100));
+    let reason = extract_text("application/pdf", b"hello", 100)
+        .unwrap_err()
+        .to_string();
+    assert!(reason.contains("PDF"), "{reason}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Normalization and cap.
+
+#[test]
+fn whitespace_is_normalized() {
+    assert_eq!(
+        normalize("  a  \t b \u{A0} c  \r\n\r\n\r\n\n\nd\u{AD}e\n\n"),
+        "a b c\n\nde"
+    );
+}
+
+#[test]
+fn hyphenation_at_line_ends_is_joined_when_clear() {
+    assert_eq!(
+        normalize("an exam-\nple of hyphen-\nation"),
+        "an example of hyphenation"
+    );
+    // Not clear: next line starts upper-case, a digit, or the hyphen follows a digit.
+    assert_eq!(normalize("Jean-\nPaul"), "Jean-\nPaul");
+    assert_eq!(normalize("pages 10-\n12"), "pages 10-\n12");
+    assert_eq!(normalize("list -\nitem"), "list -\nitem");
+    // Across a paragraph break it is not joined.
+    assert_eq!(normalize("end-\n\nnext"), "end-\n\nnext");
+}
+
+#[test]
+fn text_is_capped_at_max_chars_on_a_char_boundary() {
+    let text = "äöü ".repeat(1000);
+    let got = extract_text("text/plain", text.as_bytes(), 10).unwrap();
+    assert!(got.truncated);
+    assert!(got.text.chars().count() <= 10);
+    assert_eq!(got.text, "äöü äöü äö");
+    assert_eq!(got.sha256_hex, sha256_hex(text.as_bytes()));
+    let whole = extract_text("text/plain", b"short", 10).unwrap();
+    assert!(!whole.truncated);
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile input.
+
+/// One entry of `mib` MiB of zeros, deflated while streaming (never held in memory).
+fn zip_bomb_docx(mib: usize) -> Vec<u8> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .large_file(mib >= 4096);
+    w.start_file("[Content_Types].xml", opts).unwrap();
+    w.write_all(DOCX_TYPES.as_bytes()).unwrap();
+    w.start_file("word/document.xml", opts).unwrap();
+    let zeros = vec![0u8; 1024 * 1024];
+    for _ in 0..mib {
+        w.write_all(&zeros).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn zip_bomb_is_refused_fast() {
+    let built = Instant::now();
+    let bomb = zip_bomb_docx(BOMB_MIB);
+    eprintln!("bomb: {} bytes built in {:?}", bomb.len(), built.elapsed());
+    assert!(
+        bomb.len() < BOMB_MIB * 1024 * 1024 / 200,
+        "{} bytes",
+        bomb.len()
+    );
+    let started = Instant::now();
+    let reason = failed_reason(in_child(DOCX, &bomb).await);
+    assert!(reason.contains("zip bomb"), "{reason}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // In process too: the ratio guard fires after ~100 × the compressed size.
+    let reason = failed_reason(extract_text(DOCX, &bomb, 100));
+    assert!(reason.contains("ratio"), "{reason}");
+}
+
+const BOMB_MIB: usize = 256;
+
+#[test]
+fn zip_guards_entry_count_and_total_size() {
+    let many: Vec<(String, Vec<u8>)> = (0..50).map(|i| (format!("f{i}"), vec![b'x'; 10])).collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![("[Content_Types].xml", DOCX_TYPES.as_bytes())];
+    entries.extend(many.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
+    let docx = zip_of(&entries);
+    let tight = ZipLimits {
+        max_entries: 20,
+        ..ZipLimits::default()
+    };
+    let reason = failed_reason(extract_text_with(DOCX, &docx, 100, &tight));
+    assert!(reason.contains("entries"), "{reason}");
+
+    // Total size: a legitimate-looking (incompressible-ish) document over the total cap.
+    let body: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "<w:p><w:r><w:t>word{i} {}</w:t></w:r></w:p>",
+                i * 7919 % 10007
+            )
+        })
+        .collect();
+    let docx = docx_with_body(&body);
+    let small = ZipLimits {
+        max_total_bytes: 64 * 1024,
+        ..ZipLimits::default()
+    };
+    let reason = failed_reason(extract_text_with(DOCX, &docx, 100, &small));
+    assert!(reason.contains("in total"), "{reason}");
+    assert!(
+        extract_text(DOCX, &docx, 1_000_000)
+            .unwrap()
+            .text
+            .contains("word19999")
+    );
+}
+
+#[tokio::test]
+async fn billion_laughs_is_not_expanded() {
+    let mut dtd = String::from("<!DOCTYPE w:document [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..=9 {
+        let prev = if i == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        dtd.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    dtd.push_str("]>\n");
+    let document = format!(
+        r#"<?xml version="1.0"?>
+{dtd}<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>start &lol9; end</w:t></w:r></w:p></w:body></w:document>"#
+    );
+    let docx = docx_with_document(&document);
+    let started = Instant::now();
+    let got = in_child(DOCX, &docx).await.unwrap();
+    assert_eq!(got.text, "start end");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Same in process: bounded output.
+    let got = extract_text(DOCX, &docx, 1_000_000).unwrap();
+    assert!(got.text.len() < 100, "{}", got.text.len());
+}
+
+#[test]
+fn deeply_nested_xml_is_refused() {
+    let body = format!(
+        "<w:p><w:r><w:t>x</w:t></w:r></w:p>{}{}",
+        "<w:sdt>".repeat(5_000),
+        "</w:sdt>".repeat(5_000)
+    );
+    let reason = failed_reason(extract_text(DOCX, &docx_with_body(&body), 100));
+    assert!(reason.contains("nested"), "{reason}");
+}
+
+#[tokio::test]
+async fn deeply_nested_pdf_fails_cleanly_in_the_child() {
+    let depth = 100_000;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let dicts = format!("{}{}", "<< /A ".repeat(depth), ">> ".repeat(depth));
+    let in_object = pdf_from_objects(&[
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Deep {nested} >>"),
+    ]);
+    let in_catalog = pdf_from_objects(&[
+        format!("<< /Type /Catalog /Pages 2 0 R /Deep {dicts} >>"),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>".to_owned(),
+    ]);
+    let in_content = pdf_with_stream(&format!("BT /F1 24 Tf 72 700 Td {nested} TJ ET"));
+    for pdf in [in_object, in_catalog, in_content] {
+        let started = Instant::now();
+        // Either the parser copes (its own depth limit) and yields no text, or the child
+        // dies/fails and that is reported as a reason: never a hang or a crash here.
+        let outcome = in_child("application/pdf", &pdf).await;
+        eprintln!("nested PDF: {outcome:?} after {:?}", started.elapsed());
+        match outcome {
+            Ok(got) => assert!(got.text.len() < 1000, "{}", got.text.len()),
+            Err(ExtractError::Failed(reason)) => assert!(!reason.is_empty()),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(35),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The test process (the "server") is fine and the next job works.
+    let ok = in_child("application/pdf", &hello_pdf()).await.unwrap();
+    assert!(ok.text.contains("Hello PDF world"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The child process and its failure modes.
+
+#[tokio::test]
+async fn child_extracts_every_format() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("application/pdf", hello_pdf(), "Hello PDF world"),
+        (DOCX, sample_docx(), "Quarterly report & summary"),
+        (ODT, sample_odt(), "Meeting notes"),
+        ("text/plain", b"plain  text".to_vec(), "plain text"),
+        ("text/markdown", b"# Head".to_vec(), "# Head"),
+        ("text/csv", b"a,b\n1,2".to_vec(), "a,b\n1,2"),
+        ("text/html", b"<p>Hi <b>there</b></p>".to_vec(), "Hi there"),
+    ];
+    for (ct, bytes, expected) in cases {
+        let got = in_child(ct, &bytes).await.unwrap();
+        assert!(got.text.contains(expected), "{ct}: {:?}", got.text);
+        assert_eq!(got.sha256_hex, sha256_hex(&bytes));
+    }
+    let r = in_child("application/pdf", b"not a pdf").await;
+    assert!(matches!(r, Err(ExtractError::TypeMismatch { .. })), "{r:?}");
+    let capped = extract_in_child(
+        exe(),
+        "text/plain",
+        "word ".repeat(1000).as_bytes(),
+        &SandboxLimits {
+            max_chars: 12,
+            ..limits()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(capped.text, "word word wo");
+    assert!(capped.truncated);
+}
+
+async fn with_fault(fault: Fault, tweak: impl FnOnce(&mut SandboxLimits)) -> String {
+    let mut l = limits();
+    l.fault = Some(fault);
+    tweak(&mut l);
+    failed_reason(extract_in_child(exe(), "application/pdf", &hello_pdf(), &l).await)
+}
+
+#[tokio::test]
+async fn panicking_child_is_a_clean_error() {
+    let reason = with_fault(Fault::Panic, |_| {}).await;
+    assert_eq!(reason, "the PDF parser crashed");
+}
+
+#[tokio::test]
+async fn aborting_child_is_a_clean_error() {
+    let reason = with_fault(Fault::Abort, |_| {}).await;
+    assert!(reason.contains("PDF parser crashed"), "{reason}");
+}
+
+#[tokio::test]
+async fn out_of_memory_child_is_a_clean_error() {
+    let reason = with_fault(Fault::Oom, |l| l.memory_bytes = 768 * 1024 * 1024).await;
+    assert!(reason.contains("out of memory"), "{reason}");
+}
+
+#[tokio::test]
+async fn stack_overflow_in_the_child_is_a_clean_error() {
+    let reason = with_fault(Fault::StackOverflow, |_| {}).await;
+    assert!(reason.contains("nested too deeply"), "{reason}");
+}
+
+#[tokio::test]
+async fn default_limits_are_enough_for_ordinary_documents() {
+    let l = SandboxLimits::default();
+    assert_eq!(l.memory_bytes, 512 * 1024 * 1024);
+    let got = extract_in_child(exe(), "application/pdf", &hello_pdf(), &l)
+        .await
+        .unwrap();
+    assert!(got.text.contains("Hello PDF world"));
+    let got = extract_in_child(exe(), DOCX, &sample_docx(), &l)
+        .await
+        .unwrap();
+    assert!(got.text.contains("Quarterly"));
+}
+
+#[tokio::test]
+async fn wall_clock_limit_kills_the_child() {
+    let started = Instant::now();
+    let reason = with_fault(Fault::Sleep, |l| l.wall = Duration::from_secs(2)).await;
+    assert_eq!(reason, "extraction took longer than 2 s");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn cpu_limit_kills_the_child() {
+    let started = Instant::now();
+    let reason = with_fault(Fault::Spin, |l| l.cpu_secs = 1).await;
+    assert!(reason.contains("CPU"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+/// Real PDFs, when the machine has some under /usr/share/doc (skipped otherwise): each
+/// either yields text or fails with a reason, within the limits.
+#[tokio::test]
+async fn real_pdfs_when_available() {
+    let mut found = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("/usr/share/doc")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "pdf") && found.len() < 4 {
+                found.push(path);
+            }
+        }
+    }
+    for path in found {
+        let bytes = std::fs::read(&path).unwrap();
+        let started = Instant::now();
+        let outcome = in_child("application/pdf", &bytes).await;
+        eprintln!(
+            "{}: {:?} in {:?}",
+            path.display(),
+            outcome.as_ref().map(|e| e.text.chars().count()),
+            started.elapsed()
+        );
+        if let Ok(got) = outcome {
+            assert_eq!(got.sha256_hex, sha256_hex(&bytes));
+        }
+    }
+}
