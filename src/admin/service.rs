@@ -2,10 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -117,7 +114,7 @@ pub async fn update_account(
             message: "quota_limit_bytes must be >= 0".into(),
         });
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = users::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -210,7 +207,7 @@ pub async fn delete_account(
         .filter(documents::Column::UserId.eq(id))
         .all(&state.db)
         .await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     users::Entity::delete_by_id(id).exec(&txn).await?;
     AuditEntry::new(
         AuditEvent::AdminUserDeleted,

@@ -1,9 +1,7 @@
 //! Account use cases: register, login (with second factor), password change, TOTP,
 //! backup codes, logout. Each opens and commits its own transaction where it needs one.
 
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -95,7 +93,7 @@ pub async fn create_account(
     password_must_change: bool,
 ) -> Result<users::Model, ApiError> {
     let password_hash = state.hasher.hash(password.expose()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = repo::insert_user(
         &txn,
         NewUser {
@@ -393,7 +391,7 @@ pub async fn change_password(
         });
     }
     let hash = state.hasher.hash(new.expose()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut active = session.user.clone().into_active_model();
     active.password_hash = Set(hash);
     active.password_must_change = Set(false);
@@ -506,7 +504,7 @@ pub async fn totp_enable(
                     .into(),
         });
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut active = user.clone().into_active_model();
     active.totp_enabled = Set(true);
     active.totp_last_step = Set(Some(step));
@@ -540,7 +538,7 @@ pub async fn totp_disable(
     }
     reauthenticate(state, session, password).await?;
     check_second_factor(state, &session.user, second, &session.client).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut active = session.user.clone().into_active_model();
     active.totp_enabled = Set(false);
     active.totp_secret = Set(None);
@@ -581,7 +579,7 @@ pub async fn regenerate_backup_codes(
         });
     }
     reauthenticate(state, session, password).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let codes = new_backup_codes(state, &txn, session.user.id).await?;
     AuditEntry::new(
         AuditEvent::BackupCodesRegenerated,
@@ -613,7 +611,7 @@ pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiEr
 
 /// Ends every session and invalidates every access token of the account.
 pub async fn logout_all(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     sessions::revoke_all(&txn, session.user.id, None).await?;
     let mut active = session.user.clone().into_active_model();
     active.tokens_valid_after = Set(crate::time::now());

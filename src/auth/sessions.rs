@@ -8,9 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -193,7 +191,9 @@ pub async fn refresh(
         if row.expires_at <= now {
             return Err(invalid_refresh());
         }
-        let txn = db.begin().await.map_err(anyhow::Error::from)?;
+        let txn = crate::db::begin_write(db)
+            .await
+            .map_err(anyhow::Error::from)?;
         let new_id = Uuid::new_v4();
         let claimed = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
