@@ -727,3 +727,32 @@ async fn nul_characters_are_refused_not_stored() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_admin_updates_never_fail_with_a_locked_database() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let user = app.register("lena").await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url(&format!("/api/admin/users/{}", user.user_id)),
+            admin.access.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .patch(url)
+                .bearer_auth(token)
+                .json(&json!({"quota_limit_bytes": 1000 + i}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+}
