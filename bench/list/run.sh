@@ -9,7 +9,7 @@
 # Needs: PostgreSQL reachable as PG_BASE (default postgres://postgres@127.0.0.1:5432, trust
 # auth; the script creates and drops its own database docuvault_bench_list_<pid>), psql,
 # and oha (load generator). When oha is not on PATH nor given as OHA=/path it is installed
-# with `cargo install oha --locked --version $OHA_VERSION` (about 9 min on 2 cores).
+# with `cargo install oha --locked --version $OHA_VERSION` (about 6 min on 2 cores).
 #
 # What it does:
 #   1. cargo build --release (skipped with NO_BUILD=1)
@@ -49,13 +49,13 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/docuvault"
 OUT_DIR="$ROOT/bench/out"
 OUT="$OUT_DIR/list.txt"
-OHA_VERSION="${OHA_VERSION:-__OHA_VERSION__}"
+OHA_VERSION="${OHA_VERSION:-1.16.0}"
 mkdir -p "$OUT_DIR"
 command -v psql >/dev/null || { echo "list bench: psql missing (apt-get install -y postgresql-client)" >&2; exit 1; }
 
 OHA="${OHA:-$(command -v oha || true)}"
 if [[ -z "$OHA" ]]; then
-  echo "== cargo install oha --locked --version $OHA_VERSION (about 9 min on 2 cores) =="
+  echo "== cargo install oha --locked --version $OHA_VERSION (about 6 min on 2 cores) =="
   cargo install oha --locked --version "$OHA_VERSION" || { echo "list bench: installing oha failed" >&2; exit 1; }
   OHA="$(command -v oha)"
 fi
@@ -65,11 +65,17 @@ if [[ "${NO_BUILD:-}" != 1 ]]; then
   cargo build --release --bin docuvault || { echo "list bench: cargo build --release failed" >&2; exit 1; }
 fi
 [[ -x "$BIN" ]] || { echo "list bench: $BIN missing" >&2; exit 1; }
-BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100)"
-if [[ -n "$(git status --porcelain --untracked-files=no -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
-  BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in the work tree)"
+# What was measured: HEAD, and whether the source tree differs from it (set BENCH_COMMIT to
+# describe it yourself, e.g. when running from an exported tree without .git).
+if [[ -z "${BENCH_COMMIT:-}" ]]; then
+  BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100 || true)"
+  if [[ -n "$(git status --porcelain -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
+    BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in src/ etc.: $(git status --porcelain -- src migration Cargo.toml Cargo.lock config | awk '{print $2}' | tr '\n' ' '))"
+  fi
 fi
-[[ "${NO_BUILD:-}" == 1 ]] && BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+if [[ "${NO_BUILD:-}" == 1 ]]; then
+  BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+fi
 export BENCH_COMMIT
 
 WORK="$(mktemp -d -t docuvault-list-bench.XXXXXX)"
@@ -79,6 +85,9 @@ else
   trap 'rm -rf "$WORK"' EXIT
 fi
 
+# Run a private copy: other people's builds may replace target/release/docuvault meanwhile.
+cp "$BIN" "$WORK/docuvault"
+export BENCH_BIN_DESC="$BIN, built $(date -r "$BIN" '+%Y-%m-%d %H:%M:%S'), run from a copy"
 status=0
-python3 "$ROOT/bench/list/list.py" "$BIN" "$WORK" "$OUT" "$OHA" || status=$?
+python3 "$ROOT/bench/list/list.py" "$WORK/docuvault" "$WORK" "$OUT" "$OHA" || status=$?
 exit "$status"

@@ -54,11 +54,17 @@ if [[ "${NO_BUILD:-}" != 1 ]]; then
   cargo build --release --bin docuvault || { echo "upload bench: cargo build --release failed" >&2; exit 1; }
 fi
 [[ -x "$BIN" ]] || { echo "upload bench: $BIN missing" >&2; exit 1; }
-BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100)"
-if [[ -n "$(git status --porcelain --untracked-files=no -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
-  BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in the work tree)"
+# What was measured: HEAD, and whether the source tree differs from it (set BENCH_COMMIT to
+# describe it yourself, e.g. when running from an exported tree without .git).
+if [[ -z "${BENCH_COMMIT:-}" ]]; then
+  BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100 || true)"
+  if [[ -n "$(git status --porcelain -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
+    BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in src/ etc.: $(git status --porcelain -- src migration Cargo.toml Cargo.lock config | awk '{print $2}' | tr '\n' ' '))"
+  fi
 fi
-[[ "${NO_BUILD:-}" == 1 ]] && BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+if [[ "${NO_BUILD:-}" == 1 ]]; then
+  BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
+fi
 export BENCH_COMMIT
 
 WORK="$(mktemp -d -t docuvault-upload-bench.XXXXXX)"
@@ -68,6 +74,9 @@ else
   trap 'rm -rf "$WORK"' EXIT
 fi
 
+# Run a private copy: other people's builds may replace target/release/docuvault meanwhile.
+cp "$BIN" "$WORK/docuvault"
+export BENCH_BIN_DESC="$BIN, built $(date -r "$BIN" '+%Y-%m-%d %H:%M:%S'), run from a copy"
 status=0
-python3 "$ROOT/bench/upload/upload.py" "$BIN" "$WORK" "$OUT" || status=$?
+python3 "$ROOT/bench/upload/upload.py" "$WORK/docuvault" "$WORK" "$OUT" || status=$?
 exit "$status"

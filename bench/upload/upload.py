@@ -301,7 +301,7 @@ def out(s: str = "") -> None:
 
 def cpu_line(w: CpuWindow) -> str:
     return (f"CPU server {w.server:.2f}  client {w.client:.2f}  machine busy {w.machine:.2f} of "
-            f"{os.cpu_count()} cores (other jobs ~{w.rest:.2f})")
+            f"{os.cpu_count()} cores (rest of the machine: other jobs + kernel writeback ~{w.rest:.2f})")
 
 
 # ----------------------------------------------------------------------------- main
@@ -443,7 +443,7 @@ def main() -> int:
     st = os.statvfs(WORK)
     dev = subprocess.run(["df", "--output=source,fstype", WORK], capture_output=True, text=True).stdout.split()
     out(f"DocuVault upload benchmark   {time.strftime('%Y-%m-%d %H:%M:%S %z')}")
-    out(f"binary   {BIN} ({version or '?'}, {os.path.getsize(BIN) / MIB:.1f} MiB)")
+    out(f"binary   {os.environ.get('BENCH_BIN_DESC', BIN)} ({version or '?'}, {os.path.getsize(BIN) / MIB:.1f} MiB)")
     if os.environ.get("BENCH_COMMIT"):
         out(f"commit   {os.environ['BENCH_COMMIT']}")
     out(f"machine  {os.cpu_count()} CPUs, {os.uname().release}, loadavg(1m) before start {os.getloadavg()[0]:.2f}")
