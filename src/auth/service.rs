@@ -287,53 +287,46 @@ async fn check_second_factor(
         client,
     )
     .await?;
-    if let Some(code) = &second.totp_code {
+    let (accepted, used, ok_event, failed_event) = if let Some(code) = &second.totp_code {
         let secret = totp_secret(state, user)?;
         let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
         let accepted = match totp::verify(&secret, code, now) {
             Some(step) => repo::claim_totp_step(&state.db, user.id, step).await?,
             None => false,
         };
-        let (event, outcome) = if accepted {
-            (AuditEvent::TotpVerified, Outcome::Success)
-        } else {
-            (AuditEvent::TotpFailed, Outcome::Failure)
-        };
-        audit(
-            state,
-            AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
+        (
+            accepted,
+            "totp",
+            AuditEvent::TotpVerified,
+            AuditEvent::TotpFailed,
         )
-        .await?;
-        return if accepted {
-            Ok("totp")
-        } else {
-            Err(invalid_second_factor())
-        };
-    }
-    if let Some(code) = &second.backup_code {
+    } else if let Some(code) = &second.backup_code {
         let accepted = match totp::normalize_backup_code(code) {
             Some(code) => {
                 repo::consume_backup_code(&state.db, user.id, &state.keys.hash_token(&code)).await?
             }
             None => false,
         };
-        let (event, outcome) = if accepted {
-            (AuditEvent::BackupCodeUsed, Outcome::Success)
-        } else {
-            (AuditEvent::BackupCodeFailed, Outcome::Failure)
-        };
-        audit(
-            state,
-            AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
-        )
-        .await?;
-        return if accepted {
-            Ok("backup_code")
-        } else {
-            Err(invalid_second_factor())
-        };
+        let events = (AuditEvent::BackupCodeUsed, AuditEvent::BackupCodeFailed);
+        (accepted, "backup_code", events.0, events.1)
+    } else {
+        return Err(invalid_second_factor());
+    };
+    let (event, outcome) = if accepted {
+        (ok_event, Outcome::Success)
+    } else {
+        (failed_event, Outcome::Failure)
+    };
+    audit(
+        state,
+        AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
+    )
+    .await?;
+    if accepted {
+        Ok(used)
+    } else {
+        Err(invalid_second_factor())
     }
-    Err(invalid_second_factor())
 }
 
 /// Re-checks the password of a signed-in user before a sensitive change.
