@@ -389,25 +389,19 @@ pub async fn change_password(
     active.password_hash = Set(hash);
     active.password_must_change = Set(false);
     let user = active.update(&txn).await?;
-    let user = reset_other_sessions(&txn, &user, session.session_id).await?;
-    AuditEntry::new(
-        AuditEvent::PasswordChanged,
-        Outcome::Success,
-        Some(user.id),
-        Some(&session.client.ip),
-    )
-    .record(&txn)
-    .await?;
-    txn.commit().await?;
-    alert(
+    let alert_kind = SecurityAlert::PasswordChanged {
+        ip: session.client.ip.clone(),
+        at: chrono::Utc::now(),
+    };
+    let (user, token, expires_in) = finish_security_change(
         state,
-        &user,
-        SecurityAlert::PasswordChanged {
-            ip: session.client.ip.clone(),
-            at: chrono::Utc::now(),
-        },
-    );
-    let (token, expires_in) = sessions::access_token(state, user.id, session.session_id)?;
+        txn,
+        session,
+        user,
+        AuditEvent::PasswordChanged,
+        alert_kind,
+    )
+    .await?;
     Ok((user, token, expires_in))
 }
 
@@ -538,9 +532,36 @@ pub async fn totp_disable(
     active.totp_last_step = Set(None);
     let user = active.update(&txn).await?;
     repo::replace_backup_codes(&txn, user.id, Vec::new()).await?;
+    let alert_kind = SecurityAlert::TotpDisabled {
+        ip: session.client.ip.clone(),
+        at: chrono::Utc::now(),
+    };
+    let (_, token, expires_in) = finish_security_change(
+        state,
+        txn,
+        session,
+        user,
+        AuditEvent::TotpDisabled,
+        alert_kind,
+    )
+    .await?;
+    Ok((token, expires_in))
+}
+
+/// The common end of a password change or 2FA switch-off: other sessions and older
+/// tokens cut off, one audit row, commit, a security e-mail, and a fresh access token
+/// for the current session.
+async fn finish_security_change(
+    state: &AppState,
+    txn: sea_orm::DatabaseTransaction,
+    session: &AuthSession,
+    user: users::Model,
+    event: AuditEvent,
+    security_alert: SecurityAlert,
+) -> Result<(users::Model, String, i64), ApiError> {
     let user = reset_other_sessions(&txn, &user, session.session_id).await?;
     AuditEntry::new(
-        AuditEvent::TotpDisabled,
+        event,
         Outcome::Success,
         Some(user.id),
         Some(&session.client.ip),
@@ -548,15 +569,9 @@ pub async fn totp_disable(
     .record(&txn)
     .await?;
     txn.commit().await?;
-    alert(
-        state,
-        &user,
-        SecurityAlert::TotpDisabled {
-            ip: session.client.ip.clone(),
-            at: chrono::Utc::now(),
-        },
-    );
-    sessions::access_token(state, user.id, session.session_id)
+    alert(state, &user, security_alert);
+    let (token, expires_in) = sessions::access_token(state, user.id, session.session_id)?;
+    Ok((user, token, expires_in))
 }
 
 /// Replaces the backup codes (password required); old ones stop working.
