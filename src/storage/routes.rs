@@ -7,7 +7,6 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use crate::domain::ObjectKey;
 use crate::error::ApiError;
@@ -73,13 +72,13 @@ pub async fn put_object(
         .tmp_dir()
         .join(format!("upload-{}", uuid::Uuid::new_v4().simple()));
     let io = |e: std::io::Error| ApiError::Internal(e.into());
-    // tokio::fs hands every write to the blocking pool; batch chunks into 1 MiB writes.
-    let mut file = tokio::io::BufWriter::with_capacity(
-        1 << 20,
-        tokio::fs::File::create(&tmp).await.map_err(io)?,
-    );
+    // The body goes to a dedicated blocking writer (see `spool`): this task only moves the
+    // received chunks over a bounded channel, so memory stays bounded by the channel.
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(SPOOL_CHANNEL_CHUNKS);
+    let writer = tokio::task::spawn_blocking(move || spool(file, expected, rx));
     let mut received: u64 = 0;
-    let outcome: Result<(), ApiError> = async {
+    let streamed: Result<(), ApiError> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|_| ApiError::bad_request("Upload interrupted"))?;
             received += chunk.len() as u64;
@@ -88,13 +87,25 @@ pub async fn put_object(
                     "More bytes than the signed length".into(),
                 ));
             }
-            file.write_all(&chunk).await.map_err(io)?;
+            if tx.send(chunk).await.is_err() {
+                // The writer stopped early; its own error is reported below.
+                break;
+            }
         }
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("upload writer panicked: {e}")))
+        .and_then(|r| r.map_err(io));
+    let outcome: Result<(), ApiError> = async {
+        streamed?;
+        written?;
         if received != expected {
             return Err(ApiError::bad_request("Fewer bytes than the signed length"));
         }
-        file.flush().await.map_err(io)?;
-        file.get_ref().sync_all().await.map_err(io)?;
         let dest = store.path(&key);
         if let Some(parent) = dest.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
@@ -108,6 +119,76 @@ pub async fn put_object(
     }
     outcome?;
     Ok(HttpResponse::Ok().finish())
+}
+
+/// Received chunks in flight between the request task and the writer (actix hands over
+/// chunks of at most a few tens of KiB, so this bounds per-upload buffering to a few MiB).
+const SPOOL_CHANNEL_CHUNKS: usize = 128;
+/// The writer issues one vectored write per this many buffered bytes.
+const SPOOL_WRITE_BYTES: usize = 1 << 20;
+/// Written data is handed to the disk every this many bytes, so the final fsync is short.
+const SPOOL_WRITEBACK_BYTES: u64 = 8 << 20;
+
+/// Writes an upload's chunks to `file` on a blocking thread: vectored writes without
+/// copying the chunks, early write-back (`sync_file_range`) while the body still arrives,
+/// and an fsync at the end. Space for `expected` bytes is reserved up front.
+fn spool(
+    mut file: std::fs::File,
+    expected: u64,
+    mut rx: tokio::sync::mpsc::Receiver<web::Bytes>,
+) -> std::io::Result<()> {
+    use std::io::{IoSlice, Write};
+    use std::os::fd::AsRawFd;
+
+    let fd = file.as_raw_fd();
+    if let Ok(len) = libc::off_t::try_from(expected)
+        && len > 0
+    {
+        // Best effort: a filesystem without fallocate support still gets the data.
+        // SAFETY: `fd` is an open file descriptor owned by `file` for this whole call.
+        unsafe { libc::posix_fallocate(fd, 0, len) };
+    }
+    let mut pending: Vec<web::Bytes> = Vec::with_capacity(64);
+    let mut pending_len = 0usize;
+    let mut written: u64 = 0;
+    let mut handed_over: u64 = 0;
+    let mut flush = |pending: &mut Vec<web::Bytes>, file: &mut std::fs::File| {
+        let mut slices: Vec<IoSlice<'_>> = pending.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest: &mut [IoSlice<'_>] = &mut slices;
+        while !rest.is_empty() {
+            let n = file.write_vectored(rest)?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
+            }
+            written += n as u64;
+            IoSlice::advance_slices(&mut rest, n);
+        }
+        pending.clear();
+        if written - handed_over >= SPOOL_WRITEBACK_BYTES {
+            if let (Ok(off), Ok(len)) = (
+                libc::off64_t::try_from(handed_over),
+                libc::off64_t::try_from(written - handed_over),
+            ) {
+                // SAFETY: `fd` stays open for the whole call; the range lies within
+                // what was written. Failure only loses the early write-back.
+                unsafe { libc::sync_file_range(fd, off, len, libc::SYNC_FILE_RANGE_WRITE) };
+            }
+            handed_over = written;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    while let Some(chunk) = rx.blocking_recv() {
+        pending_len += chunk.len();
+        pending.push(chunk);
+        if pending_len >= SPOOL_WRITE_BYTES || pending.len() >= 512 {
+            flush(&mut pending, &mut file)?;
+            pending_len = 0;
+        }
+    }
+    flush(&mut pending, &mut file)?;
+    // A shorter body than reserved must not leave preallocated zeros behind.
+    file.set_len(written)?;
+    file.sync_all()
 }
 
 /// Serves a download for a signed `GET` URL.
