@@ -29,7 +29,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (API, UI and background work). The default.
-    Serve,
+    Serve {
+        /// Do not process documents in this instance (run `docuvault worker` elsewhere).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Process documents only (extraction and classification workers plus the
+    /// sweeper), without the web server. Stops on SIGTERM/SIGINT.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI 3.1 document (JSON) to stdout and exit.
@@ -111,6 +118,12 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Admin(AdminCommand::Create { email, handle })) => {
                 create_admin(settings, &env, &email, &handle).await
             }
+            Some(Command::Worker) => worker(settings).await,
+            Some(Command::Serve { no_workers: true }) => {
+                let mut settings = settings;
+                settings.server.run_workers = false;
+                serve(settings).await
+            }
             _ => serve(settings).await,
         }
     });
@@ -127,6 +140,29 @@ pub fn run(cli: Cli) -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let state = crate::startup::build_state(settings).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
+    tracing::info!(
+        "docuvault {} worker running {} job(s) at once ({})",
+        env!("CARGO_PKG_VERSION"),
+        state.settings.jobs.concurrency,
+        state.describe_backends()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    tracing::info!("stopping workers (jobs in flight finish first)");
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("shutdown complete");
     Ok(())
 }
 

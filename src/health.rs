@@ -47,9 +47,43 @@ pub struct HealthReport {
     pub storage: ComponentHealth,
     /// Job queue check.
     pub queue: ComponentHealth,
+    /// Processing backlog; absent when the database or queue did not answer in time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobsHealth>,
     /// Server version.
     #[schema(example = "0.1.0")]
     pub version: String,
+}
+
+/// Processing backlog across all users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobsHealth {
+    /// Jobs waiting in the queue.
+    pub queue_depth: u64,
+    /// Documents waiting for a worker.
+    pub queued: i64,
+    /// Documents a worker is processing now (in flight).
+    pub processing: i64,
+    /// Documents whose processing failed.
+    pub failed: i64,
+}
+
+async fn jobs_health(state: &AppState) -> Option<JobsHealth> {
+    let work = async {
+        let depth = state.queue.depth().await.ok()?;
+        let counts = crate::metrics::status_counts(state).await.ok()?;
+        let n = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+        Some(JobsHealth {
+            queue_depth: depth,
+            queued: n("queued"),
+            processing: n("processing"),
+            failed: n("failed"),
+        })
+    };
+    tokio::time::timeout(CHECK_TIMEOUT, work)
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn check<E: std::fmt::Display>(
@@ -85,7 +119,7 @@ async fn check<E: std::fmt::Display>(
 
 /// Checks every backend concurrently.
 pub async fn report(state: &AppState) -> HealthReport {
-    let (database, storage, queue) = tokio::join!(
+    let (database, storage, queue, jobs) = tokio::join!(
         check(
             "database",
             crate::db::backend_name(&state.db),
@@ -93,6 +127,7 @@ pub async fn report(state: &AppState) -> HealthReport {
         ),
         check("storage", state.storage.kind(), state.storage.health()),
         check("queue", state.queue.kind(), state.queue.health()),
+        jobs_health(state),
     );
     let all_ok = [&database, &storage, &queue]
         .iter()
@@ -106,6 +141,7 @@ pub async fn report(state: &AppState) -> HealthReport {
         database,
         storage,
         queue,
+        jobs,
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }

@@ -62,6 +62,20 @@ pub async fn request_context(
     }
     let status = res.status().as_u16();
     span.record("status", status);
+    if let Some(state) = res
+        .request()
+        .app_data::<web::Data<crate::state::AppState>>()
+    {
+        state.metrics.observe_request(
+            res.request().method().as_str(),
+            res.request()
+                .match_pattern()
+                .as_deref()
+                .unwrap_or("unmatched"),
+            status,
+            started.elapsed(),
+        );
+    }
     span.record(
         "route",
         res.request().match_pattern().as_deref().unwrap_or("-"),

@@ -109,6 +109,12 @@ pub struct Settings {
     pub documents: DocumentSettings,
     /// The periodic cleanup job.
     pub cleanup: CleanupSettings,
+    /// Processing workers and the sweeper.
+    pub jobs: JobsSettings,
+    /// Text extraction limits.
+    pub extract: ExtractSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -184,6 +190,49 @@ pub struct CleanupSettings {
     pub enabled: bool,
     /// Cron expression (with seconds).
     pub schedule: String,
+}
+
+/// Processing workers and the sweeper.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Documents processed at once by this instance.
+    pub concurrency: usize,
+    /// How long a worker owns a document without renewing its lease.
+    pub lease_secs: u64,
+    /// Attempts (crashed ones included) before a document is failed.
+    pub max_attempts: u32,
+    /// Sweeper period.
+    pub sweep_interval_secs: u64,
+    /// First delay before retrying after a transient classifier failure.
+    pub retry_base_delay_secs: u64,
+}
+
+/// Prometheus metrics (`GET /metrics`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve metrics at all.
+    pub enabled: bool,
+    /// Separate `host:port` serving `/metrics` without authentication; empty = on the
+    /// main listener, for administrators only.
+    pub listen: String,
+}
+
+/// Text extraction limits (per document, in a child process).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractSettings {
+    /// Stored text cap in characters.
+    pub max_chars: usize,
+    /// Address-space limit of the child in MiB.
+    pub memory_mb: u64,
+    /// CPU-time limit of the child in seconds.
+    pub cpu_secs: u64,
+    /// Wall-clock limit in seconds.
+    pub timeout_secs: u64,
+    /// Executable re-run as the extraction child; empty = this binary.
+    pub executable: String,
 }
 
 /// One attempt limit.
@@ -580,6 +629,46 @@ impl Settings {
             return Err(SettingsError::key(
                 "cleanup.schedule",
                 format!("{:?} is {problem}", self.cleanup.schedule),
+            ));
+        }
+        let j = &self.jobs;
+        if j.concurrency == 0 || j.concurrency > 256 {
+            return Err(SettingsError::key("jobs.concurrency", "must be 1–256"));
+        }
+        if j.lease_secs < 3 {
+            return Err(SettingsError::key("jobs.lease_secs", "must be at least 3"));
+        }
+        if j.max_attempts == 0 || j.max_attempts > 100 {
+            return Err(SettingsError::key("jobs.max_attempts", "must be 1–100"));
+        }
+        if j.sweep_interval_secs == 0 {
+            return Err(SettingsError::key(
+                "jobs.sweep_interval_secs",
+                "must be > 0",
+            ));
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(SettingsError::key(
+                "metrics.listen",
+                "must be host:port with a numeric address, e.g. 127.0.0.1:9090",
+            ));
+        }
+        let x = &self.extract;
+        if x.max_chars == 0 {
+            return Err(SettingsError::key("extract.max_chars", "must be > 0"));
+        }
+        if x.memory_mb < 64 {
+            return Err(SettingsError::key(
+                "extract.memory_mb",
+                "must be at least 64",
+            ));
+        }
+        if x.cpu_secs == 0 || x.timeout_secs == 0 {
+            return Err(SettingsError::key(
+                "extract.timeout_secs",
+                "extract.cpu_secs and extract.timeout_secs must be > 0",
             ));
         }
         if self.quota.default_limit_bytes < 0 {

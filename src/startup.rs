@@ -60,6 +60,22 @@ impl Application {
                 shutdown.clone(),
             ));
         }
+        if settings.server.run_workers {
+            crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
+        }
+        if settings.metrics.enabled && !settings.metrics.listen.is_empty() {
+            let metrics_server = build_metrics_server(&state)?;
+            let handle = metrics_server.handle();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    r = metrics_server => if let Err(e) = r {
+                        tracing::error!(error = %e, "metrics listener failed");
+                    },
+                    () = stop.cancelled() => handle.stop(true).await,
+                }
+            });
+        }
         tracing::info!(
             "docuvault {} listening on http://{}:{} ({})",
             env!("CARGO_PKG_VERSION"),
@@ -152,6 +168,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ),
         keys,
         limiter,
+        metrics: Arc::new(crate::metrics::Metrics::new()),
         settings: settings.clone(),
         db,
         storage,
@@ -173,6 +190,24 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     });
     let _ = std::fs::remove_file(&probe);
     written.with_context(|| format!("data directory {} is not writable", dir.display()))
+}
+
+/// The dedicated `/metrics` listener (`metrics.listen`).
+fn build_metrics_server(state: &AppState) -> anyhow::Result<Server> {
+    let addr = state.settings.metrics.listen.clone();
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(crate::metrics::open_metrics))
+    })
+    .bind(&addr)
+    .with_context(|| format!("binding metrics.listen {addr}"))?
+    .workers(1)
+    .disable_signals()
+    .run();
+    tracing::info!("metrics on http://{addr}/metrics");
+    Ok(server)
 }
 
 fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
@@ -221,6 +256,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                 }),
             )
             .configure(crate::storage::routes::configure)
+            .route("/metrics", web::get().to(crate::metrics::admin_metrics))
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()

@@ -157,7 +157,8 @@ async fn stale_uploads_lose_row_and_objects_while_fresh_and_confirmed_ones_stay(
     }
     assert_eq!(row(&app, fresh).await.unwrap().status, "pending");
     assert_eq!(stored(&app, &staging(&fresh_key)).await, Some(5));
-    assert_eq!(row(&app, confirmed).await.unwrap().status, "queued");
+    // Confirmed: past `pending`, whatever processing has done with it since.
+    assert_ne!(row(&app, confirmed).await.unwrap().status, "pending");
     assert_eq!(stored(&app, &confirmed_key).await, Some(10));
     assert_eq!(used_bytes(&app, &alice).await, 10);
 

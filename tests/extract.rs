@@ -2,7 +2,6 @@
 //! the sandboxed child (`docuvault extract-worker`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Cursor, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,11 +9,10 @@ use docuvault::extract::sandbox::{Fault, SandboxLimits, extract_in_child};
 use docuvault::extract::{
     ExtractError, Extracted, ZipLimits, extract_text, extract_text_with, normalize, sha256_hex,
 };
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
 
-const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-const ODT: &str = "application/vnd.oasis.opendocument.text";
+mod common;
+
+use common::samples::*;
 
 fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_docuvault"))
@@ -39,124 +37,6 @@ fn failed_reason(r: Result<Extracted, ExtractError>) -> String {
         Err(ExtractError::Failed(reason)) => reason,
         other => panic!("expected Failed, got {other:?}"),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Builders for real files.
-
-/// A minimal valid one-page PDF with the given content stream.
-fn pdf_with_stream(content: &str) -> Vec<u8> {
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len() + 1
-        ),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-            .to_owned(),
-    ];
-    pdf_from_objects(&objects)
-}
-
-fn pdf_from_objects(objects: &[String]) -> Vec<u8> {
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for off in offsets {
-        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
-}
-
-fn hello_pdf() -> Vec<u8> {
-    pdf_with_stream("BT /F1 24 Tf 72 700 Td (Hello PDF world) Tj ET")
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        let method = if *name == "mimetype" {
-            CompressionMethod::Stored
-        } else {
-            CompressionMethod::Deflated
-        };
-        w.start_file(
-            *name,
-            SimpleFileOptions::default().compression_method(method),
-        )
-        .unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-const DOCX_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
-<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
-<Default Extension="xml" ContentType="application/xml"/>
-<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
-</Types>"#;
-
-const DOCX_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
-</Relationships>"#;
-
-fn docx_with_body(body: &str) -> Vec<u8> {
-    let document = format!(
-        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
-    );
-    docx_with_document(&document)
-}
-
-fn docx_with_document(document: &str) -> Vec<u8> {
-    zip_of(&[
-        ("[Content_Types].xml", DOCX_TYPES.as_bytes()),
-        ("_rels/.rels", DOCX_RELS.as_bytes()),
-        ("word/document.xml", document.as_bytes()),
-    ])
-}
-
-fn sample_docx() -> Vec<u8> {
-    docx_with_body(
-        r#"<w:p><w:r><w:t>Quarterly</w:t></w:r><w:r><w:t xml:space="preserve"> report &amp; summary</w:t></w:r></w:p>
-<w:p><w:r><w:t>Second</w:t><w:tab/><w:t>paragraph</w:t></w:r></w:p>
-<w:p><w:r><w:delText>deleted words</w:delText><w:t>Third</w:t></w:r></w:p>"#,
-    )
-}
-
-fn sample_odt() -> Vec<u8> {
-    let content = r#"<?xml version="1.0" encoding="UTF-8"?>
-<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
-<office:body><office:text>
-<text:h text:outline-level="1">Meeting notes</text:h>
-<text:p>Alpha<text:s text:c="3"/>beta <text:span>gamma</text:span></text:p>
-<text:p>Line one<text:line-break/>line two</text:p>
-</office:text></office:body></office:document-content>"#;
-    zip_of(&[
-        ("mimetype", ODT.as_bytes()),
-        ("content.xml", content.as_bytes()),
-        ("META-INF/manifest.xml", b"<manifest/>"),
-    ])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -299,22 +179,6 @@ fn text_is_capped_at_max_chars_on_a_char_boundary() {
 // ---------------------------------------------------------------------------------------
 // Hostile input.
 
-/// One entry of `mib` MiB of zeros, deflated while streaming (never held in memory).
-fn zip_bomb_docx(mib: usize) -> Vec<u8> {
-    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .large_file(mib >= 4096);
-    w.start_file("[Content_Types].xml", opts).unwrap();
-    w.write_all(DOCX_TYPES.as_bytes()).unwrap();
-    w.start_file("word/document.xml", opts).unwrap();
-    let zeros = vec![0u8; 1024 * 1024];
-    for _ in 0..mib {
-        w.write_all(&zeros).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
 #[tokio::test]
 async fn zip_bomb_is_refused_fast() {
     let built = Instant::now();
@@ -378,32 +242,30 @@ fn zip_guards_entry_count_and_total_size() {
 }
 
 #[tokio::test]
-async fn billion_laughs_is_not_expanded() {
-    let mut dtd = String::from("<!DOCTYPE w:document [\n<!ENTITY lol \"lol\">\n");
-    for i in 1..=9 {
-        let prev = if i == 1 {
-            "lol".to_owned()
-        } else {
-            format!("lol{}", i - 1)
-        };
-        dtd.push_str(&format!(
-            "<!ENTITY lol{i} \"{}\">\n",
-            format!("&{prev};").repeat(10)
-        ));
-    }
-    dtd.push_str("]>\n");
-    let document = format!(
-        r#"<?xml version="1.0"?>
-{dtd}<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>start &lol9; end</w:t></w:r></w:p></w:body></w:document>"#
-    );
-    let docx = docx_with_document(&document);
+async fn billion_laughs_is_refused_without_expansion() {
+    let docx = billion_laughs_docx();
     let started = Instant::now();
-    let got = in_child(DOCX, &docx).await.unwrap();
-    assert_eq!(got.text, "start end");
+    let reason = failed_reason(in_child(DOCX, &docx).await);
+    assert!(reason.contains("DTD"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    // Same in process: bounded output.
-    let got = extract_text(DOCX, &docx, 1_000_000).unwrap();
-    assert!(got.text.len() < 100, "{}", got.text.len());
+    // Same in process, and a DTD-free document still works.
+    let reason = failed_reason(extract_text(DOCX, &docx, 1_000_000));
+    assert!(reason.contains("DTD"), "{reason}");
+    assert!(extract_text(DOCX, &sample_docx(), 1000).is_ok());
+}
+
+#[test]
+fn deeply_nested_pdf_objects_are_refused_before_parsing() {
+    let reason = failed_reason(extract_text(
+        "application/pdf",
+        &nested_array_pdf(10_000),
+        100,
+    ));
+    assert!(reason.contains("levels deep"), "{reason}");
+    // Ordinary nesting, brackets inside strings and stream bodies are fine.
+    let tricky = pdf_with_stream("BT /F1 24 Tf 72 700 Td ([[[[ <<<< \\( text) Tj ET");
+    assert!(extract_text("application/pdf", &tricky, 1000).is_ok());
+    assert!(extract_text("application/pdf", &nested_array_pdf(50), 100).is_ok());
 }
 
 #[test]

@@ -86,7 +86,8 @@ pub struct ConfirmResponse {
     pub size_bytes: i64,
     /// Quota used after this upload.
     pub used_bytes: i64,
-    /// `queued` (or later, on a repeated confirm).
+    /// Always `queued`: the upload is accepted and handed to processing (repeated
+    /// confirms answer the same). Follow processing with `GET /api/documents/{id}`.
     pub status: String,
 }
 
@@ -214,6 +215,34 @@ pub struct UpdateDocumentRequest {
     /// Keep the document away from external AI providers.
     #[serde(default)]
     pub ai_opt_out: Option<bool>,
+    /// The document's complete topic set, chosen by hand (ids of your own or system
+    /// topics). Every listed topic becomes a `user` link (confirming an AI suggestion
+    /// turns it into one); topics not listed are removed. Hand-assigned topics teach
+    /// the builtin classifier.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub topics: Option<Vec<Uuid>>,
+}
+
+/// `POST /api/documents/{id}/classify` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClassifyResponse {
+    /// Document id.
+    pub id: Uuid,
+    /// `queued` (or `processing` when a run was already under way).
+    #[schema(value_type = DocumentStatus)]
+    pub status: String,
+}
+
+/// `GET /api/documents/{id}/text` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentText {
+    /// Document id.
+    pub id: Uuid,
+    /// The extracted, normalized text; null until extraction has run (or when it failed).
+    pub text: Option<String>,
+    /// Whether the text was cut at the server's limit (`extract.max_chars`).
+    pub truncated: bool,
 }
 
 /// A short-lived download link.
@@ -421,6 +450,7 @@ pub async fn update(
         body.filename,
         body.folder_id,
         body.ai_opt_out,
+        body.topics,
     )
     .await?;
     Ok(web::Json(DocumentView::from(doc)))
@@ -475,6 +505,72 @@ pub async fn download(
     }))
 }
 
+/// Runs extraction and classification again (e.g. after changing topics or provider).
+/// Idempotent while the document is already queued or processing.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 202, description = "Queued for processing", body = ClassifyResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "The upload is not confirmed yet", body = ErrorBody),
+    )
+)]
+#[post("/documents/{id}/classify")]
+pub async fn classify(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = crate::documents::access::owned(&state.db, user.0.user.id, id.into_inner()).await?;
+    if !crate::jobs::pipeline::requeue(&state, &doc).await? {
+        return Err(ApiError::Conflict {
+            code: "not_confirmed",
+            message: "Confirm the upload before classifying it".into(),
+        });
+    }
+    let doc = crate::documents::access::owned(&state.db, user.0.user.id, doc.id).await?;
+    Ok(HttpResponse::Accepted().json(ClassifyResponse {
+        id: doc.id,
+        status: doc.status,
+    }))
+}
+
+/// The text extracted from a document you own or that is shared with you.
+#[utoipa::path(
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Extracted text", body = DocumentText),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+    )
+)]
+#[get("/documents/{id}/text")]
+pub async fn text(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<DocumentText>, ApiError> {
+    let doc =
+        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    let max = state.settings.extract.max_chars;
+    let truncated = doc
+        .extracted_text
+        .as_deref()
+        .is_some_and(|t| t.chars().nth(max.saturating_sub(1)).is_some());
+    Ok(web::Json(DocumentText {
+        id: doc.id,
+        text: doc.extracted_text,
+        truncated,
+    }))
+}
+
 /// Registers the `/documents` routes (inside the `/api` scope).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(upload_url)
@@ -483,5 +579,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_one)
         .service(update)
         .service(delete_one)
-        .service(download);
+        .service(download)
+        .service(classify)
+        .service(text);
 }

@@ -17,7 +17,6 @@ use crate::documents::{access, files};
 use crate::domain::ObjectKey;
 use crate::entities::{documents, folders, object_deletions, quotas};
 use crate::error::ApiError;
-use crate::jobs::Job;
 use crate::state::AppState;
 
 /// Document statuses, as stored.
@@ -26,6 +25,14 @@ pub mod status {
     pub const PENDING: &str = "pending";
     /// Confirmed, waiting for processing.
     pub const QUEUED: &str = "queued";
+    /// A worker is extracting and classifying it.
+    pub const PROCESSING: &str = "processing";
+    /// Filed under at least one topic.
+    pub const CLASSIFIED: &str = "classified";
+    /// Processed; no topic fits (or there was no text to classify).
+    pub const UNCLASSIFIED: &str = "unclassified";
+    /// Processing gave up; `last_error` says why.
+    pub const FAILED: &str = "failed";
 }
 
 /// Quota numbers for a refused upload.
@@ -262,7 +269,9 @@ async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confir
         id: doc.id,
         size_bytes: doc.size_bytes,
         used_bytes: quota.used_bytes,
-        status: doc.status.clone(),
+        // Confirmation answers about the upload, not about processing (which moves on
+        // by itself): a repeated confirm gets the same body.
+        status: status::QUEUED.to_owned(),
     })
 }
 
@@ -358,18 +367,16 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
     documents::Entity::update_many()
         .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
         .col_expr(documents::Column::SizeBytes, Expr::value(size))
+        // The dispatch lease: the sweeper dispatches again only after it lapses.
+        .col_expr(
+            documents::Column::LeaseExpiresAt,
+            Expr::value(crate::time::now() + secs(state.settings.jobs.lease_secs)),
+        )
         .filter(documents::Column::Id.eq(id))
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    if let Err(e) = state
-        .queue
-        .enqueue(&Job::ProcessDocument { document_id: id })
-        .await
-    {
-        // The row is the truth; the sweeper re-dispatches queued documents.
-        tracing::warn!(error = %e, document = %id, "could not enqueue processing");
-    }
+    crate::jobs::pipeline::dispatch(state, id).await;
     Ok(Confirmation {
         id,
         size_bytes: size,
@@ -519,9 +526,11 @@ pub async fn update(
     filename: Option<String>,
     folder: Option<Option<Uuid>>,
     ai_opt_out: Option<bool>,
+    topics: Option<Vec<Uuid>>,
 ) -> Result<documents::Model, ApiError> {
-    let doc = access::owned(&state.db, user, id).await?;
-    let mut active: documents::ActiveModel = doc.into();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let doc = access::owned(&txn, user, id).await?;
+    let mut active: documents::ActiveModel = doc.clone().into();
     if let Some(name) = filename {
         let name = files::sanitize_filename(&name).ok_or_else(|| ApiError::Unprocessable {
             code: "invalid_filename",
@@ -533,7 +542,7 @@ pub async fn update(
         if let Some(f) = folder {
             folders::Entity::find_by_id(f)
                 .filter(folders::Column::UserId.eq(user))
-                .one(&state.db)
+                .one(&txn)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
         }
@@ -542,8 +551,74 @@ pub async fn update(
     if let Some(opt_out) = ai_opt_out {
         active.ai_opt_out = Set(opt_out);
     }
+    if let Some(wanted) = topics {
+        if doc.status == status::PENDING {
+            return Err(ApiError::Conflict {
+                code: "not_confirmed",
+                message: "Confirm the upload before filing it under topics".into(),
+            });
+        }
+        let linked = set_user_topics(&txn, &doc, wanted).await?;
+        // A finished document's status follows its topics.
+        if doc.status == status::CLASSIFIED || doc.status == status::UNCLASSIFIED {
+            active.status = Set(if linked > 0 {
+                status::CLASSIFIED
+            } else {
+                status::UNCLASSIFIED
+            }
+            .to_owned());
+        }
+    }
     active.updated_at = Set(crate::time::now());
-    Ok(active.update(&state.db).await?)
+    let updated = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Makes `wanted` the document's complete topic set, every link `source = user`.
+/// Returns the number of links. Unknown ids (or another user's topics) are a 422.
+async fn set_user_topics(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    mut wanted: Vec<Uuid>,
+) -> Result<usize, ApiError> {
+    use crate::entities::{document_topics, topics};
+    wanted.sort_unstable();
+    wanted.dedup();
+    if !wanted.is_empty() {
+        let known = topics::Entity::find()
+            .filter(topics::Column::Id.is_in(wanted.clone()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(topics::Column::UserId.eq(doc.user_id))
+                    .add(topics::Column::UserId.is_null()),
+            )
+            .count(db)
+            .await?;
+        if known != wanted.len() as u64 {
+            return Err(ApiError::Unprocessable {
+                code: "unknown_topic",
+                message: "topics must be ids of your own topics or system topics".into(),
+            });
+        }
+    }
+    document_topics::Entity::delete_many()
+        .filter(document_topics::Column::DocumentId.eq(doc.id))
+        .exec(db)
+        .await?;
+    let now = crate::time::now();
+    for topic in &wanted {
+        document_topics::Entity::insert(document_topics::ActiveModel {
+            document_id: Set(doc.id),
+            topic_id: Set(*topic),
+            source: Set("user".into()),
+            confidence: Set(None),
+            created_at: Set(now),
+        })
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(wanted.len())
 }
 
 /// A short-lived download URL for a document the caller may read.

@@ -294,6 +294,13 @@ fn collect_text(
                     }
                 }
             }
+            // Office writers never emit a DTD; one that declares entities is an
+            // entity-expansion attack ("billion laughs") or a crafted file.
+            Event::DocType(_) => {
+                return Err(ExtractError::Failed(format!(
+                    "the {label} XML declares a DTD (entity declarations are not allowed)"
+                )));
+            }
             Event::Eof => break,
             _ => {}
         }

@@ -61,6 +61,8 @@ pub trait Queue: Send + Sync {
     async fn reserve(&self, worker: &str, wait: Duration) -> Result<Option<Reserved>, QueueError>;
     /// Marks a reserved job done so it is never delivered again.
     async fn ack(&self, worker: &str, reserved: &Reserved) -> Result<(), QueueError>;
+    /// Jobs waiting to be reserved.
+    async fn depth(&self) -> Result<u64, QueueError>;
 }
 
 /// Builds the queue the settings ask for (does not contact Redis yet).
@@ -123,6 +125,10 @@ impl Queue for MemoryQueue {
 
     async fn ack(&self, _worker: &str, _reserved: &Reserved) -> Result<(), QueueError> {
         Ok(())
+    }
+
+    async fn depth(&self) -> Result<u64, QueueError> {
+        Ok(self.jobs.lock().map(|q| q.len() as u64).unwrap_or(0))
     }
 }
 
@@ -256,5 +262,14 @@ impl Queue for RedisQueue {
             .await
             .map_err(redis_err)?;
         Ok(())
+    }
+
+    async fn depth(&self) -> Result<u64, QueueError> {
+        let mut conn = self.conn().await?;
+        redis::cmd("LLEN")
+            .arg(self.jobs_key())
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)
     }
 }

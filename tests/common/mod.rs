@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod db;
+pub mod samples;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -44,6 +45,13 @@ pub fn backend_env(data_dir: &std::path::Path, db_url: &str) -> HashMap<String, 
     env.insert("DOCUVAULT__DATABASE__URL".into(), db_url.into());
     env.insert("DOCUVAULT__DATABASE__MAX_CONNECTIONS".into(), "5".into());
     env.insert("DOCUVAULT__LOG__LEVEL".into(), "warn".into());
+    // The test binary is not docuvault: extraction children run the real binary.
+    env.insert(
+        "DOCUVAULT__EXTRACT__EXECUTABLE".into(),
+        env!("CARGO_BIN_EXE_docuvault").into(),
+    );
+    env.insert("DOCUVAULT__JOBS__SWEEP_INTERVAL_SECS".into(), "1".into());
+    env.insert("DOCUVAULT__JOBS__LEASE_SECS".into(), "5".into());
     if let Ok(url) = std::env::var("DOCUVAULT_TEST_REDIS_URL") {
         env.insert("DOCUVAULT__QUEUE__REDIS_URL".into(), url);
         env.insert(
@@ -382,6 +390,28 @@ pub async fn enable_totp(app: &TestApp, s: &Session) -> (Vec<u8>, Vec<String>) {
         .collect();
     assert_eq!(codes.len(), 10);
     (secret, codes)
+}
+
+/// Statuses a document can end in.
+pub const TERMINAL: [&str; 3] = ["classified", "unclassified", "failed"];
+
+/// Waits (up to 90 s) until the document reaches a terminal status; returns its view.
+pub async fn wait_processed(app: &TestApp, s: &Session, id: &str) -> serde_json::Value {
+    poll_until(
+        Duration::from_secs(90),
+        &format!("document {id} to be processed"),
+        || async {
+            let res = app
+                .get_auth(&format!("/api/documents/{id}"), &s.access)
+                .await;
+            assert_eq!(res.status(), 200);
+            let doc: serde_json::Value = res.json().await.unwrap();
+            TERMINAL
+                .contains(&doc["status"].as_str().unwrap_or_default())
+                .then_some(doc)
+        },
+    )
+    .await
 }
 
 /// Polls `probe` until it returns `Some`, or panics after `deadline`.

@@ -1,0 +1,476 @@
+//! Processing one document: claim → extract (sandboxed child) → classify → store.
+//!
+//! The row is the truth. A worker *claims* a document with one conditional `UPDATE`
+//! (`queued → processing`, `attempts + 1`, a lease); every later write is conditional on
+//! still holding that claim (`status = 'processing' AND attempts = <ours>`), so a worker
+//! that lost its lease (and was re-dispatched elsewhere) can never overwrite newer work,
+//! and running a job twice is harmless. Classification results replace the document's
+//! `ai` topic links and never touch the links the user set by hand.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::RngExt;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::classify::{ClassifyError, Outcome, Pick};
+use crate::documents::service::status;
+use crate::domain::ObjectKey;
+use crate::entities::{document_topics, documents, topics};
+use crate::extract::sandbox::{SandboxLimits, extract_in_child, extract_in_current_exe};
+use crate::state::AppState;
+
+/// What happened to a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    /// Another worker holds the document, or it is no longer waiting (deleted, done).
+    Skipped,
+    /// The document reached `classified` or `unclassified`.
+    Done(&'static str),
+    /// The document is `failed` with this reason.
+    Failed(String),
+    /// A transient failure; the document waits in `queued` until the retry time.
+    Retrying(String),
+}
+
+fn secs(n: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+}
+
+/// The sandbox limits the settings describe.
+pub fn sandbox_limits(state: &AppState) -> SandboxLimits {
+    let x = &state.settings.extract;
+    SandboxLimits {
+        memory_bytes: x.memory_mb.saturating_mul(1024 * 1024),
+        cpu_secs: x.cpu_secs,
+        wall: Duration::from_secs(x.timeout_secs),
+        max_chars: x.max_chars,
+        fault: None,
+    }
+}
+
+/// Claims `id` for processing. Returns the claimed row (with the new attempt number).
+pub async fn claim(state: &AppState, id: Uuid) -> Result<Option<documents::Model>, sea_orm::DbErr> {
+    let now = crate::time::now();
+    let jobs = &state.settings.jobs;
+    let claimable = Condition::any()
+        .add(documents::Column::Status.eq(status::QUEUED))
+        .add(
+            Condition::all()
+                .add(documents::Column::Status.eq(status::PROCESSING))
+                .add(documents::Column::LeaseExpiresAt.lt(now)),
+        );
+    let claimed = documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status::PROCESSING))
+        .col_expr(
+            documents::Column::Attempts,
+            Expr::col(documents::Column::Attempts).add(1),
+        )
+        .col_expr(
+            documents::Column::LeaseExpiresAt,
+            Expr::value(now + secs(jobs.lease_secs)),
+        )
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(documents::Column::Id.eq(id))
+        .filter(claimable)
+        .filter(documents::Column::Attempts.lt(jobs.max_attempts as i32))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    documents::Entity::find_by_id(id).one(&state.db).await
+}
+
+/// A condition matching `doc` only while this worker's claim on it stands.
+fn ours(doc: &documents::Model) -> Condition {
+    Condition::all()
+        .add(documents::Column::Id.eq(doc.id))
+        .add(documents::Column::Status.eq(status::PROCESSING))
+        .add(documents::Column::Attempts.eq(doc.attempts))
+}
+
+/// Pushes the lease of a claimed document forward; false when the claim was lost.
+pub async fn renew_lease(state: &AppState, doc: &documents::Model) -> Result<bool, sea_orm::DbErr> {
+    let until = crate::time::now() + secs(state.settings.jobs.lease_secs);
+    let n = documents::Entity::update_many()
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(ours(doc))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// Marks a claimed document `failed` with `reason`.
+async fn fail(
+    state: &AppState,
+    doc: &documents::Model,
+    reason: &str,
+) -> Result<(), sea_orm::DbErr> {
+    documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status::FAILED))
+        .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(
+            documents::Column::LeaseExpiresAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(ours(doc))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Delay before retry number `attempt` (1-based): base × 2^(attempt−1) plus up to 50 %.
+pub fn backoff(base_secs: u64, attempt: u32) -> Duration {
+    let base =
+        Duration::from_secs(base_secs).saturating_mul(1 << Ord::min(attempt.saturating_sub(1), 16));
+    let jitter = rand::rng().random_range(0.0..0.5);
+    base + base.mul_f64(jitter)
+}
+
+/// Puts a claimed document back in `queued`, to be dispatched again after `delay`.
+async fn retry_later(
+    state: &AppState,
+    doc: &documents::Model,
+    reason: &str,
+    delay: Duration,
+) -> Result<(), sea_orm::DbErr> {
+    let at = crate::time::now()
+        + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
+    documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
+        .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(at))
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(ours(doc))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Runs extraction in the sandbox child.
+async fn extract(
+    state: &AppState,
+    doc: &documents::Model,
+    bytes: &[u8],
+) -> Result<crate::extract::Extracted, crate::extract::ExtractError> {
+    let limits = sandbox_limits(state);
+    let exe = &state.settings.extract.executable;
+    if exe.is_empty() {
+        extract_in_current_exe(&doc.content_type, bytes, &limits).await
+    } else {
+        extract_in_child(std::path::Path::new(exe), &doc.content_type, bytes, &limits).await
+    }
+}
+
+/// Processes one document end to end. Errors are infrastructure failures (database or
+/// storage unreachable): the claim is left to lapse and the sweeper dispatches again.
+pub async fn process(state: &AppState, id: Uuid) -> anyhow::Result<JobResult> {
+    let Some(doc) = claim(state, id).await? else {
+        return Ok(JobResult::Skipped);
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let heartbeat = {
+        let state = state.clone();
+        let doc = doc.clone();
+        let stop = stop.clone();
+        let every = Duration::from_secs(state.settings.jobs.lease_secs).div_f64(3.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = tick.tick() => {
+                        match renew_lease(&state, &doc).await {
+                            Ok(true) => {}
+                            Ok(false) => break,
+                            Err(e) => tracing::warn!(error = %e, document = %doc.id, "lease renewal failed"),
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let result = run_claimed(state, &doc).await;
+    stop.cancel();
+    let _ = heartbeat.await;
+    result
+}
+
+async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result<JobResult> {
+    // Text from an earlier run of the same bytes is reused (re-classification).
+    let text = match (&doc.extracted_text, &doc.sha256) {
+        (Some(text), Some(_)) => text.clone(),
+        _ => {
+            let key = ObjectKey::parse(&doc.object_key)
+                .map_err(|e| anyhow::anyhow!("stored object key is invalid: {e}"))?;
+            let Some(bytes) = state.storage.get(&key).await? else {
+                let reason = "The stored file is missing".to_owned();
+                fail(state, doc, &reason).await?;
+                return Ok(JobResult::Failed(reason));
+            };
+            match extract(state, doc, &bytes).await {
+                Ok(extracted) => {
+                    drop(bytes);
+                    documents::Entity::update_many()
+                        .col_expr(
+                            documents::Column::ExtractedText,
+                            Expr::value(extracted.text.clone()),
+                        )
+                        .col_expr(documents::Column::Sha256, Expr::value(extracted.sha256_hex))
+                        .col_expr(
+                            documents::Column::UpdatedAt,
+                            Expr::value(crate::time::now()),
+                        )
+                        .filter(ours(doc))
+                        .exec(&state.db)
+                        .await?;
+                    extracted.text
+                }
+                Err(e) => {
+                    let reason = format!("Text extraction failed: {e}");
+                    fail(state, doc, &reason).await?;
+                    return Ok(JobResult::Failed(reason));
+                }
+            }
+        }
+    };
+    match crate::classify::classify_document(state, doc, &text).await {
+        Ok(outcome) => {
+            let status = store_outcome(&state.db, doc, &outcome).await?;
+            Ok(JobResult::Done(status))
+        }
+        Err(ClassifyError::Permanent(e)) => {
+            let reason = format!("Classification failed: {e}");
+            fail(state, doc, &reason).await?;
+            Ok(JobResult::Failed(reason))
+        }
+        Err(ClassifyError::Transient(e)) => {
+            let attempts = u32::try_from(doc.attempts).unwrap_or(u32::MAX);
+            if attempts >= state.settings.jobs.max_attempts {
+                let reason = format!("Classification failed after {attempts} attempts: {e}");
+                fail(state, doc, &reason).await?;
+                Ok(JobResult::Failed(reason))
+            } else {
+                let reason = format!("Classification will be retried: {e}");
+                let delay = backoff(state.settings.jobs.retry_base_delay_secs, attempts);
+                retry_later(state, doc, &reason, delay).await?;
+                Ok(JobResult::Retrying(reason))
+            }
+        }
+    }
+}
+
+/// Writes a classification result (one transaction, conditional on the claim).
+async fn store_outcome(
+    db: &DatabaseConnection,
+    doc: &documents::Model,
+    outcome: &Outcome,
+) -> Result<&'static str, sea_orm::DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let held = documents::Entity::find()
+        .select_only()
+        .column(documents::Column::Id)
+        .filter(ours(doc))
+        .into_tuple::<Uuid>()
+        .one(&txn)
+        .await?;
+    if held.is_none() {
+        txn.rollback().await?;
+        return Ok("skipped");
+    }
+    document_topics::Entity::delete_many()
+        .filter(document_topics::Column::DocumentId.eq(doc.id))
+        .filter(document_topics::Column::Source.eq("ai"))
+        .exec(&txn)
+        .await?;
+    let now = crate::time::now();
+    let mut links: Vec<(Uuid, f64)> = Vec::new();
+    let existing: Vec<Uuid> = outcome
+        .suggestions
+        .iter()
+        .filter_map(|s| match s.pick {
+            Pick::Existing(id) => Some(id),
+            Pick::New(_) => None,
+        })
+        .collect();
+    // Only topics that still exist in the owner's namespace (or system topics).
+    let valid: Vec<Uuid> = if existing.is_empty() {
+        Vec::new()
+    } else {
+        topics::Entity::find()
+            .select_only()
+            .column(topics::Column::Id)
+            .filter(topics::Column::Id.is_in(existing))
+            .filter(
+                Condition::any()
+                    .add(topics::Column::UserId.eq(doc.user_id))
+                    .add(topics::Column::UserId.is_null()),
+            )
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?
+    };
+    for s in &outcome.suggestions {
+        match &s.pick {
+            Pick::Existing(id) if valid.contains(id) => links.push((*id, s.confidence)),
+            Pick::Existing(_) => {}
+            Pick::New(name) => {
+                let id = find_or_create_topic(&txn, doc.user_id, name).await?;
+                links.push((id, s.confidence));
+            }
+        }
+    }
+    links.dedup_by_key(|(id, _)| *id);
+    for (topic_id, confidence) in &links {
+        let link = document_topics::ActiveModel {
+            document_id: Set(doc.id),
+            topic_id: Set(*topic_id),
+            source: Set("ai".into()),
+            confidence: Set(Some(confidence.clamp(0.0, 1.0))),
+            created_at: Set(now),
+        };
+        // A topic the user set by hand keeps its `user` link.
+        document_topics::Entity::insert(link)
+            .on_conflict(
+                OnConflict::columns([
+                    document_topics::Column::DocumentId,
+                    document_topics::Column::TopicId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let linked = document_topics::Entity::find()
+        .filter(document_topics::Column::DocumentId.eq(doc.id))
+        .count(&txn)
+        .await?;
+    let new_status = if linked > 0 {
+        status::CLASSIFIED
+    } else {
+        status::UNCLASSIFIED
+    };
+    let mut classified_by = serde_json::json!({
+        "provider": outcome.provider,
+        "model": outcome.model,
+        "prompt_version": outcome.prompt_version,
+    });
+    if let Some(reason) = &outcome.reason {
+        classified_by["reason"] = serde_json::Value::String(reason.clone());
+    }
+    documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(new_status))
+        .col_expr(documents::Column::ClassifiedBy, Expr::value(classified_by))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            documents::Column::LeaseExpiresAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(ours(doc))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(new_status)
+}
+
+/// The owner's topic called `name` (case-insensitively; a system topic of that name
+/// counts), created in the owner's namespace when there is none.
+async fn find_or_create_topic(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    name: &str,
+) -> Result<Uuid, sea_orm::DbErr> {
+    let wanted = name.trim().to_lowercase();
+    let candidates = topics::Entity::find()
+        .filter(
+            Condition::any()
+                .add(topics::Column::UserId.eq(user))
+                .add(topics::Column::UserId.is_null()),
+        )
+        .all(db)
+        .await?;
+    if let Some(t) = candidates.iter().find(|t| t.name.to_lowercase() == wanted) {
+        return Ok(t.id);
+    }
+    let id = Uuid::new_v4();
+    topics::Entity::insert(topics::ActiveModel {
+        id: Set(id),
+        user_id: Set(Some(user)),
+        name: Set(name.trim().to_owned()),
+        description: Set(None),
+        color: Set(None),
+        created_at: Set(crate::time::now()),
+    })
+    .exec(db)
+    .await?;
+    Ok(id)
+}
+
+/// Re-runs classification for a document: back to `queued` with fresh attempts.
+/// Idempotent while the document is already `queued` or `processing`.
+/// Returns false when the document is still an unconfirmed upload.
+pub async fn requeue(state: &AppState, doc: &documents::Model) -> Result<bool, sea_orm::DbErr> {
+    match doc.status.as_str() {
+        s if s == status::PENDING => return Ok(false),
+        s if s == status::QUEUED || s == status::PROCESSING => return Ok(true),
+        _ => {}
+    }
+    let now = crate::time::now();
+    let n = documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
+        .col_expr(documents::Column::Attempts, Expr::value(0))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            documents::Column::LeaseExpiresAt,
+            Expr::value(now + secs(state.settings.jobs.lease_secs)),
+        )
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(documents::Column::Id.eq(doc.id))
+        .filter(documents::Column::Status.is_in([
+            status::CLASSIFIED,
+            status::UNCLASSIFIED,
+            status::FAILED,
+        ]))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    if n == 1 {
+        dispatch(state, doc.id).await;
+    }
+    Ok(true)
+}
+
+/// Hands a document to the queue; a failure is logged (the sweeper dispatches again).
+pub async fn dispatch(state: &AppState, id: Uuid) {
+    if let Err(e) = state
+        .queue
+        .enqueue(&crate::jobs::Job::ProcessDocument { document_id: id })
+        .await
+    {
+        tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry");
+    }
+}

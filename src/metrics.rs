@@ -1,0 +1,202 @@
+//! Prometheus metrics: request latency by route, processing outcomes, queue depth and
+//! documents by status.
+//!
+//! `GET /metrics` answers on the main listener for administrators only (bearer token),
+//! or, when `metrics.listen` is set, without authentication on that separate address
+//! only (bind it to a private interface).
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{EntityTrait, QuerySelect};
+
+use crate::auth::extract::AdminUser;
+use crate::entities::documents;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Labels of one HTTP latency series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    /// The matched route pattern (`/api/documents/{id}`), never the raw path.
+    route: String,
+    /// Status class: `2xx`, `4xx`, …
+    status: String,
+}
+
+/// Labels of a processing outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    outcome: String,
+}
+
+/// Labels of the documents-by-status gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    http: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    jobs: Family<JobLabels, Counter>,
+    queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
+    documents: Family<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    scrape_errors: Counter<u64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// An empty registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("docuvault");
+        let http = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route pattern and status class",
+            http.clone(),
+        );
+        let jobs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "jobs",
+            "Document processing runs by outcome (classified, unclassified, failed, retried, skipped)",
+            jobs.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "queue_depth",
+            "Jobs waiting in the queue",
+            queue_depth.clone(),
+        );
+        let documents = Family::<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
+        registry.register(
+            "documents",
+            "Documents by status (all users)",
+            documents.clone(),
+        );
+        let scrape_errors = Counter::default();
+        registry.register(
+            "scrape_errors",
+            "Scrapes that could not read the queue or the database",
+            scrape_errors.clone(),
+        );
+        Self {
+            registry,
+            http,
+            jobs,
+            queue_depth,
+            documents,
+            scrape_errors,
+        }
+    }
+
+    /// Records one finished HTTP request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: format!("{}xx", status / 100),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one processing run with its outcome.
+    pub fn job(&self, outcome: &str) {
+        self.jobs
+            .get_or_create(&JobLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Refreshes the gauges and renders everything in the Prometheus text format.
+    pub async fn render(&self, state: &AppState) -> String {
+        match state.queue.depth().await {
+            Ok(depth) => {
+                self.queue_depth
+                    .set(i64::try_from(depth).unwrap_or(i64::MAX));
+            }
+            Err(_) => {
+                self.scrape_errors.inc();
+            }
+        }
+        match status_counts(state).await {
+            Ok(counts) => {
+                self.documents.clear();
+                for (status, n) in counts {
+                    self.documents
+                        .get_or_create(&StatusLabels { status })
+                        .set(n);
+                }
+            }
+            Err(_) => {
+                self.scrape_errors.inc();
+            }
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Documents per status, from the database (the source of truth).
+pub async fn status_counts(state: &AppState) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    documents::Entity::find()
+        .select_only()
+        .column(documents::Column::Status)
+        .column_as(Expr::col(documents::Column::Id).count(), "n")
+        .group_by(documents::Column::Status)
+        .into_tuple::<(String, i64)>()
+        .all(&state.db)
+        .await
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// `GET /metrics` on the main listener: administrators only; 404 when metrics are
+/// disabled or served on their own address.
+pub async fn admin_metrics(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<HttpResponse, ApiError> {
+    let m = &state.settings.metrics;
+    if !m.enabled || !m.listen.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    Ok(text(state.metrics.render(&state).await))
+}
+
+/// `GET /metrics` on the dedicated `metrics.listen` address (no authentication).
+pub async fn open_metrics(state: web::Data<AppState>) -> HttpResponse {
+    text(state.metrics.render(&state).await)
+}
