@@ -345,3 +345,84 @@ fn put_expiry_secs(url: &str, _app: &TestApp) -> f64 {
     let expires: f64 = q["X-Amz-Expires"].parse().unwrap();
     date.and_utc().timestamp() as f64 + expires
 }
+
+/// Sends a raw `PUT` whose body is `sent` bytes while `Content-Length` says `declared`,
+/// then closes the write side; returns the status line (empty when the server hung up).
+async fn raw_put(url: &str, content_type: &str, declared: usize, sent: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url::Url::parse(url).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n",
+        url.host_str().unwrap()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(&vec![b'x'; sent]).await;
+    let _ = stream.shutdown().await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn local_uploads_with_a_short_or_long_body_store_nothing() {
+    // docuvault's own store (an S3 server enforces lengths itself).
+    let app = TestApp::spawn_with(|env| {
+        env.retain(|k, _| !k.starts_with("DOCUVAULT__STORAGE__S3__"));
+    })
+    .await;
+    let s = app.register("shortbody").await;
+    let size = 3 * 1024 * 1024;
+    let tmp = app.state.settings.local_objects_dir().join(".tmp");
+    for (sent, what) in [(size / 2, "short"), (size + 4096, "long")] {
+        let ticket = app.upload_url(&s, "f.txt", "text/plain", size).await;
+        let status = raw_put(
+            ticket["upload_url"].as_str().unwrap(),
+            "text/plain",
+            size,
+            sent,
+        )
+        .await;
+        // A short body is cut off by the client: 400 or a dropped connection. Extra bytes
+        // beyond Content-Length are never read into the object.
+        assert!(
+            !status.contains(" 200 ") || what == "long",
+            "{what}: {status}"
+        );
+        let id = ticket["document_id"].as_str().unwrap();
+        let res = app.confirm(&s, id).await;
+        if what == "short" {
+            assert_eq!(res.status(), 422, "{what}: nothing may be stored");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["code"], "upload_not_found", "{body}");
+        } else {
+            // The object holds exactly the declared bytes.
+            assert_eq!(res.status(), 200, "{what}");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["size_bytes"], size);
+        }
+        // No temp file is left behind.
+        common::poll_until(
+            std::time::Duration::from_secs(10),
+            "temp files removed",
+            || async {
+                let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+                (left == 0).then_some(())
+            },
+        )
+        .await;
+    }
+}

@@ -132,6 +132,9 @@ impl Queue for MemoryQueue {
     }
 }
 
+/// Lifetime of a worker's processing list after its last reservation.
+const PROCESSING_LIST_TTL_SECS: u64 = 86_400;
+
 /// Redis lists: `{prefix}jobs` plus one `{prefix}processing:{worker}` list per worker.
 pub struct RedisQueue {
     pool: Pool,
@@ -234,6 +237,15 @@ impl Queue for RedisQueue {
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
+        if payload.is_some() {
+            // A crashed worker's list would stay forever (its jobs are re-dispatched
+            // from the database by the sweeper); let Redis drop it a day later.
+            let _: Result<i64, _> = redis::cmd("EXPIRE")
+                .arg(self.processing_key(worker))
+                .arg(PROCESSING_LIST_TTL_SECS)
+                .query_async(&mut conn)
+                .await;
+        }
         match payload {
             None => Ok(None),
             Some(payload) => match serde_json::from_str(&payload) {
