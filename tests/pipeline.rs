@@ -525,3 +525,51 @@ async fn metrics_can_move_to_their_own_address() {
     .await;
     assert!(body.contains("docuvault_queue_depth"), "{body}");
 }
+
+#[tokio::test]
+async fn deleting_a_documents_last_topic_leaves_it_unclassified() {
+    let app = TestApp::spawn().await;
+    let s = app.register("deltopic").await;
+    let bills = create_topic(&app, &s, "Bills", "bills").await;
+    let keep = create_topic(&app, &s, "Keep", "kept").await;
+    let one = app
+        .upload(
+            &s,
+            "a.txt",
+            "text/plain",
+            b"Bills: electricity bills".to_vec(),
+        )
+        .await;
+    let two = app
+        .upload(&s, "b.txt", "text/plain", b"Bills and Keep this".to_vec())
+        .await;
+    // Filed by hand, so the classifier's opinion does not matter here.
+    for (doc, topics) in [(&one, json!([bills])), (&two, json!([bills, keep]))] {
+        wait_processed(&app, &s, doc).await;
+        let res = app
+            .client
+            .patch(app.url(&format!("/api/documents/{doc}")))
+            .bearer_auth(&s.access)
+            .json(&json!({ "topics": topics }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(row(&app, doc).await.status, "classified");
+    }
+    assert_eq!(links(&app, &two).await.len(), 2);
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/topics/{bills}")))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(row(&app, &one).await.status, "unclassified");
+    assert!(links(&app, &one).await.is_empty());
+    assert_eq!(row(&app, &two).await.status, "classified");
+    let l = links(&app, &two).await;
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].topic_id.to_string(), keep);
+}

@@ -426,12 +426,43 @@ pub async fn delete(state: &AppState, owner: Option<Uuid>, id: Uuid) -> Result<u
     find_in(&txn, owner, id).await?.ok_or_else(not_found)?;
     // The cascade removes these too; deleting them explicitly keeps the behaviour
     // independent of SQLite's per-connection `foreign_keys` setting.
+    let affected: Vec<Uuid> = document_topics::Entity::find()
+        .select_only()
+        .column(document_topics::Column::DocumentId)
+        .filter(document_topics::Column::TopicId.eq(id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
     let links = document_topics::Entity::delete_many()
         .filter(document_topics::Column::TopicId.eq(id))
         .exec(&txn)
         .await?
         .rows_affected;
     topics::Entity::delete_by_id(id).exec(&txn).await?;
+    // Documents left without any topic are no longer classified.
+    for chunk in affected.chunks(500) {
+        use crate::documents::service::status;
+        use crate::entities::documents;
+        use sea_orm::sea_query::{Expr, ExprTrait, Query};
+        documents::Entity::update_many()
+            .col_expr(documents::Column::Status, Expr::value(status::UNCLASSIFIED))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::Status.eq(status::CLASSIFIED))
+            .filter(
+                documents::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(document_topics::Column::DocumentId)
+                        .from(document_topics::Entity)
+                        .and_where(
+                            Expr::col(document_topics::Column::DocumentId)
+                                .is_in(chunk.iter().copied()),
+                        )
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     tracing::info!(links, system = owner.is_none(), "topic deleted");
     Ok(links)
