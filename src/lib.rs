@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod classify;
 pub mod cli;
 pub mod crypto;
 pub mod db;
