@@ -566,8 +566,10 @@ fn valid_setting_text(value: &str, max: usize) -> bool {
     (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
 }
 
-/// Updates the handle and classifier preferences (provider, model, own API key, new
-/// topics allowed).
+/// Updates the handle and classifier preferences.
+///
+/// Classifier preferences: provider, model, an own API key (write-only, stored
+/// encrypted) and whether new topics may be proposed.
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),

@@ -33,7 +33,7 @@ const NAME_WEIGHT: f64 = 3.0;
 /// The seed's weight in a prototype, in "examples".
 const SEED_WEIGHT: f64 = 1.0;
 /// Similarity a relevant document typically reaches with a seed-only prototype.
-const SEED_REFERENCE: f64 = 0.12;
+const SEED_REFERENCE: f64 = 0.09;
 /// Floor of the learned reference similarity (a topic with one odd example).
 const MIN_REFERENCE: f64 = 0.05;
 
@@ -145,13 +145,28 @@ impl BuiltinModel {
                     *sum.entry(id).or_insert(0.0) += w;
                 }
             }
-            let vector: HashMap<u32, f64> = normalized(sum.into_iter()).into_iter().collect();
+            let sum_norm_sq: f64 = sum.values().map(|w| w * w).sum();
+            let vector: HashMap<u32, f64> =
+                normalized(sum.clone().into_iter()).into_iter().collect();
+            // Typical member similarity, leave-one-out: each member against the prototype
+            // built without it (S − v), so a topic's own examples do not flatter it.
             let reference = if members.is_empty() {
                 SEED_REFERENCE
             } else {
-                let mean =
-                    members.iter().map(|v| cosine(v, &vector)).sum::<f64>() / members.len() as f64;
-                mean.max(MIN_REFERENCE)
+                let loo = members.iter().map(|v| {
+                    let dot: f64 = v
+                        .iter()
+                        .filter_map(|(id, w)| sum.get(id).map(|x| w * x))
+                        .sum();
+                    let self_sq: f64 = v.iter().map(|(_, w)| w * w).sum();
+                    let rest_sq = (sum_norm_sq - 2.0 * dot + self_sq).max(0.0);
+                    if rest_sq > 0.0 {
+                        (dot - self_sq) / rest_sq.sqrt()
+                    } else {
+                        0.0
+                    }
+                });
+                (loo.sum::<f64>() / members.len() as f64).max(MIN_REFERENCE)
             };
             prototypes.push(Prototype {
                 id: topic.id,
