@@ -427,7 +427,7 @@ async fn timeout_is_transient_and_bounded(wire: Wire) {
         other => panic!("expected Transient, got {other:?}"),
     }
     // 3 attempts × 300 ms + 2 short backoffs.
-    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "took {elapsed:?}");
     assert!(elapsed >= Duration::from_millis(900), "took {elapsed:?}");
     assert_eq!(server.count(), 3, "timeouts are retried");
 }
@@ -831,8 +831,9 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
     let out = classify(&app, &doc).await;
     let elapsed = start.elapsed();
     assert_eq!(out.provider, "builtin");
+    eprintln!("one classification with 3000 labelled documents: {elapsed:?}");
     assert!(
-        elapsed < Duration::from_secs(3),
+        elapsed < Duration::from_secs(4),
         "one classification took {elapsed:?}"
     );
 }

@@ -25,7 +25,7 @@ use super::{Pick, Suggestion, TopicOption};
 /// At most this many topics are suggested for one document.
 pub const MAX_SUGGESTIONS: usize = 3;
 /// A topic must reach this fraction of a typical member's similarity to be suggested.
-pub const MIN_RELATIVE_SCORE: f64 = 0.35;
+pub const MIN_RELATIVE_SCORE: f64 = 0.45;
 /// A second or third topic must score at least this fraction of the best one.
 const RUNNER_UP_RATIO: f64 = 0.8;
 /// How many times a name term counts relative to a description term in the seed.
