@@ -998,3 +998,77 @@ async fn user_api_key_is_write_only_encrypted_and_overrides_the_server_key() {
         "Bearer server-key"
     );
 }
+
+#[tokio::test]
+async fn new_topic_proposals_follow_the_users_setting() {
+    let server = FakeServer::start(vec![Wire::OpenAi.ok(json!({"topics": [
+        {"name": "Solar Power", "confidence": 0.9},
+        {"name": "Home", "confidence": 0.8},
+        {"name": "Garden", "confidence": 0.7}
+    ]}))])
+    .await;
+    let app = app_with_openai(&server).await;
+    let s = app.register("gina").await;
+    let home = create_topic(&app, &s, "home", None).await;
+    let res = patch_me(&app, &s, json!({"ai_provider": "openai"})).await;
+    assert_eq!(res.status(), 200);
+    let doc = insert_doc(&app, &s, "pv.pdf", SOLAR[0], false).await;
+
+    // Off by default: only the existing topic survives.
+    assert_eq!(picked(&classify(&app, &doc).await), vec![home]);
+
+    let res = patch_me(&app, &s, json!({"ai_allow_new_topics": true})).await;
+    assert_eq!(res.status(), 200);
+    let out = classify(&app, &doc).await;
+    let picks: Vec<Pick> = out.suggestions.iter().map(|s| s.pick.clone()).collect();
+    assert_eq!(
+        picks,
+        vec![Pick::New("Solar Power".into()), Pick::Existing(home)],
+        "one new topic per document (ai.max_new_topics_per_document = 1)"
+    );
+}
+
+#[test]
+fn ai_settings_are_validated_with_the_key_named() {
+    use docuvault::settings::Settings;
+    let load = |pairs: &[(&str, &str)]| {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(None, &env)
+    };
+    let ok = load(&[
+        ("DEFAULT_AI_PROVIDER", "ollama"),
+        ("DEFAULT_AI_MODEL", "qwen2.5:7b"),
+        ("DOCUVAULT__AI__OLLAMA__BASE_URL", "http://gpu-box:11434"),
+        ("DOCUVAULT__AI__OPENAI__API_KEY", "sk-server"),
+    ])
+    .unwrap();
+    assert_eq!(ok.ai.default_provider, "ollama");
+    assert_eq!(ok.ai.default_model, "qwen2.5:7b");
+    assert_eq!(ok.ai.ollama.base_url, "http://gpu-box:11434");
+    assert!(
+        !format!("{:?}", ok.ai).contains("sk-server"),
+        "keys never print"
+    );
+
+    let err = load(&[("DEFAULT_AI_PROVIDER", "gpt")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ai.default_provider (DEFAULT_AI_PROVIDER)"),
+        "{err}"
+    );
+    let err = load(&[("DOCUVAULT__AI__OPENAI__BASE_URL", "ftp://x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ai.openai.base_url"), "{err}");
+    for key in [
+        "DOCUVAULT__AI__REQUEST_TIMEOUT_SECS",
+        "DOCUVAULT__AI__RETRY_ATTEMPTS",
+    ] {
+        let err = load(&[(key, "0")]).unwrap_err().to_string();
+        assert!(err.contains("must be > 0"), "{key}: {err}");
+    }
+}
