@@ -232,6 +232,12 @@ impl Builtin {
             model: BuiltinModel::train(topics, examples),
         }
     }
+
+    /// Suggestions for `input` (file name and text), synchronously.
+    pub fn suggest(&self, input: &Input) -> Vec<Suggestion> {
+        self.model
+            .classify(&format!("{}\n{}", input.filename, input.text))
+    }
 }
 
 #[async_trait]
@@ -245,9 +251,7 @@ impl Classifier for Builtin {
     }
 
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
-        Ok(self
-            .model
-            .classify(&format!("{}\n{}", input.filename, input.text)))
+        Ok(self.suggest(input))
     }
 }
 
@@ -332,13 +336,6 @@ pub async fn classify_document(
         return Ok(none("no topics to choose from".into()));
     }
 
-    let classifier: Box<dyn Classifier> = if provider == "builtin" {
-        let examples = load_examples(state, user.id, doc.id, &options).await?;
-        Box::new(Builtin::new(&options, &examples))
-    } else {
-        let key = user_api_key(state, &user)?;
-        model_classifier(ai, &provider, model.clone(), key)?
-    };
     let limit = if provider == "builtin" {
         ai.builtin_example_chars.max(ai.max_input_chars)
     } else {
@@ -357,7 +354,25 @@ pub async fn classify_document(
         max_new_topics: ai.max_new_topics_per_document,
         system_prompt,
     };
-    let suggestions = classifier.classify(&input).await?;
+    let suggestions = if provider == "builtin" {
+        let examples = load_examples(state, user.id, doc.id, &input.topics).await?;
+        // Training reads up to builtin_max_examples × builtin_example_chars of text: CPU
+        // work, kept off the async threads.
+        tokio::task::spawn_blocking(move || Builtin::new(&input.topics, &examples).suggest(&input))
+            .await
+            .map_err(|e| {
+                if e.is_panic() {
+                    ClassifyError::Permanent("the builtin classifier panicked".into())
+                } else {
+                    ClassifyError::Transient("the builtin classifier was cancelled".into())
+                }
+            })?
+    } else {
+        let key = user_api_key(state, &user)?;
+        model_classifier(ai, &provider, model.clone(), key)?
+            .classify(&input)
+            .await?
+    };
     Ok(Outcome {
         suggestions,
         provider,
