@@ -422,7 +422,7 @@ pub struct SmtpSettings {
     pub from: String,
 }
 
-/// Classifier defaults.
+/// Classifier defaults, guards and the server-wide provider connections.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiSettings {
@@ -432,6 +432,83 @@ pub struct AiSettings {
     pub default_model: String,
     /// System prompt override.
     pub system_prompt: String,
+    /// Deadline of one request to a model provider.
+    pub request_timeout_secs: u64,
+    /// Attempts per classification for transient provider errors (1 = no retry).
+    pub retry_attempts: u32,
+    /// First retry delay; doubles per retry, with jitter.
+    pub retry_base_delay_ms: u64,
+    /// Longest single retry delay (also caps a provider's `Retry-After`).
+    pub retry_max_delay_ms: u64,
+    /// Characters of extracted text sent to a model (after the filename).
+    pub max_input_chars: usize,
+    /// Texts with fewer letters/digits than this are never classified.
+    pub min_text_chars: usize,
+    /// New topics a model may propose per document (when the user allows it).
+    pub max_new_topics_per_document: usize,
+    /// Hand-labelled documents the builtin classifier learns from (newest first).
+    pub builtin_max_examples: u64,
+    /// Characters of each hand-labelled document it reads.
+    pub builtin_example_chars: usize,
+    /// Ollama server.
+    pub ollama: AiProviderSettings,
+    /// OpenAI-compatible server.
+    pub openai: AiProviderSettings,
+    /// Anthropic API.
+    pub anthropic: AiProviderSettings,
+}
+
+/// How to reach one model provider, server-wide (a user's own key overrides `api_key`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiProviderSettings {
+    /// Base URL (the API paths are appended).
+    pub base_url: String,
+    /// Server-wide API key; empty = none.
+    pub api_key: SecretString,
+    /// Model when neither the user nor `ai.default_model` names one; empty = built-in.
+    pub model: String,
+}
+
+impl AiSettings {
+    /// The classifier providers `ai.default_provider` and users may choose.
+    pub const PROVIDERS: &'static [&'static str] = &["builtin", "ollama", "openai", "anthropic"];
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !Self::PROVIDERS.contains(&self.default_provider.as_str()) {
+            return Err(SettingsError::key(
+                "ai.default_provider",
+                format!(
+                    "{:?} is not one of {}",
+                    self.default_provider,
+                    Self::PROVIDERS.join(", ")
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("ai.request_timeout_secs", self.request_timeout_secs),
+            ("ai.retry_attempts", u64::from(self.retry_attempts)),
+            ("ai.max_input_chars", self.max_input_chars as u64),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::key(key, "must be > 0"));
+            }
+        }
+        if self.retry_attempts > 10 {
+            return Err(SettingsError::key(
+                "ai.retry_attempts",
+                "must be at most 10",
+            ));
+        }
+        for (key, p) in [
+            ("ai.ollama.base_url", &self.ollama),
+            ("ai.openai.base_url", &self.openai),
+            ("ai.anthropic.base_url", &self.anthropic),
+        ] {
+            check_http_url(key, &p.base_url)?;
+        }
+        Ok(())
+    }
 }
 
 /// The database engine a URL points at.
@@ -697,6 +774,7 @@ impl Settings {
                 "must not be empty",
             ));
         }
+        self.ai.validate()?;
         tracing_filter_check(&self.log.level)?;
         Ok(())
     }

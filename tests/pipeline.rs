@@ -179,7 +179,7 @@ async fn hand_assigned_topics_are_user_links_and_survive_reclassification() {
             &s,
             "ticket.txt",
             "text/plain",
-            b"Travel plans: a train ticket to Lyon for the trip".to_vec(),
+            b"Travel plans for the summer trip: a train ticket to Lyon, the hotel booking and the travel itinerary for the whole journey.".to_vec(),
         )
         .await;
     assert_eq!(wait_processed(&app, &s, &doc).await["status"], "classified");
@@ -410,9 +410,15 @@ async fn a_thousand_documents_all_reach_a_terminal_state() {
             let mut ids = Vec::new();
             for i in (w..total).step_by(8) {
                 let body = if i % 2 == 0 {
-                    format!("apples and more apples, note {i}")
+                    format!(
+                        "Apples: a note about apples. We picked apples in the orchard and \
+                         stored the apples in the cellar. Note {i}."
+                    )
                 } else {
-                    format!("pears only, note {i}")
+                    format!(
+                        "Meeting minutes about the budget and the weather. Nothing else \
+                         to report today. Note {i}."
+                    )
                 };
                 ids.push(
                     app.upload(s, &format!("doc-{i}.txt"), "text/plain", body.into_bytes())

@@ -56,6 +56,10 @@ pub struct UserView {
     pub ai_provider: Option<String>,
     /// Preferred classifier model.
     pub ai_model: Option<String>,
+    /// Whether the account has its own AI provider API key (the key itself is never shown).
+    pub ai_api_key_set: bool,
+    /// Whether a model-based classifier may propose new topics for this account.
+    pub ai_allow_new_topics: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -72,6 +76,8 @@ impl From<&users::Model> for UserView {
             password_must_change: u.password_must_change,
             ai_provider: u.ai_provider.clone(),
             ai_model: u.ai_model.clone(),
+            ai_api_key_set: u.ai_api_key_enc.is_some(),
+            ai_allow_new_topics: u.ai_allow_new_topics,
             created_at: u.created_at,
         }
     }
@@ -209,6 +215,15 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]+$")]
     pub ai_model: Option<Option<String>>,
+    /// Your own API key for the chosen provider (overrides the server's); write-only:
+    /// stored encrypted, never returned (see `ai_api_key_set`). null = remove it.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>, write_only, min_length = 1, max_length = 1000, pattern = r"^[^\x00-\x1f\x7f]+$")]
+    pub ai_api_key: Option<Option<String>>,
+    /// Let a model-based classifier propose a new topic when none of yours fits
+    /// (capped per document); off by default.
+    #[serde(default)]
+    pub ai_allow_new_topics: Option<bool>,
 }
 
 /// `POST /api/auth/password` body.
@@ -543,9 +558,18 @@ pub async fn me(session: AuthSession) -> web::Json<UserView> {
     web::Json(UserView::from(&session.user))
 }
 
-const PROVIDERS: &[&str] = &["builtin", "ollama", "openai", "anthropic"];
+const PROVIDERS: &[&str] = crate::settings::AiSettings::PROVIDERS;
+
+/// 1..=`max` characters, none of them a control character (the schemas' `pattern`).
+fn valid_setting_text(value: &str, max: usize) -> bool {
+    let n = value.chars().count();
+    (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
+}
 
 /// Updates the handle and classifier preferences.
+///
+/// Classifier preferences: provider, model, an own API key (write-only, stored
+/// encrypted) and whether new topics may be proposed.
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),
@@ -600,16 +624,28 @@ pub async fn update_me(
         active.ai_provider = Set(provider);
     }
     if let Some(model) = body.ai_model {
-        if model
-            .as_ref()
-            .is_some_and(|m| m.is_empty() || m.len() > 200)
-        {
+        if model.as_ref().is_some_and(|m| !valid_setting_text(m, 200)) {
             return Err(ApiError::Unprocessable {
                 code: "validation_failed",
-                message: "ai_model must be 1–200 characters".into(),
+                message: "ai_model must be 1–200 characters without control characters".into(),
             });
         }
         active.ai_model = Set(model);
+    }
+    if let Some(key) = body.ai_api_key {
+        if let Some(k) = &key
+            && !valid_setting_text(k, 1000)
+        {
+            return Err(ApiError::Unprocessable {
+                code: "validation_failed",
+                message: "ai_api_key must be 1–1000 characters without control characters".into(),
+            });
+        }
+        let aad = crate::classify::api_key_aad(current.id);
+        active.ai_api_key_enc = Set(key.map(|k| state.keys.encrypt(k.as_bytes(), &aad)));
+    }
+    if let Some(allow) = body.ai_allow_new_topics {
+        active.ai_allow_new_topics = Set(allow);
     }
     active.updated_at = Set(crate::time::now());
     let updated = active
