@@ -10,6 +10,7 @@
 #   docx/  the .docx files of the python-docx sdist (PyPI, `pip download --no-binary`)
 #   odt/   the .odt files of the odfpy sdist (PyPI)
 #
+# PYTHON (default python3) is the interpreter whose pip downloads the sdists.
 # Into ${DOCUVAULT_CORPUS_DIR:-$HOME/.cache/docuvault-corpus}/v1 (about 4 MB). A complete
 # corpus is recognised by v1/STAMP and not fetched again (offline reruns work). Progress
 # goes to stderr; the only line on stdout is the corpus directory, for the caller to export
@@ -35,7 +36,8 @@ if [[ -f "$DEST/STAMP" && "$(cat "$DEST/STAMP")" == "$STAMP_TEXT" ]]; then
   exit 0
 fi
 
-for tool in apt-get dpkg-deb python3 tar sha256sum; do
+PYTHON="${PYTHON:-python3}"
+for tool in apt-get dpkg-deb "$PYTHON" tar sha256sum cmp; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 mkdir -p "$BASE"
@@ -61,7 +63,7 @@ deb="$(find "$WORK/dl" -name "${DEB_PKG}_*.deb" | head -n1)"
 dpkg-deb -x "$deb" "$WORK/x/deb" || die "dpkg-deb -x $deb failed"
 
 # --- DOCX and ODT from the PyPI source distributions ------------------------------------
-python3 -m pip download -q --disable-pip-version-check --no-binary :all: --no-deps \
+"$PYTHON" -m pip download -q --disable-pip-version-check --no-binary :all: --no-deps \
   -d "$WORK/dl" "$DOCX_SDIST" "$ODT_SDIST" >&2 || die "pip download $DOCX_SDIST $ODT_SDIST failed"
 for sdist in "$WORK"/dl/*.tar.gz; do
   tar -xzf "$sdist" -C "$WORK/x" || die "cannot unpack $sdist"
