@@ -18,10 +18,133 @@ pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
         ));
     }
     check_nesting(bytes)?;
-    contain_panic("PDF", || {
-        pdf_extract::extract_text_from_mem(bytes)
-            .map_err(|e| ExtractError::Failed(format!("the PDF could not be read: {e}")))
-    })
+    let first = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes));
+    let text = match first {
+        Ok(result) => {
+            result.map_err(|e| ExtractError::Failed(format!("the PDF could not be read: {e}")))
+        }
+        // pdf-extract 0.12 panics on TeX glyph names that its table maps to lone UTF-16
+        // surrogates (`FFsmall`, `compwordmark`, …; 4 of the 11 texlive font-doc PDFs in
+        // the real-document corpus), both in embedded CFF fonts and in /Differences
+        // encodings: retry once with those names replaced and the embedded Type 1 / CFF
+        // font programs dropped (the text then comes from ToUnicode maps and encodings).
+        Err(_) => contain_panic("PDF", || with_tex_glyph_names_fixed(bytes)),
+    }?;
+    Ok(compose_glyphs(&text))
+}
+
+/// Makes PDF text searchable the way it reads: Latin ligature code points (`ﬁ`, `ﬃ`, …,
+/// U+FB00–FB06) become their letters, and a spacing accent followed by a letter, as TeX
+/// sets accents (`Universit¨at`), becomes the precomposed letter (`Universität`) when
+/// Unicode has one. (ASCII `` ` `` `^` `~` are left alone: in PDFs they are more often
+/// literal than accents.)
+fn compose_glyphs(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{FB00}' => out.push_str("ff"),
+            '\u{FB01}' => out.push_str("fi"),
+            '\u{FB02}' => out.push_str("fl"),
+            '\u{FB03}' => out.push_str("ffi"),
+            '\u{FB04}' => out.push_str("ffl"),
+            '\u{FB05}' | '\u{FB06}' => out.push_str("st"),
+            _ => {
+                let combining = match c {
+                    '\u{B4}' => Some('\u{301}'),
+                    '\u{2C6}' => Some('\u{302}'),
+                    '\u{2DC}' => Some('\u{303}'),
+                    '\u{AF}' => Some('\u{304}'),
+                    '\u{2D8}' => Some('\u{306}'),
+                    '\u{2D9}' => Some('\u{307}'),
+                    '\u{A8}' => Some('\u{308}'),
+                    '\u{2DA}' => Some('\u{30A}'),
+                    '\u{2DD}' => Some('\u{30B}'),
+                    '\u{2C7}' => Some('\u{30C}'),
+                    '\u{B8}' => Some('\u{327}'),
+                    _ => None,
+                };
+                let composed = combining
+                    .zip(chars.peek().copied())
+                    .and_then(|(mark, base)| {
+                        if !(base.is_ascii_alphabetic() || base == '\u{131}') {
+                            return None;
+                        }
+                        let mut nfc = [base, mark].into_iter().nfc();
+                        match (nfc.next(), nfc.next()) {
+                            (Some(one), None) => Some(one),
+                            _ => None,
+                        }
+                    });
+                match composed {
+                    Some(letter) => {
+                        out.push(letter);
+                        chars.next();
+                    }
+                    None => out.push(c),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Glyph names that pdf-extract 0.12 maps to a lone surrogate, and a name to use instead.
+const SURROGATE_GLYPH_NAMES: [(&[u8], &[u8]); 13] = [
+    (b"FFIsmall", b"ffi"),
+    (b"FFLsmall", b"ffl"),
+    (b"FFsmall", b"ff"),
+    (b"FIsmall", b"fi"),
+    (b"FLsmall", b"fl"),
+    (b"Germandblssmall", b"germandbls"),
+    (b"SSsmall", b"germandbls"),
+    (b"altselector", b".notdef"),
+    (b"ascendercompwordmark", b".notdef"),
+    (b"capitalcompwordmark", b".notdef"),
+    (b"emptyslot", b".notdef"),
+    (b"interrobangdown", b".notdef"),
+    (b"ringfitted", b".notdef"),
+];
+
+/// The fallback extraction: see the call site.
+fn with_tex_glyph_names_fixed(bytes: &[u8]) -> Result<String, ExtractError> {
+    let read_err =
+        |e: &dyn std::fmt::Display| ExtractError::Failed(format!("the PDF could not be read: {e}"));
+    let mut doc = pdf_extract::Document::load_mem(bytes).map_err(|e| read_err(&e))?;
+    for object in doc.objects.values_mut() {
+        if let pdf_extract::Object::Dictionary(dict) = object {
+            let is_descriptor = dict
+                .get(b"Type")
+                .and_then(|t| t.as_name())
+                .is_ok_and(|name| name == b"FontDescriptor");
+            if is_descriptor {
+                dict.remove(b"FontFile");
+                dict.remove(b"FontFile3");
+            }
+        }
+        rename_glyphs(object);
+    }
+    let mut text = String::new();
+    pdf_extract::output_doc(&doc, &mut pdf_extract::PlainTextOutput::new(&mut text))
+        .map_err(|e| read_err(&e))?;
+    Ok(text)
+}
+
+/// Replaces [`SURROGATE_GLYPH_NAMES`] in names nested in `object` (the depth is bounded
+/// by [`check_nesting`]).
+fn rename_glyphs(object: &mut pdf_extract::Object) {
+    use pdf_extract::Object;
+    match object {
+        Object::Name(name) => {
+            if let Some((_, to)) = SURROGATE_GLYPH_NAMES.iter().find(|(from, _)| from == name) {
+                *name = to.to_vec();
+            }
+        }
+        Object::Array(items) => items.iter_mut().for_each(rename_glyphs),
+        Object::Dictionary(dict) => dict.iter_mut().for_each(|(_, v)| rename_glyphs(v)),
+        _ => {}
+    }
 }
 
 /// Deepest array/dictionary nesting accepted. Real PDFs stay in the low tens.
@@ -87,4 +210,38 @@ fn check_nesting(bytes: &[u8]) -> Result<(), ExtractError> {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ligatures_and_tex_accents_become_letters() {
+        assert_eq!(
+            compose_glyphs("the oﬃcial deﬁnition, Universit¨at, ´etude, ˆX, a ¨ b"),
+            "the official definition, Universität, étude, ˆX, a ¨ b"
+        );
+    }
+
+    #[test]
+    fn surrogate_glyph_names_are_renamed_anywhere() {
+        use pdf_extract::Object;
+        let mut differences = Object::Array(vec![
+            Object::Integer(11),
+            Object::Name(b"FFsmall".to_vec()),
+            Object::Name(b"capitalcompwordmark".to_vec()),
+            Object::Name(b"A".to_vec()),
+        ]);
+        rename_glyphs(&mut differences);
+        assert_eq!(
+            differences,
+            Object::Array(vec![
+                Object::Integer(11),
+                Object::Name(b"ff".to_vec()),
+                Object::Name(b".notdef".to_vec()),
+                Object::Name(b"A".to_vec()),
+            ])
+        );
+    }
 }
