@@ -122,10 +122,11 @@ pub async fn put_object(
 }
 
 /// Received chunks in flight between the request task and the writer (actix hands over
-/// chunks of at most a few tens of KiB, so this bounds per-upload buffering to a few MiB).
-const SPOOL_CHANNEL_CHUNKS: usize = 128;
+/// chunks of at most a few tens of KiB, so this bounds per-upload buffering to well under
+/// a MiB: measured by bench/upload, 8 concurrent uploads must stay under 64 MiB).
+const SPOOL_CHANNEL_CHUNKS: usize = 16;
 /// The writer issues one vectored write per this many buffered bytes.
-const SPOOL_WRITE_BYTES: usize = 1 << 20;
+const SPOOL_WRITE_BYTES: usize = 256 << 10;
 /// Written data is handed to the disk every this many bytes, so the final fsync is short.
 const SPOOL_WRITEBACK_BYTES: u64 = 8 << 20;
 
