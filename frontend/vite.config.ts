@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url'
 
 // The build goes straight into ../static, which the Rust binary embeds (rust-embed):
 // hashed files under static/assets/ are served immutable, index.html no-cache.
+// Where `npm run dev` finds the API (a running `docuvault serve`).
+const API = process.env.DOCUVAULT_API ?? 'http://127.0.0.1:8080'
+
 export default defineConfig({
   plugins: [vue(), tailwindcss()],
   resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
@@ -27,9 +30,9 @@ export default defineConfig({
   server: {
     // `npm run dev` proxies the API to a locally running `docuvault serve`.
     proxy: {
-      '/api': 'http://127.0.0.1:8080',
-      '/health': 'http://127.0.0.1:8080',
-      '/storage': 'http://127.0.0.1:8080',
+      '/api': API,
+      '/health': API,
+      '/storage': API,
     },
   },
   test: {

@@ -71,7 +71,7 @@ describe('api client', () => {
     mockFetch({
       'POST /api/auth/login': () => json(429, { code: 'rate_limited', message: 'slow down' }, { 'Retry-After': '42' }),
     })
-    const err = await api.post('/api/auth/login', {}, { auth: false }).catch((e) => e)
+    const err = (await api.post("/api/auth/login", {}, { auth: false }).catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err.code).toBe('rate_limited')
     expect(err.retryAfter).toBe(42)
