@@ -32,6 +32,22 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+echo "e2e: unit tests (vitest)"
+npx vitest run
+
+# The committed static/ is what the binary embeds: it must be the build of frontend/.
+echo "e2e: static/ is the build of frontend/"
+FRESH="$(mktemp -d -t docuvault-static.XXXXXX)"
+npx vite build --logLevel error --outDir "$FRESH" --emptyOutDir
+if ! diff -r "$FRESH" "$ROOT/static" >/dev/null; then
+  diff -rq "$FRESH" "$ROOT/static" >&2 || true
+  rm -rf "$FRESH"
+  echo "e2e: static/ is stale: run 'npm run build' in frontend/ and commit static/" >&2
+  exit 1
+fi
+rm -rf "$FRESH"
+node scripts/sizes.mjs
+
 TMP="$(mktemp -d -t docuvault-e2e.XXXXXX)"
 SERVER_PID=""
 cleanup() {
