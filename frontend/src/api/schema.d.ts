@@ -384,6 +384,26 @@ export interface paths {
         patch: operations["update"];
         trace?: never;
     };
+    "/api/documents/{id}/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs extraction and classification again (e.g. after changing topics or provider).
+         *     Idempotent while the document is already queued or processing.
+         */
+        post: operations["classify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/{id}/confirm": {
         parameters: {
             query?: never;
@@ -440,6 +460,23 @@ export interface paths {
          *     (who never sees documents) is a 409 `cannot_share_with_admin`.
          */
         post: operations["create_share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The text extracted from a document you own or that is shared with you. */
+        get: operations["text"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -749,6 +786,16 @@ export interface components {
             /** @description The new password, 8–1024 characters. */
             new_password: string;
         };
+        /** @description `POST /api/documents/{id}/classify` answer. */
+        ClassifyResponse: {
+            /**
+             * Format: uuid
+             * @description Document id.
+             */
+            id: string;
+            /** @description `queued` (or `processing` when a run was already under way). */
+            status: components["schemas"]["DocumentStatus"];
+        };
         /** @description The state of one backend. */
         ComponentHealth: {
             /** @description Backend in use, e.g. `sqlite`, `postgres`, `local`, `s3`, `memory`, `redis`. */
@@ -775,7 +822,10 @@ export interface components {
              * @description Size as stored.
              */
             size_bytes: number;
-            /** @description `queued` (or later, on a repeated confirm). */
+            /**
+             * @description Always `queued`: the upload is accepted and handed to processing (repeated
+             *     confirms answer the same). Follow processing with `GET /api/documents/{id}`.
+             */
             status: string;
             /**
              * Format: int64
@@ -862,6 +912,18 @@ export interface components {
          * @enum {string}
          */
         DocumentStatus: "pending" | "queued" | "processing" | "classified" | "unclassified" | "failed";
+        /** @description `GET /api/documents/{id}/text` answer. */
+        DocumentText: {
+            /**
+             * Format: uuid
+             * @description Document id.
+             */
+            id: string;
+            /** @description The extracted, normalized text; null until extraction has run (or when it failed). */
+            text?: string | null;
+            /** @description Whether the text was cut at the server's limit (`extract.max_chars`). */
+            truncated: boolean;
+        };
         /** @description A document's metadata. */
         DocumentView: {
             /** @description Never sent to an external AI provider. */
@@ -967,6 +1029,7 @@ export interface components {
         HealthReport: {
             /** @description Database check. */
             database: components["schemas"]["ComponentHealth"];
+            jobs?: components["schemas"]["JobsHealth"] | null;
             /** @description Job queue check. */
             queue: components["schemas"]["ComponentHealth"];
             /** @description `ok` when every component is ok, else `error`. */
@@ -984,6 +1047,29 @@ export interface components {
          * @enum {string}
          */
         HealthState: "ok" | "error";
+        /** @description Processing backlog across all users. */
+        JobsHealth: {
+            /**
+             * Format: int64
+             * @description Documents whose processing failed.
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Documents a worker is processing now (in flight).
+             */
+            processing: number;
+            /**
+             * Format: int64
+             * @description Jobs waiting in the queue.
+             */
+            queue_depth: number;
+            /**
+             * Format: int64
+             * @description Documents waiting for a worker.
+             */
+            queued: number;
+        };
         /** @description `POST /api/auth/login` body. */
         LoginRequest: {
             /** @description A single-use backup code instead of the TOTP code. */
@@ -1309,6 +1395,13 @@ export interface components {
              * @description Folder to move to; null = root.
              */
             folder_id?: string | null;
+            /**
+             * @description The document's complete topic set, chosen by hand (ids of your own or system
+             *     topics). Every listed topic becomes a `user` link (confirming an AI suggestion
+             *     turns it into one); topics not listed are removed. Hand-assigned topics teach
+             *     the builtin classifier.
+             */
+            topics?: string[] | null;
         };
         /** @description `PATCH /api/folders/{id}` body; absent fields stay as they are. */
         UpdateFolderRequest: {
@@ -3392,6 +3485,65 @@ export interface operations {
             };
         };
     };
+    classify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued for processing */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassifyResponse"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Administrators have no documents */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The upload is not confirmed yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     confirm: {
         parameters: {
             query?: never;
@@ -3677,6 +3829,56 @@ export interface operations {
             };
             /** @description Invalid values */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    text: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Extracted text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentText"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Administrators have no documents */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such document */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -89,13 +89,9 @@ export type UpdateMeRequest = S['UpdateMeRequest'] & {
   ai_api_key?: string | null
   ai_allow_new_topics?: boolean
 }
-export type UpdateDocumentRequest = S['UpdateDocumentRequest'] & { topics?: string[] }
-
-/** `GET /api/documents/{id}/text` (announced). */
-export interface DocumentText {
-  text: string
-  truncated: boolean
-}
+export type UpdateDocumentRequest = S['UpdateDocumentRequest']
+export type DocumentText = S['DocumentText']
+export type ClassifyResponse = S['ClassifyResponse']
 
 export type ListParams = {
   page?: number
