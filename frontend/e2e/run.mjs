@@ -289,6 +289,41 @@ try {
     await shot('08-detail')
   })
 
+  await step('a page of 20 documents renders within 200 ms of its data', async () => {
+    // 18 more small documents through the API (a separate body-mode session), so the
+    // first page holds 20 rows.
+    const api = async (method, path, token, body) => {
+      const res = await fetch(`${BASE}${path}`, {
+        method,
+        headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+      return res.status === 204 ? null : res.json()
+    }
+    const { access_token: token } = await api('POST', '/api/auth/login', null, { login: user.handle, password: user.password })
+    const extra = []
+    for (let i = 0; i < 18; i++) {
+      const bytes = Buffer.from(`Note ${i} for ${id}: groceries, milk, bread, and a reminder to call the bank.\n`)
+      const slot = await api('POST', '/api/documents/upload-url', token, { filename: `note-${i}.txt`, content_type: 'text/plain', size_bytes: bytes.length })
+      const put = await fetch(slot.upload_url, { method: 'PUT', headers: slot.headers, body: bytes })
+      assert(put.ok, `PUT ${put.status}`)
+      await api('POST', `/api/documents/${slot.document_id}/confirm`, token)
+      extra.push(slot.document_id)
+    }
+    await page.goto(`${BASE}/`)
+    await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-doc]').length === 20), '20 rows')
+    const ms = await waitFor(
+      () => page.evaluate(() => performance.getEntriesByName('documents:render').map((e) => e.duration)[0]),
+      'the render measure',
+    )
+    console.log(`      first render of 20 rows: ${ms.toFixed(1)} ms after the data arrived`)
+    assert(ms < 200, `rendered in ${ms} ms`)
+    await shot('09a-twenty-documents')
+    for (const doc of extra) await api('DELETE', `/api/documents/${doc}`, token)
+    await api('POST', '/api/auth/logout', token)
+  })
+
   await step('phone width and dark mode render', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.emulateMedia({ colorScheme: 'dark' })

@@ -33,6 +33,8 @@ export const useDocumentsStore = defineStore('documents', {
       try {
         const page = await api.get<DocumentPage>('/api/documents', { ...this.params })
         if (seq !== this.seq) return
+        // For the render-time budget (e2e reads the `documents:render` measure).
+        performance.mark('documents:data')
         this.items = page.items
         this.total = page.total
         this.error = null
