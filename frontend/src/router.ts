@@ -102,7 +102,7 @@ export const router = createRouter({
 })
 
 /** Where a route may go for the signed-in state: null = allowed. */
-export function guard(to: RouteLocationNormalized): string | { name: string; query?: Record<string, string> } | null {
+export function guard(to: Pick<RouteLocationNormalized, 'meta' | 'fullPath'>): string | { name: string; query?: Record<string, string> } | null {
   const auth = useAuthStore()
   if (!auth.signedIn) {
     if (to.meta.public) return null
