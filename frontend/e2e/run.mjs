@@ -238,6 +238,26 @@ try {
     await shot('05-uploaded')
   })
 
+  await step('dropping a file anywhere on the page uploads it', async () => {
+    const name = `dropped-${id}.md`
+    await page.evaluate((n) => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['# Shopping list\n\n- apples\n- pears\n'], n, { type: 'text/markdown' }))
+      window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }))
+      window.__dropData = dt
+    }, name)
+    await page.waitForSelector('[data-testid=drop-overlay]')
+    await shot('05a-drop-overlay')
+    await page.evaluate(() => window.dispatchEvent(new DragEvent('drop', { dataTransfer: window.__dropData, bubbles: true, cancelable: true })))
+    await page.waitForSelector(`[data-upload="${name}"][data-state=done]`)
+    assert(!(await page.$('[data-testid=drop-overlay]')), 'overlay gone after the drop')
+    await page.waitForSelector(`[data-doc="${name}"]`)
+    await page.click(`button[aria-label="Delete ${name}"]`)
+    await page.click('dialog [data-testid=confirm]')
+    await waitFor(async () => !(await page.$(`[data-doc="${name}"]`)), 'the dropped file deleted')
+    await waitFor(async () => (await quotaUsed()) === pdf.length + docx.length, 'quota back to the two files')
+  })
+
   await step(
     'both documents get classified (or unclassified) on their own',
     async () => {
