@@ -85,6 +85,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
 SERVER_ENV=()
+STORAGE_ORIGIN="http://127.0.0.1:$PORT"
 
 if [[ "$BACKENDS" == postgres-s3 ]]; then
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -153,6 +154,7 @@ NGINX
     "MINIO_BUCKET=docuvault-e2e"
     "DOCUVAULT__STORAGE__S3__REGION=dv-e2e"
   )
+  STORAGE_ORIGIN="http://127.0.0.1:$NGX_PORT"
   echo "e2e: PostgreSQL database $PG_DB, s3s-fs :$S3_PORT behind nginx (CORS) :$NGX_PORT"
 elif [[ "$BACKENDS" != embedded ]]; then
   echo "e2e: E2E_BACKENDS must be embedded or postgres-s3" >&2
@@ -188,4 +190,5 @@ ADMIN_LOGIN="$ADMIN_EMAIL" \
 ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 SCREENSHOT_DIR="$ARTIFACTS" \
 CHROMIUM="$CHROMIUM" \
+E2E_STORAGE_ORIGIN="$STORAGE_ORIGIN" \
   node e2e/run.mjs

@@ -4,6 +4,7 @@
 //
 // Env: BASE_URL (required), ADMIN_LOGIN + ADMIN_PASSWORD (the bootstrap admin),
 // SCREENSHOT_DIR (default ../.ci/artifacts/screenshots), CHROMIUM (default /usr/bin/chromium),
+// E2E_STORAGE_ORIGIN (where uploads must go; default BASE_URL, the S3 endpoint with S3),
 // E2E_PENDING=pipeline,search to report (not fail) steps whose server feature has not
 // landed yet. Prints one line per step and "N passed, N failed" at the end.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
@@ -138,6 +139,12 @@ page.on('console', (m) => {
   if (m.type() === 'error') browserErrors.push(m.text())
 })
 page.on('pageerror', (e) => browserErrors.push(String(e)))
+// Where the browser sent the file bytes (docuvault itself, or S3 through presigned URLs).
+const putOrigins = new Set()
+page.on('request', (r) => {
+  if (r.method() === 'PUT') putOrigins.add(new URL(r.url()).origin)
+})
+const STORAGE_ORIGIN = process.env.E2E_STORAGE_ORIGIN ?? BASE
 
 const id = randomBytes(3).toString('hex')
 const user = { handle: `e2e-${id}`, email: `e2e-${id}@example.com`, password: `pw-${randomBytes(6).toString('hex')}` }
@@ -233,6 +240,8 @@ try {
       assert(states[name]?.includes('uploading') || states[name]?.includes('confirming'), `${name} showed progress: ${states[name]}`)
     }
     await waitFor(async () => (await quotaUsed()) === pdf.length + docx.length, 'quota bar shows both files')
+    console.log(`      bytes PUT to: ${[...putOrigins].join(', ')}`)
+    assert(putOrigins.size === 1 && putOrigins.has(STORAGE_ORIGIN), `uploads went to ${STORAGE_ORIGIN}`)
     await page.waitForSelector(`[data-doc="${pdfName}"]`)
     await page.waitForSelector(`[data-doc="${docxName}"]`)
     await shot('05-uploaded')
