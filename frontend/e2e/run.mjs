@@ -182,6 +182,25 @@ try {
     await shot('01-login')
   })
 
+  await step('wrong credentials and rate limiting are explained in words', async () => {
+    const ghost = `ghost-${id}`
+    await page.fill('#login', ghost)
+    await page.fill('#password', 'not-the-password')
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[role=alert] >> text=Wrong e-mail/handle or password')
+    let limited = false
+    for (let i = 0; i < 15 && !limited; i++) {
+      await page.waitForSelector('button[type=submit]:not([disabled])')
+      await page.click('button[type=submit]')
+      await page.waitForTimeout(150)
+      limited = !!(await page.$('[role=alert] >> text=/Try again in \\d+ (s|min)/'))
+    }
+    assert(limited, 'the rate-limit message with the wait time appeared')
+    assert(await page.$('button[type=submit][disabled]'), 'the button waits out the limit')
+    await shot('01a-rate-limited')
+    await page.goto(`${BASE}/login`)
+  })
+
   await step('register a new account', async () => {
     await page.click('text=Create an account')
     await page.waitForSelector('#handle')
