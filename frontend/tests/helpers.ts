@@ -45,6 +45,8 @@ export const USER = {
   password_must_change: false,
   ai_provider: null,
   ai_model: null,
+  ai_api_key_set: false,
+  ai_allow_new_topics: false,
   created_at: '2026-01-01T00:00:00Z',
 }
 

@@ -196,7 +196,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Updates the handle and classifier preferences. */
+        /**
+         * Updates the handle and classifier preferences.
+         * @description Classifier preferences: provider, model, an own API key (write-only, stored
+         *     encrypted) and whether new topics may be proposed.
+         */
         patch: operations["update_me"];
         trace?: never;
     };
@@ -1415,6 +1419,16 @@ export interface components {
         };
         /** @description `PATCH /api/auth/me` body; absent fields stay as they are. */
         UpdateMeRequest: {
+            /**
+             * @description Let a model-based classifier propose a new topic when none of yours fits
+             *     (capped per document); off by default.
+             */
+            ai_allow_new_topics?: boolean | null;
+            /**
+             * @description Your own API key for the chosen provider (overrides the server's); write-only:
+             *     stored encrypted, never returned (see `ai_api_key_set`). null = remove it.
+             */
+            ai_api_key?: string | null;
             /** @description Classifier model; null = provider default. */
             ai_model?: string | null;
             ai_provider?: components["schemas"]["AiProvider"] | null;
@@ -1490,6 +1504,10 @@ export interface components {
         };
         /** @description An account as its owner sees it. */
         UserView: {
+            /** @description Whether a model-based classifier may propose new topics for this account. */
+            ai_allow_new_topics: boolean;
+            /** @description Whether the account has its own AI provider API key (the key itself is never shown). */
+            ai_api_key_set: boolean;
             /** @description Preferred classifier model. */
             ai_model?: string | null;
             /** @description Preferred classifier provider (`builtin`, `ollama`, `openai`, `anthropic`). */

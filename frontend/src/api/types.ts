@@ -75,20 +75,12 @@ export interface UpcomingDocumentFields {
   snippet?: SnippetSegment[] | null
 }
 
-/** Announced additions to UserView (AI settings). */
-export interface UpcomingUserFields {
-  ai_api_key_set?: boolean
-  ai_allow_new_topics?: boolean
-}
 
 export type DocumentView = S['DocumentView'] & UpcomingDocumentFields
 export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentView[] }
-export type UserView = S['UserView'] & UpcomingUserFields
+export type UserView = S['UserView']
 
-export type UpdateMeRequest = S['UpdateMeRequest'] & {
-  ai_api_key?: string | null
-  ai_allow_new_topics?: boolean
-}
+export type UpdateMeRequest = S['UpdateMeRequest']
 export type UpdateDocumentRequest = S['UpdateDocumentRequest']
 export type DocumentText = S['DocumentText']
 export type ClassifyResponse = S['ClassifyResponse']
