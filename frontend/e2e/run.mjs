@@ -474,8 +474,7 @@ try {
     await signOut()
     await signIn(newbie.handle, newbie.final)
     await page.waitForSelector('[data-testid=empty]')
-    const limit = await page.textContent('[data-testid=quota-text]')
-    assert(/50 MB/.test(limit ?? ''), `quota shows the admin-set limit (${limit})`)
+    await waitFor(async () => /of 50 MB/.test((await page.textContent('[data-testid=quota-text]')) ?? ''), 'the admin-set 50 MB limit in the quota bar')
   })
 
   await step('no CSP violations or script errors in the browser', async () => {

@@ -27,6 +27,7 @@ describe('QuotaBar', () => {
     setActivePinia(createPinia())
     const q = useQuotaStore()
     q.limit = 100 * 1024 * 1024
+    q.loaded = true
     q.setUsed(10 * 1024 * 1024)
     const w = mount(QuotaBar)
     expect(w.find('[data-testid=quota-text]').text()).toBe('10 MB of 100 MB')
