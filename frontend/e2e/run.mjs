@@ -77,6 +77,8 @@ async function step(name, fn, { pending } = {}) {
 
 let page
 async function shot(name) {
+  // From the top, so the sticky header and sidebar sit where a reader expects them.
+  await page.evaluate(() => window.scrollTo(0, 0))
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 }
 function assert(cond, msg) {
