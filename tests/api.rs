@@ -178,16 +178,19 @@ async fn request_ids_are_generated_or_echoed() {
     }
 }
 
+/// The hashed stylesheet `static/index.html` links (its name changes with every UI build).
+async fn stylesheet_path(app: &TestApp) -> String {
+    let html = app.get("/").await.text().await.unwrap();
+    let end = html.find(".css\"").expect("index.html links a stylesheet") + 4;
+    let start = html[..end].rfind("/assets/").expect("under /assets/");
+    html[start..end].to_owned()
+}
+
 #[tokio::test]
 async fn security_headers_are_on_every_response() {
     let app = TestApp::spawn().await;
-    for path in [
-        "/",
-        "/health",
-        "/api/nope",
-        "/assets/index-5b1e0c7a.css",
-        "/api/openapi.json",
-    ] {
+    let css = stylesheet_path(&app).await;
+    for path in ["/", "/health", "/api/nope", &css, "/api/openapi.json"] {
         let res = app.get(path).await;
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
@@ -221,7 +224,7 @@ async fn the_ui_is_served_with_spa_fallback_and_cache_rules() {
     assert_eq!(route.headers()["cache-control"], "no-cache");
     assert_eq!(route.text().await.unwrap(), html);
 
-    let asset = app.get("/assets/index-5b1e0c7a.css").await;
+    let asset = app.get(&stylesheet_path(&app).await).await;
     assert_eq!(asset.status(), 200);
     assert_eq!(
         asset.headers()["cache-control"],

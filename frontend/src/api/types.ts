@@ -1,0 +1,97 @@
+// Names for the API shapes. Everything comes from `schema.d.ts`, which is generated from
+// the repository's openapi.json (`npm run gen:api`); never copy shapes by hand.
+//
+// `Upcoming*` lists fields announced for the API but not yet in openapi.json. They are
+// optional so the UI works with and without them; drop each one here once
+// `npm run gen:api` brings it in from the spec.
+import type { components, paths } from './schema'
+
+type S = components['schemas']
+
+export type Paths = paths
+export type ErrorBody = S['ErrorBody']
+export type QuotaExceededBody = S['QuotaExceededBody']
+export type TokenResponse = S['TokenResponse']
+export type LoginRequest = S['LoginRequest']
+export type LoginResponse = S['LoginResponse']
+export type AccessTokenResponse = S['AccessTokenResponse']
+export type RegisterRequest = S['RegisterRequest']
+export type ChangePasswordRequest = S['ChangePasswordRequest']
+export type TotpSetupResponse = S['TotpSetupResponse']
+export type BackupCodesResponse = S['BackupCodesResponse']
+export type QuotaView = S['QuotaView']
+export type AiProvider = S['AiProvider']
+export type UploadUrlRequest = S['UploadUrlRequest']
+export type UploadUrlResponse = S['UploadUrlResponse']
+export type ConfirmResponse = S['ConfirmResponse']
+export type DocumentStatus = S['DocumentStatus']
+export type SortKey = S['SortKey']
+export type SortOrder = S['SortOrder']
+export type DownloadResponse = S['DownloadResponse']
+export type FolderView = S['FolderView']
+export type FolderList = S['FolderList']
+export type CreateFolderRequest = S['CreateFolderRequest']
+export type UpdateFolderRequest = S['UpdateFolderRequest']
+export type TopicView = S['TopicView']
+export type TopicList = S['TopicList']
+export type CreateTopicRequest = S['CreateTopicRequest']
+export type UpdateTopicRequest = S['UpdateTopicRequest']
+export type ShareView = S['ShareView']
+export type ShareList = S['ShareList']
+export type SharedDocumentPage = S['SharedDocumentPage']
+export type SharedDocumentView = S['SharedDocumentView']
+export type AdminUserView = S['AdminUserView']
+export type AdminUserPage = S['AdminUserPage']
+export type CreateUserRequest = S['CreateUserRequest']
+export type UpdateUserRequest = S['UpdateUserRequest']
+export type AuditEntryView = S['AuditEntryView']
+export type AuditPage = S['AuditPage']
+export type AuditEvent = S['AuditEvent']
+export type StatsView = S['StatsView']
+export type SystemTopicView = S['SystemTopicView']
+export type SystemTopicList = S['SystemTopicList']
+export type Role = S['Role']
+
+/** A highlighted part of a search snippet. */
+export interface SnippetSegment {
+  text: string
+  highlight: boolean
+}
+
+/** A topic on a document, with who assigned it. */
+export interface DocumentTopic {
+  id: string
+  name: string
+  color?: string | null
+  source: 'ai' | 'user'
+  confidence?: number | null
+}
+
+/** Announced additions to DocumentView (classification pipeline and search). */
+export interface UpcomingDocumentFields {
+  sha256?: string | null
+  classified_by?: { provider: string; model?: string | null; prompt_version?: string | null } | null
+  topics?: DocumentTopic[]
+  snippet?: SnippetSegment[] | null
+}
+
+
+export type DocumentView = S['DocumentView'] & UpcomingDocumentFields
+export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentView[] }
+export type UserView = S['UserView']
+
+export type UpdateMeRequest = S['UpdateMeRequest']
+export type UpdateDocumentRequest = S['UpdateDocumentRequest']
+export type DocumentText = S['DocumentText']
+export type ClassifyResponse = S['ClassifyResponse']
+
+export type ListParams = {
+  page?: number
+  per_page?: number
+  topic?: string
+  folder_id?: string
+  status?: DocumentStatus
+  sort?: SortKey
+  order?: SortOrder
+  q?: string
+}

@@ -1,0 +1,101 @@
+import { defineStore } from 'pinia'
+import { api } from '@/api/client'
+import type { DocumentPage, DocumentView, ListParams, UpdateDocumentRequest } from '@/api/types'
+import { useQuotaStore } from './quota'
+
+/** Statuses that change on their own; the list is polled while any is visible. */
+export const ACTIVE_STATUSES = new Set(['pending', 'queued', 'processing'])
+export const POLL_MS = 2000
+
+/** The document list as shown (one page, with its filters), kept live while
+ * documents are still being processed. */
+export const useDocumentsStore = defineStore('documents', {
+  state: () => ({
+    items: [] as DocumentView[],
+    total: 0,
+    params: { page: 1, per_page: 25, sort: 'created_at', order: 'desc' } as ListParams,
+    loading: false,
+    error: null as string | null,
+    /** Increases with every load so a slow older answer never overwrites a newer one. */
+    seq: 0,
+    pollTimer: null as ReturnType<typeof setTimeout> | null,
+    polling: false,
+  }),
+  getters: {
+    pages: (s) => Math.max(1, Math.ceil(s.total / (s.params.per_page ?? 25))),
+    hasActive: (s) => s.items.some((d) => ACTIVE_STATUSES.has(d.status)),
+  },
+  actions: {
+    async load(params?: ListParams, opts: { quiet?: boolean } = {}): Promise<void> {
+      if (params) this.params = { ...params }
+      const seq = ++this.seq
+      if (!opts.quiet) this.loading = true
+      try {
+        const page = await api.get<DocumentPage>('/api/documents', { ...this.params })
+        if (seq !== this.seq) return
+        // For the render-time budget (e2e reads the `documents:render` measure).
+        performance.mark('documents:data')
+        this.items = page.items
+        this.total = page.total
+        this.error = null
+      } catch (e) {
+        if (seq !== this.seq) return
+        this.error = e instanceof Error ? e.message : String(e)
+      } finally {
+        if (seq === this.seq) this.loading = false
+        this.schedulePoll()
+      }
+    },
+
+    /** Polls again in POLL_MS while polling is on and something is still in flight. */
+    schedulePoll(): void {
+      if (this.pollTimer) clearTimeout(this.pollTimer)
+      this.pollTimer = null
+      if (!this.polling || !this.hasActive) return
+      this.pollTimer = setTimeout(() => void this.load(undefined, { quiet: true }), POLL_MS)
+    },
+
+    startPolling(): void {
+      this.polling = true
+      this.schedulePoll()
+    },
+
+    stopPolling(): void {
+      this.polling = false
+      if (this.pollTimer) clearTimeout(this.pollTimer)
+      this.pollTimer = null
+    },
+
+    async get(id: string): Promise<DocumentView> {
+      const doc = await api.get<DocumentView>(`/api/documents/${id}`)
+      this.replace(doc)
+      return doc
+    },
+
+    replace(doc: DocumentView): void {
+      const i = this.items.findIndex((d) => d.id === doc.id)
+      if (i >= 0) this.items[i] = { ...this.items[i], ...doc }
+    },
+
+    async update(id: string, patch: UpdateDocumentRequest): Promise<DocumentView> {
+      const doc = await api.patch<DocumentView>(`/api/documents/${id}`, patch)
+      this.replace(doc)
+      return doc
+    },
+
+    /** Deletes a document; the quota is re-read because the server frees the bytes. */
+    async remove(id: string): Promise<void> {
+      await api.del(`/api/documents/${id}`)
+      this.items = this.items.filter((d) => d.id !== id)
+      this.total = Math.max(0, this.total - 1)
+      await useQuotaStore().load()
+    },
+
+    async reclassify(id: string): Promise<void> {
+      await api.post(`/api/documents/${id}/classify`)
+      const i = this.items.findIndex((d) => d.id === id)
+      if (i >= 0) this.items[i] = { ...this.items[i], status: 'queued' }
+      this.schedulePoll()
+    },
+  },
+})
