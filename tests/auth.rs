@@ -756,3 +756,21 @@ async fn concurrent_admin_updates_never_fail_with_a_locked_database() {
         assert_eq!(t.await.unwrap(), 200);
     }
 }
+
+#[tokio::test]
+async fn sign_in_settings_are_public() {
+    for enabled in [true, false] {
+        let app = common::TestApp::spawn_with(|env| {
+            env.insert(
+                "DOCUVAULT__AUTH__REGISTRATION_ENABLED".into(),
+                enabled.to_string(),
+            );
+        })
+        .await;
+        let res = app.get("/api/auth/config").await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["registration_enabled"], enabled);
+        assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    }
+}

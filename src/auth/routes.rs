@@ -826,6 +826,30 @@ pub async fn regenerate_backup_codes(
     Ok(web::Json(BackupCodesResponse { backup_codes }))
 }
 
+/// What a sign-in page needs to know before anyone signs in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfig {
+    /// Whether `POST /api/auth/register` accepts new accounts.
+    pub registration_enabled: bool,
+    /// Server version.
+    pub version: String,
+}
+
+/// Public sign-in settings (no authentication).
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "Sign-in settings", body = AuthConfig),
+    )
+)]
+#[get("/auth/config")]
+pub async fn auth_config(state: web::Data<AppState>) -> web::Json<AuthConfig> {
+    web::Json(AuthConfig {
+        registration_enabled: state.settings.auth.registration_enabled,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
 /// Storage used and allowed.
 #[utoipa::path(
     tag = "auth",
@@ -854,6 +878,7 @@ pub async fn my_quota(
 /// Registers the `/auth` routes (inside the `/api` scope).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(register)
+        .service(auth_config)
         .service(login)
         .service(refresh)
         .service(logout)
