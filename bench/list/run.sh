@@ -22,7 +22,7 @@
 #      DOCS (10 000) 'classified' documents for it with psql: unique object keys
 #      '{user}/{id}/{uuid}.pdf', created_at spread over about a year, random sizes,
 #      EXTRACTED_TEXT_BYTES (4096) of random extracted text each; quota used_bytes = their
-#      sum; ANALYZE. Checks every list variant answers 200 with total = DOCS
+#      sum; VACUUM ANALYZE (what autovacuum does soon after such an insert). Checks every list variant answers 200 with total = DOCS
 #   4. fixed rate, RATE (200) req/s, oha with --latency-correction (coordinated omission:
 #      latency counted from when each request was due), bearer token:
 #        GET /health for DURATION (30) s                               <- baseline
