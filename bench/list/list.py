@@ -1,4 +1,4 @@
-"""Document-list benchmark driver (PostgreSQL). Run through bench/list/run.sh.
+"""Document-list benchmark driver (PostgreSQL; BACKEND=sqlite for SQLite). Run through bench/list/run.sh.
 
     python3 bench/list/list.py BIN WORK OUT OHA
 
@@ -45,6 +45,7 @@ MAX_DURATION_S = int(os.environ.get("MAX_DURATION", "10"))
 CONNECTIONS = [int(x) for x in os.environ.get("CONNECTIONS", "1 4 16 64").split()]
 TEXT_BYTES = int(os.environ.get("EXTRACTED_TEXT_BYTES", "4096"))
 PG_BASE = os.environ.get("PG_BASE", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+BACKEND = os.environ.get("BACKEND", "postgres")  # or "sqlite"
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
 
 P99_TARGET_MS = 20.0
@@ -56,8 +57,11 @@ LAST_PAGE = max(1, math.ceil(DOCS / 20))
 EXTRA_PATHS = [
     f"/api/documents?page={max(1, LAST_PAGE // 2)}&per_page=20",
     f"/api/documents?page={LAST_PAGE}&per_page=20",
+    "/api/documents?page=1&per_page=20&sort=created_at&order=asc",
     "/api/documents?page=1&per_page=20&sort=name&order=asc",
+    f"/api/documents?page={LAST_PAGE}&per_page=20&sort=name&order=desc",
     "/api/documents?page=1&per_page=20&sort=size&order=desc",
+    f"/api/documents?page={max(1, LAST_PAGE // 2)}&per_page=20&sort=size&order=asc",
     "/api/documents?page=1&per_page=100",
 ]
 
@@ -107,6 +111,8 @@ DB_URL = ""  # set in main(): the bench database, whose backends serve the serve
 
 def db_backend_pids() -> set[int]:
     """PIDs of the PostgreSQL backends connected to the bench database (not other people's)."""
+    if BACKEND == "sqlite":
+        return set()
     name = DB_URL.rsplit("/", 1)[1]
     got = psql(DB_URL, f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")
     return {int(x) for x in got.split()}
@@ -241,10 +247,57 @@ UPDATE quotas SET limit_bytes = GREATEST(limit_bytes, 1099511627776),
                   used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) FROM documents WHERE user_id = '{user_id}')
  WHERE user_id = '{user_id}';
 COMMIT;
-ANALYZE documents;
 """
     t0 = time.monotonic()
     psql(db_url, sql, timeout=600)
+    psql(db_url, "VACUUM ANALYZE documents", timeout=600)
+    return time.monotonic() - t0
+
+
+def seed_sqlite(db_path: str, user_id: str) -> float:
+    """The same documents as seed(), written with Python's sqlite3 in one transaction
+    (ids, timestamps and JSON in the representation the app itself stores)."""
+    import random
+    import sqlite3
+    import uuid
+    rng = random.Random(4)
+    words = ["Invoice", "Contract", "Report", "Letter", "Statement", "Receipt", "Payslip", "Tax return",
+             "Insurance policy", "Bank statement", "Lease", "Warranty"]
+    t0 = time.monotonic()
+    con = sqlite3.connect(db_path, timeout=60)
+    kind, sample_id, sample_ts = con.execute("SELECT typeof(id), id, created_at FROM users LIMIT 1").fetchone()
+    uid = con.execute("SELECT id FROM users WHERE handle = ?", (HANDLE,)).fetchone()[0]
+
+    def ts(epoch: float) -> str:
+        sep = "T" if "T" in sample_ts else " "
+        base = time.strftime(f"%Y-%m-%d{sep}%H:%M:%S", time.gmtime(epoch))
+        frac = ""
+        if "." in sample_ts:
+            digits = len(sample_ts.split(".", 1)[1].rstrip("Z").split("+")[0].split("-")[0])
+            frac = "." + f"{int((epoch % 1) * 10**digits):0{digits}d}"
+        return base + frac + ("Z" if sample_ts.endswith("Z") else ("+00:00" if sample_ts.endswith("+00:00") else ""))
+
+    now = time.time()
+
+    def rows():
+        for g in range(1, DOCS + 1):
+            u = uuid.UUID(int=rng.getrandbits(128), version=4)
+            did = u.bytes if kind == "blob" else str(u)
+            t = now - g * 3150 - rng.randint(0, 2999)
+            text = " ".join(f"{rng.getrandbits(128):032x}" for _ in range(max(1, TEXT_BYTES // 33))) if TEXT_BYTES else None
+            yield (did, uid, f"{words[g % len(words)]} {time.strftime('%Y-%m-%d', time.gmtime(t))} {g}.pdf",
+                   f"{user_id}/{u}/{uuid.uuid4()}.pdf", "application/pdf", 1000 + rng.randint(0, 20000000),
+                   f"{rng.getrandbits(256):064x}", "local", text, "classified", 1, 0,
+                   '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120))
+
+    with con:
+        con.executemany(
+            "INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, "
+            "sha256, storage_backend, extracted_text, status, attempts, ai_opt_out, classified_by, created_at, "
+            "updated_at) VALUES (?,?,NULL,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        con.execute("UPDATE quotas SET limit_bytes = 1099511627776, used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) "
+                    "FROM documents d WHERE d.user_id = quotas.user_id)")
+    con.close()
     return time.monotonic() - t0
 
 
@@ -256,18 +309,25 @@ def main() -> int:
     DB_URL = db_url
     version = subprocess.run([BIN, "--version"], env=CLEAN_ENV, capture_output=True, text=True).stdout.strip()
     oha_version = subprocess.run([OHA, "--version"], capture_output=True, text=True).stdout.strip()
-    pg_version = psql(admin_url, "SHOW server_version")
+    pg_version = psql(admin_url, "SHOW server_version") if BACKEND == "postgres" else ""
+    if BACKEND == "sqlite":
+        db_url = f"sqlite://{os.path.join(WORK, 'bench.db')}?mode=rwc"
+        DB_URL = db_url
     out(f"DocuVault document-list benchmark   {time.strftime('%Y-%m-%d %H:%M:%S %z')}")
     out(f"binary   {os.environ.get('BENCH_BIN_DESC', BIN)} ({version or '?'}, {os.path.getsize(BIN) / 2**20:.1f} MiB)")
     if os.environ.get("BENCH_COMMIT"):
         out(f"commit   {os.environ['BENCH_COMMIT']}")
     out(f"machine  {os.cpu_count()} CPUs, {os.uname().release}, loadavg(1m) before start {os.getloadavg()[0]:.2f}")
-    out(f"server   PostgreSQL {pg_version} (fresh database {db_name}), local storage, rate limiter off")
+    if BACKEND == "sqlite":
+        out(f"server   SQLite file {WORK}/bench.db (WAL), local storage, rate limiter off")
+    else:
+        out(f"server   PostgreSQL {pg_version} (fresh database {db_name}), local storage, rate limiter off")
     if SERVER_ENV:
         out(f"extra    server environment: {' '.join(f'{k}={v}' for k, v in SERVER_ENV.items())}")
     out(f"client   {oha_version or OHA} on the same 2 cores, HTTP/1.1 keep-alive")
-    psql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
-    psql(admin_url, f"CREATE DATABASE {db_name}")
+    if BACKEND == "postgres":
+        psql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
+        psql(admin_url, f"CREATE DATABASE {db_name}")
     port = free_port()
     data_dir = os.path.join(WORK, "data")
     os.makedirs(data_dir, exist_ok=True)
@@ -297,11 +357,16 @@ def main() -> int:
         if status != 201:
             raise RuntimeError(f"register answered {status}: {body[:200]!r}")
         token = json.loads(body)["access_token"]
-        user_id = psql(db_url, f"SELECT id FROM users WHERE handle = '{HANDLE}'")
-        secs = seed(db_url, user_id)
-        stats = psql(db_url, f"SELECT count(*), pg_size_pretty(pg_total_relation_size('documents')), "
-                             f"min(created_at)::date, max(created_at)::date FROM documents WHERE user_id = '{user_id}'")
-        out(f"data     1 user, {stats.split('|')[0]} documents (INSERT + ANALYZE {secs:.1f} s; documents table "
+        if BACKEND == "sqlite":
+            user_id = json.loads(body)["user"]["id"]
+            secs = seed_sqlite(os.path.join(WORK, "bench.db"), user_id)
+            stats = f"{DOCS}|{os.path.getsize(os.path.join(WORK, 'bench.db')) / 2**20:.0f} MiB file|-|-"
+        else:
+            user_id = psql(db_url, f"SELECT id FROM users WHERE handle = '{HANDLE}'")
+            secs = seed(db_url, user_id)
+            stats = psql(db_url, f"SELECT count(*), pg_size_pretty(pg_total_relation_size('documents')), "
+                                 f"min(created_at)::date, max(created_at)::date FROM documents WHERE user_id = '{user_id}'")
+        out(f"data     1 user, {stats.split('|')[0]} documents (INSERT + VACUUM ANALYZE, as autovacuum soon does after a bulk insert, {secs:.1f} s; documents table "
             f"{stats.split('|')[1]} with TOAST; created {stats.split('|')[2]}..{stats.split('|')[3]}; "
             f"{TEXT_BYTES} B extracted text each)")
         # sanity: every list variant answers 200 with the right total and page size
@@ -387,7 +452,7 @@ def main() -> int:
                 proc.kill()
                 proc.wait()
         log.close()
-        if not os.environ.get("KEEP_DB"):
+        if BACKEND == "postgres" and not os.environ.get("KEEP_DB"):
             try:
                 psql(admin_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
             except Exception as err:  # noqa: BLE001

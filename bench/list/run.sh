@@ -5,6 +5,8 @@
 #   bench/list/run.sh                         # 200 req/s for 30 s, then closed loop
 #   RATE=100 DURATION=10 bench/list/run.sh
 #   NO_BUILD=1 bench/list/run.sh              # reuse target/release/docuvault as it is
+#   BACKEND=sqlite bench/list/run.sh          # the same on the embedded SQLite database
+#                                             # (documents written with Python's sqlite3)
 #
 # Needs: PostgreSQL reachable as PG_BASE (default postgres://postgres@127.0.0.1:5432, trust
 # auth; the script creates and drops its own database docuvault_bench_list_<pid>), psql,
@@ -20,23 +22,24 @@
 #      DOCS (10 000) 'classified' documents for it with psql: unique object keys
 #      '{user}/{id}/{uuid}.pdf', created_at spread over about a year, random sizes,
 #      EXTRACTED_TEXT_BYTES (4096) of random extracted text each; quota used_bytes = their
-#      sum; ANALYZE. Checks every list variant answers 200 with total = DOCS
+#      sum; VACUUM ANALYZE (what autovacuum does soon after such an insert). Checks every list variant answers 200 with total = DOCS
 #   4. fixed rate, RATE (200) req/s, oha with --latency-correction (coordinated omission:
 #      latency counted from when each request was due), bearer token:
 #        GET /health for DURATION (30) s                               <- baseline
 #        GET /api/documents?page=1&per_page=20 for DURATION (30) s     <- the target
-#        other pages (middle, last), sort=name asc, sort=size desc, per_page=100,
+#        other pages (middle, last), sort=created_at asc, sort=name asc (page 1) and
+#        desc (last page), sort=size desc (page 1) and asc (middle page), per_page=100,
 #        EXTRA_DURATION (10) s each
 #   5. closed loop, MAX_DURATION (10) s each with CONNECTIONS ("1 4 16 64") connections on
 #      page 1, and /health at the largest: the maximum throughput without errors
 #   6. prints p50/p99/max, status codes, the CPU split (server / postgres / oha + other
 #      jobs), the targets with PASS/FAIL:
 #        page 1 at RATE req/s: p99 < 20 ms and 0 errors (the same is checked for the others)
-#      and writes the same report to bench/out/list.txt (git-ignored).
+#      and writes the same report to bench/out/list.txt (list-sqlite.txt; git-ignored).
 #
 # Knobs: DOCS RATE DURATION EXTRA_DURATION MAX_DURATION CONNECTIONS EXTRACTED_TEXT_BYTES
 #        PG_BASE OHA OHA_VERSION SERVER_ENV="K=V .." KEEP_WORK=1 (temp dir + server log)
-#        KEEP_DB=1 (leave the database for inspection).
+#        KEEP_DB=1 (leave the database for inspection) BACKEND=postgres|sqlite.
 # oha runs on the same 2 cores as the server and PostgreSQL; the report shows its share.
 # Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself failed.
 # Runs only on loopback; every run is bounded (oha -z, 60 s start, psql timeouts).
@@ -48,10 +51,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/docuvault"
 OUT_DIR="$ROOT/bench/out"
-OUT="$OUT_DIR/list.txt"
+BACKEND="${BACKEND:-postgres}"
+export BACKEND
+if [[ "$BACKEND" == sqlite ]]; then OUT="$OUT_DIR/list-sqlite.txt"; else OUT="$OUT_DIR/list.txt"; fi
 OHA_VERSION="${OHA_VERSION:-1.16.0}"
 mkdir -p "$OUT_DIR"
-command -v psql >/dev/null || { echo "list bench: psql missing (apt-get install -y postgresql-client)" >&2; exit 1; }
+[[ "$BACKEND" == sqlite ]] || command -v psql >/dev/null || { echo "list bench: psql missing (apt-get install -y postgresql-client)" >&2; exit 1; }
 
 OHA="${OHA:-$(command -v oha || true)}"
 if [[ -z "$OHA" ]]; then

@@ -1,6 +1,8 @@
-//! Documents: direct-to-storage uploads, atomic quota charging, listing, download.
+//! Documents: direct-to-storage uploads, atomic quota charging, listing and full-text
+//! search, download.
 
 pub mod access;
 pub mod files;
 pub mod routes;
+pub mod search;
 pub mod service;

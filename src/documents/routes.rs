@@ -3,14 +3,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::RegularUser;
-use crate::documents::service::{
-    self, Confirmation, ListFilter, QuotaDetail, SortKey, SortOrder, UploadError,
+use crate::documents::search::{
+    self, DocumentRow, DocumentTopic, ListFilter, Listed, PageRequest, SearchQuery, SnippetSegment,
+    SortKey, SortOrder,
 };
+use crate::documents::service::{self, Confirmation, QuotaDetail, UploadError};
 use crate::entities::documents;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
@@ -102,6 +105,75 @@ impl From<Confirmation> for ConfirmResponse {
     }
 }
 
+/// Who filed a document under its topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ClassifiedBy {
+    /// Classifier provider (`builtin`, `ollama`, `openai`, `anthropic`).
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Version of the prompt (or of the builtin model), when recorded.
+    pub prompt_version: Option<String>,
+}
+
+impl ClassifiedBy {
+    /// Reads `documents.classified_by`; anything without a provider reads as none.
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let text = |key: &str| match v.get(key) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Self {
+            provider: text("provider")?,
+            model: text("model").unwrap_or_default(),
+            prompt_version: text("prompt_version"),
+        })
+    }
+}
+
+/// Who put a document under a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicSource {
+    /// The classifier.
+    Ai,
+    /// The owner, by hand.
+    User,
+}
+
+/// A topic a document is filed under.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DocumentTopicView {
+    /// Topic id.
+    pub id: Uuid,
+    /// Topic name.
+    pub name: String,
+    /// Display color (e.g. `#3b82f6`), if set.
+    pub color: Option<String>,
+    /// `ai` (the classifier) or `user` (set by hand).
+    pub source: TopicSource,
+    /// The classifier's confidence, 0–1 (none when set by hand).
+    #[schema(minimum = 0, maximum = 1)]
+    pub confidence: Option<f64>,
+}
+
+impl From<DocumentTopic> for DocumentTopicView {
+    fn from(t: DocumentTopic) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            source: if t.source == "user" {
+                TopicSource::User
+            } else {
+                TopicSource::Ai
+            },
+            confidence: t.confidence,
+        }
+    }
+}
+
 /// A document's metadata.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
@@ -115,6 +187,8 @@ pub struct DocumentView {
     pub content_type: String,
     /// Size in bytes.
     pub size_bytes: i64,
+    /// SHA-256 of the original bytes (hex), once processed.
+    pub sha256: Option<String>,
     /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
     pub status: String,
     /// Why processing failed, when it did.
@@ -123,27 +197,84 @@ pub struct DocumentView {
     pub folder_id: Option<Uuid>,
     /// Never sent to an external AI provider.
     pub ai_opt_out: bool,
+    /// Who classified it, once classified.
+    pub classified_by: Option<ClassifiedBy>,
+    /// Topics it is filed under, by name.
+    pub topics: Vec<DocumentTopicView>,
+    /// Search results only: text around the matches as plain-text segments, matches
+    /// flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
+    pub snippet: Option<Vec<SnippetSegment>>,
     /// Uploaded at.
     pub created_at: DateTime<Utc>,
     /// Last changed at.
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<documents::Model> for DocumentView {
-    fn from(d: documents::Model) -> Self {
+impl DocumentView {
+    fn build(
+        d: DocumentRow,
+        topics: Vec<DocumentTopic>,
+        snippet: Option<Vec<SnippetSegment>>,
+    ) -> Self {
         Self {
             id: d.id,
             owner_id: d.user_id,
             filename: d.filename,
             content_type: d.content_type,
             size_bytes: d.size_bytes,
+            sha256: d.sha256,
             status: d.status,
             last_error: d.last_error,
             folder_id: d.folder_id,
             ai_opt_out: d.ai_opt_out,
+            classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),
+            topics: topics.into_iter().map(DocumentTopicView::from).collect(),
+            snippet,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
+    }
+
+    /// Views of listed documents, their topics loaded in one query.
+    pub async fn many(
+        db: &impl ConnectionTrait,
+        items: Vec<Listed>,
+    ) -> Result<Vec<DocumentView>, ApiError> {
+        let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
+        let mut topics = search::topics_of(db, &ids).await?;
+        Ok(items
+            .into_iter()
+            .map(|i| {
+                let t = topics.remove(&i.doc.id).unwrap_or_default();
+                Self::build(i.doc, t, i.snippet)
+            })
+            .collect())
+    }
+
+    /// Views of whole document rows (e.g. shared documents), topics in one query.
+    pub async fn of_models(
+        db: &impl ConnectionTrait,
+        docs: Vec<documents::Model>,
+    ) -> Result<Vec<DocumentView>, ApiError> {
+        let items = docs
+            .into_iter()
+            .map(|d| Listed {
+                doc: DocumentRow::from(d),
+                snippet: None,
+            })
+            .collect();
+        Self::many(db, items).await
+    }
+
+    /// The view of one document row, with its topics.
+    pub async fn of_model(
+        db: &impl ConnectionTrait,
+        doc: documents::Model,
+    ) -> Result<DocumentView, ApiError> {
+        Self::of_models(db, vec![doc])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("document view went missing")))
     }
 }
 
@@ -194,9 +325,17 @@ pub struct ListQuery {
     pub folder_id: Option<Uuid>,
     /// Only documents with this status (pending uploads are hidden otherwise).
     pub status: Option<DocumentStatus>,
-    /// Sort key (default `created_at`).
+    /// Full-text search over file name and extracted text of **your own** documents
+    /// (documents shared with you are not searched). Words must all occur;
+    /// `"quoted words"` match a phrase, `or` between words accepts either, `-word`
+    /// excludes; any other character is literal. Whole words, case-insensitive, no
+    /// stemming. Results are ranked by relevance unless `sort` is given, and carry a
+    /// `snippet`. At most 500 characters, not blank, at least one word not excluded.
+    #[param(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub q: Option<String>,
+    /// Sort key (default: relevance when `q` is given, else `created_at`).
     pub sort: Option<SortKey>,
-    /// Sort direction (default `desc`).
+    /// Sort direction (default `desc`; with `q` and no `sort`, ignored).
     pub order: Option<SortOrder>,
 }
 
@@ -348,14 +487,15 @@ pub async fn confirm(
     }
 }
 
-/// The caller's documents, newest first by default.
+/// The caller's documents, newest first by default; with `q`, a full-text search of the
+/// caller's own documents (never other accounts' nor shared ones), by relevance.
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of documents", body = DocumentPage),
-        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 200, description = "A page of documents (with `q`: ranked hits with snippets)", body = DocumentPage),
+        (status = 400, description = "Bad query parameters (e.g. empty or over-long `q`)", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
     )
@@ -373,22 +513,30 @@ pub async fn list(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
     });
+    let search = q.q.as_deref().map(SearchQuery::parse).transpose()?;
+    let sort = match (q.sort, &search) {
+        (Some(key), _) => Some((key, q.order.unwrap_or(SortOrder::Desc))),
+        (None, Some(_)) => None,
+        (None, None) => Some((SortKey::CreatedAt, q.order.unwrap_or(SortOrder::Desc))),
+    };
     let (items, total) = service::list(
         &state,
         user.0.user.id,
-        page,
-        per_page,
-        ListFilter {
+        &ListFilter {
             topic: q.topic,
             folder_id: q.folder_id,
             status,
+            q: search,
         },
-        q.sort.unwrap_or(SortKey::CreatedAt),
-        q.order.unwrap_or(SortOrder::Desc),
+        PageRequest {
+            page,
+            per_page,
+            sort,
+        },
     )
     .await?;
     Ok(web::Json(DocumentPage {
-        items: items.into_iter().map(DocumentView::from).collect(),
+        items: DocumentView::many(&state.db, items).await?,
         total,
         page,
         per_page,
@@ -415,7 +563,7 @@ pub async fn get_one(
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let doc =
         crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
-    Ok(web::Json(DocumentView::from(doc)))
+    Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
 }
 
 /// Renames, moves or changes the AI opt-out of your document.
@@ -453,7 +601,7 @@ pub async fn update(
         body.topics,
     )
     .await?;
-    Ok(web::Json(DocumentView::from(doc)))
+    Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
 }
 
 /// Deletes your document: its bytes, its row, and its size from your quota.
@@ -552,7 +700,7 @@ pub async fn classify(
     )
 )]
 #[get("/documents/{id}/text")]
-pub async fn text(
+pub async fn document_text(
     user: RegularUser,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
@@ -581,5 +729,5 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(delete_one)
         .service(download)
         .service(classify)
-        .service(text);
+        .service(document_text);
 }

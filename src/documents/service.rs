@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set, Statement,
+    QueryFilter, Set, Statement,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -437,85 +437,17 @@ pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiErr
     Ok(())
 }
 
-/// Sort keys for listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SortKey {
-    /// Upload time.
-    CreatedAt,
-    /// File name.
-    Name,
-    /// Size.
-    Size,
-}
+pub use crate::documents::search::{ListFilter, Listed, PageRequest, SortKey, SortOrder};
 
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SortOrder {
-    /// Smallest / oldest / A first.
-    Asc,
-    /// Largest / newest / Z first.
-    Desc,
-}
-
-/// Listing filters.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    /// Only documents with this topic.
-    pub topic: Option<Uuid>,
-    /// Only documents in this folder.
-    pub folder_id: Option<Uuid>,
-    /// Only documents with this status (pending uploads are hidden otherwise).
-    pub status: Option<String>,
-}
-
-/// One page of the caller's documents.
+/// One page of the caller's own documents (listing or full-text search) and the number
+/// of matching documents; see [`crate::documents::search`].
 pub async fn list(
     state: &AppState,
     user: Uuid,
-    page: u64,
-    per_page: u64,
-    filter: ListFilter,
-    sort: SortKey,
-    order: SortOrder,
-) -> Result<(Vec<documents::Model>, u64), ApiError> {
-    let mut query = documents::Entity::find().filter(documents::Column::UserId.eq(user));
-    query = match filter.status {
-        Some(s) => query.filter(documents::Column::Status.eq(s)),
-        None => query.filter(documents::Column::Status.ne(status::PENDING)),
-    };
-    if let Some(folder) = filter.folder_id {
-        query = query.filter(documents::Column::FolderId.eq(folder));
-    }
-    if let Some(topic) = filter.topic {
-        use crate::entities::document_topics;
-        query = query.filter(
-            documents::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(document_topics::Column::DocumentId)
-                    .from(document_topics::Entity)
-                    .and_where(document_topics::Column::TopicId.eq(topic))
-                    .to_owned(),
-            ),
-        );
-    }
-    let column = match sort {
-        SortKey::CreatedAt => documents::Column::CreatedAt,
-        SortKey::Name => documents::Column::Filename,
-        SortKey::Size => documents::Column::SizeBytes,
-    };
-    let direction = match order {
-        SortOrder::Asc => sea_orm::Order::Asc,
-        SortOrder::Desc => sea_orm::Order::Desc,
-    };
-    query = query
-        .order_by(column, direction.clone())
-        .order_by(documents::Column::Id, direction);
-    let paginator = query.paginate(&state.db, per_page);
-    let total = paginator.num_items().await?;
-    let items = paginator.fetch_page(page.saturating_sub(1)).await?;
-    Ok((items, total))
+    filter: &ListFilter,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, u64), ApiError> {
+    crate::documents::search::list(&state.db, user, filter, page).await
 }
 
 /// Renames, moves or changes `ai_opt_out` of the caller's document.

@@ -85,14 +85,27 @@ pub struct SharedDocumentView {
     pub document: DocumentView,
 }
 
-impl From<SharedDocument> for SharedDocumentView {
-    fn from(s: SharedDocument) -> Self {
-        Self {
-            share_id: s.share.id,
-            shared_at: s.share.created_at,
-            owner_handle: s.owner_handle,
-            document: DocumentView::from(s.document),
-        }
+impl SharedDocumentView {
+    /// Views of shared documents, their topics loaded in one query.
+    async fn many(
+        db: &impl sea_orm::ConnectionTrait,
+        items: Vec<SharedDocument>,
+    ) -> Result<Vec<Self>, ApiError> {
+        let (meta, docs): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|s| ((s.share, s.owner_handle), s.document))
+            .unzip();
+        let views = DocumentView::of_models(db, docs).await?;
+        Ok(meta
+            .into_iter()
+            .zip(views)
+            .map(|((share, owner_handle), document)| Self {
+                share_id: share.id,
+                shared_at: share.created_at,
+                owner_handle,
+                document,
+            })
+            .collect())
     }
 }
 
@@ -239,7 +252,7 @@ pub async fn shared_with_me(
     let (page, per_page) = page_params(query.page, query.per_page)?;
     let (items, total) = service::shared_with(&state, user.0.user.id, page, per_page).await?;
     Ok(web::Json(SharedDocumentPage {
-        items: items.into_iter().map(SharedDocumentView::from).collect(),
+        items: SharedDocumentView::many(&state.db, items).await?,
         total,
         page,
         per_page,

@@ -1,0 +1,922 @@
+//! The documents read path: listing (filters, sorts, cheap paging) and full-text search
+//! (the user's query validated and turned into safe backend syntax, ranked hits with
+//! highlighted snippets as plain-text segments), and the topics of listed documents.
+//!
+//! The query language is the one of PostgreSQL's `websearch_to_tsquery`, on both
+//! backends: words must all occur (`tax invoice`), `"quoted words"` are a phrase,
+//! `or` between two words accepts either, and `-word` excludes a word. Every other
+//! character is literal text: operators, quotes, parentheses, `*` or `:` never make a
+//! query invalid. Matching is on whole words, case-insensitively (text search
+//! configuration `simple` on PostgreSQL, FTS5 `unicode61` on SQLite; no stemming, since
+//! vault documents come in any language).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, Statement, Value,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entities::{document_topics, documents, topics};
+use crate::error::ApiError;
+
+/// Longest accepted query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// Marks the start of a highlighted match in snippets the database produces (a
+/// private-use character, stripped from the output).
+pub const HIGHLIGHT_START: char = '\u{E000}';
+/// Marks the end of a highlighted match.
+pub const HIGHLIGHT_END: char = '\u{E001}';
+
+/// One piece of a search snippet; the UI shows `highlight` pieces marked (e.g. `<mark>`).
+/// Plain text, never HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SnippetSegment {
+    /// Text of this piece, as it appears in the document.
+    pub text: String,
+    /// Whether this piece matched the query.
+    pub highlight: bool,
+}
+
+/// A validated search query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The query as given, trimmed, control characters replaced by spaces (what
+    /// PostgreSQL's `websearch_to_tsquery` receives).
+    pub text: String,
+    /// The same query as an FTS5 expression of quoted strings only; `None` when it holds
+    /// no word that could match anything (e.g. only punctuation or emoji).
+    pub fts5: Option<String>,
+    /// The words looked for (not excluded), lower-cased, to highlight file names.
+    pub words: Vec<String>,
+}
+
+/// One unit of the query language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// A word or quoted phrase; `negated` when written with a leading `-`.
+    Phrase { text: String, negated: bool },
+    /// `or` between two phrases.
+    Or,
+}
+
+fn has_word(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
+fn tokenize(q: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = q.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut negated = false;
+        if c == '-' {
+            chars.next();
+            match chars.peek() {
+                Some(n) if !n.is_whitespace() => negated = true,
+                _ => continue,
+            }
+        }
+        let mut text = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c == '"' {
+                    break;
+                }
+                text.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == '"' {
+                    break;
+                }
+                text.push(c);
+                chars.next();
+            }
+        }
+        if !negated && text.eq_ignore_ascii_case("or") {
+            tokens.push(Token::Or);
+        } else if has_word(&text) {
+            tokens.push(Token::Phrase { text, negated });
+        }
+    }
+    tokens
+}
+
+/// `"text"` with embedded quotes doubled: FTS5's literal string syntax.
+fn fts5_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Builds the FTS5 expression: positive phrases joined by AND (OR where the user wrote
+/// `or` between two of them), then `NOT` each excluded phrase. `None` when no positive
+/// phrase remains.
+fn fts5_expression(tokens: &[Token]) -> Option<String> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut negatives = Vec::new();
+    let mut pending_or = false;
+    for t in tokens {
+        match t {
+            Token::Or => pending_or = !groups.is_empty(),
+            Token::Phrase {
+                text,
+                negated: true,
+            } => negatives.push(fts5_string(text)),
+            Token::Phrase {
+                text,
+                negated: false,
+            } => {
+                let s = fts5_string(text);
+                match groups.last_mut() {
+                    Some(g) if pending_or => g.push(s),
+                    _ => groups.push(vec![s]),
+                }
+                pending_or = false;
+            }
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let positive = groups
+        .iter()
+        .map(|g| format!("({})", g.join(" OR ")))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut expr = format!("({positive})");
+    for n in negatives {
+        expr.push_str(" NOT ");
+        expr.push_str(&n);
+    }
+    Some(expr)
+}
+
+impl SearchQuery {
+    /// Validates `raw`: at most [`MAX_QUERY_CHARS`] characters, not blank (nor only
+    /// control characters), and at least one word that is not excluded with `-`. Anything else about the text is taken literally.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let cleaned: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_control() || c == HIGHLIGHT_START || c == HIGHLIGHT_END {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let text = cleaned.trim().to_owned();
+        let n = raw.chars().count();
+        if text.is_empty() {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: "q must not be empty".into(),
+            });
+        }
+        if n > MAX_QUERY_CHARS {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("q must be at most {MAX_QUERY_CHARS} characters"),
+            });
+        }
+        let tokens = tokenize(&text);
+        let only_negative = !tokens.is_empty()
+            && tokens.iter().all(|t| match t {
+                Token::Phrase { negated, .. } => *negated,
+                Token::Or => true,
+            })
+            && tokens
+                .iter()
+                .any(|t| matches!(t, Token::Phrase { negated: true, .. }));
+        if only_negative {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message:
+                    "q must contain at least one word to look for, not only excluded (-) words"
+                        .into(),
+            });
+        }
+        let words = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Phrase {
+                    text,
+                    negated: false,
+                } => Some(text),
+                _ => None,
+            })
+            .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        Ok(Self {
+            fts5: fts5_expression(&tokens),
+            text,
+            words,
+        })
+    }
+}
+
+/// Splits text carrying [`HIGHLIGHT_START`]/[`HIGHLIGHT_END`] markers into segments,
+/// merging neighbours of the same kind and dropping empty ones. Unbalanced markers are
+/// tolerated.
+pub fn segments(marked: &str) -> Vec<SnippetSegment> {
+    let mut out: Vec<SnippetSegment> = Vec::new();
+    let mut current = String::new();
+    let mut highlight = false;
+    let flush = |current: &mut String, highlight: bool, out: &mut Vec<SnippetSegment>| {
+        if current.is_empty() {
+            return;
+        }
+        match out.last_mut() {
+            Some(last) if last.highlight == highlight => last.text.push_str(current),
+            _ => out.push(SnippetSegment {
+                text: current.clone(),
+                highlight,
+            }),
+        }
+        current.clear();
+    };
+    for c in marked.chars() {
+        match c {
+            HIGHLIGHT_START => {
+                flush(&mut current, highlight, &mut out);
+                highlight = true;
+            }
+            HIGHLIGHT_END => {
+                flush(&mut current, highlight, &mut out);
+                highlight = false;
+            }
+            c => current.push(c),
+        }
+    }
+    flush(&mut current, highlight, &mut out);
+    out
+}
+
+/// `name` as segments, each whole word equal (ignoring case) to one of `words` marked.
+pub fn highlight_words(name: &str, words: &[String]) -> Vec<SnippetSegment> {
+    let mut marked = String::with_capacity(name.len() + 8);
+    let mut word = String::new();
+    let flush = |word: &mut String, marked: &mut String| {
+        if word.is_empty() {
+            return;
+        }
+        let lower = word.to_lowercase();
+        if words.contains(&lower) {
+            marked.push(HIGHLIGHT_START);
+            marked.push_str(word);
+            marked.push(HIGHLIGHT_END);
+        } else {
+            marked.push_str(word);
+        }
+        word.clear();
+    };
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut marked);
+            marked.push(c);
+        }
+    }
+    flush(&mut word, &mut marked);
+    segments(&marked)
+}
+
+/// Whether any segment is highlighted.
+pub fn has_highlight(segs: &[SnippetSegment]) -> bool {
+    segs.iter().any(|s| s.highlight)
+}
+
+// ---------------------------------------------------------------------------------
+// The read path: one page of documents (listing or search) and their topics.
+// ---------------------------------------------------------------------------------
+
+/// Characters of extracted text PostgreSQL's `ts_headline` reads to build a snippet
+/// (it parses its whole input; the rank and match use the indexed vector).
+const PG_HEADLINE_CHARS: u32 = 20_000;
+
+/// `ts_headline` options for text: short fragments around the best matches.
+fn pg_headline_options() -> String {
+    format!(
+        "StartSel=\"{HIGHLIGHT_START}\", StopSel=\"{HIGHLIGHT_END}\", MaxWords=30, MinWords=12, \
+         ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \""
+    )
+}
+
+/// The columns a document view needs (never `extracted_text`).
+const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
+     d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
+     d.created_at, d.updated_at";
+
+/// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
+struct Sql {
+    backend: DatabaseBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(backend: DatabaseBackend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.values.push(v.into());
+        let n = self.values.len();
+        let placeholder = match self.backend {
+            DatabaseBackend::Postgres => format!("${n}"),
+            _ => format!("?{n}"),
+        };
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// A document as listed: every column a view shows, without the extracted text.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct DocumentRow {
+    /// Document id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Folder, none for the root.
+    pub folder_id: Option<Uuid>,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// SHA-256 of the original, once processed.
+    pub sha256: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Why processing failed.
+    pub last_error: Option<String>,
+    /// Kept away from external AI providers.
+    pub ai_opt_out: bool,
+    /// Provider, model and prompt version of the classification (JSON).
+    pub classified_by: Option<serde_json::Value>,
+    /// Uploaded at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<documents::Model> for DocumentRow {
+    fn from(d: documents::Model) -> Self {
+        Self {
+            id: d.id,
+            user_id: d.user_id,
+            folder_id: d.folder_id,
+            filename: d.filename,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            sha256: d.sha256,
+            status: d.status,
+            last_error: d.last_error,
+            ai_opt_out: d.ai_opt_out,
+            classified_by: d.classified_by,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A search hit: the row plus the marked-up snippets of its text and name.
+struct Hit {
+    doc: DocumentRow,
+    snippet_body: Option<String>,
+    snippet_name: Option<String>,
+}
+
+impl FromQueryResult for Hit {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            doc: DocumentRow::from_query_result(res, pre)?,
+            snippet_body: res.try_get(pre, "snippet_body")?,
+            snippet_name: res.try_get(pre, "snippet_name")?,
+        })
+    }
+}
+
+/// The best snippet of a hit: text around the matches, else the highlighted name,
+/// else the start of the text.
+fn best_snippet(body: Option<&str>, name: Option<&str>) -> Option<Vec<SnippetSegment>> {
+    let body = body.map(segments).filter(|s| !s.is_empty());
+    let name = name.map(segments).filter(|s| !s.is_empty());
+    match (body, name) {
+        (Some(b), _) if has_highlight(&b) => Some(b),
+        (_, Some(n)) if has_highlight(&n) => Some(n),
+        (Some(b), _) => Some(b),
+        (None, n) => n,
+    }
+}
+
+/// Sort keys for listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Upload time.
+    CreatedAt,
+    /// File name.
+    Name,
+    /// Size.
+    Size,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Smallest / oldest / A first.
+    Asc,
+    /// Largest / newest / Z first.
+    Desc,
+}
+
+/// What a page is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only documents with this topic.
+    pub topic: Option<Uuid>,
+    /// Only documents in this folder.
+    pub folder_id: Option<Uuid>,
+    /// Only documents with this status (pending uploads are hidden otherwise).
+    pub status: Option<String>,
+    /// Full-text search.
+    pub q: Option<SearchQuery>,
+}
+
+/// Which page, in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// 1-based page.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+    /// Explicit sort; `None` = relevance with `q`, else newest first.
+    pub sort: Option<(SortKey, SortOrder)>,
+}
+
+/// One listed document and, in search results, its snippet.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The document.
+    pub doc: DocumentRow,
+    /// Highlighted snippet (search only).
+    pub snippet: Option<Vec<SnippetSegment>>,
+}
+
+/// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal lets
+/// the partial list indexes serve the query.
+fn push_filters(sql: &mut Sql, user: Uuid, filter: &ListFilter) {
+    sql.push("d.user_id = ").bind(user);
+    match filter.status.as_deref() {
+        Some("pending") => {
+            sql.push(" AND d.status = 'pending'");
+        }
+        Some(s) => {
+            sql.push(" AND d.status <> 'pending' AND d.status = ")
+                .bind(s.to_owned());
+        }
+        None => {
+            sql.push(" AND d.status <> 'pending'");
+        }
+    }
+    if let Some(folder) = filter.folder_id {
+        sql.push(" AND d.folder_id = ").bind(folder);
+    }
+    if let Some(topic) = filter.topic {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM document_topics dt \
+             WHERE dt.document_id = d.id AND dt.topic_id = ",
+        )
+        .bind(topic)
+        .push(")");
+    }
+}
+
+/// `ORDER BY` terms over alias `d` (ties broken by id, so pages never overlap).
+fn order_terms(sort: SortKey, order: SortOrder) -> String {
+    let column = match sort {
+        SortKey::CreatedAt => "d.created_at",
+        SortKey::Name => "d.filename",
+        SortKey::Size => "d.size_bytes",
+    };
+    let dir = match order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    format!("{column} {dir}, d.id {dir}")
+}
+
+fn limit_offset(sql: &mut Sql, page: PageRequest) {
+    let limit = i64::try_from(page.per_page).unwrap_or(100);
+    let offset = i64::try_from(page.page.saturating_sub(1).saturating_mul(page.per_page))
+        .unwrap_or(i64::MAX);
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+}
+
+async fn count(db: &impl ConnectionTrait, sql: Sql) -> Result<u64, ApiError> {
+    let row = db.query_one_raw(sql.statement()).await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The total, counting only when the page alone cannot tell it.
+async fn total_for(
+    db: &impl ConnectionTrait,
+    page: PageRequest,
+    got: usize,
+    count_sql: Sql,
+) -> Result<u64, ApiError> {
+    let got = u64::try_from(got).unwrap_or(0);
+    if (got > 0 && got < page.per_page) || (page.page == 1 && got == 0) {
+        // A short (or empty first) page is the last one.
+        return Ok((page.page - 1) * page.per_page + got);
+    }
+    count(db, count_sql).await
+}
+
+/// One page of the caller's own documents, filtered, sorted, or searched (ranked by
+/// relevance unless a sort is given), and the number of matching documents.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    filter: &ListFilter,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, u64), ApiError> {
+    match &filter.q {
+        None => list_plain(db, user, filter, page).await,
+        Some(q) => {
+            if q.fts5.is_none() {
+                // Nothing in the query could match a word.
+                return Ok((Vec::new(), 0));
+            }
+            match db.get_database_backend() {
+                DatabaseBackend::Postgres => search_postgres(db, user, filter, q, page).await,
+                _ => search_sqlite(db, user, filter, q, page).await,
+            }
+        }
+    }
+}
+
+async fn list_plain(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    filter: &ListFilter,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, u64), ApiError> {
+    let backend = db.get_database_backend();
+    let (sort, order) = page.sort.unwrap_or((SortKey::CreatedAt, SortOrder::Desc));
+    let order_by = order_terms(sort, order);
+    // Deferred join: the page's ids come off the (covering) list index, so skipping
+    // rows for deep pages never touches the table; only the page's rows are read.
+    let mut sql = Sql::new(backend);
+    sql.push(&format!(
+        "SELECT {VIEW_COLUMNS} FROM documents d JOIN (SELECT d.id FROM documents d WHERE "
+    ));
+    push_filters(&mut sql, user, filter);
+    sql.push(&format!(" ORDER BY {order_by}"));
+    limit_offset(&mut sql, page);
+    sql.push(&format!(") p ON p.id = d.id ORDER BY {order_by}"));
+    let rows = DocumentRow::find_by_statement(sql.statement())
+        .all(db)
+        .await?;
+    let mut count_sql = Sql::new(backend);
+    count_sql.push("SELECT COUNT(*) AS n FROM documents d WHERE ");
+    push_filters(&mut count_sql, user, filter);
+    let total = total_for(db, page, rows.len(), count_sql).await?;
+    let items = rows
+        .into_iter()
+        .map(|doc| Listed { doc, snippet: None })
+        .collect();
+    Ok((items, total))
+}
+
+async fn search_postgres(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    filter: &ListFilter,
+    q: &SearchQuery,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, u64), ApiError> {
+    let backend = db.get_database_backend();
+    let (inner_order, outer_order) = match page.sort {
+        Some((sort, order)) => (order_terms(sort, order), order_terms(sort, order)),
+        None => (
+            "rank DESC, d.id ASC".to_owned(),
+            "p.rank DESC, d.id ASC".to_owned(),
+        ),
+    };
+    let mut sql = Sql::new(backend);
+    sql.push(&format!(
+        "SELECT {VIEW_COLUMNS}, \
+           ts_headline('simple'::regconfig, left(coalesce(d.extracted_text, ''), \
+                       {PG_HEADLINE_CHARS}), p.query, "
+    ))
+    .bind(pg_headline_options())
+    .push(
+        ") AS snippet_body, NULL::text AS snippet_name \
+         FROM (SELECT d.id, q.query, ts_rank(d.search_vector, q.query, 1) AS rank \
+               FROM documents d CROSS JOIN websearch_to_tsquery('simple'::regconfig, ",
+    )
+    .bind(q.text.clone())
+    .push(") AS q(query) WHERE d.search_vector @@ q.query AND ");
+    push_filters(&mut sql, user, filter);
+    sql.push(&format!(" ORDER BY {inner_order}"));
+    limit_offset(&mut sql, page);
+    sql.push(&format!(
+        ") p JOIN documents d ON d.id = p.id ORDER BY {outer_order}"
+    ));
+    let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
+
+    let mut count_sql = Sql::new(backend);
+    count_sql
+        .push(
+            "SELECT COUNT(*) AS n FROM documents d \
+             WHERE d.search_vector @@ websearch_to_tsquery('simple'::regconfig, ",
+        )
+        .bind(q.text.clone())
+        .push(") AND ");
+    push_filters(&mut count_sql, user, filter);
+    let total = total_for(db, page, hits.len(), count_sql).await?;
+    // File names are highlighted here: PostgreSQL's parser reads `a-b.pdf` as one token.
+    let items = hits
+        .into_iter()
+        .map(|h| {
+            let name = highlight_words(&h.doc.filename, &q.words);
+            let body = h
+                .snippet_body
+                .as_deref()
+                .map(segments)
+                .filter(|s| !s.is_empty());
+            let snippet = match body {
+                Some(b) if has_highlight(&b) => Some(b),
+                _ if has_highlight(&name) => Some(name),
+                Some(b) => Some(b),
+                None => Some(name),
+            };
+            Listed {
+                doc: h.doc,
+                snippet,
+            }
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// The FTS5 MATCH expression: the owner's token AND the user's query over name + text.
+fn push_fts5_match(sql: &mut Sql, user: Uuid, expr: &str) {
+    sql.push("documents_fts MATCH ('owner : u' || hex(")
+        .bind(user)
+        .push(") || ' AND {filename body} : (' || ")
+        .bind(expr.to_owned())
+        .push(" || ')')");
+}
+
+async fn search_sqlite(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    filter: &ListFilter,
+    q: &SearchQuery,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, u64), ApiError> {
+    let Some(expr) = q.fts5.as_deref() else {
+        return Ok((Vec::new(), 0));
+    };
+    let backend = db.get_database_backend();
+    let (inner_order, outer_order) = match page.sort {
+        Some((sort, order)) => (order_terms(sort, order), order_terms(sort, order)),
+        // bm25: lower is better.
+        None => (
+            "rank ASC, d.id ASC".to_owned(),
+            "p.rank ASC, d.id ASC".to_owned(),
+        ),
+    };
+    let start = u32::from(HIGHLIGHT_START);
+    let end = u32::from(HIGHLIGHT_END);
+    let mut sql = Sql::new(backend);
+    // Inner: rank every match of the owner's documents, keep the page. Outer: snippets
+    // for the page's rows only (FTS5 seeks them by rowid within the same MATCH).
+    sql.push(&format!(
+        "SELECT {VIEW_COLUMNS}, \
+           snippet(documents_fts, 2, char({start}), char({end}), '…', 24) AS snippet_body, \
+           highlight(documents_fts, 1, char({start}), char({end})) AS snippet_name \
+         FROM (SELECT d.id, d.search_rowid AS rid, \
+                      bm25(documents_fts, 0.0, 10.0, 1.0) AS rank \
+               FROM documents_fts CROSS JOIN documents d \
+                 ON d.search_rowid = documents_fts.rowid \
+               WHERE "
+    ));
+    push_fts5_match(&mut sql, user, expr);
+    sql.push(" AND ");
+    push_filters(&mut sql, user, filter);
+    sql.push(&format!(" ORDER BY {inner_order}"));
+    limit_offset(&mut sql, page);
+    sql.push(
+        ") p CROSS JOIN documents_fts ON documents_fts.rowid = p.rid \
+         JOIN documents d ON d.id = p.id WHERE ",
+    );
+    push_fts5_match(&mut sql, user, expr);
+    sql.push(&format!(" ORDER BY {outer_order}"));
+    let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
+
+    // CROSS JOIN fixes SQLite's join order: the FTS index drives, never one MATCH per
+    // row of the owner's documents (30x slower for a count).
+    let mut count_sql = Sql::new(backend);
+    count_sql.push(
+        "SELECT COUNT(*) AS n FROM documents_fts \
+         CROSS JOIN documents d ON d.search_rowid = documents_fts.rowid WHERE ",
+    );
+    push_fts5_match(&mut count_sql, user, expr);
+    count_sql.push(" AND ");
+    push_filters(&mut count_sql, user, filter);
+    let total = total_for(db, page, hits.len(), count_sql).await?;
+    Ok((listed(hits), total))
+}
+
+fn listed(hits: Vec<Hit>) -> Vec<Listed> {
+    hits.into_iter()
+        .map(|h| Listed {
+            snippet: best_snippet(h.snippet_body.as_deref(), h.snippet_name.as_deref()),
+            doc: h.doc,
+        })
+        .collect()
+}
+
+/// A topic a document is filed under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentTopic {
+    /// Topic id.
+    pub id: Uuid,
+    /// Topic name.
+    pub name: String,
+    /// Display color.
+    pub color: Option<String>,
+    /// `ai` or `user`.
+    pub source: String,
+    /// Classifier confidence (AI only).
+    pub confidence: Option<f64>,
+}
+
+/// The topics of every given document, in one query, each list sorted by name.
+#[tracing::instrument(skip_all)]
+pub async fn topics_of(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<DocumentTopic>>, ApiError> {
+    let mut map: HashMap<Uuid, Vec<DocumentTopic>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let rows = document_topics::Entity::find()
+        .filter(document_topics::Column::DocumentId.is_in(ids.iter().copied()))
+        .find_also_related(topics::Entity)
+        .order_by_asc(topics::Column::Name)
+        .order_by_asc(topics::Column::Id)
+        .all(db)
+        .await?;
+    for (link, topic) in rows {
+        if let Some(t) = topic {
+            map.entry(link.document_id)
+                .or_default()
+                .push(DocumentTopic {
+                    id: t.id,
+                    name: t.name,
+                    color: t.color,
+                    source: link.source,
+                    confidence: link.confidence,
+                });
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fts(q: &str) -> Option<String> {
+        SearchQuery::parse(q).unwrap().fts5
+    }
+
+    #[test]
+    fn words_phrases_or_and_not() {
+        assert_eq!(fts("tax invoice").unwrap(), r#"(("tax") AND ("invoice"))"#);
+        assert_eq!(
+            fts(r#""tax return" 2025"#).unwrap(),
+            r#"(("tax return") AND ("2025"))"#
+        );
+        assert_eq!(fts("a or b c").unwrap(), r#"(("a" OR "b") AND ("c"))"#);
+        assert_eq!(fts("a -b").unwrap(), r#"(("a")) NOT "b""#);
+        assert_eq!(fts("or a").unwrap(), r#"(("a"))"#);
+    }
+
+    #[test]
+    fn operators_and_specials_are_literal() {
+        assert_eq!(
+            fts("AND OR NOT").unwrap(),
+            r#"(("AND" OR "NOT"))"#,
+            "FTS5 keywords end up quoted"
+        );
+        assert_eq!(fts("foo:bar*").unwrap(), r#"(("foo:bar*"))"#);
+        assert_eq!(fts(r#"say "hi"#).unwrap(), r#"(("say") AND ("hi"))"#);
+        assert_eq!(fts(r#"a""b"#).unwrap(), r#"(("a") AND ("b"))"#);
+        assert_eq!(fts("(x) NEAR(y)").unwrap(), r#"(("(x)") AND ("NEAR(y)"))"#);
+        assert_eq!(fts("*** ::: 😀"), None);
+        assert_eq!(fts("café 😀").unwrap(), r#"(("café"))"#);
+    }
+
+    #[test]
+    fn invalid_queries_are_4xx() {
+        assert!(SearchQuery::parse("   ").is_err());
+        assert!(SearchQuery::parse("\0\0").is_err());
+        assert!(SearchQuery::parse(&"a".repeat(501)).is_err());
+        assert!(SearchQuery::parse(&"a".repeat(500)).is_ok());
+        assert!(SearchQuery::parse("-foo").is_err());
+        assert!(SearchQuery::parse("foo\0bar").is_ok());
+        assert_eq!(SearchQuery::parse(" a\0b ").unwrap().text, "a b");
+    }
+
+    #[test]
+    fn file_names_highlight_whole_words() {
+        let q = SearchQuery::parse("Budget \"tax return\" -draft").unwrap();
+        assert_eq!(q.words, vec!["budget", "tax", "return"]);
+        let s = highlight_words("tax-return_budget2025.PDF budget", &q.words);
+        let marked: Vec<&str> = s
+            .iter()
+            .filter(|s| s.highlight)
+            .map(|s| s.text.as_str())
+            .collect();
+        assert_eq!(marked, vec!["tax", "return", "budget"]);
+        assert_eq!(
+            s.iter().map(|s| s.text.as_str()).collect::<String>(),
+            "tax-return_budget2025.PDF budget"
+        );
+    }
+
+    #[test]
+    fn segments_from_markers() {
+        let s = segments("the \u{E000}fox\u{E001} and \u{E000}fox\u{E001}");
+        assert_eq!(
+            s,
+            vec![
+                SnippetSegment {
+                    text: "the ".into(),
+                    highlight: false
+                },
+                SnippetSegment {
+                    text: "fox".into(),
+                    highlight: true
+                },
+                SnippetSegment {
+                    text: " and ".into(),
+                    highlight: false
+                },
+                SnippetSegment {
+                    text: "fox".into(),
+                    highlight: true
+                },
+            ]
+        );
+        assert!(segments("").is_empty());
+        assert_eq!(segments("\u{E001}x\u{E000}").len(), 1);
+        let merged = segments("\u{E000}a\u{E001}\u{E000}b\u{E001}");
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].text, "ab");
+    }
+}
