@@ -131,6 +131,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Public sign-in settings (no authentication). */
+        get: operations["auth_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -339,7 +356,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's documents, newest first by default. */
+        /**
+         * The caller's documents, newest first by default; with `q`, a full-text search of the
+         *     caller's own documents (never other accounts' nor shared ones), by relevance.
+         */
         get: operations["list"];
         put?: never;
         post?: never;
@@ -478,7 +498,7 @@ export interface paths {
             cookie?: never;
         };
         /** The text extracted from a document you own or that is shared with you. */
-        get: operations["text"];
+        get: operations["document_text"];
         put?: never;
         post?: never;
         delete?: never;
@@ -773,6 +793,13 @@ export interface components {
              */
             total: number;
         };
+        /** @description What a sign-in page needs to know before anyone signs in. */
+        AuthConfig: {
+            /** @description Whether `POST /api/auth/register` accepts new accounts. */
+            registration_enabled: boolean;
+            /** @description Server version. */
+            version: string;
+        };
         /** @description `POST /api/auth/backup-codes` body. */
         BackupCodesRequest: {
             /** @description The account password. */
@@ -789,6 +816,15 @@ export interface components {
             current_password: string;
             /** @description The new password, 8–1024 characters. */
             new_password: string;
+        };
+        /** @description Who filed a document under its topics. */
+        ClassifiedBy: {
+            /** @description Model name. */
+            model: string;
+            /** @description Version of the prompt (or of the builtin model), when recorded. */
+            prompt_version?: string | null;
+            /** @description Classifier provider (`builtin`, `ollama`, `openai`, `anthropic`). */
+            provider: string;
         };
         /** @description `POST /api/documents/{id}/classify` answer. */
         ClassifyResponse: {
@@ -928,10 +964,30 @@ export interface components {
             /** @description Whether the text was cut at the server's limit (`extract.max_chars`). */
             truncated: boolean;
         };
+        /** @description A topic a document is filed under. */
+        DocumentTopicView: {
+            /** @description Display color (e.g. `#3b82f6`), if set. */
+            color?: string | null;
+            /**
+             * Format: double
+             * @description The classifier's confidence, 0–1 (none when set by hand).
+             */
+            confidence?: number | null;
+            /**
+             * Format: uuid
+             * @description Topic id.
+             */
+            id: string;
+            /** @description Topic name. */
+            name: string;
+            /** @description `ai` (the classifier) or `user` (set by hand). */
+            source: components["schemas"]["TopicSource"];
+        };
         /** @description A document's metadata. */
         DocumentView: {
             /** @description Never sent to an external AI provider. */
             ai_opt_out: boolean;
+            classified_by?: components["schemas"]["ClassifiedBy"] | null;
             /** @description MIME type. */
             content_type: string;
             /**
@@ -958,13 +1014,22 @@ export interface components {
              * @description Owner's account id.
              */
             owner_id: string;
+            /** @description SHA-256 of the original bytes (hex), once processed. */
+            sha256?: string | null;
             /**
              * Format: int64
              * @description Size in bytes.
              */
             size_bytes: number;
+            /**
+             * @description Search results only: text around the matches as plain-text segments, matches
+             *     flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
+             */
+            snippet?: components["schemas"]["SnippetSegment"][] | null;
             /** @description `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`. */
             status: string;
+            /** @description Topics it is filed under, by name. */
+            topics: components["schemas"]["DocumentTopicView"][];
             /**
              * Format: date-time
              * @description Last changed at.
@@ -1258,6 +1323,16 @@ export interface components {
             shared_at: string;
         };
         /**
+         * @description One piece of a search snippet; the UI shows `highlight` pieces marked (e.g. `<mark>`).
+         *     Plain text, never HTML.
+         */
+        SnippetSegment: {
+            /** @description Whether this piece matched the query. */
+            highlight: boolean;
+            /** @description Text of this piece, as it appears in the document. */
+            text: string;
+        };
+        /**
          * @description Sort keys for listing.
          * @enum {string}
          */
@@ -1343,6 +1418,11 @@ export interface components {
             /** @description Every topic the caller can use, sorted by name (ignoring case). */
             items: components["schemas"]["TopicView"][];
         };
+        /**
+         * @description Who put a document under a topic.
+         * @enum {string}
+         */
+        TopicSource: "ai" | "user";
         /** @description A topic as a user sees it: one of their own or a system topic. */
         TopicView: {
             /** @description Colour as `#rrggbb`. */
@@ -2325,6 +2405,26 @@ export interface operations {
             };
         };
     };
+    auth_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sign-in settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthConfig"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -3161,9 +3261,18 @@ export interface operations {
                 folder_id?: string;
                 /** @description Only documents with this status (pending uploads are hidden otherwise). */
                 status?: components["schemas"]["DocumentStatus"];
-                /** @description Sort key (default `created_at`). */
+                /**
+                 * @description Full-text search over file name and extracted text of **your own** documents
+                 *     (documents shared with you are not searched). Words must all occur;
+                 *     `"quoted words"` match a phrase, `or` between words accepts either, `-word`
+                 *     excludes; any other character is literal. Whole words, case-insensitive, no
+                 *     stemming. Results are ranked by relevance unless `sort` is given, and carry a
+                 *     `snippet`. At most 500 characters, not blank, at least one word not excluded.
+                 */
+                q?: string;
+                /** @description Sort key (default: relevance when `q` is given, else `created_at`). */
                 sort?: components["schemas"]["SortKey"];
-                /** @description Sort direction (default `desc`). */
+                /** @description Sort direction (default `desc`; with `q` and no `sort`, ignored). */
                 order?: components["schemas"]["SortOrder"];
             };
             header?: never;
@@ -3172,7 +3281,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of documents */
+            /** @description A page of documents (with `q`: ranked hits with snippets) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3181,7 +3290,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentPage"];
                 };
             };
-            /** @description Bad query parameters */
+            /** @description Bad query parameters (e.g. empty or over-long `q`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3856,7 +3965,7 @@ export interface operations {
             };
         };
     };
-    text: {
+    document_text: {
         parameters: {
             query?: never;
             header?: never;
