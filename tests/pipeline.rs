@@ -148,7 +148,8 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
                 .await,
         );
     }
-    let started = std::time::Instant::now();
+    // Each hostile file is stopped by the sandbox's own limits (wall clock, memory, CPU:
+    // tests/extract.rs); here what matters is the outcome and that the batch completes.
     for (name, id) in &bad {
         let view = wait_processed(&app, &s, id).await;
         assert_eq!(view["status"], "failed", "{name}: {view}");
@@ -164,7 +165,6 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
         let view = wait_processed(&app, &s, id).await;
         assert_eq!(view["status"], "unclassified", "{view}");
     }
-    assert!(started.elapsed() < Duration::from_secs(60));
     assert_eq!(app.health().await.status(), 200);
 }
 
