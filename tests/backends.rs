@@ -88,7 +88,11 @@ async fn exercise_queue(queue: &dyn Queue) {
 
 #[tokio::test]
 async fn configured_queue_delivers_in_order_and_acks() {
-    let app = TestApp::spawn().await;
+    // No workers: they would take the jobs this test reserves itself.
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__SERVER__RUN_WORKERS".into(), "false".into());
+    })
+    .await;
     exercise_queue(app.state.queue.as_ref()).await;
 }
 

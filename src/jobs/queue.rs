@@ -145,11 +145,19 @@ fn redis_err(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
 
+/// Longest time a Redis command may take. redis-rs defaults to 500 ms, shorter than a
+/// blocking `BLMOVE` waits: the client would give up on a reservation the server then
+/// completes, moving a job into a processing list nobody reads (recovered only by the
+/// sweeper). Every blocking wait here is at most a few seconds.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A lazily-connecting Redis pool for `url`.
 pub fn build_redis_pool(url: &str, pool_size: usize) -> Result<Pool, QueueError> {
-    deadpool_redis::Config::from_url(url)
-        .builder()
-        .map_err(redis_err)?
+    let connection = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
+    let manager = deadpool_redis::Manager::new_with_config(url, connection).map_err(redis_err)?;
+    Pool::builder(manager)
         .max_size(pool_size)
         .runtime(Runtime::Tokio1)
         .create_timeout(Some(Duration::from_secs(2)))
