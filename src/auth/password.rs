@@ -50,12 +50,17 @@ fn phc_hash(
     argon
         .hash_password_into_with_memory(password, salt, &mut out, memory)
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    phc_string(params, salt, &out)
+}
+
+/// The PHC string of an Argon2id output.
+fn phc_string(params: &Params, salt: &[u8], out: &[u8]) -> anyhow::Result<String> {
     let hash = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(params).map_err(|e| anyhow::anyhow!("argon2: {e}"))?,
         salt: Some(Salt::new(salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?),
-        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2: {e}"))?),
+        hash: Some(Output::new(out).map_err(|e| anyhow::anyhow!("argon2: {e}"))?),
     };
     Ok(hash.to_string())
 }
@@ -93,7 +98,10 @@ fn overloaded() -> ApiError {
 }
 
 impl PasswordHasher {
-    /// Builds the hasher from settings (computes the timing-equalising dummy hash once).
+    /// Builds the hasher from settings. The timing-equalising dummy hash is a PHC string
+    /// with the current parameters and random salt and output: verifying against it costs
+    /// exactly one real hash and never matches, and building it costs nothing (no Argon2
+    /// run and no 19 MiB buffer at startup; buffers are allocated on first use).
     pub fn new(settings: &AuthSettings) -> anyhow::Result<Self> {
         let params = Params::new(
             settings.argon2_memory_kib,
@@ -109,17 +117,16 @@ impl PasswordHasher {
             }
             n => n,
         };
-        let mut memory = vec![Block::default(); params.block_count()];
-        let dummy = crate::crypto::random_token();
         let salt: [u8; 16] = crate::crypto::random_bytes();
-        let dummy_hash = phc_hash(&params, dummy.as_bytes(), &salt, &mut memory)?;
+        let output: [u8; Params::DEFAULT_OUTPUT_LEN] = crate::crypto::random_bytes();
+        let dummy_hash = phc_string(&params, &salt, &output)?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: permits * settings.hash_queue_per_permit,
             dummy_hash: Arc::new(dummy_hash),
-            buffers: Arc::new(std::sync::Mutex::new(vec![memory])),
+            buffers: Arc::new(std::sync::Mutex::new(Vec::new())),
         })
     }
 
