@@ -54,6 +54,7 @@ impl Application {
         let server = build_server(state.clone(), listener)?;
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        tasks.spawn(return_freed_memory(shutdown.clone()));
         if settings.cleanup.enabled {
             tasks.spawn(crate::jobs::scheduler::run_cleanup_schedule(
                 state.clone(),
@@ -116,6 +117,23 @@ impl Application {
         while self.tasks.join_next().await.is_some() {}
         tracing::info!("shutdown complete");
         served
+    }
+}
+
+/// Hands memory freed inside glibc's per-thread arenas back to the system: shortly after
+/// start (each HTTP worker builds its app, routes and OpenAPI document, then frees most of
+/// it) and every few minutes after bursts of work. glibc keeps such memory resident
+/// otherwise; `malloc_trim` releases it from every arena.
+async fn return_freed_memory(shutdown: CancellationToken) {
+    let mut delay = Duration::from_secs(2);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(delay) => {}
+        }
+        // SAFETY: malloc_trim only walks glibc's allocator state under its own locks.
+        unsafe { libc::malloc_trim(0) };
+        delay = Duration::from_secs(300);
     }
 }
 
@@ -214,6 +232,8 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
     let settings = state.settings.clone();
     let spec = crate::openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&spec));
+    let spec_json = web::Bytes::from(crate::openapi::document_json());
+    drop(spec);
     let state = web::Data::new(state);
     let json_config = json_config(settings.server.json_body_limit);
     let workers = match settings.server.workers {
@@ -246,7 +266,26 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
             .wrap(security_headers(settings))
             .wrap(from_fn(regular_only))
             .wrap(from_fn(request_context))
-            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
+            // The UI loads the spec by URL; the spec itself is one shared, pre-rendered
+            // buffer rather than a copy of the document in every HTTP worker.
+            .service(
+                SwaggerUi::new("/api/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::new(["/api/openapi.json"])),
+            )
+            .route(
+                "/api/openapi.json",
+                web::get().to({
+                    let spec_json = spec_json.clone();
+                    move || {
+                        let body = spec_json.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type("application/json")
+                                .body(body)
+                        }
+                    }
+                }),
+            )
             .route(
                 "/api/docs",
                 web::get().to(|| async {
