@@ -77,6 +77,30 @@ impl ProviderConfig {
             _ => format!("{base}{path}"),
         }
     }
+
+    /// An `Authorization: Bearer` header when a key is configured, else none.
+    pub fn bearer_headers(&self) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret;
+        self.api_key
+            .iter()
+            .map(|key| ("authorization", format!("Bearer {}", key.expose_secret())))
+            .collect()
+    }
+}
+
+/// Turns a model's text answer into suggestions; an answer that is not the requested
+/// JSON is a permanent error of `provider`.
+pub fn suggestions_from(
+    provider: &str,
+    content: &str,
+    input: &super::Input,
+) -> Result<Vec<super::Suggestion>, ClassifyError> {
+    let reply = super::prompt::parse_reply(content).ok_or_else(|| {
+        ClassifyError::Permanent(format!(
+            "{provider}: the model's answer is not the requested JSON"
+        ))
+    })?;
+    Ok(input.resolve(reply))
 }
 
 /// One HTTP client for the whole process (connection pooling, TLS roots loaded once).

@@ -2,11 +2,10 @@
 //! `format` (structured outputs), temperature 0.
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::{ProviderConfig, post_json};
-use crate::classify::prompt::{self, parse_reply};
+use super::{ProviderConfig, post_json, suggestions_from};
+use crate::classify::prompt;
 use crate::classify::{Classifier, ClassifyError, Input, Suggestion};
 
 /// Model used when neither the user nor the settings name one.
@@ -57,10 +56,7 @@ impl Classifier for Ollama {
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
         // Ollama itself has no keys; a key is sent as a bearer token for servers behind
         // an authenticating proxy.
-        let mut headers = Vec::new();
-        if let Some(key) = &self.cfg.api_key {
-            headers.push(("authorization", format!("Bearer {}", key.expose_secret())));
-        }
+        let headers = self.cfg.bearer_headers();
         let url = self.cfg.endpoint("/api/chat");
         let body = self.request_body(input);
         let res = post_json(&self.client, &self.cfg, "ollama", &url, &headers, &body).await?;
@@ -68,9 +64,6 @@ impl Classifier for Ollama {
             .pointer("/message/content")
             .and_then(Value::as_str)
             .ok_or_else(|| ClassifyError::Permanent("ollama: response has no message".into()))?;
-        let reply = parse_reply(content).ok_or_else(|| {
-            ClassifyError::Permanent("ollama: the model's answer is not the requested JSON".into())
-        })?;
-        Ok(input.resolve(reply))
+        suggestions_from("ollama", content, input)
     }
 }

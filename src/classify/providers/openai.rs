@@ -3,11 +3,10 @@
 //! and `Authorization: Bearer {key}` when a key is configured.
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::{ProviderConfig, post_json};
-use crate::classify::prompt::{self, parse_reply};
+use super::{ProviderConfig, post_json, suggestions_from};
+use crate::classify::prompt;
 use crate::classify::{Classifier, ClassifyError, Input, Suggestion};
 
 /// Model used when neither the user nor the settings name one.
@@ -62,10 +61,7 @@ impl Classifier for OpenAi {
     }
 
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
-        let mut headers = Vec::new();
-        if let Some(key) = &self.cfg.api_key {
-            headers.push(("authorization", format!("Bearer {}", key.expose_secret())));
-        }
+        let headers = self.cfg.bearer_headers();
         let url = self.cfg.endpoint("/v1/chat/completions");
         let body = self.request_body(input);
         let res = post_json(&self.client, &self.cfg, "openai", &url, &headers, &body).await?;
@@ -82,9 +78,6 @@ impl Classifier for OpenAi {
             .get("content")
             .and_then(Value::as_str)
             .ok_or_else(|| ClassifyError::Permanent("openai: response has no content".into()))?;
-        let reply = parse_reply(content).ok_or_else(|| {
-            ClassifyError::Permanent("openai: the model's answer is not the requested JSON".into())
-        })?;
-        Ok(input.resolve(reply))
+        suggestions_from("openai", content, input)
     }
 }
