@@ -12,8 +12,8 @@ use crate::settings::Settings;
 /// so several instances starting at once migrate one after another.
 const MIGRATION_LOCK_ID: i64 = 0x646f_6375_7661;
 
-/// Opens a pool on `url` with the settings' limits; SQLite gets WAL, a busy timeout
-/// and enforced foreign keys.
+/// Opens a pool on `url` with the settings' limits; SQLite gets WAL, a busy timeout,
+/// enforced foreign keys and memory-mapped reads.
 pub async fn connect(
     url: &str,
     settings: &Settings,
@@ -21,6 +21,7 @@ pub async fn connect(
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     let busy = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+    let mmap_bytes = settings.database.sqlite_mmap_mib.saturating_mul(1 << 20);
     opts.max_connections(max_connections)
         .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
@@ -31,6 +32,8 @@ pub async fn connect(
                 .busy_timeout(busy)
                 .foreign_keys(true)
                 .create_if_missing(true)
+                // Shared page cache for reads (a connection's own cache is 2 MiB).
+                .pragma("mmap_size", mmap_bytes.to_string())
         });
     Database::connect(opts).await
 }

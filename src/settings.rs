@@ -17,6 +17,12 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 pub const ENV_PREFIX: &str = "DOCUVAULT__";
 
 /// The development key shipped in the defaults; refused in production.
+/// Upper bound of `database.sqlite_mmap_mib` (1 TiB).
+const MAX_SQLITE_MMAP_MIB: u64 = 1 << 20;
+
+/// Upper bound of `documents.search_max_hits`.
+const MAX_SEARCH_HITS: u64 = 100_000;
+
 const DEFAULT_SECRET_KEY: &str = "docuvault-insecure-development-key-change-me";
 
 /// Environment names inherited from the Python predecessor, and the settings key each sets.
@@ -180,6 +186,8 @@ pub struct DocumentSettings {
     pub max_pending_per_user: u64,
     /// Download URL lifetime.
     pub download_url_ttl_secs: u64,
+    /// Most documents one search returns (and ranks).
+    pub search_max_hits: u64,
 }
 
 /// The periodic cleanup job.
@@ -332,6 +340,8 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// SQLite lock wait in milliseconds.
     pub sqlite_busy_timeout_ms: u64,
+    /// SQLite: how much of the database file is read through a memory map, in MiB.
+    pub sqlite_mmap_mib: u64,
 }
 
 /// Which object store to use.
@@ -587,6 +597,12 @@ impl Settings {
                 "must be > 0",
             ));
         }
+        if self.database.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {
+            return Err(SettingsError::key(
+                "database.sqlite_mmap_mib",
+                format!("must be at most {MAX_SQLITE_MMAP_MIB}"),
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(SettingsError::key(
                 "database.max_connections",
@@ -700,6 +716,12 @@ impl Settings {
             return Err(SettingsError::key(
                 "documents.download_url_ttl_secs",
                 "must be > 0",
+            ));
+        }
+        if !(1..=MAX_SEARCH_HITS).contains(&d.search_max_hits) {
+            return Err(SettingsError::key(
+                "documents.search_max_hits",
+                format!("must be between 1 and {MAX_SEARCH_HITS}"),
             ));
         }
         if let Err(problem) = crate::jobs::scheduler::check_schedule(&self.cleanup.schedule) {

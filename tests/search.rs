@@ -401,6 +401,99 @@ async fn search_combines_with_folder_topic_status_filters_sorts_and_paging() {
     );
 }
 
+/// A query matching more documents than `documents.search_max_hits` returns that many:
+/// by relevance the most recently uploaded matches, ranked; with a sort, the first ones
+/// in that order. The total reads the limit and says it is not exact, on every page.
+#[tokio::test]
+async fn a_search_returns_at_most_max_hits() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__DOCUMENTS__SEARCH_MAX_HITS".into(), "5".into());
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let base = Utc::now() - Duration::days(10);
+    // Eight matches, uploaded oldest first. The oldest mentions the word most (it would
+    // rank first) but is not among the five newest; of those, #6 mentions it most.
+    let mut by_age = Vec::new();
+    for i in 0..8i64 {
+        let text = match i {
+            0 => "beacon beacon beacon beacon beacon",
+            6 => "beacon beacon beacon filler",
+            _ => "one beacon among many other ordinary words here",
+        };
+        let d = Doc {
+            filename: format!("doc-{i}.txt"),
+            text: Some(text.into()),
+            created_at: base + Duration::hours(i),
+            size: 100 * (8 - i),
+            ..Doc::default()
+        };
+        by_age.push(insert(&app, &alice, d).await.to_string());
+    }
+    for i in 0..3 {
+        insert(&app, &alice, named(&format!("l{i}.txt"), "lantern")).await;
+    }
+    let bob = app.register("bob").await;
+    insert(&app, &bob, named("b.txt", "beacon")).await;
+
+    let hits = search(&app, &alice, "beacon", "").await;
+    assert_eq!(hits["total"], 5, "{hits}");
+    assert_eq!(hits["total_exact"], false, "{hits}");
+    let got = ids(&hits);
+    assert_eq!(
+        got.iter().cloned().collect::<HashSet<_>>(),
+        by_age[3..].iter().cloned().collect::<HashSet<_>>(),
+        "the five newest matches"
+    );
+    assert_eq!(got[0], by_age[6], "ranked among themselves: {hits}");
+
+    // Paging stops at the limit; a page past it is empty with the same total.
+    let mut paged = Vec::new();
+    for p in 1..=4 {
+        let hits = search(&app, &alice, "beacon", &format!("&per_page=2&page={p}")).await;
+        assert_eq!(hits["total"], 5, "page {p}: {hits}");
+        assert_eq!(hits["total_exact"], false, "page {p}: {hits}");
+        paged.extend(ids(&hits));
+    }
+    assert_eq!(
+        paged, got,
+        "pages of 2 give the same five in the same order"
+    );
+
+    // With a sort: the first five in that order, the oldest included.
+    let by_size = search(&app, &alice, "beacon", "&sort=size&order=desc").await;
+    assert_eq!(ids(&by_size), by_age[..5].to_vec(), "{by_size}");
+    assert_eq!(by_size["total"], 5);
+    assert_eq!(by_size["total_exact"], false);
+    let oldest = search(
+        &app,
+        &alice,
+        "beacon",
+        "&sort=created_at&order=asc&per_page=3",
+    )
+    .await;
+    assert_eq!(ids(&oldest), by_age[..3].to_vec(), "{oldest}");
+    let rest = search(
+        &app,
+        &alice,
+        "beacon",
+        "&sort=created_at&order=asc&per_page=3&page=2",
+    )
+    .await;
+    assert_eq!(ids(&rest), by_age[3..5].to_vec(), "{rest}");
+
+    // Under the limit, and without q, totals are exact.
+    let few = search(&app, &alice, "lantern", "").await;
+    assert_eq!(few["total"], 3);
+    assert_eq!(few["total_exact"], true);
+    let either = search(&app, &alice, "lantern or filler", "").await;
+    assert_eq!(either["total"], 4);
+    assert_eq!(either["total_exact"], true);
+    let all = page(&app, &alice, "per_page=2").await;
+    assert_eq!(all["total"], 11);
+    assert_eq!(all["total_exact"], true);
+}
+
 #[tokio::test]
 async fn hostile_query_text_is_never_a_server_error() {
     let app = TestApp::spawn().await;

@@ -28,7 +28,7 @@ describe('api client', () => {
           return json(401, { code: 'token_expired', message: 'expired' })
         }
         expect(c.headers.Authorization).toBe('Bearer new')
-        return json(200, { items: [], total: 0, page: 1, per_page: 25 })
+        return json(200, { items: [], total: 0, page: 1, per_page: 25, total_exact: true })
       },
       'POST /api/auth/refresh': () => json(200, tokens('new')),
     })

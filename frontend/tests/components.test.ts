@@ -3,6 +3,7 @@ import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import Snippet from '@/components/Snippet.vue'
 import QuotaBar from '@/components/QuotaBar.vue'
+import Pagination from '@/components/Pagination.vue'
 import { useQuotaStore } from '@/stores/quota'
 
 describe('Snippet', () => {
@@ -40,5 +41,14 @@ describe('QuotaBar', () => {
     await w.vm.$nextTick()
     expect(w.html()).toContain('bg-red-500')
     expect(w.text()).toContain('Storage almost full')
+  })
+})
+
+describe('Pagination', () => {
+  it('shows an inexact total as "at least"', () => {
+    const exact = mount(Pagination, { props: { page: 1, pages: 3, total: 60, label: 'documents' } })
+    expect(exact.text()).toContain('60 documents · page 1 of 3')
+    const capped = mount(Pagination, { props: { page: 2, pages: 40, total: 1000, exact: false, label: 'documents' } })
+    expect(capped.text()).toContain('1000+ documents · page 2 of 40')
   })
 })

@@ -46,7 +46,7 @@ describe('quota store', () => {
 
 describe('documents store', () => {
   it('passes filters, sort and search to the API', async () => {
-    const { calls } = mockFetch({ 'GET /api/documents': () => json(200, { items: [], total: 0, page: 2, per_page: 25 }) })
+    const { calls } = mockFetch({ 'GET /api/documents': () => json(200, { items: [], total: 0, page: 2, per_page: 25, total_exact: true }) })
     const s = useDocumentsStore()
     await s.load({ page: 2, per_page: 25, sort: 'name', order: 'asc', topic: 'tp', q: 'invoice' })
     const url = new URL(calls[0].url, 'http://x')
@@ -60,7 +60,7 @@ describe('documents store', () => {
     const { calls } = mockFetch({
       'GET /api/documents': () => {
         const items = answers[Math.min(n++, answers.length - 1)]
-        return json(200, { items, total: 1, page: 1, per_page: 25 })
+        return json(200, { items, total: 1, page: 1, per_page: 25, total_exact: true })
       },
     })
     const s = useDocumentsStore()
@@ -81,8 +81,8 @@ describe('documents store', () => {
     mockFetch({
       'GET /api/documents': (c) =>
         c.url.includes('q=old')
-          ? new Promise<Response>((r) => (release = () => r(json(200, { items: [doc('old', 'classified')], total: 1, page: 1, per_page: 25 }))))
-          : json(200, { items: [doc('new', 'classified')], total: 1, page: 1, per_page: 25 }),
+          ? new Promise<Response>((r) => (release = () => r(json(200, { items: [doc('old', 'classified')], total: 1, page: 1, per_page: 25, total_exact: true }))))
+          : json(200, { items: [doc('new', 'classified')], total: 1, page: 1, per_page: 25, total_exact: true }),
     })
     const s = useDocumentsStore()
     const slow = s.load({ q: 'old' })
@@ -92,9 +92,25 @@ describe('documents store', () => {
     expect(s.items[0].id).toBe('new')
   })
 
+  it('keeps whether the total is exact: a search over its limit says "at least"', async () => {
+    mockFetch({
+      'GET /api/documents': (c) =>
+        c.url.includes('q=')
+          ? json(200, { items: [doc('a', 'classified')], total: 1000, total_exact: false, page: 1, per_page: 25 })
+          : json(200, { items: [doc('a', 'classified')], total: 3, total_exact: true, page: 1, per_page: 25 }),
+    })
+    const s = useDocumentsStore()
+    await s.load({ q: 'the' })
+    expect(s.total).toBe(1000)
+    expect(s.totalExact).toBe(false)
+    expect(s.pages).toBe(40)
+    await s.load({})
+    expect(s.totalExact).toBe(true)
+  })
+
   it('deletes a document and re-reads the quota', async () => {
     const { calls } = mockFetch({
-      'GET /api/documents': () => json(200, { items: [doc('a', 'classified')], total: 1, page: 1, per_page: 25 }),
+      'GET /api/documents': () => json(200, { items: [doc('a', 'classified')], total: 1, page: 1, per_page: 25, total_exact: true }),
       'DELETE /api/documents/a': () => new Response(null, { status: 204 }),
       'GET /api/auth/me/quota': () => json(200, { used_bytes: 0, limit_bytes: 100 }),
     })

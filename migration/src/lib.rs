@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_object_deletions;
 mod m20261124_000003_document_search;
+mod m20261124_000004_search_vector_inline;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_object_deletions::Migration),
             Box::new(m20261124_000003_document_search::Migration),
+            Box::new(m20261124_000004_search_vector_inline::Migration),
         ]
     }
 }

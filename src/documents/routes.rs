@@ -283,8 +283,12 @@ impl DocumentView {
 pub struct DocumentPage {
     /// Documents on this page.
     pub items: Vec<DocumentView>,
-    /// Matching documents in total.
+    /// Matching documents in total; a search that matched more documents than it
+    /// returns (`documents.search_max_hits`, 1 000 by default) reports that limit here,
+    /// with `total_exact` false.
     pub total: u64,
+    /// Whether `total` is exact (always, except for a search that hit its limit).
+    pub total_exact: bool,
     /// This page (1-based).
     pub page: u64,
     /// Page size.
@@ -489,6 +493,10 @@ pub async fn confirm(
 
 /// The caller's documents, newest first by default; with `q`, a full-text search of the
 /// caller's own documents (never other accounts' nor shared ones), by relevance.
+///
+/// A search returns at most `documents.search_max_hits` documents (1 000 by default): by
+/// relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
+/// that order; `total_exact` is false when more matched.
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
@@ -532,12 +540,14 @@ pub async fn list(
             page,
             per_page,
             sort,
+            max_hits: state.settings.documents.search_max_hits,
         },
     )
     .await?;
     Ok(web::Json(DocumentPage {
         items: DocumentView::many(&state.db, items).await?,
-        total,
+        total: total.count,
+        total_exact: total.exact,
         page,
         per_page,
     }))

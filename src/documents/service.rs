@@ -437,7 +437,7 @@ pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiErr
     Ok(())
 }
 
-pub use crate::documents::search::{ListFilter, Listed, PageRequest, SortKey, SortOrder};
+pub use crate::documents::search::{ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
 
 /// One page of the caller's own documents (listing or full-text search) and the number
 /// of matching documents; see [`crate::documents::search`].
@@ -446,7 +446,7 @@ pub async fn list(
     user: Uuid,
     filter: &ListFilter,
     page: PageRequest,
-) -> Result<(Vec<Listed>, u64), ApiError> {
+) -> Result<(Vec<Listed>, Total), ApiError> {
     crate::documents::search::list(&state.db, user, filter, page).await
 }
 

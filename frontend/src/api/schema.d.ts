@@ -359,6 +359,9 @@ export interface paths {
         /**
          * The caller's documents, newest first by default; with `q`, a full-text search of the
          *     caller's own documents (never other accounts' nor shared ones), by relevance.
+         * @description A search returns at most `documents.search_max_hits` documents (1 000 by default): by
+         *     relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
+         *     that order; `total_exact` is false when more matched.
          */
         get: operations["list"];
         put?: never;
@@ -943,9 +946,13 @@ export interface components {
             per_page: number;
             /**
              * Format: int64
-             * @description Matching documents in total.
+             * @description Matching documents in total; a search that matched more documents than it
+             *     returns (`documents.search_max_hits`, 1 000 by default) reports that limit here,
+             *     with `total_exact` false.
              */
             total: number;
+            /** @description Whether `total` is exact (always, except for a search that hit its limit). */
+            total_exact: boolean;
         };
         /**
          * @description Document statuses.

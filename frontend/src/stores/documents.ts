@@ -13,6 +13,9 @@ export const useDocumentsStore = defineStore('documents', {
   state: () => ({
     items: [] as DocumentView[],
     total: 0,
+    /** False when a search matched more documents than it returns (`total` is then
+     * that limit). */
+    totalExact: true,
     params: { page: 1, per_page: 25, sort: 'created_at', order: 'desc' } as ListParams,
     loading: false,
     error: null as string | null,
@@ -37,6 +40,7 @@ export const useDocumentsStore = defineStore('documents', {
         performance.mark('documents:data')
         this.items = page.items
         this.total = page.total
+        this.totalExact = page.total_exact
         this.error = null
       } catch (e) {
         if (seq !== this.seq) return
