@@ -629,7 +629,7 @@ pub async fn list(
                 // Nothing in the query could match a word.
                 return Ok((Vec::new(), Total::exact(0)));
             }
-            let (hits, total) = match db.get_database_backend() {
+            match db.get_database_backend() {
                 DatabaseBackend::Postgres => {
                     // A statement prepared on a connection gets a generic plan after five
                     // runs, one blind to how common the words are: for a common word it
@@ -640,11 +640,10 @@ pub async fn list(
                         .await?;
                     let found = search_postgres(&txn, user, filter, q, page).await?;
                     txn.commit().await?;
-                    found
+                    Ok(found)
                 }
-                _ => search_sqlite(db, user, filter, q, page).await?,
-            };
-            Ok((hits, total))
+                _ => search_sqlite(db, user, filter, q, page).await,
+            }
         }
     }
 }
