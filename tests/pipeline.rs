@@ -165,7 +165,13 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
         let view = wait_processed(&app, &s, id).await;
         assert_eq!(view["status"], "unclassified", "{view}");
     }
-    assert_eq!(app.health().await.status(), 200);
+    let res = app.health().await;
+    assert_eq!(res.status(), 200);
+    // Health counts the failed documents (and nothing still open).
+    let health: Value = res.json().await.unwrap();
+    assert_eq!(health["jobs"]["failed"], bad.len(), "{health}");
+    assert_eq!(health["jobs"]["queued"], 0, "{health}");
+    assert_eq!(health["jobs"]["processing"], 0, "{health}");
 }
 
 #[tokio::test]
