@@ -382,10 +382,29 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     assert(overflow <= 1, `no horizontal scrolling at phone width (overflow ${overflow}px)`)
     await shot('09-phone-dark')
+    // Closed, the drawer is out of the Tab order (it comes just before the menu button
+    // in the document, so Shift+Tab would land in it).
+    for (const key of ['Shift+Tab', 'Tab']) {
+      await page.focus('button[aria-label="Open menu"]')
+      for (let i = 0; i < 4; i++) {
+        await page.keyboard.press(key)
+        const inDrawer = await page.evaluate(() => !!document.activeElement?.closest('aside'))
+        assert(!inDrawer, `${key} ${i + 1} reached the closed drawer`)
+      }
+    }
     await page.click('button[aria-label="Open menu"]')
     await page.waitForTimeout(300)
     await shot('10-phone-menu')
+    // Open, Tab and Shift+Tab cycle inside it.
+    const focusable = await page.evaluate(() => document.querySelectorAll('aside a, aside button').length)
+    for (let i = 0; i < focusable + 3; i++) {
+      await page.keyboard.press(i % 4 === 3 ? 'Shift+Tab' : 'Tab')
+      const where = await page.evaluate(() => (document.activeElement?.closest('aside') ? 'drawer' : document.activeElement?.outerHTML.slice(0, 80)))
+      assert(where === 'drawer', `Tab ${i + 1} left the open drawer for ${where}`)
+    }
     await page.keyboard.press('Escape')
+    const back = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))
+    assert(back === 'Open menu', `focus returns to the menu button after Esc, not ${back}`)
     await page.setViewportSize({ width: 1280, height: 860 })
     await page.emulateMedia({ colorScheme: 'light' })
   })
