@@ -211,6 +211,19 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
             "index {index:?} is missing"
         );
     }
+    if test_db.is_postgres() {
+        // Search vectors stay in the row (compressed), out of the text's TOAST table.
+        let storage = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT attstorage::text AS s FROM pg_attribute \
+                 WHERE attrelid = 'documents'::regclass AND attname = 'search_vector'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(storage.try_get::<String>("", "s").unwrap(), "m");
+    }
 }
 
 #[tokio::test]

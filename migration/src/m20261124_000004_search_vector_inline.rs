@@ -11,29 +11,26 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// Sets the storage of `documents.search_vector` on PostgreSQL; nothing on SQLite.
+async fn set_storage(manager: &SchemaManager<'_>, storage: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "ALTER TABLE documents ALTER COLUMN search_vector SET STORAGE {storage}"
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE documents ALTER COLUMN search_vector SET STORAGE MAIN",
-                )
-                .await?;
-        }
-        Ok(())
+        set_storage(manager, "MAIN").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE documents ALTER COLUMN search_vector SET STORAGE EXTENDED",
-                )
-                .await?;
-        }
-        Ok(())
+        set_storage(manager, "EXTENDED").await
     }
 }
