@@ -429,9 +429,12 @@ impl FromQueryResult for Hit {
 
 /// The best snippet of a hit: text around the matches, else the highlighted name,
 /// else the start of the text.
-fn best_snippet(body: Option<&str>, name: Option<&str>) -> Option<Vec<SnippetSegment>> {
-    let body = body.map(segments).filter(|s| !s.is_empty());
-    let name = name.map(segments).filter(|s| !s.is_empty());
+fn best_snippet(
+    body: Option<Vec<SnippetSegment>>,
+    name: Option<Vec<SnippetSegment>>,
+) -> Option<Vec<SnippetSegment>> {
+    let body = body.filter(|s| !s.is_empty());
+    let name = name.filter(|s| !s.is_empty());
     match (body, name) {
         (Some(b), _) if has_highlight(&b) => Some(b),
         (_, Some(n)) if has_highlight(&n) => Some(n),
@@ -828,23 +831,12 @@ async fn search_postgres(
     // File names are highlighted here: PostgreSQL's parser reads `a-b.pdf` as one token.
     let items = hits
         .into_iter()
-        .map(|h| {
-            let name = highlight_words(&h.doc.filename, &q.words);
-            let body = h
-                .snippet_body
-                .as_deref()
-                .map(segments)
-                .filter(|s| !s.is_empty());
-            let snippet = match body {
-                Some(b) if has_highlight(&b) => Some(b),
-                _ if has_highlight(&name) => Some(name),
-                Some(b) => Some(b),
-                None => Some(name),
-            };
-            Listed {
-                doc: h.doc,
-                snippet,
-            }
+        .map(|h| Listed {
+            snippet: best_snippet(
+                h.snippet_body.as_deref().map(segments),
+                Some(highlight_words(&h.doc.filename, &q.words)),
+            ),
+            doc: h.doc,
         })
         .collect();
     Ok((items, total))
@@ -937,7 +929,10 @@ async fn search_sqlite(
 fn listed(hits: Vec<Hit>) -> Vec<Listed> {
     hits.into_iter()
         .map(|h| Listed {
-            snippet: best_snippet(h.snippet_body.as_deref(), h.snippet_name.as_deref()),
+            snippet: best_snippet(
+                h.snippet_body.as_deref().map(segments),
+                h.snippet_name.as_deref().map(segments),
+            ),
             doc: h.doc,
         })
         .collect()
