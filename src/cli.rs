@@ -1,4 +1,4 @@
-//! Command line: `serve` (default), `migrate`, `openapi`, `admin`, `fsck`.
+//! Command line: `serve` (default), `migrate`, `openapi`, `admin`, `fsck`, `rotate-secret`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,6 +57,17 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Replace the secret key, re-sealing stored secrets under the new one. Stop every
+    /// instance first.
+    ///
+    /// Every stored TOTP secret and AI provider key is re-sealed in one transaction, so
+    /// TOTP sign-in and users' AI keys keep working. Every session ends (sign in again)
+    /// and backup codes are removed (users generate new ones): both are stored only as
+    /// hashes keyed by the old key. Without SECRET_KEY the new key is generated and
+    /// replaces data_dir/secret.key; with SECRET_KEY the new key comes from
+    /// DOCUVAULT_NEW_SECRET_KEY, and SECRET_KEY must be set to it on every instance
+    /// afterwards. An interrupted run is finished by running it again.
+    RotateSecret,
     /// Internal: extract text from a document read from stdin (JSON header line + bytes)
     /// and write the JSON result to stdout. Run by the server in a resource-limited child.
     #[command(hide = true)]
@@ -119,6 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 create_admin(settings, &env, &email, &handle).await
             }
             Some(Command::Worker) => worker(settings).await,
+            Some(Command::RotateSecret) => rotate_secret(settings, &env).await,
             Some(Command::Serve { no_workers: true }) => {
                 let mut settings = settings;
                 settings.server.run_workers = false;
@@ -163,6 +175,69 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// `docuvault rotate-secret`: re-seals under a new key, then puts the new key in place
+/// (key file) or says what to set (`SECRET_KEY`). Never prints a key.
+async fn rotate_secret(settings: Settings, env: &HashMap<String, String>) -> anyhow::Result<()> {
+    use crate::crypto::Keys;
+    use crate::secret_key as sk;
+    use anyhow::Context;
+    let given = env
+        .get("DOCUVAULT_NEW_SECRET_KEY")
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty());
+    let db = crate::db::connect_pool(&settings)
+        .await
+        .context("connecting to the database")?;
+    let (report, done) = if let Some(old) = settings.configured_secret_key() {
+        let Some(new) = given else {
+            anyhow::bail!(
+                "SECRET_KEY is set, so the new key comes from you: put a new random value \
+                 (e.g. `openssl rand -hex 32`) in DOCUVAULT_NEW_SECRET_KEY and run this again"
+            );
+        };
+        sk::check_new_key(&new)?;
+        if new == old {
+            anyhow::bail!("DOCUVAULT_NEW_SECRET_KEY is the current SECRET_KEY");
+        }
+        let report = sk::reseal_all(&db, &Keys::derive(old), &Keys::derive(&new)).await?;
+        let done = "Now set SECRET_KEY to the value of DOCUVAULT_NEW_SECRET_KEY on every \
+                    instance, then start them."
+            .to_owned();
+        (report, done)
+    } else {
+        let path = settings.secret_key_file();
+        let old = sk::read_key_file(&path).with_context(|| {
+            format!(
+                "no SECRET_KEY and no usable key file at {}: nothing to rotate",
+                path.display()
+            )
+        })?;
+        let new = sk::prepare_pending_key(&path, given)?;
+        if new == old {
+            anyhow::bail!("the new key is the current key");
+        }
+        let report = sk::reseal_all(&db, &Keys::derive(&old), &Keys::derive(&new)).await?;
+        sk::commit_pending_key(&path)?;
+        let done = format!(
+            "The new key is in {}; start the instances.",
+            path.display()
+        );
+        (report, done)
+    };
+    println!(
+        "secret key rotated: re-sealed {} TOTP secret(s) and {} AI provider key(s) \
+         ({} already under the new key); ended every session ({} refresh token(s) removed); \
+         removed the backup codes of {} user(s), who can generate new ones.",
+        report.totp_secrets,
+        report.ai_keys,
+        report.already_new,
+        report.refresh_tokens,
+        report.backup_code_users
+    );
+    println!("{done}");
     Ok(())
 }
 

@@ -28,6 +28,11 @@ const INFO_AEAD: &[u8] = b"docuvault/v1/at-rest-aead-key";
 /// HKDF `info` label of the HMAC key that hashes bearer secrets.
 const INFO_TOKEN_HASH: &[u8] = b"docuvault/v1/token-hash-key";
 
+/// The development key DocuVault's defaults once shipped. It is public, so it must never
+/// sign or seal anything: settings refuse it in every mode, and values sealed with it by
+/// an old installation are only ever opened to be re-sealed under the real key.
+pub const PUBLISHED_DEVELOPMENT_KEY: &str = "docuvault-insecure-development-key-change-me";
+
 /// First byte of every sealed value; lets a future format coexist with this one.
 const SEALED_VERSION: u8 = 1;
 /// `XChaCha20` nonce length: long enough that random nonces never collide in practice.
@@ -184,6 +189,14 @@ impl Drop for Keys {
 pub fn random_token() -> String {
     let bytes: [u8; 32] = random_bytes();
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A fresh root secret: 32 bytes (256 bits) from the OS CSPRNG as 64 lowercase hex
+/// digits, the same shape as `openssl rand -hex 32`.
+#[must_use]
+pub fn generate_secret_key() -> String {
+    let bytes: [u8; 32] = random_bytes();
+    hex_lower(&bytes)
 }
 
 /// Compares two secrets without leaking, through timing, where they first differ.
@@ -478,6 +491,15 @@ mod tests {
             );
             assert_eq!(URL_SAFE_NO_PAD.decode(t).unwrap().len(), 32);
         }
+    }
+
+    #[test]
+    fn generated_secret_keys_are_256_random_bits_in_hex() {
+        let a = generate_secret_key();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert_ne!(a, generate_secret_key());
+        assert_ne!(a, PUBLISHED_DEVELOPMENT_KEY);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod secret_key;
 pub mod serde_util;
 pub mod settings;
 pub mod shares;

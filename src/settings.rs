@@ -16,14 +16,14 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 /// Prefix of the structured environment overrides (`DOCUVAULT__SERVER__PORT`).
 pub const ENV_PREFIX: &str = "DOCUVAULT__";
 
-/// The development key shipped in the defaults; refused in production.
 /// Upper bound of `database.sqlite_mmap_mib` (1 TiB).
 const MAX_SQLITE_MMAP_MIB: u64 = 1 << 20;
 
 /// Upper bound of `documents.search_max_hits`.
 const MAX_SEARCH_HITS: u64 = 100_000;
 
-const DEFAULT_SECRET_KEY: &str = "docuvault-insecure-development-key-change-me";
+/// Shortest `SECRET_KEY` production accepts.
+const MIN_PRODUCTION_SECRET_LEN: usize = 32;
 
 /// Environment names inherited from the Python predecessor, and the settings key each sets.
 pub const LEGACY_ENV: &[(&str, &str)] = &[
@@ -52,6 +52,7 @@ pub const OTHER_ENV: &[&str] = &[
     "DOCUVAULT_ADMIN_EMAIL",
     "DOCUVAULT_ADMIN_HANDLE",
     "DOCUVAULT_ADMIN_PASSWORD",
+    "DOCUVAULT_NEW_SECRET_KEY",
     "RUST_LOG",
 ];
 
@@ -75,9 +76,9 @@ impl SettingsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunEnvironment {
-    /// Local use; the development secret key is tolerated.
+    /// Local use; without `SECRET_KEY` a key is generated in the data directory.
     Development,
-    /// Real deployment; insecure defaults are refused.
+    /// Real deployment: `SECRET_KEY` and `server.public_url` must be set explicitly.
     Production,
 }
 
@@ -161,7 +162,8 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     /// Waiting requests allowed per permit before shedding with 503.
     pub hash_queue_per_permit: usize,
-    /// Proxies whose `X-Forwarded-For` is trusted.
+    /// Proxies whose `X-Forwarded-For`, `X-Forwarded-Host`/`-Proto` and `Forwarded`
+    /// headers are believed.
     #[serde(deserialize_with = "list_or_csv")]
     pub trusted_proxies: Vec<String>,
 }
@@ -281,7 +283,8 @@ pub struct ServerSettings {
     pub host: String,
     /// Port to bind; 0 picks a free one (tests).
     pub port: u16,
-    /// Base URL users reach this instance at; empty = `http://{host}:{port}`.
+    /// Base URL users reach this instance at. Empty (development only) = taken from each
+    /// request's `Host`, or from a trusted proxy's forwarded headers.
     pub public_url: String,
     /// Origins allowed to call the API cross-origin (a list, or a comma-separated string).
     #[serde(deserialize_with = "list_or_csv")]
@@ -320,7 +323,8 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
-    /// Root key for tokens and encryption at rest.
+    /// Root key for tokens and encryption at rest; empty = not configured (development
+    /// then generates one in `{data_dir}/secret.key`, see [`crate::secret_key`]).
     pub secret_key: SecretString,
 }
 
@@ -776,29 +780,60 @@ impl Settings {
                 "must be >= 0",
             ));
         }
-        let key = self.security.secret_key.expose_secret();
-        if self.environment == RunEnvironment::Production {
-            if key == DEFAULT_SECRET_KEY {
-                return Err(SettingsError::key(
-                    "security.secret_key",
-                    "the default development key is refused in production; set a random value of at least 32 characters",
-                ));
-            }
-            if key.len() < 32 {
-                return Err(SettingsError::key(
-                    "security.secret_key",
-                    "must be at least 32 characters in production",
-                ));
-            }
-        } else if key.is_empty() {
+        self.validate_secret_key()?;
+        if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(
-                "security.secret_key",
-                "must not be empty",
+                "server.public_url",
+                "required in production: the https:// address people reach this instance at \
+                 (upload, download and e-mail links are built on it, never on request headers)",
             ));
         }
         self.ai.validate()?;
         tracing_filter_check(&self.log.level)?;
         Ok(())
+    }
+
+    /// `SECRET_KEY`: the published development key is refused in every mode; production
+    /// needs an explicit key of at least 32 characters; development may leave it empty
+    /// (a key is then generated in the data directory).
+    fn validate_secret_key(&self) -> Result<(), SettingsError> {
+        let key = self.security.secret_key.expose_secret().trim();
+        if key == crate::crypto::PUBLISHED_DEVELOPMENT_KEY {
+            return Err(SettingsError::key(
+                "security.secret_key",
+                "this is the development key published in DocuVault's repository, so anyone can \
+                 forge tokens with it; unset it (development generates a key in the data \
+                 directory) or set a random value, e.g. `openssl rand -hex 32`. Secrets sealed \
+                 with it are re-sealed under the new key at the next start",
+            ));
+        }
+        if self.environment == RunEnvironment::Production {
+            if key.is_empty() {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    "required in production (every instance must share it): set a random value \
+                     of at least 32 characters, e.g. `openssl rand -hex 32`",
+                ));
+            }
+            if key.len() < MIN_PRODUCTION_SECRET_LEN {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    format!("must be at least {MIN_PRODUCTION_SECRET_LEN} characters in production"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured `SECRET_KEY`, or `None` when it is empty (not configured).
+    pub fn configured_secret_key(&self) -> Option<&str> {
+        let key = self.security.secret_key.expose_secret().trim();
+        (!key.is_empty()).then_some(key)
+    }
+
+    /// Where the generated root secret lives when `SECRET_KEY` is not configured.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
     }
 
     /// The effective storage backend after `auto` is resolved.
@@ -1130,23 +1165,72 @@ mod tests {
         assert_eq!(s.cleanup.schedule, "*/5 * * * * *");
     }
 
+    const PRODUCTION_KEY: &str = "0123456789abcdef0123456789abcdef-long-enough";
+
     #[test]
-    fn production_refuses_the_development_key() {
-        let e = err(&[("DOCUVAULT__ENVIRONMENT", "production")]);
+    fn production_needs_an_explicit_long_key() {
+        let public = ("DOCUVAULT__SERVER__PUBLIC_URL", "https://vault.example.com");
+        let e = err(&[("DOCUVAULT__ENVIRONMENT", "production"), public]);
         assert!(e.contains("security.secret_key (SECRET_KEY)"), "{e}");
+        assert!(e.contains("required in production"), "{e}");
         let e = err(&[
             ("DOCUVAULT__ENVIRONMENT", "production"),
             ("SECRET_KEY", "short"),
+            public,
         ]);
         assert!(e.contains("32"), "{e}");
         Settings::load(
             None,
             &env(&[
                 ("DOCUVAULT__ENVIRONMENT", "production"),
-                ("SECRET_KEY", "0123456789abcdef0123456789abcdef-long-enough"),
+                ("SECRET_KEY", PRODUCTION_KEY),
+                public,
             ]),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_published_development_key_is_refused_in_every_mode() {
+        for mode in ["development", "production"] {
+            for key in [
+                crate::crypto::PUBLISHED_DEVELOPMENT_KEY.to_owned(),
+                format!(" {}\n", crate::crypto::PUBLISHED_DEVELOPMENT_KEY),
+            ] {
+                let e = err(&[
+                    ("DOCUVAULT__ENVIRONMENT", mode),
+                    ("DOCUVAULT__SERVER__PUBLIC_URL", "https://vault.example.com"),
+                    ("SECRET_KEY", &key),
+                ]);
+                assert!(e.contains("security.secret_key (SECRET_KEY)"), "{e}");
+                assert!(e.contains("published"), "{e}");
+                assert!(!e.contains(crate::crypto::PUBLISHED_DEVELOPMENT_KEY), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_key_is_shipped_and_empty_means_not_configured() {
+        assert!(!DEFAULT_CONFIG.contains(crate::crypto::PUBLISHED_DEVELOPMENT_KEY));
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.configured_secret_key(), None);
+        assert_eq!(s.secret_key_file(), PathBuf::from("./data/secret.key"));
+        let s = Settings::load(None, &env(&[("DOCUVAULT__SECURITY__SECRET_KEY", "  ")])).unwrap();
+        assert_eq!(s.configured_secret_key(), None);
+        let s = Settings::load(None, &env(&[("SECRET_KEY", "dev-key")])).unwrap();
+        assert_eq!(s.configured_secret_key(), Some("dev-key"));
+    }
+
+    #[test]
+    fn production_requires_the_public_url() {
+        let e = err(&[
+            ("DOCUVAULT__ENVIRONMENT", "production"),
+            ("SECRET_KEY", PRODUCTION_KEY),
+        ]);
+        assert!(e.contains("server.public_url"), "{e}");
+        assert!(e.contains("required in production"), "{e}");
+        // Development derives it from requests.
+        Settings::load(None, &env(&[("SECRET_KEY", PRODUCTION_KEY)])).unwrap();
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::crypto::Keys;
 use crate::error::{json_config, path_error, query_error};
 use crate::http::{RouteTable, regular_only, request_context, security_headers};
 use crate::mail::Mailer;
+use crate::secret_key::KeySource;
 use crate::settings::{QueueKind, Settings, StorageKind};
 use crate::state::AppState;
 use secrecy::ExposeSecret;
@@ -153,7 +154,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .await
         .context("connecting to the database")?;
 
-    let keys = Arc::new(Keys::derive(settings.security.secret_key.expose_secret()));
+    let keys = Arc::new(root_keys(&settings, &db).await?);
     let (storage, local_store) =
         crate::storage::from_settings(&settings, &keys).context("configuring storage")?;
     if let Err(e) = storage.ensure_ready().await {
@@ -193,6 +194,57 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         local_store,
         queue,
     })
+}
+
+/// The keys derived from the root secret (`SECRET_KEY`, else the data directory's key
+/// file, generated on the first start), after re-sealing anything an old installation
+/// sealed with the published development key. Logs where the key is, never the key.
+async fn root_keys(settings: &Settings, db: &sea_orm::DatabaseConnection) -> anyhow::Result<Keys> {
+    let root = crate::secret_key::resolve(settings)?;
+    match &root.source {
+        KeySource::Configured => tracing::info!("secret key from SECRET_KEY (security.secret_key)"),
+        KeySource::KeyFile { path, created } => {
+            if *created {
+                tracing::warn!(
+                    "no SECRET_KEY configured: generated a new random secret key in {} (mode \
+                     0600); keep it with the database backups, losing it ends every session and \
+                     makes TOTP secrets and stored AI keys unreadable",
+                    path.display()
+                );
+            } else {
+                tracing::info!("secret key from {}", path.display());
+            }
+            if settings.database_kind() == crate::settings::DatabaseKind::Postgres {
+                tracing::warn!(
+                    "the secret key is in this instance's data directory ({}); every instance \
+                     sharing this database needs the same key: set SECRET_KEY on all of them, \
+                     or share the data directory",
+                    path.display()
+                );
+            }
+        }
+    }
+    let keys = Keys::derive(root.secret.expose_secret());
+    let check = crate::secret_key::reseal_published(db, &keys)
+        .await
+        .context("re-sealing secrets sealed with the published development key")?;
+    if check.resealed > 0 {
+        tracing::warn!(
+            resealed = check.resealed,
+            backup_codes_removed_for = check.backup_codes_removed_for,
+            "re-sealed secrets an earlier version sealed with the published development key; \
+             those users' backup codes were removed (they can generate new ones)"
+        );
+    }
+    if check.unreadable > 0 {
+        tracing::error!(
+            unreadable = check.unreadable,
+            "stored TOTP secrets or AI keys do not open with this secret key: was SECRET_KEY \
+             changed, or does another instance use a different key? Those users cannot sign \
+             in with TOTP until the right key is back"
+        );
+    }
+    Ok(keys)
 }
 
 /// Creates the data directory and proves it is writable, so a read-only or full disk

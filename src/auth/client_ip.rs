@@ -5,9 +5,14 @@
 //! trusted proxies reaches: the header is read from the right (the entry the nearest
 //! proxy appended) and the first address that is not itself a trusted proxy is the
 //! client. Anything further left was supplied by that client and is ignored.
+//!
+//! The same rule holds for the scheme and host a request was addressed to
+//! ([`request_origin`]): `Forwarded`, `X-Forwarded-Host` and `X-Forwarded-Proto` count only
+//! when a trusted proxy sent them.
 
 use std::net::{IpAddr, SocketAddr};
 
+use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
 
@@ -77,6 +82,115 @@ pub fn forwarded_for(headers: &HeaderMap) -> Option<String> {
         }
     }
     joined
+}
+
+/// `scheme://host[:port]` the request was addressed to, for absolute URLs when
+/// `server.public_url` is not set. See [`request_origin`].
+pub fn request_base_url(req: &HttpRequest, trusted_proxies: &[IpNet]) -> String {
+    request_origin(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        req.uri().authority().map(|a| a.as_str()),
+        req.app_config().local_addr(),
+        trusted_proxies,
+    )
+}
+
+/// The scheme and host a request was addressed to, as `scheme://host[:port]`.
+///
+/// * The peer is a trusted proxy: the last `Forwarded` element's `proto=`/`host=` (RFC
+///   7239), else the right-most `X-Forwarded-Proto` / `X-Forwarded-Host` value (what the
+///   nearest proxy wrote), else as below.
+/// * Anyone else: forwarded headers are ignored. Scheme `http` (this server does not
+///   terminate TLS); host from the `Host` header, or the URI's authority (HTTP/2).
+/// * A host that is not a plain `name[:port]` or `[v6]:port` is never used: the local
+///   socket address stands in. A scheme other than http/https counts as absent.
+pub fn request_origin(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    local: SocketAddr,
+    trusted_proxies: &[IpNet],
+) -> String {
+    let trusted = peer.is_some_and(|p| is_trusted(p.to_canonical(), trusted_proxies));
+    let (mut proto, mut host) = (None, None);
+    if trusted {
+        if let Some(element) = last_value(headers, "forwarded") {
+            for pair in element.split(';') {
+                let Some((key, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                let value = value.trim().trim_matches('"');
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "proto" => proto = valid_scheme(value),
+                    "host" => host = valid_host(value),
+                    _ => {}
+                }
+            }
+        }
+        if proto.is_none() {
+            proto = last_value(headers, "x-forwarded-proto").and_then(|v| valid_scheme(&v));
+        }
+        if host.is_none() {
+            host = last_value(headers, "x-forwarded-host").and_then(|v| valid_host(&v));
+        }
+    }
+    let host = host
+        .or_else(|| {
+            headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .and_then(valid_host)
+        })
+        .or_else(|| authority.and_then(valid_host))
+        .unwrap_or_else(|| local.to_string());
+    format!("{}://{host}", proto.unwrap_or("http"))
+}
+
+/// The right-most comma-separated value over every line of header `name`.
+fn last_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let line = headers.get_all(name).last()?.to_str().ok()?;
+    let value = line.rsplit(',').next()?.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn valid_scheme(value: &str) -> Option<&'static str> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "http" => Some("http"),
+        "https" => Some("https"),
+        _ => None,
+    }
+}
+
+/// `name[:port]` or `[v6][:port]`, lower-cased, with nothing that could change the URL's
+/// meaning (no `/`, `@`, `?`, `#`, spaces or control characters).
+fn valid_host(value: &str) -> Option<String> {
+    let value = value.trim();
+    let (name, port) = if let Some(rest) = value.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?),
+        };
+        (format!("[{v6}]"), port)
+    } else {
+        match value.rsplit_once(':') {
+            Some((name, port)) => (name.to_owned(), Some(port)),
+            None => (value.to_owned(), None),
+        }
+    };
+    let name_ok = name.starts_with('[')
+        || (!name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    (name_ok && port_ok).then(|| match port {
+        Some(p) => format!("{}:{p}", name.to_ascii_lowercase()),
+        None => name.to_ascii_lowercase(),
+    })
 }
 
 /// The rate-limit bucket of an address: IPv4 as is, IPv6 as its /64.
@@ -376,6 +490,125 @@ mod tests {
         assert_eq!(
             client_ip(Some(ip("10.0.0.1")), Some(&joined), &trusted),
             Some(ip("198.51.100.9"))
+        );
+    }
+
+    fn origin(peer: &str, headers: &[(&str, &str)], trusted: &[&str]) -> String {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        request_origin(
+            Some(ip(peer)),
+            &map,
+            None,
+            "127.0.0.1:8080".parse().unwrap(),
+            &proxies(trusted),
+        )
+    }
+
+    #[test]
+    fn forwarded_host_and_proto_are_ignored_from_untrusted_peers() {
+        let spoof = [
+            ("host", "vault.local:8080"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+            ("forwarded", "proto=https;host=evil2.example"),
+        ];
+        assert_eq!(origin("203.0.113.7", &spoof, &[]), "http://vault.local:8080");
+        assert_eq!(
+            origin("203.0.113.7", &spoof, &["10.0.0.0/8"]),
+            "http://vault.local:8080"
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_says_which_host_and_scheme_the_client_used() {
+        let trusted = ["10.0.0.0/8"];
+        assert_eq!(
+            origin(
+                "10.0.0.1",
+                &[
+                    ("host", "app:8080"),
+                    ("x-forwarded-host", "vault.example.com"),
+                    ("x-forwarded-proto", "https")
+                ],
+                &trusted
+            ),
+            "https://vault.example.com"
+        );
+        // Forwarded wins; its last element is the nearest proxy's.
+        assert_eq!(
+            origin(
+                "10.0.0.1",
+                &[
+                    ("host", "app:8080"),
+                    ("x-forwarded-host", "other.example"),
+                    (
+                        "forwarded",
+                        "for=1.2.3.4;host=evil.example;proto=http, for=5.6.7.8;host=\"Vault.Example.com:8443\";proto=https"
+                    )
+                ],
+                &trusted
+            ),
+            "https://vault.example.com:8443"
+        );
+        // The right-most X-Forwarded-Host, over every header line.
+        assert_eq!(
+            origin(
+                "10.0.0.1",
+                &[
+                    ("x-forwarded-host", "evil.example"),
+                    ("x-forwarded-host", "evil2.example, vault.example.com")
+                ],
+                &trusted
+            ),
+            "http://vault.example.com"
+        );
+    }
+
+    #[test]
+    fn hosts_that_could_change_a_url_are_never_used() {
+        for bad in [
+            "evil.example/path",
+            "user@evil.example",
+            "evil.example:99999",
+            "evil.example:80x",
+            "[::1",
+            "[zz::1]:80",
+            "a b",
+            "evil.example?x",
+            "",
+        ] {
+            assert_eq!(
+                origin("203.0.113.7", &[("host", bad)], &[]),
+                "http://127.0.0.1:8080",
+                "{bad}"
+            );
+            assert_eq!(
+                origin(
+                    "10.0.0.1",
+                    &[("host", "vault.local"), ("x-forwarded-host", bad)],
+                    &["10.0.0.1"]
+                ),
+                "http://vault.local",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            origin("203.0.113.7", &[("host", "[2001:db8::1]:8080")], &[]),
+            "http://[2001:db8::1]:8080"
+        );
+        assert_eq!(
+            origin(
+                "10.0.0.1",
+                &[("host", "vault.local"), ("x-forwarded-proto", "javascript")],
+                &["10.0.0.1"]
+            ),
+            "http://vault.local"
         );
     }
 

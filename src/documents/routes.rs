@@ -403,8 +403,8 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
         return url;
     }
     let base = if state.settings.server.public_url.is_empty() {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
+        // Forwarded headers count only from auth.trusted_proxies (never any client's).
+        crate::auth::client_ip::request_base_url(req, &state.trusted_proxies)
     } else {
         state
             .settings
