@@ -15,7 +15,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::{PASSWORD, Session, TestApp, poll_until};
 use docuvault::entities::{audit_log, backup_codes, refresh_tokens, users};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
-use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -469,9 +468,7 @@ async fn forged_and_invalid_access_tokens_are_all_rejected() {
     let victim = app.register("victim").await;
     let doomed = app.register("doomed").await;
     let frozen = app.register("frozen").await;
-    let key = docuvault::crypto::Keys::derive(app.settings.security.secret_key.expose_secret())
-        .jwt_secret()
-        .to_vec();
+    let key = app.state.keys.jwt_secret().to_vec();
 
     let real = payload_of(&victim.access);
     let (sub, sid) = (
@@ -1094,5 +1091,179 @@ async fn the_database_holds_no_plaintext_tokens_codes_or_secrets() {
             .map(|(_, what)| what)
             .collect();
         assert!(leaks.is_empty(), "found in the SQLite files: {leaks:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The published development key and forwarded headers (issue 11, items 2 and 11).
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_token_forged_with_the_published_development_key_is_rejected() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let real = payload_of(&admin.access);
+    let forged_claims = claims(
+        real["sub"].as_str().unwrap(),
+        real["sid"].as_str().unwrap(),
+    );
+    // Control: the same claims signed with the server's key are accepted.
+    let control = forge(&hs256(), &forged_claims, app.state.keys.jwt_secret());
+    assert_eq!(
+        app.get_auth("/api/admin/users", &control).await.status(),
+        200
+    );
+    let published = docuvault::crypto::Keys::derive(docuvault::crypto::PUBLISHED_DEVELOPMENT_KEY);
+    let forged = forge(&hs256(), &forged_claims, published.jwt_secret());
+    let res = app.get_auth("/api/admin/users", &forged).await;
+    assert_eq!(res.status(), 401);
+    // Nor did the server sign its own tokens with it.
+    assert_ne!(app.state.keys.jwt_secret(), published.jwt_secret());
+}
+
+#[tokio::test]
+async fn secrets_sealed_with_the_published_key_are_resealed_and_totp_keeps_working() {
+    let app = TestApp::spawn().await;
+    let s = app.register("legacy").await;
+    let (_, secret, codes) = enable_totp(&app, &s).await;
+    let user_id = Uuid::parse_str(&s.user_id).unwrap();
+
+    // What an installation running on the published key left in the database.
+    let published = docuvault::crypto::Keys::derive(docuvault::crypto::PUBLISHED_DEVELOPMENT_KEY);
+    let aad = docuvault::classify::api_key_aad(user_id);
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::TotpSecret,
+            sea_orm::sea_query::Expr::value(published.encrypt(&secret, user_id.as_bytes())),
+        )
+        .col_expr(
+            users::Column::AiApiKeyEnc,
+            sea_orm::sea_query::Expr::value(published.encrypt(b"sk-user-key", &aad)),
+        )
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // What every start does.
+    let check = docuvault::secret_key::reseal_published(&app.state.db, &app.state.keys)
+        .await
+        .unwrap();
+    assert_eq!(check.resealed, 2);
+    assert_eq!(check.backup_codes_removed_for, 1);
+    assert_eq!(check.unreadable, 0);
+    let row = users::Entity::find_by_id(user_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = row.totp_secret.unwrap();
+    assert!(published.decrypt(&sealed, user_id.as_bytes()).is_err());
+    assert_eq!(
+        app.state.keys.decrypt(&sealed, user_id.as_bytes()).unwrap(),
+        secret
+    );
+    let ai = row.ai_api_key_enc.unwrap();
+    assert_eq!(app.state.keys.decrypt(&ai, &aad).unwrap(), b"sk-user-key");
+    // Running it again changes nothing.
+    let again = docuvault::secret_key::reseal_published(&app.state.db, &app.state.keys)
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
+
+    // TOTP sign-in works; the backup codes hashed with the published key are gone.
+    let login = app
+        .post_json(
+            "/api/auth/login",
+            None,
+            &json!({"login": "legacy", "password": PASSWORD,
+                    "totp_code": docuvault::auth::totp::code_at(&secret, now() + 30)}),
+        )
+        .await;
+    assert_eq!(login.status(), 200);
+    assert!(body(login).await["access_token"].is_string());
+    let backup = app
+        .post_json(
+            "/api/auth/login",
+            None,
+            &json!({"login": "legacy", "password": PASSWORD, "backup_code": codes[0]}),
+        )
+        .await;
+    assert_eq!(backup.status(), 401);
+}
+
+/// `upload_url` of a new upload ticket and `url` of a download link, asked for with
+/// `headers`.
+async fn signed_urls(app: &TestApp, s: &Session, doc: &str, headers: &[(&str, &str)]) -> [String; 2] {
+    let mut upload = app
+        .client
+        .post(app.url("/api/documents/upload-url"))
+        .bearer_auth(&s.access)
+        .json(&json!({"filename": "b.txt", "content_type": "text/plain", "size_bytes": 3}));
+    let mut download = app
+        .client
+        .get(app.url(&format!("/api/documents/{doc}/download")))
+        .bearer_auth(&s.access);
+    for (k, v) in headers {
+        upload = upload.header(*k, *v);
+        download = download.header(*k, *v);
+    }
+    let upload = upload.send().await.unwrap();
+    assert_eq!(upload.status(), 200);
+    let download = download.send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    [
+        body(upload).await["upload_url"].as_str().unwrap().to_owned(),
+        body(download).await["url"].as_str().unwrap().to_owned(),
+    ]
+}
+
+fn local_storage() -> bool {
+    common::expected_backends().1 == "local"
+}
+
+#[tokio::test]
+async fn forwarded_host_headers_from_clients_never_reach_signed_urls() {
+    let app = TestApp::spawn().await;
+    let s = app.register("urls").await;
+    let doc = app.upload(&s, "a.txt", "text/plain", b"abc".to_vec()).await;
+    let spoofed = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "host=evil2.example;proto=https"),
+    ];
+    for url in signed_urls(&app, &s, &doc, &spoofed).await {
+        assert!(!url.contains("evil"), "{url}");
+        if local_storage() {
+            assert!(url.starts_with(&format!("{}/storage/", app.address)), "{url}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_decides_the_host_of_signed_urls() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__AUTH__TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let s = app.register("proxied").await;
+    let doc = app.upload(&s, "a.txt", "text/plain", b"abc".to_vec()).await;
+    let via_x = [
+        ("x-forwarded-host", "vault.example.com"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let via_forwarded = [("forwarded", "for=198.51.100.9;host=files.example.org:8443;proto=https")];
+    for (headers, base) in [
+        (&via_x[..], "https://vault.example.com/storage/"),
+        (&via_forwarded[..], "https://files.example.org:8443/storage/"),
+    ] {
+        for url in signed_urls(&app, &s, &doc, headers).await {
+            if local_storage() {
+                assert!(url.starts_with(base), "{url}");
+            } else {
+                // S3 presigns for its own public endpoint, whatever the request says.
+                assert!(!url.contains("example"), "{url}");
+            }
+        }
     }
 }

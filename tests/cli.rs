@@ -193,6 +193,17 @@ fn configuration_errors_exit_non_zero_with_one_line_naming_the_key() {
             &[("DATABASE_URL", "mysql://db/x")],
             "database.url (DATABASE_URL)",
         ),
+        (
+            &[("SECRET_KEY", docuvault::crypto::PUBLISHED_DEVELOPMENT_KEY)],
+            "the development key published in DocuVault's repository",
+        ),
+        (
+            &[
+                ("DOCUVAULT__ENVIRONMENT", "production"),
+                ("SECRET_KEY", "a-production-key-that-is-long-enough-0123456789"),
+            ],
+            "server.public_url: required in production",
+        ),
         (&[("DOCUVAULT__QUEUE__BACKEND", "kafka")], "backend"),
     ];
     for (vars, key) in cases {
@@ -311,5 +322,186 @@ async fn admin_create_makes_an_admin_who_can_sign_in() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
     assert_eq!(body["user"]["password_must_change"], false);
+    assert!(server.terminate().success());
+}
+
+/// `POST path` with JSON to a server on `port`; returns (status, body).
+async fn post(port: u16, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}
+
+async fn me(port: u16, access: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/auth/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Signs `handle` in with password and a TOTP code; returns the status. Enrolment spent
+/// the step of its moment, so the next step's code (accepted: ±1 step) is used.
+async fn totp_login(port: u16, handle: &str, secret: &[u8]) -> u16 {
+    let code = docuvault::auth::totp::code_at(secret, common::now() + 30);
+    post(
+        port,
+        "/api/auth/login",
+        None,
+        serde_json::json!({"login": handle, "password": common::PASSWORD, "totp_code": code}),
+    )
+    .await
+    .0
+}
+
+/// Registers `handle` and turns TOTP on; returns the session, the TOTP secret and one
+/// backup code.
+async fn enrol(port: u16, handle: &str) -> (common::Session, Vec<u8>, String) {
+    let (status, body) = post(
+        port,
+        "/api/auth/register",
+        None,
+        serde_json::json!({"handle": handle, "email": format!("{handle}@example.com"), "password": common::PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let session = common::Session::from_body(body);
+    let (status, setup) = post(
+        port,
+        "/api/auth/totp/setup",
+        Some(&session.access),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let secret = common::base32_decode(setup["secret"].as_str().unwrap());
+    let code = docuvault::auth::totp::code_at(&secret, common::now());
+    let (status, enabled) = post(
+        port,
+        "/api/auth/totp/enable",
+        Some(&session.access),
+        serde_json::json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let backup = enabled["backup_codes"][0].as_str().unwrap().to_owned();
+    (session, secret, backup)
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_without_losing_totp() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("data/secret.key");
+    let serve = || {
+        let mut cmd = docuvault(dir.path());
+        cmd.env("DOCUVAULT__SERVER__PORT", "0");
+        cmd
+    };
+
+    // First start: a private key file with 32 random bytes in hex; the log names the
+    // file, never the key.
+    let mut server = Server::start(serve());
+    let port = server.port();
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(mode(&key_file), 0o600);
+    let hex = key.trim_end_matches('\n');
+    assert_eq!(hex.len(), 64, "{key:?}");
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        server.seen.iter().any(|l| l.contains("generated a new random secret key")
+            && l.contains("secret.key")),
+        "{:?}",
+        server.seen
+    );
+
+    let (first, secret, backup_code) = enrol(port, "keeper").await;
+    // A second account with TOTP, signing in only after the second rotation.
+    let (_, second_secret, _) = enrol(port, "keeper2").await;
+    assert!(server.terminate().success());
+
+    // Second start: the same key, so the token from the first run still works.
+    let mut server = Server::start(serve());
+    let port = server.port();
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    assert!(server.seen.iter().any(|l| l.contains("secret key from")));
+    assert_eq!(me(port, &first.access).await, 200);
+    assert!(server.terminate().success());
+    for line in &server.seen {
+        assert!(!line.contains(hex), "the key was logged: {line}");
+    }
+
+    // Rotation with the key file: a new key, sealed data follows, sessions end.
+    let out = docuvault(dir.path()).arg("rotate-secret").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("re-sealed 2 TOTP secret(s)"), "{stdout}");
+    assert!(!stdout.contains(hex));
+    let rotated = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(rotated, key);
+    assert_eq!(rotated.trim_end().len(), 64);
+    assert_eq!(mode(&key_file), 0o600);
+    assert!(!stdout.contains(rotated.trim_end()));
+    assert!(!dir.path().join("data/secret.key.new").exists());
+
+    let mut server = Server::start(serve());
+    let port = server.port();
+    assert_eq!(me(port, &first.access).await, 401, "old access token");
+    let (status, _) = post(
+        port,
+        "/api/auth/refresh",
+        None,
+        serde_json::json!({"refresh_token": first.refresh}),
+    )
+    .await;
+    assert_eq!(status, 401, "old refresh token");
+    let (status, _) = post(
+        port,
+        "/api/auth/login",
+        None,
+        serde_json::json!({"login": "keeper", "password": common::PASSWORD, "backup_code": backup_code}),
+    )
+    .await;
+    assert_eq!(status, 401, "backup codes end with the key that hashed them");
+    // Enabling spent the step of `now`; the next step's code is accepted once.
+    assert_eq!(totp_login(port, "keeper", &secret).await, 200);
+    assert!(server.terminate().success());
+
+    // Rotation with SECRET_KEY: the new key must be given; then SECRET_KEY is set to it.
+    let current = rotated.trim_end().to_owned();
+    let out = docuvault(dir.path())
+        .arg("rotate-secret")
+        .env("SECRET_KEY", &current)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DOCUVAULT_NEW_SECRET_KEY"));
+    let next = "an-operator-chosen-key-0123456789abcdef0123456789";
+    let out = docuvault(dir.path())
+        .arg("rotate-secret")
+        .env("SECRET_KEY", &current)
+        .env("DOCUVAULT_NEW_SECRET_KEY", next)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("set SECRET_KEY"));
+    let mut cmd = serve();
+    cmd.env("SECRET_KEY", next);
+    let mut server = Server::start(cmd);
+    let port = server.port();
+    assert_eq!(totp_login(port, "keeper2", &second_secret).await, 200);
     assert!(server.terminate().success());
 }
