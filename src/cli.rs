@@ -221,10 +221,7 @@ async fn rotate_secret(settings: Settings, env: &HashMap<String, String>) -> any
         }
         let report = sk::reseal_all(&db, &Keys::derive(&old), &Keys::derive(&new)).await?;
         sk::commit_pending_key(&path)?;
-        let done = format!(
-            "The new key is in {}; start the instances.",
-            path.display()
-        );
+        let done = format!("The new key is in {}; start the instances.", path.display());
         (report, done)
     };
     println!(

@@ -497,7 +497,10 @@ mod tests {
     fn generated_secret_keys_are_256_random_bits_in_hex() {
         let a = generate_secret_key();
         assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        );
         assert_ne!(a, generate_secret_key());
         assert_ne!(a, PUBLISHED_DEVELOPMENT_KEY);
     }

@@ -169,10 +169,7 @@ fn publish_new_key_file(path: &Path, key: &str) -> anyhow::Result<bool> {
     let dir = dir.unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".secret.key.{}.tmp",
-        Uuid::new_v4().simple()
-    ));
+    let tmp = dir.join(format!(".secret.key.{}.tmp", Uuid::new_v4().simple()));
     let written = write_private(&tmp, key);
     let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
@@ -372,7 +369,9 @@ pub async fn reseal_all(
     let txn = crate::db::begin_write(db).await?;
     let mut report = RotationReport::default();
     if cloud_connections::Entity::find().count(&txn).await? > 0 {
-        bail!("cloud_connections rows exist and cannot be re-sealed by this version; nothing changed");
+        bail!(
+            "cloud_connections rows exist and cannot be re-sealed by this version; nothing changed"
+        );
     }
     for user in users_with_sealed_values(&txn).await? {
         for what in Sealed::ALL {
@@ -494,7 +493,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{key}\n"));
         assert_eq!(load_or_create_key_file(&path).unwrap(), (key, false));
         // No temporary files are left behind.
-        assert_eq!(std::fs::read_dir(dir.path().join("data")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("data")).unwrap().count(),
+            1
+        );
     }
 
     #[test]

@@ -818,7 +818,9 @@ impl Settings {
             if key.len() < MIN_PRODUCTION_SECRET_LEN {
                 return Err(SettingsError::key(
                     "security.secret_key",
-                    format!("must be at least {MIN_PRODUCTION_SECRET_LEN} characters in production"),
+                    format!(
+                        "must be at least {MIN_PRODUCTION_SECRET_LEN} characters in production"
+                    ),
                 ));
             }
         }

@@ -1103,10 +1103,7 @@ async fn a_token_forged_with_the_published_development_key_is_rejected() {
     let app = TestApp::spawn().await;
     let admin = app.admin("root").await;
     let real = payload_of(&admin.access);
-    let forged_claims = claims(
-        real["sub"].as_str().unwrap(),
-        real["sid"].as_str().unwrap(),
-    );
+    let forged_claims = claims(real["sub"].as_str().unwrap(), real["sid"].as_str().unwrap());
     // Control: the same claims signed with the server's key are accepted.
     let control = forge(&hs256(), &forged_claims, app.state.keys.jwt_secret());
     assert_eq!(
@@ -1194,7 +1191,12 @@ async fn secrets_sealed_with_the_published_key_are_resealed_and_totp_keeps_worki
 
 /// `upload_url` of a new upload ticket and `url` of a download link, asked for with
 /// `headers`.
-async fn signed_urls(app: &TestApp, s: &Session, doc: &str, headers: &[(&str, &str)]) -> [String; 2] {
+async fn signed_urls(
+    app: &TestApp,
+    s: &Session,
+    doc: &str,
+    headers: &[(&str, &str)],
+) -> [String; 2] {
     let mut upload = app
         .client
         .post(app.url("/api/documents/upload-url"))
@@ -1213,7 +1215,10 @@ async fn signed_urls(app: &TestApp, s: &Session, doc: &str, headers: &[(&str, &s
     let download = download.send().await.unwrap();
     assert_eq!(download.status(), 200);
     [
-        body(upload).await["upload_url"].as_str().unwrap().to_owned(),
+        body(upload).await["upload_url"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         body(download).await["url"].as_str().unwrap().to_owned(),
     ]
 }
@@ -1235,7 +1240,10 @@ async fn forwarded_host_headers_from_clients_never_reach_signed_urls() {
     for url in signed_urls(&app, &s, &doc, &spoofed).await {
         assert!(!url.contains("evil"), "{url}");
         if local_storage() {
-            assert!(url.starts_with(&format!("{}/storage/", app.address)), "{url}");
+            assert!(
+                url.starts_with(&format!("{}/storage/", app.address)),
+                "{url}"
+            );
         }
     }
 }
@@ -1243,7 +1251,10 @@ async fn forwarded_host_headers_from_clients_never_reach_signed_urls() {
 #[tokio::test]
 async fn a_trusted_proxy_decides_the_host_of_signed_urls() {
     let app = TestApp::spawn_with(|env| {
-        env.insert("DOCUVAULT__AUTH__TRUSTED_PROXIES".into(), "127.0.0.1".into());
+        env.insert(
+            "DOCUVAULT__AUTH__TRUSTED_PROXIES".into(),
+            "127.0.0.1".into(),
+        );
     })
     .await;
     let s = app.register("proxied").await;
@@ -1252,10 +1263,16 @@ async fn a_trusted_proxy_decides_the_host_of_signed_urls() {
         ("x-forwarded-host", "vault.example.com"),
         ("x-forwarded-proto", "https"),
     ];
-    let via_forwarded = [("forwarded", "for=198.51.100.9;host=files.example.org:8443;proto=https")];
+    let via_forwarded = [(
+        "forwarded",
+        "for=198.51.100.9;host=files.example.org:8443;proto=https",
+    )];
     for (headers, base) in [
         (&via_x[..], "https://vault.example.com/storage/"),
-        (&via_forwarded[..], "https://files.example.org:8443/storage/"),
+        (
+            &via_forwarded[..],
+            "https://files.example.org:8443/storage/",
+        ),
     ] {
         for url in signed_urls(&app, &s, &doc, headers).await {
             if local_storage() {

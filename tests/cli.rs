@@ -200,7 +200,10 @@ fn configuration_errors_exit_non_zero_with_one_line_naming_the_key() {
         (
             &[
                 ("DOCUVAULT__ENVIRONMENT", "production"),
-                ("SECRET_KEY", "a-production-key-that-is-long-enough-0123456789"),
+                (
+                    "SECRET_KEY",
+                    "a-production-key-that-is-long-enough-0123456789",
+                ),
             ],
             "server.public_url: required in production",
         ),
@@ -326,7 +329,12 @@ async fn admin_create_makes_an_admin_who_can_sign_in() {
 }
 
 /// `POST path` with JSON to a server on `port`; returns (status, body).
-async fn post(port: u16, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
+async fn post(
+    port: u16,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     let mut req = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}{path}"))
         .json(&body);
@@ -422,8 +430,10 @@ async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_witho
     assert_eq!(hex.len(), 64, "{key:?}");
     assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(
-        server.seen.iter().any(|l| l.contains("generated a new random secret key")
-            && l.contains("secret.key")),
+        server
+            .seen
+            .iter()
+            .any(|l| l.contains("generated a new random secret key") && l.contains("secret.key")),
         "{:?}",
         server.seen
     );
@@ -447,7 +457,11 @@ async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_witho
     // Rotation with the key file: a new key, sealed data follows, sessions end.
     let out = docuvault(dir.path()).arg("rotate-secret").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("re-sealed 2 TOTP secret(s)"), "{stdout}");
     assert!(!stdout.contains(hex));
     let rotated = std::fs::read_to_string(&key_file).unwrap();
@@ -475,7 +489,10 @@ async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_witho
         serde_json::json!({"login": "keeper", "password": common::PASSWORD, "backup_code": backup_code}),
     )
     .await;
-    assert_eq!(status, 401, "backup codes end with the key that hashed them");
+    assert_eq!(
+        status, 401,
+        "backup codes end with the key that hashed them"
+    );
     // Enabling spent the step of `now`; the next step's code is accepted once.
     assert_eq!(totp_login(port, "keeper", &secret).await, 200);
     assert!(server.terminate().success());
@@ -496,7 +513,11 @@ async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_witho
         .env("DOCUVAULT_NEW_SECRET_KEY", next)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("set SECRET_KEY"));
     let mut cmd = serve();
     cmd.env("SECRET_KEY", next);

@@ -1,4 +1,5 @@
-//! compose.yaml and .env.example only set variables the binary actually reads.
+//! compose.yaml and .env.example only set variables the binary actually reads, and no
+//! deployment file ships a usable secret key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -79,4 +80,34 @@ fn compose_and_env_example_agree_on_the_app_variables_set_from_env() {
             "compose uses ${{{name}}} not in .env.example"
         );
     }
+}
+
+#[test]
+fn no_deployment_file_ships_a_secret_key() {
+    // The key earlier defaults published is refused by the binary; no file a deployment
+    // starts from may carry it (or any other key) again.
+    for file in [
+        "config/default.toml",
+        ".env.example",
+        "compose.yaml",
+        "Dockerfile",
+        "README.md",
+    ] {
+        let text = std::fs::read_to_string(format!("{ROOT}/{file}")).unwrap();
+        assert!(
+            !text.contains(docuvault::crypto::PUBLISHED_DEVELOPMENT_KEY),
+            "{file} contains the published development key"
+        );
+    }
+    let defaults = Settings::load(None, &Default::default()).unwrap();
+    assert_eq!(defaults.configured_secret_key(), None);
+    let example = std::fs::read_to_string(format!("{ROOT}/.env.example")).unwrap();
+    let secret_line = example
+        .lines()
+        .find(|l| l.starts_with("SECRET_KEY="))
+        .expect("SECRET_KEY in .env.example");
+    assert_eq!(
+        secret_line, "SECRET_KEY=",
+        "the example leaves the key to the operator"
+    );
 }

@@ -518,7 +518,10 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("forwarded", "proto=https;host=evil2.example"),
         ];
-        assert_eq!(origin("203.0.113.7", &spoof, &[]), "http://vault.local:8080");
+        assert_eq!(
+            origin("203.0.113.7", &spoof, &[]),
+            "http://vault.local:8080"
+        );
         assert_eq!(
             origin("203.0.113.7", &spoof, &["10.0.0.0/8"]),
             "http://vault.local:8080"
