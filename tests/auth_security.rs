@@ -14,7 +14,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::{PASSWORD, Session, TestApp, poll_until};
 use docuvault::entities::{audit_log, backup_codes, refresh_tokens, users};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -1283,4 +1285,64 @@ async fn a_trusted_proxy_decides_the_host_of_signed_urls() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_secret_in_one_transaction_and_ends_what_it_cannot_carry() {
+    let app = TestApp::spawn().await;
+    let s = app.register("rotor").await;
+    let (_, secret, _) = enable_totp(&app, &s).await;
+    let patched = app
+        .client
+        .patch(app.url("/api/auth/me"))
+        .bearer_auth(&s.access)
+        .json(&json!({"ai_api_key": "sk-rotor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let user_id = Uuid::parse_str(&s.user_id).unwrap();
+    let aad = docuvault::classify::api_key_aad(user_id);
+    let db = &app.state.db;
+    let old = &app.state.keys;
+    let new = docuvault::crypto::Keys::derive(&docuvault::crypto::generate_secret_key());
+
+    // A key that opens nothing: refused, nothing changes.
+    let stranger = docuvault::crypto::Keys::derive("some-unrelated-key-0123456789abcdef");
+    let err = docuvault::secret_key::reseal_all(db, &stranger, &new)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("opens with neither"), "{err}");
+    assert!(refresh_tokens::Entity::find().count(db).await.unwrap() > 0);
+
+    let report = docuvault::secret_key::reseal_all(db, old, &new)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.totp_secrets, report.ai_keys, report.already_new),
+        (1, 1, 0)
+    );
+    assert_eq!(report.backup_code_users, 1);
+    assert!(report.refresh_tokens > 0);
+    let row = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let totp = row.totp_secret.unwrap();
+    assert_eq!(new.decrypt(&totp, user_id.as_bytes()).unwrap(), secret);
+    assert!(old.decrypt(&totp, user_id.as_bytes()).is_err());
+    let ai = row.ai_api_key_enc.unwrap();
+    assert_eq!(new.decrypt(&ai, &aad).unwrap(), b"sk-rotor");
+    assert_eq!(refresh_tokens::Entity::find().count(db).await.unwrap(), 0);
+    assert_eq!(backup_codes::Entity::find().count(db).await.unwrap(), 0);
+
+    // Running it again (an interrupted rotation) finds everything under the new key.
+    let again = docuvault::secret_key::reseal_all(db, old, &new)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.totp_secrets, again.ai_keys, again.already_new),
+        (0, 0, 2)
+    );
 }
