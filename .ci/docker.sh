@@ -18,10 +18,15 @@
 #            value); register → upload-url → PUT → confirm → processed → download == bytes;
 #            docker stop -t 35 (SIGTERM) → exit 0 well within the grace period;
 #            docker start, and a new container on the same volume: same secret, the account
-#            logs in, the document lists and downloads identically; no panic in any log.
+#            logs in, the document lists and downloads identically; no panic in any log;
+#            `docuvault fsck` in the image finds the volume clean.
 #   compose  docker-compose 1.29 `config` with .env.example: refuses while a required value
-#            is empty (names it), accepts once they are set; the images in compose.yaml
-#            (postgres, redis, minio) cannot be pulled here, so the stack is not started.
+#            is empty (names it), accepts once they are set. The images in compose.yaml
+#            (postgres, redis, minio) cannot be pulled here, so the stack is not started;
+#            instead the image runs with the app service's resolved environment (production
+#            mode), only the service addresses/credentials swapped for the PostgreSQL, Redis
+#            and s3s-fs servers .ci/run started (DOCUVAULT_TEST_*, required): /health 200 on
+#            postgres/s3/redis, the upload -> download round trip, JSON logs, SIGTERM -> 0.
 #
 # Knobs: DOCKER_CI_KEEP=1 keeps the containers, volume and temp dir for inspection.
 set -euo pipefail
@@ -39,13 +44,15 @@ die() { printf '\nDOCKER CHECK FAILED: %s\n' "$*" >&2; exit 1; }
 IMAGE="docuvault:ci"
 BASE_IMAGE="debian:bookworm-slim"
 ARCH="$(dpkg --print-architecture 2>/dev/null || uname -m)"
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/docuvault-ci"
+CACHE_DIR="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/docuvault-ci"
 ROOTFS_TAR="$CACHE_DIR/debian-bookworm-minbase-$ARCH.tar.gz"
 DOCKERD_LOG="/var/log/docuvault-ci-dockerd.log"
 NAME="docuvault-ci-$$"
 VOLUME="docuvault-ci-data-$$"
 WORK="$(mktemp -d -t docuvault-docker.XXXXXX)"
 DOCKERD_PID=""
+DB=""
+DB_CREATED=""
 CONTAINERS=()
 GRACE=35 # docker stop -t; the server drains for up to server.shutdown_timeout_secs (30 s)
 
@@ -54,8 +61,10 @@ cleanup() {
   if [[ "${DOCKER_CI_KEEP:-}" == 1 ]]; then
     echo "kept: containers ${CONTAINERS[*]:-none}, volume $VOLUME, temp dir $WORK"
   else
-    for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+    for c in "${CONTAINERS[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
     docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+    [[ -z "$DB_CREATED" ]] || psql "$DOCUVAULT_TEST_POSTGRES_URL" -qAt \
+      -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
   fi
   if [[ -n "$DOCKERD_PID" ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
@@ -291,13 +300,17 @@ check_secret "$SECOND"
 python3 .ci/docker_api.py "$BASE" "$WORK/state.json" verify || { show_logs "$SECOND"; die "state lost in a new container on the same volume"; }
 no_panic "$SECOND"
 stop_checked "$SECOND"
+docker run --rm -v "$VOLUME:/data" "$IMAGE" fsck >"$WORK/fsck.txt" 2>&1 \
+  || { cat "$WORK/fsck.txt" >&2; die "docuvault fsck in the image failed on the volume"; }
+grep -q "result: clean" "$WORK/fsck.txt" || { cat "$WORK/fsck.txt" >&2; die "fsck of the volume is not clean"; }
+echo "docker run --rm -v VOL:/data IMAGE fsck: clean"
 
 ###############################################################################
 step "compose.yaml with .env.example (docker-compose config)"
 ###############################################################################
 REQUIRED=(SECRET_KEY POSTGRES_PASSWORD MINIO_SECRET_KEY)
 compose_config() { # compose_config VAR=VALUE...: config with .env.example, a clean env plus VARs
-  env -i "PATH=$PATH" "HOME=$HOME" "$@" docker-compose --project-directory "$ROOT" \
+  env -i "PATH=$PATH" "HOME=${HOME:-/root}" "$@" docker-compose --project-directory "$ROOT" \
     -f "$ROOT/compose.yaml" --env-file "$ROOT/.env.example" config
 }
 declare -A VALUE=([SECRET_KEY]="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -335,5 +348,73 @@ for name in ("postgres", "redis", "minio"):
 print(f"compose config accepted with the required values set: {len(services)} services, "
       f"app in production mode with {len(env)} environment variables")
 PY
+
+###############################################################################
+step "the compose app service's configuration, in the image, on CI's services"
+###############################################################################
+# The compose images cannot be pulled, so the app runs with the environment compose
+# resolved for it (production mode, JSON logs, its SECRET_KEY, SMTP/AI/admin values as
+# .env.example leaves them) and only the service addresses and credentials swapped for the
+# PostgreSQL, Redis and S3 (s3s-fs) servers .ci/run started on this host (--network host).
+for v in DOCUVAULT_TEST_POSTGRES_URL DOCUVAULT_TEST_REDIS_URL DOCUVAULT_TEST_S3_ENDPOINT \
+  DOCUVAULT_TEST_S3_ACCESS_KEY DOCUVAULT_TEST_S3_SECRET_KEY; do
+  [[ -n "${!v:-}" ]] || die "$v is not set: .ci/run exports it (section 2) for this check; run this script from .ci/run or set it"
+done
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+DB="docuvault_docker_ci_$$"
+psql "$DOCUVAULT_TEST_POSTGRES_URL" -qAt -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null \
+  || die "cannot create database $DB on $DOCUVAULT_TEST_POSTGRES_URL"
+DB_CREATED=1
+python3 - "$WORK/compose.resolved.yaml" "$WORK/compose-app.env" "$PORT" "$DB" <<'PY' || die "could not write the app's environment"
+import os, sys, urllib.parse, yaml
+src, dst, port, db = sys.argv[1:5]
+env = {k: "" if v is None else str(v)
+       for k, v in yaml.safe_load(open(src))["services"]["app"]["environment"].items()}
+pg = urllib.parse.urlsplit(os.environ["DOCUVAULT_TEST_POSTGRES_URL"])
+env.update({
+    "DATABASE_URL": urllib.parse.urlunsplit(pg._replace(path="/" + db)),
+    "REDIS_URL": os.environ["DOCUVAULT_TEST_REDIS_URL"],
+    "DOCUVAULT__QUEUE__KEY_PREFIX": f"dvdockerci:{db}:",
+    "MINIO_ENDPOINT": os.environ["DOCUVAULT_TEST_S3_ENDPOINT"],
+    "MINIO_PUBLIC_ENDPOINT": os.environ["DOCUVAULT_TEST_S3_ENDPOINT"],
+    "MINIO_ACCESS_KEY": os.environ["DOCUVAULT_TEST_S3_ACCESS_KEY"],
+    "MINIO_SECRET_KEY": os.environ["DOCUVAULT_TEST_S3_SECRET_KEY"],
+    "MINIO_BUCKET": db.replace("_", "-"),
+    "DOCUVAULT__STORAGE__S3__REGION": os.environ.get("DOCUVAULT_TEST_S3_REGION", "dv-test"),
+    "DOCUVAULT__SERVER__PORT": port,
+    "DOCUVAULT__SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+})
+assert env["DOCUVAULT__ENVIRONMENT"] == "production"
+with open(dst, "w") as f:
+    for k, v in sorted(env.items()):
+        assert "\n" not in v, k
+        f.write(f"{k}={v}\n")
+PY
+PROD="$NAME-compose-app"
+docker run -d --name "$PROD" --network host --env-file "$WORK/compose-app.env" "$IMAGE" >/dev/null \
+  || die "docker run of the compose app configuration failed"
+CONTAINERS+=("$PROD")
+BASE="http://127.0.0.1:$PORT"
+deadline=$((SECONDS + 60))
+until [[ "$(curl -s -o "$WORK/health.json" -m 2 -w '%{http_code}' "$BASE/health" || true)" == 200 ]]; do
+  if [[ "$(docker inspect -f '{{.State.Running}}' "$PROD")" != true ]] || ((SECONDS >= deadline)); then
+    show_logs "$PROD"
+    die "the compose app configuration did not reach /health 200 in the image (production mode on PostgreSQL + Redis + S3)"
+  fi
+  sleep 0.2
+done
+echo "$PROD: /health 200: $(cat "$WORK/health.json")"
+python3 - "$WORK/health.json" <<'PY' || die "the compose app configuration does not use PostgreSQL + S3 + Redis"
+import json, sys
+h = json.load(open(sys.argv[1]))
+got = (h["database"]["backend"], h["storage"]["backend"], h["queue"]["backend"])
+sys.exit(None if got == ("postgres", "s3", "redis") else f"backends {got}")
+PY
+python3 .ci/docker_api.py "$BASE" "$WORK/state-compose.json" setup \
+  || { show_logs "$PROD"; die "upload/download round trip failed with the compose app configuration"; }
+docker logs "$PROD" 2>&1 | head -n 1 | python3 -c 'import json, sys; json.loads(sys.stdin.readline())' \
+  || { show_logs "$PROD"; die "DOCUVAULT__LOG__FORMAT=json: the log is not JSON lines"; }
+no_panic "$PROD"
+stop_checked "$PROD"
 
 step "done: image $IMAGE proven in $((SECONDS - T0)) s"
