@@ -184,7 +184,8 @@ start_new() { # start_new NAME: docker run with nothing but a port and the volum
 # wait_healthy NAME: sets BASE once /health answers 200.
 wait_healthy() {
   local c="$1" deadline=$((SECONDS + 60)) port code
-  port="$(docker port "$c" 8080/tcp | head -n 1 | sed 's/.*://')"
+  docker port "$c" 8080/tcp >"$WORK/port.txt" || true
+  port="$(sed -n '1s/.*://p' "$WORK/port.txt")"
   [[ -n "$port" ]] || { show_logs "$c"; die "$c publishes no port for 8080"; }
   BASE="http://127.0.0.1:$port"
   while :; do
@@ -207,7 +208,7 @@ check_uid() { # every process of the container runs as 10001
   local c="$1" uids
   uids="$(docker top "$c" -o pid,uid,args | tail -n +2)"
   echo "$uids" | sed "s/^/$c: /"
-  [[ -n "$uids" ]] && ! echo "$uids" | awk '{print $2}' | grep -qvx 10001 \
+  [[ -n "$uids" ]] && awk '$2 != 10001 { bad = 1 } END { exit bad }' <<<"$uids" \
     || die "$c: a process does not run as uid 10001"
   [[ "$(docker exec "$c" id -u)" == 10001 ]] || die "$c: docker exec does not run as uid 10001"
 }
@@ -262,13 +263,15 @@ stop_checked() { # docker stop -t GRACE sends SIGTERM; expect exit 0 well before
   code="$(docker inspect -f '{{.State.ExitCode}}' "$c")"
   [[ "$code" == 0 ]] || { show_logs "$c"; die "$c exited with code $code after SIGTERM (expected 0)"; }
   ((took < GRACE)) || { show_logs "$c"; die "$c took ${took}s to stop: SIGKILLed at the grace period"; }
-  docker logs "$c" 2>&1 | grep -q "shutdown complete" \
+  docker logs "$c" >"$WORK/stop.log" 2>&1
+  grep -q "shutdown complete" "$WORK/stop.log" \
     || { show_logs "$c"; die "$c: no 'shutdown complete' in the log after SIGTERM"; }
   echo "$c: SIGTERM -> exit 0 in ${took}s (grace ${GRACE}s)"
 }
 
 no_panic() {
-  if docker logs "$1" 2>&1 | grep -n "panicked at" >&2; then show_logs "$1"; die "$1: a panic in the log"; fi
+  docker logs "$1" >"$WORK/panic.log" 2>&1
+  if grep -n "panicked at" "$WORK/panic.log" >&2; then show_logs "$1"; die "$1: a panic in the log"; fi
 }
 
 docker volume create "$VOLUME" >/dev/null
@@ -362,7 +365,8 @@ for v in DOCUVAULT_TEST_POSTGRES_URL DOCUVAULT_TEST_REDIS_URL DOCUVAULT_TEST_S3_
 done
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 DB="docuvault_docker_ci_$$"
-psql "$DOCUVAULT_TEST_POSTGRES_URL" -qAt -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null \
+PGOPTIONS="-c client_min_messages=warning" psql "$DOCUVAULT_TEST_POSTGRES_URL" -qAt \
+  -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null \
   || die "cannot create database $DB on $DOCUVAULT_TEST_POSTGRES_URL"
 DB_CREATED=1
 python3 - "$WORK/compose.resolved.yaml" "$WORK/compose-app.env" "$PORT" "$DB" <<'PY' || die "could not write the app's environment"
@@ -412,7 +416,8 @@ sys.exit(None if got == ("postgres", "s3", "redis") else f"backends {got}")
 PY
 python3 .ci/docker_api.py "$BASE" "$WORK/state-compose.json" setup \
   || { show_logs "$PROD"; die "upload/download round trip failed with the compose app configuration"; }
-docker logs "$PROD" 2>&1 | head -n 1 | python3 -c 'import json, sys; json.loads(sys.stdin.readline())' \
+docker logs "$PROD" >"$WORK/prod.log" 2>&1
+python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$WORK/prod.log" \
   || { show_logs "$PROD"; die "DOCUVAULT__LOG__FORMAT=json: the log is not JSON lines"; }
 no_panic "$PROD"
 stop_checked "$PROD"
