@@ -66,7 +66,8 @@ def setup(base, state_file):
     tokens = api(base, "POST", "/api/auth/register", 201,
                  body={"handle": HANDLE, "email": EMAIL, "password": PASSWORD})
     token = tokens["access_token"]
-    content = ("DocuVault container proof " + os.urandom(16).hex() + "\n").encode() * 64
+    marker = "proof" + os.urandom(12).hex()
+    content = f"DocuVault container {marker}\n".encode() * 64
     ticket = api(base, "POST", "/api/documents/upload-url", 200, token=token,
                  body={"filename": "container-proof.txt", "content_type": "text/plain",
                        "size_bytes": len(content)})
@@ -88,6 +89,9 @@ def setup(base, state_file):
         time.sleep(0.2)
     if doc["status"] == "failed":
         fail(f"processing failed in the container: {doc}")
+    text = api(base, "GET", f"/api/documents/{doc_id}/text", 200, token=token).get("text") or ""
+    if marker not in text:
+        fail(f"the extracted text lacks the uploaded words: {text[:200]!r}")
     got = download(base, token, doc_id)
     if got != content:
         fail(f"downloaded {len(got)} bytes differ from the {len(content)} uploaded")
@@ -95,7 +99,7 @@ def setup(base, state_file):
         json.dump({"document_id": doc_id, "sha256": hashlib.sha256(content).hexdigest(),
                    "size": len(content), "status": doc["status"]}, f)
     print(f"setup: registered {HANDLE}, uploaded {len(content)} bytes as {doc_id} "
-          f"({doc['status']}), download identical")
+          f"({doc['status']}, text extracted), download identical")
 
 
 def verify(base, state_file):
