@@ -308,6 +308,36 @@ mod tests {
         }
     }
 
+    /// A sink whose writes hang until released, like a pipe nobody reads.
+    struct Stuck(std::sync::mpsc::Receiver<()>);
+
+    impl Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_sink_never_blocks_the_caller_and_overflow_is_counted() {
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let (writer, drained) = QueuedWriter::spawn(move || Stuck(stuck)).unwrap();
+        let before = DROPPED.get();
+        let started = std::time::Instant::now();
+        for _ in 0..QUEUE_LINES + 100 {
+            writer.make_writer().write_all(b"a line\n").unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(DROPPED.get() >= before + 99);
+        drop(release);
+        writer.close();
+        drained.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+
     #[test]
     fn lines_the_sink_refuses_are_dropped_and_counted_without_an_error() {
         let (writer, drained) = QueuedWriter::spawn(|| Full).unwrap();

@@ -314,13 +314,13 @@ async fn admin_create_makes_an_admin_who_can_sign_in() {
     assert!(server.terminate().success());
 }
 
-/// A free local port (bound, read and released) for a server whose log cannot be read.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct free local ports (bound together, read and released) for a server whose
+/// log cannot be read.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<_> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
 /// Registers an account on the server at `base` and returns its access token.
@@ -450,7 +450,7 @@ async fn the_request_log_never_records_a_signed_storage_url() {
 #[tokio::test]
 async fn a_log_on_a_full_disk_never_takes_a_request_down() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, metrics_port) = (free_port(), free_port());
+    let [port, metrics_port] = free_ports();
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)
