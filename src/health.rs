@@ -1,6 +1,8 @@
-//! `GET /health`: liveness plus readiness of database, object storage and queue.
+//! `GET /health`: liveness plus readiness of database, object storage (including free
+//! space on local disks) and queue.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, get, web};
@@ -12,6 +14,11 @@ use crate::state::AppState;
 
 /// Each component check gives up after this long, so `/health` answers within 2 s.
 const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Below this much space left (for unprivileged writes) the filesystem of the data
+/// directory or of the local object directory counts as full, and `/health` reports
+/// storage as failing: uploads, processing and SQLite writes are about to fail there.
+pub const MIN_FREE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Overall or per-component state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -125,6 +132,76 @@ async fn check<E: std::fmt::Display>(
     }
 }
 
+/// Bytes available to unprivileged writers on the filesystem holding `path`.
+fn available_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `st` points to writable
+    // memory of the right type; statvfs fills it in completely when it returns 0.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so `st` is initialised.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// Which local directories hold data this instance writes: the data directory (SQLite,
+/// keys) when used, and the local object directory.
+fn local_dirs(state: &AppState) -> Vec<(&'static str, PathBuf)> {
+    let settings = &state.settings;
+    let mut dirs = Vec::new();
+    if state.local_store.is_some() {
+        dirs.push(("object directory", settings.local_objects_dir()));
+    }
+    if settings.uses_data_dir() {
+        dirs.push(("data directory", settings.data_dir.clone()));
+    }
+    dirs
+}
+
+/// Why local storage counts as full, if it does: a directory whose filesystem has less
+/// than [`MIN_FREE_BYTES`] left. Directories that cannot be measured are left to the
+/// backend's own probe.
+async fn disk_full(dirs: Vec<(&'static str, PathBuf)>) -> Option<String> {
+    let measure = tokio::task::spawn_blocking(move || {
+        dirs.into_iter().find_map(|(what, dir)| {
+            let free = available_bytes(&dir).ok()?;
+            (free < MIN_FREE_BYTES).then(|| {
+                format!(
+                    "{what} full: {} KiB free, at least {} KiB needed",
+                    free / 1024,
+                    MIN_FREE_BYTES / 1024
+                )
+            })
+        })
+    });
+    tokio::time::timeout(CHECK_TIMEOUT, measure)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+}
+
+/// The object store's own probe, plus free space on the local disks it and the data
+/// directory live on: a full disk is reported as such, not as "unavailable".
+async fn storage_health(state: &AppState) -> ComponentHealth {
+    let (mut storage, full) = tokio::join!(
+        check("storage", state.storage.kind(), state.storage.health()),
+        disk_full(local_dirs(state)),
+    );
+    if let Some(full) = full {
+        tracing::warn!(component = "storage", detail = %full, "health check failed");
+        storage.status = HealthState::Error;
+        storage.detail = Some(full);
+    }
+    storage
+}
+
 /// Checks every backend concurrently.
 pub async fn report(state: &AppState) -> HealthReport {
     let (database, storage, queue, jobs) = tokio::join!(
@@ -133,7 +210,7 @@ pub async fn report(state: &AppState) -> HealthReport {
             crate::db::backend_name(&state.db),
             state.db.ping()
         ),
-        check("storage", state.storage.kind(), state.storage.health()),
+        storage_health(state),
         check("queue", state.queue.kind(), state.queue.health()),
         jobs_health(state),
     );

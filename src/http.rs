@@ -36,19 +36,24 @@ fn request_id_for(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Root span per request (method, path, route template, request id), one completion
-/// log line, and the id echoed in `x-request-id`.
+/// Root span per request (method, route template, path, request id), one completion
+/// log line, and the id echoed in `x-request-id`. The path is logged with its secrets
+/// redacted (the token of a signed `/storage/{token}` URL is a bearer credential) and
+/// without its query string.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = request_id_for(&req);
+    // The pattern comes from the resource map, so it is known before routing and every
+    // line logged while handling the request carries it.
+    let route = req.match_pattern();
     let span = tracing::info_span!(
         "http_request",
         method = %req.method(),
-        path = %req.path(),
-        route = tracing::field::Empty,
+        route = %route.as_deref().unwrap_or("-"),
+        path = %crate::telemetry::redact(req.path()),
         request_id = %request_id,
         status = tracing::field::Empty,
     );
@@ -68,18 +73,11 @@ pub async fn request_context(
     {
         state.metrics.observe_request(
             res.request().method().as_str(),
-            res.request()
-                .match_pattern()
-                .as_deref()
-                .unwrap_or("unmatched"),
+            route.as_deref().unwrap_or("unmatched"),
             status,
             started.elapsed(),
         );
     }
-    span.record(
-        "route",
-        res.request().match_pattern().as_deref().unwrap_or("-"),
-    );
     span.in_scope(|| {
         tracing::info!(
             status,

@@ -3,5 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    docuvault::cli::run(docuvault::cli::Cli::parse())
+    let code = docuvault::cli::run(docuvault::cli::Cli::parse());
+    // Log lines still queued when the server stopped are written before exit.
+    docuvault::telemetry::flush();
+    code
 }

@@ -1,5 +1,5 @@
-//! Prometheus metrics: request latency by route, processing outcomes, queue depth and
-//! documents by status.
+//! Prometheus metrics: request latency by route, processing outcomes, queue depth,
+//! documents by status and log lines dropped.
 //!
 //! `GET /metrics` answers on the main listener for administrators only (bearer token),
 //! or, when `metrics.listen` is set, without authentication on that separate address
@@ -101,6 +101,11 @@ impl Metrics {
             "scrape_errors",
             "Scrapes that could not read the queue or the database",
             scrape_errors.clone(),
+        );
+        registry.register(
+            "log_lines_dropped",
+            "Log lines lost because the log sink was slow, blocked or refused the write (disk full)",
+            crate::telemetry::dropped_lines_counter(),
         );
         Self {
             registry,

@@ -106,6 +106,105 @@ async fn health_reports_a_broken_local_object_directory() {
     assert_eq!(body["storage"]["status"], "error");
 }
 
+/// A small tmpfs mounted over a directory for one test, unmounted (lazily) on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts `size` (e.g. `48m`) of tmpfs on `dir`. Needs root (CI runs tests as root):
+    /// without it the test fails here, naming what is missing, instead of skipping.
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a {size} tmpfs as a full data directory and needs root \
+             (mount -t tmpfs): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn health_reports_a_full_data_directory_while_reads_keep_working() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let _tmpfs = Tmpfs::mount(&data, "48m");
+    // The local store keeps its objects in the data directory on the tmpfs; the database
+    // is the test's own (SQLite elsewhere, or PostgreSQL).
+    let dir = data.display().to_string();
+    let app = TestApp::spawn_with(move |env| {
+        env.insert("DOCUVAULT__DATA_DIR".into(), dir);
+        env.insert("DOCUVAULT__STORAGE__BACKEND".into(), "local".into());
+    })
+    .await;
+    assert!(app.settings.local_objects_dir().starts_with(&data));
+    let s = app.register("diskfull").await;
+    let bytes = b"readable on a full disk".to_vec();
+    let id = app
+        .upload(&s, "kept.txt", "text/plain", bytes.clone())
+        .await;
+    assert_eq!(app.health().await.status(), 200);
+
+    // Fill the filesystem until it refuses more.
+    let mut filler = std::fs::File::create(data.join("filler")).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let refused = (0..64).find_map(|_| {
+        std::io::Write::write_all(&mut filler, &chunk)
+            .and_then(|()| filler.sync_all())
+            .err()
+    });
+    let refused = refused.expect("the 48 MiB tmpfs never filled up");
+    assert_eq!(refused.raw_os_error(), Some(28), "{refused}");
+
+    let res = app.health().await;
+    assert_eq!(res.status(), 503);
+    let body = json(res).await;
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["storage"]["status"], "error", "{body}");
+    assert_eq!(body["storage"]["backend"], "local");
+    let detail = body["storage"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("full") && detail.contains("free"),
+        "{detail}"
+    );
+    assert_eq!(body["database"]["status"], "ok", "{body}");
+
+    // Reads keep working: sign in, list, fetch the file.
+    let again = app.login("diskfull", common::PASSWORD).await;
+    let list = app.get_auth("/api/documents", &again.access).await;
+    assert_eq!(list.status(), 200);
+    let list = json(list).await;
+    assert!(list.to_string().contains(&id), "{list}");
+    let link = app
+        .get_auth(&format!("/api/documents/{id}/download"), &again.access)
+        .await;
+    assert_eq!(link.status(), 200);
+    let url = json(link).await["url"].as_str().unwrap().to_owned();
+    let file = app.client.get(&url).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    // Space freed: healthy again.
+    drop(filler);
+    std::fs::remove_file(data.join("filler")).unwrap();
+    assert_eq!(app.health().await.status(), 200);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn unknown_api_routes_get_a_json_404() {
     let app = TestApp::spawn().await;

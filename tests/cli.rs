@@ -526,3 +526,224 @@ async fn the_secret_key_is_generated_once_kept_across_restarts_and_rotated_witho
     assert_eq!(totp_login(port, "keeper2", &second_secret).await, 200);
     assert!(server.terminate().success());
 }
+
+/// `N` distinct free local ports (bound together, read and released) for a server whose
+/// log cannot be read.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<_> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+}
+
+/// Registers an account on the server at `base` and returns its access token.
+async fn register(client: &reqwest::Client, base: &str, handle: &str) -> String {
+    let res = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({
+            "handle": handle,
+            "email": format!("{handle}@example.com"),
+            "password": "correct horse battery staple",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_request_log_never_records_a_signed_storage_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = docuvault(dir.path());
+    cmd.env("DOCUVAULT__SERVER__PORT", "0")
+        .env("DOCUVAULT__STORAGE__BACKEND", "local")
+        .env("DOCUVAULT__LOG__LEVEL", "debug");
+    let mut server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let client = reqwest::Client::new();
+    let access = register(&client, &base, "logreader").await;
+
+    let bytes = b"the log must not be a key to this file".to_vec();
+    let ticket: serde_json::Value = client
+        .post(format!("{base}/api/documents/upload-url"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"filename": "secret.txt", "content_type": "text/plain", "size_bytes": bytes.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload_url = ticket["upload_url"].as_str().unwrap().to_owned();
+    let mut put = client.put(&upload_url);
+    for (k, v) in ticket["headers"].as_object().unwrap() {
+        put = put.header(k.as_str(), v.as_str().unwrap());
+    }
+    assert!(
+        put.body(bytes.clone())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let id = ticket["document_id"].as_str().unwrap();
+    let confirm = client
+        .post(format!("{base}/api/documents/{id}/confirm"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 200);
+    let download: serde_json::Value = client
+        .get(format!("{base}/api/documents/{id}/download"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let download_url = download["url"].as_str().unwrap().to_owned();
+    let fetched = client.get(&download_url).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // Secrets in a query string are not logged either, wherever they are sent.
+    let queried = client
+        .get(format!(
+            "{base}/api/documents?token=querysecret1&X-Amz-Signature=querysecret2&sig=querysecret3"
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queried.status(), 200);
+
+    // Every line logged before this request's completion line has been read.
+    client
+        .get(format!("{base}/health"))
+        .header("x-request-id", "end-of-log-check")
+        .send()
+        .await
+        .unwrap();
+    server.wait_for_line("end-of-log-check", Duration::from_secs(10));
+    let log = server.seen.join("\n");
+
+    let token_of = |url: &str| url.split("/storage/").nth(1).unwrap().to_owned();
+    let (up, down) = (token_of(&upload_url), token_of(&download_url));
+    for secret in [
+        up.as_str(),
+        down.as_str(),
+        up.rsplit('.').next().unwrap(),
+        down.rsplit('.').next().unwrap(),
+        "querysecret1",
+        "querysecret2",
+        "querysecret3",
+        access.as_str(),
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    let storage_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("route=/storage/{token}") && l.contains("request completed"))
+        .collect();
+    assert_eq!(storage_lines.len(), 2, "PUT and GET of the file:\n{log}");
+    assert!(
+        storage_lines
+            .iter()
+            .all(|l| l.contains("path=/storage/[redacted]")),
+        "{storage_lines:?}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_log_on_a_full_disk_never_takes_a_request_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port, metrics_port] = free_ports();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // Every write to stdout and stderr fails with ENOSPC, as on a full log disk.
+    let child = docuvault(dir.path())
+        .env("DOCUVAULT__SERVER__PORT", port.to_string())
+        .env(
+            "DOCUVAULT__METRICS__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("DOCUVAULT__LOG__LEVEL", "debug")
+        .stdout(full())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    let (_, lines) = mpsc::channel();
+    let mut server = Server {
+        child,
+        lines,
+        seen: Vec::new(),
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let health = loop {
+        if let Ok(res) = client.get(format!("{base}/health")).send().await {
+            break res;
+        }
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the server exited: {:?}",
+            server.child.try_wait()
+        );
+        assert!(Instant::now() < deadline, "no answer on {base}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(health.status(), 200);
+    let access = register(&client, &base, "fulldisk").await;
+    let login = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"login": "fulldisk", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let listed = client
+        .get(format!("{base}/api/documents"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let metrics = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("docuvault_log_lines_dropped_total "))
+        .unwrap_or_else(|| panic!("no dropped-lines counter in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(dropped > 0, "{metrics}");
+    assert!(server.terminate().success());
+}
