@@ -197,7 +197,7 @@ impl fmt::Display for FsckReport {
         for q in &self.quota_mismatches {
             let recorded = match (q.recorded, q.recorded_reserved) {
                 (Some(used), Some(reserved)) => {
-                    format!("{used} bytes used and {reserved} reserved recorded")
+                    format!("{used} bytes recorded, {reserved} reserved")
                 }
                 _ => "no quota row".to_owned(),
             };
