@@ -566,7 +566,10 @@ async fn stale_temporary_files_are_swept_at_start_by_cleanup_and_by_fsck_repair(
         );
     })
     .await;
-    assert!(!left_by_crash.exists(), "the start sweeps stale temporary files");
+    assert!(
+        !left_by_crash.exists(),
+        "the start sweeps stale temporary files"
+    );
     let local = app.state.local_store.clone().unwrap();
     assert!(local.stale_temp_age() >= Duration::from_secs(3600));
 

@@ -382,8 +382,7 @@ async fn concurrent_upload_urls_and_confirms_never_overcharge_the_quota() {
         .unwrap();
     for round in 0..3 {
         // 16 concurrent reservations of 10 000 bytes in the 100 000 left: exactly 10 fit.
-        let (granted, refused) =
-            race_upload_urls(&app, &s, 16, 10_000, &format!("r{round}")).await;
+        let (granted, refused) = race_upload_urls(&app, &s, 16, 10_000, &format!("r{round}")).await;
         assert_eq!(granted.len(), 10, "round {round}");
         for r in &refused {
             assert_eq!(r["code"], "quota_exceeded");
@@ -396,7 +395,10 @@ async fn concurrent_upload_urls_and_confirms_never_overcharge_the_quota() {
             );
         }
         let q = quota(&app, &s).await;
-        assert_eq!((q["used_bytes"].as_i64(), q["reserved_bytes"].as_i64()), (Some(0), Some(100_000)));
+        assert_eq!(
+            (q["used_bytes"].as_i64(), q["reserved_bytes"].as_i64()),
+            (Some(0), Some(100_000))
+        );
         let mut ids = Vec::new();
         for ticket in &granted {
             assert!(
@@ -410,7 +412,11 @@ async fn concurrent_upload_urls_and_confirms_never_overcharge_the_quota() {
         // Each confirmed twice at once: charged exactly once each.
         confirm_all_concurrently(&app, &s, &ids, 2).await;
         let q = quota(&app, &s).await;
-        assert_eq!((q["used_bytes"].as_i64(), q["reserved_bytes"].as_i64()), (Some(100_000), Some(0)), "round {round}");
+        assert_eq!(
+            (q["used_bytes"].as_i64(), q["reserved_bytes"].as_i64()),
+            (Some(100_000), Some(0)),
+            "round {round}"
+        );
         // Free everything for the next round.
         delete_all(&app, &s).await;
         assert_eq!(quota(&app, &s).await["used_bytes"], 0);
@@ -748,8 +754,8 @@ async fn admins_get_403_even_with_invalid_input() {
 
 /// Moves an upload's creation two hours back (past the pending lifetime).
 async fn backdate(app: &TestApp, id: &str) {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     use docuvault::entities::documents;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     documents::Entity::update_many()
         .col_expr(
             documents::Column::CreatedAt,
@@ -862,9 +868,7 @@ async fn unconfirmed_uploads_reserve_their_size_against_the_quota() {
     assert_eq!(quota(&app, &s).await["reserved_bytes"], 70 * MIB);
 
     // Confirm turns the reservation into the charge of the stored size.
-    let small = app
-        .upload_url(&s, "small.txt", "text/plain", 1000)
-        .await;
+    let small = app.upload_url(&s, "small.txt", "text/plain", 1000).await;
     assert_eq!(quota(&app, &s).await["reserved_bytes"], 70 * MIB + 1000);
     assert!(
         app.put_bytes(&small, vec![b's'; 1000])
@@ -1152,14 +1156,18 @@ async fn puts_beyond_the_server_wide_bound_get_503_with_retry_after() {
         );
     }
     let first = start_put(&tickets[0], 600_000, b"%").await;
-    common::poll_until(std::time::Duration::from_secs(10), "first PUT admitted", || async {
-        (local.inflight_upload_bytes() == 600_000).then_some(())
-    })
+    common::poll_until(
+        std::time::Duration::from_secs(10),
+        "first PUT admitted",
+        || async { (local.inflight_upload_bytes() == 600_000).then_some(()) },
+    )
     .await;
     let second = start_put(&tickets[1], 600_000, b"%").await;
-    common::poll_until(std::time::Duration::from_secs(10), "second PUT admitted", || async {
-        (local.inflight_upload_bytes() == 1_200_000).then_some(())
-    })
+    common::poll_until(
+        std::time::Duration::from_secs(10),
+        "second PUT admitted",
+        || async { (local.inflight_upload_bytes() == 1_200_000).then_some(()) },
+    )
     .await;
     let refused = app.put_bytes(&tickets[2], vec![b'x'; 600_000]).await;
     assert_eq!(refused.status(), 503);
@@ -1168,9 +1176,11 @@ async fn puts_beyond_the_server_wide_bound_get_503_with_retry_after() {
 
     // The first client goes away: its share is given back and the third fits.
     drop(first);
-    common::poll_until(std::time::Duration::from_secs(10), "first PUT released", || async {
-        (local.inflight_upload_bytes() == 600_000).then_some(())
-    })
+    common::poll_until(
+        std::time::Duration::from_secs(10),
+        "first PUT released",
+        || async { (local.inflight_upload_bytes() == 600_000).then_some(()) },
+    )
     .await;
     let res = app.put_bytes(&tickets[2], vec![b'x'; 600_000]).await;
     assert_eq!(res.status(), 200);
@@ -1181,9 +1191,11 @@ async fn puts_beyond_the_server_wide_bound_get_503_with_retry_after() {
         200
     );
     drop(second);
-    common::poll_until(std::time::Duration::from_secs(10), "all released", || async {
-        (local.inflight_upload_bytes() == 0).then_some(())
-    })
+    common::poll_until(
+        std::time::Duration::from_secs(10),
+        "all released",
+        || async { (local.inflight_upload_bytes() == 0).then_some(()) },
+    )
     .await;
 }
 
@@ -1225,11 +1237,7 @@ impl Drop for Tmpfs {
 async fn a_put_to_a_full_disk_gets_507_and_leaves_nothing_while_reads_keep_working() {
     let disk = Tmpfs::mount("512k");
     let objects = disk.dir.path().join("objects");
-    let app = local_app(&[(
-        "DOCUVAULT__STORAGE__LOCAL_DIR",
-        objects.to_str().unwrap(),
-    )])
-    .await;
+    let app = local_app(&[("DOCUVAULT__STORAGE__LOCAL_DIR", objects.to_str().unwrap())]).await;
     let s = app.register("fuller").await;
     let kept = app
         .upload(&s, "kept.txt", "text/plain", b"still readable".to_vec())
@@ -1242,7 +1250,10 @@ async fn a_put_to_a_full_disk_gets_507_and_leaves_nothing_while_reads_keep_worki
     assert_eq!(res.status(), 507);
     let b = body(res).await;
     assert_eq!(b["code"], "insufficient_storage", "{b}");
-    assert!(upload_temp_files(&app).is_empty(), "a partial file was left");
+    assert!(
+        upload_temp_files(&app).is_empty(),
+        "a partial file was left"
+    );
     let listed = app.state.storage.list("").await.unwrap();
     assert!(
         listed.iter().all(|o| !o.key.ends_with(".upload")),

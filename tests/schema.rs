@@ -1067,9 +1067,11 @@ async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
         let (id, at) = (Uuid::new_v4(), now());
         conn.execute_raw(Statement::from_sql_and_values(
             backend,
-            sql("INSERT INTO documents (id, user_id, filename, object_key, content_type, \
+            sql(
+                "INSERT INTO documents (id, user_id, filename, object_key, content_type, \
                  size_bytes, storage_backend, status, created_at, updated_at) \
-                 VALUES ($1, $2, 'a.txt', $3, 'text/plain', $4, 'local', $5, $6, $6)"),
+                 VALUES ($1, $2, 'a.txt', $3, 'text/plain', $4, 'local', $5, $6, $6)",
+            ),
             [
                 id.into(),
                 alice.id.into(),

@@ -222,10 +222,9 @@ pub async fn create_upload(
             let txn = crate::db::begin_write(&state.db).await?;
             remove_document(&txn, id, RemoveIf::Pending { user }).await?;
             txn.commit().await?;
-            return Err(ApiError::ServiceUnavailable(format!(
-                "Object storage unavailable: {e}"
-            ))
-            .into());
+            return Err(
+                ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")).into(),
+            );
         }
     };
     Ok(UploadTicket {

@@ -106,7 +106,9 @@ pub async fn put_object(
                     ));
                 }
                 Ok(None) => break,
-                Ok(Some(chunk)) => chunk.map_err(|_| ApiError::bad_request("Upload interrupted"))?,
+                Ok(Some(chunk)) => {
+                    chunk.map_err(|_| ApiError::bad_request("Upload interrupted"))?
+                }
             };
             received += chunk.len() as u64;
             if received > expected {
