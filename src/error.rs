@@ -86,6 +86,12 @@ pub enum ApiError {
     /// 503: a dependency is down or the server sheds load.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// 408: the client sent its request body too slowly (idle or under the minimum rate).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 507: the server has no space left to store the request's data.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// 500: a server fault; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -118,6 +124,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::ServiceUnavailable(_) => "service_unavailable",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::InsufficientStorage(_) => "insufficient_storage",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -153,6 +161,8 @@ impl ResponseError for ApiError {
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -2,12 +2,14 @@
 //! agree, and with `repair` fixes what is safe to fix.
 //!
 //! Checks: (a) each account's `quotas.used_bytes` equals the sum of its confirmed
-//! (non-pending) documents' sizes; (b) each confirmed document's object exists with the
+//! (non-pending) documents' sizes, and `quotas.reserved_bytes` the sum of its pending
+//! uploads' declared sizes; (b) each confirmed document's object exists with the
 //! recorded size; (c) no stored object older than the pending lifetime is unreferenced
-//! (neither a document's final key nor the staging key of a pending upload).
-//! Repair sets quotas to the computed sums and deletes orphan objects. Documents with a
-//! missing or resized object are only reported: their bytes cannot be recreated, and
-//! deleting the row is the owner's decision.
+//! (neither a document's final key nor the staging key of a pending upload); (d) the
+//! local store holds no stale temporary files (partial uploads of a crashed process).
+//! Repair sets quotas to the computed sums, deletes orphan objects and removes stale
+//! temporary files. Documents with a missing or resized object are only reported: their
+//! bytes cannot be recreated, and deleting the row is the owner's decision.
 //!
 //! Exit codes of the command ([`exit`]): 0 nothing found, or everything found was
 //! repaired; 1 problems found (dry run) or remaining after repair; 3 the check could not
@@ -53,8 +55,27 @@ pub struct QuotaMismatch {
     pub recorded: Option<i64>,
     /// Sum of the sizes of its confirmed documents.
     pub computed: i64,
-    /// Repair set the quota to `computed`.
+    /// `quotas.reserved_bytes`; `None` when the account has no quota row at all.
+    pub recorded_reserved: Option<i64>,
+    /// Sum of the declared sizes of its pending uploads.
+    pub computed_reserved: i64,
+    /// Repair set the quota to `computed` and `computed_reserved`.
     pub repaired: bool,
+}
+
+/// A temporary file of the local store older than any live write can leave one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleTempFile {
+    /// Its name inside the objects directory's `.tmp`.
+    pub name: String,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Last modification.
+    pub modified: DateTime<Utc>,
+    /// Repair removed it.
+    pub deleted: bool,
+    /// Why repair could not remove it.
+    pub error: Option<String>,
 }
 
 /// What is wrong with a confirmed document's object.
@@ -120,12 +141,19 @@ pub struct FsckReport {
     pub document_problems: Vec<DocumentProblem>,
     /// (c) Orphan objects.
     pub orphans: Vec<OrphanObject>,
+    /// Temporary files younger than this are never called stale.
+    pub temp_min_age_secs: u64,
+    /// (d) Stale temporary files (local store only).
+    pub stale_temp_files: Vec<StaleTempFile>,
 }
 
 impl FsckReport {
     /// Problems found, repaired or not.
     pub fn problems_found(&self) -> usize {
-        self.quota_mismatches.len() + self.document_problems.len() + self.orphans.len()
+        self.quota_mismatches.len()
+            + self.document_problems.len()
+            + self.orphans.len()
+            + self.stale_temp_files.len()
     }
 
     /// Problems not repaired (all of them in a dry run).
@@ -133,6 +161,7 @@ impl FsckReport {
         self.quota_mismatches.iter().filter(|q| !q.repaired).count()
             + self.document_problems.len()
             + self.orphans.iter().filter(|o| !o.deleted).count()
+            + self.stale_temp_files.iter().filter(|t| !t.deleted).count()
     }
 
     /// Nothing at all was found.
@@ -155,7 +184,7 @@ impl fmt::Display for FsckReport {
         let mode = if self.repair {
             "repair"
         } else {
-            "dry run; --repair fixes quotas and orphan objects"
+            "dry run; --repair fixes quotas, orphan objects and stale temporary files"
         };
         writeln!(f, "docuvault fsck ({mode})")?;
 
@@ -166,10 +195,12 @@ impl fmt::Display for FsckReport {
             self.quota_mismatches.len()
         )?;
         for q in &self.quota_mismatches {
-            let recorded = q.recorded.map_or_else(
-                || "no quota row".to_owned(),
-                |r| format!("{r} bytes recorded"),
-            );
+            let recorded = match (q.recorded, q.recorded_reserved) {
+                (Some(used), Some(reserved)) => {
+                    format!("{used} bytes recorded, {reserved} reserved")
+                }
+                _ => "no quota row".to_owned(),
+            };
             let action = if q.repaired {
                 "repaired"
             } else {
@@ -177,8 +208,9 @@ impl fmt::Display for FsckReport {
             };
             writeln!(
                 f,
-                "  account {}: {recorded}, documents sum to {} bytes [{action}]",
-                q.user_id, q.computed
+                "  account {}: {recorded}, documents sum to {} bytes confirmed and {} \
+                 pending [{action}]",
+                q.user_id, q.computed, q.computed_reserved
             )?;
         }
 
@@ -238,6 +270,27 @@ impl fmt::Display for FsckReport {
             )?;
         }
 
+        writeln!(
+            f,
+            "\ntemporary files: {} older than {}s",
+            self.stale_temp_files.len(),
+            self.temp_min_age_secs
+        )?;
+        for t in &self.stale_temp_files {
+            let action = match (&t.deleted, &t.error) {
+                (true, _) => "deleted".to_owned(),
+                (false, Some(e)) => format!("not deleted: {e}"),
+                (false, None) => "not deleted".to_owned(),
+            };
+            writeln!(
+                f,
+                "  .tmp/{} ({} bytes, modified {}) [{action}]",
+                t.name,
+                t.size_bytes,
+                t.modified.to_rfc3339()
+            )?;
+        }
+
         let found = self.problems_found();
         let remaining = self.problems_remaining();
         write!(f, "\nresult: ")?;
@@ -262,6 +315,10 @@ pub async fn fsck(state: &AppState, repair: bool) -> anyhow::Result<FsckReport> 
     let mut report = FsckReport {
         repair,
         orphan_min_age_secs: state.settings.documents.pending_ttl_secs,
+        temp_min_age_secs: state
+            .local_store
+            .as_ref()
+            .map_or(0, |l| l.stale_temp_age().as_secs()),
         ..FsckReport::default()
     };
 
@@ -299,10 +356,35 @@ pub async fn fsck(state: &AppState, repair: bool) -> anyhow::Result<FsckReport> 
         }
     }
 
+    if let Some(local) = &state.local_store {
+        let stale = local
+            .stale_temp_files()
+            .await
+            .context("listing temporary files")?;
+        report.stale_temp_files = stale
+            .into_iter()
+            .map(|t| StaleTempFile {
+                name: t.name,
+                size_bytes: t.size_bytes,
+                modified: t.modified,
+                deleted: false,
+                error: None,
+            })
+            .collect();
+    }
+
     if repair {
         for q in &mut report.quota_mismatches {
-            q.computed = repair_quota(state, q.user_id).await?;
+            (q.computed, q.computed_reserved) = repair_quota(state, q.user_id).await?;
             q.repaired = true;
+        }
+        if let Some(local) = &state.local_store {
+            for t in &mut report.stale_temp_files {
+                match local.remove_temp_file(&t.name).await {
+                    Ok(()) => t.deleted = true,
+                    Err(e) => t.error = Some(e.to_string()),
+                }
+            }
         }
         for o in &mut report.orphans {
             match ObjectKey::parse(&o.key) {
@@ -332,13 +414,17 @@ fn looks_like_document_key(key: &str) -> bool {
 /// delete change both in one transaction).
 async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Result<()> {
     let sql = format!(
-        "SELECT u.id AS user_id, q.used_bytes AS recorded, COALESCE(s.total, 0) AS computed \
+        "SELECT u.id AS user_id, q.used_bytes AS recorded, COALESCE(s.total, 0) AS computed, \
+                q.reserved_bytes AS recorded_reserved, \
+                COALESCE(p.total, 0) AS computed_reserved \
          FROM users u \
          LEFT JOIN quotas q ON q.user_id = u.id \
          LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
-                    WHERE status <> '{}' GROUP BY user_id) s ON s.user_id = u.id \
+                    WHERE status <> '{pending}' GROUP BY user_id) s ON s.user_id = u.id \
+         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
+                    WHERE status = '{pending}' GROUP BY user_id) p ON p.user_id = u.id \
          ORDER BY u.id",
-        status::PENDING
+        pending = status::PENDING
     );
     let backend = state.db.get_database_backend();
     let rows = state
@@ -351,11 +437,15 @@ async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Resu
         let user_id: Uuid = row.try_get("", "user_id")?;
         let recorded: Option<i64> = row.try_get("", "recorded")?;
         let computed: i64 = row.try_get("", "computed")?;
-        if recorded != Some(computed) {
+        let recorded_reserved: Option<i64> = row.try_get("", "recorded_reserved")?;
+        let computed_reserved: i64 = row.try_get("", "computed_reserved")?;
+        if recorded != Some(computed) || recorded_reserved != Some(computed_reserved) {
             report.quota_mismatches.push(QuotaMismatch {
                 user_id,
                 recorded,
                 computed,
+                recorded_reserved,
+                computed_reserved,
                 repaired: false,
             });
         }
@@ -455,10 +545,11 @@ async fn recheck_object(
     Ok(still_there.then_some(problem))
 }
 
-/// Sets one account's usage to the sum of its confirmed documents, computed after
-/// taking the quota row's lock (PostgreSQL `FOR UPDATE`; SQLite's write lock), so a
-/// concurrent confirm or delete is counted exactly once. Returns the sum written.
-async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<i64> {
+/// Sets one account's usage to the sum of its confirmed documents and its reservation
+/// to the sum of its pending uploads, computed after taking the quota row's lock
+/// (PostgreSQL `FOR UPDATE`; SQLite's write lock), so a concurrent upload-url, confirm
+/// or delete is counted exactly once. Returns the sums written `(used, reserved)`.
+async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<(i64, i64)> {
     let txn = crate::db::begin_write(&state.db).await?;
     let backend = txn.get_database_backend();
     let existing = if backend == DatabaseBackend::Postgres {
@@ -472,23 +563,33 @@ async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<i64> {
     } else {
         quotas::Entity::find_by_id(user).one(&txn).await?.is_some()
     };
-    let sum: Option<i64> = documents::Entity::find()
-        .select_only()
-        .column_as(
-            sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
-            "total",
-        )
-        .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.ne(status::PENDING))
-        .into_tuple()
-        .one(&txn)
-        .await?;
-    let sum = sum.unwrap_or(0);
+    let sum_where = |pending: bool| {
+        let query = documents::Entity::find()
+            .select_only()
+            .column_as(
+                sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+                "total",
+            )
+            .filter(documents::Column::UserId.eq(user));
+        if pending {
+            query.filter(documents::Column::Status.eq(status::PENDING))
+        } else {
+            query.filter(documents::Column::Status.ne(status::PENDING))
+        }
+    };
+    let used: Option<i64> = sum_where(false).into_tuple().one(&txn).await?;
+    let used = used.unwrap_or(0);
+    let reserved: Option<i64> = sum_where(true).into_tuple().one(&txn).await?;
+    let reserved = reserved.unwrap_or(0);
     if existing {
         quotas::Entity::update_many()
             .col_expr(
                 quotas::Column::UsedBytes,
-                sea_orm::sea_query::Expr::value(sum),
+                sea_orm::sea_query::Expr::value(used),
+            )
+            .col_expr(
+                quotas::Column::ReservedBytes,
+                sea_orm::sea_query::Expr::value(reserved),
             )
             .filter(quotas::Column::UserId.eq(user))
             .exec(&txn)
@@ -497,11 +598,12 @@ async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<i64> {
         quotas::ActiveModel {
             user_id: Set(user),
             limit_bytes: Set(state.settings.quota.default_limit_bytes),
-            used_bytes: Set(sum),
+            used_bytes: Set(used),
+            reserved_bytes: Set(reserved),
         }
         .insert(&txn)
         .await?;
     }
     txn.commit().await?;
-    Ok(sum)
+    Ok((used, reserved))
 }

@@ -372,6 +372,17 @@ pub struct StorageSettings {
     pub max_object_bytes: u64,
     /// S3 connection.
     pub s3: S3Settings,
+    /// Local uploads: a `PUT` body that sends nothing for this many seconds is cut off
+    /// (408); also the grace period before `upload_min_bytes_per_sec` applies.
+    pub upload_idle_timeout_secs: u64,
+    /// Local uploads: after the first `upload_idle_timeout_secs`, a `PUT` must average at
+    /// least this many bytes per second since it started, or it is cut off (408);
+    /// 0 = no minimum.
+    pub upload_min_bytes_per_sec: u64,
+    /// Local uploads: the declared sizes of the `PUT`s this server receives at once are
+    /// bounded by this; a `PUT` beyond it gets 503 with `Retry-After`. At least
+    /// `max_object_bytes`.
+    pub max_inflight_upload_bytes: u64,
 }
 
 /// S3-compatible storage settings.
@@ -599,6 +610,18 @@ impl Settings {
             return Err(SettingsError::key(
                 "storage.max_object_bytes",
                 "must be > 0",
+            ));
+        }
+        if self.storage.upload_idle_timeout_secs == 0 {
+            return Err(SettingsError::key(
+                "storage.upload_idle_timeout_secs",
+                "must be > 0",
+            ));
+        }
+        if self.storage.max_inflight_upload_bytes < self.storage.max_object_bytes {
+            return Err(SettingsError::key(
+                "storage.max_inflight_upload_bytes",
+                "must be at least storage.max_object_bytes",
             ));
         }
         if self.database.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {

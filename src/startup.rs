@@ -46,6 +46,10 @@ impl Application {
         crate::auth::service::bootstrap_admin(&state)
             .await
             .context("creating the first admin")?;
+        // Partial uploads a crash left behind (the cleanup job sweeps them too).
+        if let Some(local) = &state.local_store {
+            local.sweep_stale_temp_files().await;
+        }
         let settings = state.settings.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {

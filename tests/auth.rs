@@ -35,7 +35,10 @@ async fn register_login_me_and_quota() {
     assert_eq!(me["totp_enabled"], false);
 
     let quota = body(app.get_auth("/api/auth/me/quota", &alice.access).await).await;
-    assert_eq!(quota, json!({"used_bytes": 0, "limit_bytes": 104857600}));
+    assert_eq!(
+        quota,
+        json!({"used_bytes": 0, "limit_bytes": 104857600, "reserved_bytes": 0})
+    );
 
     let again = app.login("ALICE@example.com", PASSWORD).await;
     assert_eq!(again.user_id, alice.user_id);

@@ -429,6 +429,7 @@ async fn fsck_finds_quota_drift_missing_objects_and_orphans_and_repairs_what_it_
     // object that is not docuvault's.
     quotas::Entity::update_many()
         .col_expr(quotas::Column::UsedBytes, Expr::value(999_999i64))
+        .col_expr(quotas::Column::ReservedBytes, Expr::value(1i64))
         .filter(quotas::Column::UserId.eq(Uuid::parse_str(&alice.user_id).unwrap()))
         .exec(&app.state.db)
         .await
@@ -459,6 +460,9 @@ async fn fsck_finds_quota_drift_missing_objects_and_orphans_and_repairs_what_it_
     let q = &dry.quota_mismatches[0];
     assert_eq!(q.recorded, Some(999_999));
     assert_eq!(q.computed, 137);
+    // The reservation is the pending upload's declared size.
+    assert_eq!(q.recorded_reserved, Some(1));
+    assert_eq!(q.computed_reserved, 7);
     assert!(!q.repaired);
     assert_eq!(dry.document_problems.len(), 2, "{dry}");
     let problem_of = |id: Uuid| {
@@ -494,6 +498,15 @@ async fn fsck_finds_quota_drift_missing_objects_and_orphans_and_repairs_what_it_
     assert_eq!(repaired.exit_code(), 1);
     assert!(repaired.to_string().contains("reported only"));
     assert_eq!(used_bytes(&app, &alice).await, 137);
+    assert_eq!(
+        quotas::Entity::find_by_id(Uuid::parse_str(&alice.user_id).unwrap())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .reserved_bytes,
+        7
+    );
     assert_eq!(stored(&app, &orphan).await, None);
     assert_eq!(stored(&app, "notes/readme.txt").await, Some(8));
     assert_eq!(stored(&app, &staging(&pending_key)).await, Some(7));
@@ -518,6 +531,72 @@ async fn fsck_finds_quota_drift_missing_objects_and_orphans_and_repairs_what_it_
     assert_eq!(after.exit_code(), 0);
     assert!(row(&app, kept).await.is_some());
     assert_eq!(used_bytes(&app, &alice).await, 100);
+}
+
+/// Writes `.tmp/{name}` under `objects` with `len` bytes, last modified `age` ago.
+fn temp_file(objects: &Path, name: &str, len: usize, age: Duration) -> std::path::PathBuf {
+    let dir = objects.join(".tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, vec![b'p'; len]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+    path
+}
+
+/// After kill -9, partial uploads stay in `objects/.tmp`: the start sweeps stale ones,
+/// fsck reports them and `--repair` removes them, and so does the cleanup job; a file
+/// younger than the stale age (a live upload's) is never touched.
+#[tokio::test]
+async fn stale_temporary_files_are_swept_at_start_by_cleanup_and_by_fsck_repair() {
+    let objects_dir = tempfile::tempdir().unwrap();
+    let objects = objects_dir.path().join("objects");
+    let two_hours = Duration::from_secs(2 * 3600);
+    let left_by_crash = temp_file(&objects, "upload-crashed", 53_600, two_hours);
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__CLEANUP__ENABLED".into(), "false".into());
+        env.insert("DOCUVAULT__STORAGE__BACKEND".into(), "local".into());
+        env.insert(
+            "DOCUVAULT__STORAGE__LOCAL_DIR".into(),
+            objects.display().to_string(),
+        );
+    })
+    .await;
+    assert!(
+        !left_by_crash.exists(),
+        "the start sweeps stale temporary files"
+    );
+    let local = app.state.local_store.clone().unwrap();
+    assert!(local.stale_temp_age() >= Duration::from_secs(3600));
+
+    let stale = temp_file(&objects, "upload-stale", 1000, two_hours);
+    let live = temp_file(&objects, "upload-live", 10, Duration::from_secs(60));
+    let dry = fsck(&app.state, false).await.unwrap();
+    assert_eq!(dry.stale_temp_files.len(), 1, "{dry}");
+    assert_eq!(dry.stale_temp_files[0].name, "upload-stale");
+    assert_eq!(dry.stale_temp_files[0].size_bytes, 1000);
+    assert_eq!(dry.exit_code(), 1);
+    let text = dry.to_string();
+    assert!(text.contains(".tmp/upload-stale"), "{text}");
+    assert!(text.contains("1 problems found"), "{text}");
+    assert!(stale.exists(), "a dry run deletes nothing");
+
+    let repaired = fsck(&app.state, true).await.unwrap();
+    assert!(repaired.stale_temp_files[0].deleted, "{repaired}");
+    assert_eq!(repaired.exit_code(), 0, "{repaired}");
+    assert!(!stale.exists());
+    assert!(live.exists());
+    assert!(fsck(&app.state, false).await.unwrap().is_clean());
+
+    let stale = temp_file(&objects, "put-stale", 5, two_hours);
+    let report = run_cleanup(&app.state).await.unwrap();
+    assert_eq!(report.stale_temp_files_removed, 1);
+    assert!(!stale.exists());
+    assert!(live.exists(), "a live upload's file is never swept");
 }
 
 #[tokio::test]

@@ -659,6 +659,20 @@ async fn check_constraints_reject_invalid_values() {
         .unwrap()
         .unwrap();
     assert_eq!(quota.used_bytes, 10);
+    // The same for reservations.
+    let release = conn
+        .execute_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            match conn.get_database_backend() {
+                DbBackend::Postgres => {
+                    "UPDATE quotas SET reserved_bytes = reserved_bytes - $1 WHERE user_id = $2"
+                }
+                _ => "UPDATE quotas SET reserved_bytes = reserved_bytes - ? WHERE user_id = ?",
+            },
+            [1i64.into(), alice.id.into()],
+        ))
+        .await;
+    assert_violation(release, ErrorKind::CheckViolation);
 
     let mut admin = alice.clone().into_active_model();
     admin.role = Set("superuser".to_owned());
@@ -876,6 +890,7 @@ async fn every_entity_round_trips_through_its_table() {
             user_id: user.id,
             limit_bytes: 5 * 1024 * 1024 * 1024,
             used_bytes: 3_000_000_000,
+            reserved_bytes: 2_000_000_000,
         },
         user.id
     );
@@ -1020,4 +1035,67 @@ async fn every_entity_round_trips_through_its_table() {
         .await
         .unwrap();
     assert_eq!(newer, 1);
+}
+
+/// Migration 5 adds `quotas.reserved_bytes` and fills it with the declared sizes of the
+/// uploads pending at upgrade time (what `upload-url` reserves from then on).
+#[tokio::test]
+async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
+    let test_db = TestDb::fresh().await;
+    let conn = test_db.connect().await;
+    Migrator::up(&conn, Some(4)).await.unwrap();
+    let backend = conn.get_database_backend();
+    let sql = |pg: &str| -> String {
+        if backend == DbBackend::Postgres {
+            pg.to_owned()
+        } else {
+            pg.replace('$', "?")
+        }
+    };
+    let alice = insert_user(&conn, "alice").await;
+    let bob = insert_user(&conn, "bob").await;
+    for user in [alice.id, bob.id] {
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql("INSERT INTO quotas (user_id, limit_bytes, used_bytes) VALUES ($1, 1000000, 0)"),
+            [user.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    for (status, size) in [("pending", 100i64), ("pending", 20), ("queued", 5000)] {
+        let (id, at) = (Uuid::new_v4(), now());
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                "INSERT INTO documents (id, user_id, filename, object_key, content_type, \
+                 size_bytes, storage_backend, status, created_at, updated_at) \
+                 VALUES ($1, $2, 'a.txt', $3, 'text/plain', $4, 'local', $5, $6, $6)",
+            ),
+            [
+                id.into(),
+                alice.id.into(),
+                format!("{}/{id}/x.txt", alice.id).into(),
+                size.into(),
+                status.into(),
+                at.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    Migrator::up(&conn, None).await.unwrap();
+    let reserved = |user: Uuid| {
+        let conn = &conn;
+        async move {
+            quotas::Entity::find_by_id(user)
+                .one(conn)
+                .await
+                .unwrap()
+                .unwrap()
+                .reserved_bytes
+        }
+    };
+    assert_eq!(reserved(alice.id).await, 120);
+    assert_eq!(reserved(bob.id).await, 0);
 }

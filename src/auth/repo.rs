@@ -84,6 +84,7 @@ pub async fn insert_user(
         user_id: Set(user.id),
         limit_bytes: Set(new.quota_limit_bytes),
         used_bytes: Set(0),
+        reserved_bytes: Set(0),
     }
     .insert(db)
     .await?;

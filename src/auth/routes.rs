@@ -289,6 +289,9 @@ pub struct QuotaView {
     pub used_bytes: i64,
     /// Bytes allowed.
     pub limit_bytes: i64,
+    /// Bytes reserved by unconfirmed uploads (their declared sizes); a new upload fits
+    /// when `used + reserved + size <= limit`.
+    pub reserved_bytes: i64,
 }
 
 fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
@@ -872,6 +875,7 @@ pub async fn my_quota(
     Ok(web::Json(QuotaView {
         used_bytes: quota.used_bytes,
         limit_bytes: quota.limit_bytes,
+        reserved_bytes: quota.reserved_bytes,
     }))
 }
 

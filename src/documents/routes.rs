@@ -26,7 +26,7 @@ pub struct QuotaExceededBody {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
-    /// Used, limit and the size refused.
+    /// Used, reserved, limit and the size refused.
     pub detail: QuotaDetail,
 }
 
@@ -36,8 +36,12 @@ fn upload_error(e: UploadError) -> HttpResponse {
             HttpResponse::PayloadTooLarge().json(QuotaExceededBody {
                 code: "quota_exceeded".into(),
                 message: format!(
-                    "Not enough space: {} of {} bytes used, this file needs {}",
-                    detail.used_bytes, detail.limit_bytes, detail.rejected_bytes
+                    "Not enough space: {} of {} bytes used and {} reserved by unconfirmed \
+                     uploads, this file needs {}",
+                    detail.used_bytes,
+                    detail.limit_bytes,
+                    detail.reserved_bytes,
+                    detail.rejected_bytes
                 ),
                 detail,
             })
@@ -416,8 +420,10 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     format!("{base}{url}")
 }
 
-/// Starts an upload: validates name, type and size against the quota and returns a
-/// URL to `PUT` the bytes to directly (valid 15 minutes).
+/// Starts an upload: validates name, type and size, reserves the size against the
+/// quota (`used + reserved + size <= limit`) and returns a URL to `PUT` the bytes to
+/// directly (valid 15 minutes). Confirm turns the reservation into the charge; delete,
+/// a refused confirm and expiry release it.
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
@@ -428,7 +434,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such folder", body = ErrorBody),
-        (status = 413, description = "Larger than the server allows or than the remaining quota", body = QuotaExceededBody),
+        (status = 413, description = "Larger than the server allows, or than the quota left after charged and reserved bytes", body = QuotaExceededBody),
         (status = 415, description = "Content type not accepted", body = ErrorBody),
         (status = 422, description = "Invalid file name or size", body = ErrorBody),
         (status = 429, description = "Too many unconfirmed uploads", body = ErrorBody),
@@ -463,8 +469,9 @@ pub async fn upload_url(
     }
 }
 
-/// Confirms an upload: the size is read from storage, the quota charged atomically,
-/// and the document queued for processing. Repeating it is harmless.
+/// Confirms an upload: the size is read from storage, the upload's reservation turned
+/// into a charge atomically, and the document queued for processing. Repeating it is
+/// harmless.
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),
@@ -614,7 +621,8 @@ pub async fn update(
     Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
 }
 
-/// Deletes your document: its bytes, its row, and its size from your quota.
+/// Deletes your document: its bytes, its row, and its size from your quota (the
+/// reservation, for an unconfirmed upload).
 #[utoipa::path(
     tag = "documents",
     security(("bearer" = [])),

@@ -1,5 +1,12 @@
-//! Document use cases: create an upload, confirm it (charging the quota atomically),
-//! list, rename/move, delete (refunding the quota), and hand out download URLs.
+//! Document use cases: create an upload (reserving its declared size against the quota),
+//! confirm it (turning the reservation into a charge), list, rename/move, delete
+//! (refunding the charge or releasing the reservation), and hand out download URLs.
+//!
+//! Quota bookkeeping: `quotas.used_bytes` is the sum of the sizes of the account's
+//! confirmed documents, `quotas.reserved_bytes` the sum of the declared sizes of its
+//! pending uploads. Every change of a document row that moves it in or out of those sets
+//! changes the quota in the same transaction, decided by the same conditional statement
+//! that changed the row (see [`remove_document`]); `docuvault fsck` checks both sums.
 
 use std::time::Duration;
 
@@ -40,6 +47,8 @@ pub mod status {
 pub struct QuotaDetail {
     /// Bytes charged now.
     pub used_bytes: i64,
+    /// Bytes reserved by unconfirmed uploads (their declared sizes).
+    pub reserved_bytes: i64,
     /// Bytes allowed.
     pub limit_bytes: i64,
     /// Size of the refused upload.
@@ -73,7 +82,7 @@ pub struct Confirmation {
 
 /// Errors specific to uploads, carrying the 413 body.
 pub enum UploadError {
-    /// Over quota: the SPEC's `{detail: {used_bytes, limit_bytes, rejected_bytes}}`.
+    /// Over quota: `{detail: {used_bytes, reserved_bytes, limit_bytes, rejected_bytes}}`.
     QuotaExceeded(QuotaDetail),
     /// Anything else.
     Api(ApiError),
@@ -139,14 +148,6 @@ pub async fn create_upload(
         ))
         .into());
     }
-    let quota = quota_of(&state.db, user).await?;
-    if quota.used_bytes + size_bytes > quota.limit_bytes {
-        return Err(UploadError::QuotaExceeded(QuotaDetail {
-            used_bytes: quota.used_bytes,
-            limit_bytes: quota.limit_bytes,
-            rejected_bytes: size_bytes,
-        }));
-    }
     if let Some(folder) = folder_id {
         folders::Entity::find_by_id(folder)
             .filter(folders::Column::UserId.eq(user))
@@ -154,12 +155,26 @@ pub async fn create_upload(
             .await?
             .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
     }
+
+    // The reservation and the pending row commit together. The conditional UPDATE is the
+    // check: concurrent requests serialise on the quota row (PostgreSQL row lock, SQLite's
+    // single writer), so reservations never exceed the limit, whatever the instance count.
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !reserve_quota(&txn, user, size_bytes).await? {
+        txn.rollback().await?;
+        return Err(UploadError::QuotaExceeded(
+            quota_detail(&state.db, user, size_bytes).await?,
+        ));
+    }
+    // Counted after the quota row is locked, so concurrent requests of one account see
+    // each other's rows and the limit holds exactly.
     let open = documents::Entity::find()
         .filter(documents::Column::UserId.eq(user))
         .filter(documents::Column::Status.eq(status::PENDING))
-        .count(&state.db)
+        .count(&txn)
         .await?;
     if open >= settings.documents.max_pending_per_user {
+        txn.rollback().await?;
         return Err(ApiError::TooManyRequests {
             retry_after_secs: 60,
         }
@@ -190,16 +205,28 @@ pub async fn create_upload(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
 
     let ttl = Duration::from_secs(settings.documents.upload_url_ttl_secs);
     let size = u64::try_from(size_bytes).unwrap_or(0);
-    let presigned = state
+    let presigned = match state
         .storage
         .presign_put(&staging_key(&key)?, content_type, size, ttl)
         .await
-        .map_err(|e| ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")))?;
+    {
+        Ok(p) => p,
+        Err(e) => {
+            // Nobody can upload to it: give the reservation back now, not at expiry.
+            let txn = crate::db::begin_write(&state.db).await?;
+            remove_document(&txn, id, RemoveIf::Pending { user }).await?;
+            txn.commit().await?;
+            return Err(
+                ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")).into(),
+            );
+        }
+    };
     Ok(UploadTicket {
         document_id: id,
         upload_url: presigned.url,
@@ -208,52 +235,93 @@ pub async fn create_upload(
     })
 }
 
-/// Charges `delta` bytes if the quota allows, atomically; the new `(used, limit)`.
-async fn charge_quota(
+/// `sql` written with PostgreSQL's `$n` placeholders, for the connection's backend
+/// (SQLite spells them `?n`).
+fn for_backend(backend: DatabaseBackend, sql: &str) -> String {
+    if backend == DatabaseBackend::Postgres {
+        sql.to_owned()
+    } else {
+        sql.replace('$', "?").replace("GREATEST(", "MAX(")
+    }
+}
+
+/// Reserves `size` bytes for a new upload when `used + reserved + size <= limit`, in one
+/// conditional statement; `false` when it does not fit.
+async fn reserve_quota(db: &impl ConnectionTrait, user: Uuid, size: i64) -> Result<bool, ApiError> {
+    let backend = db.get_database_backend();
+    let sql = for_backend(
+        backend,
+        "UPDATE quotas SET reserved_bytes = reserved_bytes + $1 WHERE user_id = $2 \
+         AND used_bytes + reserved_bytes + $1 <= limit_bytes",
+    );
+    let res = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [size.into(), user.into()],
+        ))
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Turns the reservation of a confirmed upload (`declared` bytes) into a charge of its
+/// stored `size`, if the limit still allows the charge (an administrator may have
+/// lowered it since); the new `used_bytes`, or `None` when refused.
+async fn settle_reservation(
     db: &impl ConnectionTrait,
     user: Uuid,
-    delta: i64,
-) -> Result<Option<(i64, i64)>, ApiError> {
+    declared: i64,
+    size: i64,
+) -> Result<Option<i64>, ApiError> {
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "UPDATE quotas SET used_bytes = used_bytes + $1 WHERE user_id = $2 \
-             AND used_bytes + $1 <= limit_bytes RETURNING used_bytes, limit_bytes"
-        }
-        _ => {
-            "UPDATE quotas SET used_bytes = used_bytes + ?1 WHERE user_id = ?2 \
-             AND used_bytes + ?1 <= limit_bytes RETURNING used_bytes, limit_bytes"
-        }
-    };
+    let sql = for_backend(
+        backend,
+        "UPDATE quotas SET used_bytes = used_bytes + $1, \
+         reserved_bytes = GREATEST(0, reserved_bytes - $2) \
+         WHERE user_id = $3 AND used_bytes + $1 <= limit_bytes RETURNING used_bytes",
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [delta.into(), user.into()],
+            [size.into(), declared.into(), user.into()],
         ))
         .await?;
     Ok(match row {
-        Some(r) => Some((
-            r.try_get::<i64>("", "used_bytes")?,
-            r.try_get::<i64>("", "limit_bytes")?,
-        )),
+        Some(r) => Some(r.try_get::<i64>("", "used_bytes")?),
         None => None,
     })
 }
 
-/// Gives back `delta` bytes, never going below zero.
+/// Gives back `delta` charged bytes, never going below zero.
 pub async fn refund_quota(
     db: &impl ConnectionTrait,
     user: Uuid,
     delta: i64,
 ) -> Result<(), ApiError> {
+    give_back(db, user, "used_bytes", delta).await
+}
+
+/// Releases `delta` reserved bytes (a pending upload went away), never below zero.
+pub async fn release_reservation(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    delta: i64,
+) -> Result<(), ApiError> {
+    give_back(db, user, "reserved_bytes", delta).await
+}
+
+async fn give_back(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    column: &'static str,
+    delta: i64,
+) -> Result<(), ApiError> {
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "UPDATE quotas SET used_bytes = GREATEST(0, used_bytes - $1) WHERE user_id = $2"
-        }
-        _ => "UPDATE quotas SET used_bytes = MAX(0, used_bytes - ?1) WHERE user_id = ?2",
-    };
+    let sql = for_backend(
+        backend,
+        &format!("UPDATE quotas SET {column} = GREATEST(0, {column} - $1) WHERE user_id = $2"),
+    );
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         sql,
@@ -261,6 +329,103 @@ pub async fn refund_quota(
     ))
     .await?;
     Ok(())
+}
+
+/// Which document row [`remove_document`] may remove.
+#[derive(Debug, Clone, Copy)]
+pub enum RemoveIf {
+    /// Any status, owned by this account (a user's delete).
+    Owner(Uuid),
+    /// Still pending, owned by this account (a refused confirm).
+    Pending {
+        /// The owner.
+        user: Uuid,
+    },
+    /// Still pending and created before this time (expiry by the cleanup job).
+    StalePending(DateTime<Utc>),
+}
+
+/// A document row [`remove_document`] removed.
+#[derive(Debug, Clone)]
+pub struct RemovedDocument {
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Its status when it was removed.
+    pub status: String,
+    /// Its size (declared while pending, stored once confirmed).
+    pub size_bytes: i64,
+    /// Its object key.
+    pub object_key: String,
+}
+
+/// Removes document `id` if `cond` holds and gives its bytes back: the charge of a
+/// confirmed document, the reservation of a pending one. What to give back comes from the
+/// `DELETE … RETURNING` that removed the row, never from an earlier read, so a confirm
+/// racing this removal is counted exactly once: it either claimed the row first (this
+/// statement waits for it and sees the confirmed row) or finds it gone. Call it inside a
+/// write transaction; `None` when no row matched.
+pub async fn remove_document(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    cond: RemoveIf,
+) -> Result<Option<RemovedDocument>, ApiError> {
+    let backend = db.get_database_backend();
+    let returning = " RETURNING user_id, status, size_bytes, object_key";
+    let (sql, values): (String, Vec<sea_orm::Value>) = match cond {
+        RemoveIf::Owner(user) => (
+            format!("DELETE FROM documents WHERE id = $1 AND user_id = $2{returning}"),
+            vec![id.into(), user.into()],
+        ),
+        RemoveIf::Pending { user } => (
+            format!(
+                "DELETE FROM documents WHERE id = $1 AND user_id = $2 AND status = $3{returning}"
+            ),
+            vec![id.into(), user.into(), status::PENDING.into()],
+        ),
+        RemoveIf::StalePending(cutoff) => (
+            format!(
+                "DELETE FROM documents WHERE id = $1 AND status = $2 AND created_at < $3{returning}"
+            ),
+            vec![id.into(), status::PENDING.into(), cutoff.into()],
+        ),
+    };
+    let Some(row) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            for_backend(backend, &sql),
+            values,
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let removed = RemovedDocument {
+        user_id: row.try_get("", "user_id")?,
+        status: row.try_get("", "status")?,
+        size_bytes: row.try_get("", "size_bytes")?,
+        object_key: row.try_get("", "object_key")?,
+    };
+    if removed.status == status::PENDING {
+        release_reservation(db, removed.user_id, removed.size_bytes).await?;
+    } else {
+        refund_quota(db, removed.user_id, removed.size_bytes).await?;
+    }
+    Ok(Some(removed))
+}
+
+/// The numbers of a refused upload of `rejected` bytes, as they are now.
+async fn quota_detail(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    rejected: i64,
+) -> Result<QuotaDetail, ApiError> {
+    let quota = quota_of(db, user).await?;
+    Ok(QuotaDetail {
+        used_bytes: quota.used_bytes,
+        reserved_bytes: quota.reserved_bytes,
+        limit_bytes: quota.limit_bytes,
+        rejected_bytes: rejected,
+    })
 }
 
 async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confirmation, ApiError> {
@@ -275,22 +440,24 @@ async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confir
     })
 }
 
-/// Removes a document row and its objects (staging and final) after a refused confirm.
+/// Removes a pending upload's objects (staging and final) and then its row, releasing
+/// its reservation, after a refused confirm.
 async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiError> {
     let key = object_key(doc)?;
     for k in [staging_key(&key)?, key] {
         delete_object_or_retry_later(state, &k).await?;
     }
-    documents::Entity::delete_many()
-        .filter(documents::Column::Id.eq(doc.id))
-        .filter(documents::Column::Status.eq(status::PENDING))
-        .exec(&state.db)
-        .await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    remove_document(&txn, doc.id, RemoveIf::Pending { user: doc.user_id }).await?;
+    txn.commit().await?;
     Ok(())
 }
 
-/// Confirms an upload: size from storage, conditional `pending → queued` and quota
-/// charge in one transaction; idempotent.
+/// Confirms an upload: size from storage, conditional `pending → queued` and the
+/// reservation turned into a charge in one transaction; idempotent. A refused confirm
+/// (size differs, limit lowered meanwhile) discards the upload and releases its
+/// reservation; a confirm that finds no bytes yet keeps it (the client may still `PUT`
+/// until the upload expires).
 pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmation, UploadError> {
     let doc = access::owned(&state.db, user, id).await?;
     if doc.status != status::PENDING {
@@ -347,15 +514,12 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
         }
         .into());
     }
-    let Some((used_bytes, _limit)) = charge_quota(&txn, user, size).await? else {
+    let Some(used_bytes) = settle_reservation(&txn, user, doc.size_bytes, size).await? else {
         txn.rollback().await?;
-        let quota = quota_of(&state.db, user).await?;
         discard(state, &doc).await?;
-        return Err(UploadError::QuotaExceeded(QuotaDetail {
-            used_bytes: quota.used_bytes,
-            limit_bytes: quota.limit_bytes,
-            rejected_bytes: size,
-        }));
+        return Err(UploadError::QuotaExceeded(
+            quota_detail(&state.db, user, size).await?,
+        ));
     };
     if !renamed {
         state
@@ -410,28 +574,19 @@ pub async fn delete_object_or_retry_later(
     Ok(())
 }
 
-/// Deletes a document: row and quota in one transaction, then the object (retried by
-/// cleanup if storage fails).
+/// Deletes a document: row and quota (charge refunded, or reservation released, as the
+/// deleting statement itself found the row) in one transaction, then the objects
+/// (retried by cleanup if storage fails).
 pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiError> {
-    let doc = access::owned(&state.db, user, id).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let removed = documents::Entity::delete_many()
-        .filter(documents::Column::Id.eq(id))
-        .filter(documents::Column::UserId.eq(user))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if removed == 0 {
+    let Some(removed) = remove_document(&txn, id, RemoveIf::Owner(user)).await? else {
         txn.rollback().await?;
         return Err(ApiError::not_found());
-    }
-    if doc.status != status::PENDING {
-        refund_quota(&txn, user, doc.size_bytes).await?;
-    }
+    };
     txn.commit().await?;
     // The staging key too: an upload URL stays valid after confirm and may have been
     // used again (on S3 nothing can stop that; the bytes just never count).
-    let key = object_key(&doc)?;
+    let key = ObjectKey::parse(&removed.object_key).map_err(|e| ApiError::Internal(e.into()))?;
     delete_object_or_retry_later(state, &key).await?;
     delete_object_or_retry_later(state, &staging_key(&key)?).await?;
     Ok(())

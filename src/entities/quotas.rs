@@ -1,9 +1,11 @@
-//! `quotas`: per-user storage allowance and usage, charged atomically on confirm.
+//! `quotas`: per-user storage allowance, usage (charged atomically on confirm) and the
+//! bytes reserved by unconfirmed uploads (reserved atomically by `upload-url`).
 
 use sea_orm::entity::prelude::*;
 
 /// A user's quota (keyed by the user). The schema enforces `used_bytes >= 0` and
-/// defaults `limit_bytes` to 100 MiB.
+/// `reserved_bytes >= 0` and defaults `limit_bytes` to 100 MiB. `reserved_bytes` is the
+/// sum of the declared sizes of the account's pending uploads.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "quotas")]
 pub struct Model {
@@ -11,6 +13,7 @@ pub struct Model {
     pub user_id: Uuid,
     pub limit_bytes: i64,
     pub used_bytes: i64,
+    pub reserved_bytes: i64,
 }
 
 /// A quota belongs to exactly one user (deleted with them).

@@ -1,5 +1,7 @@
 //! The periodic cleanup job: removes unconfirmed uploads older than
-//! `documents.pending_ttl_secs` and retries object deletions that failed earlier.
+//! `documents.pending_ttl_secs` (releasing their quota reservations), retries object
+//! deletions that failed earlier, and sweeps stale temporary files of the local store
+//! (partial uploads left by a crash).
 //!
 //! A plain async function: the scheduler calls it on `cleanup.schedule`, tests and
 //! tools call it directly. Stale uploads are removed row first, with the same
@@ -18,7 +20,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::documents::service::{delete_object_or_retry_later, staging_key, status};
+use crate::documents::service::{
+    RemoveIf, delete_object_or_retry_later, remove_document, staging_key, status,
+};
 use crate::domain::ObjectKey;
 use crate::entities::{documents, object_deletions};
 use crate::settings::Settings;
@@ -45,6 +49,9 @@ pub struct CleanupReport {
     pub deletions_completed: u64,
     /// Object deletions that failed again (kept for the next run).
     pub deletions_still_failing: u64,
+    /// Stale temporary files (partial uploads of a crashed process) removed from the
+    /// local store.
+    pub stale_temp_files_removed: u64,
 }
 
 /// The creation time before which a pending upload is stale (`None`: nothing is, the
@@ -69,7 +76,8 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let outcome = async {
         remove_stale_uploads(state, &mut report).await?;
-        retry_object_deletions(state, &mut report).await
+        retry_object_deletions(state, &mut report).await?;
+        sweep_temp_files(state, &mut report).await
     }
     .await;
     lock.release().await;
@@ -79,6 +87,7 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
         stale_uploads_confirmed_meanwhile = report.stale_uploads_confirmed_meanwhile,
         deletions_completed = report.deletions_completed,
         deletions_still_failing = report.deletions_still_failing,
+        stale_temp_files_removed = report.stale_temp_files_removed,
         "cleanup finished: {} stale uploads removed, {} object deletions completed, {} still failing",
         report.stale_uploads_removed,
         report.deletions_completed,
@@ -120,15 +129,17 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
             break;
         }
         for (id, key) in fresh {
-            let removed = documents::Entity::delete_many()
-                .filter(documents::Column::Id.eq(id))
-                .filter(documents::Column::Status.eq(status::PENDING))
-                .filter(documents::Column::CreatedAt.lt(cutoff))
-                .exec(&state.db)
-                .await
-                .with_context(|| format!("removing stale upload {id}"))?
-                .rows_affected;
-            if removed == 0 {
+            // Row and reservation go together, decided by the conditional delete.
+            let removed = async {
+                let txn = crate::db::begin_write(&state.db).await?;
+                let removed = remove_document(&txn, id, RemoveIf::StalePending(cutoff)).await?;
+                txn.commit().await?;
+                Ok::<_, crate::error::ApiError>(removed)
+            }
+            .await
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("removing stale upload {id}"))?;
+            if removed.is_none() {
                 report.stale_uploads_confirmed_meanwhile += 1;
                 continue;
             }
@@ -146,6 +157,15 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
         if !full {
             break;
         }
+    }
+    Ok(())
+}
+
+/// Removes the local store's temporary files older than
+/// [`crate::storage::LocalStore::stale_temp_age`] (nothing for S3).
+async fn sweep_temp_files(state: &AppState, report: &mut CleanupReport) -> anyhow::Result<()> {
+    if let Some(local) = &state.local_store {
+        report.stale_temp_files_removed = local.sweep_stale_temp_files().await;
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! Local-directory object store: the embedded default. Writes go to a temp file,
-//! are fsynced and renamed into place, so a crash never leaves a torn object.
+//! are fsynced and renamed into place, so a crash never leaves a torn object; a crash
+//! can leave the temp file, which is swept once it is stale (see
+//! [`LocalStore::stale_temp_age`]).
 
 use std::io::ErrorKind;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
@@ -11,18 +16,205 @@ use super::signed::{Grant, UrlSigner};
 use super::{ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
 
+/// How this server receives `PUT`s to its signed upload URLs (`storage.upload_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// A body that sends nothing for this long is cut off.
+    pub idle_timeout: Duration,
+    /// After the first `idle_timeout`, the body must average at least this many bytes
+    /// per second since it started (0: no minimum).
+    pub min_bytes_per_sec: u64,
+    /// Declared bytes of all uploads being received at once; more are refused (503).
+    pub max_inflight_bytes: u64,
+}
+
+impl UploadLimits {
+    /// The limits the settings ask for.
+    pub fn from_settings(s: &crate::settings::StorageSettings) -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(s.upload_idle_timeout_secs),
+            min_bytes_per_sec: s.upload_min_bytes_per_sec,
+            max_inflight_bytes: s.max_inflight_upload_bytes,
+        }
+    }
+
+    /// When an upload that started at `start` and has `received` bytes so far falls
+    /// below the minimum rate (`None`: no minimum).
+    pub fn rate_deadline(
+        &self,
+        start: tokio::time::Instant,
+        received: u64,
+    ) -> Option<tokio::time::Instant> {
+        if self.min_bytes_per_sec == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(received as f64 / self.min_bytes_per_sec as f64);
+        start.checked_add(self.idle_timeout.saturating_add(earned))
+    }
+}
+
+/// A temporary file in the store's `.tmp` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempFile {
+    /// File name inside `.tmp`.
+    pub name: String,
+    /// Size on disk (apparent size).
+    pub size_bytes: u64,
+    /// Last modification.
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// An admitted upload's share of [`UploadLimits::max_inflight_bytes`], given back on drop.
+pub struct InflightUpload {
+    counter: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl Drop for InflightUpload {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// Temporary files are never stale younger than this (also covers the final fsync of
+/// a large upload on a slow disk).
+const STALE_TEMP_MIN_AGE: Duration = Duration::from_secs(3600);
+
 /// Objects as files under one root directory; keys map to relative paths.
 #[derive(Clone)]
 pub struct LocalStore {
     root: PathBuf,
     signer: UrlSigner,
+    limits: UploadLimits,
+    inflight: Arc<AtomicU64>,
 }
 
 impl LocalStore {
     /// A store rooted at `root` (created by [`ObjectStore::ensure_ready`]) whose URLs
-    /// are signed by `signer`.
-    pub fn new(root: PathBuf, signer: UrlSigner) -> Self {
-        Self { root, signer }
+    /// are signed by `signer` and whose uploads are received within `limits`.
+    pub fn new(root: PathBuf, signer: UrlSigner, limits: UploadLimits) -> Self {
+        Self {
+            root,
+            signer,
+            limits,
+            inflight: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How uploads are received.
+    pub fn upload_limits(&self) -> &UploadLimits {
+        &self.limits
+    }
+
+    /// Admits an upload of `bytes` declared bytes if the uploads being received stay
+    /// within [`UploadLimits::max_inflight_bytes`]; `None` when they would not.
+    pub fn admit_upload(&self, bytes: u64) -> Option<InflightUpload> {
+        let max = self.limits.max_inflight_bytes;
+        self.inflight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                now.checked_add(bytes).filter(|total| *total <= max)
+            })
+            .ok()?;
+        Some(InflightUpload {
+            counter: self.inflight.clone(),
+            bytes,
+        })
+    }
+
+    /// Declared bytes of the uploads being received now.
+    pub fn inflight_upload_bytes(&self) -> u64 {
+        self.inflight.load(Ordering::Acquire)
+    }
+
+    /// Age after which a temporary file belongs to no live write: an upload writes what
+    /// it receives at least every `upload_idle_timeout_secs` (or is cut off), so its file
+    /// never goes unmodified that long. Four idle periods, and at least an hour.
+    pub fn stale_temp_age(&self) -> Duration {
+        self.limits
+            .idle_timeout
+            .saturating_mul(4)
+            .max(STALE_TEMP_MIN_AGE)
+    }
+
+    /// Temporary files not modified for [`Self::stale_temp_age`]: partial uploads and
+    /// writes of a process that crashed.
+    pub async fn stale_temp_files(&self) -> Result<Vec<TempFile>, StorageError> {
+        let dir = self.tmp_dir();
+        let age = self.stale_temp_age();
+        tokio::task::spawn_blocking(move || {
+            let cutoff = std::time::SystemTime::now()
+                .checked_sub(age)
+                .unwrap_or(std::time::UNIX_EPOCH);
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(StorageError::Io(e)),
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let entry = entry?;
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    // Renamed into place (or removed) since the listing.
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StorageError::Io(e)),
+                };
+                let modified = meta.modified()?;
+                if !meta.is_file() || modified > cutoff {
+                    continue;
+                }
+                out.push(TempFile {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    size_bytes: meta.len(),
+                    modified: modified.into(),
+                });
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(e.to_string()))?
+    }
+
+    /// Removes the temporary file `name` (a plain name inside `.tmp`); a missing file
+    /// is fine.
+    pub async fn remove_temp_file(&self, name: &str) -> Result<(), StorageError> {
+        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(StorageError::Io(std::io::Error::new(
+                ErrorKind::InvalidInput,
+                "not a temporary file name",
+            )));
+        }
+        match tokio::fs::remove_file(self.tmp_dir().join(name)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes every stale temporary file (at start and from the cleanup job); the
+    /// number removed. Failures are logged, never fatal.
+    pub async fn sweep_stale_temp_files(&self) -> u64 {
+        let stale = match self.stale_temp_files().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list temporary files");
+                return 0;
+            }
+        };
+        let mut removed = 0;
+        for file in stale {
+            match self.remove_temp_file(&file.name).await {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(file = file.name, error = %e, "could not remove a stale temporary file");
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed stale temporary files (partial uploads)");
+        }
+        removed
     }
 
     /// Where `key` lives on disk.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use local::LocalStore;
+pub use local::{InflightUpload, LocalStore, TempFile, UploadLimits};
 pub use s3::S3Store;
 
 use crate::domain::ObjectKey;
@@ -135,7 +135,11 @@ pub fn from_settings(
     Ok(match settings.storage_kind() {
         StorageKind::S3 => (Arc::new(S3Store::new(&settings.storage.s3)?), None),
         StorageKind::Local | StorageKind::Auto => {
-            let local = LocalStore::new(settings.local_objects_dir(), signed::UrlSigner::new(keys));
+            let local = LocalStore::new(
+                settings.local_objects_dir(),
+                signed::UrlSigner::new(keys),
+                UploadLimits::from_settings(&settings.storage),
+            );
             (Arc::new(local.clone()), Some(local))
         }
     })

@@ -2,7 +2,10 @@
 //!
 //! Uploads stream to a temp file on the same filesystem (never held in memory whole),
 //! must match the signed content type and length exactly, are fsynced and renamed into
-//! place. Downloads stream the file as an attachment.
+//! place. A body that stalls or trickles is cut off (`storage.upload_idle_timeout_secs`,
+//! `storage.upload_min_bytes_per_sec`), the declared bytes being received at once are
+//! bounded (`storage.max_inflight_upload_bytes`, else 503), and a full disk is a 507
+//! that leaves nothing behind. Downloads stream the file as an attachment.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -68,29 +71,58 @@ pub async fn put_object(
         });
     }
 
+    // The bytes being received server-wide are bounded (by declared size, so the bound
+    // holds for the disk too): past it, the client retries shortly.
+    let _admitted = store.admit_upload(expected).ok_or_else(|| {
+        ApiError::ServiceUnavailable(
+            "Too many uploads are being received right now; retry shortly".into(),
+        )
+    })?;
+
     let tmp = store
         .tmp_dir()
         .join(format!("upload-{}", uuid::Uuid::new_v4().simple()));
-    let io = |e: std::io::Error| ApiError::Internal(e.into());
     // The body goes to a dedicated blocking writer (see `spool`): this task only moves the
     // received chunks over a bounded channel, so memory stays bounded by the channel.
-    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let file = std::fs::File::create(&tmp).map_err(write_error)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(SPOOL_CHANNEL_CHUNKS);
-    let writer = tokio::task::spawn_blocking(move || spool(file, expected, rx));
+    let writer = tokio::task::spawn_blocking(move || spool(file, rx));
+    let limits = *store.upload_limits();
     let mut received: u64 = 0;
     let streamed: Result<(), ApiError> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|_| ApiError::bad_request("Upload interrupted"))?;
+        let start = tokio::time::Instant::now();
+        let mut last = start;
+        let mut writer_gone = false;
+        loop {
+            // Cut off a body that stalls, or trickles below the minimum rate.
+            let idle = last + limits.idle_timeout;
+            let deadline = limits
+                .rate_deadline(start, received)
+                .map_or(idle, |rate| rate.min(idle));
+            let chunk = match tokio::time::timeout_at(deadline, body.next()).await {
+                Err(_) => {
+                    return Err(ApiError::RequestTimeout(
+                        "The upload was too slow; upload again".into(),
+                    ));
+                }
+                Ok(None) => break,
+                Ok(Some(chunk)) => {
+                    chunk.map_err(|_| ApiError::bad_request("Upload interrupted"))?
+                }
+            };
             received += chunk.len() as u64;
             if received > expected {
                 return Err(ApiError::PayloadTooLarge(
                     "More bytes than the signed length".into(),
                 ));
             }
-            if tx.send(chunk).await.is_err() {
-                // The writer stopped early; its own error is reported below.
-                break;
+            // When the writer stopped early (its error is reported below, e.g. a full
+            // disk), the rest of the body is read and dropped, so the client gets the
+            // answer instead of a reset connection.
+            if !writer_gone && tx.send(chunk).await.is_err() {
+                writer_gone = true;
             }
+            last = tokio::time::Instant::now();
         }
         Ok(())
     }
@@ -99,18 +131,21 @@ pub async fn put_object(
     let written = writer
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("upload writer panicked: {e}")))
-        .and_then(|r| r.map_err(io));
+        .and_then(|r| r.map_err(write_error));
     let outcome: Result<(), ApiError> = async {
-        streamed?;
+        // A full disk explains an early stop of the stream: report it first.
         written?;
+        streamed?;
         if received != expected {
             return Err(ApiError::bad_request("Fewer bytes than the signed length"));
         }
         let dest = store.path(&key);
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(write_error)?;
         }
-        tokio::fs::rename(&tmp, &dest).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &dest).await.map_err(write_error)?;
         Ok(())
     }
     .await;
@@ -119,6 +154,21 @@ pub async fn put_object(
     }
     outcome?;
     Ok(HttpResponse::Ok().finish())
+}
+
+/// An I/O failure while storing an upload: a full disk or exhausted disk quota is the
+/// client-visible 507 `insufficient_storage` (nothing is kept; reads keep working),
+/// anything else a 500.
+fn write_error(e: std::io::Error) -> ApiError {
+    match e.raw_os_error() {
+        Some(code) if code == libc::ENOSPC || code == libc::EDQUOT => {
+            tracing::error!(error = %e, "upload refused: no space left for objects");
+            ApiError::InsufficientStorage(
+                "The server has no space left to store this upload; try again later".into(),
+            )
+        }
+        _ => ApiError::Internal(e.into()),
+    }
 }
 
 /// Received chunks in flight between the request task and the writer (actix hands over
@@ -132,23 +182,18 @@ const SPOOL_WRITEBACK_BYTES: u64 = 8 << 20;
 
 /// Writes an upload's chunks to `file` on a blocking thread: vectored writes without
 /// copying the chunks, early write-back (`sync_file_range`) while the body still arrives,
-/// and an fsync at the end. Space for `expected` bytes is reserved up front.
+/// and an fsync at the end. Only received bytes are written (no preallocation: a client
+/// that declares much and sends little occupies only what it sent), and whatever has
+/// arrived is written as soon as no more is waiting, so a live upload's file is modified
+/// at least once per idle timeout (what makes a stale temporary file recognisable).
 fn spool(
     mut file: std::fs::File,
-    expected: u64,
     mut rx: tokio::sync::mpsc::Receiver<web::Bytes>,
 ) -> std::io::Result<()> {
     use std::io::{IoSlice, Write};
     use std::os::fd::AsRawFd;
 
     let fd = file.as_raw_fd();
-    if let Ok(len) = libc::off_t::try_from(expected)
-        && len > 0
-    {
-        // Best effort: a filesystem without fallocate support still gets the data.
-        // SAFETY: `fd` is an open file descriptor owned by `file` for this whole call.
-        unsafe { libc::posix_fallocate(fd, 0, len) };
-    }
     let mut pending: Vec<web::Bytes> = Vec::with_capacity(64);
     let mut pending_len = 0usize;
     let mut written: u64 = 0;
@@ -181,14 +226,12 @@ fn spool(
     while let Some(chunk) = rx.blocking_recv() {
         pending_len += chunk.len();
         pending.push(chunk);
-        if pending_len >= SPOOL_WRITE_BYTES || pending.len() >= 512 {
+        if pending_len >= SPOOL_WRITE_BYTES || pending.len() >= 512 || rx.is_empty() {
             flush(&mut pending, &mut file)?;
             pending_len = 0;
         }
     }
     flush(&mut pending, &mut file)?;
-    // A shorter body than reserved must not leave preallocated zeros behind.
-    file.set_len(written)?;
     file.sync_all()
 }
 
