@@ -382,8 +382,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Starts an upload: validates name, type and size against the quota and returns a
-         *     URL to `PUT` the bytes to directly (valid 15 minutes).
+         * Starts an upload: validates name, type and size, reserves the size against the
+         *     quota (`used + reserved + size <= limit`) and returns a URL to `PUT` the bytes to
+         *     directly (valid 15 minutes). Confirm turns the reservation into the charge; delete,
+         *     a refused confirm and expiry release it.
          */
         post: operations["upload_url"];
         delete?: never;
@@ -403,7 +405,10 @@ export interface paths {
         get: operations["get_one"];
         put?: never;
         post?: never;
-        /** Deletes your document: its bytes, its row, and its size from your quota. */
+        /**
+         * Deletes your document: its bytes, its row, and its size from your quota (the
+         *     reservation, for an unconfirmed upload).
+         */
         delete: operations["delete_one"];
         options?: never;
         head?: never;
@@ -441,8 +446,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirms an upload: the size is read from storage, the quota charged atomically,
-         *     and the document queued for processing. Repeating it is harmless.
+         * Confirms an upload: the size is read from storage, the upload's reservation turned
+         *     into a charge atomically, and the document queued for processing. Repeating it is
+         *     harmless.
          */
         post: operations["confirm"];
         delete?: never;
@@ -1193,6 +1199,11 @@ export interface components {
             rejected_bytes: number;
             /**
              * Format: int64
+             * @description Bytes reserved by unconfirmed uploads (their declared sizes).
+             */
+            reserved_bytes: number;
+            /**
+             * Format: int64
              * @description Bytes charged now.
              */
             used_bytes: number;
@@ -1201,7 +1212,7 @@ export interface components {
         QuotaExceededBody: {
             /** @description Always `quota_exceeded`. */
             code: string;
-            /** @description Used, limit and the size refused. */
+            /** @description Used, reserved, limit and the size refused. */
             detail: components["schemas"]["QuotaDetail"];
             /** @description Human-readable explanation. */
             message: string;
@@ -1213,6 +1224,12 @@ export interface components {
              * @description Bytes allowed.
              */
             limit_bytes: number;
+            /**
+             * Format: int64
+             * @description Bytes reserved by unconfirmed uploads (their declared sizes); a new upload fits
+             *     when `used + reserved + size <= limit`.
+             */
+            reserved_bytes: number;
             /**
              * Format: int64
              * @description Bytes charged.
@@ -3384,7 +3401,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Larger than the server allows or than the remaining quota */
+            /** @description Larger than the server allows, or than the quota left after charged and reserved bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
