@@ -10,6 +10,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_object_deletions;
 mod m20261124_000003_document_search;
 mod m20261124_000004_search_vector_inline;
+mod m20261206_000006_job_ticks;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_object_deletions::Migration),
             Box::new(m20261124_000003_document_search::Migration),
             Box::new(m20261124_000004_search_vector_inline::Migration),
+            Box::new(m20261206_000006_job_ticks::Migration),
         ]
     }
 }
