@@ -45,6 +45,13 @@ struct StatusLabels {
     status: String,
 }
 
+/// Labels of a scheduled job's tick.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TickLabels {
+    job: String,
+    outcome: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~16 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -58,6 +65,7 @@ pub struct Metrics {
     queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
     documents: Family<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
     scrape_errors: Counter<u64, AtomicU64>,
+    scheduled_ticks: Family<TickLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -107,6 +115,12 @@ impl Metrics {
             "Log lines lost because the log sink was slow, blocked or refused the write (disk full)",
             crate::telemetry::dropped_lines_counter(),
         );
+        let scheduled_ticks = Family::<TickLabels, Counter>::default();
+        registry.register(
+            "scheduled_ticks",
+            "Scheduled job ticks seen by this instance, by job and outcome (ran, failed, interrupted, locked, claimed_elsewhere, overlapping, claim_failed)",
+            scheduled_ticks.clone(),
+        );
         Self {
             registry,
             http,
@@ -114,6 +128,7 @@ impl Metrics {
             queue_depth,
             documents,
             scrape_errors,
+            scheduled_ticks,
         }
     }
 
@@ -132,6 +147,16 @@ impl Metrics {
     pub fn job(&self, outcome: &str) {
         self.jobs
             .get_or_create(&JobLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one tick of scheduled job `job` with what this instance did on it.
+    pub fn scheduled_tick(&self, job: &str, outcome: &str) {
+        self.scheduled_ticks
+            .get_or_create(&TickLabels {
+                job: job.to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();

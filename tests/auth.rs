@@ -777,3 +777,122 @@ async fn sign_in_settings_are_public() {
         assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     }
 }
+
+/// What one racing admin does to the next one in the ring.
+#[derive(Debug, Clone, Copy)]
+enum Removal {
+    Demote,
+    Disable,
+    Delete,
+}
+
+/// Ids of the active administrators, read from the database.
+async fn active_admin_ids(app: &TestApp) -> Vec<String> {
+    use docuvault::entities::users;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    users::Entity::find()
+        .filter(users::Column::Role.eq("admin"))
+        .filter(users::Column::IsActive.eq(true))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id.to_string())
+        .collect()
+}
+
+/// Admins in a ring each demote, disable or delete the next one, all at once, many
+/// times: whatever the interleaving, at least one active admin remains (the check raced
+/// on PostgreSQL: two admins demoting each other both succeeded), and every request that
+/// lost answers 409 `last_admin` or, when its sender was removed just before, 403
+/// `admin_required` (removed while the request was checked) or 401 (removed before its
+/// token was). The survivors of a round join the next one with fresh admins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_removing_each_other_at_once_always_leave_one_active_admin() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert(
+            "DOCUVAULT__RATE_LIMIT__LOGIN_PER_IP__LIMIT".into(),
+            "10000".into(),
+        );
+        env.insert("DOCUVAULT__AUTH__ARGON2_MEMORY_KIB".into(), "1024".into());
+        env.insert("DOCUVAULT__AUTH__ARGON2_ITERATIONS".into(), "1".into());
+    })
+    .await;
+    let kinds = [Removal::Demote, Removal::Disable, Removal::Delete];
+    let mut admins: Vec<Session> = Vec::new();
+    let mut created = 0;
+    for (ring, rounds) in [(2, 24), (8, 6)] {
+        for round in 0..rounds {
+            while admins.len() < ring {
+                created += 1;
+                admins.push(app.admin(&format!("racer{created}")).await);
+            }
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(ring));
+            let mut tasks = Vec::new();
+            for (i, actor) in admins.iter().enumerate() {
+                let target = admins[(i + 1) % ring].user_id.clone();
+                let kind = kinds[(i + round) % kinds.len()];
+                let url = app.url(&format!("/api/admin/users/{target}"));
+                let (client, token, barrier) =
+                    (app.client.clone(), actor.access.clone(), barrier.clone());
+                tasks.push(tokio::spawn(async move {
+                    let req = match kind {
+                        Removal::Demote => client.patch(url).json(&json!({"role": "user"})),
+                        Removal::Disable => client.patch(url).json(&json!({"is_active": false})),
+                        Removal::Delete => client.delete(url),
+                    };
+                    barrier.wait().await;
+                    let res = req.bearer_auth(token).send().await.unwrap();
+                    let status = res.status().as_u16();
+                    let code = res.json::<Value>().await.unwrap_or(Value::Null)["code"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_owned();
+                    (kind, status, code)
+                }));
+            }
+            let mut outcomes = Vec::new();
+            for t in tasks {
+                outcomes.push(t.await.unwrap());
+            }
+            let remaining = active_admin_ids(&app).await;
+            assert!(
+                !remaining.is_empty(),
+                "ring of {ring}, round {round}: no active admin left after {outcomes:?}"
+            );
+            let succeeded = outcomes
+                .iter()
+                .filter(|(_, status, _)| matches!(status, 200 | 204))
+                .count();
+            // Each admin is the target of exactly one request: every success removed one.
+            assert_eq!(
+                remaining.len(),
+                ring - succeeded,
+                "ring of {ring}, round {round}: {outcomes:?}"
+            );
+            for (kind, status, code) in &outcomes {
+                assert!(
+                    matches!(
+                        (*status, code.as_str()),
+                        (200 | 204, _)
+                            | (409, "last_admin")
+                            | (403, "admin_required")
+                            | (401, "unauthorized")
+                    ),
+                    "ring of {ring}, round {round}: {kind:?} answered {status} {code}: {outcomes:?}"
+                );
+            }
+            if ring == 2 {
+                assert_eq!(succeeded, 1, "round {round}: {outcomes:?}");
+            }
+            admins.retain(|s| remaining.contains(&s.user_id));
+            // The survivors' sessions were never touched.
+            for s in &admins {
+                assert_eq!(
+                    app.get_auth("/api/admin/stats", &s.access).await.status(),
+                    200
+                );
+            }
+        }
+    }
+}

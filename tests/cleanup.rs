@@ -770,3 +770,110 @@ async fn fsck_command_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cleanup.schedule"));
 }
+
+/// One more server on the same settings (database, data directory, queue), as a
+/// scale-out deployment runs them; unlike [`TestApp`] it can be stopped completely.
+struct Instance {
+    state: AppState,
+    handle: actix_web::dev::ServerHandle,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Instance {
+    async fn start(settings: &docuvault::settings::Settings) -> Instance {
+        let app = docuvault::startup::Application::build(settings.clone())
+            .await
+            .expect("application builds");
+        let state = app.state().clone();
+        let handle = app.handle();
+        let done = tokio::spawn(app.run_until_stopped());
+        Instance {
+            state,
+            handle,
+            done,
+        }
+    }
+
+    /// Stops the server and waits for its background tasks (the scheduler) to end.
+    async fn stop(self) {
+        self.handle.stop(true).await;
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+/// An instance's `docuvault_scheduled_ticks_total{job="cleanup", outcome}`.
+async fn cleanup_ticks(state: &AppState, outcome: &str) -> u64 {
+    let text = state.metrics.render(state).await;
+    let series =
+        format!("docuvault_scheduled_ticks_total{{job=\"cleanup\",outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// Cleanup runs (not skipped) across instances.
+async fn cleanup_runs(states: &[&AppState]) -> u64 {
+    let mut runs = 0;
+    for state in states {
+        runs += cleanup_ticks(state, "ran").await + cleanup_ticks(state, "failed").await;
+    }
+    runs
+}
+
+/// Two instances on one database with a 2-second schedule run the cleanup once per
+/// tick between them, not once per tick each: there are no more runs than ticks of the
+/// schedule while they were up, and every run claimed a tick of its own in `job_ticks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_run_the_cleanup_once_per_tick() {
+    use sea_orm::PaginatorTrait as _;
+    let db = common::TestDb::fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = common::backend_env(&dir.path().join("data"), &db.url);
+    env.insert("DOCUVAULT__CLEANUP__ENABLED".into(), "true".into());
+    env.insert(
+        "DOCUVAULT__CLEANUP__SCHEDULE".into(),
+        "*/2 * * * * *".into(),
+    );
+    let settings = docuvault::settings::Settings::load(None, &env).unwrap();
+
+    let started = chrono::Utc::now();
+    let a = Instance::start(&settings).await;
+    let b = Instance::start(&settings).await;
+    let states = [a.state.clone(), b.state.clone()];
+    common::poll_until(Duration::from_secs(60), "six cleanup runs", || async {
+        (cleanup_runs(&[&states[0], &states[1]]).await >= 6).then_some(())
+    })
+    .await;
+    // Final counts are read once both have stopped ticking.
+    a.stop().await;
+    b.stop().await;
+    let ended = chrono::Utc::now();
+
+    let runs = cleanup_runs(&[&states[0], &states[1]]).await;
+    let mut claimed = 0;
+    let mut claimed_elsewhere = 0;
+    for state in &states {
+        for outcome in ["ran", "failed", "locked", "interrupted"] {
+            claimed += cleanup_ticks(state, outcome).await;
+        }
+        claimed_elsewhere += cleanup_ticks(state, "claimed_elsewhere").await;
+    }
+    // Ticks of "*/2 * * * * *" (even seconds) while the instances were up.
+    let ticks = (started.timestamp()..=ended.timestamp())
+        .filter(|s| s % 2 == 0 && *s * 1000 >= started.timestamp_millis())
+        .count() as u64;
+    let rows = docuvault::entities::job_ticks::Entity::find()
+        .filter(docuvault::entities::job_ticks::Column::Job.eq("cleanup"))
+        .count(&states[0].db)
+        .await
+        .unwrap();
+    assert!(
+        runs <= ticks,
+        "{runs} cleanup runs in {ticks} ticks of the schedule: instances ran the same tick"
+    );
+    assert_eq!(claimed, rows, "each run claimed a tick of its own");
+    assert!(
+        claimed_elsewhere >= 1,
+        "both instances fire on the schedule; the one that lost a tick skipped it"
+    );
+}

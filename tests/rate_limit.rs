@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use deadpool_redis::{Pool, Runtime, redis};
@@ -219,4 +221,89 @@ async fn a_hanging_redis_still_limits_promptly() {
     assert!(rl.hit(&RULE, ip).await.is_err(), "unlimited without Redis");
     assert!(started.elapsed() < Duration::from_secs(1));
     silent.abort();
+}
+
+/// `POST /api/auth/login`; returns `(status, error code)`.
+async fn login_attempt(app: &common::TestApp, login: &str, password: &str) -> (u16, String) {
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            None,
+            &serde_json::json!({"login": login, "password": password}),
+        )
+        .await;
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    (status, body["code"].as_str().unwrap_or("-").to_owned())
+}
+
+/// The per-account login limit counts the account a login string names: its handle and
+/// e-mail, in any case, share one budget (each had its own, doubling the guesses). An
+/// unknown login string has a budget of its own, and answers exactly as a known one.
+#[tokio::test]
+async fn handle_and_email_share_one_login_budget_per_account() {
+    const LIMIT: usize = 4;
+    let app = common::TestApp::spawn_with(|env| {
+        env.insert(
+            "DOCUVAULT__RATE_LIMIT__LOGIN_PER_ACCOUNT__LIMIT".into(),
+            LIMIT.to_string(),
+        );
+        env.insert(
+            "DOCUVAULT__RATE_LIMIT__LOGIN_PER_IP__LIMIT".into(),
+            "1000".into(),
+        );
+        env.insert("DOCUVAULT__AUTH__ARGON2_MEMORY_KIB".into(), "1024".into());
+        env.insert("DOCUVAULT__AUTH__ARGON2_ITERATIONS".into(), "1".into());
+    })
+    .await;
+    app.register("carol").await;
+    app.register("dave").await;
+
+    let variants = ["carol", "carol@example.com", " CAROL ", "Carol@Example.COM"];
+    let ghosts = [
+        "ghost@example.com",
+        "GHOST@example.com ",
+        "Ghost@Example.com",
+        "ghost@example.COM",
+    ];
+    for i in 0..LIMIT {
+        assert_eq!(
+            login_attempt(&app, variants[i % variants.len()], "wrong password").await,
+            (401, "invalid_credentials".to_owned()),
+            "attempt {i} on carol"
+        );
+        // An unknown login string (in varying case) answers exactly the same.
+        assert_eq!(
+            login_attempt(&app, ghosts[i % ghosts.len()], "wrong password").await,
+            (401, "invalid_credentials".to_owned()),
+            "attempt {i} on an unknown account"
+        );
+    }
+    // The budget is spent, whichever name the account is addressed by, even with the
+    // right password.
+    for login in variants {
+        assert_eq!(
+            login_attempt(&app, login, common::PASSWORD).await,
+            (429, "rate_limited".to_owned()),
+            "{login}"
+        );
+    }
+    for login in ghosts {
+        assert_eq!(
+            login_attempt(&app, login, "wrong password").await,
+            (429, "rate_limited".to_owned()),
+            "{login}"
+        );
+    }
+    // Other accounts and other unknown strings keep their own budgets.
+    assert_eq!(
+        login_attempt(&app, "dave@example.com", common::PASSWORD)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        login_attempt(&app, "nobody@example.com", "wrong password").await,
+        (401, "invalid_credentials".to_owned())
+    );
 }

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "users",
     "refresh_tokens",
     "backup_codes",
@@ -36,6 +36,7 @@ const TABLES: [&str; 13] = [
     "cloud_connections",
     "groups",
     "object_deletions",
+    "job_ticks",
 ];
 
 /// A fresh database with the migrations applied.
@@ -1098,4 +1099,48 @@ async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
     };
     assert_eq!(reserved(alice.id).await, 120);
     assert_eq!(reserved(bob.id).await, 0);
+}
+
+/// `job_ticks` holds one claim per job and scheduled tick: a second insert of the same
+/// tick is a unique violation (the scheduler's `ON CONFLICT DO NOTHING` relies on it),
+/// while another tick or another job goes in, and a row round-trips.
+#[tokio::test]
+async fn a_job_tick_can_be_claimed_once() {
+    use docuvault::entities::job_ticks;
+    let (_test_db, conn) = migrated().await;
+    let tick = Utc::now().trunc_subsecs(0);
+    let claim = |job: &str, tick_at: DateTime<Utc>| job_ticks::ActiveModel {
+        job: Set(job.to_owned()),
+        tick_at: Set(tick_at),
+        claimed_at: Set(now()),
+    };
+    let first = claim("cleanup", tick).insert(&conn).await.unwrap();
+    assert_violation(
+        claim("cleanup", tick).insert(&conn).await,
+        ErrorKind::UniqueViolation,
+    );
+    claim("cleanup", tick + chrono::Duration::seconds(2))
+        .insert(&conn)
+        .await
+        .unwrap();
+    claim("other", tick).insert(&conn).await.unwrap();
+    let read = job_ticks::Entity::find_by_id(("cleanup".to_owned(), tick))
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, first);
+    // The scheduler's claim: only the first insert of a tick counts.
+    let at = tick + chrono::Duration::seconds(4);
+    assert!(
+        docuvault::jobs::scheduler::claim_tick(&conn, "cleanup", at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !docuvault::jobs::scheduler::claim_tick(&conn, "cleanup", at)
+            .await
+            .unwrap()
+    );
+    assert_eq!(job_ticks::Entity::find().count(&conn).await.unwrap(), 4);
 }

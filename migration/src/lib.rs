@@ -11,6 +11,7 @@ mod m20261124_000002_object_deletions;
 mod m20261124_000003_document_search;
 mod m20261124_000004_search_vector_inline;
 mod m20261206_000005_upload_reservations;
+mod m20261206_000006_job_ticks;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_document_search::Migration),
             Box::new(m20261124_000004_search_vector_inline::Migration),
             Box::new(m20261206_000005_upload_reservations::Migration),
+            Box::new(m20261206_000006_job_ticks::Migration),
         ]
     }
 }

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -84,15 +87,55 @@ pub async fn get_account(state: &AppState, id: Uuid) -> Result<AccountRow, ApiEr
     Ok(AccountRow { user, quota })
 }
 
-async fn active_admins(db: &impl sea_orm::ConnectionTrait) -> Result<u64, ApiError> {
+/// The ids of the active administrators, locked until `txn` ends, so that every change
+/// that could remove one (demote, disable, delete) checks and changes in one serialised
+/// step: on PostgreSQL the rows are locked `FOR UPDATE` (in id order, so concurrent
+/// callers queue instead of deadlocking; a row demoted meanwhile is re-read and drops
+/// out), on SQLite the write lock `BEGIN IMMEDIATE` took already serialises writers.
+async fn lock_active_admins(txn: &DatabaseTransaction) -> Result<Vec<Uuid>, ApiError> {
     Ok(users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
         .filter(users::Column::Role.eq(role::ADMIN))
         .filter(users::Column::IsActive.eq(true))
-        .count(db)
+        .order_by_asc(users::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(txn)
         .await?)
 }
 
+/// Refuses a change that would leave no active administrator, then one made by an
+/// administrator who lost that role (or was disabled) after the request was authorised.
+/// `admins` comes from [`lock_active_admins`] in the same transaction as the change.
+fn check_admins_remain(
+    admins: &[Uuid],
+    actor: Uuid,
+    target: &users::Model,
+    removes_admin: bool,
+) -> Result<(), ApiError> {
+    if removes_admin
+        && target.role == role::ADMIN
+        && target.is_active
+        && !admins.iter().any(|a| *a != target.id)
+    {
+        return Err(ApiError::Conflict {
+            code: "last_admin",
+            message: "At least one active administrator must remain".into(),
+        });
+    }
+    if !admins.contains(&actor) {
+        return Err(ApiError::Forbidden {
+            code: "admin_required",
+            message: "This action needs an administrator account".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Applies `changes`; disabling an account or changing its role signs it out everywhere.
+/// The last active admin cannot be demoted or disabled: checked and changed in one
+/// transaction holding the active admins' rows ([`lock_active_admins`]).
 pub async fn update_account(
     state: &AppState,
     admin: &AuthSession,
@@ -115,6 +158,7 @@ pub async fn update_account(
         });
     }
     let txn = crate::db::begin_write(&state.db).await?;
+    let admins = lock_active_admins(&txn).await?;
     let user = users::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -127,16 +171,7 @@ pub async fn update_account(
             message: "You cannot disable or demote your own account".into(),
         });
     }
-    if user.role == role::ADMIN
-        && user.is_active
-        && (demotes || disables)
-        && active_admins(&txn).await? <= 1
-    {
-        return Err(ApiError::Conflict {
-            code: "last_admin",
-            message: "At least one active administrator must remain".into(),
-        });
-    }
+    check_admins_remain(&admins, admin.user.id, &user, demotes || disables)?;
     let now = crate::time::now();
     let role_changes = changes.role.as_deref().is_some_and(|r| r != user.role);
     let mut update = users::Entity::update_many()
@@ -181,7 +216,8 @@ pub async fn update_account(
     get_account(state, id).await
 }
 
-/// Deletes an account with everything it owns (rows cascade; stored objects first).
+/// Deletes an account with everything it owns (rows cascade; stored objects after the
+/// commit). The last active admin cannot be deleted (same serialised check as updates).
 pub async fn delete_account(
     state: &AppState,
     admin: &AuthSession,
@@ -193,21 +229,17 @@ pub async fn delete_account(
             message: "You cannot delete your own account".into(),
         });
     }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let admins = lock_active_admins(&txn).await?;
     let user = users::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-    if user.role == role::ADMIN && user.is_active && active_admins(&state.db).await? <= 1 {
-        return Err(ApiError::Conflict {
-            code: "last_admin",
-            message: "At least one active administrator must remain".into(),
-        });
-    }
+    check_admins_remain(&admins, admin.user.id, &user, true)?;
     let docs = documents::Entity::find()
         .filter(documents::Column::UserId.eq(id))
-        .all(&state.db)
+        .all(&txn)
         .await?;
-    let txn = crate::db::begin_write(&state.db).await?;
     users::Entity::delete_by_id(id).exec(&txn).await?;
     AuditEntry::new(
         AuditEvent::AdminUserDeleted,

@@ -17,7 +17,7 @@
 //! latency per request. Attempts counted in-process during an outage are not carried over
 //! to Redis when it returns.
 //!
-//! **Keys.** The caller's key (an IP, a lower-cased account identifier, …) is hashed
+//! **Keys.** The caller's key (an IP, an account id, …) is hashed
 //! (SHA-256, first 128 bits, hex), so arbitrary input cannot reach into the Redis key
 //! space or grow memory: `{prefix}rl:{rule}:{hash}:{window_index}`. The hash is not a
 //! privacy measure (IPs are easy to enumerate).

@@ -160,12 +160,14 @@ pub async fn login(
     client: &ClientInfo,
 ) -> Result<LoginOutcome, ApiError> {
     limits::check(state, Limit::LoginPerIp, &client.rate_key, client).await?;
-    let account_key = login.trim().to_lowercase();
-    limits::check(state, Limit::LoginPerAccount, &account_key, client).await?;
 
     // Shed before touching the database: an overloaded server answers 503 at once.
     let slot = state.hasher.reserve().await?;
     let user = repo::find_by_login(&state.db, login).await?;
+    // Known and unknown accounts take the same steps here (one lookup, one counter), so
+    // the answers cannot tell them apart.
+    let account_key = login_limit_key(user.as_ref(), login);
+    limits::check(state, Limit::LoginPerAccount, &account_key, client).await?;
     let matched = state
         .hasher
         .verify_in(
@@ -248,6 +250,15 @@ pub async fn login(
         );
     }
     Ok(LoginOutcome::SignedIn(Box::new(user), tokens))
+}
+
+/// The key of the per-account login limit: the account a login string names, so its
+/// handle and e-mail (in any case) share one budget; an unknown string counts on its own.
+fn login_limit_key(user: Option<&users::Model>, login: &str) -> String {
+    match user {
+        Some(user) => format!("account:{}", user.id),
+        None => format!("login:{}", login.trim().to_lowercase()),
+    }
 }
 
 async fn has_any_login(state: &AppState, user: Uuid) -> Result<bool, ApiError> {

@@ -8,6 +8,7 @@ pub mod document_topics;
 pub mod documents;
 pub mod folders;
 pub mod groups;
+pub mod job_ticks;
 pub mod object_deletions;
 pub mod quotas;
 pub mod refresh_tokens;
@@ -24,6 +25,7 @@ pub mod prelude {
     pub use super::documents::Entity as Documents;
     pub use super::folders::Entity as Folders;
     pub use super::groups::Entity as Groups;
+    pub use super::job_ticks::Entity as JobTicks;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;
