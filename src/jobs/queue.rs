@@ -298,9 +298,8 @@ fn redis_err(e: impl std::fmt::Display) -> QueueError {
 }
 
 /// Longest time a Redis command may take. redis-rs defaults to 500 ms, shorter than a
-/// blocking `BLMOVE` waits: the client would give up on a reservation the server then
-/// completes, moving a job into a processing list nobody reads (recovered only by the
-/// sweeper). Every blocking wait here is at most a few seconds.
+/// reservation blocks on the wake-up list (`BLPOP`): the client would give up on waits
+/// the server still serves. Every blocking wait here is at most a few seconds.
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A lazily-connecting Redis pool for `url`.
