@@ -579,7 +579,7 @@ fn hostile_two_megabytes() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             ODT,
             stored_odt(&format!(
                 "<text:p>a<text:s {}text:c=\"3\"/>b</text:p>",
-                (0..100_000)
+                (0..180_000)
                     .map(|i| format!("a{i}=\"\" "))
                     .collect::<String>()
             )),

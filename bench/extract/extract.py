@@ -85,8 +85,8 @@ def corpus() -> list[tuple[str, str, str, bytes]]:
         ("DOCX", "9 000 zip entries", DOCX, many_entries_docx()),
         ("ODT", "benign paragraphs", ODT, odt(fill("", f"<text:p>{PROSE}</text:p>", ""))),
         ("ODT", "one-letter spans", ODT, odt(fill("<text:p>", "<text:span>a</text:span><text:s/>", "</text:p>"))),
-        ("ODT", "100 000 attributes", ODT,
-         odt("<text:p>a<text:s " + "".join(f'a{i}="" ' for i in range(100_000)) + 'text:c="3"/>b</text:p>')),
+        ("ODT", "180 000 attributes", ODT,
+         odt("<text:p>a<text:s " + "".join(f'a{i}="" ' for i in range(180_000)) + 'text:c="3"/>b</text:p>')),
         ("ODT", "unterminated <text:span", ODT, odt(fill("<text:p>", "<text:span", ""))),
     ]
 

@@ -16,7 +16,7 @@
 #        DOCX  (parts stored, not deflated, so 2 MB of XML reach the parser) 2 MB of one-letter
 #              runs, unterminated <w:t, one 2 MB attribute, nesting until the depth cap,
 #              9 000 zip entries; baseline: ordinary paragraphs
-#        ODT   one-letter spans, 100 000 attributes on one element, unterminated spans;
+#        ODT   one-letter spans, 180 000 attributes on one element, unterminated spans;
 #              baseline: ordinary paragraphs
 #   3. ROUNDS (3) times, for every file, one `docuvault extract-worker` process per file, as
 #      the pipeline runs it (JSON header line + bytes on stdin, JSON result on stdout; the
