@@ -448,3 +448,217 @@ async fn real_pdfs_when_available() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile shapes of about 2 MB: every extractor is linear in its input.
+
+const TWO_MB: usize = 2 * 1024 * 1024;
+
+/// `unit` repeated to about `TWO_MB` bytes, wrapped in `head`/`tail`.
+fn fill(head: &str, unit: &str, tail: &str) -> String {
+    let n = (TWO_MB - head.len() - tail.len()) / unit.len();
+    format!("{head}{}{tail}", unit.repeat(n))
+}
+
+/// A zip whose entries are stored (not compressed), so a 2 MB part is a 2 MB upload and
+/// no compression-ratio guard stops it before the XML parser sees it.
+fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        let options =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        w.start_file(*name, options).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn stored_docx(body: &str) -> Vec<u8> {
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    stored_zip(&[
+        ("[Content_Types].xml", DOCX_TYPES.as_bytes()),
+        ("_rels/.rels", DOCX_RELS.as_bytes()),
+        ("word/document.xml", document.as_bytes()),
+    ])
+}
+
+fn stored_odt(text: &str) -> Vec<u8> {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>{text}</office:text></office:body></office:document-content>"#
+    );
+    stored_zip(&[
+        ("mimetype", ODT.as_bytes()),
+        ("content.xml", content.as_bytes()),
+    ])
+}
+
+/// 2 MB hostile documents: (name, content type, bytes).
+fn hostile_two_megabytes() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let html = "text/html";
+    let mut many_entries: Vec<(String, Vec<u8>)> = vec![
+        ("[Content_Types].xml".into(), DOCX_TYPES.as_bytes().to_vec()),
+        (
+            "word/document.xml".into(),
+            b"<w:document xmlns:w=\"w\"><w:body/></w:document>".to_vec(),
+        ),
+    ];
+    many_entries.extend((0..9_000).map(|i| (format!("e/{i}"), vec![b'x'; 120])));
+    let many_entries: Vec<(&str, &[u8])> = many_entries
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    vec![
+        (
+            "unterminated-tags.html",
+            html,
+            fill("", "<a", "").into_bytes(),
+        ),
+        (
+            "unterminated-divs.html",
+            html,
+            fill("", "<div ", "").into_bytes(),
+        ),
+        (
+            "unterminated-attribute.html",
+            html,
+            fill("<p>x</p><a title=\"", "<b>y", "").into_bytes(),
+        ),
+        (
+            "nested.html",
+            html,
+            fill("", "<div><span>", "deep").into_bytes(),
+        ),
+        (
+            "huge-attribute.html",
+            html,
+            fill("<a href=\"", "x", "\">link</a>").into_bytes(),
+        ),
+        (
+            "blocks.html",
+            html,
+            fill("", "</p>  <br> ", "end").into_bytes(),
+        ),
+        (
+            "tiny-runs.docx",
+            DOCX,
+            stored_docx(&fill("<w:p>", "<w:r><w:t>a</w:t></w:r>", "</w:p>")),
+        ),
+        (
+            "unterminated-tags.docx",
+            DOCX,
+            stored_docx(&fill("<w:p>", "<w:t", "</w:p>")),
+        ),
+        (
+            "huge-attribute.docx",
+            DOCX,
+            stored_docx(&fill(
+                "<w:p w:x=\"",
+                "y",
+                "\"><w:r><w:t>a</w:t></w:r></w:p>",
+            )),
+        ),
+        ("nested.docx", DOCX, stored_docx(&fill("", "<w:p>", ""))),
+        ("many-entries.docx", DOCX, stored_zip(&many_entries)),
+        (
+            "tiny-spans.odt",
+            ODT,
+            stored_odt(&fill(
+                "<text:p>",
+                "<text:span>a</text:span><text:s/>",
+                "</text:p>",
+            )),
+        ),
+        (
+            "many-attributes.odt",
+            ODT,
+            stored_odt(&format!(
+                "<text:p>a<text:s {}text:c=\"3\"/>b</text:p>",
+                (0..180_000)
+                    .map(|i| format!("a{i}=\"\" "))
+                    .collect::<String>()
+            )),
+        ),
+        (
+            "unterminated.odt",
+            ODT,
+            stored_odt(&fill("<text:p>", "<text:span", "")),
+        ),
+    ]
+}
+
+#[test]
+fn two_megabyte_hostile_shapes_give_the_expected_text_in_process() {
+    let big = |name: &str| {
+        let (_, ct, bytes) = hostile_two_megabytes()
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap();
+        extract_text(ct, &bytes, usize::MAX)
+    };
+    // An unterminated tag swallows the rest of the input, as in a browser.
+    assert_eq!(big("unterminated-tags.html").unwrap().text, "");
+    assert_eq!(big("unterminated-attribute.html").unwrap().text, "x");
+    assert_eq!(big("huge-attribute.html").unwrap().text, "link");
+    assert_eq!(big("blocks.html").unwrap().text, "end");
+    assert_eq!(big("nested.html").unwrap().text, "deep");
+    let runs = big("tiny-runs.docx").unwrap().text;
+    assert!(
+        runs.len() > 50_000 && runs.bytes().all(|b| b == b'a'),
+        "{}",
+        runs.len()
+    );
+    assert_eq!(big("huge-attribute.docx").unwrap().text, "a");
+    assert_eq!(big("many-attributes.odt").unwrap().text, "a b");
+    for failing in ["unterminated-tags.docx", "nested.docx", "unterminated.odt"] {
+        assert!(
+            matches!(big(failing), Err(ExtractError::Failed(_))),
+            "{failing}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_megabyte_hostile_uploads_are_processed_promptly() {
+    use common::{TERMINAL, TestApp};
+    // Before extraction was linear, one such HTML file held a worker for the sandbox's
+    // whole wall clock (45 s) and 100 of them stalled everyone for over half an hour.
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__JOBS__CONCURRENCY".into(), "2".into());
+        env.insert("DOCUVAULT__EXTRACT__TIMEOUT_SECS".into(), "45".into());
+    })
+    .await;
+    let s = app.register("hostile2mb").await;
+    let mut ids = Vec::new();
+    for (name, ct, bytes) in hostile_two_megabytes() {
+        ids.push((name, app.upload(&s, name, ct, bytes).await));
+    }
+    let started = Instant::now();
+    // Every document ends, well within one sandbox wall clock for the whole batch.
+    let deadline = Duration::from_secs(40);
+    for (name, id) in &ids {
+        let view = common::poll_until(deadline.saturating_sub(started.elapsed()), name, || async {
+            let res = app
+                .get_auth(&format!("/api/documents/{id}"), &s.access)
+                .await;
+            let doc: serde_json::Value = res.json().await.unwrap();
+            TERMINAL
+                .contains(&doc["status"].as_str().unwrap_or_default())
+                .then_some(doc)
+        })
+        .await;
+        let reason = view["last_error"].as_str().unwrap_or_default();
+        if view["status"] == "failed" {
+            assert!(
+                !reason.contains("longer than") && !reason.contains("CPU"),
+                "{name} ran into the sandbox limits: {reason}"
+            );
+            assert!(reason.len() > 10, "{name}: {reason:?}");
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //!   works through the backlog, then a fresh `serve` on the same data dir and database
 //!   finishes everything through the sweeper.
 //! - Redis (with `DOCUVAULT_TEST_REDIS_URL`): `serve --no-workers` plus a `docuvault worker`
-//!   process; the worker is killed mid-run, then this test's own queue keys (the jobs list
+//!   process; the worker is killed mid-run, then this test's own queue keys (the lanes
 //!   and every processing list under its unique `queue.key_prefix`) are deleted — a
 //!   FLUSHALL limited to this test, since other tests share the Redis server — and a new
 //!   worker must finish every document through the sweeper.
@@ -432,7 +432,8 @@ async fn redis_worker_killed_and_queue_flushed_mid_run_loses_no_document() {
     let prefix = env["DOCUVAULT__QUEUE__KEY_PREFIX"].clone();
     let redis = deadpool_redis::redis::Client::open(redis_url.as_str()).unwrap();
     let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
-    let jobs_key = format!("{prefix}jobs");
+    // The uploads wait in the account's lane of the fair queue (src/jobs/queue.rs).
+    let lanes = format!("{prefix}lane:");
 
     let server = Proc::start(
         "serve --no-workers",
@@ -444,10 +445,13 @@ async fn redis_worker_killed_and_queue_flushed_mid_run_loses_no_document() {
     let api = Api::new(server.port());
     let s = api.register("killer").await;
     let ids = upload_all(&api, &s).await;
-    let queued: usize = conn.llen(&jobs_key).await.unwrap();
+    let lane_keys: Vec<String> = conn.keys(format!("{lanes}*")).await.unwrap();
+    assert_eq!(lane_keys.len(), 1, "one account, one lane: {lane_keys:?}");
+    let queued: usize = conn.llen(&lane_keys[0]).await.unwrap();
     assert_eq!(
         queued, DOCS,
-        "every confirmed upload is a job in {jobs_key}"
+        "every confirmed upload is a job in {}",
+        lane_keys[0]
     );
 
     let mut first = Proc::start("worker (1st)", &["worker"], &env, dir.path());
@@ -455,9 +459,9 @@ async fn redis_worker_killed_and_queue_flushed_mid_run_loses_no_document() {
     wait_mid_run(&api, &s, &first).await;
     first.kill9();
 
-    // FLUSHALL, limited to this test's keys: the jobs list and every processing list.
+    // FLUSHALL, limited to this test's keys: the lanes and every processing list.
     let keys: Vec<String> = conn.keys(format!("{prefix}*")).await.unwrap();
-    assert!(keys.contains(&jobs_key), "{keys:?}");
+    assert!(keys.contains(&lane_keys[0]), "{keys:?}");
     let processing = keys.iter().filter(|k| k.contains(":processing:")).count();
     let removed: usize = conn.del(&keys).await.unwrap();
     eprintln!("deleted {removed} keys ({processing} processing lists) under {prefix}");
@@ -470,5 +474,8 @@ async fn redis_worker_killed_and_queue_flushed_mid_run_loses_no_document() {
     drop(second);
     check_database(&db, &ids).await;
     drop(server);
-    let _: usize = conn.del(format!("{prefix}jobs")).await.unwrap();
+    let keys: Vec<String> = conn.keys(format!("{prefix}*")).await.unwrap();
+    if !keys.is_empty() {
+        let _: usize = conn.del(&keys).await.unwrap();
+    }
 }

@@ -9,4 +9,4 @@ pub mod queue;
 pub mod scheduler;
 pub mod worker;
 
-pub use queue::{Job, MemoryQueue, Queue, QueueError, RedisQueue, Reserved};
+pub use queue::{Job, Lanes, MemoryQueue, Queue, QueueError, RedisQueue, Reserved, SHARED_LANE};

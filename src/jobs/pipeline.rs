@@ -459,16 +459,40 @@ pub async fn requeue(state: &AppState, doc: &documents::Model) -> Result<bool, s
         .await?
         .rows_affected;
     if n == 1 {
-        dispatch(state, doc.id).await;
+        dispatch_for(state, doc.id, doc.user_id).await;
     }
     Ok(true)
 }
 
-/// Hands a document to the queue; a failure is logged (the sweeper dispatches again).
+/// Hands a document to the queue in its owner's lane (looked up here; see
+/// [`dispatch_for`]); a failure is logged (the sweeper dispatches again).
 pub async fn dispatch(state: &AppState, id: Uuid) {
+    let owner = documents::Entity::find_by_id(id)
+        .select_only()
+        .column(documents::Column::UserId)
+        .into_tuple::<Uuid>()
+        .one(&state.db)
+        .await;
+    match owner {
+        Ok(Some(owner)) => dispatch_for(state, id, owner).await,
+        // Deleted meanwhile: nothing to process.
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry")
+        }
+    }
+}
+
+/// Hands `owner`'s document to the queue, in the owner's lane: the queue serves owners in
+/// turn, so one user's backlog cannot hold up everyone else's documents. A failure is
+/// logged (the sweeper dispatches again).
+pub async fn dispatch_for(state: &AppState, id: Uuid, owner: Uuid) {
     if let Err(e) = state
         .queue
-        .enqueue(&crate::jobs::Job::ProcessDocument { document_id: id })
+        .enqueue_for(
+            &owner.simple().to_string(),
+            &crate::jobs::Job::ProcessDocument { document_id: id },
+        )
         .await
     {
         tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry");

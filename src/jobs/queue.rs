@@ -1,10 +1,17 @@
 //! The job queue: in-process by default, Redis lists when configured.
 //!
-//! Delivery is at-least-once. Redis moves a reserved job atomically (`BLMOVE`) into
+//! Delivery is at-least-once. Redis moves a reserved job atomically (one Lua script) into
 //! the worker's own processing list and removes it on `ack`, so a crashed worker's
 //! jobs are still in Redis to be recovered.
+//!
+//! **Fair between users.** Jobs wait in one FIFO *lane* per owner (the document's user),
+//! and lanes are served in rounds: each lane with work gets one job per round, in turn; a
+//! lane that gets work during a round it has not been served in joins that round. So a
+//! user's backlog delays another user's next document by at most one job (plus the jobs
+//! already running, one per worker), however long the backlog is. Both backends keep the
+//! same structure ([`Lanes`] in memory; lists, a set and Lua scripts in Redis).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,9 +62,15 @@ pub trait Queue: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Cheap reachability check.
     async fn health(&self) -> Result<(), QueueError>;
-    /// Adds a job at the tail.
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
-    /// Takes the oldest job for `worker`, waiting up to `wait`; `None` when none came.
+    /// Adds a job at the tail of the shared lane (jobs whose owner is unknown).
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        self.enqueue_for(SHARED_LANE, job).await
+    }
+    /// Adds a job at the tail of `owner`'s lane (see the module doc: lanes are served
+    /// round-robin, so one owner's backlog cannot hold up the others).
+    async fn enqueue_for(&self, owner: &str, job: &Job) -> Result<(), QueueError>;
+    /// Takes the next job for `worker` (the oldest of the lane whose turn it is), waiting
+    /// up to `wait`; `None` when none came.
     async fn reserve(&self, worker: &str, wait: Duration) -> Result<Option<Reserved>, QueueError>;
     /// Marks a reserved job done so it is never delivered again.
     async fn ack(&self, worker: &str, reserved: &Reserved) -> Result<(), QueueError>;
@@ -76,16 +89,90 @@ pub fn from_settings(settings: &Settings) -> Result<Arc<dyn Queue>, QueueError> 
     })
 }
 
-/// In-process FIFO; jobs lost with the process are re-dispatched from the database.
+/// The lane of jobs enqueued without an owner.
+pub const SHARED_LANE: &str = "-";
+
+/// Per-owner FIFO lanes served in rounds (the in-process form of the fair queue; the
+/// Redis queue keeps the same structure in Redis).
+#[derive(Debug, Default)]
+pub struct Lanes {
+    /// Waiting jobs per lane, oldest first; a lane is present only while it has jobs.
+    waiting: HashMap<String, VecDeque<String>>,
+    /// Lanes with jobs not yet served in this round, in turn.
+    current: VecDeque<String>,
+    /// Lanes with jobs already served in this round: their turn comes in the next one.
+    next: VecDeque<String>,
+    /// Lanes served in this round (whether or not they have jobs left).
+    served: HashSet<String>,
+    len: usize,
+}
+
+impl Lanes {
+    /// Adds `payload` at the tail of `lane`.
+    pub fn push(&mut self, lane: &str, payload: String) {
+        let queue = self.waiting.entry(lane.to_owned()).or_default();
+        queue.push_back(payload);
+        self.len += 1;
+        if queue.len() == 1 {
+            // The lane just got work: it joins this round unless it was served in it.
+            if self.served.contains(lane) {
+                self.next.push_back(lane.to_owned());
+            } else {
+                self.current.push_back(lane.to_owned());
+            }
+        }
+    }
+
+    /// Takes the oldest job of the lane whose turn it is.
+    pub fn pop(&mut self) -> Option<String> {
+        loop {
+            if self.current.is_empty() {
+                if self.next.is_empty() {
+                    return None;
+                }
+                // Every lane with work had its turn: a new round.
+                std::mem::swap(&mut self.current, &mut self.next);
+                self.served.clear();
+            }
+            let lane = self.current.pop_front()?;
+            let Some(queue) = self.waiting.get_mut(&lane) else {
+                continue;
+            };
+            let payload = queue.pop_front();
+            if queue.is_empty() {
+                self.waiting.remove(&lane);
+            } else {
+                self.next.push_back(lane.clone());
+            }
+            self.served.insert(lane);
+            if let Some(payload) = payload {
+                self.len -= 1;
+                return Some(payload);
+            }
+        }
+    }
+
+    /// Jobs waiting in all lanes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no job waits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// In-process fair queue; jobs lost with the process are re-dispatched from the database.
 #[derive(Default)]
 pub struct MemoryQueue {
-    jobs: Mutex<VecDeque<String>>,
+    jobs: Mutex<Lanes>,
     ready: Notify,
 }
 
 impl MemoryQueue {
     fn pop(&self) -> Option<String> {
-        self.jobs.lock().ok().and_then(|mut q| q.pop_front())
+        self.jobs.lock().ok().and_then(|mut q| q.pop())
     }
 }
 
@@ -99,12 +186,12 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+    async fn enqueue_for(&self, owner: &str, job: &Job) -> Result<(), QueueError> {
         let payload = serde_json::to_string(job)?;
         self.jobs
             .lock()
             .map_err(|_| QueueError::Unavailable("in-process queue poisoned".into()))?
-            .push_back(payload);
+            .push(owner, payload);
         self.ready.notify_one();
         Ok(())
     }
@@ -135,20 +222,84 @@ impl Queue for MemoryQueue {
 /// Lifetime of a worker's processing list after its last reservation.
 const PROCESSING_LIST_TTL_SECS: u64 = 86_400;
 
-/// Redis lists: `{prefix}jobs` plus one `{prefix}processing:{worker}` list per worker.
+/// Redis: one list per lane (`{prefix}lane:{owner}`), the lanes whose turn is in this
+/// round (`{prefix}lanes:current`) and in the next (`{prefix}lanes:next`), the set of lanes
+/// served in this round (`{prefix}lanes:served`), a wake-up list workers block on
+/// (`{prefix}wake`), and one `{prefix}processing:{worker}` list per worker. Jobs left in
+/// the single list of earlier versions (`{prefix}jobs`) are served first.
+///
+/// Every change is one Lua script, so lanes, rounds and processing lists move together.
+/// (The scripts build lane keys from the prefix: a single Redis server, not a cluster.)
 pub struct RedisQueue {
     pool: Pool,
     prefix: String,
 }
+
+/// KEYS: lane, current, next, served, wake. ARGV: lane name, payload.
+const ENQUEUE_LUA: &str = r"
+local n = redis.call('LPUSH', KEYS[1], ARGV[2])
+if n == 1 then
+  if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then
+    redis.call('RPUSH', KEYS[3], ARGV[1])
+  else
+    redis.call('RPUSH', KEYS[2], ARGV[1])
+  end
+end
+redis.call('LPUSH', KEYS[5], '1')
+redis.call('LTRIM', KEYS[5], 0, 63)
+return n
+";
+
+/// KEYS: current, next, served, processing, legacy jobs list, wake.
+/// ARGV: lane key prefix, processing list TTL.
+const RESERVE_LUA: &str = r"
+local payload = redis.call('RPOP', KEYS[5])
+local tries = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + 1
+while not payload and tries > 0 do
+  tries = tries - 1
+  local lane = redis.call('LPOP', KEYS[1])
+  if not lane then
+    if redis.call('EXISTS', KEYS[2]) == 0 then
+      redis.call('DEL', KEYS[6])
+      return false
+    end
+    redis.call('RENAME', KEYS[2], KEYS[1])
+    redis.call('DEL', KEYS[3])
+    lane = redis.call('LPOP', KEYS[1])
+  end
+  local lane_key = ARGV[1] .. lane
+  payload = redis.call('RPOP', lane_key)
+  if redis.call('LLEN', lane_key) > 0 then
+    redis.call('RPUSH', KEYS[2], lane)
+  end
+  redis.call('SADD', KEYS[3], lane)
+end
+if not payload then
+  return false
+end
+redis.call('LPUSH', KEYS[4], payload)
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+return payload
+";
+
+/// KEYS: current, next, legacy jobs list. ARGV: lane key prefix.
+const DEPTH_LUA: &str = r"
+local total = redis.call('LLEN', KEYS[3])
+for _, ring in ipairs({KEYS[1], KEYS[2]}) do
+  for _, lane in ipairs(redis.call('LRANGE', ring, 0, -1)) do
+    total = total + redis.call('LLEN', ARGV[1] .. lane)
+  end
+end
+return total
+";
 
 fn redis_err(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
 }
 
 /// Longest time a Redis command may take. redis-rs defaults to 500 ms, shorter than a
-/// blocking `BLMOVE` waits: the client would give up on a reservation the server then
-/// completes, moving a job into a processing list nobody reads (recovered only by the
-/// sweeper). Every blocking wait here is at most a few seconds.
+/// reservation blocks on the wake-up list (`BLPOP`): the client would give up on waits
+/// the server still serves. Every blocking wait here is at most a few seconds.
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A lazily-connecting Redis pool for `url`.
@@ -188,8 +339,17 @@ impl RedisQueue {
         }
     }
 
-    fn jobs_key(&self) -> String {
+    /// The single job list of earlier versions, drained first.
+    fn legacy_jobs_key(&self) -> String {
         format!("{}jobs", self.prefix)
+    }
+
+    fn lane_prefix(&self) -> String {
+        format!("{}lane:", self.prefix)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     fn processing_key(&self, worker: &str) -> String {
@@ -222,11 +382,18 @@ impl Queue for RedisQueue {
         }
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+    async fn enqueue_for(&self, owner: &str, job: &Job) -> Result<(), QueueError> {
         let payload = serde_json::to_string(job)?;
         let mut conn = self.conn().await?;
-        let _: i64 = redis::cmd("LPUSH")
-            .arg(self.jobs_key())
+        let _: i64 = redis::cmd("EVAL")
+            .arg(ENQUEUE_LUA)
+            .arg(5)
+            .arg(format!("{}{owner}", self.lane_prefix()))
+            .arg(self.key("lanes:current"))
+            .arg(self.key("lanes:next"))
+            .arg(self.key("lanes:served"))
+            .arg(self.key("wake"))
+            .arg(owner)
             .arg(payload)
             .query_async(&mut conn)
             .await
@@ -235,25 +402,40 @@ impl Queue for RedisQueue {
     }
 
     async fn reserve(&self, worker: &str, wait: Duration) -> Result<Option<Reserved>, QueueError> {
+        let deadline = tokio::time::Instant::now() + wait;
         let mut conn = self.conn().await?;
-        let payload: Option<String> = redis::cmd("BLMOVE")
-            .arg(self.jobs_key())
-            .arg(self.processing_key(worker))
-            .arg("RIGHT")
-            .arg("LEFT")
-            .arg(wait.as_secs_f64())
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        if payload.is_some() {
-            // A crashed worker's list would stay forever (its jobs are re-dispatched
-            // from the database by the sweeper); let Redis drop it a day later.
-            let _: Result<i64, _> = redis::cmd("EXPIRE")
+        let payload = loop {
+            let taken: Option<String> = redis::cmd("EVAL")
+                .arg(RESERVE_LUA)
+                .arg(6)
+                .arg(self.key("lanes:current"))
+                .arg(self.key("lanes:next"))
+                .arg(self.key("lanes:served"))
+                // A crashed worker's list would stay forever (its jobs are re-dispatched
+                // from the database by the sweeper); Redis drops it a day later.
                 .arg(self.processing_key(worker))
+                .arg(self.legacy_jobs_key())
+                .arg(self.key("wake"))
+                .arg(self.lane_prefix())
                 .arg(PROCESSING_LIST_TTL_SECS)
                 .query_async(&mut conn)
-                .await;
-        }
+                .await
+                .map_err(redis_err)?;
+            if taken.is_some() {
+                break taken;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left < Duration::from_millis(10) {
+                break None;
+            }
+            // Every enqueue pushes a wake-up token; wait for one, then look again.
+            let _: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(self.key("wake"))
+                .arg(left.as_secs_f64())
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_err)?;
+        };
         match payload {
             None => Ok(None),
             Some(payload) => match serde_json::from_str(&payload) {
@@ -286,8 +468,13 @@ impl Queue for RedisQueue {
 
     async fn depth(&self) -> Result<u64, QueueError> {
         let mut conn = self.conn().await?;
-        redis::cmd("LLEN")
-            .arg(self.jobs_key())
+        redis::cmd("EVAL")
+            .arg(DEPTH_LUA)
+            .arg(3)
+            .arg(self.key("lanes:current"))
+            .arg(self.key("lanes:next"))
+            .arg(self.legacy_jobs_key())
+            .arg(self.lane_prefix())
             .query_async(&mut conn)
             .await
             .map_err(redis_err)

@@ -162,9 +162,10 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
     // queue. Jobs are not tied to rows, so when the queue holds fewer jobs than there are
     // queued rows, the oldest lapsed queued rows are dispatched again (at most the
     // shortfall); with a healthy backlog nothing is duplicated.
-    let mut stuck: Vec<Uuid> = documents::Entity::find()
+    let mut stuck: Vec<(Uuid, Uuid)> = documents::Entity::find()
         .select_only()
         .column(documents::Column::Id)
+        .column(documents::Column::UserId)
         .filter(documents::Column::Status.eq(status::PROCESSING))
         .filter(lapsed.clone())
         .order_by_asc(documents::Column::UpdatedAt)
@@ -184,9 +185,10 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
         }
     };
     if shortfall > 0 {
-        let lost: Vec<Uuid> = documents::Entity::find()
+        let lost: Vec<(Uuid, Uuid)> = documents::Entity::find()
             .select_only()
             .column(documents::Column::Id)
+            .column(documents::Column::UserId)
             .filter(documents::Column::Status.eq(status::QUEUED))
             .filter(lapsed.clone())
             .order_by_asc(documents::Column::UpdatedAt)
@@ -197,7 +199,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
         stuck.extend(lost);
     }
     let until = now + chrono::Duration::seconds(i64::try_from(jobs.lease_secs).unwrap_or(60));
-    for id in stuck {
+    for (id, owner) in stuck {
         let won = documents::Entity::update_many()
             .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
             .col_expr(documents::Column::LeaseExpiresAt, Expr::value(until))
@@ -209,7 +211,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
             .await?
             .rows_affected;
         if won == 1 {
-            pipeline::dispatch(state, id).await;
+            pipeline::dispatch_for(state, id, owner).await;
             report.redispatched += 1;
         }
     }
