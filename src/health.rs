@@ -233,6 +233,8 @@ pub async fn report(state: &AppState) -> HealthReport {
 
 /// Liveness and readiness of the instance and its backends.
 #[utoipa::path(
+    operation_id = "getHealth",
+    security(),
     tag = "operations",
     responses(
         (status = 200, description = "The server and every backend work", body = HealthReport),

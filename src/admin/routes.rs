@@ -221,6 +221,7 @@ pub struct StatsView {
 
 /// Lists accounts with their quota usage.
 #[utoipa::path(
+    operation_id = "listUsers",
     tag = "admin",
     security(("bearer" = [])),
     params(PageQuery),
@@ -249,6 +250,7 @@ pub async fn list_users(
 
 /// Creates an account that must change its password at first sign-in.
 #[utoipa::path(
+    operation_id = "createUser",
     tag = "admin",
     security(("bearer" = [])),
     request_body = CreateUserRequest,
@@ -319,6 +321,7 @@ pub async fn create_user(
 
 /// Changes whether an account is active, its role or its quota.
 #[utoipa::path(
+    operation_id = "updateUser",
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Account id")),
@@ -359,6 +362,7 @@ pub async fn update_user(
 
 /// Deletes an account and everything it owns.
 #[utoipa::path(
+    operation_id = "deleteUser",
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Account id")),
@@ -382,6 +386,7 @@ pub async fn delete_user(
 
 /// The security audit log, newest first.
 #[utoipa::path(
+    operation_id = "listAuditLog",
     tag = "admin",
     security(("bearer" = [])),
     params(AuditQuery),
@@ -422,6 +427,7 @@ pub async fn list_audit_log(
 
 /// Counts of accounts, documents and stored bytes.
 #[utoipa::path(
+    operation_id = "getStats",
     tag = "admin",
     security(("bearer" = [])),
     responses(

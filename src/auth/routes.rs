@@ -335,6 +335,8 @@ fn token_response(
 
 /// Creates an account and signs it in.
 #[utoipa::path(
+    operation_id = "register",
+    security(),
     tag = "auth",
     request_body = RegisterRequest,
     responses(
@@ -368,6 +370,8 @@ pub async fn register(
 
 /// Signs in with email/handle and password (plus a TOTP or backup code when 2FA is on).
 #[utoipa::path(
+    operation_id = "login",
+    security(),
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -427,6 +431,8 @@ pub async fn login(
 /// Exchanges a refresh token (body or cookie) for a new access token and a rotated
 /// refresh token, delivered the same way it came.
 #[utoipa::path(
+    operation_id = "refreshSession",
+    security(),
     tag = "auth",
     request_body(content = Option<RefreshRequest>, description = "Omit when using the refresh cookie"),
     responses(
@@ -513,6 +519,7 @@ fn parse_optional_json<T: serde::de::DeserializeOwned>(
 
 /// Ends the current session and clears the refresh cookie.
 #[utoipa::path(
+    operation_id = "logout",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -531,6 +538,7 @@ pub async fn logout(
 
 /// Ends every session of the account; all access tokens stop working at once.
 #[utoipa::path(
+    operation_id = "logoutAll",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -549,6 +557,7 @@ pub async fn logout_all(
 
 /// The signed-in account.
 #[utoipa::path(
+    operation_id = "getMe",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -574,6 +583,7 @@ fn valid_setting_text(value: &str, max: usize) -> bool {
 /// Classifier preferences: provider, model, an own API key (write-only, stored
 /// encrypted) and whether new topics may be proposed.
 #[utoipa::path(
+    operation_id = "updateMe",
     tag = "auth",
     security(("bearer" = [])),
     request_body = UpdateMeRequest,
@@ -667,6 +677,7 @@ pub async fn update_me(
 /// Changes the password; other sessions and older access tokens stop working, and
 /// this session gets a new access token.
 #[utoipa::path(
+    operation_id = "changePassword",
     tag = "auth",
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
@@ -701,6 +712,7 @@ pub async fn change_password(
 
 /// Starts TOTP enrolment: secret, otpauth URI and QR code (SVG), shown once.
 #[utoipa::path(
+    operation_id = "setupTotp",
     tag = "auth",
     security(("bearer" = [])),
     responses(
@@ -725,6 +737,7 @@ pub async fn totp_setup(
 
 /// Turns TOTP on with a current code; returns 10 single-use backup codes, once.
 #[utoipa::path(
+    operation_id = "enableTotp",
     tag = "auth",
     security(("bearer" = [])),
     request_body = TotpEnableRequest,
@@ -753,6 +766,7 @@ pub async fn totp_enable(
 /// Turns TOTP off (password plus a TOTP or backup code); other sessions are signed out
 /// and this one gets a new access token.
 #[utoipa::path(
+    operation_id = "disableTotp",
     tag = "auth",
     security(("bearer" = [])),
     request_body = TotpDisableRequest,
@@ -803,6 +817,7 @@ pub async fn totp_disable(
 
 /// Replaces the backup codes (password required); the old ones stop working.
 #[utoipa::path(
+    operation_id = "regenerateBackupCodes",
     tag = "auth",
     security(("bearer" = [])),
     request_body = BackupCodesRequest,
@@ -840,6 +855,8 @@ pub struct AuthConfig {
 
 /// Public sign-in settings (no authentication).
 #[utoipa::path(
+    operation_id = "getAuthConfig",
+    security(),
     tag = "auth",
     responses(
         (status = 200, description = "Sign-in settings", body = AuthConfig),
@@ -855,6 +872,7 @@ pub async fn auth_config(state: web::Data<AppState>) -> web::Json<AuthConfig> {
 
 /// Storage used and allowed.
 #[utoipa::path(
+    operation_id = "getMyQuota",
     tag = "auth",
     security(("bearer" = [])),
     responses(

@@ -425,6 +425,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
 /// directly (valid 15 minutes). Confirm turns the reservation into the charge; delete,
 /// a refused confirm and expiry release it.
 #[utoipa::path(
+    operation_id = "createUploadUrl",
     tag = "documents",
     security(("bearer" = [])),
     request_body = UploadUrlRequest,
@@ -473,6 +474,7 @@ pub async fn upload_url(
 /// into a charge atomically, and the document queued for processing. Repeating it is
 /// harmless.
 #[utoipa::path(
+    operation_id = "confirmUpload",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -505,6 +507,7 @@ pub async fn confirm(
 /// relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
 /// that order; `total_exact` is false when more matched.
 #[utoipa::path(
+    operation_id = "listDocuments",
     tag = "documents",
     security(("bearer" = [])),
     params(ListQuery),
@@ -562,6 +565,7 @@ pub async fn list(
 
 /// One document's metadata (yours, or shared with you).
 #[utoipa::path(
+    operation_id = "getDocument",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -585,6 +589,7 @@ pub async fn get_one(
 
 /// Renames, moves or changes the AI opt-out of your document.
 #[utoipa::path(
+    operation_id = "updateDocument",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -624,6 +629,7 @@ pub async fn update(
 /// Deletes your document: its bytes, its row, and its size from your quota (the
 /// reservation, for an unconfirmed upload).
 #[utoipa::path(
+    operation_id = "deleteDocument",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -646,6 +652,7 @@ pub async fn delete_one(
 
 /// A short-lived URL serving the original bytes as an attachment.
 #[utoipa::path(
+    operation_id = "downloadDocument",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -674,6 +681,7 @@ pub async fn download(
 /// Runs extraction and classification again (e.g. after changing topics or provider).
 /// Idempotent while the document is already queued or processing.
 #[utoipa::path(
+    operation_id = "classifyDocument",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -707,6 +715,7 @@ pub async fn classify(
 
 /// The text extracted from a document you own or that is shared with you.
 #[utoipa::path(
+    operation_id = "getDocumentText",
     tag = "documents",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),

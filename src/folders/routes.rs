@@ -95,6 +95,7 @@ fn folder_name(raw: &str) -> Result<FolderName, ApiError> {
 
 /// Lists the caller's folders: the whole tree, flat, with document counts.
 #[utoipa::path(
+    operation_id = "listFolders",
     tag = "folders",
     security(("bearer" = [])),
     responses(
@@ -118,6 +119,7 @@ pub async fn list_folders(
 ///
 /// Sibling names are unique ignoring case (`409 folder_exists`).
 #[utoipa::path(
+    operation_id = "createFolder",
     tag = "folders",
     security(("bearer" = [])),
     request_body = CreateFolderRequest,
@@ -150,6 +152,7 @@ pub async fn create_folder(
 /// so is a name that a sibling at the destination already has, ignoring case
 /// (`409 folder_exists`).
 #[utoipa::path(
+    operation_id = "updateFolder",
     tag = "folders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Folder id")),
@@ -190,6 +193,7 @@ pub async fn update_folder(
 /// case) is renamed `name (2)`, `name (3)`, … (the first free number). No document is
 /// deleted.
 #[utoipa::path(
+    operation_id = "deleteFolder",
     tag = "folders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Folder id")),

@@ -142,6 +142,7 @@ pub struct SharedWithMeQuery {
 /// ("No such user"); yourself is a 409 `cannot_share_with_self`; an administrator
 /// (who never sees documents) is a 409 `cannot_share_with_admin`.
 #[utoipa::path(
+    operation_id = "createShare",
     tag = "shares",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -184,6 +185,7 @@ pub async fn create_share(
 
 /// Everyone your document is shared with.
 #[utoipa::path(
+    operation_id = "listShares",
     tag = "shares",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Document id")),
@@ -211,6 +213,7 @@ pub async fn list_shares(
 /// Only the document's owner can revoke. Anyone else, the recipient included, gets the
 /// same 404 as for a share that does not exist.
 #[utoipa::path(
+    operation_id = "revokeShare",
     tag = "shares",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Share id")),
@@ -233,6 +236,7 @@ pub async fn revoke_share(
 
 /// Documents other accounts shared with you, most recently shared first.
 #[utoipa::path(
+    operation_id = "listSharedWithMe",
     tag = "shares",
     security(("bearer" = [])),
     params(SharedWithMeQuery),

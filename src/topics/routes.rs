@@ -162,6 +162,7 @@ fn changes(body: &UpdateTopicRequest) -> Result<TopicChanges, ApiError> {
 
 /// Lists the caller's own topics and the system topics, with document counts.
 #[utoipa::path(
+    operation_id = "listTopics",
     tag = "topics",
     security(("bearer" = [])),
     responses(
@@ -186,6 +187,7 @@ pub async fn list_topics(
 /// Names are unique ignoring case among the caller's topics and must not be the name
 /// of a system topic (`409 topic_exists`).
 #[utoipa::path(
+    operation_id = "createTopic",
     tag = "topics",
     security(("bearer" = [])),
     request_body = CreateTopicRequest,
@@ -218,6 +220,7 @@ pub async fn create_topic(
 ///
 /// System topics and other accounts' topics answer 404 like missing ones.
 #[utoipa::path(
+    operation_id = "updateTopic",
     tag = "topics",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Topic id")),
@@ -252,6 +255,7 @@ pub async fn update_topic(
 ///
 /// The documents themselves stay.
 #[utoipa::path(
+    operation_id = "deleteTopic",
     tag = "topics",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Topic id")),
@@ -274,6 +278,7 @@ pub async fn delete_topic(
 
 /// Lists the system topics.
 #[utoipa::path(
+    operation_id = "listSystemTopics",
     tag = "topics",
     security(("bearer" = [])),
     responses(
@@ -298,6 +303,7 @@ pub async fn list_system_topics(
 /// Names are unique ignoring case among system topics (`409 topic_exists`). Accounts
 /// that already have a topic of that name keep it.
 #[utoipa::path(
+    operation_id = "createSystemTopic",
     tag = "topics",
     security(("bearer" = [])),
     request_body = CreateTopicRequest,
@@ -333,6 +339,7 @@ pub async fn create_system_topic(
 
 /// Changes the name, description or colour of a system topic.
 #[utoipa::path(
+    operation_id = "updateSystemTopic",
     tag = "topics",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "System topic id")),
@@ -371,6 +378,7 @@ pub async fn update_system_topic(
 
 /// Deletes a system topic and removes it from every account's documents.
 #[utoipa::path(
+    operation_id = "deleteSystemTopic",
     tag = "topics",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "System topic id")),
