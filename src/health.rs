@@ -41,6 +41,7 @@ pub struct ComponentHealth {
     pub latency_ms: u64,
     /// Why the check failed (absent when ok).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<String>,
 }
 
@@ -57,6 +58,7 @@ pub struct HealthReport {
     pub queue: ComponentHealth,
     /// Processing backlog; absent when the database or queue did not answer in time.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub jobs: Option<JobsHealth>,
     /// Server version.
     #[schema(example = "0.1.0")]

@@ -17,6 +17,7 @@ use crate::error::ErrorBody;
         description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message}`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
+    servers((url = "/", description = "The server that serves this document")),
     components(schemas(
         ErrorBody,
         crate::audit::AuditEvent,

@@ -118,18 +118,19 @@ pub enum Role {
     Admin,
 }
 
-/// `PATCH /api/admin/users/{id}` body.
+/// `PATCH /api/admin/users/{id}` body; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// Enable or disable sign-in (disabling signs the account out everywhere).
+    /// Enable or disable sign-in (disabling signs the account out everywhere); absent or
+    /// null = unchanged.
     #[serde(default)]
     pub is_active: Option<bool>,
-    /// `user` or `admin`.
+    /// `user` or `admin`; absent or null = unchanged.
     #[serde(default)]
     #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
-    /// Quota limit in bytes.
+    /// Quota limit in bytes; absent or null = unchanged.
     #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 0)]
     pub quota_limit_bytes: Option<i64>,
@@ -161,16 +162,21 @@ pub struct AuditEntryView {
     /// Entry id.
     pub id: Uuid,
     /// Subject account.
+    #[schema(required = true)]
     pub user_id: Option<Uuid>,
     /// Acting account.
+    #[schema(required = true)]
     pub actor_id: Option<Uuid>,
     /// Event type.
     pub event_type: String,
     /// Affected resource.
+    #[schema(required = true)]
     pub resource_id: Option<String>,
     /// Client IP.
+    #[schema(required = true)]
     pub ip_address: Option<String>,
     /// Outcome and other non-secret details.
+    #[schema(required = true)]
     pub metadata: Option<serde_json::Value>,
     /// When (UTC).
     pub created_at: DateTime<Utc>,

@@ -53,8 +53,10 @@ pub struct UserView {
     /// Whether the password must be changed before anything else.
     pub password_must_change: bool,
     /// Preferred classifier provider (`builtin`, `ollama`, `openai`, `anthropic`).
+    #[schema(required = true)]
     pub ai_provider: Option<String>,
     /// Preferred classifier model.
+    #[schema(required = true)]
     pub ai_model: Option<String>,
     /// Whether the account has its own AI provider API key (the key itself is never shown).
     pub ai_api_key_set: bool,
@@ -94,13 +96,15 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// Opaque refresh token; absent when it was set as a cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
     /// The signed-in account.
     pub user: UserView,
 }
 
 /// Answer to a login: either tokens, or `requires_totp: true` asking for a second factor.
-#[derive(Debug, Serialize, ToSchema)]
+/// Its OpenAPI schema is [`LoginAnswer`], which types the two shapes apart.
+#[derive(Debug, Serialize)]
 pub struct LoginResponse {
     /// True when the password was right and a TOTP or backup code is needed.
     pub requires_totp: bool,
@@ -119,6 +123,64 @@ pub struct LoginResponse {
     /// The signed-in account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserView>,
+}
+
+/// Answer to a login: tokens (`requires_totp: false`) or a request for a second factor
+/// (`requires_totp: true`); `requires_totp` tells the two shapes apart.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = LoginResponse)]
+pub enum LoginAnswer {
+    /// Signed in.
+    SignedIn(LoginTokens),
+    /// The password was right; send it again with `totp_code` or `backup_code`.
+    SecondFactorRequired(LoginSecondFactorRequired),
+}
+
+/// A login that signed in: the tokens and the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginTokens {
+    /// Always `false` here.
+    #[schema(schema_with = always_false)]
+    pub requires_totp: bool,
+    /// Bearer access token (JWT, short-lived).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque refresh token; absent when it was set as a cookie (`session: cookie`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub refresh_token: Option<String>,
+    /// The signed-in account.
+    pub user: UserView,
+}
+
+/// A login whose password was right but that needs a TOTP or backup code; nothing else
+/// is sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginSecondFactorRequired {
+    /// Always `true` here.
+    #[schema(schema_with = always_true)]
+    pub requires_totp: bool,
+}
+
+/// `requires_totp` of a signed-in login: the single value `false`.
+fn always_false() -> utoipa::openapi::Object {
+    single_boolean(false)
+}
+
+/// `requires_totp` of a login waiting for a second factor: the single value `true`.
+fn always_true() -> utoipa::openapi::Object {
+    single_boolean(true)
+}
+
+fn single_boolean(value: bool) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([value]))
+        .build()
 }
 
 /// A new access token for the current session.
@@ -203,25 +265,26 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
-    /// New handle.
+    /// New handle; absent or null = unchanged.
     #[serde(default)]
     #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub handle: Option<String>,
-    /// Classifier provider: `builtin`, `ollama`, `openai` or `anthropic`; null = server default.
+    /// Classifier provider: `builtin`, `ollama`, `openai` or `anthropic`; null = use the server default; absent =
+    /// unchanged.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<AiProvider>)]
     pub ai_provider: Option<Option<String>>,
-    /// Classifier model; null = provider default.
+    /// Classifier model; null = use the provider default; absent = unchanged.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]+$")]
     pub ai_model: Option<Option<String>>,
     /// Your own API key for the chosen provider (overrides the server's); write-only:
-    /// stored encrypted, never returned (see `ai_api_key_set`). null = remove it.
+    /// stored encrypted, never returned (see `ai_api_key_set`). null = remove it; absent = unchanged.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>, write_only, min_length = 1, max_length = 1000, pattern = r"^[^\x00-\x1f\x7f]+$")]
     pub ai_api_key: Option<Option<String>>,
     /// Let a model-based classifier propose a new topic when none of yours fits
-    /// (capped per document); off by default.
+    /// (capped per document); off by default. Absent or null = unchanged.
     #[serde(default)]
     pub ai_allow_new_topics: Option<bool>,
 }
@@ -375,7 +438,7 @@ pub async fn register(
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in, or `requires_totp: true` when a second factor is needed", body = LoginResponse),
+        (status = 200, description = "Signed in, or `requires_totp: true` when a second factor is needed", body = LoginAnswer),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "Wrong credentials or second factor", body = ErrorBody),
         (status = 403, description = "Account disabled", body = ErrorBody),

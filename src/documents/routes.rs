@@ -69,6 +69,15 @@ pub struct UploadUrlRequest {
     pub folder_id: Option<Uuid>,
 }
 
+/// HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
+/// enumeration, so generated clients get a type rather than a bare string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum UploadMethod {
+    /// `PUT` the bytes as the request body.
+    #[serde(rename = "PUT")]
+    Put,
+}
+
 /// Where and how to upload the bytes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadUrlResponse {
@@ -77,6 +86,7 @@ pub struct UploadUrlResponse {
     /// URL to `PUT` the bytes to.
     pub upload_url: String,
     /// Always `PUT`.
+    #[schema(value_type = UploadMethod)]
     pub method: String,
     /// Headers the `PUT` must carry exactly.
     pub headers: std::collections::BTreeMap<String, String>,
@@ -117,6 +127,7 @@ pub struct ClassifiedBy {
     /// Model name.
     pub model: String,
     /// Version of the prompt (or of the builtin model), when recorded.
+    #[schema(required = true)]
     pub prompt_version: Option<String>,
 }
 
@@ -154,11 +165,12 @@ pub struct DocumentTopicView {
     /// Topic name.
     pub name: String,
     /// Display color (e.g. `#3b82f6`), if set.
+    #[schema(required = true)]
     pub color: Option<String>,
     /// `ai` (the classifier) or `user` (set by hand).
     pub source: TopicSource,
     /// The classifier's confidence, 0–1 (none when set by hand).
-    #[schema(minimum = 0, maximum = 1)]
+    #[schema(required = true, minimum = 0, maximum = 1)]
     pub confidence: Option<f64>,
 }
 
@@ -192,21 +204,26 @@ pub struct DocumentView {
     /// Size in bytes.
     pub size_bytes: i64,
     /// SHA-256 of the original bytes (hex), once processed.
+    #[schema(required = true)]
     pub sha256: Option<String>,
     /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
     pub status: String,
     /// Why processing failed, when it did.
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// Folder, or none for the root.
+    #[schema(required = true)]
     pub folder_id: Option<Uuid>,
     /// Never sent to an external AI provider.
     pub ai_opt_out: bool,
     /// Who classified it, once classified.
+    #[schema(required = true)]
     pub classified_by: Option<ClassifiedBy>,
     /// Topics it is filed under, by name.
     pub topics: Vec<DocumentTopicView>,
     /// Search results only: text around the matches as plain-text segments, matches
     /// flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
+    #[schema(required = true)]
     pub snippet: Option<Vec<SnippetSegment>>,
     /// Uploaded at.
     pub created_at: DateTime<Utc>,
@@ -351,21 +368,21 @@ pub struct ListQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDocumentRequest {
-    /// New file name.
+    /// New file name; absent or null = unchanged.
     #[serde(default)]
     #[schema(min_length = 1, max_length = 1024)]
     pub filename: Option<String>,
-    /// Folder to move to; null = root.
+    /// Folder to move to (one of yours); null = move to the root; absent = unchanged.
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub folder_id: Option<Option<Uuid>>,
-    /// Keep the document away from external AI providers.
+    /// Keep the document away from external AI providers; absent or null = unchanged.
     #[serde(default)]
     pub ai_opt_out: Option<bool>,
     /// The document's complete topic set, chosen by hand (ids of your own or system
     /// topics). Every listed topic becomes a `user` link (confirming an AI suggestion
     /// turns it into one); topics not listed are removed. Hand-assigned topics teach
-    /// the builtin classifier.
+    /// the builtin classifier. `[]` removes every topic; absent or null = unchanged.
     #[serde(default)]
     #[schema(max_items = 50)]
     pub topics: Option<Vec<Uuid>>,
@@ -387,6 +404,7 @@ pub struct DocumentText {
     /// Document id.
     pub id: Uuid,
     /// The extracted, normalized text; null until extraction has run (or when it failed).
+    #[schema(required = true)]
     pub text: Option<String>,
     /// Whether the text was cut at the server's limit (`extract.max_chars`).
     pub truncated: bool,

@@ -20,6 +20,7 @@ pub struct FolderView {
     /// Folder id.
     pub id: Uuid,
     /// Parent folder; null for a folder at the root.
+    #[schema(required = true)]
     pub parent_id: Option<Uuid>,
     /// Name, unique among its siblings ignoring case.
     pub name: String,

@@ -27,8 +27,10 @@ pub struct TopicView {
     /// Name, unique ignoring case among the caller's topics and the system topics.
     pub name: String,
     /// Description.
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Colour as `#rrggbb`.
+    #[schema(required = true)]
     pub color: Option<String>,
     /// Whether this is a system topic (managed by administrators, read-only here).
     pub system: bool,
@@ -65,8 +67,10 @@ pub struct SystemTopicView {
     /// Name, unique ignoring case among system topics.
     pub name: String,
     /// Description.
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Colour as `#rrggbb`.
+    #[schema(required = true)]
     pub color: Option<String>,
     /// Created at.
     pub created_at: DateTime<Utc>,
