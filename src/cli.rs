@@ -39,8 +39,14 @@ pub enum Command {
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the OpenAPI 3.1 document (JSON) to stdout and exit.
-    Openapi,
+    /// Print the OpenAPI document (JSON) to stdout and exit: 3.1 (the default, as served
+    /// at /api/openapi.json) or, with `--openapi-version 3.0`, the 3.0.3 rendition served
+    /// at /api/openapi-3.0.json for tools that read only 3.0.
+    Openapi {
+        /// OpenAPI version of the printed document.
+        #[arg(long, value_enum, default_value = "3.1")]
+        openapi_version: crate::openapi::OpenApiVersion,
+    },
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -97,8 +103,8 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(Command::ExtractWorker) = cli.command {
         return crate::extract::sandbox::run_worker();
     }
-    if let Some(Command::Openapi) = cli.command {
-        print!("{}", crate::openapi::document_json());
+    if let Some(Command::Openapi { openapi_version }) = cli.command {
+        print!("{}", crate::openapi::rendition_json(openapi_version));
         return ExitCode::SUCCESS;
     }
     let env: HashMap<String, String> = std::env::vars().collect();

@@ -75,3 +75,345 @@ pub fn document_json() -> String {
     json.push('\n');
     json
 }
+
+/// Which OpenAPI version a rendition of the document is written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpenApiVersion {
+    /// OpenAPI 3.1 (the source document, `/api/openapi.json`).
+    #[default]
+    #[value(name = "3.1")]
+    V3_1,
+    /// OpenAPI 3.0.3 (`/api/openapi-3.0.json`), for tools that read only 3.0.
+    #[value(name = "3.0")]
+    V3_0,
+}
+
+/// The document in the given version as pretty JSON, ending in a newline.
+pub fn rendition_json(version: OpenApiVersion) -> String {
+    match version {
+        OpenApiVersion::V3_1 => document_json(),
+        OpenApiVersion::V3_0 => document_json_3_0(),
+    }
+}
+
+/// The 3.0.3 rendition as pretty JSON: [`document`] converted by [`to_openapi_3_0`].
+pub fn document_json_3_0() -> String {
+    render_3_0(&document())
+}
+
+/// `api` converted to OpenAPI 3.0.3 by [`to_openapi_3_0`], as pretty JSON ending in a
+/// newline.
+pub fn render_3_0(api: &utoipa::openapi::OpenApi) -> String {
+    let rendered = serde_json::to_value(api)
+        .map(to_openapi_3_0)
+        .and_then(|v| serde_json::to_string_pretty(&v));
+    let mut json = rendered.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// Rewrites an OpenAPI 3.1 document as OpenAPI 3.0.3, for tools that read only 3.0.
+///
+/// Covers what 3.1 adds over 3.0 in schemas (JSON Schema 2020-12): `type` lists and
+/// `null` (→ `nullable`), `oneOf`/`anyOf` with a `null` branch (→ `nullable`, a lone
+/// `$ref` wrapped in `allOf` so the flag is not ignored), `const` (→ one-value `enum`),
+/// `examples` (→ `example`), `contentMediaType`/`contentEncoding` (→ `format: binary` /
+/// `byte`), numeric `exclusiveMinimum`/`exclusiveMaximum` (→ the 3.0 boolean form), and
+/// drops keywords 3.0 lacks (`propertyNames`, `$schema`, `prefixItems`…). At the top
+/// level: `openapi: 3.0.3`, no `license.identifier`, `info.summary`, `webhooks` or
+/// `jsonSchemaDialect`.
+pub fn to_openapi_3_0(mut doc: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let Some(root) = doc.as_object_mut() else {
+        return doc;
+    };
+    root.insert("openapi".into(), Value::from("3.0.3"));
+    for key in ["webhooks", "jsonSchemaDialect"] {
+        root.remove(key);
+    }
+    if let Some(info) = root.get_mut("info").and_then(Value::as_object_mut) {
+        info.remove("summary");
+        if let Some(license) = info.get_mut("license").and_then(Value::as_object_mut) {
+            license.remove("identifier");
+        }
+    }
+    if let Some(components) = root.get_mut("components").and_then(Value::as_object_mut) {
+        components.remove("pathItems");
+        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+            schemas.values_mut().for_each(schema_to_3_0);
+        }
+    }
+    for (key, value) in root.iter_mut() {
+        if key != "components" {
+            convert_schemas_within(value);
+        }
+    }
+    if let Some(components) = root.get_mut("components").and_then(Value::as_object_mut) {
+        for (key, value) in components.iter_mut() {
+            if key != "schemas" {
+                convert_schemas_within(value);
+            }
+        }
+    }
+    doc
+}
+
+/// Finds the schemas inside paths, parameters, responses and the like: every value of a
+/// `schema` key (media types, parameters, headers).
+fn convert_schemas_within(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "schema" {
+                    schema_to_3_0(child);
+                } else {
+                    convert_schemas_within(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(convert_schemas_within),
+        _ => {}
+    }
+}
+
+/// Keywords of JSON Schema 2020-12 that OpenAPI 3.0's schema object does not have.
+const KEYWORDS_NOT_IN_3_0: &[&str] = &[
+    "$schema",
+    "$id",
+    "$anchor",
+    "$defs",
+    "$comment",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "propertyNames",
+    "prefixItems",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "dependentRequired",
+    "dependentSchemas",
+    "contains",
+    "minContains",
+    "maxContains",
+    "if",
+    "then",
+    "else",
+    "contentSchema",
+];
+
+/// Converts one schema (and the schemas inside it) from 3.1 to 3.0.
+fn schema_to_3_0(schema: &mut serde_json::Value) {
+    use serde_json::{Map, Value};
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    for key in KEYWORDS_NOT_IN_3_0 {
+        map.remove(*key);
+    }
+    let mut nullable = false;
+
+    // `type: [x, "null"]` and `type: "null"`.
+    match map.remove("type") {
+        Some(Value::Array(types)) => {
+            let mut kept: Vec<Value> = Vec::new();
+            for t in types {
+                if t == "null" {
+                    nullable = true;
+                } else if !kept.contains(&t) {
+                    kept.push(t);
+                }
+            }
+            match kept.len() {
+                0 => {}
+                1 => {
+                    map.insert("type".into(), kept.remove(0));
+                }
+                _ => {
+                    let branches = kept
+                        .into_iter()
+                        .map(|t| Value::Object(Map::from_iter([("type".to_owned(), t)])))
+                        .collect();
+                    map.insert("anyOf".into(), Value::Array(branches));
+                }
+            }
+        }
+        Some(t) if t == "null" => nullable = true,
+        Some(t) => {
+            map.insert("type".into(), t);
+        }
+        None => {}
+    }
+
+    // `oneOf`/`anyOf` with a `{"type": "null"}` branch.
+    for key in ["oneOf", "anyOf"] {
+        let Some(Value::Array(mut branches)) = map.remove(key) else {
+            continue;
+        };
+        let before = branches.len();
+        branches.retain(|b| !is_null_schema(b));
+        if branches.len() < before {
+            nullable = true;
+        }
+        if branches.len() == 1 && before > 1 {
+            // One real branch left: merge it in (a `$ref` goes under `allOf`, where the
+            // `nullable` next to it is honoured; its description moves up).
+            let mut only = branches.remove(0);
+            if let Some(branch) = only.as_object_mut() {
+                if branch.contains_key("$ref") {
+                    let description = branch.remove("description");
+                    if let (Some(d), false) = (description, map.contains_key("description")) {
+                        map.insert("description".into(), d);
+                    }
+                    map.insert("allOf".into(), Value::Array(vec![only]));
+                } else {
+                    for (k, v) in std::mem::take(branch) {
+                        map.entry(k).or_insert(v);
+                    }
+                }
+            }
+        } else if !branches.is_empty() {
+            map.insert(key.into(), Value::Array(branches));
+        }
+    }
+    // A `nullable` flag next to `$ref` is ignored in 3.0: move the reference under `allOf`.
+    if nullable && map.contains_key("$ref") {
+        if let Some(reference) = map.remove("$ref") {
+            let reference = Value::Object(Map::from_iter([("$ref".to_owned(), reference)]));
+            map.insert("allOf".into(), Value::Array(vec![reference]));
+        }
+    }
+
+    if let Some(value) = map.remove("const") {
+        map.insert("enum".into(), Value::Array(vec![value]));
+    }
+    if nullable {
+        if let Some(Value::Array(values)) = map.get_mut("enum") {
+            if !values.contains(&Value::Null) {
+                values.push(Value::Null);
+            }
+        }
+        map.insert("nullable".into(), Value::Bool(true));
+    } else if let Some(Value::Array(values)) = map.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(mut examples)) = map.remove("examples") {
+        if !examples.is_empty() && !map.contains_key("example") {
+            map.insert("example".into(), examples.remove(0));
+        }
+    }
+    if map.remove("contentMediaType").is_some() && !map.contains_key("format") {
+        map.insert("format".into(), Value::from("binary"));
+    }
+    if let Some(encoding) = map.remove("contentEncoding") {
+        if encoding == "base64" && !map.contains_key("format") {
+            map.insert("format".into(), Value::from("byte"));
+        }
+    }
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if let Some(limit) = map.get(exclusive).filter(|v| v.is_number()).cloned() {
+            map.insert(bound.into(), limit);
+            map.insert(exclusive.into(), Value::Bool(true));
+        }
+    }
+
+    // The schemas inside this one.
+    for key in ["properties", "patternProperties"] {
+        if let Some(Value::Object(properties)) = map.get_mut(key) {
+            properties.values_mut().for_each(schema_to_3_0);
+        }
+    }
+    map.remove("patternProperties");
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child @ Value::Object(_)) = map.get_mut(key) {
+            schema_to_3_0(child);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            branches.iter_mut().for_each(schema_to_3_0);
+        }
+    }
+}
+
+/// `{"type": "null"}` (possibly with a description): the 3.1 spelling of "may be null".
+fn is_null_schema(schema: &serde_json::Value) -> bool {
+    schema.get("type").is_some_and(|t| t == "null")
+        && schema
+            .as_object()
+            .is_some_and(|m| m.keys().all(|k| k == "type" || k == "description"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::to_openapi_3_0;
+
+    #[test]
+    fn converts_the_3_1_schema_keywords_to_their_3_0_spelling() {
+        let doc = json!({
+            "openapi": "3.1.0",
+            "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+            "info": {"title": "t", "version": "1", "summary": "s",
+                     "license": {"name": "MIT", "identifier": "MIT"}},
+            "paths": {"/x": {"get": {
+                "parameters": [{"name": "n", "in": "query",
+                                "schema": {"type": ["integer", "null"], "exclusiveMinimum": 0}}],
+                "responses": {"200": {"description": "ok", "content": {
+                    "application/octet-stream": {"schema": {"type": "string",
+                        "contentMediaType": "application/octet-stream"}}}}}
+            }}},
+            "components": {"schemas": {
+                "A": {"type": "object", "properties": {
+                    "const": {"const": "PUT", "examples": ["PUT"]},
+                    "maybe": {"oneOf": [{"$ref": "#/components/schemas/B", "description": "d"},
+                                        {"type": "null"}]},
+                    "either": {"oneOf": [{"type": "null"}, {"type": "string"}, {"type": "integer"}]},
+                    "map": {"type": "object", "additionalProperties": {"type": ["string", "null"]},
+                            "propertyNames": {"type": "string"}},
+                    "kind": {"type": ["string", "null"], "enum": ["a", "b", null]},
+                    "bytes": {"type": "string", "contentEncoding": "base64"}
+                }},
+                "B": {"type": "null"}
+            }}
+        });
+        let out = to_openapi_3_0(doc);
+        assert_eq!(out["openapi"], "3.0.3");
+        assert!(out.get("jsonSchemaDialect").is_none());
+        assert_eq!(
+            out["info"],
+            json!({"title": "t", "version": "1", "license": {"name": "MIT"}})
+        );
+        let param = &out["paths"]["/x"]["get"]["parameters"][0]["schema"];
+        assert_eq!(
+            param,
+            &json!({"type": "integer", "nullable": true, "minimum": 0, "exclusiveMinimum": true})
+        );
+        let body = &out["paths"]["/x"]["get"]["responses"]["200"]["content"]["application/octet-stream"]
+            ["schema"];
+        assert_eq!(body, &json!({"type": "string", "format": "binary"}));
+        let a = &out["components"]["schemas"]["A"]["properties"];
+        assert_eq!(a["const"], json!({"enum": ["PUT"], "example": "PUT"}));
+        assert_eq!(
+            a["maybe"],
+            json!({"allOf": [{"$ref": "#/components/schemas/B"}], "description": "d", "nullable": true})
+        );
+        assert_eq!(
+            a["either"],
+            json!({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": true})
+        );
+        assert_eq!(
+            a["map"],
+            json!({"type": "object", "additionalProperties": {"type": "string", "nullable": true}})
+        );
+        assert_eq!(
+            a["kind"],
+            json!({"type": "string", "enum": ["a", "b", null], "nullable": true})
+        );
+        assert_eq!(a["bytes"], json!({"type": "string", "format": "byte"}));
+        assert_eq!(out["components"]["schemas"]["B"], json!({"nullable": true}));
+    }
+}

@@ -289,6 +289,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
     let spec = crate::openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&spec));
     let spec_json = web::Bytes::from(crate::openapi::document_json());
+    let spec_json_3_0 = web::Bytes::from(crate::openapi::render_3_0(&spec));
     drop(spec);
     let state = web::Data::new(state);
     let json_config = json_config(settings.server.json_body_limit);
@@ -332,6 +333,20 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                 "/api/openapi.json",
                 web::get().to({
                     let spec_json = spec_json.clone();
+                    move || {
+                        let body = spec_json.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type("application/json")
+                                .body(body)
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/api/openapi-3.0.json",
+                web::get().to({
+                    let spec_json = spec_json_3_0.clone();
                     move || {
                         let body = spec_json.clone();
                         async move {

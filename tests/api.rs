@@ -422,3 +422,359 @@ async fn every_schema_reference_resolves() {
         assert!(schemas.contains_key(name), "dangling $ref {r}");
     }
 }
+
+/// `(method, path, operation)` for every operation of a document.
+fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ops.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
+    // Generators name client methods after operationIds and rename colliding ones
+    // (`list`, `update`, `confirm`… used to repeat); an operation without `security`
+    // inherits none, so a client cannot tell public operations from bearer ones.
+    let spec: Value = serde_json::from_str(&docuvault::openapi::document_json()).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    let mut seen = std::collections::HashSet::new();
+    let mut public = Vec::new();
+    for (method, path, op) in operations(&spec) {
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        let mut chars = id.chars();
+        assert!(
+            chars.next().is_some_and(|c| c.is_ascii_lowercase())
+                && chars.all(|c| c.is_ascii_alphanumeric()),
+            "{method} {path}: operationId {id} is not camelCase"
+        );
+        assert!(seen.insert(id.to_owned()), "operationId {id} repeats");
+        let security = op["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} ({id}) declares no security"));
+        match security.as_slice() {
+            [] => public.push(id.to_owned()),
+            [only] => assert_eq!(only, &serde_json::json!({"bearer": []}), "{id}"),
+            other => panic!("{id}: unexpected security {other:?}"),
+        }
+    }
+    public.sort();
+    assert_eq!(
+        public,
+        [
+            "getAuthConfig",
+            "getHealth",
+            "login",
+            "refreshSession",
+            "register"
+        ]
+    );
+    for (id, path) in [
+        ("listDocuments", "/api/documents"),
+        ("confirmUpload", "/api/documents/{id}/confirm"),
+        ("getMyQuota", "/api/auth/me/quota"),
+        ("createUploadUrl", "/api/documents/upload-url"),
+        ("downloadDocument", "/api/documents/{id}/download"),
+        ("getMe", "/api/auth/me"),
+    ] {
+        let method = if id.starts_with("create") || id.starts_with("confirm") {
+            "post"
+        } else {
+            "get"
+        };
+        assert_eq!(spec["paths"][path][method]["operationId"], id);
+    }
+}
+
+/// Keys only OpenAPI 3.1 (JSON Schema 2020-12) has; none may remain in the 3.0 rendition.
+const ONLY_IN_3_1: &[&str] = &[
+    "const",
+    "contentMediaType",
+    "contentEncoding",
+    "propertyNames",
+    "prefixItems",
+    "unevaluatedProperties",
+    "dependentRequired",
+    "$schema",
+    "$defs",
+    "jsonSchemaDialect",
+    "webhooks",
+    "identifier",
+];
+
+/// Every 3.1-only construct in `v`, as `path: what` lines.
+fn constructs_only_in_3_1(v: &Value, path: &str, parent_key: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            // Under `properties` the keys are property names, not keywords.
+            let names = parent_key == "properties";
+            for (k, child) in m {
+                if !names {
+                    if ONLY_IN_3_1.contains(&k.as_str()) {
+                        out.push(format!("{path}: {k}"));
+                    }
+                    if k == "type" && !child.is_string() {
+                        out.push(format!("{path}: type {child}"));
+                    }
+                    if k == "type" && child == "null" {
+                        out.push(format!("{path}: type null"));
+                    }
+                    if k == "examples" && child.is_array() {
+                        out.push(format!("{path}: examples list"));
+                    }
+                    if (k == "exclusiveMinimum" || k == "exclusiveMaximum") && !child.is_boolean() {
+                        out.push(format!("{path}: numeric {k}"));
+                    }
+                    if k == "nullable" && m.contains_key("$ref") {
+                        out.push(format!("{path}: nullable next to $ref (ignored in 3.0)"));
+                    }
+                }
+                constructs_only_in_3_1(child, &format!("{path}/{k}"), k, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                constructs_only_in_3_1(x, &format!("{path}/{i}"), "", out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn openapi_3_0_rendition_is_served_and_has_no_3_1_constructs() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/api/openapi-3.0.json").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let served: Value = res.json().await.unwrap();
+    // The CLI prints this same function's output (tests/cli.rs checks that side).
+    let rendered: Value = serde_json::from_str(&docuvault::openapi::document_json_3_0()).unwrap();
+    assert_eq!(served, rendered);
+    assert_eq!(served["openapi"], "3.0.3");
+
+    let mut found = Vec::new();
+    constructs_only_in_3_1(&served, "#", "", &mut found);
+    assert!(found.is_empty(), "3.1-only constructs left: {found:#?}");
+
+    // Same operations, same schemas as the 3.1 source, nullability kept as `nullable`.
+    let source: Value = serde_json::from_str(&docuvault::openapi::document_json()).unwrap();
+    let ids = |spec: &Value| {
+        let mut ids: Vec<String> = operations(spec)
+            .into_iter()
+            .map(|(_, _, op)| op["operationId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&served), ids(&source));
+    let schemas = |spec: &Value| {
+        let mut names: Vec<String> = spec["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(schemas(&served), schemas(&source));
+    let doc = &served["components"]["schemas"]["DocumentView"]["properties"];
+    assert_eq!(doc["sha256"]["type"], "string");
+    assert_eq!(doc["sha256"]["nullable"], true);
+    assert_eq!(doc["classified_by"]["nullable"], true);
+    assert_eq!(
+        doc["classified_by"]["allOf"][0]["$ref"],
+        "#/components/schemas/ClassifiedBy"
+    );
+    let tokens = &served["components"]["schemas"]["LoginTokens"]["properties"];
+    assert_eq!(tokens["requires_totp"]["enum"], serde_json::json!([false]));
+}
+
+/// Response fields the server leaves out (rather than sending null) when they have no
+/// value: optional in the spec.
+const SENT_ONLY_WHEN_SET: &[&str] = &["refresh_token", "detail", "jobs"];
+
+/// Checks `value` against `schema` (resolving `$ref`s in `spec`): types, enumerations,
+/// required properties, no undeclared properties, nullability. Returns what differs.
+fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return conforms(spec, &spec["components"]["schemas"][name], value, at);
+    }
+    if let Some(branches) = schema["oneOf"].as_array() {
+        let matching: Vec<_> = branches
+            .iter()
+            .filter(|b| conforms(spec, b, value, at).is_ok())
+            .collect();
+        return match matching.len() {
+            1 => Ok(()),
+            n => Err(format!("{at}: {value} matches {n} branches of oneOf")),
+        };
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !types.is_empty()
+        && !types.contains(&kind)
+        && !(kind == "integer" && types.contains(&"number"))
+    {
+        return Err(format!("{at}: {value} is {kind}, the spec says {types:?}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            return Err(format!("{at}: {value} not in {allowed:?}"));
+        }
+    }
+    match value {
+        Value::Object(fields) => {
+            for key in schema["required"].as_array().into_iter().flatten() {
+                let key = key.as_str().unwrap();
+                if !fields.contains_key(key) {
+                    return Err(format!("{at}: required `{key}` missing"));
+                }
+            }
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            for (key, v) in fields.iter().filter(|_| schema["properties"].is_object()) {
+                // Only fields the server leaves out when empty may be optional; everything
+                // else it sends (null included) every time, so the spec must require it.
+                if !required.contains(&Value::from(key.as_str()))
+                    && (v.is_null() || !SENT_ONLY_WHEN_SET.contains(&key.as_str()))
+                {
+                    return Err(format!("{at}: `{key}` is sent but not required"));
+                }
+            }
+            if let Some(properties) = schema["properties"].as_object() {
+                for (key, v) in fields {
+                    let Some(p) = properties.get(key) else {
+                        if schema["additionalProperties"].is_null() {
+                            return Err(format!("{at}: `{key}` is not in the spec"));
+                        }
+                        continue;
+                    };
+                    conforms(spec, p, v, &format!("{at}.{key}"))?;
+                }
+            }
+            if let Some(extra) = schema["additionalProperties"].as_object() {
+                let extra = Value::Object(extra.clone());
+                for (key, v) in fields {
+                    if schema["properties"].get(key).is_none() {
+                        conforms(spec, &extra, v, &format!("{at}.{key}"))?;
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                conforms(spec, &schema["items"], item, &format!("{at}[{i}]"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks a response against the spec's schema for its operation and status.
+async fn check_response(spec: &Value, method: &str, path: &str, res: reqwest::Response) -> Value {
+    let status = res.status().as_u16().to_string();
+    let body: Value = res.json().await.unwrap();
+    let schema =
+        &spec["paths"][path][method]["responses"][&status]["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} {status} is not documented"
+    );
+    if let Err(e) = conforms(spec, schema, &body, &format!("{method} {path} {status}")) {
+        panic!("{e}\nbody: {body:#}");
+    }
+    body
+}
+
+#[tokio::test]
+async fn core_flow_responses_match_the_spec_required_fields_included() {
+    // Fields the server always sends are `required` (nullable where null is possible),
+    // and nothing it sends is missing from the spec: generated clients parse every
+    // answer of the core flow without casting.
+    let spec: Value = serde_json::from_str(&docuvault::openapi::document_json()).unwrap();
+    let app = TestApp::spawn().await;
+    let body = serde_json::json!({
+        "handle": "carol", "email": "carol@example.com", "password": common::PASSWORD,
+    });
+    let res = app.post_json("/api/auth/register", None, &body).await;
+    check_response(&spec, "post", "/api/auth/register", res).await;
+    let login = serde_json::json!({"login": "carol", "password": common::PASSWORD});
+    let res = app.post_json("/api/auth/login", None, &login).await;
+    let signed_in = check_response(&spec, "post", "/api/auth/login", res).await;
+    assert_eq!(signed_in["requires_totp"], false);
+    let s = common::Session::from_body(signed_in);
+
+    for (path, public) in [
+        ("/health", true),
+        ("/api/auth/config", true),
+        ("/api/auth/me", false),
+        ("/api/auth/me/quota", false),
+        ("/api/topics", false),
+        ("/api/folders", false),
+    ] {
+        let res = if public {
+            app.get(path).await
+        } else {
+            app.get_auth(path, &s.access).await
+        };
+        check_response(&spec, "get", path, res).await;
+    }
+
+    let bytes = b"Invoice 42: the quarterly electricity bill.".to_vec();
+    let res = app
+        .post_json(
+            "/api/documents/upload-url",
+            Some(&s.access),
+            &serde_json::json!({"filename": "bill.txt", "content_type": "text/plain", "size_bytes": bytes.len()}),
+        )
+        .await;
+    let ticket = check_response(&spec, "post", "/api/documents/upload-url", res).await;
+    assert_eq!(ticket["method"], "PUT");
+    assert!(app.put_bytes(&ticket, bytes).await.status().is_success());
+    let id = ticket["document_id"].as_str().unwrap().to_owned();
+    let res = app.confirm(&s, &id).await;
+    check_response(&spec, "post", "/api/documents/{id}/confirm", res).await;
+    common::wait_processed(&app, &s, &id).await;
+    for (path, template) in [
+        (format!("/api/documents/{id}"), "/api/documents/{id}"),
+        (
+            format!("/api/documents/{id}/text"),
+            "/api/documents/{id}/text",
+        ),
+        (
+            format!("/api/documents/{id}/download"),
+            "/api/documents/{id}/download",
+        ),
+        ("/api/documents".to_owned(), "/api/documents"),
+        ("/api/documents?q=electricity".to_owned(), "/api/documents"),
+    ] {
+        let res = app.get_auth(&path, &s.access).await;
+        check_response(&spec, "get", template, res).await;
+    }
+
+    // With TOTP on, the login answer is the other branch of the oneOf.
+    common::enable_totp(&app, &s).await;
+    let res = app.post_json("/api/auth/login", None, &login).await;
+    let pending = check_response(&spec, "post", "/api/auth/login", res).await;
+    assert_eq!(pending, serde_json::json!({"requires_totp": true}));
+}

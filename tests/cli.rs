@@ -265,6 +265,17 @@ fn migrate_is_idempotent_and_openapi_prints_the_document() {
     assert!(out.status.success());
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["info"]["title"], "DocuVault API");
+    assert_eq!(printed["openapi"], "3.1.0");
+    let out = docuvault(dir.path())
+        .args(["openapi", "--openapi-version", "3.0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Byte for byte what `GET /api/openapi-3.0.json` serves (tests/api.rs).
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        docuvault::openapi::document_json_3_0()
+    );
 
     let version = docuvault(dir.path()).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
