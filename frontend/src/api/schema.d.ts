@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** The security audit log, newest first. */
-        get: operations["list_audit_log"];
+        get: operations["listAuditLog"];
         put?: never;
         post?: never;
         delete?: never;
@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** Counts of accounts, documents and stored bytes. */
-        get: operations["stats"];
+        get: operations["getStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -46,14 +46,14 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the system topics. */
-        get: operations["list_system_topics"];
+        get: operations["listSystemTopics"];
         put?: never;
         /**
          * Creates a system topic, visible to every account.
          * @description Names are unique ignoring case among system topics (`409 topic_exists`). Accounts
          *     that already have a topic of that name keep it.
          */
-        post: operations["create_system_topic"];
+        post: operations["createSystemTopic"];
         delete?: never;
         options?: never;
         head?: never;
@@ -71,11 +71,11 @@ export interface paths {
         put?: never;
         post?: never;
         /** Deletes a system topic and removes it from every account's documents. */
-        delete: operations["delete_system_topic"];
+        delete: operations["deleteSystemTopic"];
         options?: never;
         head?: never;
         /** Changes the name, description or colour of a system topic. */
-        patch: operations["update_system_topic"];
+        patch: operations["updateSystemTopic"];
         trace?: never;
     };
     "/api/admin/users": {
@@ -86,10 +86,10 @@ export interface paths {
             cookie?: never;
         };
         /** Lists accounts with their quota usage. */
-        get: operations["list_users"];
+        get: operations["listUsers"];
         put?: never;
         /** Creates an account that must change its password at first sign-in. */
-        post: operations["create_user"];
+        post: operations["createUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -107,11 +107,11 @@ export interface paths {
         put?: never;
         post?: never;
         /** Deletes an account and everything it owns. */
-        delete: operations["delete_user"];
+        delete: operations["deleteUser"];
         options?: never;
         head?: never;
         /** Changes whether an account is active, its role or its quota. */
-        patch: operations["update_user"];
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/api/auth/backup-codes": {
@@ -124,7 +124,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Replaces the backup codes (password required); the old ones stop working. */
-        post: operations["regenerate_backup_codes"];
+        post: operations["regenerateBackupCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -139,7 +139,7 @@ export interface paths {
             cookie?: never;
         };
         /** Public sign-in settings (no authentication). */
-        get: operations["auth_config"];
+        get: operations["getAuthConfig"];
         put?: never;
         post?: never;
         delete?: never;
@@ -192,7 +192,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Ends every session of the account; all access tokens stop working at once. */
-        post: operations["logout_all"];
+        post: operations["logoutAll"];
         delete?: never;
         options?: never;
         head?: never;
@@ -207,7 +207,7 @@ export interface paths {
             cookie?: never;
         };
         /** The signed-in account. */
-        get: operations["me"];
+        get: operations["getMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -218,7 +218,7 @@ export interface paths {
          * @description Classifier preferences: provider, model, an own API key (write-only, stored
          *     encrypted) and whether new topics may be proposed.
          */
-        patch: operations["update_me"];
+        patch: operations["updateMe"];
         trace?: never;
     };
     "/api/auth/me/quota": {
@@ -229,7 +229,7 @@ export interface paths {
             cookie?: never;
         };
         /** Storage used and allowed. */
-        get: operations["my_quota"];
+        get: operations["getMyQuota"];
         put?: never;
         post?: never;
         delete?: never;
@@ -251,7 +251,7 @@ export interface paths {
          * Changes the password; other sessions and older access tokens stop working, and
          *     this session gets a new access token.
          */
-        post: operations["change_password"];
+        post: operations["changePassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -271,7 +271,7 @@ export interface paths {
          * Exchanges a refresh token (body or cookie) for a new access token and a rotated
          *     refresh token, delivered the same way it came.
          */
-        post: operations["refresh"];
+        post: operations["refreshSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -308,7 +308,7 @@ export interface paths {
          * Turns TOTP off (password plus a TOTP or backup code); other sessions are signed out
          *     and this one gets a new access token.
          */
-        post: operations["totp_disable"];
+        post: operations["disableTotp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -325,7 +325,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Turns TOTP on with a current code; returns 10 single-use backup codes, once. */
-        post: operations["totp_enable"];
+        post: operations["enableTotp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -342,7 +342,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Starts TOTP enrolment: secret, otpauth URI and QR code (SVG), shown once. */
-        post: operations["totp_setup"];
+        post: operations["setupTotp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -363,7 +363,7 @@ export interface paths {
          *     relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
          *     that order; `total_exact` is false when more matched.
          */
-        get: operations["list"];
+        get: operations["listDocuments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -387,7 +387,7 @@ export interface paths {
          *     directly (valid 15 minutes). Confirm turns the reservation into the charge; delete,
          *     a refused confirm and expiry release it.
          */
-        post: operations["upload_url"];
+        post: operations["createUploadUrl"];
         delete?: never;
         options?: never;
         head?: never;
@@ -402,18 +402,18 @@ export interface paths {
             cookie?: never;
         };
         /** One document's metadata (yours, or shared with you). */
-        get: operations["get_one"];
+        get: operations["getDocument"];
         put?: never;
         post?: never;
         /**
          * Deletes your document: its bytes, its row, and its size from your quota (the
          *     reservation, for an unconfirmed upload).
          */
-        delete: operations["delete_one"];
+        delete: operations["deleteDocument"];
         options?: never;
         head?: never;
         /** Renames, moves or changes the AI opt-out of your document. */
-        patch: operations["update"];
+        patch: operations["updateDocument"];
         trace?: never;
     };
     "/api/documents/{id}/classify": {
@@ -429,7 +429,7 @@ export interface paths {
          * Runs extraction and classification again (e.g. after changing topics or provider).
          *     Idempotent while the document is already queued or processing.
          */
-        post: operations["classify"];
+        post: operations["classifyDocument"];
         delete?: never;
         options?: never;
         head?: never;
@@ -450,7 +450,7 @@ export interface paths {
          *     into a charge atomically, and the document queued for processing. Repeating it is
          *     harmless.
          */
-        post: operations["confirm"];
+        post: operations["confirmUpload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -465,7 +465,7 @@ export interface paths {
             cookie?: never;
         };
         /** A short-lived URL serving the original bytes as an attachment. */
-        get: operations["download"];
+        get: operations["downloadDocument"];
         put?: never;
         post?: never;
         delete?: never;
@@ -482,7 +482,7 @@ export interface paths {
             cookie?: never;
         };
         /** Everyone your document is shared with. */
-        get: operations["list_shares"];
+        get: operations["listShares"];
         put?: never;
         /**
          * Shares your document read-only with another account, named by handle or e-mail.
@@ -492,7 +492,7 @@ export interface paths {
          *     ("No such user"); yourself is a 409 `cannot_share_with_self`; an administrator
          *     (who never sees documents) is a 409 `cannot_share_with_admin`.
          */
-        post: operations["create_share"];
+        post: operations["createShare"];
         delete?: never;
         options?: never;
         head?: never;
@@ -507,7 +507,7 @@ export interface paths {
             cookie?: never;
         };
         /** The text extracted from a document you own or that is shared with you. */
-        get: operations["document_text"];
+        get: operations["getDocumentText"];
         put?: never;
         post?: never;
         delete?: never;
@@ -524,13 +524,13 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the caller's folders: the whole tree, flat, with document counts. */
-        get: operations["list_folders"];
+        get: operations["listFolders"];
         put?: never;
         /**
          * Creates a folder at the root or under one of the caller's folders.
          * @description Sibling names are unique ignoring case (`409 folder_exists`).
          */
-        post: operations["create_folder"];
+        post: operations["createFolder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -555,7 +555,7 @@ export interface paths {
          *     case) is renamed `name (2)`, `name (3)`, … (the first free number). No document is
          *     deleted.
          */
-        delete: operations["delete_folder"];
+        delete: operations["deleteFolder"];
         options?: never;
         head?: never;
         /**
@@ -564,7 +564,7 @@ export interface paths {
          *     so is a name that a sibling at the destination already has, ignoring case
          *     (`409 folder_exists`).
          */
-        patch: operations["update_folder"];
+        patch: operations["updateFolder"];
         trace?: never;
     };
     "/api/shared-with-me": {
@@ -575,7 +575,7 @@ export interface paths {
             cookie?: never;
         };
         /** Documents other accounts shared with you, most recently shared first. */
-        get: operations["shared_with_me"];
+        get: operations["listSharedWithMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -599,7 +599,7 @@ export interface paths {
          * @description Only the document's owner can revoke. Anyone else, the recipient included, gets the
          *     same 404 as for a share that does not exist.
          */
-        delete: operations["revoke_share"];
+        delete: operations["revokeShare"];
         options?: never;
         head?: never;
         patch?: never;
@@ -613,14 +613,14 @@ export interface paths {
             cookie?: never;
         };
         /** Lists the caller's own topics and the system topics, with document counts. */
-        get: operations["list_topics"];
+        get: operations["listTopics"];
         put?: never;
         /**
          * Creates a topic in the caller's namespace.
          * @description Names are unique ignoring case among the caller's topics and must not be the name
          *     of a system topic (`409 topic_exists`).
          */
-        post: operations["create_topic"];
+        post: operations["createTopic"];
         delete?: never;
         options?: never;
         head?: never;
@@ -641,14 +641,14 @@ export interface paths {
          * Deletes one of the caller's topics and removes it from every document.
          * @description The documents themselves stay.
          */
-        delete: operations["delete_topic"];
+        delete: operations["deleteTopic"];
         options?: never;
         head?: never;
         /**
          * Changes the name, description or colour of one of the caller's topics.
          * @description System topics and other accounts' topics answer 404 like missing ones.
          */
-        patch: operations["update_topic"];
+        patch: operations["updateTopic"];
         trace?: never;
     };
     "/health": {
@@ -659,7 +659,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness and readiness of the instance and its backends. */
-        get: operations["health"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -752,7 +752,7 @@ export interface components {
              * Format: uuid
              * @description Acting account.
              */
-            actor_id?: string | null;
+            actor_id: string | null;
             /**
              * Format: date-time
              * @description When (UTC).
@@ -766,16 +766,16 @@ export interface components {
              */
             id: string;
             /** @description Client IP. */
-            ip_address?: string | null;
+            ip_address: string | null;
             /** @description Outcome and other non-secret details. */
-            metadata?: unknown;
+            metadata: unknown;
             /** @description Affected resource. */
-            resource_id?: string | null;
+            resource_id: string | null;
             /**
              * Format: uuid
              * @description Subject account.
              */
-            user_id?: string | null;
+            user_id: string | null;
         };
         /**
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
@@ -831,7 +831,7 @@ export interface components {
             /** @description Model name. */
             model: string;
             /** @description Version of the prompt (or of the builtin model), when recorded. */
-            prompt_version?: string | null;
+            prompt_version: string | null;
             /** @description Classifier provider (`builtin`, `ollama`, `openai`, `anthropic`). */
             provider: string;
         };
@@ -850,7 +850,7 @@ export interface components {
             /** @description Backend in use, e.g. `sqlite`, `postgres`, `local`, `s3`, `memory`, `redis`. */
             backend: string;
             /** @description Why the check failed (absent when ok). */
-            detail?: string | null;
+            detail?: string;
             /**
              * Format: int64
              * @description How long the check took, in milliseconds.
@@ -973,19 +973,19 @@ export interface components {
              */
             id: string;
             /** @description The extracted, normalized text; null until extraction has run (or when it failed). */
-            text?: string | null;
+            text: string | null;
             /** @description Whether the text was cut at the server's limit (`extract.max_chars`). */
             truncated: boolean;
         };
         /** @description A topic a document is filed under. */
         DocumentTopicView: {
             /** @description Display color (e.g. `#3b82f6`), if set. */
-            color?: string | null;
+            color: string | null;
             /**
              * Format: double
              * @description The classifier's confidence, 0–1 (none when set by hand).
              */
-            confidence?: number | null;
+            confidence: number | null;
             /**
              * Format: uuid
              * @description Topic id.
@@ -1000,7 +1000,7 @@ export interface components {
         DocumentView: {
             /** @description Never sent to an external AI provider. */
             ai_opt_out: boolean;
-            classified_by?: components["schemas"]["ClassifiedBy"] | null;
+            classified_by: components["schemas"]["ClassifiedBy"] | null;
             /** @description MIME type. */
             content_type: string;
             /**
@@ -1014,21 +1014,21 @@ export interface components {
              * Format: uuid
              * @description Folder, or none for the root.
              */
-            folder_id?: string | null;
+            folder_id: string | null;
             /**
              * Format: uuid
              * @description Document id.
              */
             id: string;
             /** @description Why processing failed, when it did. */
-            last_error?: string | null;
+            last_error: string | null;
             /**
              * Format: uuid
              * @description Owner's account id.
              */
             owner_id: string;
             /** @description SHA-256 of the original bytes (hex), once processed. */
-            sha256?: string | null;
+            sha256: string | null;
             /**
              * Format: int64
              * @description Size in bytes.
@@ -1038,7 +1038,7 @@ export interface components {
              * @description Search results only: text around the matches as plain-text segments, matches
              *     flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
              */
-            snippet?: components["schemas"]["SnippetSegment"][] | null;
+            snippet: components["schemas"]["SnippetSegment"][] | null;
             /** @description `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`. */
             status: string;
             /** @description Topics it is filed under, by name. */
@@ -1100,7 +1100,7 @@ export interface components {
              * Format: uuid
              * @description Parent folder; null for a folder at the root.
              */
-            parent_id?: string | null;
+            parent_id: string | null;
             /**
              * Format: date-time
              * @description Last renamed or moved at.
@@ -1111,7 +1111,8 @@ export interface components {
         HealthReport: {
             /** @description Database check. */
             database: components["schemas"]["ComponentHealth"];
-            jobs?: components["schemas"]["JobsHealth"] | null;
+            /** @description Processing backlog; absent when the database or queue did not answer in time. */
+            jobs?: components["schemas"]["JobsHealth"];
             /** @description Job queue check. */
             queue: components["schemas"]["ComponentHealth"];
             /** @description `ok` when every component is ok, else `error`. */
@@ -1168,22 +1169,36 @@ export interface components {
             /** @description Current 6-digit TOTP code, when two-factor authentication is on. */
             totp_code?: string | null;
         };
-        /** @description Answer to a login: either tokens, or `requires_totp: true` asking for a second factor. */
-        LoginResponse: {
-            /** @description Bearer access token. */
-            access_token?: string | null;
+        /**
+         * @description Answer to a login: tokens (`requires_totp: false`) or a request for a second factor
+         *     (`requires_totp: true`); `requires_totp` tells the two shapes apart.
+         */
+        LoginResponse: components["schemas"]["LoginTokens"] | components["schemas"]["LoginSecondFactorRequired"];
+        /**
+         * @description A login whose password was right but that needs a TOTP or backup code; nothing else
+         *     is sent.
+         */
+        LoginSecondFactorRequired: {
+            /** @enum {boolean} */
+            requires_totp: true;
+        };
+        /** @description A login that signed in: the tokens and the account. */
+        LoginTokens: {
+            /** @description Bearer access token (JWT, short-lived). */
+            access_token: string;
             /**
              * Format: int64
              * @description Seconds until the access token expires.
              */
-            expires_in?: number | null;
-            /** @description Opaque refresh token (body delivery only). */
-            refresh_token?: string | null;
-            /** @description True when the password was right and a TOTP or backup code is needed. */
-            requires_totp: boolean;
-            /** @description `Bearer`. */
-            token_type?: string | null;
-            user?: components["schemas"]["UserView"] | null;
+            expires_in: number;
+            /** @description Opaque refresh token; absent when it was set as a cookie (`session: cookie`). */
+            refresh_token?: string;
+            /** @enum {boolean} */
+            requires_totp: false;
+            /** @description Always `Bearer`. */
+            token_type: string;
+            /** @description The signed-in account. */
+            user: components["schemas"]["UserView"];
         };
         /** @description Quota numbers for a refused upload. */
         QuotaDetail: {
@@ -1405,14 +1420,14 @@ export interface components {
          */
         SystemTopicView: {
             /** @description Colour as `#rrggbb`. */
-            color?: string | null;
+            color: string | null;
             /**
              * Format: date-time
              * @description Created at.
              */
             created_at: string;
             /** @description Description. */
-            description?: string | null;
+            description: string | null;
             /**
              * Format: uuid
              * @description Topic id.
@@ -1431,7 +1446,7 @@ export interface components {
              */
             expires_in: number;
             /** @description Opaque refresh token; absent when it was set as a cookie. */
-            refresh_token?: string | null;
+            refresh_token?: string;
             /** @description Always `Bearer`. */
             token_type: string;
             /** @description The signed-in account. */
@@ -1450,9 +1465,9 @@ export interface components {
         /** @description A topic as a user sees it: one of their own or a system topic. */
         TopicView: {
             /** @description Colour as `#rrggbb`. */
-            color?: string | null;
+            color: string | null;
             /** @description Description. */
-            description?: string | null;
+            description: string | null;
             /**
              * Format: int64
              * @description The caller's documents filed under this topic (unconfirmed uploads not counted).
@@ -1494,20 +1509,20 @@ export interface components {
         };
         /** @description `PATCH /api/documents/{id}` body; absent fields stay as they are. */
         UpdateDocumentRequest: {
-            /** @description Keep the document away from external AI providers. */
+            /** @description Keep the document away from external AI providers; absent or null = unchanged. */
             ai_opt_out?: boolean | null;
-            /** @description New file name. */
+            /** @description New file name; absent or null = unchanged. */
             filename?: string | null;
             /**
              * Format: uuid
-             * @description Folder to move to; null = root.
+             * @description Folder to move to (one of yours); null = move to the root; absent = unchanged.
              */
             folder_id?: string | null;
             /**
              * @description The document's complete topic set, chosen by hand (ids of your own or system
              *     topics). Every listed topic becomes a `user` link (confirming an AI suggestion
              *     turns it into one); topics not listed are removed. Hand-assigned topics teach
-             *     the builtin classifier.
+             *     the builtin classifier. `[]` removes every topic; absent or null = unchanged.
              */
             topics?: string[] | null;
         };
@@ -1525,18 +1540,18 @@ export interface components {
         UpdateMeRequest: {
             /**
              * @description Let a model-based classifier propose a new topic when none of yours fits
-             *     (capped per document); off by default.
+             *     (capped per document); off by default. Absent or null = unchanged.
              */
             ai_allow_new_topics?: boolean | null;
             /**
              * @description Your own API key for the chosen provider (overrides the server's); write-only:
-             *     stored encrypted, never returned (see `ai_api_key_set`). null = remove it.
+             *     stored encrypted, never returned (see `ai_api_key_set`). null = remove it; absent = unchanged.
              */
             ai_api_key?: string | null;
-            /** @description Classifier model; null = provider default. */
+            /** @description Classifier model; null = use the provider default; absent = unchanged. */
             ai_model?: string | null;
             ai_provider?: components["schemas"]["AiProvider"] | null;
-            /** @description New handle. */
+            /** @description New handle; absent or null = unchanged. */
             handle?: string | null;
         };
         /**
@@ -1551,17 +1566,26 @@ export interface components {
             /** @description New name (same rules as on creation); absent or null = unchanged. */
             name?: string | null;
         };
-        /** @description `PATCH /api/admin/users/{id}` body. */
+        /** @description `PATCH /api/admin/users/{id}` body; absent fields stay as they are. */
         UpdateUserRequest: {
-            /** @description Enable or disable sign-in (disabling signs the account out everywhere). */
+            /**
+             * @description Enable or disable sign-in (disabling signs the account out everywhere); absent or
+             *     null = unchanged.
+             */
             is_active?: boolean | null;
             /**
              * Format: int64
-             * @description Quota limit in bytes.
+             * @description Quota limit in bytes; absent or null = unchanged.
              */
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
         };
+        /**
+         * @description HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
+         *     enumeration, so generated clients get a type rather than a bare string.
+         * @enum {string}
+         */
+        UploadMethod: "PUT";
         /** @description `POST /api/documents/upload-url` body. */
         UploadUrlRequest: {
             /**
@@ -1602,7 +1626,7 @@ export interface components {
                 [key: string]: string;
             };
             /** @description Always `PUT`. */
-            method: string;
+            method: components["schemas"]["UploadMethod"];
             /** @description URL to `PUT` the bytes to. */
             upload_url: string;
         };
@@ -1613,9 +1637,9 @@ export interface components {
             /** @description Whether the account has its own AI provider API key (the key itself is never shown). */
             ai_api_key_set: boolean;
             /** @description Preferred classifier model. */
-            ai_model?: string | null;
+            ai_model: string | null;
             /** @description Preferred classifier provider (`builtin`, `ollama`, `openai`, `anthropic`). */
-            ai_provider?: string | null;
+            ai_provider: string | null;
             /**
              * Format: date-time
              * @description When the account was created.
@@ -1648,7 +1672,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_audit_log: {
+    listAuditLog: {
         parameters: {
             query?: {
                 /** @description 1-based page number. */
@@ -1708,7 +1732,7 @@ export interface operations {
             };
         };
     };
-    stats: {
+    getStats: {
         parameters: {
             query?: never;
             header?: never;
@@ -1746,7 +1770,7 @@ export interface operations {
             };
         };
     };
-    list_system_topics: {
+    listSystemTopics: {
         parameters: {
             query?: never;
             header?: never;
@@ -1784,7 +1808,7 @@ export interface operations {
             };
         };
     };
-    create_system_topic: {
+    createSystemTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -1871,7 +1895,7 @@ export interface operations {
             };
         };
     };
-    delete_system_topic: {
+    deleteSystemTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -1919,7 +1943,7 @@ export interface operations {
             };
         };
     };
-    update_system_topic: {
+    updateSystemTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -2018,7 +2042,7 @@ export interface operations {
             };
         };
     };
-    list_users: {
+    listUsers: {
         parameters: {
             query?: {
                 /** @description 1-based page number. */
@@ -2072,7 +2096,7 @@ export interface operations {
             };
         };
     };
-    create_user: {
+    createUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -2168,7 +2192,7 @@ export interface operations {
             };
         };
     };
-    delete_user: {
+    deleteUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -2225,7 +2249,7 @@ export interface operations {
             };
         };
     };
-    update_user: {
+    updateUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -2324,7 +2348,7 @@ export interface operations {
             };
         };
     };
-    regenerate_backup_codes: {
+    regenerateBackupCodes: {
         parameters: {
             query?: never;
             header?: never;
@@ -2429,7 +2453,7 @@ export interface operations {
             };
         };
     };
-    auth_config: {
+    getAuthConfig: {
         parameters: {
             query?: never;
             header?: never;
@@ -2572,7 +2596,7 @@ export interface operations {
             };
         };
     };
-    logout_all: {
+    logoutAll: {
         parameters: {
             query?: never;
             header?: never;
@@ -2599,7 +2623,7 @@ export interface operations {
             };
         };
     };
-    me: {
+    getMe: {
         parameters: {
             query?: never;
             header?: never;
@@ -2628,7 +2652,7 @@ export interface operations {
             };
         };
     };
-    update_me: {
+    updateMe: {
         parameters: {
             query?: never;
             header?: never;
@@ -2715,7 +2739,7 @@ export interface operations {
             };
         };
     };
-    my_quota: {
+    getMyQuota: {
         parameters: {
             query?: never;
             header?: never;
@@ -2753,7 +2777,7 @@ export interface operations {
             };
         };
     };
-    change_password: {
+    changePassword: {
         parameters: {
             query?: never;
             header?: never;
@@ -2849,7 +2873,7 @@ export interface operations {
             };
         };
     };
-    refresh: {
+    refreshSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -3024,7 +3048,7 @@ export interface operations {
             };
         };
     };
-    totp_disable: {
+    disableTotp: {
         parameters: {
             query?: never;
             header?: never;
@@ -3129,7 +3153,7 @@ export interface operations {
             };
         };
     };
-    totp_enable: {
+    enableTotp: {
         parameters: {
             query?: never;
             header?: never;
@@ -3225,7 +3249,7 @@ export interface operations {
             };
         };
     };
-    totp_setup: {
+    setupTotp: {
         parameters: {
             query?: never;
             header?: never;
@@ -3272,7 +3296,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    listDocuments: {
         parameters: {
             query?: {
                 /** @description 1-based page number. */
@@ -3343,7 +3367,7 @@ export interface operations {
             };
         };
     };
-    upload_url: {
+    createUploadUrl: {
         parameters: {
             query?: never;
             header?: never;
@@ -3448,7 +3472,7 @@ export interface operations {
             };
         };
     };
-    get_one: {
+    getDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3498,7 +3522,7 @@ export interface operations {
             };
         };
     };
-    delete_one: {
+    deleteDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3546,7 +3570,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    updateDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3636,7 +3660,7 @@ export interface operations {
             };
         };
     };
-    classify: {
+    classifyDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3695,7 +3719,7 @@ export interface operations {
             };
         };
     };
-    confirm: {
+    confirmUpload: {
         parameters: {
             query?: never;
             header?: never;
@@ -3772,7 +3796,7 @@ export interface operations {
             };
         };
     };
-    download: {
+    downloadDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3831,7 +3855,7 @@ export interface operations {
             };
         };
     };
-    list_shares: {
+    listShares: {
         parameters: {
             query?: never;
             header?: never;
@@ -3881,7 +3905,7 @@ export interface operations {
             };
         };
     };
-    create_share: {
+    createShare: {
         parameters: {
             query?: never;
             header?: never;
@@ -3989,7 +4013,7 @@ export interface operations {
             };
         };
     };
-    document_text: {
+    getDocumentText: {
         parameters: {
             query?: never;
             header?: never;
@@ -4039,7 +4063,7 @@ export interface operations {
             };
         };
     };
-    list_folders: {
+    listFolders: {
         parameters: {
             query?: never;
             header?: never;
@@ -4077,7 +4101,7 @@ export interface operations {
             };
         };
     };
-    create_folder: {
+    createFolder: {
         parameters: {
             query?: never;
             header?: never;
@@ -4173,7 +4197,7 @@ export interface operations {
             };
         };
     };
-    delete_folder: {
+    deleteFolder: {
         parameters: {
             query?: never;
             header?: never;
@@ -4221,7 +4245,7 @@ export interface operations {
             };
         };
     };
-    update_folder: {
+    updateFolder: {
         parameters: {
             query?: never;
             header?: never;
@@ -4320,7 +4344,7 @@ export interface operations {
             };
         };
     };
-    shared_with_me: {
+    listSharedWithMe: {
         parameters: {
             query?: {
                 /** @description 1-based page number. */
@@ -4372,7 +4396,7 @@ export interface operations {
             };
         };
     };
-    revoke_share: {
+    revokeShare: {
         parameters: {
             query?: never;
             header?: never;
@@ -4420,7 +4444,7 @@ export interface operations {
             };
         };
     };
-    list_topics: {
+    listTopics: {
         parameters: {
             query?: never;
             header?: never;
@@ -4458,7 +4482,7 @@ export interface operations {
             };
         };
     };
-    create_topic: {
+    createTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -4545,7 +4569,7 @@ export interface operations {
             };
         };
     };
-    delete_topic: {
+    deleteTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -4593,7 +4617,7 @@ export interface operations {
             };
         };
     };
-    update_topic: {
+    updateTopic: {
         parameters: {
             query?: never;
             header?: never;
@@ -4692,7 +4716,7 @@ export interface operations {
             };
         };
     };
-    health: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;

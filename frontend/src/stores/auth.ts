@@ -63,8 +63,9 @@ export const useAuthStore = defineStore('auth', {
         { login, password, session: 'cookie', ...second },
         { auth: false },
       )
-      if (res.requires_totp || !res.access_token || !res.user) return 'second_factor'
-      this.adopt({ access_token: res.access_token, expires_in: res.expires_in ?? 0, user: res.user })
+      // `requires_totp` tells the two answers apart (LoginSecondFactorRequired | LoginTokens).
+      if (res.requires_totp) return 'second_factor'
+      this.adopt(res)
       return 'signed_in'
     },
 
