@@ -276,38 +276,38 @@ fn schema_to_3_0(schema: &mut serde_json::Value) {
         }
     }
     // A `nullable` flag next to `$ref` is ignored in 3.0: move the reference under `allOf`.
-    if nullable && map.contains_key("$ref") {
-        if let Some(reference) = map.remove("$ref") {
-            let reference = Value::Object(Map::from_iter([("$ref".to_owned(), reference)]));
-            map.insert("allOf".into(), Value::Array(vec![reference]));
-        }
+    if nullable && let Some(reference) = map.remove("$ref") {
+        let reference = Value::Object(Map::from_iter([("$ref".to_owned(), reference)]));
+        map.insert("allOf".into(), Value::Array(vec![reference]));
     }
 
     if let Some(value) = map.remove("const") {
         map.insert("enum".into(), Value::Array(vec![value]));
     }
     if nullable {
-        if let Some(Value::Array(values)) = map.get_mut("enum") {
-            if !values.contains(&Value::Null) {
-                values.push(Value::Null);
-            }
+        if let Some(Value::Array(values)) = map.get_mut("enum")
+            && !values.contains(&Value::Null)
+        {
+            values.push(Value::Null);
         }
         map.insert("nullable".into(), Value::Bool(true));
     } else if let Some(Value::Array(values)) = map.get_mut("enum") {
         values.retain(|v| !v.is_null());
     }
-    if let Some(Value::Array(mut examples)) = map.remove("examples") {
-        if !examples.is_empty() && !map.contains_key("example") {
-            map.insert("example".into(), examples.remove(0));
-        }
+    if let Some(Value::Array(mut examples)) = map.remove("examples")
+        && !examples.is_empty()
+        && !map.contains_key("example")
+    {
+        map.insert("example".into(), examples.remove(0));
     }
     if map.remove("contentMediaType").is_some() && !map.contains_key("format") {
         map.insert("format".into(), Value::from("binary"));
     }
-    if let Some(encoding) = map.remove("contentEncoding") {
-        if encoding == "base64" && !map.contains_key("format") {
-            map.insert("format".into(), Value::from("byte"));
-        }
+    if let Some(encoding) = map.remove("contentEncoding")
+        && encoding == "base64"
+        && !map.contains_key("format")
+    {
+        map.insert("format".into(), Value::from("byte"));
     }
     for (exclusive, bound) in [
         ("exclusiveMinimum", "minimum"),

@@ -631,16 +631,16 @@ fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(),
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    if !types.is_empty()
-        && !types.contains(&kind)
-        && !(kind == "integer" && types.contains(&"number"))
-    {
+    let type_ok = types.is_empty()
+        || types.contains(&kind)
+        || (kind == "integer" && types.contains(&"number"));
+    if !type_ok {
         return Err(format!("{at}: {value} is {kind}, the spec says {types:?}"));
     }
-    if let Some(allowed) = schema["enum"].as_array() {
-        if !allowed.contains(value) {
-            return Err(format!("{at}: {value} not in {allowed:?}"));
-        }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} not in {allowed:?}"));
     }
     match value {
         Value::Object(fields) => {

@@ -132,7 +132,7 @@ pub struct LoginResponse {
 #[schema(as = LoginResponse)]
 pub enum LoginAnswer {
     /// Signed in.
-    SignedIn(LoginTokens),
+    SignedIn(Box<LoginTokens>),
     /// The password was right; send it again with `totp_code` or `backup_code`.
     SecondFactorRequired(LoginSecondFactorRequired),
 }
