@@ -8,9 +8,10 @@
 //!                   └──remove (refused confirm, stale upload, delete: any status)
 //! ```
 //!
-//! The sweeper `redispatch`es lapsed `queued`/`processing` rows and `fail_exhausted`s
-//! those out of attempts; a finished document's status follows its topics
-//! (`follow_topics`, `unclassify_topicless`).
+//! A document enters as `pending` (the row `service::create_upload` inserts). The
+//! sweeper `redispatch`es lapsed `queued`/`processing` rows and `fail_exhausted`s those
+//! out of attempts; a finished document's status follows its topics (`follow_topics`,
+//! `unclassify_topicless`).
 //!
 //! Each transition is one conditional `UPDATE` on the status it expects (and, for a
 //! worker's writes, on still holding its claim: `processing` at its attempt number), so

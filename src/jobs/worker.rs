@@ -72,7 +72,7 @@ async fn run_worker(state: AppState, name: String, shutdown: CancellationToken) 
                     Ok(result) => {
                         state.metrics.job(match &result {
                             JobResult::Done(status) => status.as_str(),
-                            JobResult::Failed(_) => "failed",
+                            JobResult::Failed(_) => DocumentStatus::Failed.as_str(),
                             JobResult::Retrying(_) => "retried",
                             JobResult::Skipped => "skipped",
                         });
