@@ -277,7 +277,7 @@ async fn create_admin(
         &handle,
         &email,
         &password,
-        crate::auth::extract::role::ADMIN,
+        crate::entities::users::Role::Admin,
         false,
     )
     .await

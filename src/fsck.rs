@@ -27,9 +27,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::documents::service::{staging_key, status};
+use crate::documents::files::staging_key;
 use crate::domain::ObjectKey;
-use crate::entities::{documents, quotas};
+use crate::entities::{DocumentStatus, documents, quotas};
 use crate::jobs::cleanup::pending_cutoff;
 use crate::state::AppState;
 
@@ -424,7 +424,7 @@ async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Resu
          LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
                     WHERE status = '{pending}' GROUP BY user_id) p ON p.user_id = u.id \
          ORDER BY u.id",
-        pending = status::PENDING
+        pending = DocumentStatus::Pending.as_str()
     );
     let backend = state.db.get_database_backend();
     let rows = state
@@ -477,7 +477,7 @@ async fn check_documents(
         if let Some(last) = after {
             query = query.filter(documents::Column::Id.gt(last));
         }
-        let rows: Vec<(Uuid, Uuid, String, i64, String)> = query
+        let rows: Vec<(Uuid, Uuid, String, i64, DocumentStatus)> = query
             .into_tuple()
             .all(&state.db)
             .await
@@ -485,7 +485,7 @@ async fn check_documents(
         let full = rows.len() as u64 == BATCH;
         after = rows.last().map(|r| r.0);
         for (id, user_id, key, size_bytes, doc_status) in rows {
-            if doc_status == status::PENDING {
+            if doc_status == DocumentStatus::Pending {
                 if let Ok(k) = ObjectKey::parse(&key) {
                     referenced.insert(staging_key(&k)?.as_str().to_owned());
                 }
@@ -538,7 +538,7 @@ async fn recheck_object(
         },
     };
     let still_there = documents::Entity::find_by_id(id)
-        .filter(documents::Column::Status.ne(status::PENDING))
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .one(&state.db)
         .await?
         .is_some();
@@ -572,9 +572,9 @@ async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<(i64, i64)
             )
             .filter(documents::Column::UserId.eq(user));
         if pending {
-            query.filter(documents::Column::Status.eq(status::PENDING))
+            query.filter(documents::Column::Status.eq(DocumentStatus::Pending))
         } else {
-            query.filter(documents::Column::Status.ne(status::PENDING))
+            query.filter(documents::Column::Status.ne(DocumentStatus::Pending))
         }
     };
     let used: Option<i64> = sum_where(false).into_tuple().one(&txn).await?;

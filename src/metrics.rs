@@ -19,7 +19,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::extract::AdminUser;
-use crate::entities::documents;
+use crate::entities::{DocumentStatus, documents};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -178,7 +178,9 @@ impl Metrics {
                 self.documents.clear();
                 for (status, n) in counts {
                     self.documents
-                        .get_or_create(&StatusLabels { status })
+                        .get_or_create(&StatusLabels {
+                            status: status.as_str().to_owned(),
+                        })
                         .set(n);
                 }
             }
@@ -199,8 +201,8 @@ impl Metrics {
 /// the size of the vault).
 pub async fn status_counts(
     state: &AppState,
-    only: Option<&[&str]>,
-) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    only: Option<&[DocumentStatus]>,
+) -> Result<Vec<(DocumentStatus, i64)>, sea_orm::DbErr> {
     let mut find = documents::Entity::find();
     if let Some(statuses) = only {
         find = find.filter(documents::Column::Status.is_in(statuses.iter().copied()));
@@ -209,7 +211,7 @@ pub async fn status_counts(
         .column(documents::Column::Status)
         .column_as(Expr::col(documents::Column::Id).count(), "n")
         .group_by(documents::Column::Status)
-        .into_tuple::<(String, i64)>()
+        .into_tuple::<(DocumentStatus, i64)>()
         .all(&state.db)
         .await
 }

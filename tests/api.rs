@@ -778,3 +778,64 @@ async fn core_flow_responses_match_the_spec_required_fields_included() {
     let pending = check_response(&spec, "post", "/api/auth/login", res).await;
     assert_eq!(pending, serde_json::json!({"requires_totp": true}));
 }
+
+#[tokio::test]
+async fn statuses_roles_and_topic_sources_are_enumerations_in_the_spec() {
+    use docuvault::entities::{DocumentStatus, Role, TopicSource};
+    use sea_orm::Iterable;
+    let spec: Value = serde_json::from_str(&docuvault::openapi::document_json()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let values = |name: &str| -> Vec<String> {
+        let schema = &schemas[name];
+        assert_eq!(schema["type"], "string", "{name}: {schema}");
+        schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is not an enumeration: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The spec lists exactly the stored spellings, in lifecycle order.
+    assert_eq!(
+        values("DocumentStatus"),
+        [
+            "pending",
+            "queued",
+            "processing",
+            "classified",
+            "unclassified",
+            "failed"
+        ]
+    );
+    assert_eq!(values("Role"), ["user", "admin"]);
+    assert_eq!(values("TopicSource"), ["ai", "user"]);
+    let stored = |all: Vec<&str>| all.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        values("DocumentStatus"),
+        stored(DocumentStatus::iter().map(DocumentStatus::as_str).collect())
+    );
+    assert_eq!(
+        values("Role"),
+        stored(Role::iter().map(Role::as_str).collect())
+    );
+    assert_eq!(
+        values("TopicSource"),
+        stored(TopicSource::iter().map(TopicSource::as_str).collect())
+    );
+    // Every response field holding one refers to the enumeration.
+    for (schema, field, enumeration) in [
+        ("DocumentView", "status", "DocumentStatus"),
+        ("ConfirmResponse", "status", "DocumentStatus"),
+        ("ClassifyResponse", "status", "DocumentStatus"),
+        ("DocumentTopicView", "source", "TopicSource"),
+        ("UserView", "role", "Role"),
+        ("AdminUserView", "role", "Role"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property["$ref"],
+            format!("#/components/schemas/{enumeration}"),
+            "{schema}.{field}: {property}"
+        );
+    }
+}

@@ -592,7 +592,7 @@ async fn insert_doc(
         sha256: Set(None),
         storage_backend: Set("local".into()),
         extracted_text: Set(Some(text.into())),
-        status: Set("processing".into()),
+        status: Set("processing".parse().unwrap()),
         attempts: Set(1),
         last_error: Set(None),
         lease_expires_at: Set(None),
@@ -610,7 +610,7 @@ async fn file_by_hand(app: &TestApp, doc: Uuid, topic: Uuid) {
     document_topics::ActiveModel {
         document_id: Set(doc),
         topic_id: Set(topic),
-        source: Set("user".into()),
+        source: Set("user".parse().unwrap()),
         confidence: Set(None),
         created_at: Set(docuvault::time::now()),
     }
@@ -749,7 +749,7 @@ async fn builtin_learns_a_topic_from_hand_filed_documents() {
     document_topics::ActiveModel {
         document_id: Set(ai_doc.id),
         topic_id: Set(bluebird),
-        source: Set("ai".into()),
+        source: Set("ai".parse().unwrap()),
         confidence: Set(Some(0.9)),
         created_at: Set(docuvault::time::now()),
     }
@@ -797,7 +797,7 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
             sha256: Set(None),
             storage_backend: Set("local".into()),
             extracted_text: Set(Some(format!("topic{} {body}", i % 10))),
-            status: Set("classified".into()),
+            status: Set("classified".parse().unwrap()),
             attempts: Set(1),
             last_error: Set(None),
             lease_expires_at: Set(None),
@@ -809,7 +809,7 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
         links.push(document_topics::ActiveModel {
             document_id: Set(id),
             topic_id: Set(topics[i % 10]),
-            source: Set("user".into()),
+            source: Set("user".parse().unwrap()),
             confidence: Set(None),
             created_at: Set(now),
         });

@@ -734,7 +734,7 @@ async fn fsck_command_exit_codes() {
         sha256: Set(None),
         storage_backend: Set("local".into()),
         extracted_text: Set(None),
-        status: Set("queued".into()),
+        status: Set("queued".parse().unwrap()),
         attempts: Set(0),
         last_error: Set(None),
         lease_expires_at: Set(None),

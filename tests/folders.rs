@@ -80,7 +80,7 @@ async fn insert_document(
         sha256: Set(None),
         storage_backend: Set("local".into()),
         extracted_text: Set(None),
-        status: Set(status.into()),
+        status: Set(status.parse().unwrap()),
         attempts: Set(0),
         last_error: Set(None),
         lease_expires_at: Set(None),

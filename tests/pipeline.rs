@@ -279,6 +279,251 @@ async fn hand_assigned_topics_are_user_links_and_survive_reclassification() {
     assert_eq!(res.status(), 409);
 }
 
+/// Every transition of the lifecycle moves a document only from the status it expects
+/// (and a worker's only while its claim stands): from any other it refuses, changes
+/// nothing and says so.
+#[tokio::test]
+async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
+    use docuvault::documents::lifecycle;
+    use docuvault::entities::DocumentStatus;
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__SERVER__RUN_WORKERS".into(), "false".into());
+    })
+    .await;
+    let s = app.register("states").await;
+    let ticket = app.upload_url(&s, "states.txt", "text/plain", 5).await;
+    let doc = ticket["document_id"].as_str().unwrap().to_owned();
+    let id = Uuid::parse_str(&doc).unwrap();
+    let db = &app.state.db;
+    let now = docuvault::time::now();
+    let lease = now + chrono::Duration::minutes(5);
+    let after_lease = lease + chrono::Duration::minutes(5);
+    let by = || json!({"provider": "builtin", "model": "test"});
+    let status = |d: documents::Model| d.status;
+
+    // pending: nothing but confirm moves it.
+    let pending = row(&app, &doc).await;
+    assert_eq!(pending.status, DocumentStatus::Pending);
+    assert!(
+        lifecycle::claim(db, id, now, lease, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!lifecycle::renew_lease(db, &pending, lease).await.unwrap());
+    assert_eq!(
+        lifecycle::finish(db, &pending, true, by()).await.unwrap(),
+        None
+    );
+    assert!(!lifecycle::fail(db, &pending, "no").await.unwrap());
+    assert!(
+        !lifecycle::retry_later(db, &pending, "no", lease)
+            .await
+            .unwrap()
+    );
+    assert!(!lifecycle::requeue(db, id, lease).await.unwrap());
+    assert!(
+        !lifecycle::redispatch(db, id, after_lease, lease)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        lifecycle::fail_exhausted(db, after_lease, 0, "no")
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!lifecycle::follow_topics(db, id, true).await.unwrap());
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Pending);
+
+    // pending → queued, once: confirming twice does not move it again.
+    assert!(lifecycle::hold_pending(db, id).await.unwrap());
+    assert!(lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(!lifecycle::hold_pending(db, id).await.unwrap());
+    let queued = row(&app, &doc).await;
+    assert_eq!(queued.status, DocumentStatus::Queued);
+    // Not processing: no worker result may land on it.
+    assert_eq!(
+        lifecycle::finish(db, &queued, true, by()).await.unwrap(),
+        None
+    );
+    assert!(!lifecycle::fail(db, &queued, "no").await.unwrap());
+    assert!(
+        !lifecycle::retry_later(db, &queued, "no", lease)
+            .await
+            .unwrap()
+    );
+    assert!(!lifecycle::requeue(db, id, lease).await.unwrap());
+    assert!(!lifecycle::follow_topics(db, id, false).await.unwrap());
+    // Its dispatch lease holds: the sweeper leaves it alone until then.
+    assert!(!lifecycle::redispatch(db, id, now, lease).await.unwrap());
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Queued);
+
+    // queued → processing, once while the lease holds.
+    let claimed = lifecycle::claim(db, id, now, lease, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (claimed.status, claimed.attempts),
+        (DocumentStatus::Processing, 1)
+    );
+    assert!(
+        lifecycle::claim(db, id, now, lease, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(!lifecycle::requeue(db, id, lease).await.unwrap());
+    assert!(!lifecycle::follow_topics(db, id, true).await.unwrap());
+    assert!(!lifecycle::redispatch(db, id, now, lease).await.unwrap());
+    // A worker with an older claim (another attempt number) can no longer write.
+    let stale = documents::Model {
+        attempts: 0,
+        ..claimed.clone()
+    };
+    assert!(!lifecycle::renew_lease(db, &stale, lease).await.unwrap());
+    assert_eq!(
+        lifecycle::finish(db, &stale, true, by()).await.unwrap(),
+        None
+    );
+    assert!(!lifecycle::fail(db, &stale, "no").await.unwrap());
+    assert!(
+        !lifecycle::retry_later(db, &stale, "no", lease)
+            .await
+            .unwrap()
+    );
+    assert!(lifecycle::renew_lease(db, &claimed, lease).await.unwrap());
+
+    // processing → queued (transient failure), redispatched only once the retry is due.
+    assert!(
+        lifecycle::retry_later(db, &claimed, "later", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !lifecycle::retry_later(db, &claimed, "later", lease)
+            .await
+            .unwrap()
+    );
+    assert!(!lifecycle::redispatch(db, id, now, lease).await.unwrap());
+    assert!(
+        lifecycle::redispatch(db, id, after_lease, after_lease)
+            .await
+            .unwrap()
+    );
+    let claimed = lifecycle::claim(db, id, now, lease, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.attempts, 2);
+
+    // processing → unclassified, once: a document that is not processing is not classified.
+    assert_eq!(
+        lifecycle::finish(db, &claimed, false, by()).await.unwrap(),
+        Some(DocumentStatus::Unclassified)
+    );
+    assert_eq!(
+        lifecycle::finish(db, &claimed, true, by()).await.unwrap(),
+        None
+    );
+    assert!(!lifecycle::fail(db, &claimed, "late").await.unwrap());
+    assert!(
+        !lifecycle::retry_later(db, &claimed, "late", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        lifecycle::claim(db, id, after_lease, lease, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(
+        !lifecycle::redispatch(db, id, after_lease, lease)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        lifecycle::fail_exhausted(db, after_lease, 0, "no")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Unclassified);
+
+    // classified ⇄ unclassified follow the topics; a deleted last topic unclassifies once.
+    assert!(lifecycle::follow_topics(db, id, true).await.unwrap());
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Classified);
+    assert_eq!(lifecycle::unclassify_topicless(db, &[id]).await.unwrap(), 1);
+    assert_eq!(lifecycle::unclassify_topicless(db, &[id]).await.unwrap(), 0);
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Unclassified);
+
+    // finished → queued (re-classify), once, with fresh attempts.
+    assert!(lifecycle::requeue(db, id, lease).await.unwrap());
+    assert!(!lifecycle::requeue(db, id, lease).await.unwrap());
+    let claimed = lifecycle::claim(db, id, now, lease, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.attempts, 1);
+
+    // processing → failed, once; a failed document does not follow topics.
+    assert!(lifecycle::fail(db, &claimed, "broken").await.unwrap());
+    assert!(!lifecycle::fail(db, &claimed, "broken").await.unwrap());
+    assert_eq!(
+        lifecycle::finish(db, &claimed, true, by()).await.unwrap(),
+        None
+    );
+    assert!(!lifecycle::follow_topics(db, id, true).await.unwrap());
+    assert!(
+        lifecycle::claim(db, id, after_lease, lease, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let failed = row(&app, &doc).await;
+    assert_eq!(failed.status, DocumentStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("broken"));
+
+    // Out of attempts: the sweeper fails a lapsed claim instead of dispatching it again.
+    assert!(lifecycle::requeue(db, id, lease).await.unwrap());
+    let claimed = lifecycle::claim(db, id, now, lease, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        lifecycle::claim(db, id, after_lease, lease, 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        lifecycle::fail_exhausted(db, now, 1, "gone").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        lifecycle::fail_exhausted(db, after_lease, 1, "gone")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        lifecycle::fail_exhausted(db, after_lease, 1, "gone")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        lifecycle::finish(db, &claimed, true, by()).await.unwrap(),
+        None
+    );
+    assert_eq!(status(row(&app, &doc).await), DocumentStatus::Failed);
+}
+
 /// Forces a document's lease into the past, as if its holder had died long ago.
 async fn lapse(app: &TestApp, id: &str) {
     documents::Entity::update_many()

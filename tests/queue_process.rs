@@ -351,8 +351,8 @@ async fn check_database(db: &TestDb, ids: &[String]) {
             .iter()
             .position(|x| *x == id)
             .unwrap_or_else(|| panic!("unknown document {id}"));
-        *by_status.entry(row.status.clone()).or_default() += 1;
-        assert!(is_terminal(&row.status), "{id}: {}", row.status);
+        *by_status.entry(row.status.to_string()).or_default() += 1;
+        assert!(is_terminal(row.status.as_str()), "{id}: {}", row.status);
         assert!(
             (1..=MAX_ATTEMPTS).contains(&row.attempts),
             "{id}: {} attempts",

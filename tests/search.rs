@@ -69,7 +69,7 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
         sha256: Set(None),
         storage_backend: Set("local".into()),
         extracted_text: Set(doc.text),
-        status: Set(doc.status.into()),
+        status: Set(doc.status.parse().unwrap()),
         attempts: Set(1),
         last_error: Set(None),
         lease_expires_at: Set(None),
@@ -311,7 +311,7 @@ async fn search_combines_with_folder_topic_status_filters_sorts_and_paging() {
             document_topics::ActiveModel {
                 document_id: Set(id),
                 topic_id: Set(topic),
-                source: Set("user".into()),
+                source: Set("user".parse().unwrap()),
                 confidence: Set(None),
                 created_at: Set(docuvault::time::now()),
             }
@@ -633,7 +633,7 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
         .unwrap();
     let mut active: documents::ActiveModel = doc.into();
     active.extracted_text = Set(Some("the zeppelin landed at noon".into()));
-    active.status = Set("unclassified".into());
+    active.status = Set("unclassified".parse().unwrap());
     active.update(&app.state.db).await.unwrap();
     let hits = search(&app, &alice, "zeppelin", "").await;
     assert_eq!(ids(&hits), vec![id.to_string()]);
@@ -818,7 +818,7 @@ async fn topics_provenance_and_checksum_appear_in_every_view() {
         document_topics::ActiveModel {
             document_id: Set(id),
             topic_id: Set(topic),
-            source: Set(source.into()),
+            source: Set(source.parse().unwrap()),
             confidence: Set(confidence),
             created_at: Set(docuvault::time::now()),
         }

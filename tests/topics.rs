@@ -88,7 +88,7 @@ async fn insert_document(app: &TestApp, owner: &Session, status: &str) -> Uuid {
         sha256: Set(None),
         storage_backend: Set("local".into()),
         extracted_text: Set(None),
-        status: Set(status.into()),
+        status: Set(status.parse().unwrap()),
         attempts: Set(0),
         last_error: Set(None),
         lease_expires_at: Set(None),
@@ -108,7 +108,7 @@ async fn link(app: &TestApp, doc: Uuid, topic: &str, source: &str) {
     document_topics::ActiveModel {
         document_id: Set(doc),
         topic_id: Set(Uuid::parse_str(topic).unwrap()),
-        source: Set(source.into()),
+        source: Set(source.parse().unwrap()),
         confidence: Set((source == "ai").then_some(0.9)),
         created_at: Set(docuvault::time::now()),
     }

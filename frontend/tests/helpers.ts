@@ -39,7 +39,7 @@ export const USER = {
   id: '11111111-1111-1111-1111-111111111111',
   handle: 'alice',
   email: 'alice@example.com',
-  role: 'user',
+  role: 'user' as const,
   is_active: true,
   totp_enabled: false,
   password_must_change: false,

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::admin::service::{self, AccountChanges, AccountRow, AuditFilter};
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
-use crate::auth::extract::{AdminUser, role};
+use crate::auth::extract::AdminUser;
 use crate::auth::service::create_account;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::audit_log;
+use crate::entities::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
@@ -40,7 +41,7 @@ pub struct AdminUserView {
     /// E-mail.
     pub email: String,
     /// `user` or `admin`.
-    pub role: String,
+    pub role: Role,
     /// Whether it may sign in.
     pub is_active: bool,
     /// Whether TOTP is on.
@@ -108,16 +109,6 @@ pub struct CreateUserRequest {
     pub quota_limit_bytes: Option<i64>,
 }
 
-/// Account roles.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Owns documents.
-    User,
-    /// Manages accounts.
-    Admin,
-}
-
 /// `PATCH /api/admin/users/{id}` body; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +125,18 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 0)]
     pub quota_limit_bytes: Option<i64>,
+}
+
+/// The role a request names, if any; a 422 for anything but `user` or `admin`.
+fn parse_role(requested: Option<&str>) -> Result<Option<Role>, ApiError> {
+    requested
+        .map(|r| {
+            r.parse().map_err(|_| ApiError::Unprocessable {
+                code: "validation_failed",
+                message: "role must be \"user\" or \"admin\"".into(),
+            })
+        })
+        .transpose()
 }
 
 /// Audit-log query.
@@ -285,13 +288,7 @@ pub async fn create_user(
     let email = Email::parse(&body.email).map_err(invalid)?;
     let handle = Handle::parse(&body.handle).map_err(invalid)?;
     let password = Password::parse(&body.password).map_err(invalid)?;
-    let account_role = body.role.as_deref().unwrap_or(role::USER);
-    if account_role != role::USER && account_role != role::ADMIN {
-        return Err(ApiError::Unprocessable {
-            code: "validation_failed",
-            message: "role must be \"user\" or \"admin\"".into(),
-        });
-    }
+    let account_role = parse_role(body.role.as_deref())?.unwrap_or(Role::User);
     if body.quota_limit_bytes.is_some_and(|l| l < 0) {
         return Err(ApiError::Unprocessable {
             code: "validation_failed",
@@ -318,7 +315,7 @@ pub async fn create_user(
         Some(&admin.0.client.ip),
     )
     .actor(Some(admin.0.user.id))
-    .detail("role", account_role)
+    .detail("role", account_role.as_str())
     .record(&state.db)
     .await?;
     let row = service::get_account(&state, user.id).await?;
@@ -352,13 +349,14 @@ pub async fn update_user(
     body: ApiJson<UpdateUserRequest>,
 ) -> Result<web::Json<AdminUserView>, ApiError> {
     let body = body.0;
+    let role = parse_role(body.role.as_deref())?;
     let row = service::update_account(
         &state,
         &admin.0,
         id.into_inner(),
         AccountChanges {
             is_active: body.is_active,
-            role: body.role,
+            role,
             quota_limit_bytes: body.quota_limit_bytes,
         },
     )

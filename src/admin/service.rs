@@ -9,8 +9,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
-use crate::auth::extract::{AuthSession, role};
+use crate::auth::extract::AuthSession;
 use crate::auth::sessions;
+use crate::entities::users::Role;
 use crate::entities::{audit_log, documents, quotas, users};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,8 +29,8 @@ pub struct AccountRow {
 pub struct AccountChanges {
     /// Enable or disable sign-in.
     pub is_active: Option<bool>,
-    /// `user` or `admin`.
-    pub role: Option<String>,
+    /// Regular account or administrator.
+    pub role: Option<Role>,
     /// New quota limit in bytes.
     pub quota_limit_bytes: Option<i64>,
 }
@@ -96,7 +97,7 @@ async fn lock_active_admins(txn: &DatabaseTransaction) -> Result<Vec<Uuid>, ApiE
     Ok(users::Entity::find()
         .select_only()
         .column(users::Column::Id)
-        .filter(users::Column::Role.eq(role::ADMIN))
+        .filter(users::Column::Role.eq(Role::Admin))
         .filter(users::Column::IsActive.eq(true))
         .order_by_asc(users::Column::Id)
         .lock_exclusive()
@@ -115,7 +116,7 @@ fn check_admins_remain(
     removes_admin: bool,
 ) -> Result<(), ApiError> {
     if removes_admin
-        && target.role == role::ADMIN
+        && target.role == Role::Admin
         && target.is_active
         && !admins.iter().any(|a| *a != target.id)
     {
@@ -142,15 +143,6 @@ pub async fn update_account(
     id: Uuid,
     changes: AccountChanges,
 ) -> Result<AccountRow, ApiError> {
-    if let Some(role) = &changes.role
-        && role != role::USER
-        && role != role::ADMIN
-    {
-        return Err(ApiError::Unprocessable {
-            code: "validation_failed",
-            message: "role must be \"user\" or \"admin\"".into(),
-        });
-    }
     if changes.quota_limit_bytes.is_some_and(|l| l < 0) {
         return Err(ApiError::Unprocessable {
             code: "validation_failed",
@@ -163,7 +155,7 @@ pub async fn update_account(
         .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-    let demotes = changes.role.as_deref().is_some_and(|r| r != role::ADMIN);
+    let demotes = changes.role.is_some_and(|r| r != Role::Admin);
     let disables = changes.is_active == Some(false);
     if id == admin.user.id && (demotes || disables) {
         return Err(ApiError::Conflict {
@@ -173,15 +165,15 @@ pub async fn update_account(
     }
     check_admins_remain(&admins, admin.user.id, &user, demotes || disables)?;
     let now = crate::time::now();
-    let role_changes = changes.role.as_deref().is_some_and(|r| r != user.role);
+    let role_changes = changes.role.is_some_and(|r| r != user.role);
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(now))
         .filter(users::Column::Id.eq(id));
     if let Some(active) = changes.is_active {
         update = update.col_expr(users::Column::IsActive, Expr::value(active));
     }
-    if let Some(role) = &changes.role {
-        update = update.col_expr(users::Column::Role, Expr::value(role.clone()));
+    if let Some(role) = changes.role {
+        update = update.col_expr(users::Column::Role, Expr::value(role));
     }
     if disables || role_changes {
         update = update.col_expr(users::Column::TokensValidAfter, Expr::value(now));
@@ -205,8 +197,8 @@ pub async fn update_account(
     if let Some(a) = changes.is_active {
         entry = entry.detail("is_active", a);
     }
-    if let Some(r) = &changes.role {
-        entry = entry.detail("role", r.clone());
+    if let Some(r) = changes.role {
+        entry = entry.detail("role", r.as_str());
     }
     if let Some(l) = changes.quota_limit_bytes {
         entry = entry.detail("quota_limit_bytes", l);
@@ -256,9 +248,9 @@ pub async fn delete_account(
     // Rows are gone (cascade); now the bytes. Failures are retried by the cleanup job.
     for doc in docs {
         if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
-            crate::documents::service::delete_object_or_retry_later(state, &key).await?;
-            let staging = crate::documents::service::staging_key(&key)?;
-            crate::documents::service::delete_object_or_retry_later(state, &staging).await?;
+            crate::documents::files::delete_object_or_retry_later(state, &key).await?;
+            let staging = crate::documents::files::staging_key(&key)?;
+            crate::documents::files::delete_object_or_retry_later(state, &staging).await?;
         }
     }
     Ok(())
@@ -330,7 +322,7 @@ pub async fn stats(state: &AppState) -> Result<Stats, ApiError> {
         .count(db)
         .await?;
     let admins = users::Entity::find()
-        .filter(users::Column::Role.eq(role::ADMIN))
+        .filter(users::Column::Role.eq(Role::Admin))
         .count(db)
         .await?;
     let documents = documents::Entity::find().count(db).await?;

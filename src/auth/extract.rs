@@ -17,17 +17,9 @@ use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::auth::sessions::{self, ClientInfo};
-use crate::entities::users;
+use crate::entities::users::{self, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Role names as stored in `users.role`.
-pub mod role {
-    /// A regular account that owns documents.
-    pub const USER: &str = "user";
-    /// An administrator: manages accounts, never sees documents.
-    pub const ADMIN: &str = "admin";
-}
 
 fn unauthorized() -> ApiError {
     ApiError::Unauthorized {
@@ -157,10 +149,10 @@ impl FromRequest for AuthUser {
     }
 }
 
-fn require_role(user: AuthUser, wanted: &str) -> Result<AuthUser, ApiError> {
+fn require_role(user: AuthUser, wanted: Role) -> Result<AuthUser, ApiError> {
     if user.0.user.role == wanted {
         Ok(user)
-    } else if wanted == role::ADMIN {
+    } else if wanted == Role::Admin {
         Err(ApiError::Forbidden {
             code: "admin_required",
             message: "This action needs an administrator account".into(),
@@ -183,7 +175,7 @@ impl FromRequest for RegularUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = AuthUser::from_request(req, payload);
-        Box::pin(async move { require_role(user.await?, role::USER).map(|u| RegularUser(u.0)) })
+        Box::pin(async move { require_role(user.await?, Role::User).map(|u| RegularUser(u.0)) })
     }
 }
 
@@ -197,6 +189,6 @@ impl FromRequest for AdminUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = AuthUser::from_request(req, payload);
-        Box::pin(async move { require_role(user.await?, role::ADMIN).map(|u| AdminUser(u.0)) })
+        Box::pin(async move { require_role(user.await?, Role::Admin).map(|u| AdminUser(u.0)) })
     }
 }

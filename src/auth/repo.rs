@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::entities::users::Role;
 use crate::entities::{audit_log, backup_codes, quotas, users};
 
 /// Fields of a new account.
@@ -18,8 +19,8 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     /// Argon2id PHC string.
     pub password_hash: String,
-    /// `user` or `admin`.
-    pub role: &'a str,
+    /// Regular account or administrator.
+    pub role: Role,
     /// Force a password change at first login.
     pub password_must_change: bool,
     /// Quota limit in bytes.
@@ -62,7 +63,7 @@ pub async fn insert_user(
         totp_secret: Set(None),
         totp_enabled: Set(false),
         totp_last_step: Set(None),
-        role: Set(new.role.to_owned()),
+        role: Set(new.role),
         is_active: Set(true),
         password_must_change: Set(new.password_must_change),
         tokens_valid_after: Set(now),

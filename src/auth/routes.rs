@@ -13,6 +13,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::service::{self, LoginOutcome, SecondFactor};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
 use crate::domain::Handle;
+use crate::entities::users::Role;
 use crate::entities::{quotas, users};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::ApiJson;
@@ -45,7 +46,7 @@ pub struct UserView {
     /// E-mail address.
     pub email: String,
     /// `user` or `admin`.
-    pub role: String,
+    pub role: Role,
     /// Whether the account may sign in.
     pub is_active: bool,
     /// Whether TOTP two-factor authentication is on.
@@ -72,7 +73,7 @@ impl From<&users::Model> for UserView {
             id: u.id,
             handle: u.handle.clone(),
             email: u.email.clone(),
-            role: u.role.clone(),
+            role: u.role,
             is_active: u.is_active,
             totp_enabled: u.totp_enabled,
             password_must_change: u.password_must_change,

@@ -5,13 +5,14 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, S
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
-use crate::auth::extract::{AuthSession, role};
+use crate::auth::extract::AuthSession;
 use crate::auth::limits::{self, Limit};
 use crate::auth::repo::{self, CreateUserError, NewUser};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
 use crate::auth::totp;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::users;
+use crate::entities::users::Role;
 use crate::error::ApiError;
 use crate::mail::SecurityAlert;
 use crate::state::AppState;
@@ -89,7 +90,7 @@ pub async fn create_account(
     handle: &Handle,
     email: &Email,
     password: &Password,
-    role: &str,
+    role: Role,
     password_must_change: bool,
 ) -> Result<users::Model, ApiError> {
     let password_hash = state.hasher.hash(password.expose()).await?;
@@ -136,7 +137,7 @@ pub async fn register(
     let handle = Handle::parse(handle).map_err(validation)?;
     let email = Email::parse(email).map_err(validation)?;
     let password = Password::parse(password).map_err(validation)?;
-    let user = create_account(state, &handle, &email, &password, role::USER, false).await?;
+    let user = create_account(state, &handle, &email, &password, Role::User, false).await?;
     audit(
         state,
         AuditEntry::new(
@@ -654,7 +655,7 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     };
     let exists = users::Entity::find()
-        .filter(users::Column::Role.eq(role::ADMIN))
+        .filter(users::Column::Role.eq(Role::Admin))
         .one(&state.db)
         .await?
         .is_some();
@@ -667,7 +668,7 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         Handle::parse(&admin.handle).map_err(|e| anyhow::anyhow!("DOCUVAULT_ADMIN_HANDLE: {e}"))?;
     let password = Password::parse(secrecy::ExposeSecret::expose_secret(&admin.password))
         .map_err(|e| anyhow::anyhow!("DOCUVAULT_ADMIN_PASSWORD: {e}"))?;
-    match create_account(state, &handle, &email, &password, role::ADMIN, false).await {
+    match create_account(state, &handle, &email, &password, Role::Admin, false).await {
         Ok(user) => {
             AuditEntry::new(
                 AuditEvent::AdminUserCreated,

@@ -37,7 +37,7 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use crate::entities::{document_topics, documents, topics, users};
+use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
 use builtin::{BuiltinModel, Example};
@@ -523,7 +523,7 @@ async fn load_examples(
             document_topics::Relation::Document.def(),
         )
         .filter(documents::Column::UserId.eq(user_id))
-        .filter(document_topics::Column::Source.eq("user"))
+        .filter(document_topics::Column::Source.eq(TopicSource::User))
         .filter(document_topics::Column::DocumentId.ne(exclude))
         .filter(documents::Column::ExtractedText.is_not_null())
         .order_by_desc(document_topics::Column::CreatedAt)

@@ -4,7 +4,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entities::{documents, shares};
+use crate::entities::{DocumentStatus, documents, shares};
 use crate::error::ApiError;
 
 /// The caller's own document, or 404.
@@ -27,7 +27,7 @@ pub async fn readable(
     id: Uuid,
 ) -> Result<documents::Model, ApiError> {
     let doc = documents::Entity::find_by_id(id)
-        .filter(documents::Column::Status.ne("pending"))
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .one(db)
         .await?
         .ok_or_else(ApiError::not_found)?;

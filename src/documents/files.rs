@@ -1,4 +1,12 @@
-//! What may be uploaded: the content-type allowlist and safe stored filenames.
+//! What may be uploaded (the content-type allowlist, safe stored filenames) and where
+//! the bytes live: the staging key of an upload, deletions retried by cleanup.
+
+use sea_orm::{EntityTrait, Set};
+
+use crate::domain::ObjectKey;
+use crate::entities::object_deletions;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Accepted content types and the extension their objects get.
 pub const ALLOWED_TYPES: &[(&str, &str)] = &[
@@ -46,6 +54,38 @@ pub fn sanitize_filename(input: &str) -> Option<String> {
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The staging key an upload is `PUT` to; confirm renames it to the final key, so the
+/// client can no longer change the stored bytes after confirming.
+pub fn staging_key(final_key: &ObjectKey) -> Result<ObjectKey, ApiError> {
+    ObjectKey::parse(&format!("{}.upload", final_key.as_str()))
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Deletes an object; when storage fails, records it so the cleanup job retries.
+pub async fn delete_object_or_retry_later(
+    state: &AppState,
+    key: &ObjectKey,
+) -> Result<(), ApiError> {
+    if let Err(e) = state.storage.delete(key).await {
+        tracing::warn!(error = %e, key = %key, "object deletion failed; cleanup will retry");
+        let row = object_deletions::ActiveModel {
+            object_key: Set(key.as_str().to_owned()),
+            attempts: Set(1),
+            last_error: Set(Some(e.to_string())),
+            created_at: Set(crate::time::now()),
+        };
+        object_deletions::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(object_deletions::Column::ObjectKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&state.db)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

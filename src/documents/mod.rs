@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod files;
+pub mod lifecycle;
+pub mod quota;
 pub mod routes;
 pub mod search;
 pub mod service;

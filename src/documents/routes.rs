@@ -14,7 +14,7 @@ use crate::documents::search::{
     SortKey, SortOrder,
 };
 use crate::documents::service::{self, Confirmation, QuotaDetail, UploadError};
-use crate::entities::documents;
+use crate::entities::{TopicSource, documents};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ pub struct ConfirmResponse {
     pub used_bytes: i64,
     /// Always `queued`: the upload is accepted and handed to processing (repeated
     /// confirms answer the same). Follow processing with `GET /api/documents/{id}`.
-    pub status: String,
+    pub status: DocumentStatus,
 }
 
 impl From<Confirmation> for ConfirmResponse {
@@ -147,16 +147,6 @@ impl ClassifiedBy {
     }
 }
 
-/// Who put a document under a topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TopicSource {
-    /// The classifier.
-    Ai,
-    /// The owner, by hand.
-    User,
-}
-
 /// A topic a document is filed under.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DocumentTopicView {
@@ -180,11 +170,7 @@ impl From<DocumentTopic> for DocumentTopicView {
             id: t.id,
             name: t.name,
             color: t.color,
-            source: if t.source == "user" {
-                TopicSource::User
-            } else {
-                TopicSource::Ai
-            },
+            source: t.source,
             confidence: t.confidence,
         }
     }
@@ -207,7 +193,7 @@ pub struct DocumentView {
     #[schema(required = true)]
     pub sha256: Option<String>,
     /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
-    pub status: String,
+    pub status: DocumentStatus,
     /// Why processing failed, when it did.
     #[schema(required = true)]
     pub last_error: Option<String>,
@@ -316,23 +302,8 @@ pub struct DocumentPage {
     pub per_page: u64,
 }
 
-/// Document statuses.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DocumentStatus {
-    /// Waiting for the upload to be confirmed.
-    Pending,
-    /// Waiting for processing.
-    Queued,
-    /// Being processed.
-    Processing,
-    /// Filed under topics.
-    Classified,
-    /// No topic fits.
-    Unclassified,
-    /// Processing failed.
-    Failed,
-}
+/// The lifecycle status, from the entity (named here for the spec's component list).
+pub use crate::entities::DocumentStatus;
 
 /// Listing query.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -394,8 +365,7 @@ pub struct ClassifyResponse {
     /// Document id.
     pub id: Uuid,
     /// `queued` (or `processing` when a run was already under way).
-    #[schema(value_type = DocumentStatus)]
-    pub status: String,
+    pub status: DocumentStatus,
 }
 
 /// `GET /api/documents/{id}/text` answer.
@@ -544,11 +514,6 @@ pub async fn list(
 ) -> Result<web::Json<DocumentPage>, ApiError> {
     let q = query.into_inner();
     let (page, per_page) = page_params(q.page, q.per_page)?;
-    let status = q.status.and_then(|s| {
-        serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-    });
     let search = q.q.as_deref().map(SearchQuery::parse).transpose()?;
     let sort = match (q.sort, &search) {
         (Some(key), _) => Some((key, q.order.unwrap_or(SortOrder::Desc))),
@@ -561,7 +526,7 @@ pub async fn list(
         &ListFilter {
             topic: q.topic,
             folder_id: q.folder_id,
-            status,
+            status: q.status,
             q: search,
         },
         PageRequest {
@@ -717,14 +682,7 @@ pub async fn classify(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc = crate::documents::access::owned(&state.db, user.0.user.id, id.into_inner()).await?;
-    if !crate::jobs::pipeline::requeue(&state, &doc).await? {
-        return Err(ApiError::Conflict {
-            code: "not_confirmed",
-            message: "Confirm the upload before classifying it".into(),
-        });
-    }
-    let doc = crate::documents::access::owned(&state.db, user.0.user.id, doc.id).await?;
+    let doc = service::reclassify(&state, user.0.user.id, id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(ClassifyResponse {
         id: doc.id,
         status: doc.status,

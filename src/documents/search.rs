@@ -21,7 +21,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entities::{document_topics, documents, topics};
+use crate::entities::{DocumentStatus, TopicSource, document_topics, documents, topics};
 use crate::error::ApiError;
 
 /// Longest accepted query, in characters.
@@ -374,7 +374,7 @@ pub struct DocumentRow {
     /// SHA-256 of the original, once processed.
     pub sha256: Option<String>,
     /// Status.
-    pub status: String,
+    pub status: DocumentStatus,
     /// Why processing failed.
     pub last_error: Option<String>,
     /// Kept away from external AI providers.
@@ -473,7 +473,7 @@ pub struct ListFilter {
     /// Only documents in this folder.
     pub folder_id: Option<Uuid>,
     /// Only documents with this status (pending uploads are hidden otherwise).
-    pub status: Option<String>,
+    pub status: Option<DocumentStatus>,
     /// Full-text search.
     pub q: Option<SearchQuery>,
 }
@@ -500,20 +500,21 @@ pub struct Listed {
     pub snippet: Option<Vec<SnippetSegment>>,
 }
 
-/// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal lets
-/// the partial list indexes serve the query.
+/// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal (in
+/// the SQL text, not a bound value) lets the partial list indexes serve the query.
 fn push_filters(sql: &mut Sql, user: Uuid, filter: &ListFilter) {
+    let pending = DocumentStatus::Pending.as_str();
     sql.push("d.user_id = ").bind(user);
-    match filter.status.as_deref() {
-        Some("pending") => {
-            sql.push(" AND d.status = 'pending'");
+    match filter.status {
+        Some(DocumentStatus::Pending) => {
+            sql.push(&format!(" AND d.status = '{pending}'"));
         }
         Some(s) => {
-            sql.push(" AND d.status <> 'pending' AND d.status = ")
-                .bind(s.to_owned());
+            sql.push(&format!(" AND d.status <> '{pending}' AND d.status = "))
+                .bind(s);
         }
         None => {
-            sql.push(" AND d.status <> 'pending'");
+            sql.push(&format!(" AND d.status <> '{pending}'"));
         }
     }
     if let Some(folder) = filter.folder_id {
@@ -947,8 +948,8 @@ pub struct DocumentTopic {
     pub name: String,
     /// Display color.
     pub color: Option<String>,
-    /// `ai` or `user`.
-    pub source: String,
+    /// The classifier or the owner.
+    pub source: TopicSource,
     /// Classifier confidence (AI only).
     pub confidence: Option<f64>,
 }

@@ -6,41 +6,31 @@
 //! confirmed documents, `quotas.reserved_bytes` the sum of the declared sizes of its
 //! pending uploads. Every change of a document row that moves it in or out of those sets
 //! changes the quota in the same transaction, decided by the same conditional statement
-//! that changed the row (see [`remove_document`]); `docuvault fsck` checks both sums.
+//! that changed the row (see [`lifecycle::remove`]); `docuvault fsck` checks both sums.
+//! The statements themselves are in [`crate::documents::quota`]; status changes are
+//! [`crate::documents::lifecycle`]'s.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::documents::files::delete_object_or_retry_later;
+use crate::documents::lifecycle::{self, RemoveIf};
+use crate::documents::quota::{reserve_quota, settle_reservation};
 use crate::documents::{access, files};
 use crate::domain::ObjectKey;
-use crate::entities::{documents, folders, object_deletions, quotas};
+use crate::entities::{DocumentStatus, TopicSource, documents, folders, quotas};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Document statuses, as stored.
-pub mod status {
-    /// Upload URL handed out, bytes not confirmed yet.
-    pub const PENDING: &str = "pending";
-    /// Confirmed, waiting for processing.
-    pub const QUEUED: &str = "queued";
-    /// A worker is extracting and classifying it.
-    pub const PROCESSING: &str = "processing";
-    /// Filed under at least one topic.
-    pub const CLASSIFIED: &str = "classified";
-    /// Processed; no topic fits (or there was no text to classify).
-    pub const UNCLASSIFIED: &str = "unclassified";
-    /// Processing gave up; `last_error` says why.
-    pub const FAILED: &str = "failed";
-}
+/// Where an upload's bytes go before confirm (kept here too: the tests name it so).
+pub use crate::documents::files::staging_key;
 
 /// Quota numbers for a refused upload.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -77,7 +67,7 @@ pub struct Confirmation {
     /// Quota used after charging.
     pub used_bytes: i64,
     /// Document status.
-    pub status: String,
+    pub status: DocumentStatus,
 }
 
 /// Errors specific to uploads, carrying the 413 body.
@@ -96,13 +86,6 @@ impl<E: Into<ApiError>> From<E> for UploadError {
 
 fn secs(n: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(n).unwrap_or(3600))
-}
-
-/// The staging key an upload is `PUT` to; confirm renames it to the final key, so the
-/// client can no longer change the stored bytes after confirming.
-pub fn staging_key(final_key: &ObjectKey) -> Result<ObjectKey, ApiError> {
-    ObjectKey::parse(&format!("{}.upload", final_key.as_str()))
-        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 fn object_key(doc: &documents::Model) -> Result<ObjectKey, ApiError> {
@@ -170,7 +153,7 @@ pub async fn create_upload(
     // each other's rows and the limit holds exactly.
     let open = documents::Entity::find()
         .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.eq(status::PENDING))
+        .filter(documents::Column::Status.eq(DocumentStatus::Pending))
         .count(&txn)
         .await?;
     if open >= settings.documents.max_pending_per_user {
@@ -196,7 +179,7 @@ pub async fn create_upload(
         sha256: Set(None),
         storage_backend: Set(state.storage.kind().to_owned()),
         extracted_text: Set(None),
-        status: Set(status::PENDING.to_owned()),
+        status: Set(DocumentStatus::Pending),
         attempts: Set(0),
         last_error: Set(None),
         lease_expires_at: Set(None),
@@ -220,7 +203,7 @@ pub async fn create_upload(
         Err(e) => {
             // Nobody can upload to it: give the reservation back now, not at expiry.
             let txn = crate::db::begin_write(&state.db).await?;
-            remove_document(&txn, id, RemoveIf::Pending { user }).await?;
+            lifecycle::remove(&txn, id, RemoveIf::Pending { user }).await?;
             txn.commit().await?;
             return Err(
                 ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")).into(),
@@ -233,184 +216,6 @@ pub async fn create_upload(
         headers: presigned.headers,
         expires_at: now + secs(settings.documents.upload_url_ttl_secs),
     })
-}
-
-/// `sql` written with PostgreSQL's `$n` placeholders, for the connection's backend
-/// (SQLite spells them `?n`).
-fn for_backend(backend: DatabaseBackend, sql: &str) -> String {
-    if backend == DatabaseBackend::Postgres {
-        sql.to_owned()
-    } else {
-        sql.replace('$', "?").replace("GREATEST(", "MAX(")
-    }
-}
-
-/// Reserves `size` bytes for a new upload when `used + reserved + size <= limit`, in one
-/// conditional statement; `false` when it does not fit.
-async fn reserve_quota(db: &impl ConnectionTrait, user: Uuid, size: i64) -> Result<bool, ApiError> {
-    let backend = db.get_database_backend();
-    let sql = for_backend(
-        backend,
-        "UPDATE quotas SET reserved_bytes = reserved_bytes + $1 WHERE user_id = $2 \
-         AND used_bytes + reserved_bytes + $1 <= limit_bytes",
-    );
-    let res = db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [size.into(), user.into()],
-        ))
-        .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// Turns the reservation of a confirmed upload (`declared` bytes) into a charge of its
-/// stored `size`, if the limit still allows the charge (an administrator may have
-/// lowered it since); the new `used_bytes`, or `None` when refused.
-async fn settle_reservation(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    declared: i64,
-    size: i64,
-) -> Result<Option<i64>, ApiError> {
-    let backend = db.get_database_backend();
-    let sql = for_backend(
-        backend,
-        "UPDATE quotas SET used_bytes = used_bytes + $1, \
-         reserved_bytes = GREATEST(0, reserved_bytes - $2) \
-         WHERE user_id = $3 AND used_bytes + $1 <= limit_bytes RETURNING used_bytes",
-    );
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [size.into(), declared.into(), user.into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get::<i64>("", "used_bytes")?),
-        None => None,
-    })
-}
-
-/// Gives back `delta` charged bytes, never going below zero.
-pub async fn refund_quota(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    delta: i64,
-) -> Result<(), ApiError> {
-    give_back(db, user, "used_bytes", delta).await
-}
-
-/// Releases `delta` reserved bytes (a pending upload went away), never below zero.
-pub async fn release_reservation(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    delta: i64,
-) -> Result<(), ApiError> {
-    give_back(db, user, "reserved_bytes", delta).await
-}
-
-async fn give_back(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    column: &'static str,
-    delta: i64,
-) -> Result<(), ApiError> {
-    let backend = db.get_database_backend();
-    let sql = for_backend(
-        backend,
-        &format!("UPDATE quotas SET {column} = GREATEST(0, {column} - $1) WHERE user_id = $2"),
-    );
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [delta.into(), user.into()],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Which document row [`remove_document`] may remove.
-#[derive(Debug, Clone, Copy)]
-pub enum RemoveIf {
-    /// Any status, owned by this account (a user's delete).
-    Owner(Uuid),
-    /// Still pending, owned by this account (a refused confirm).
-    Pending {
-        /// The owner.
-        user: Uuid,
-    },
-    /// Still pending and created before this time (expiry by the cleanup job).
-    StalePending(DateTime<Utc>),
-}
-
-/// A document row [`remove_document`] removed.
-#[derive(Debug, Clone)]
-pub struct RemovedDocument {
-    /// Its owner.
-    pub user_id: Uuid,
-    /// Its status when it was removed.
-    pub status: String,
-    /// Its size (declared while pending, stored once confirmed).
-    pub size_bytes: i64,
-    /// Its object key.
-    pub object_key: String,
-}
-
-/// Removes document `id` if `cond` holds and gives its bytes back: the charge of a
-/// confirmed document, the reservation of a pending one. What to give back comes from the
-/// `DELETE … RETURNING` that removed the row, never from an earlier read, so a confirm
-/// racing this removal is counted exactly once: it either claimed the row first (this
-/// statement waits for it and sees the confirmed row) or finds it gone. Call it inside a
-/// write transaction; `None` when no row matched.
-pub async fn remove_document(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    cond: RemoveIf,
-) -> Result<Option<RemovedDocument>, ApiError> {
-    let backend = db.get_database_backend();
-    let returning = " RETURNING user_id, status, size_bytes, object_key";
-    let (sql, values): (String, Vec<sea_orm::Value>) = match cond {
-        RemoveIf::Owner(user) => (
-            format!("DELETE FROM documents WHERE id = $1 AND user_id = $2{returning}"),
-            vec![id.into(), user.into()],
-        ),
-        RemoveIf::Pending { user } => (
-            format!(
-                "DELETE FROM documents WHERE id = $1 AND user_id = $2 AND status = $3{returning}"
-            ),
-            vec![id.into(), user.into(), status::PENDING.into()],
-        ),
-        RemoveIf::StalePending(cutoff) => (
-            format!(
-                "DELETE FROM documents WHERE id = $1 AND status = $2 AND created_at < $3{returning}"
-            ),
-            vec![id.into(), status::PENDING.into(), cutoff.into()],
-        ),
-    };
-    let Some(row) = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            for_backend(backend, &sql),
-            values,
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let removed = RemovedDocument {
-        user_id: row.try_get("", "user_id")?,
-        status: row.try_get("", "status")?,
-        size_bytes: row.try_get("", "size_bytes")?,
-        object_key: row.try_get("", "object_key")?,
-    };
-    if removed.status == status::PENDING {
-        release_reservation(db, removed.user_id, removed.size_bytes).await?;
-    } else {
-        refund_quota(db, removed.user_id, removed.size_bytes).await?;
-    }
-    Ok(Some(removed))
 }
 
 /// The numbers of a refused upload of `rejected` bytes, as they are now.
@@ -436,7 +241,7 @@ async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confir
         used_bytes: quota.used_bytes,
         // Confirmation answers about the upload, not about processing (which moves on
         // by itself): a repeated confirm gets the same body.
-        status: status::QUEUED.to_owned(),
+        status: DocumentStatus::Queued,
     })
 }
 
@@ -448,7 +253,7 @@ async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiErro
         delete_object_or_retry_later(state, &k).await?;
     }
     let txn = crate::db::begin_write(&state.db).await?;
-    remove_document(&txn, doc.id, RemoveIf::Pending { user: doc.user_id }).await?;
+    lifecycle::remove(&txn, doc.id, RemoveIf::Pending { user: doc.user_id }).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -460,7 +265,7 @@ async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiErro
 /// until the upload expires).
 pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmation, UploadError> {
     let doc = access::owned(&state.db, user, id).await?;
-    if doc.status != status::PENDING {
+    if doc.status != DocumentStatus::Pending {
         return Ok(confirmation(state, &doc).await?);
     }
     let key = object_key(&doc)?;
@@ -470,18 +275,8 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
     };
 
     let txn = crate::db::begin_write(&state.db).await?;
-    // Claim the row first: a write that serialises concurrent confirms of this upload.
-    let claimed = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
-        )
-        .filter(documents::Column::Id.eq(id))
-        .filter(documents::Column::Status.eq(status::PENDING))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if claimed == 0 {
+    // Hold the row first: a write that serialises concurrent confirms of this upload.
+    if !lifecycle::hold_pending(&txn, id).await? {
         txn.rollback().await?;
         let doc = access::owned(&state.db, user, id).await?;
         return Ok(confirmation(state, &doc).await?);
@@ -528,50 +323,48 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
             .await
             .map_err(storage_err)?;
     }
-    documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
-        .col_expr(documents::Column::SizeBytes, Expr::value(size))
-        // The dispatch lease: the sweeper dispatches again only after it lapses.
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(crate::time::now() + secs(state.settings.jobs.lease_secs)),
-        )
-        .filter(documents::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
+    // The dispatch lease: the sweeper dispatches again only after it lapses.
+    let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
+    if !lifecycle::confirm(&txn, id, size, lease_until).await? {
+        // Cannot happen while this transaction holds the row; never charge twice.
+        txn.rollback().await?;
+        return Err(
+            ApiError::Internal(anyhow::anyhow!("held upload {id} is no longer pending")).into(),
+        );
+    }
     txn.commit().await?;
-    crate::jobs::pipeline::dispatch(state, id).await;
+    lifecycle::dispatch(state.queue.as_ref(), id, doc.user_id).await;
     Ok(Confirmation {
         id,
         size_bytes: size,
         used_bytes,
-        status: status::QUEUED.to_owned(),
+        status: DocumentStatus::Queued,
     })
 }
 
-/// Deletes an object; when storage fails, records it so the cleanup job retries.
-pub async fn delete_object_or_retry_later(
+/// Runs extraction and classification of the caller's document again: a finished
+/// document goes back to `queued` with fresh attempts and is dispatched; one already
+/// queued or processing stays as it is (idempotent). An unconfirmed upload is a 409.
+/// Returns the document as it is now.
+pub async fn reclassify(
     state: &AppState,
-    key: &ObjectKey,
-) -> Result<(), ApiError> {
-    if let Err(e) = state.storage.delete(key).await {
-        tracing::warn!(error = %e, key = %key, "object deletion failed; cleanup will retry");
-        let row = object_deletions::ActiveModel {
-            object_key: Set(key.as_str().to_owned()),
-            attempts: Set(1),
-            last_error: Set(Some(e.to_string())),
-            created_at: Set(crate::time::now()),
-        };
-        object_deletions::Entity::insert(row)
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::column(object_deletions::Column::ObjectKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&state.db)
-            .await?;
+    user: Uuid,
+    id: Uuid,
+) -> Result<documents::Model, ApiError> {
+    let doc = access::owned(&state.db, user, id).await?;
+    if doc.status == DocumentStatus::Pending {
+        return Err(ApiError::Conflict {
+            code: "not_confirmed",
+            message: "Confirm the upload before classifying it".into(),
+        });
     }
-    Ok(())
+    if lifecycle::FINISHED.contains(&doc.status) {
+        let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
+        if lifecycle::requeue(&state.db, id, lease_until).await? {
+            lifecycle::dispatch(state.queue.as_ref(), id, doc.user_id).await;
+        }
+    }
+    access::owned(&state.db, user, id).await
 }
 
 /// Deletes a document: row and quota (charge refunded, or reservation released, as the
@@ -579,7 +372,7 @@ pub async fn delete_object_or_retry_later(
 /// (retried by cleanup if storage fails).
 pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiError> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let Some(removed) = remove_document(&txn, id, RemoveIf::Owner(user)).await? else {
+    let Some(removed) = lifecycle::remove(&txn, id, RemoveIf::Owner(user)).await? else {
         txn.rollback().await?;
         return Err(ApiError::not_found());
     };
@@ -639,7 +432,7 @@ pub async fn update(
         active.ai_opt_out = Set(opt_out);
     }
     if let Some(wanted) = topics {
-        if doc.status == status::PENDING {
+        if doc.status == DocumentStatus::Pending {
             return Err(ApiError::Conflict {
                 code: "not_confirmed",
                 message: "Confirm the upload before filing it under topics".into(),
@@ -647,14 +440,7 @@ pub async fn update(
         }
         let linked = set_user_topics(&txn, &doc, wanted).await?;
         // A finished document's status follows its topics.
-        if doc.status == status::CLASSIFIED || doc.status == status::UNCLASSIFIED {
-            active.status = Set(if linked > 0 {
-                status::CLASSIFIED
-            } else {
-                status::UNCLASSIFIED
-            }
-            .to_owned());
-        }
+        lifecycle::follow_topics(&txn, doc.id, linked > 0).await?;
     }
     active.updated_at = Set(crate::time::now());
     let updated = active.update(&txn).await?;
@@ -698,7 +484,7 @@ async fn set_user_topics(
         document_topics::Entity::insert(document_topics::ActiveModel {
             document_id: Set(doc.id),
             topic_id: Set(*topic),
-            source: Set("user".into()),
+            source: Set(TopicSource::User),
             confidence: Set(None),
             created_at: Set(now),
         })

@@ -1,8 +1,10 @@
 //! `document_topics`: which topics a document is filed under, and who decided.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// One document–topic link. `source` is `ai` or `user` (CHECK in the schema);
+/// One document–topic link. `source` says who filed it ([`TopicSource`], CHECK in the schema);
 /// `confidence` is the classifier's score when `source` is `ai`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "document_topics")]
@@ -11,7 +13,7 @@ pub struct Model {
     pub document_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub topic_id: Uuid,
-    pub source: String,
+    pub source: TopicSource,
     pub confidence: Option<f64>,
     pub created_at: DateTimeUtc,
 }
@@ -48,3 +50,64 @@ impl Related<super::topics::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Who put a document under a topic.
+// `document_topics.source`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicSource {
+    /// The classifier.
+    Ai,
+    /// The owner, by hand.
+    User,
+}
+
+impl TopicSource {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ai => "ai",
+            Self::User => "user",
+        }
+    }
+}
+
+impl std::fmt::Display for TopicSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TopicSource {
+    type Err = super::UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as sea_orm::Iterable>::iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| super::UnknownValue(s.to_owned()))
+    }
+}
+
+/// Compares with the stored spelling.
+impl PartialEq<&str> for TopicSource {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

@@ -1,10 +1,11 @@
 //! `documents`: one uploaded document, its object key, extraction and classification state.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// One document. `status` is one of `pending`, `queued`, `processing`, `classified`,
-/// `unclassified`, `failed` (CHECK in the schema); `classified_by` records provider,
-/// model and prompt version as JSON.
+/// One document. `status` is its place in the lifecycle ([`DocumentStatus`], CHECK in
+/// the schema); `classified_by` records provider, model and prompt version as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "documents")]
 pub struct Model {
@@ -21,7 +22,7 @@ pub struct Model {
     pub storage_backend: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub extracted_text: Option<String>,
-    pub status: String,
+    pub status: DocumentStatus,
     pub attempts: i32,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
@@ -93,3 +94,82 @@ impl Related<super::topics::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a document is in its lifecycle: `pending` (upload not confirmed) → `queued` →
+/// `processing` → `classified`, `unclassified` or `failed`.
+//
+// Stored in `documents.status` as these strings (a text column with a CHECK listing
+// them), so the JSON spelling is the stored one. Only `crate::documents::lifecycle`
+// moves a document from one status to another. A new state (the coming trash and
+// version states) is a variant here, its string in the CHECK (a migration) and its
+// transitions in the lifecycle module.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// Upload URL handed out, bytes not confirmed yet.
+    Pending,
+    /// Confirmed, waiting for processing.
+    Queued,
+    /// A worker is extracting and classifying it.
+    Processing,
+    /// Filed under at least one topic.
+    Classified,
+    /// Processed; no topic fits (or there was no text to classify).
+    Unclassified,
+    /// Processing gave up; `last_error` says why.
+    Failed,
+}
+
+impl DocumentStatus {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Classified => "classified",
+            Self::Unclassified => "unclassified",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for DocumentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DocumentStatus {
+    type Err = super::UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as sea_orm::Iterable>::iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| super::UnknownValue(s.to_owned()))
+    }
+}
+
+/// Compares with the stored spelling.
+impl PartialEq<&str> for DocumentStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

@@ -1,5 +1,6 @@
 //! SeaORM entities, one module per table of SPEC §2; they mirror the initial migration
-//! (`migration/src/m20261124_000001_initial.rs`) column for column. Data only, no behaviour.
+//! (`migration/src/m20261124_000001_initial.rs`) column for column. Data only, no behaviour; the enumerations of text columns
+//! (`DocumentStatus`, `TopicSource`, `Role`) keep the stored strings.
 
 pub mod audit_log;
 pub mod backup_codes;
@@ -16,6 +17,15 @@ pub mod shares;
 pub mod topics;
 pub mod users;
 
+pub use document_topics::TopicSource;
+pub use documents::DocumentStatus;
+pub use users::Role;
+
+/// A stored string that names none of an enumeration's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
 /// Every entity under its table-flavoured name, for `use crate::entities::prelude::*`.
 pub mod prelude {
     pub use super::audit_log::Entity as AuditLog;
@@ -31,4 +41,69 @@ pub mod prelude {
     pub use super::shares::Entity as Shares;
     pub use super::topics::Entity as Topics;
     pub use super::users::Entity as Users;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use sea_orm::{ActiveEnum, Iterable};
+
+    use super::*;
+
+    /// The stored string, the JSON string and `as_str` are one spelling, and parsing it
+    /// gives the value back; anything else is refused.
+    fn spelled_once<T>(as_str: fn(T) -> &'static str)
+    where
+        T: ActiveEnum<Value = String>
+            + Iterable
+            + Copy
+            + PartialEq
+            + std::fmt::Debug
+            + std::fmt::Display
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::str::FromStr<Err = UnknownValue>,
+    {
+        for v in T::iter() {
+            let s = as_str(v);
+            assert_eq!(v.to_value(), s);
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<T>(&format!("\"{s}\"")).unwrap(), v);
+            assert_eq!(v.to_string(), s);
+            assert_eq!(s.parse::<T>().unwrap(), v);
+            assert_eq!(T::try_from_value(&s.to_owned()).unwrap(), v);
+        }
+        assert_eq!("bogus".parse::<T>(), Err(UnknownValue("bogus".into())));
+        assert!(T::try_from_value(&"bogus".to_owned()).is_err());
+    }
+
+    #[test]
+    fn enumerations_keep_the_stored_strings() {
+        spelled_once(DocumentStatus::as_str);
+        spelled_once(Role::as_str);
+        spelled_once(TopicSource::as_str);
+        assert_eq!(
+            DocumentStatus::iter()
+                .map(DocumentStatus::as_str)
+                .collect::<Vec<_>>(),
+            [
+                "pending",
+                "queued",
+                "processing",
+                "classified",
+                "unclassified",
+                "failed"
+            ]
+        );
+        assert_eq!(
+            Role::iter().map(Role::as_str).collect::<Vec<_>>(),
+            ["user", "admin"]
+        );
+        assert_eq!(
+            TopicSource::iter()
+                .map(TopicSource::as_str)
+                .collect::<Vec<_>>(),
+            ["ai", "user"]
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! `users`: accounts, their credentials, 2FA state and per-user AI settings.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// One account. `role` is `user` or `admin` (CHECK in the schema); secrets are stored
+/// One account. `role` is a [`Role`] (CHECK in the schema); secrets are stored
 /// hashed (`password_hash`) or encrypted (`totp_secret`, `ai_api_key_enc`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -20,7 +22,7 @@ pub struct Model {
     pub totp_enabled: bool,
     /// Last accepted TOTP time step, so a code cannot be replayed.
     pub totp_last_step: Option<i64>,
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub password_must_change: bool,
     /// Tokens issued before this instant are rejected.
@@ -99,3 +101,64 @@ impl Related<super::cloud_connections::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Account roles.
+// `users.role`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A regular account that owns documents.
+    User,
+    /// An administrator: manages accounts, never sees documents.
+    Admin,
+}
+
+impl Role {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = super::UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as sea_orm::Iterable>::iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| super::UnknownValue(s.to_owned()))
+    }
+}
+
+/// Compares with the stored spelling.
+impl PartialEq<&str> for Role {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

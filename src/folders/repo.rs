@@ -9,8 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::documents::service::status;
-use crate::entities::{documents, folders, users};
+use crate::entities::{DocumentStatus, documents, folders, users};
 use crate::folders::name::clash_key;
 
 /// Serialises folder changes per account until the transaction ends: on PostgreSQL a
@@ -98,7 +97,7 @@ pub async fn document_counts(
         .column(documents::Column::FolderId)
         .column_as(Expr::col(documents::Column::Id).count(), "n")
         .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.ne(status::PENDING));
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending));
     query = match folder {
         Some(f) => query.filter(documents::Column::FolderId.eq(f)),
         None => query.filter(documents::Column::FolderId.is_not_null()),

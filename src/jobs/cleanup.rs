@@ -20,11 +20,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::documents::service::{
-    RemoveIf, delete_object_or_retry_later, remove_document, staging_key, status,
-};
+use crate::documents::files::{delete_object_or_retry_later, staging_key};
+use crate::documents::lifecycle::{self, RemoveIf};
 use crate::domain::ObjectKey;
-use crate::entities::{documents, object_deletions};
+use crate::entities::{DocumentStatus, documents, object_deletions};
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -110,7 +109,7 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
             .select_only()
             .column(documents::Column::Id)
             .column(documents::Column::ObjectKey)
-            .filter(documents::Column::Status.eq(status::PENDING))
+            .filter(documents::Column::Status.eq(DocumentStatus::Pending))
             .filter(documents::Column::CreatedAt.lt(cutoff))
             .order_by_asc(documents::Column::CreatedAt)
             .order_by_asc(documents::Column::Id)
@@ -132,7 +131,7 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
             // Row and reservation go together, decided by the conditional delete.
             let removed = async {
                 let txn = crate::db::begin_write(&state.db).await?;
-                let removed = remove_document(&txn, id, RemoveIf::StalePending(cutoff)).await?;
+                let removed = lifecycle::remove(&txn, id, RemoveIf::StalePending(cutoff)).await?;
                 txn.commit().await?;
                 Ok::<_, crate::error::ApiError>(removed)
             }

@@ -4,14 +4,15 @@
 //! (`queued → processing`, `attempts + 1`, a lease); every later write is conditional on
 //! still holding that claim (`status = 'processing' AND attempts = <ours>`), so a worker
 //! that lost its lease (and was re-dispatched elsewhere) can never overwrite newer work,
-//! and running a job twice is harmless. Classification results replace the document's
-//! `ai` topic links and never touch the links the user set by hand.
+//! and running a job twice is harmless. The status changes are the transitions of
+//! [`crate::documents::lifecycle`]; this module decides which one to take.
+//! Classification results replace the document's `ai` topic links and never touch the
+//! links the user set by hand.
 
 use std::time::Duration;
 
-use chrono::Utc;
 use rand::RngExt;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect,
@@ -19,9 +20,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::classify::{ClassifyError, Outcome, Pick};
-use crate::documents::service::status;
+use crate::documents::lifecycle::{self, claim_held};
 use crate::domain::ObjectKey;
-use crate::entities::{document_topics, documents, topics};
+use crate::entities::{DocumentStatus, TopicSource, document_topics, documents, topics};
 use crate::extract::sandbox::{SandboxLimits, extract_in_child, extract_in_current_exe};
 use crate::state::AppState;
 
@@ -31,7 +32,7 @@ pub enum JobResult {
     /// Another worker holds the document, or it is no longer waiting (deleted, done).
     Skipped,
     /// The document reached `classified` or `unclassified`.
-    Done(&'static str),
+    Done(DocumentStatus),
     /// The document is `failed` with this reason.
     Failed(String),
     /// A transient failure; the document waits in `queued` until the retry time.
@@ -54,80 +55,35 @@ pub fn sandbox_limits(state: &AppState) -> SandboxLimits {
     }
 }
 
-/// Claims `id` for processing. Returns the claimed row (with the new attempt number).
+/// Claims `id` for processing ([`lifecycle::claim`] with the lease and attempt limit of
+/// the settings). Returns the claimed row (with the new attempt number).
 pub async fn claim(state: &AppState, id: Uuid) -> Result<Option<documents::Model>, sea_orm::DbErr> {
     let now = crate::time::now();
     let jobs = &state.settings.jobs;
-    let claimable = Condition::any()
-        .add(documents::Column::Status.eq(status::QUEUED))
-        .add(
-            Condition::all()
-                .add(documents::Column::Status.eq(status::PROCESSING))
-                .add(documents::Column::LeaseExpiresAt.lt(now)),
-        );
-    let claimed = documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::PROCESSING))
-        .col_expr(
-            documents::Column::Attempts,
-            Expr::col(documents::Column::Attempts).add(1),
-        )
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(now + secs(jobs.lease_secs)),
-        )
-        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-        .filter(documents::Column::Id.eq(id))
-        .filter(claimable)
-        .filter(documents::Column::Attempts.lt(jobs.max_attempts as i32))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    if claimed == 0 {
-        return Ok(None);
-    }
-    documents::Entity::find_by_id(id).one(&state.db).await
-}
-
-/// A condition matching `doc` only while this worker's claim on it stands.
-fn ours(doc: &documents::Model) -> Condition {
-    Condition::all()
-        .add(documents::Column::Id.eq(doc.id))
-        .add(documents::Column::Status.eq(status::PROCESSING))
-        .add(documents::Column::Attempts.eq(doc.attempts))
+    let max_attempts = i32::try_from(jobs.max_attempts).unwrap_or(i32::MAX);
+    lifecycle::claim(
+        &state.db,
+        id,
+        now,
+        now + secs(jobs.lease_secs),
+        max_attempts,
+    )
+    .await
 }
 
 /// Pushes the lease of a claimed document forward; false when the claim was lost.
 pub async fn renew_lease(state: &AppState, doc: &documents::Model) -> Result<bool, sea_orm::DbErr> {
     let until = crate::time::now() + secs(state.settings.jobs.lease_secs);
-    let n = documents::Entity::update_many()
-        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(until))
-        .filter(ours(doc))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    Ok(n == 1)
+    lifecycle::renew_lease(&state.db, doc, until).await
 }
 
-/// Marks a claimed document `failed` with `reason`.
+/// Marks a claimed document `failed` with `reason` (nothing when the claim was lost).
 async fn fail(
     state: &AppState,
     doc: &documents::Model,
     reason: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::FAILED))
-        .col_expr(documents::Column::LastError, Expr::value(reason))
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
-        )
-        .filter(ours(doc))
-        .exec(&state.db)
-        .await?;
+    lifecycle::fail(&state.db, doc, reason).await?;
     Ok(())
 }
 
@@ -148,17 +104,7 @@ async fn retry_later(
 ) -> Result<(), sea_orm::DbErr> {
     let at = crate::time::now()
         + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
-    documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
-        .col_expr(documents::Column::LastError, Expr::value(reason))
-        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(at))
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
-        )
-        .filter(ours(doc))
-        .exec(&state.db)
-        .await?;
+    lifecycle::retry_later(&state.db, doc, reason, at).await?;
     Ok(())
 }
 
@@ -237,7 +183,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                             documents::Column::UpdatedAt,
                             Expr::value(crate::time::now()),
                         )
-                        .filter(ours(doc))
+                        .filter(claim_held(doc))
                         .exec(&state.db)
                         .await?;
                     extracted.text
@@ -251,10 +197,11 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
         }
     };
     match crate::classify::classify_document(state, doc, &text).await {
-        Ok(outcome) => {
-            let status = store_outcome(&state.db, doc, &outcome).await?;
-            Ok(JobResult::Done(status))
-        }
+        Ok(outcome) => match store_outcome(&state.db, doc, &outcome).await? {
+            Some(status) => Ok(JobResult::Done(status)),
+            // The claim was lost meanwhile: the newer run decides.
+            None => Ok(JobResult::Skipped),
+        },
         Err(ClassifyError::Permanent(e)) => {
             let reason = format!("Classification failed: {e}");
             fail(state, doc, &reason).await?;
@@ -276,27 +223,28 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
     }
 }
 
-/// Writes a classification result (one transaction, conditional on the claim).
+/// Writes a classification result (one transaction, conditional on the claim): the
+/// status reached, or `None` when the claim was lost.
 async fn store_outcome(
     db: &DatabaseConnection,
     doc: &documents::Model,
     outcome: &Outcome,
-) -> Result<&'static str, sea_orm::DbErr> {
+) -> Result<Option<DocumentStatus>, sea_orm::DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let held = documents::Entity::find()
         .select_only()
         .column(documents::Column::Id)
-        .filter(ours(doc))
+        .filter(claim_held(doc))
         .into_tuple::<Uuid>()
         .one(&txn)
         .await?;
     if held.is_none() {
         txn.rollback().await?;
-        return Ok("skipped");
+        return Ok(None);
     }
     document_topics::Entity::delete_many()
         .filter(document_topics::Column::DocumentId.eq(doc.id))
-        .filter(document_topics::Column::Source.eq("ai"))
+        .filter(document_topics::Column::Source.eq(TopicSource::Ai))
         .exec(&txn)
         .await?;
     let now = crate::time::now();
@@ -341,7 +289,7 @@ async fn store_outcome(
         let link = document_topics::ActiveModel {
             document_id: Set(doc.id),
             topic_id: Set(*topic_id),
-            source: Set("ai".into()),
+            source: Set(TopicSource::Ai),
             confidence: Set(Some(confidence.clamp(0.0, 1.0))),
             created_at: Set(now),
         };
@@ -362,11 +310,6 @@ async fn store_outcome(
         .filter(document_topics::Column::DocumentId.eq(doc.id))
         .count(&txn)
         .await?;
-    let new_status = if linked > 0 {
-        status::CLASSIFIED
-    } else {
-        status::UNCLASSIFIED
-    };
     let mut classified_by = serde_json::json!({
         "provider": outcome.provider,
         "model": outcome.model,
@@ -375,23 +318,12 @@ async fn store_outcome(
     if let Some(reason) = &outcome.reason {
         classified_by["reason"] = serde_json::Value::String(reason.clone());
     }
-    documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(new_status))
-        .col_expr(documents::Column::ClassifiedBy, Expr::value(classified_by))
-        .col_expr(
-            documents::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-        .filter(ours(doc))
-        .exec(&txn)
-        .await?;
+    let Some(status) = lifecycle::finish(&txn, doc, linked > 0, classified_by).await? else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
     txn.commit().await?;
-    Ok(new_status)
+    Ok(Some(status))
 }
 
 /// The owner's topic called `name` (case-insensitively; a system topic of that name
@@ -425,76 +357,4 @@ async fn find_or_create_topic(
     .exec(db)
     .await?;
     Ok(id)
-}
-
-/// Re-runs classification for a document: back to `queued` with fresh attempts.
-/// Idempotent while the document is already `queued` or `processing`.
-/// Returns false when the document is still an unconfirmed upload.
-pub async fn requeue(state: &AppState, doc: &documents::Model) -> Result<bool, sea_orm::DbErr> {
-    match doc.status.as_str() {
-        s if s == status::PENDING => return Ok(false),
-        s if s == status::QUEUED || s == status::PROCESSING => return Ok(true),
-        _ => {}
-    }
-    let now = crate::time::now();
-    let n = documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
-        .col_expr(documents::Column::Attempts, Expr::value(0))
-        .col_expr(
-            documents::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(now + secs(state.settings.jobs.lease_secs)),
-        )
-        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-        .filter(documents::Column::Id.eq(doc.id))
-        .filter(documents::Column::Status.is_in([
-            status::CLASSIFIED,
-            status::UNCLASSIFIED,
-            status::FAILED,
-        ]))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    if n == 1 {
-        dispatch_for(state, doc.id, doc.user_id).await;
-    }
-    Ok(true)
-}
-
-/// Hands a document to the queue in its owner's lane (looked up here; see
-/// [`dispatch_for`]); a failure is logged (the sweeper dispatches again).
-pub async fn dispatch(state: &AppState, id: Uuid) {
-    let owner = documents::Entity::find_by_id(id)
-        .select_only()
-        .column(documents::Column::UserId)
-        .into_tuple::<Uuid>()
-        .one(&state.db)
-        .await;
-    match owner {
-        Ok(Some(owner)) => dispatch_for(state, id, owner).await,
-        // Deleted meanwhile: nothing to process.
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry")
-        }
-    }
-}
-
-/// Hands `owner`'s document to the queue, in the owner's lane: the queue serves owners in
-/// turn, so one user's backlog cannot hold up everyone else's documents. A failure is
-/// logged (the sweeper dispatches again).
-pub async fn dispatch_for(state: &AppState, id: Uuid, owner: Uuid) {
-    if let Err(e) = state
-        .queue
-        .enqueue_for(
-            &owner.simple().to_string(),
-            &crate::jobs::Job::ProcessDocument { document_id: id },
-        )
-        .await
-    {
-        tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry");
-    }
 }

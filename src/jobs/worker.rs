@@ -6,16 +6,13 @@
 
 use std::time::Duration;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::documents::service::status;
-use crate::entities::documents;
+use crate::documents::lifecycle;
+use crate::entities::{DocumentStatus, documents};
 use crate::jobs::Job;
 use crate::jobs::pipeline::{self, JobResult};
 use crate::state::AppState;
@@ -74,8 +71,8 @@ async fn run_worker(state: AppState, name: String, shutdown: CancellationToken) 
                     Ok(JobResult::Skipped) => state.metrics.job("skipped"),
                     Ok(result) => {
                         state.metrics.job(match &result {
-                            JobResult::Done(status) => status,
-                            JobResult::Failed(_) => "failed",
+                            JobResult::Done(status) => status.as_str(),
+                            JobResult::Failed(_) => DocumentStatus::Failed.as_str(),
                             JobResult::Retrying(_) => "retried",
                             JobResult::Skipped => "skipped",
                         });
@@ -134,29 +131,15 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
     let now = crate::time::now();
     let jobs = &state.settings.jobs;
     let max = i32::try_from(jobs.max_attempts).unwrap_or(i32::MAX);
-    let lapsed = Condition::any()
-        .add(documents::Column::LeaseExpiresAt.is_null())
-        .add(documents::Column::LeaseExpiresAt.lt(now));
+    let lapsed = lifecycle::lease_lapsed(now);
     let mut report = SweepReport::default();
 
     // Out of attempts: a worker died (or timed out) on the last one.
     let reason = format!(
         "Processing was interrupted {max} times (the worker stopped or timed out); giving up"
     );
-    let exhausted = documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status::FAILED))
-        .col_expr(documents::Column::LastError, Expr::value(reason))
-        .col_expr(
-            documents::Column::LeaseExpiresAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-        .filter(documents::Column::Status.is_in([status::PROCESSING, status::QUEUED]))
-        .filter(lapsed.clone())
-        .filter(documents::Column::Attempts.gte(max))
-        .exec(&state.db)
-        .await?;
-    report.failed = usize::try_from(exhausted.rows_affected).unwrap_or(usize::MAX);
+    let exhausted = lifecycle::fail_exhausted(&state.db, now, max, &reason).await?;
+    report.failed = usize::try_from(exhausted).unwrap_or(usize::MAX);
 
     // Lapsed leases: the worker died. Lost dispatches: a queued row with no job in the
     // queue. Jobs are not tied to rows, so when the queue holds fewer jobs than there are
@@ -166,7 +149,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
         .select_only()
         .column(documents::Column::Id)
         .column(documents::Column::UserId)
-        .filter(documents::Column::Status.eq(status::PROCESSING))
+        .filter(documents::Column::Status.eq(DocumentStatus::Processing))
         .filter(lapsed.clone())
         .order_by_asc(documents::Column::UpdatedAt)
         .limit(SWEEP_BATCH)
@@ -174,7 +157,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
         .all(&state.db)
         .await?;
     let queued = documents::Entity::find()
-        .filter(documents::Column::Status.eq(status::QUEUED))
+        .filter(documents::Column::Status.eq(DocumentStatus::Queued))
         .count(&state.db)
         .await?;
     let shortfall = match state.queue.depth().await {
@@ -189,8 +172,8 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
             .select_only()
             .column(documents::Column::Id)
             .column(documents::Column::UserId)
-            .filter(documents::Column::Status.eq(status::QUEUED))
-            .filter(lapsed.clone())
+            .filter(documents::Column::Status.eq(DocumentStatus::Queued))
+            .filter(lapsed)
             .order_by_asc(documents::Column::UpdatedAt)
             .limit(shortfall.min(SWEEP_BATCH))
             .into_tuple()
@@ -200,18 +183,8 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
     }
     let until = now + chrono::Duration::seconds(i64::try_from(jobs.lease_secs).unwrap_or(60));
     for (id, owner) in stuck {
-        let won = documents::Entity::update_many()
-            .col_expr(documents::Column::Status, Expr::value(status::QUEUED))
-            .col_expr(documents::Column::LeaseExpiresAt, Expr::value(until))
-            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-            .filter(documents::Column::Id.eq(id))
-            .filter(documents::Column::Status.is_in([status::PROCESSING, status::QUEUED]))
-            .filter(lapsed.clone())
-            .exec(&state.db)
-            .await?
-            .rows_affected;
-        if won == 1 {
-            pipeline::dispatch_for(state, id, owner).await;
+        if lifecycle::redispatch(&state.db, id, now, until).await? {
+            lifecycle::dispatch(state.queue.as_ref(), id, owner).await;
             report.redispatched += 1;
         }
     }

@@ -11,11 +11,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::auth::extract::role;
 use crate::documents::access;
-use crate::documents::service::status;
 use crate::domain::{Email, Handle};
-use crate::entities::{documents, shares, users};
+use crate::entities::users::Role;
+use crate::entities::{DocumentStatus, documents, shares, users};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -135,7 +134,7 @@ pub async fn share(
     recipient: &str,
 ) -> Result<(ShareRow, Created), ApiError> {
     let doc = access::owned(&state.db, owner, document).await?;
-    if doc.status == status::PENDING {
+    if doc.status == DocumentStatus::Pending {
         return Err(ApiError::not_found());
     }
     // Neither a handle nor an e-mail address: no account can have it (and text such as
@@ -150,7 +149,7 @@ pub async fn share(
             message: "You cannot share a document with yourself".into(),
         });
     }
-    if recipient.role == role::ADMIN {
+    if recipient.role == Role::Admin {
         return Err(ApiError::Conflict {
             code: "cannot_share_with_admin",
             message: "Administrator accounts cannot receive shared documents".into(),
@@ -242,7 +241,7 @@ pub async fn shared_with(
     let paginator = shares::Entity::find()
         .find_also_related(documents::Entity)
         .filter(shares::Column::RecipientId.eq(recipient))
-        .filter(documents::Column::Status.ne(status::PENDING))
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .order_by_desc(shares::Column::CreatedAt)
         .order_by_desc(shares::Column::Id)
         .paginate(&state.db, per_page);

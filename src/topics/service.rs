@@ -15,9 +15,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::documents::service::status;
 use crate::domain::InvalidInput;
-use crate::entities::{document_topics, documents, topics, users};
+use crate::entities::{DocumentStatus, document_topics, documents, topics, users};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -294,7 +293,7 @@ async fn document_counts(
             document_topics::Relation::Document.def(),
         )
         .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.ne(status::PENDING));
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending));
     if let Some(t) = topic {
         query = query.filter(document_topics::Column::TopicId.eq(t));
     }
@@ -440,29 +439,7 @@ pub async fn delete(state: &AppState, owner: Option<Uuid>, id: Uuid) -> Result<u
         .rows_affected;
     topics::Entity::delete_by_id(id).exec(&txn).await?;
     // Documents left without any topic are no longer classified.
-    for chunk in affected.chunks(500) {
-        use crate::documents::service::status;
-        use crate::entities::documents;
-        use sea_orm::sea_query::{Expr, ExprTrait, Query};
-        documents::Entity::update_many()
-            .col_expr(documents::Column::Status, Expr::value(status::UNCLASSIFIED))
-            .filter(documents::Column::Id.is_in(chunk.to_vec()))
-            .filter(documents::Column::Status.eq(status::CLASSIFIED))
-            .filter(
-                documents::Column::Id.not_in_subquery(
-                    Query::select()
-                        .column(document_topics::Column::DocumentId)
-                        .from(document_topics::Entity)
-                        .and_where(
-                            Expr::col(document_topics::Column::DocumentId)
-                                .is_in(chunk.iter().copied()),
-                        )
-                        .to_owned(),
-                ),
-            )
-            .exec(&txn)
-            .await?;
-    }
+    crate::documents::lifecycle::unclassify_topicless(&txn, &affected).await?;
     txn.commit().await?;
     tracing::info!(links, system = owner.is_none(), "topic deleted");
     Ok(links)

@@ -225,7 +225,7 @@ impl TestApp {
             &Handle::parse(handle).unwrap(),
             &Email::parse(&format!("{handle}@example.com")).unwrap(),
             &Password::parse(PASSWORD).unwrap(),
-            "admin",
+            docuvault::entities::users::Role::Admin,
             false,
         )
         .await

@@ -732,7 +732,7 @@ export interface components {
             /** @description Whether a password change is pending. */
             password_must_change: boolean;
             /** @description `user` or `admin`. */
-            role: string;
+            role: components["schemas"]["Role"];
             /** @description Whether TOTP is on. */
             totp_enabled: boolean;
             /**
@@ -875,7 +875,7 @@ export interface components {
              * @description Always `queued`: the upload is accepted and handed to processing (repeated
              *     confirms answer the same). Follow processing with `GET /api/documents/{id}`.
              */
-            status: string;
+            status: components["schemas"]["DocumentStatus"];
             /**
              * Format: int64
              * @description Quota used after this upload.
@@ -961,7 +961,8 @@ export interface components {
             total_exact: boolean;
         };
         /**
-         * @description Document statuses.
+         * @description Where a document is in its lifecycle: `pending` (upload not confirmed) → `queued` →
+         *     `processing` → `classified`, `unclassified` or `failed`.
          * @enum {string}
          */
         DocumentStatus: "pending" | "queued" | "processing" | "classified" | "unclassified" | "failed";
@@ -1040,7 +1041,7 @@ export interface components {
              */
             snippet: components["schemas"]["SnippetSegment"][] | null;
             /** @description `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`. */
-            status: string;
+            status: components["schemas"]["DocumentStatus"];
             /** @description Topics it is filed under, by name. */
             topics: components["schemas"]["DocumentTopicView"][];
             /**
@@ -1659,7 +1660,7 @@ export interface components {
             /** @description Whether the password must be changed before anything else. */
             password_must_change: boolean;
             /** @description `user` or `admin`. */
-            role: string;
+            role: components["schemas"]["Role"];
             /** @description Whether TOTP two-factor authentication is on. */
             totp_enabled: boolean;
         };

@@ -1,0 +1,481 @@
+//! The document lifecycle: every change of `documents.status` is a function here.
+//!
+//! ```text
+//!  upload-url ─► pending ──confirm──► queued ──claim──► processing ──finish──► classified
+//!                   │                  ▲  ▲                 │    │                unclassified
+//!                   │                  │  └──retry_later────┘    └──fail───────► failed
+//!                   │                  └──────requeue (re-classify) ◄── classified / unclassified / failed
+//!                   └──remove (refused confirm, stale upload, delete: any status)
+//! ```
+//!
+//! A document enters as `pending` (the row `service::create_upload` inserts). The
+//! sweeper `redispatch`es lapsed `queued`/`processing` rows and `fail_exhausted`s those
+//! out of attempts; a finished document's status follows its topics (`follow_topics`,
+//! `unclassify_topicless`).
+//!
+//! Each transition is one conditional `UPDATE` on the status it expects (and, for a
+//! worker's writes, on still holding its claim: `processing` at its attempt number), so
+//! concurrent callers and instances race safely: the statement that matched won, and
+//! the others learn it from the returned `false`. Functions take a connection, so a
+//! caller runs them inside its own transaction (confirm settles the quota in the same
+//! one). Handing a document to the queue is [`dispatch`], after the commit.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Statement,
+};
+use uuid::Uuid;
+
+use crate::documents::quota::{for_backend, refund_quota, release_reservation};
+use crate::entities::document_topics;
+use crate::entities::documents::{self, DocumentStatus};
+use crate::jobs::{Job, Queue};
+
+/// The statuses a finished document can be in (re-classification starts from them).
+pub const FINISHED: [DocumentStatus; 3] = [
+    DocumentStatus::Classified,
+    DocumentStatus::Unclassified,
+    DocumentStatus::Failed,
+];
+
+/// Documents waiting for, or in, processing (the sweeper's concern).
+const IN_PROCESSING: [DocumentStatus; 2] = [DocumentStatus::Queued, DocumentStatus::Processing];
+
+fn no_time() -> Expr {
+    Expr::value(Option::<DateTime<Utc>>::None)
+}
+
+/// Takes the row of a pending upload for this transaction (a write that changes nothing
+/// but `updated_at`), so concurrent confirms, and the cleanup's removal of a stale
+/// upload, wait for it and then see its outcome. `false` when it is no longer pending.
+pub async fn hold_pending(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.eq(DocumentStatus::Pending))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `pending → queued`: the upload is confirmed at `size_bytes` (as stored). Dispatch
+/// lease until `lease_until`: the sweeper dispatches it again only after that.
+pub async fn confirm(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    size_bytes: i64,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::SizeBytes, Expr::value(size_bytes))
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.eq(DocumentStatus::Pending))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// A lease that ran out (or was never set) at `now`.
+pub fn lease_lapsed(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(documents::Column::LeaseExpiresAt.is_null())
+        .add(documents::Column::LeaseExpiresAt.lt(now))
+}
+
+/// `queued → processing` (or `processing → processing` when the lease of the worker
+/// that held it lapsed): claims `id` for a worker with attempt number + 1 and a lease
+/// until `lease_until`, if it has attempts left (fewer than `max_attempts`). The claimed
+/// row, or `None` when another worker holds it or it is not waiting.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    max_attempts: i32,
+) -> Result<Option<documents::Model>, DbErr> {
+    let claimable = Condition::any()
+        .add(documents::Column::Status.eq(DocumentStatus::Queued))
+        .add(
+            Condition::all()
+                .add(documents::Column::Status.eq(DocumentStatus::Processing))
+                .add(documents::Column::LeaseExpiresAt.lt(now)),
+        );
+    let claimed = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Processing),
+        )
+        .col_expr(
+            documents::Column::Attempts,
+            Expr::col(documents::Column::Attempts).add(1),
+        )
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(documents::Column::Id.eq(id))
+        .filter(claimable)
+        .filter(documents::Column::Attempts.lt(max_attempts))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    documents::Entity::find_by_id(id).one(db).await
+}
+
+/// Matches `doc` only while the claim it was read with stands (`processing` at the same
+/// attempt number): every write of a worker carries it, so a worker whose lease lapsed
+/// (and whose document was claimed again) can never overwrite newer work.
+pub fn claim_held(doc: &documents::Model) -> Condition {
+    Condition::all()
+        .add(documents::Column::Id.eq(doc.id))
+        .add(documents::Column::Status.eq(DocumentStatus::Processing))
+        .add(documents::Column::Attempts.eq(doc.attempts))
+}
+
+/// Pushes the lease of a claimed document to `until`; `false` when the claim was lost.
+pub async fn renew_lease(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(claim_held(doc))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `processing → classified` (when the document has topics) or `unclassified`, recording
+/// who classified it; the status reached, or `None` when the claim was lost.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    has_topics: bool,
+    classified_by: serde_json::Value,
+) -> Result<Option<DocumentStatus>, DbErr> {
+    let status = if has_topics {
+        DocumentStatus::Classified
+    } else {
+        DocumentStatus::Unclassified
+    };
+    let n = documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status))
+        .col_expr(documents::Column::ClassifiedBy, Expr::value(classified_by))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(claim_held(doc))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok((n == 1).then_some(status))
+}
+
+/// `processing → failed` with `reason`; `false` when the claim was lost.
+pub async fn fail(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    reason: &str,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Failed),
+        )
+        .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(claim_held(doc))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `processing → queued` after a transient failure (`reason`): the dispatch lease runs
+/// until `retry_at`, when the sweeper dispatches it again. `false` when the claim was lost.
+pub async fn retry_later(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    reason: &str,
+    retry_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(retry_at))
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(claim_held(doc))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `classified`/`unclassified`/`failed → queued` (re-classification) with fresh attempts
+/// and a dispatch lease until `lease_until`; `false` when the document is not finished.
+pub async fn requeue(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::Attempts, Expr::value(0))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.is_in(FINISHED))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `queued`/`processing → queued` for the sweeper: a document whose lease lapsed at
+/// `now` (its worker died, or its dispatch was lost) gets a new dispatch lease until
+/// `lease_until`; `false` when it moved on meanwhile (or another instance won).
+pub async fn redispatch(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.is_in(IN_PROCESSING))
+        .filter(lease_lapsed(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `queued`/`processing → failed` for the sweeper: every document whose lease lapsed at
+/// `now` with no attempts left (`max_attempts` used: its worker died on the last one).
+/// Returns how many.
+pub async fn fail_exhausted(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    max_attempts: i32,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let res = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Failed),
+        )
+        .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+        .filter(documents::Column::Status.is_in(IN_PROCESSING))
+        .filter(lease_lapsed(now))
+        .filter(documents::Column::Attempts.gte(max_attempts))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// `classified ⇄ unclassified`: a finished, classified or unclassified document's
+/// status follows its topics after they were set by hand. `false` when it is in
+/// another status (pending, in processing, failed), which stays as it is.
+pub async fn follow_topics(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    has_topics: bool,
+) -> Result<bool, DbErr> {
+    let status = if has_topics {
+        DocumentStatus::Classified
+    } else {
+        DocumentStatus::Unclassified
+    };
+    let n = documents::Entity::update_many()
+        .col_expr(documents::Column::Status, Expr::value(status))
+        .filter(documents::Column::Id.eq(id))
+        .filter(
+            documents::Column::Status
+                .is_in([DocumentStatus::Classified, DocumentStatus::Unclassified]),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `classified → unclassified` for those of `ids` left without any topic (their topic
+/// was deleted). Returns how many.
+pub async fn unclassify_topicless(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<u64, DbErr> {
+    let mut moved = 0;
+    for chunk in ids.chunks(500) {
+        moved += documents::Entity::update_many()
+            .col_expr(
+                documents::Column::Status,
+                Expr::value(DocumentStatus::Unclassified),
+            )
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::Status.eq(DocumentStatus::Classified))
+            .filter(
+                documents::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(document_topics::Column::DocumentId)
+                        .from(document_topics::Entity)
+                        .and_where(
+                            Expr::col(document_topics::Column::DocumentId)
+                                .is_in(chunk.iter().copied()),
+                        )
+                        .to_owned(),
+                ),
+            )
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(moved)
+}
+
+/// Hands `owner`'s queued document to the queue, in the owner's lane: the queue serves
+/// owners in turn, so one user's backlog cannot hold up everyone else's documents. A
+/// failure is logged (the sweeper dispatches again once the dispatch lease lapses).
+pub async fn dispatch(queue: &dyn Queue, id: Uuid, owner: Uuid) {
+    if let Err(e) = queue
+        .enqueue_for(
+            &owner.simple().to_string(),
+            &Job::ProcessDocument { document_id: id },
+        )
+        .await
+    {
+        tracing::warn!(error = %e, document = %id, "could not enqueue processing; the sweeper will retry");
+    }
+}
+
+/// Which document row [`remove`] may remove.
+#[derive(Debug, Clone, Copy)]
+pub enum RemoveIf {
+    /// Any status, owned by this account (a user's delete).
+    Owner(Uuid),
+    /// Still pending, owned by this account (a refused confirm).
+    Pending {
+        /// The owner.
+        user: Uuid,
+    },
+    /// Still pending and created before this time (expiry by the cleanup job).
+    StalePending(DateTime<Utc>),
+}
+
+/// A document row [`remove`] removed.
+#[derive(Debug, Clone)]
+pub struct RemovedDocument {
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Its status when it was removed.
+    pub status: DocumentStatus,
+    /// Its size (declared while pending, stored once confirmed).
+    pub size_bytes: i64,
+    /// Its object key.
+    pub object_key: String,
+}
+
+/// Removes document `id` if `cond` holds and gives its bytes back: the charge of a
+/// confirmed document, the reservation of a pending one. What to give back comes from the
+/// `DELETE … RETURNING` that removed the row, never from an earlier read, so a confirm
+/// racing this removal is counted exactly once: it either held the row first
+/// ([`hold_pending`]; this statement waits for it and sees the confirmed row) or finds it
+/// gone. Call it inside a write transaction; `None` when no row matched.
+pub async fn remove(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    cond: RemoveIf,
+) -> Result<Option<RemovedDocument>, DbErr> {
+    let backend = db.get_database_backend();
+    let returning = " RETURNING user_id, status, size_bytes, object_key";
+    let pending = DocumentStatus::Pending;
+    let (sql, values): (String, Vec<sea_orm::Value>) = match cond {
+        RemoveIf::Owner(user) => (
+            format!("DELETE FROM documents WHERE id = $1 AND user_id = $2{returning}"),
+            vec![id.into(), user.into()],
+        ),
+        RemoveIf::Pending { user } => (
+            format!(
+                "DELETE FROM documents WHERE id = $1 AND user_id = $2 AND status = $3{returning}"
+            ),
+            vec![id.into(), user.into(), pending.into()],
+        ),
+        RemoveIf::StalePending(cutoff) => (
+            format!(
+                "DELETE FROM documents WHERE id = $1 AND status = $2 AND created_at < $3{returning}"
+            ),
+            vec![id.into(), pending.into(), cutoff.into()],
+        ),
+    };
+    let Some(row) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            for_backend(backend, &sql),
+            values,
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let removed = RemovedDocument {
+        user_id: row.try_get("", "user_id")?,
+        status: row.try_get("", "status")?,
+        size_bytes: row.try_get("", "size_bytes")?,
+        object_key: row.try_get("", "object_key")?,
+    };
+    if removed.status == DocumentStatus::Pending {
+        release_reservation(db, removed.user_id, removed.size_bytes).await?;
+    } else {
+        refund_quota(db, removed.user_id, removed.size_bytes).await?;
+    }
+    Ok(Some(removed))
+}
