@@ -8,15 +8,242 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Body of every error response.
+/// Every machine-readable error code the server sends, in the `code` field of [`ErrorBody`].
+///
+/// Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// `bad_request`
+    BadRequest,
+    /// `malformed_json`
+    MalformedJson,
+    /// `invalid_query`
+    InvalidQuery,
+    /// `validation_failed`
+    ValidationFailed,
+    /// `invalid_filename`
+    InvalidFilename,
+    /// `signature_invalid`
+    SignatureInvalid,
+    /// `unauthorized`
+    Unauthorized,
+    /// `invalid_credentials`
+    InvalidCredentials,
+    /// `invalid_refresh_token`
+    InvalidRefreshToken,
+    /// `refresh_token_reused`
+    RefreshTokenReused,
+    /// `invalid_totp_code`
+    InvalidTotpCode,
+    /// `invalid_second_factor`
+    InvalidSecondFactor,
+    /// `wrong_password`
+    WrongPassword,
+    /// `password_unchanged`
+    PasswordUnchanged,
+    /// `account_disabled`
+    AccountDisabled,
+    /// `password_change_required`
+    PasswordChangeRequired,
+    /// `totp_setup_required`
+    TotpSetupRequired,
+    /// `totp_not_enabled`
+    TotpNotEnabled,
+    /// `totp_already_enabled`
+    TotpAlreadyEnabled,
+    /// `admin_required`
+    AdminRequired,
+    /// `admin_not_allowed`
+    AdminNotAllowed,
+    /// `registration_disabled`
+    RegistrationDisabled,
+    /// `cannot_modify_self`
+    CannotModifySelf,
+    /// `last_admin`
+    LastAdmin,
+    /// `cannot_share_with_self`
+    CannotShareWithSelf,
+    /// `cannot_share_with_admin`
+    CannotShareWithAdmin,
+    /// `not_found`
+    NotFound,
+    /// `method_not_allowed`
+    MethodNotAllowed,
+    /// `request_timeout`
+    RequestTimeout,
+    /// `account_exists`
+    AccountExists,
+    /// `handle_taken`
+    HandleTaken,
+    /// `topic_exists`
+    TopicExists,
+    /// `folder_exists`
+    FolderExists,
+    /// `folder_cycle`
+    FolderCycle,
+    /// `unknown_topic`
+    UnknownTopic,
+    /// `not_confirmed`
+    NotConfirmed,
+    /// `upload_closed`
+    UploadClosed,
+    /// `upload_not_found`
+    UploadNotFound,
+    /// `size_mismatch`
+    SizeMismatch,
+    /// `payload_too_large`
+    PayloadTooLarge,
+    /// `quota_exceeded`
+    QuotaExceeded,
+    /// `unsupported_media_type`
+    UnsupportedMediaType,
+    /// `rate_limited`
+    RateLimited,
+    /// `internal_error`
+    InternalError,
+    /// `service_unavailable`
+    ServiceUnavailable,
+    /// `insufficient_storage`
+    InsufficientStorage,
+}
+
+impl ErrorCode {
+    /// Every variant, for tests and documentation.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::BadRequest,
+        Self::MalformedJson,
+        Self::InvalidQuery,
+        Self::ValidationFailed,
+        Self::InvalidFilename,
+        Self::SignatureInvalid,
+        Self::Unauthorized,
+        Self::InvalidCredentials,
+        Self::InvalidRefreshToken,
+        Self::RefreshTokenReused,
+        Self::InvalidTotpCode,
+        Self::InvalidSecondFactor,
+        Self::WrongPassword,
+        Self::PasswordUnchanged,
+        Self::AccountDisabled,
+        Self::PasswordChangeRequired,
+        Self::TotpSetupRequired,
+        Self::TotpNotEnabled,
+        Self::TotpAlreadyEnabled,
+        Self::AdminRequired,
+        Self::AdminNotAllowed,
+        Self::RegistrationDisabled,
+        Self::CannotModifySelf,
+        Self::LastAdmin,
+        Self::CannotShareWithSelf,
+        Self::CannotShareWithAdmin,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::RequestTimeout,
+        Self::AccountExists,
+        Self::HandleTaken,
+        Self::TopicExists,
+        Self::FolderExists,
+        Self::FolderCycle,
+        Self::UnknownTopic,
+        Self::NotConfirmed,
+        Self::UploadClosed,
+        Self::UploadNotFound,
+        Self::SizeMismatch,
+        Self::PayloadTooLarge,
+        Self::QuotaExceeded,
+        Self::UnsupportedMediaType,
+        Self::RateLimited,
+        Self::InternalError,
+        Self::ServiceUnavailable,
+        Self::InsufficientStorage,
+    ];
+
+    /// The wire form, e.g. `"not_found"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidQuery => "invalid_query",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidFilename => "invalid_filename",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::InvalidTotpCode => "invalid_totp_code",
+            Self::InvalidSecondFactor => "invalid_second_factor",
+            Self::WrongPassword => "wrong_password",
+            Self::PasswordUnchanged => "password_unchanged",
+            Self::AccountDisabled => "account_disabled",
+            Self::PasswordChangeRequired => "password_change_required",
+            Self::TotpSetupRequired => "totp_setup_required",
+            Self::TotpNotEnabled => "totp_not_enabled",
+            Self::TotpAlreadyEnabled => "totp_already_enabled",
+            Self::AdminRequired => "admin_required",
+            Self::AdminNotAllowed => "admin_not_allowed",
+            Self::RegistrationDisabled => "registration_disabled",
+            Self::CannotModifySelf => "cannot_modify_self",
+            Self::LastAdmin => "last_admin",
+            Self::CannotShareWithSelf => "cannot_share_with_self",
+            Self::CannotShareWithAdmin => "cannot_share_with_admin",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
+            Self::AccountExists => "account_exists",
+            Self::HandleTaken => "handle_taken",
+            Self::TopicExists => "topic_exists",
+            Self::FolderExists => "folder_exists",
+            Self::FolderCycle => "folder_cycle",
+            Self::UnknownTopic => "unknown_topic",
+            Self::NotConfirmed => "not_confirmed",
+            Self::UploadClosed => "upload_closed",
+            Self::UploadNotFound => "upload_not_found",
+            Self::SizeMismatch => "size_mismatch",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::InternalError => "internal_error",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::InsufficientStorage => "insufficient_storage",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Quota numbers for a refused upload: the `detail` of a `quota_exceeded` 413.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotaDetail {
+    /// Bytes charged now.
+    pub used_bytes: i64,
+    /// Bytes reserved by unconfirmed uploads (their declared sizes).
+    pub reserved_bytes: i64,
+    /// Bytes allowed.
+    pub limit_bytes: i64,
+    /// Size of the refused upload.
+    pub rejected_bytes: i64,
+}
+
+/// Body of every error response (every 4xx and 5xx).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable machine-readable code, e.g. `not_found`, `validation_failed`.
+    /// Stable machine-readable code.
     #[schema(example = "not_found")]
-    pub code: String,
+    pub code: ErrorCode,
     /// Human-readable explanation, safe to show to users.
     #[schema(example = "No such resource")]
     pub message: String,
+    /// Structured detail for codes that carry numbers: the quota for `quota_exceeded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub detail: Option<QuotaDetail>,
 }
 
 /// Errors a handler can return, grouped by HTTP meaning.
@@ -26,7 +253,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Safe message.
         message: String,
     },
@@ -34,7 +261,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unauthorized {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Safe message.
         message: String,
     },
@@ -42,7 +269,7 @@ pub enum ApiError {
     #[error("{message}")]
     Forbidden {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Safe message.
         message: String,
     },
@@ -59,7 +286,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Safe message.
         message: String,
     },
@@ -73,7 +300,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unprocessable {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Safe message.
         message: String,
     },
@@ -101,7 +328,7 @@ impl ApiError {
     /// A 400 with code `bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: message.into(),
         }
     }
@@ -111,22 +338,22 @@ impl ApiError {
         Self::NotFound("No such resource".into())
     }
 
-    fn code(&self) -> &str {
+    fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::TooManyRequests { .. } => "rate_limited",
-            Self::ServiceUnavailable(_) => "service_unavailable",
-            Self::RequestTimeout(_) => "request_timeout",
-            Self::InsufficientStorage(_) => "insufficient_storage",
-            Self::Internal(_) => "internal_error",
+            | Self::Unprocessable { code, .. } => *code,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::TooManyRequests { .. } => ErrorCode::RateLimited,
+            Self::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            Self::InsufficientStorage(_) => ErrorCode::InsufficientStorage,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -190,8 +417,9 @@ impl ResponseError for ApiError {
             _ => {}
         }
         res.json(ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.message(),
+            detail: None,
         })
     }
 }
@@ -214,11 +442,11 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
             ApiError::UnsupportedMediaType("Expected Content-Type: application/json".into())
         }
         E::Deserialize(e) if e.is_data() => ApiError::Unprocessable {
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             message: format!("Invalid request body: {e}"),
         },
         E::Deserialize(e) => ApiError::BadRequest {
-            code: "malformed_json",
+            code: ErrorCode::MalformedJson,
             message: format!("Malformed JSON: {e}"),
         },
         _ => ApiError::bad_request("Could not read the request body"),
@@ -232,7 +460,7 @@ pub fn query_error(
     _req: &HttpRequest,
 ) -> actix_web::Error {
     ApiError::BadRequest {
-        code: "invalid_query",
+        code: ErrorCode::InvalidQuery,
         message: format!("Invalid query string: {err}"),
     }
     .into()
@@ -349,5 +577,33 @@ mod tests {
         .error_response();
         assert_eq!(res.status(), 429);
         assert_eq!(res.headers().get("retry-after").unwrap(), "7");
+    }
+
+    #[::core::prelude::v1::test]
+    fn every_error_code_round_trips_and_the_spec_lists_exactly_them() {
+        let mut wire = Vec::new();
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, Value::String(code.as_str().to_owned()));
+            let back: ErrorCode = serde_json::from_value(json).unwrap();
+            assert_eq!(back, *code);
+            wire.push(code.as_str().to_owned());
+        }
+        let unique: std::collections::BTreeSet<_> = wire.iter().cloned().collect();
+        assert_eq!(unique.len(), wire.len(), "duplicate wire codes");
+
+        let spec: Value = serde_json::from_str(&crate::openapi::document_json()).unwrap();
+        let listed: std::collections::BTreeSet<String> = spec["components"]["schemas"]["ErrorCode"]
+            ["enum"]
+            .as_array()
+            .expect("ErrorCode is an enumeration in the spec")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(listed, unique);
+        assert_eq!(
+            spec["components"]["schemas"]["ErrorBody"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
     }
 }

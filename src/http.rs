@@ -192,14 +192,14 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for ApiJso
             let value = json.await?.into_inner();
             if !value.is_object() {
                 return Err(ApiError::Unprocessable {
-                    code: "validation_failed",
+                    code: crate::error::ErrorCode::ValidationFailed,
                     message: "The request body must be a JSON object".into(),
                 }
                 .into());
             }
             serde_json::from_value(value).map(ApiJson).map_err(|e| {
                 ApiError::Unprocessable {
-                    code: "validation_failed",
+                    code: crate::error::ErrorCode::ValidationFailed,
                     message: format!("Invalid request body: {e}"),
                 }
                 .into()
@@ -218,7 +218,7 @@ pub fn page_params(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64
     let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(25));
     if !(1..=MAX_PAGE).contains(&page) || !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::error::ErrorCode::InvalidQuery,
             message: format!("page must be 1–{MAX_PAGE} and per_page 1–{MAX_PER_PAGE}"),
         });
     }

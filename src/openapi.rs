@@ -14,12 +14,13 @@ use crate::error::ErrorBody;
 #[openapi(
     info(
         title = "DocuVault API",
-        description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message}`.",
+        description = "Self-hosted multi-user document vault: uploads straight to object storage, text extraction, AI topics, search and sharing. Errors are JSON `{code, message, detail?}`; `code` is one of the `ErrorCode` enumeration.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
     servers((url = "/", description = "The server that serves this document")),
     components(schemas(
         ErrorBody,
+        crate::error::ErrorCode,
         crate::audit::AuditEvent,
         crate::documents::routes::DocumentStatus,
         crate::documents::service::SortKey,

@@ -74,6 +74,22 @@ describe('upload flow', () => {
     expect(item.key).toBe(store.items[0].key)
   })
 
+  it('says the upload did not reach storage when confirm answers upload_not_found', async () => {
+    // The server's code for a confirm whose object is missing (the UI used to check a code,
+    // `object_missing`, that the server never sends, and fell back to the raw message).
+    mockFetch({
+      'POST /api/documents/upload-url': () => json(200, SLOT('d5')),
+      'POST /api/documents/d5/confirm': () =>
+        json(422, { code: 'upload_not_found', message: 'Upload not found — the upload URL may have expired' }),
+    })
+    const store = useUploadsStore()
+    store.add([file('lost.pdf')])
+    await until(() => FakeXhr.instances.length === 1)
+    FakeXhr.instances[0].respond(200)
+    await until(() => store.items[0].state === 'error')
+    expect(store.items[0].error).toBe('The upload did not reach storage; please try again.')
+  })
+
   it('names an unsupported type and a too-big file in words', async () => {
     mockFetch({
       'POST /api/documents/upload-url': (c) =>

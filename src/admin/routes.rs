@@ -132,7 +132,7 @@ fn parse_role(requested: Option<&str>) -> Result<Option<Role>, ApiError> {
     requested
         .map(|r| {
             r.parse().map_err(|_| ApiError::Unprocessable {
-                code: "validation_failed",
+                code: crate::error::ErrorCode::ValidationFailed,
                 message: "role must be \"user\" or \"admin\"".into(),
             })
         })
@@ -282,7 +282,7 @@ pub async fn create_user(
     body: ApiJson<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let invalid = |e: crate::domain::InvalidInput| ApiError::Unprocessable {
-        code: "validation_failed",
+        code: crate::error::ErrorCode::ValidationFailed,
         message: e.0,
     };
     let email = Email::parse(&body.email).map_err(invalid)?;
@@ -291,7 +291,7 @@ pub async fn create_user(
     let account_role = parse_role(body.role.as_deref())?.unwrap_or(Role::User);
     if body.quota_limit_bytes.is_some_and(|l| l < 0) {
         return Err(ApiError::Unprocessable {
-            code: "validation_failed",
+            code: crate::error::ErrorCode::ValidationFailed,
             message: "quota_limit_bytes must be >= 0".into(),
         });
     }

@@ -121,13 +121,13 @@ fn check_admins_remain(
         && !admins.iter().any(|a| *a != target.id)
     {
         return Err(ApiError::Conflict {
-            code: "last_admin",
+            code: crate::error::ErrorCode::LastAdmin,
             message: "At least one active administrator must remain".into(),
         });
     }
     if !admins.contains(&actor) {
         return Err(ApiError::Forbidden {
-            code: "admin_required",
+            code: crate::error::ErrorCode::AdminRequired,
             message: "This action needs an administrator account".into(),
         });
     }
@@ -145,7 +145,7 @@ pub async fn update_account(
 ) -> Result<AccountRow, ApiError> {
     if changes.quota_limit_bytes.is_some_and(|l| l < 0) {
         return Err(ApiError::Unprocessable {
-            code: "validation_failed",
+            code: crate::error::ErrorCode::ValidationFailed,
             message: "quota_limit_bytes must be >= 0".into(),
         });
     }
@@ -159,7 +159,7 @@ pub async fn update_account(
     let disables = changes.is_active == Some(false);
     if id == admin.user.id && (demotes || disables) {
         return Err(ApiError::Conflict {
-            code: "cannot_modify_self",
+            code: crate::error::ErrorCode::CannotModifySelf,
             message: "You cannot disable or demote your own account".into(),
         });
     }
@@ -217,7 +217,7 @@ pub async fn delete_account(
 ) -> Result<(), ApiError> {
     if id == admin.user.id {
         return Err(ApiError::Conflict {
-            code: "cannot_modify_self",
+            code: crate::error::ErrorCode::CannotModifySelf,
             message: "You cannot delete your own account".into(),
         });
     }

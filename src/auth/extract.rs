@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 fn unauthorized() -> ApiError {
     ApiError::Unauthorized {
-        code: "unauthorized",
+        code: crate::error::ErrorCode::Unauthorized,
         message: "A valid access token is required".into(),
     }
 }
@@ -139,7 +139,7 @@ impl FromRequest for AuthUser {
             let session = session.await?;
             if session.user.password_must_change {
                 return Err(ApiError::Forbidden {
-                    code: "password_change_required",
+                    code: crate::error::ErrorCode::PasswordChangeRequired,
                     message: "Change your password before continuing (POST /api/auth/password)"
                         .into(),
                 });
@@ -154,12 +154,12 @@ fn require_role(user: AuthUser, wanted: Role) -> Result<AuthUser, ApiError> {
         Ok(user)
     } else if wanted == Role::Admin {
         Err(ApiError::Forbidden {
-            code: "admin_required",
+            code: crate::error::ErrorCode::AdminRequired,
             message: "This action needs an administrator account".into(),
         })
     } else {
         Err(ApiError::Forbidden {
-            code: "admin_not_allowed",
+            code: crate::error::ErrorCode::AdminNotAllowed,
             message: "Administrator accounts cannot access documents".into(),
         })
     }

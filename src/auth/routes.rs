@@ -526,7 +526,7 @@ pub async fn refresh(
             Some(token) if !token.is_empty() => (token, SessionDelivery::Cookie),
             _ => {
                 return Err(ApiError::Unauthorized {
-                    code: "invalid_refresh_token",
+                    code: crate::error::ErrorCode::InvalidRefreshToken,
                     message: "No refresh token was sent".into(),
                 });
             }
@@ -569,12 +569,12 @@ fn parse_optional_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map(Some).map_err(|e| {
         if e.is_data() {
             ApiError::Unprocessable {
-                code: "validation_failed",
+                code: crate::error::ErrorCode::ValidationFailed,
                 message: format!("Invalid request body: {e}"),
             }
         } else {
             ApiError::BadRequest {
-                code: "malformed_json",
+                code: crate::error::ErrorCode::MalformedJson,
                 message: format!("Malformed JSON: {e}"),
             }
         }
@@ -673,7 +673,7 @@ pub async fn update_me(
     let mut active = current.clone().into_active_model();
     if let Some(handle) = body.handle {
         let handle = Handle::parse(&handle).map_err(|e| ApiError::Unprocessable {
-            code: "validation_failed",
+            code: crate::error::ErrorCode::ValidationFailed,
             message: e.0,
         })?;
         if handle.as_str() != current.handle {
@@ -682,7 +682,7 @@ pub async fn update_me(
                 .is_some();
             if taken {
                 return Err(ApiError::Conflict {
-                    code: "handle_taken",
+                    code: crate::error::ErrorCode::HandleTaken,
                     message: "That handle is already in use".into(),
                 });
             }
@@ -694,7 +694,7 @@ pub async fn update_me(
             && !PROVIDERS.contains(&p.as_str())
         {
             return Err(ApiError::Unprocessable {
-                code: "validation_failed",
+                code: crate::error::ErrorCode::ValidationFailed,
                 message: format!("ai_provider must be one of {}", PROVIDERS.join(", ")),
             });
         }
@@ -703,7 +703,7 @@ pub async fn update_me(
     if let Some(model) = body.ai_model {
         if model.as_ref().is_some_and(|m| !valid_setting_text(m, 200)) {
             return Err(ApiError::Unprocessable {
-                code: "validation_failed",
+                code: crate::error::ErrorCode::ValidationFailed,
                 message: "ai_model must be 1–200 characters without control characters".into(),
             });
         }
@@ -714,7 +714,7 @@ pub async fn update_me(
             && !valid_setting_text(k, 1000)
         {
             return Err(ApiError::Unprocessable {
-                code: "validation_failed",
+                code: crate::error::ErrorCode::ValidationFailed,
                 message: "ai_api_key must be 1–1000 characters without control characters".into(),
             });
         }
@@ -730,7 +730,7 @@ pub async fn update_me(
         .await
         .map_err(|e| match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
-                code: "handle_taken",
+                code: crate::error::ErrorCode::HandleTaken,
                 message: "That handle is already in use".into(),
             },
             _ => e.into(),

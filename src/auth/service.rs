@@ -46,28 +46,28 @@ pub struct TotpEnrolment {
 
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized {
-        code: "invalid_credentials",
+        code: crate::error::ErrorCode::InvalidCredentials,
         message: "Wrong email/handle or password".into(),
     }
 }
 
 fn wrong_password() -> ApiError {
     ApiError::Forbidden {
-        code: "wrong_password",
+        code: crate::error::ErrorCode::WrongPassword,
         message: "The current password is not correct".into(),
     }
 }
 
 fn invalid_second_factor() -> ApiError {
     ApiError::Unauthorized {
-        code: "invalid_second_factor",
+        code: crate::error::ErrorCode::InvalidSecondFactor,
         message: "The authentication code is wrong, expired or already used".into(),
     }
 }
 
 fn validation(e: crate::domain::InvalidInput) -> ApiError {
     ApiError::Unprocessable {
-        code: "validation_failed",
+        code: crate::error::ErrorCode::ValidationFailed,
         message: e.0,
     }
 }
@@ -109,7 +109,7 @@ pub async fn create_account(
     .await
     .map_err(|e| match e {
         CreateUserError::Taken => ApiError::Conflict {
-            code: "account_exists",
+            code: crate::error::ErrorCode::AccountExists,
             message: "That handle or email is already registered".into(),
         },
         CreateUserError::Db(e) => e.into(),
@@ -128,7 +128,7 @@ pub async fn register(
 ) -> Result<(users::Model, IssuedTokens), ApiError> {
     if !state.settings.auth.registration_enabled {
         return Err(ApiError::Forbidden {
-            code: "registration_disabled",
+            code: crate::error::ErrorCode::RegistrationDisabled,
             message: "Registration is disabled on this server; ask an administrator for an account"
                 .into(),
         });
@@ -211,7 +211,7 @@ pub async fn login(
         )
         .await?;
         return Err(ApiError::Forbidden {
-            code: "account_disabled",
+            code: crate::error::ErrorCode::AccountDisabled,
             message: "This account is disabled; contact an administrator".into(),
         });
     }
@@ -391,7 +391,7 @@ pub async fn change_password(
     let new = Password::parse(new).map_err(validation)?;
     if new.expose() == current {
         return Err(ApiError::Unprocessable {
-            code: "password_unchanged",
+            code: crate::error::ErrorCode::PasswordUnchanged,
             message: "The new password must differ from the current one".into(),
         });
     }
@@ -424,7 +424,7 @@ pub async fn totp_setup(
 ) -> Result<TotpEnrolment, ApiError> {
     if session.user.totp_enabled {
         return Err(ApiError::Conflict {
-            code: "totp_already_enabled",
+            code: crate::error::ErrorCode::TotpAlreadyEnabled,
             message: "Two-factor authentication is already on; disable it first to re-enrol".into(),
         });
     }
@@ -466,13 +466,13 @@ pub async fn totp_enable(
     let user = &session.user;
     if user.totp_enabled {
         return Err(ApiError::Conflict {
-            code: "totp_already_enabled",
+            code: crate::error::ErrorCode::TotpAlreadyEnabled,
             message: "Two-factor authentication is already on".into(),
         });
     }
     if user.totp_secret.is_none() {
         return Err(ApiError::Conflict {
-            code: "totp_setup_required",
+            code: crate::error::ErrorCode::TotpSetupRequired,
             message: "Start with POST /api/auth/totp/setup".into(),
         });
     }
@@ -497,7 +497,7 @@ pub async fn totp_enable(
         )
         .await?;
         return Err(ApiError::Forbidden {
-            code: "invalid_totp_code",
+            code: crate::error::ErrorCode::InvalidTotpCode,
             message:
                 "That code does not match; check the time on your device and try the current code"
                     .into(),
@@ -531,7 +531,7 @@ pub async fn totp_disable(
 ) -> Result<(String, i64), ApiError> {
     if !session.user.totp_enabled {
         return Err(ApiError::Conflict {
-            code: "totp_not_enabled",
+            code: crate::error::ErrorCode::TotpNotEnabled,
             message: "Two-factor authentication is not on".into(),
         });
     }
@@ -594,7 +594,7 @@ pub async fn regenerate_backup_codes(
 ) -> Result<Vec<String>, ApiError> {
     if !session.user.totp_enabled {
         return Err(ApiError::Conflict {
-            code: "totp_not_enabled",
+            code: crate::error::ErrorCode::TotpNotEnabled,
             message: "Backup codes exist only while two-factor authentication is on".into(),
         });
     }

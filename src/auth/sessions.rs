@@ -44,7 +44,7 @@ pub struct ClientInfo {
 
 fn invalid_refresh() -> ApiError {
     ApiError::Unauthorized {
-        code: "invalid_refresh_token",
+        code: crate::error::ErrorCode::InvalidRefreshToken,
         message: "The refresh token is invalid or expired; please sign in again".into(),
     }
 }
@@ -285,7 +285,7 @@ async fn reuse_detected(
     .await
     .map_err(anyhow::Error::from)?;
     Err(ApiError::Unauthorized {
-        code: "refresh_token_reused",
+        code: crate::error::ErrorCode::RefreshTokenReused,
         message: "This refresh token was already used; the session has been signed out for safety"
             .into(),
     })

@@ -13,39 +13,23 @@ use crate::documents::search::{
     self, DocumentRow, DocumentTopic, ListFilter, Listed, PageRequest, SearchQuery, SnippetSegment,
     SortKey, SortOrder,
 };
-use crate::documents::service::{self, Confirmation, QuotaDetail, UploadError};
+use crate::documents::service::{self, Confirmation, UploadError};
 use crate::entities::{TopicSource, documents};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
 
-/// Body of a refused upload (413): the quota numbers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuotaExceededBody {
-    /// Always `quota_exceeded`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-    /// Used, reserved, limit and the size refused.
-    pub detail: QuotaDetail,
-}
-
 fn upload_error(e: UploadError) -> HttpResponse {
     match e {
-        UploadError::QuotaExceeded(detail) => {
-            HttpResponse::PayloadTooLarge().json(QuotaExceededBody {
-                code: "quota_exceeded".into(),
-                message: format!(
-                    "Not enough space: {} of {} bytes used and {} reserved by unconfirmed \
+        UploadError::QuotaExceeded(detail) => HttpResponse::PayloadTooLarge().json(ErrorBody {
+            code: ErrorCode::QuotaExceeded,
+            message: format!(
+                "Not enough space: {} of {} bytes used and {} reserved by unconfirmed \
                      uploads, this file needs {}",
-                    detail.used_bytes,
-                    detail.limit_bytes,
-                    detail.reserved_bytes,
-                    detail.rejected_bytes
-                ),
-                detail,
-            })
-        }
+                detail.used_bytes, detail.limit_bytes, detail.reserved_bytes, detail.rejected_bytes
+            ),
+            detail: Some(detail),
+        }),
         UploadError::Api(e) => e.error_response(),
     }
 }
@@ -423,7 +407,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such folder", body = ErrorBody),
-        (status = 413, description = "Larger than the server allows, or than the quota left after charged and reserved bytes", body = QuotaExceededBody),
+        (status = 413, description = "Larger than the server allows, or than the quota left after charged and reserved bytes", body = ErrorBody),
         (status = 415, description = "Content type not accepted", body = ErrorBody),
         (status = 422, description = "Invalid file name or size", body = ErrorBody),
         (status = 429, description = "Too many unconfirmed uploads", body = ErrorBody),
@@ -471,7 +455,7 @@ pub async fn upload_url(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
-        (status = 413, description = "Over quota; the upload was discarded", body = QuotaExceededBody),
+        (status = 413, description = "Over quota; the upload was discarded", body = ErrorBody),
         (status = 422, description = "Upload missing or of another size than declared", body = ErrorBody),
         (status = 503, description = "Object storage unavailable", body = ErrorBody),
     )

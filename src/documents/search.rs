@@ -178,13 +178,13 @@ impl SearchQuery {
         let n = raw.chars().count();
         if text.is_empty() {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::error::ErrorCode::InvalidQuery,
                 message: "q must not be empty".into(),
             });
         }
         if n > MAX_QUERY_CHARS {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::error::ErrorCode::InvalidQuery,
                 message: format!("q must be at most {MAX_QUERY_CHARS} characters"),
             });
         }
@@ -199,7 +199,7 @@ impl SearchQuery {
                 .any(|t| matches!(t, Token::Phrase { negated: true, .. }));
         if only_negative {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::error::ErrorCode::InvalidQuery,
                 message:
                     "q must contain at least one word to look for, not only excluded (-) words"
                         .into(),

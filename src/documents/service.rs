@@ -16,8 +16,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::documents::files::delete_object_or_retry_later;
@@ -32,18 +30,7 @@ use crate::state::AppState;
 /// Where an upload's bytes go before confirm (kept here too: the tests name it so).
 pub use crate::documents::files::staging_key;
 
-/// Quota numbers for a refused upload.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct QuotaDetail {
-    /// Bytes charged now.
-    pub used_bytes: i64,
-    /// Bytes reserved by unconfirmed uploads (their declared sizes).
-    pub reserved_bytes: i64,
-    /// Bytes allowed.
-    pub limit_bytes: i64,
-    /// Size of the refused upload.
-    pub rejected_bytes: i64,
-}
+pub use crate::error::QuotaDetail;
 
 /// What `upload-url` hands out.
 pub struct UploadTicket {
@@ -109,7 +96,7 @@ pub async fn create_upload(
     folder_id: Option<Uuid>,
 ) -> Result<UploadTicket, UploadError> {
     let filename = files::sanitize_filename(filename).ok_or_else(|| ApiError::Unprocessable {
-        code: "invalid_filename",
+        code: crate::error::ErrorCode::InvalidFilename,
         message: "filename must name a file (not empty, not only dots or a path)".into(),
     })?;
     let (content_type, ext) =
@@ -118,7 +105,7 @@ pub async fn create_upload(
         )))?;
     if size_bytes < 0 {
         return Err(ApiError::Unprocessable {
-            code: "validation_failed",
+            code: crate::error::ErrorCode::ValidationFailed,
             message: "size_bytes must be >= 0".into(),
         }
         .into());
@@ -289,7 +276,7 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
             None => {
                 txn.rollback().await?;
                 return Err(ApiError::Unprocessable {
-                    code: "upload_not_found",
+                    code: crate::error::ErrorCode::UploadNotFound,
                     message: "Upload not found — the upload URL may have expired".into(),
                 }
                 .into());
@@ -301,7 +288,7 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
         txn.rollback().await?;
         discard(state, &doc).await?;
         return Err(ApiError::Unprocessable {
-            code: "size_mismatch",
+            code: crate::error::ErrorCode::SizeMismatch,
             message: format!(
                 "The stored file has {size} bytes but {} were declared; upload again",
                 doc.size_bytes
@@ -354,7 +341,7 @@ pub async fn reclassify(
     let doc = access::owned(&state.db, user, id).await?;
     if doc.status == DocumentStatus::Pending {
         return Err(ApiError::Conflict {
-            code: "not_confirmed",
+            code: crate::error::ErrorCode::NotConfirmed,
             message: "Confirm the upload before classifying it".into(),
         });
     }
@@ -413,7 +400,7 @@ pub async fn update(
     let mut active: documents::ActiveModel = doc.clone().into();
     if let Some(name) = filename {
         let name = files::sanitize_filename(&name).ok_or_else(|| ApiError::Unprocessable {
-            code: "invalid_filename",
+            code: crate::error::ErrorCode::InvalidFilename,
             message: "filename must name a file".into(),
         })?;
         active.filename = Set(name);
@@ -434,7 +421,7 @@ pub async fn update(
     if let Some(wanted) = topics {
         if doc.status == DocumentStatus::Pending {
             return Err(ApiError::Conflict {
-                code: "not_confirmed",
+                code: crate::error::ErrorCode::NotConfirmed,
                 message: "Confirm the upload before filing it under topics".into(),
             });
         }
@@ -470,7 +457,7 @@ async fn set_user_topics(
             .await?;
         if known != wanted.len() as u64 {
             return Err(ApiError::Unprocessable {
-                code: "unknown_topic",
+                code: crate::error::ErrorCode::UnknownTopic,
                 message: "topics must be ids of your own topics or system topics".into(),
             });
         }

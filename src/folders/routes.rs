@@ -89,7 +89,7 @@ pub struct UpdateFolderRequest {
 
 fn folder_name(raw: &str) -> Result<FolderName, ApiError> {
     FolderName::parse(raw).map_err(|e| ApiError::Unprocessable {
-        code: "validation_failed",
+        code: crate::error::ErrorCode::ValidationFailed,
         message: e.0,
     })
 }

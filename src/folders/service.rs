@@ -41,7 +41,7 @@ fn parent_not_found() -> ApiError {
 
 fn name_taken() -> ApiError {
     ApiError::Conflict {
-        code: "folder_exists",
+        code: crate::error::ErrorCode::FolderExists,
         message: "A folder with this name (ignoring case) already exists there".into(),
     }
 }
@@ -165,7 +165,7 @@ pub async fn update(
             .collect();
         if is_within(&parents, p, id) {
             return Err(ApiError::Conflict {
-                code: "folder_cycle",
+                code: crate::error::ErrorCode::FolderCycle,
                 message: "A folder cannot move into itself or one of its sub-folders".into(),
             });
         }

@@ -170,7 +170,7 @@ pub async fn create_share(
     let chars = body.recipient.chars().count();
     if chars == 0 || chars > RECIPIENT_MAX_CHARS {
         return Err(ApiError::Unprocessable {
-            code: "validation_failed",
+            code: crate::error::ErrorCode::ValidationFailed,
             message: format!("recipient must be 1–{RECIPIENT_MAX_CHARS} characters"),
         });
     }

@@ -145,13 +145,13 @@ pub async fn share(
         .ok_or_else(recipient_not_found)?;
     if recipient.id == owner {
         return Err(ApiError::Conflict {
-            code: "cannot_share_with_self",
+            code: crate::error::ErrorCode::CannotShareWithSelf,
             message: "You cannot share a document with yourself".into(),
         });
     }
     if recipient.role == Role::Admin {
         return Err(ApiError::Conflict {
-            code: "cannot_share_with_admin",
+            code: crate::error::ErrorCode::CannotShareWithAdmin,
             message: "Administrator accounts cannot receive shared documents".into(),
         });
     }

@@ -18,7 +18,7 @@ use crate::storage::LocalStore;
 
 fn denied() -> ApiError {
     ApiError::Forbidden {
-        code: "signature_invalid",
+        code: crate::error::ErrorCode::SignatureInvalid,
         message: "The URL is invalid or has expired".into(),
     }
 }
@@ -66,7 +66,7 @@ pub async fn put_object(
             .unwrap_or(false)
     {
         return Err(ApiError::Conflict {
-            code: "upload_closed",
+            code: crate::error::ErrorCode::UploadClosed,
             message: "This upload was already confirmed".into(),
         });
     }

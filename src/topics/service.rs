@@ -35,7 +35,7 @@ pub const COLOR_PATTERN: &str = r"^#[0-9A-Fa-f]{6}$";
 
 fn invalid(e: InvalidInput) -> ApiError {
     ApiError::Unprocessable {
-        code: "validation_failed",
+        code: crate::error::ErrorCode::ValidationFailed,
         message: e.0,
     }
 }
@@ -188,7 +188,7 @@ fn not_found() -> ApiError {
 
 fn name_taken() -> ApiError {
     ApiError::Conflict {
-        code: "topic_exists",
+        code: crate::error::ErrorCode::TopicExists,
         message: "A topic with this name (ignoring case) already exists".into(),
     }
 }

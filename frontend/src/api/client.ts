@@ -1,18 +1,24 @@
 // The one place that talks HTTP to the API: bearer token in memory only, silent
 // refresh through the HttpOnly `docuvault_refresh` cookie (never readable here), and
 // errors turned into `ApiError` with the server's `{code, message}`.
-import type { TokenResponse } from './types'
+import type { ErrorCode, TokenResponse } from './types'
+
+/**
+ * The `code` of a failed call: one of the server's generated `ErrorCode`s, or `http_<status>`
+ * when the answer had no JSON error body (e.g. a proxy's 502).
+ */
+export type ApiErrorCode = ErrorCode | `http_${number}`
 
 /** An API call that failed, with what the server said. */
 export class ApiError extends Error {
   readonly status: number
-  readonly code: string
+  readonly code: ApiErrorCode
   /** Seconds from `Retry-After` on 429/503. */
   readonly retryAfter: number | null
-  /** The parsed error body (e.g. `QuotaExceededBody`). */
+  /** The parsed error body (`ErrorBody`; `detail` holds the quota numbers of `quota_exceeded`). */
   readonly body: unknown
 
-  constructor(status: number, code: string, message: string, retryAfter: number | null = null, body: unknown = null) {
+  constructor(status: number, code: ApiErrorCode, message: string, retryAfter: number | null = null, body: unknown = null) {
     super(message)
     this.name = 'ApiError'
     this.status = status
@@ -44,13 +50,14 @@ export function formatWait(seconds: number): string {
 
 export async function toApiError(res: Response): Promise<ApiError> {
   let body: unknown = null
-  let code = 'http_' + res.status
+  let code: ApiErrorCode = `http_${res.status}`
   let message = res.statusText || `HTTP ${res.status}`
   try {
     body = await res.json()
     if (body && typeof body === 'object') {
       const b = body as { code?: unknown; message?: unknown }
-      if (typeof b.code === 'string') code = b.code
+      // The server sends only `ErrorCode`s (the spec's enumeration).
+      if (typeof b.code === 'string') code = b.code as ErrorCode
       if (typeof b.message === 'string') message = b.message
     }
   } catch {

@@ -1060,19 +1060,25 @@ export interface components {
             /** @description URL serving the original bytes as an attachment. */
             url: string;
         };
-        /** @description Body of every error response. */
+        /** @description Body of every error response (every 4xx and 5xx). */
         ErrorBody: {
-            /**
-             * @description Stable machine-readable code, e.g. `not_found`, `validation_failed`.
-             * @example not_found
-             */
-            code: string;
+            /** @description Stable machine-readable code. */
+            code: components["schemas"]["ErrorCode"];
+            /** @description Structured detail for codes that carry numbers: the quota for `quota_exceeded`. */
+            detail?: components["schemas"]["QuotaDetail"];
             /**
              * @description Human-readable explanation, safe to show to users.
              * @example No such resource
              */
             message: string;
         };
+        /**
+         * @description Every machine-readable error code the server sends, in the `code` field of [`ErrorBody`].
+         *
+         *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
+         * @enum {string}
+         */
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage";
         /** @description The caller's whole folder tree as a flat list; rebuild the tree from `parent_id`. */
         FolderList: {
             /** @description Every folder, sorted by name (ignoring case). */
@@ -1201,7 +1207,7 @@ export interface components {
             /** @description The signed-in account. */
             user: components["schemas"]["UserView"];
         };
-        /** @description Quota numbers for a refused upload. */
+        /** @description Quota numbers for a refused upload: the `detail` of a `quota_exceeded` 413. */
         QuotaDetail: {
             /**
              * Format: int64
@@ -1223,15 +1229,6 @@ export interface components {
              * @description Bytes charged now.
              */
             used_bytes: number;
-        };
-        /** @description Body of a refused upload (413): the quota numbers. */
-        QuotaExceededBody: {
-            /** @description Always `quota_exceeded`. */
-            code: string;
-            /** @description Used, reserved, limit and the size refused. */
-            detail: components["schemas"]["QuotaDetail"];
-            /** @description Human-readable explanation. */
-            message: string;
         };
         /** @description Storage use of the account. */
         QuotaView: {
@@ -3432,7 +3429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["QuotaExceededBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Content type not accepted */
@@ -3774,7 +3771,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["QuotaExceededBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Upload missing or of another size than declared */

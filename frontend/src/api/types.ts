@@ -10,7 +10,8 @@ type S = components['schemas']
 
 export type Paths = paths
 export type ErrorBody = S['ErrorBody']
-export type QuotaExceededBody = S['QuotaExceededBody']
+export type ErrorCode = S['ErrorCode']
+export type QuotaDetail = S['QuotaDetail']
 export type TokenResponse = S['TokenResponse']
 export type LoginRequest = S['LoginRequest']
 export type LoginResponse = S['LoginResponse']

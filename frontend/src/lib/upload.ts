@@ -1,7 +1,7 @@
 // The three-step upload: ask for a signed URL, PUT the bytes straight to storage with
 // XHR (for progress and cancel), then confirm so the server charges the quota.
 import { api, ApiError } from '@/api/client'
-import type { ConfirmResponse, QuotaExceededBody, UploadUrlRequest, UploadUrlResponse } from '@/api/types'
+import type { ConfirmResponse, ErrorBody, UploadUrlRequest, UploadUrlResponse } from '@/api/types'
 import { contentTypeFor, formatBytes } from './format'
 
 export interface UploadCallbacks {
@@ -54,7 +54,7 @@ export function uploadErrorMessage(e: unknown, size: number): string {
   if (e instanceof UploadCancelled) return 'Cancelled'
   if (e instanceof ApiError) {
     if (e.status === 413 && e.code === 'quota_exceeded') {
-      const d = (e.body as QuotaExceededBody | null)?.detail
+      const d = (e.body as ErrorBody | null)?.detail
       if (d) {
         const free = Math.max(0, d.limit_bytes - d.used_bytes)
         return `Not enough space: this file needs ${formatBytes(d.rejected_bytes)}, only ${formatBytes(free)} of ${formatBytes(d.limit_bytes)} is free.`
@@ -68,7 +68,7 @@ export function uploadErrorMessage(e: unknown, size: number): string {
         ? `Too many uploads at once; try again in ${e.retryAfter} s.`
         : 'Too many uploads at once; try again shortly.'
     }
-    if (e.status === 422 && e.code === 'object_missing') return 'The upload did not reach storage; please try again.'
+    if (e.status === 422 && e.code === 'upload_not_found') return 'The upload did not reach storage; please try again.'
     return e.message
   }
   if (e instanceof Error) return e.message
