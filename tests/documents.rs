@@ -1279,3 +1279,77 @@ async fn a_put_to_a_full_disk_gets_507_and_leaves_nothing_while_reads_keep_worki
         .await;
     app.stop().await;
 }
+
+/// `GET /api/auth/config` lists exactly the document types upload-url accepts: every
+/// listed type (under each of its extensions) gets an upload ticket, and types that are
+/// not listed — including the extraction-only aliases — are refused with `415`, naming
+/// every listed type.
+#[tokio::test]
+async fn config_lists_exactly_the_accepted_document_types() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert(
+            "DOCUVAULT__DOCUMENTS__MAX_PENDING_PER_USER".into(),
+            "100".into(),
+        );
+    })
+    .await;
+    let config = body(app.get("/api/auth/config").await).await;
+    let types = config["document_types"].as_array().unwrap();
+    let listed: Vec<&str> = types
+        .iter()
+        .map(|t| t["content_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "application/pdf",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.oasis.opendocument.text",
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+            "text/html",
+        ],
+        "the accepted types did not change"
+    );
+
+    let s = app.register("typer").await;
+    for t in types {
+        let content_type = t["content_type"].as_str().unwrap();
+        assert!(!t["label"].as_str().unwrap().is_empty());
+        let extensions = t["extensions"].as_array().unwrap();
+        assert!(!extensions.is_empty(), "{content_type} has no extension");
+        for ext in extensions {
+            let name = format!("file.{}", ext.as_str().unwrap());
+            app.upload_url(&s, &name, content_type, 10).await;
+        }
+        // Parameters and case do not matter.
+        let upper = format!("{}; charset=utf-8", content_type.to_uppercase());
+        app.upload_url(&s, "file.bin", &upper, 10).await;
+    }
+
+    for unlisted in [
+        "application/x-msdownload",
+        "application/octet-stream",
+        "image/svg+xml",
+        "text/x-markdown",
+        "application/xhtml+xml",
+        "application/json",
+    ] {
+        let res = app
+            .post_json(
+                "/api/documents/upload-url",
+                Some(&s.access),
+                &json!({"filename": "x.bin", "content_type": unlisted, "size_bytes": 10}),
+            )
+            .await;
+        assert_eq!(res.status(), 415, "{unlisted}");
+        let err = body(res).await;
+        assert_eq!(err["code"], "unsupported_media_type");
+        let message = err["message"].as_str().unwrap();
+        for t in types {
+            let label = t["label"].as_str().unwrap();
+            assert!(message.contains(label), "{message} lacks {label}");
+        }
+    }
+}

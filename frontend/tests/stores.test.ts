@@ -3,8 +3,9 @@ import { createPinia, setActivePinia } from 'pinia'
 import { setAccessToken } from '@/api/client'
 import { POLL_MS, useDocumentsStore } from '@/stores/documents'
 import { useQuotaStore } from '@/stores/quota'
+import { useDocumentTypesStore } from '@/stores/documentTypes'
 import { buildTree, flattenTree } from '@/stores/library'
-import { formatBytes, parseBytes, contentTypeFor } from '@/lib/format'
+import { formatBytes, parseBytes, contentTypeFor, acceptAttr } from '@/lib/format'
 import { json, mockFetch } from './helpers'
 
 const doc = (id: string, status: string) => ({
@@ -137,9 +138,32 @@ describe('helpers', () => {
   })
 
   it('declares content types by extension', () => {
-    expect(contentTypeFor('notes.md', 'text/plain')).toBe('text/markdown')
-    expect(contentTypeFor('a.DOCX', '')).toBe('application/vnd.openxmlformats-officedocument.wordprocessingml.document')
-    expect(contentTypeFor('x.bin', 'application/zip')).toBe('application/zip')
+    // As `GET /api/auth/config` lists them.
+    const types = [
+      { content_type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', extensions: ['docx'], label: 'DOCX' },
+      { content_type: 'text/markdown', extensions: ['md', 'markdown'], label: 'Markdown' },
+    ]
+    expect(contentTypeFor('notes.md', 'text/plain', types)).toBe('text/markdown')
+    expect(contentTypeFor('a.DOCX', '', types)).toBe('application/vnd.openxmlformats-officedocument.wordprocessingml.document')
+    expect(contentTypeFor('x.bin', 'application/zip', types)).toBe('application/zip')
+    expect(acceptAttr(types)).toBe('.docx,.md,.markdown,application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/markdown')
+  })
+
+  it('reads the accepted document types from the server config', async () => {
+    mockFetch({
+      'GET /api/auth/config': () =>
+        json(200, {
+          registration_enabled: true,
+          version: '0',
+          document_types: [{ content_type: 'text/csv', extensions: ['csv'], label: 'CSV' }],
+        }),
+    })
+    const store = useDocumentTypesStore()
+    expect(store.accept).toBe('')
+    await store.load()
+    expect(store.accept).toBe('.csv,text/csv')
+    expect(store.contentTypeFor('data.CSV', '')).toBe('text/csv')
+    expect(store.contentTypeFor('notes.md', 'text/plain')).toBe('text/plain')
   })
 
   it('builds the folder tree from the flat list', () => {

@@ -915,6 +915,23 @@ pub struct AuthConfig {
     pub registration_enabled: bool,
     /// Server version.
     pub version: String,
+    /// The document types `POST /api/documents/upload-url` accepts; any other
+    /// `content_type` is refused with `415`.
+    pub document_types: Vec<DocumentTypeView>,
+}
+
+/// One accepted document type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentTypeView {
+    /// The content type to declare on upload.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// File extensions (without the dot) of this type.
+    #[schema(example = json!(["pdf"]))]
+    pub extensions: Vec<String>,
+    /// Human name.
+    #[schema(example = "PDF")]
+    pub label: String,
 }
 
 /// Public sign-in settings (no authentication).
@@ -931,6 +948,14 @@ pub async fn auth_config(state: web::Data<AppState>) -> web::Json<AuthConfig> {
     web::Json(AuthConfig {
         registration_enabled: state.settings.auth.registration_enabled,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        document_types: crate::domain::DOCUMENT_TYPES
+            .iter()
+            .map(|t| DocumentTypeView {
+                content_type: t.content_type.to_owned(),
+                extensions: t.extensions.iter().map(|e| (*e).to_owned()).collect(),
+                label: t.label.to_owned(),
+            })
+            .collect(),
     })
 }
 

@@ -3,35 +3,21 @@
 
 use sea_orm::{EntityTrait, Set};
 
-use crate::domain::ObjectKey;
+use crate::domain::{ObjectKey, document_type};
 use crate::entities::object_deletions;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Accepted content types and the extension their objects get.
-pub const ALLOWED_TYPES: &[(&str, &str)] = &[
-    ("application/pdf", ".pdf"),
-    (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ".docx",
-    ),
-    ("application/vnd.oasis.opendocument.text", ".odt"),
-    ("text/plain", ".txt"),
-    ("text/markdown", ".md"),
-    ("text/csv", ".csv"),
-    ("text/html", ".html"),
-];
-
 /// The canonical allowlisted type for a declared `Content-Type` (parameters and case
-/// ignored), with the object extension; `None` when not accepted.
-pub fn accepted_type(declared: &str) -> Option<(&'static str, &'static str)> {
-    let base = declared.split(';').next()?.trim().to_ascii_lowercase();
-    ALLOWED_TYPES.iter().find(|(t, _)| *t == base).copied()
+/// ignored), with the object extension; `None` when not accepted. The list is
+/// [`crate::domain::DOCUMENT_TYPES`].
+pub fn accepted_type(declared: &str) -> Option<(&'static str, String)> {
+    document_type::accepted(declared).map(|t| (t.content_type, t.object_extension()))
 }
 
 /// The type a download is served as: the stored type when allowlisted, else binary.
 pub fn served_type(stored: &str) -> &'static str {
-    accepted_type(stored).map_or("application/octet-stream", |(t, _)| t)
+    document_type::accepted(stored).map_or("application/octet-stream", |t| t.content_type)
 }
 
 /// Longest stored filename, in characters.

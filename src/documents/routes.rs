@@ -41,7 +41,7 @@ pub struct UploadUrlRequest {
     /// The file's name as the user knows it (path parts are dropped).
     #[schema(example = "tax-return-2025.pdf", min_length = 1, max_length = 1024)]
     pub filename: String,
-    /// MIME type: PDF, DOCX, ODT, plain text, Markdown, CSV or HTML.
+    /// MIME type: one of the `document_types` listed by `GET /api/auth/config`.
     #[schema(example = "application/pdf")]
     pub content_type: String,
     /// Exact size in bytes.

@@ -99,10 +99,12 @@ pub async fn create_upload(
         code: crate::error::ErrorCode::InvalidFilename,
         message: "filename must name a file (not empty, not only dots or a path)".into(),
     })?;
-    let (content_type, ext) =
-        files::accepted_type(content_type).ok_or_else(|| ApiError::UnsupportedMediaType(format!(
-            "{content_type} is not accepted; upload PDF, DOCX, ODT, plain text, Markdown, CSV or HTML"
-        )))?;
+    let (content_type, ext) = files::accepted_type(content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "{content_type} is not accepted; upload {}",
+            crate::domain::document_type::accepted_labels()
+        ))
+    })?;
     if size_bytes < 0 {
         return Err(ApiError::Unprocessable {
             code: crate::error::ErrorCode::ValidationFailed,

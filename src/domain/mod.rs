@@ -1,7 +1,9 @@
 //! Validated domain types: once constructed they are known to be well-formed.
 
 mod account;
+pub mod document_type;
 mod object_key;
 
 pub use account::{Email, Handle, InvalidInput, Password};
+pub use document_type::{DOCUMENT_TYPES, DocumentType};
 pub use object_key::{InvalidObjectKey, ObjectKey};

@@ -7,7 +7,8 @@
 //! a hidden subcommand) under memory, CPU and wall-clock limits, so a parser that panics,
 //! aborts, overflows its stack or loops ends as [`ExtractError::Failed`] with a reason.
 //!
-//! Supported types (parameters such as `; charset=…` are ignored, case-insensitive):
+//! Supported types (listed once in [`crate::domain::document_type::DOCUMENT_TYPES`];
+//! parameters such as `; charset=…` are ignored, case-insensitive):
 //! - `application/pdf` — must start with `%PDF-` (after optional leading whitespace).
 //! - DOCX (`application/vnd.openxmlformats-officedocument.wordprocessingml.document`) —
 //!   a zip (`PK\x03\x04`) whose `[Content_Types].xml` declares a WordprocessingML main
@@ -86,51 +87,9 @@ impl ExtractError {
     }
 }
 
-/// The formats we extract, resolved from a content type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// PDF.
-    Pdf,
-    /// Word 2007+ document.
-    Docx,
-    /// OpenDocument text.
-    Odt,
-    /// Plain text, Markdown or CSV.
-    Text,
-    /// HTML or XHTML.
-    Html,
-}
-
-impl Kind {
-    /// Resolves a content type (parameters ignored, case-insensitive).
-    pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        Some(match essence.as_str() {
-            "application/pdf" => Self::Pdf,
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Self::Docx,
-            "application/vnd.oasis.opendocument.text" => Self::Odt,
-            "text/plain" | "text/markdown" | "text/x-markdown" | "text/csv" => Self::Text,
-            "text/html" | "application/xhtml+xml" => Self::Html,
-            _ => return None,
-        })
-    }
-
-    /// Short human name ("PDF", "DOCX", …) used in reasons.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Pdf => "PDF",
-            Self::Docx => "DOCX",
-            Self::Odt => "ODT",
-            Self::Text => "text file",
-            Self::Html => "HTML file",
-        }
-    }
-}
+/// The formats we extract, resolved from a content type through the one table of
+/// document types ([`crate::domain::document_type`]).
+pub use crate::domain::document_type::Format as Kind;
 
 /// Whether [`extract_text`] knows this content type.
 pub fn is_supported(content_type: &str) -> bool {

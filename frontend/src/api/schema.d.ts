@@ -804,6 +804,11 @@ export interface components {
         };
         /** @description What a sign-in page needs to know before anyone signs in. */
         AuthConfig: {
+            /**
+             * @description The document types `POST /api/documents/upload-url` accepts; any other
+             *     `content_type` is refused with `415`.
+             */
+            document_types: components["schemas"]["DocumentTypeView"][];
             /** @description Whether `POST /api/auth/register` accepts new accounts. */
             registration_enabled: boolean;
             /** @description Server version. */
@@ -996,6 +1001,26 @@ export interface components {
             name: string;
             /** @description `ai` (the classifier) or `user` (set by hand). */
             source: components["schemas"]["TopicSource"];
+        };
+        /** @description One accepted document type. */
+        DocumentTypeView: {
+            /**
+             * @description The content type to declare on upload.
+             * @example application/pdf
+             */
+            content_type: string;
+            /**
+             * @description File extensions (without the dot) of this type.
+             * @example [
+             *       "pdf"
+             *     ]
+             */
+            extensions: string[];
+            /**
+             * @description Human name.
+             * @example PDF
+             */
+            label: string;
         };
         /** @description A document's metadata. */
         DocumentView: {
@@ -1587,7 +1612,7 @@ export interface components {
         /** @description `POST /api/documents/upload-url` body. */
         UploadUrlRequest: {
             /**
-             * @description MIME type: PDF, DOCX, ODT, plain text, Markdown, CSV or HTML.
+             * @description MIME type: one of the `document_types` listed by `GET /api/auth/config`.
              * @example application/pdf
              */
             content_type: string;

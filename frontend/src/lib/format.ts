@@ -1,3 +1,5 @@
+import type { DocumentTypeView } from '@/api/types'
+
 /** Human byte sizes in binary units: 0 B, 1.5 KB, 100 MB (1 KB = 1024 B). */
 export function formatBytes(n: number | null | undefined): string {
   if (n == null || !Number.isFinite(n)) return '—'
@@ -53,30 +55,22 @@ export function parseBytes(input: string): number | null {
   return Math.round(v * 1024 ** pow)
 }
 
-/** Content types the server accepts, by file extension (browsers leave some blank). */
-export const TYPE_BY_EXT: Record<string, string> = {
-  pdf: 'application/pdf',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  odt: 'application/vnd.oasis.opendocument.text',
-  txt: 'text/plain',
-  text: 'text/plain',
-  md: 'text/markdown',
-  markdown: 'text/markdown',
-  csv: 'text/csv',
-  html: 'text/html',
-  htm: 'text/html',
+/** The document types the server accepts, as `GET /api/auth/config` lists them. */
+export type DocumentTypes = readonly DocumentTypeView[]
+
+/** The file picker's `accept` attribute: every listed extension and content type. */
+export function acceptAttr(types: DocumentTypes): string {
+  const exts = types.flatMap((t) => t.extensions.map((e) => '.' + e))
+  return exts.concat(types.map((t) => t.content_type)).join(',')
 }
 
-export const ACCEPT_ATTR = Object.keys(TYPE_BY_EXT)
-  .map((e) => '.' + e)
-  .concat(Array.from(new Set(Object.values(TYPE_BY_EXT))))
-  .join(',')
-
-/** The content type to declare for a file: the extension wins over the browser's guess
- * (browsers report e.g. Markdown as text/plain or nothing at all). */
-export function contentTypeFor(name: string, browserType: string): string {
+/** The content type to declare for a file: a listed extension wins over the browser's
+ * guess (browsers report e.g. Markdown as text/plain or nothing at all); otherwise the
+ * browser's type, which the server refuses with 415 when it is not listed. */
+export function contentTypeFor(name: string, browserType: string, types: DocumentTypes): string {
   const ext = name.includes('.') ? name.split('.').pop()!.toLowerCase() : ''
-  return TYPE_BY_EXT[ext] ?? (browserType || 'application/octet-stream')
+  const listed = types.find((t) => t.extensions.includes(ext))
+  return listed?.content_type ?? (browserType || 'application/octet-stream')
 }
 
 /** Short label for a content type. */

@@ -2,7 +2,7 @@
 // XHR (for progress and cancel), then confirm so the server charges the quota.
 import { api, ApiError } from '@/api/client'
 import type { ConfirmResponse, ErrorBody, UploadUrlRequest, UploadUrlResponse } from '@/api/types'
-import { contentTypeFor, formatBytes } from './format'
+import { contentTypeFor, formatBytes, type DocumentTypes } from './format'
 
 export interface UploadCallbacks {
   onProgress?: (loaded: number, total: number) => void
@@ -75,17 +75,19 @@ export function uploadErrorMessage(e: unknown, size: number): string {
   return String(e)
 }
 
-/** Uploads one file through the whole flow and returns the confirm answer. */
+/** Uploads one file through the whole flow and returns the confirm answer; `types`
+ * (from `GET /api/auth/config`) name the content type to declare by extension. */
 export async function uploadFile(
   file: File,
   folderId: string | null,
   cb: UploadCallbacks = {},
   signal?: AbortSignal,
+  types: DocumentTypes = [],
 ): Promise<ConfirmResponse> {
   cb.onPhase?.('preparing')
   const req: UploadUrlRequest = {
     filename: file.name,
-    content_type: contentTypeFor(file.name, file.type),
+    content_type: contentTypeFor(file.name, file.type, types),
     size_bytes: file.size,
     folder_id: folderId ?? undefined,
   }

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { markRaw } from 'vue'
 import { uploadErrorMessage, uploadFile, UploadCancelled } from '@/lib/upload'
+import { useDocumentTypesStore } from './documentTypes'
 import { useQuotaStore } from './quota'
 
 export type UploadState = 'waiting' | 'preparing' | 'uploading' | 'confirming' | 'done' | 'error' | 'cancelled'
@@ -93,6 +94,7 @@ export const useUploadsStore = defineStore('uploads', {
             },
           },
           it.controller.signal,
+          useDocumentTypesStore().types,
         )
         const cur = item()
         if (cur) {
