@@ -89,25 +89,4 @@ impl TopicSource {
     }
 }
 
-impl std::fmt::Display for TopicSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for TopicSource {
-    type Err = super::UnknownValue;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        <Self as sea_orm::Iterable>::iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| super::UnknownValue(s.to_owned()))
-    }
-}
-
-/// Compares with the stored spelling.
-impl PartialEq<&str> for TopicSource {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+super::stored_spelling!(TopicSource);

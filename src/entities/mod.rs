@@ -2,6 +2,36 @@
 //! (`migration/src/m20261124_000001_initial.rs`) column for column. Data only, no behaviour; the enumerations of text columns
 //! (`DocumentStatus`, `TopicSource`, `Role`) keep the stored strings.
 
+/// `Display`, `FromStr` (error [`UnknownValue`]) and `PartialEq<&str>` for an enumeration
+/// of a text column, all through its `as_str` (the stored and JSON spelling).
+macro_rules! stored_spelling {
+    ($name:ident) => {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::entities::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <Self as sea_orm::Iterable>::iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $crate::entities::UnknownValue(s.to_owned()))
+            }
+        }
+
+        /// Compares with the stored spelling.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+pub(crate) use stored_spelling;
+
 pub mod audit_log;
 pub mod backup_codes;
 pub mod cloud_connections;

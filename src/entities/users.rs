@@ -140,25 +140,4 @@ impl Role {
     }
 }
 
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = super::UnknownValue;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        <Self as sea_orm::Iterable>::iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| super::UnknownValue(s.to_owned()))
-    }
-}
-
-/// Compares with the stored spelling.
-impl PartialEq<&str> for Role {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+super::stored_spelling!(Role);
