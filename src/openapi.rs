@@ -4,7 +4,9 @@
 //! when the two differ.
 
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::response::Response;
+use utoipa::{OpenApi, ToResponse};
 use utoipa_actix_web::AppExt;
 
 use crate::error::ErrorBody;
@@ -18,7 +20,9 @@ use crate::error::ErrorBody;
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
     servers((url = "/", description = "The server that serves this document")),
-    components(schemas(
+    components(
+        responses(Unauthorized, AdminOnly, RegularOnly, PasswordChangePending),
+        schemas(
         ErrorBody,
         crate::error::ErrorCode,
         crate::audit::AuditEvent,
@@ -58,13 +62,150 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The error responses many operations share, declared once under
+/// `components.responses` and referenced by name (`response = Unauthorized` in a
+/// `#[utoipa::path]`, or by [`share_common_responses`] for the inline spellings).
+///
+/// Each entry: the response type, and the inline descriptions handlers use for it.
+fn shared_responses() -> [(SharedResponse, &'static [&'static str]); 4] {
+    [
+        (Unauthorized::response(), &["Not signed in"]),
+        (AdminOnly::response(), &["Not an administrator"]),
+        (
+            RegularOnly::response(),
+            &[
+                "Administrators have no documents",
+                "Administrators have no documents (or a password change is pending)",
+                "Administrator account, or password change pending",
+            ],
+        ),
+        (
+            PasswordChangePending::response(),
+            &["Password change required first"],
+        ),
+    ]
+}
+
+type SharedResponse = (&'static str, RefOr<Response>);
+
+/// An `ErrorBody` response with this description (the shape of every shared response).
+fn error_response(description: &str) -> RefOr<Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// 401 `#/components/responses/Unauthorized`: no valid access token.
+pub struct Unauthorized;
+
+impl<'r> utoipa::ToResponse<'r> for Unauthorized {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "Unauthorized",
+            error_response("Not signed in: the access token is missing, invalid or expired"),
+        )
+    }
+}
+
+/// 403 `#/components/responses/AdminOnly`: an administrator's operation called by
+/// someone else (or by an administrator who must change the password first).
+pub struct AdminOnly;
+
+impl<'r> utoipa::ToResponse<'r> for AdminOnly {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "AdminOnly",
+            error_response("Not an administrator, or a password change is pending"),
+        )
+    }
+}
+
+/// 403 `#/components/responses/RegularOnly`: a regular account's operation (documents,
+/// folders, topics, shares) called by an administrator, or with a password change pending.
+pub struct RegularOnly;
+
+impl<'r> utoipa::ToResponse<'r> for RegularOnly {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "RegularOnly",
+            error_response(
+                "Administrator account (administrators have no documents, folders, topics or shares), or a password change is pending",
+            ),
+        )
+    }
+}
+
+/// 403 `#/components/responses/PasswordChangePending`: the account must change its
+/// password before anything else.
+pub struct PasswordChangePending;
+
+impl<'r> utoipa::ToResponse<'r> for PasswordChangePending {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "PasswordChangePending",
+            error_response("A password change is pending: change the password first"),
+        )
+    }
+}
+
+/// Replaces each inline 401/403 response spelled like a shared one (same content, a
+/// description listed in [`shared_responses`]) by a reference to the shared response, so
+/// the repeated responses are declared once and generated clients get one type for each.
+pub fn share_common_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::Ref;
+    let shared = shared_responses();
+    let operations = api.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+    });
+    for operation in operations {
+        for (status, response) in operation.responses.responses.iter_mut() {
+            if status != "401" && status != "403" {
+                continue;
+            }
+            let RefOr::T(inline) = response else {
+                continue;
+            };
+            let found = shared.iter().find(|((_, canonical), aliases)| {
+                let RefOr::T(canonical) = canonical else {
+                    return false;
+                };
+                aliases.contains(&inline.description.as_str())
+                    && inline.content == canonical.content
+            });
+            if let Some(((name, _), _)) = found {
+                *response = RefOr::Ref(Ref::from_response_name(*name));
+            }
+        }
+    }
+}
+
 /// The complete document for the current code.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
+    share_common_responses(&mut api);
     api
 }
 
@@ -352,6 +493,46 @@ mod tests {
     use serde_json::json;
 
     use super::to_openapi_3_0;
+
+    #[test]
+    fn repeated_401_and_403_responses_are_shared() {
+        // An inline 401/403 that three or more operations spell the same way belongs in
+        // `components.responses` (a new spelling of a shared one: add it to
+        // `shared_responses`, or write `response = Unauthorized` in the path).
+        let spec = serde_json::to_value(super::document()).unwrap();
+        let mut seen = std::collections::HashMap::<String, Vec<String>>::new();
+        let mut references = 0;
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for status in ["401", "403"] {
+                    let Some(response) = op["responses"].get(status) else {
+                        continue;
+                    };
+                    if response.get("$ref").is_some() {
+                        references += 1;
+                    } else {
+                        seen.entry(format!("{status} {response}"))
+                            .or_default()
+                            .push(format!("{method} {path}"));
+                    }
+                }
+            }
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, ops)| ops.len() > 2).collect();
+        assert!(
+            repeated.is_empty(),
+            "repeated inline responses: {repeated:#?}"
+        );
+        assert!(references >= 40, "only {references} shared references");
+        for name in [
+            "Unauthorized",
+            "AdminOnly",
+            "RegularOnly",
+            "PasswordChangePending",
+        ] {
+            assert!(spec["components"]["responses"][name]["description"].is_string());
+        }
+    }
 
     #[test]
     fn converts_the_3_1_schema_keywords_to_their_3_0_spelling() {

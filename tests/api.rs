@@ -382,6 +382,17 @@ async fn every_documented_response_has_a_description() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             for (status, response) in op["responses"].as_object().unwrap() {
+                // A shared response (`$ref` to `components.responses`) has its
+                // description there.
+                let response = match response["$ref"].as_str() {
+                    Some(r) => {
+                        let name = r
+                            .strip_prefix("#/components/responses/")
+                            .unwrap_or_else(|| panic!("{method} {path} {status}: odd ref {r}"));
+                        &spec["components"]["responses"][name]
+                    }
+                    None => response,
+                };
                 let d = response["description"].as_str().unwrap_or("");
                 assert!(
                     !d.is_empty(),
@@ -400,6 +411,7 @@ async fn every_schema_reference_resolves() {
     // as a query parameter and never registered as a component).
     let spec: Value = serde_json::from_str(&docuvault::openapi::document_json()).unwrap();
     let schemas = spec["components"]["schemas"].as_object().unwrap();
+    let responses = spec["components"]["responses"].as_object().unwrap();
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
@@ -416,10 +428,14 @@ async fn every_schema_reference_resolves() {
     walk(&spec, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let name = r
-            .strip_prefix("#/components/schemas/")
-            .unwrap_or_else(|| panic!("odd ref {r}"));
-        assert!(schemas.contains_key(name), "dangling $ref {r}");
+        let resolves = if let Some(name) = r.strip_prefix("#/components/schemas/") {
+            schemas.contains_key(name)
+        } else if let Some(name) = r.strip_prefix("#/components/responses/") {
+            responses.contains_key(name)
+        } else {
+            panic!("odd ref {r}")
+        };
+        assert!(resolves, "dangling $ref {r}");
     }
 }
 
