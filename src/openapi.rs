@@ -261,9 +261,11 @@ pub fn render_3_0(api: &utoipa::openapi::OpenApi) -> String {
 /// `$ref` wrapped in `allOf` so the flag is not ignored), `const` (→ one-value `enum`),
 /// `examples` (→ `example`), `contentMediaType`/`contentEncoding` (→ `format: binary` /
 /// `byte`), numeric `exclusiveMinimum`/`exclusiveMaximum` (→ the 3.0 boolean form), and
-/// drops keywords 3.0 lacks (`propertyNames`, `$schema`, `prefixItems`…). At the top
-/// level: `openapi: 3.0.3`, no `license.identifier`, `info.summary`, `webhooks` or
-/// `jsonSchemaDialect`.
+/// drops keywords 3.0 lacks (`propertyNames`, `$schema`, `prefixItems`…) and the keys
+/// 3.0 ignores next to a `$ref`; a nullable `allOf: [$ref]` gets the referenced
+/// schema's `type` (3.0's `nullable` needs one). At the top level: `openapi: 3.0.3`,
+/// `license.url` (the SPDX page) instead of `license.identifier`, no `info.summary`,
+/// `webhooks` or `jsonSchemaDialect`.
 pub fn to_openapi_3_0(mut doc: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let Some(root) = doc.as_object_mut() else {
@@ -276,7 +278,12 @@ pub fn to_openapi_3_0(mut doc: serde_json::Value) -> serde_json::Value {
     if let Some(info) = root.get_mut("info").and_then(Value::as_object_mut) {
         info.remove("summary");
         if let Some(license) = info.get_mut("license").and_then(Value::as_object_mut) {
-            license.remove("identifier");
+            // 3.0 names a license by URL: the SPDX page of the 3.1 identifier.
+            if let Some(Value::String(id)) = license.remove("identifier") {
+                license
+                    .entry("url")
+                    .or_insert_with(|| format!("https://spdx.org/licenses/{id}.html").into());
+            }
         }
     }
     if let Some(components) = root.get_mut("components").and_then(Value::as_object_mut) {
@@ -297,7 +304,55 @@ pub fn to_openapi_3_0(mut doc: serde_json::Value) -> serde_json::Value {
             }
         }
     }
+    let component_types: std::collections::BTreeMap<String, Value> = root
+        .get("components")
+        .and_then(|c| c.get("schemas"))
+        .and_then(Value::as_object)
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter_map(|(name, s)| Some((name.clone(), s.get("type")?.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    type_nullable_references(&mut doc, &component_types);
     doc
+}
+
+/// Gives each `nullable` schema that is only `allOf: [{$ref}]` the `type` of the
+/// component it references: in 3.0, `nullable` takes effect only next to `type`.
+fn type_nullable_references(
+    value: &mut serde_json::Value,
+    component_types: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            if map.get("nullable") == Some(&Value::Bool(true)) && !map.contains_key("type") {
+                let target = match map
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                {
+                    Some([only]) => only
+                        .get("$ref")
+                        .and_then(Value::as_str)
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        .and_then(|name| component_types.get(name)),
+                    _ => None,
+                };
+                if let Some(t) = target.filter(|t| t.is_string()) {
+                    map.insert("type".into(), t.clone());
+                }
+            }
+            map.values_mut()
+                .for_each(|v| type_nullable_references(v, component_types));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| type_nullable_references(v, component_types)),
+        _ => {}
+    }
 }
 
 /// Finds the schemas inside paths, parameters, responses and the like: every value of a
@@ -461,6 +516,12 @@ fn schema_to_3_0(schema: &mut serde_json::Value) {
         }
     }
 
+    // In 3.0 a `$ref` object has no other keys (any would be ignored; linters reject them).
+    if map.contains_key("$ref") {
+        map.retain(|k, _| k == "$ref");
+        return;
+    }
+
     // The schemas inside this one.
     for key in ["properties", "patternProperties"] {
         if let Some(Value::Object(properties)) = map.get_mut(key) {
@@ -493,6 +554,39 @@ mod tests {
     use serde_json::json;
 
     use super::to_openapi_3_0;
+
+    #[test]
+    fn references_in_3_0_have_no_siblings_and_nullable_ones_a_type() {
+        // Redocly's 3.0 rules (and 3.0 itself): `$ref` stands alone, and `nullable`
+        // needs a `type` beside it.
+        let doc = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"post": {
+                "requestBody": {"content": {"application/json": {"schema":
+                    {"oneOf": [{"$ref": "#/components/schemas/Body"}, {"type": "null"}]}}}},
+                "responses": {"200": {"description": "ok"}}
+            }}},
+            "components": {"schemas": {
+                "Role": {"type": "string", "enum": ["user", "admin"]},
+                "Body": {"type": "object", "properties": {
+                    "role": {"$ref": "#/components/schemas/Role", "description": "d"},
+                    "maybe": {"oneOf": [{"$ref": "#/components/schemas/Role"}, {"type": "null"}]}
+                }}
+            }}
+        });
+        let out = to_openapi_3_0(doc);
+        let body = &out["components"]["schemas"]["Body"]["properties"];
+        assert_eq!(body["role"], json!({"$ref": "#/components/schemas/Role"}));
+        assert_eq!(
+            body["maybe"],
+            json!({"allOf": [{"$ref": "#/components/schemas/Role"}], "nullable": true, "type": "string"})
+        );
+        assert_eq!(
+            out["paths"]["/x"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+            json!({"allOf": [{"$ref": "#/components/schemas/Body"}], "nullable": true, "type": "object"})
+        );
+    }
 
     #[test]
     fn repeated_401_and_403_responses_are_shared() {
@@ -567,7 +661,8 @@ mod tests {
         assert!(out.get("jsonSchemaDialect").is_none());
         assert_eq!(
             out["info"],
-            json!({"title": "t", "version": "1", "license": {"name": "MIT"}})
+            json!({"title": "t", "version": "1",
+                   "license": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"}})
         );
         let param = &out["paths"]["/x"]["get"]["parameters"][0]["schema"];
         assert_eq!(
