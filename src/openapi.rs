@@ -551,6 +551,8 @@ fn is_null_schema(schema: &serde_json::Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use serde_json::json;
 
     use super::to_openapi_3_0;
