@@ -711,7 +711,9 @@ impl Settings {
             }
             check_http_url("server.cors_origins", origin)?;
         }
-        if let Err(e) = crate::auth::client_ip::parse_trusted_proxies(&self.auth.trusted_proxies) {
+        if let Err(e) =
+            crate::security::client_ip::parse_trusted_proxies(&self.auth.trusted_proxies)
+        {
             return Err(SettingsError::key("auth.trusted_proxies", e));
         }
         let a = &self.auth;

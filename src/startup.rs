@@ -16,15 +16,15 @@ use tokio_util::sync::CancellationToken;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::client_ip::parse_trusted_proxies;
-use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
-use crate::auth::tokens::TokenIssuer;
 use crate::crypto::Keys;
 use crate::error::{json_config, path_error, query_error};
 use crate::http::{RouteTable, regular_only, request_context, security_headers};
 use crate::mail::Mailer;
 use crate::secret_key::KeySource;
+use crate::security::client_ip::parse_trusted_proxies;
+use crate::security::password::PasswordHasher;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::tokens::TokenIssuer;
 use crate::settings::{QueueKind, Settings, StorageKind};
 use crate::state::AppState;
 use secrecy::ExposeSecret;
@@ -172,11 +172,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         }
         tracing::warn!(error = %e, "object storage not ready yet; /health reports it");
     }
-    let queue = crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
+    let queue = crate::queue::from_settings(&settings).context("configuring the queue")?;
 
     let limiter = Arc::new(match settings.queue_kind() {
         QueueKind::Redis => RateLimiter::redis(
-            crate::jobs::queue::redis_pool(&settings).context("configuring Redis")?,
+            crate::queue::redis_pool(&settings).context("configuring Redis")?,
             &settings.queue.key_prefix,
         ),
         _ => RateLimiter::in_process(),

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
-use crate::auth::tokens::TokenIssuer;
 use crate::crypto::Keys;
-use crate::jobs::Queue;
 use crate::mail::Mailer;
+use crate::queue::Queue;
+use crate::security::password::PasswordHasher;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::tokens::TokenIssuer;
 use crate::settings::Settings;
 use crate::storage::ObjectStore;
 

@@ -431,7 +431,7 @@ fn hs256() -> Value {
     json!({"alg": "HS256", "typ": "JWT"})
 }
 
-/// Claims shaped like `docuvault::auth::tokens::AccessClaims`, valid now.
+/// Claims shaped like `docuvault::security::tokens::AccessClaims`, valid now.
 fn claims(sub: &str, sid: &str) -> Value {
     let now = now_i64();
     json!({

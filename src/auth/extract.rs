@@ -37,13 +37,13 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 /// The client's IP (honouring `X-Forwarded-For` only from trusted proxies) and agent.
 pub fn client_info(req: &HttpRequest, state: &AppState) -> ClientInfo {
     let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
-    let forwarded = crate::auth::client_ip::forwarded_for(req.headers());
+    let forwarded = crate::security::client_ip::forwarded_for(req.headers());
     let addr =
-        crate::auth::client_ip::client_ip(peer, forwarded.as_deref(), &state.trusted_proxies);
+        crate::security::client_ip::client_ip(peer, forwarded.as_deref(), &state.trusted_proxies);
     let ip = addr.map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let rate_key = addr.map_or_else(
         || "unknown".into(),
-        crate::auth::client_ip::rate_limit_bucket,
+        crate::security::client_ip::rate_limit_bucket,
     );
     let user_agent = req
         .headers()
