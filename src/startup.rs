@@ -21,7 +21,6 @@ use crate::error::{json_config, path_error, query_error};
 use crate::http::{RouteTable, regular_only, request_context, security_headers};
 use crate::mail::Mailer;
 use crate::secret_key::KeySource;
-use crate::security::client_ip::parse_trusted_proxies;
 use crate::security::password::PasswordHasher;
 use crate::security::rate_limit::RateLimiter;
 use crate::security::tokens::TokenIssuer;
@@ -185,10 +184,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs),
         hasher: PasswordHasher::new(&settings.auth)?,
         mailer: Arc::new(Mailer::from_settings(&settings.smtp).context("configuring e-mail")?),
-        trusted_proxies: Arc::new(
-            parse_trusted_proxies(&settings.auth.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?,
-        ),
         keys,
         limiter,
         metrics: Arc::new(crate::metrics::Metrics::new()),

@@ -36,8 +36,6 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Outgoing e-mail.
     pub mailer: Arc<Mailer>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

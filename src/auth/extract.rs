@@ -38,8 +38,11 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 pub fn client_info(req: &HttpRequest, state: &AppState) -> ClientInfo {
     let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
     let forwarded = crate::security::client_ip::forwarded_for(req.headers());
-    let addr =
-        crate::security::client_ip::client_ip(peer, forwarded.as_deref(), &state.trusted_proxies);
+    let addr = crate::security::client_ip::client_ip(
+        peer,
+        forwarded.as_deref(),
+        &state.settings.auth.trusted_proxies,
+    );
     let ip = addr.map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let rate_key = addr.map_or_else(
         || "unknown".into(),

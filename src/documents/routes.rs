@@ -380,7 +380,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     }
     let base = if state.settings.server.public_url.is_empty() {
         // Forwarded headers count only from auth.trusted_proxies (never any client's).
-        crate::security::client_ip::request_base_url(req, &state.trusted_proxies)
+        crate::security::client_ip::request_base_url(req, &state.settings.auth.trusted_proxies)
     } else {
         state
             .settings
