@@ -17,8 +17,10 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::crypto::Keys;
-use crate::error::{json_config, path_error, query_error};
-use crate::http::{RouteTable, regular_only, request_context, security_headers};
+use crate::http::{
+    RouteTable, json_config, path_error, query_error, regular_only, request_context,
+    security_headers,
+};
 use crate::mail::Mailer;
 use crate::secret_key::KeySource;
 use crate::security::password::PasswordHasher;
@@ -268,7 +270,7 @@ fn build_metrics_server(state: &AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/metrics", web::get().to(crate::metrics::open_metrics))
+            .route("/metrics", web::get().to(crate::health::open_metrics))
     })
     .bind(&addr)
     .with_context(|| format!("binding metrics.listen {addr}"))?
@@ -286,6 +288,10 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
     let spec_json = web::Bytes::from(crate::openapi::document_json());
     let spec_json_3_0 = web::Bytes::from(crate::openapi::render_3_0(&spec));
     drop(spec);
+    // The request middleware records latencies here (it knows nothing of `AppState`).
+    let metrics = web::Data::from(state.metrics.clone());
+    let signed_url_store: crate::storage::routes::SignedUrlStore =
+        web::Data::new(state.local_store.clone());
     let state = web::Data::new(state);
     let json_config = json_config(settings.server.json_body_limit);
     let workers = match settings.server.workers {
@@ -307,6 +313,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
             .max_age(3600);
         App::new()
             .app_data(state.clone())
+            .app_data(metrics.clone())
             .app_data(routes.clone())
             .app_data(json_config.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -360,8 +367,8 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                         .finish()
                 }),
             )
-            .configure(crate::storage::routes::configure)
-            .route("/metrics", web::get().to(crate::metrics::admin_metrics))
+            .configure(|cfg| crate::storage::routes::configure(cfg, signed_url_store.clone()))
+            .route("/metrics", web::get().to(crate::health::admin_metrics))
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()
