@@ -89,54 +89,6 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// Route prefixes that only regular (non-admin) accounts may use.
-const REGULAR_ONLY: &[&str] = &[
-    "/api/documents",
-    "/api/folders",
-    "/api/shares",
-    "/api/shared-with-me",
-    "/api/topics",
-];
-
-/// Authenticates requests to document, folder and share routes before anything else
-/// is read, so an admin always gets 403 (never a 4xx about the body) and a caller
-/// without a token always 401. The resolved session is left in the request for the
-/// handler's extractor, so the account is loaded once.
-pub async fn regular_only(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    use actix_web::FromRequest;
-    let path = req.path();
-    let known = req
-        .app_data::<web::Data<RouteTable>>()
-        .is_some_and(|routes| routes.allowed(path).is_some());
-    let guarded = known
-        && REGULAR_ONLY.iter().any(|p| {
-            path == *p
-                || path
-                    .strip_prefix(p)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        });
-    if !guarded {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    let (http_req, payload) = req.into_parts();
-    let checked = crate::auth::extract::RegularUser::from_request(
-        &http_req,
-        &mut actix_web::dev::Payload::None,
-    )
-    .await;
-    let req = ServiceRequest::from_parts(http_req, payload);
-    match checked {
-        Ok(user) => {
-            req.extensions_mut().insert(user.0);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(e) => Ok(req.error_response(e).map_into_boxed_body()),
-    }
-}
-
 /// Baseline security headers on every response. `connect-src` also admits the
 /// public S3 endpoint so browsers can upload straight to storage.
 pub fn security_headers(settings: &Settings) -> DefaultHeaders {

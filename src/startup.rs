@@ -18,8 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::crypto::Keys;
 use crate::http::{
-    RouteTable, json_config, path_error, query_error, regular_only, request_context,
-    security_headers,
+    RouteTable, json_config, path_error, query_error, request_context, security_headers,
 };
 use crate::mail::Mailer;
 use crate::secret_key::KeySource;
@@ -323,7 +322,6 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                 cors,
             ))
             .wrap(security_headers(settings))
-            .wrap(from_fn(regular_only))
             .wrap(from_fn(request_context))
             // The UI loads the spec by URL; the spec itself is one shared, pre-rendered
             // buffer rather than a copy of the document in every HTTP worker.
