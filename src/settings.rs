@@ -326,7 +326,7 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Root key for tokens and encryption at rest; empty = not configured (development
-    /// then generates one in `{data_dir}/secret.key`, see [`crate::secret_key`]).
+    /// then generates one in `{data_dir}/secret.key`, see `secret_key.rs`).
     pub secret_key: SecretString,
 }
 

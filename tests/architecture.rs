@@ -6,6 +6,8 @@
 //! it (the test fails on an unknown one). Code inside `#[cfg(test)]` items is not
 //! checked: tests may reach anywhere.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
