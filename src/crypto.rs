@@ -199,6 +199,14 @@ pub fn generate_secret_key() -> String {
     hex_lower(&bytes)
 }
 
+/// Associated data sealing a user's AI API key (distinct from the TOTP secret's, the
+/// bare user id, so one sealed column cannot be swapped for the other).
+pub fn api_key_aad(user_id: uuid::Uuid) -> Vec<u8> {
+    let mut aad = user_id.as_bytes().to_vec();
+    aad.extend_from_slice(b"/ai_api_key");
+    aad
+}
+
 /// Compares two secrets without leaking, through timing, where they first differ.
 /// (Lengths are not hidden; unequal lengths return `false` at once.)
 #[must_use]

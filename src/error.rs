@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -424,139 +424,12 @@ impl ResponseError for ApiError {
     }
 }
 
-/// JSON extractor settings: body limit and 4xx errors in our shape.
-pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
-    actix_web::web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(json_error)
-}
-
-/// Maps JSON body extractor failures to clear 4xx errors.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as E;
-    let api = match &err {
-        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
-            ApiError::PayloadTooLarge(format!("JSON body larger than {limit} bytes"))
-        }
-        E::ContentType => {
-            ApiError::UnsupportedMediaType("Expected Content-Type: application/json".into())
-        }
-        E::Deserialize(e) if e.is_data() => ApiError::Unprocessable {
-            code: ErrorCode::ValidationFailed,
-            message: format!("Invalid request body: {e}"),
-        },
-        E::Deserialize(e) => ApiError::BadRequest {
-            code: ErrorCode::MalformedJson,
-            message: format!("Malformed JSON: {e}"),
-        },
-        _ => ApiError::bad_request("Could not read the request body"),
-    };
-    api.into()
-}
-
-/// Maps query-string extractor failures to 400.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &HttpRequest,
-) -> actix_web::Error {
-    ApiError::BadRequest {
-        code: ErrorCode::InvalidQuery,
-        message: format!("Invalid query string: {err}"),
-    }
-    .into()
-}
-
-/// Maps path-parameter extractor failures (e.g. a malformed id) to 404 — or to 405 when
-/// the path is really a literal route with other methods (`DELETE /documents/upload-url`
-/// reaches `/documents/{id}` with a non-id).
-pub fn path_error(_err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
-    let routes = req.app_data::<actix_web::web::Data<crate::http::RouteTable>>();
-    match routes.and_then(|r| r.allowed(req.path())) {
-        Some(methods) if !methods.iter().any(|m| m == req.method().as_str()) => {
-            ApiError::MethodNotAllowed {
-                allow: methods.to_vec(),
-            }
-            .into()
-        }
-        _ => ApiError::not_found().into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use actix_web::{App, test, web};
     use serde_json::Value;
 
     use super::*;
-
-    #[derive(serde::Deserialize)]
-    struct Named {
-        #[allow(dead_code)]
-        name: String,
-    }
-
-    async fn call(req: test::TestRequest) -> (u16, Value) {
-        let app = test::init_service(
-            App::new()
-                .app_data(json_config(64))
-                .route("/", web::post().to(|_: web::Json<Named>| async { "ok" })),
-        )
-        .await;
-        let res = test::call_service(&app, req.to_request()).await;
-        let status = res.status().as_u16();
-        let body: Value = test::read_body_json(res).await;
-        (status, body)
-    }
-
-    #[actix_web::test]
-    async fn bad_json_bodies_get_clear_4xx_errors() {
-        let post = || test::TestRequest::post().uri("/");
-        let (status, body) = call(
-            post()
-                .insert_header(("content-type", "application/json"))
-                .set_payload("{not json"),
-        )
-        .await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (400, Some("malformed_json"))
-        );
-
-        let (status, body) = call(
-            post()
-                .insert_header(("content-type", "application/json"))
-                .set_payload(r#"{"name": 5}"#),
-        )
-        .await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (422, Some("validation_failed"))
-        );
-
-        let (status, body) = call(
-            post()
-                .insert_header(("content-type", "text/plain"))
-                .set_payload(r#"{"name": "x"}"#),
-        )
-        .await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (415, Some("unsupported_media_type"))
-        );
-
-        let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
-        let (status, body) = call(
-            post()
-                .insert_header(("content-type", "application/json"))
-                .set_payload(big),
-        )
-        .await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (413, Some("payload_too_large"))
-        );
-    }
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {

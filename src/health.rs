@@ -1,5 +1,7 @@
-//! `GET /health`: liveness plus readiness of database, object storage (including free
-//! space on local disks) and queue.
+//! Operational endpoints: `GET /health` (liveness plus readiness of database, object
+//! storage including free space on local disks, and queue) and `GET /metrics` (the
+//! Prometheus registry of `metrics.rs`: administrators only on the main listener, or
+//! unauthenticated on the separate `metrics.listen` address only).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::extract::AdminUser;
 use crate::entities::DocumentStatus;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Each component check gives up after this long, so `/health` answers within 2 s.
@@ -84,7 +88,7 @@ async fn jobs_health(state: &AppState) -> Option<JobsHealth> {
         // Only the statuses shown: a health probe every few seconds must not count the
         // whole vault (100 000 documents: 0.5 ms instead of 68 ms warm, 2.8 s cold).
         let counts = crate::metrics::status_counts(
-            state,
+            &state.db,
             Some(&[
                 DocumentStatus::Queued,
                 DocumentStatus::Processing,
@@ -257,4 +261,31 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     };
     res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(report)
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// `GET /metrics` on the main listener: administrators only; 404 when metrics are
+/// disabled or served on their own address.
+pub async fn admin_metrics(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<HttpResponse, ApiError> {
+    let m = &state.settings.metrics;
+    if !m.enabled || !m.listen.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    Ok(text(
+        state.metrics.render(state.queue.as_ref(), &state.db).await,
+    ))
+}
+
+/// `GET /metrics` on the dedicated `metrics.listen` address (no authentication).
+pub async fn open_metrics(state: web::Data<AppState>) -> HttpResponse {
+    text(state.metrics.render(state.queue.as_ref(), &state.db).await)
 }

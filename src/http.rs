@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP concerns: request ids and tracing spans, security headers,
-//! JSON 404/405 for unknown API routes.
+//! JSON 404/405 for unknown API routes, and extractor failures (JSON body, query string,
+//! path parameters) turned into `ApiError`s.
 
 use std::time::Instant;
 
@@ -67,11 +68,11 @@ pub async fn request_context(
     }
     let status = res.status().as_u16();
     span.record("status", status);
-    if let Some(state) = res
+    if let Some(metrics) = res
         .request()
-        .app_data::<web::Data<crate::state::AppState>>()
+        .app_data::<web::Data<crate::metrics::Metrics>>()
     {
-        state.metrics.observe_request(
+        metrics.observe_request(
             res.request().method().as_str(),
             route.as_deref().unwrap_or("unmatched"),
             status,
@@ -86,54 +87,6 @@ pub async fn request_context(
         )
     });
     Ok(res)
-}
-
-/// Route prefixes that only regular (non-admin) accounts may use.
-const REGULAR_ONLY: &[&str] = &[
-    "/api/documents",
-    "/api/folders",
-    "/api/shares",
-    "/api/shared-with-me",
-    "/api/topics",
-];
-
-/// Authenticates requests to document, folder and share routes before anything else
-/// is read, so an admin always gets 403 (never a 4xx about the body) and a caller
-/// without a token always 401. The resolved session is left in the request for the
-/// handler's extractor, so the account is loaded once.
-pub async fn regular_only(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    use actix_web::FromRequest;
-    let path = req.path();
-    let known = req
-        .app_data::<web::Data<RouteTable>>()
-        .is_some_and(|routes| routes.allowed(path).is_some());
-    let guarded = known
-        && REGULAR_ONLY.iter().any(|p| {
-            path == *p
-                || path
-                    .strip_prefix(p)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        });
-    if !guarded {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    let (http_req, payload) = req.into_parts();
-    let checked = crate::auth::extract::RegularUser::from_request(
-        &http_req,
-        &mut actix_web::dev::Payload::None,
-    )
-    .await;
-    let req = ServiceRequest::from_parts(http_req, payload);
-    match checked {
-        Ok(user) => {
-            req.extensions_mut().insert(user.0);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(e) => Ok(req.error_response(e).map_into_boxed_body()),
-    }
 }
 
 /// Baseline security headers on every response. `connect-src` also admits the
@@ -297,10 +250,139 @@ pub async fn api_fallback(
     })
 }
 
+/// JSON extractor settings: body limit and 4xx errors in our shape.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(json_error)
+}
+
+/// Maps JSON body extractor failures to clear 4xx errors.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("JSON body larger than {limit} bytes"))
+        }
+        E::ContentType => {
+            ApiError::UnsupportedMediaType("Expected Content-Type: application/json".into())
+        }
+        E::Deserialize(e) if e.is_data() => ApiError::Unprocessable {
+            code: crate::error::ErrorCode::ValidationFailed,
+            message: format!("Invalid request body: {e}"),
+        },
+        E::Deserialize(e) => ApiError::BadRequest {
+            code: crate::error::ErrorCode::MalformedJson,
+            message: format!("Malformed JSON: {e}"),
+        },
+        _ => ApiError::bad_request("Could not read the request body"),
+    };
+    api.into()
+}
+
+/// Maps query-string extractor failures to 400.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::BadRequest {
+        code: crate::error::ErrorCode::InvalidQuery,
+        message: format!("Invalid query string: {err}"),
+    }
+    .into()
+}
+
+/// Maps path-parameter extractor failures (e.g. a malformed id) to 404 — or to 405 when
+/// the path is really a literal route with other methods (`DELETE /documents/upload-url`
+/// reaches `/documents/{id}` with a non-id).
+pub fn path_error(_err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let routes = req.app_data::<web::Data<RouteTable>>();
+    match routes.and_then(|r| r.allowed(req.path())) {
+        Some(methods) if !methods.iter().any(|m| m == req.method().as_str()) => {
+            ApiError::MethodNotAllowed {
+                allow: methods.to_vec(),
+            }
+            .into()
+        }
+        _ => ApiError::not_found().into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use actix_web::App;
+    use actix_web::test as actix_test;
+    use serde_json::Value;
+
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    async fn call(req: actix_test::TestRequest) -> (u16, Value) {
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(json_config(64))
+                .route("/", web::post().to(|_: web::Json<Named>| async { "ok" })),
+        )
+        .await;
+        let res = actix_test::call_service(&app, req.to_request()).await;
+        let status = res.status().as_u16();
+        let body: Value = actix_test::read_body_json(res).await;
+        (status, body)
+    }
+
+    #[actix_web::test]
+    async fn bad_json_bodies_get_clear_4xx_errors() {
+        let post = || actix_test::TestRequest::post().uri("/");
+        let (status, body) = call(
+            post()
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{not json"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("malformed_json"))
+        );
+
+        let (status, body) = call(
+            post()
+                .insert_header(("content-type", "application/json"))
+                .set_payload(r#"{"name": 5}"#),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("validation_failed"))
+        );
+
+        let (status, body) = call(
+            post()
+                .insert_header(("content-type", "text/plain"))
+                .set_payload(r#"{"name": "x"}"#),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (415, Some("unsupported_media_type"))
+        );
+
+        let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
+        let (status, body) = call(
+            post()
+                .insert_header(("content-type", "application/json"))
+                .set_payload(big),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (413, Some("payload_too_large"))
+        );
+    }
 
     #[test]
     fn route_table_matches_templates_and_lists_methods() {

@@ -1,14 +1,13 @@
 //! Prometheus metrics: request latency by route, processing outcomes, queue depth,
 //! documents by status and log lines dropped.
 //!
-//! `GET /metrics` answers on the main listener for administrators only (bearer token),
-//! or, when `metrics.listen` is set, without authentication on that separate address
-//! only (bind it to a private interface).
+//! The registry only; `GET /metrics` is served by `health.rs` (on the main listener for
+//! administrators only, or, when `metrics.listen` is set, without authentication on that
+//! separate address only).
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,12 +15,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::auth::extract::AdminUser;
 use crate::entities::{DocumentStatus, documents};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::queue::Queue;
 
 /// Labels of one HTTP latency series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -162,9 +159,10 @@ impl Metrics {
             .inc();
     }
 
-    /// Refreshes the gauges and renders everything in the Prometheus text format.
-    pub async fn render(&self, state: &AppState) -> String {
-        match state.queue.depth().await {
+    /// Refreshes the gauges from `queue` and `db` and renders everything in the
+    /// Prometheus text format.
+    pub async fn render(&self, queue: &dyn Queue, db: &impl ConnectionTrait) -> String {
+        match queue.depth().await {
             Ok(depth) => {
                 self.queue_depth
                     .set(i64::try_from(depth).unwrap_or(i64::MAX));
@@ -173,7 +171,7 @@ impl Metrics {
                 self.scrape_errors.inc();
             }
         }
-        match status_counts(state, None).await {
+        match status_counts(db, None).await {
             Ok(counts) => {
                 self.documents.clear();
                 for (status, n) in counts {
@@ -200,7 +198,7 @@ impl Metrics {
 /// `only` (read off the status index alone, so its cost follows those documents, not
 /// the size of the vault).
 pub async fn status_counts(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     only: Option<&[DocumentStatus]>,
 ) -> Result<Vec<(DocumentStatus, i64)>, sea_orm::DbErr> {
     let mut find = documents::Entity::find();
@@ -212,31 +210,6 @@ pub async fn status_counts(
         .column_as(Expr::col(documents::Column::Id).count(), "n")
         .group_by(documents::Column::Status)
         .into_tuple::<(DocumentStatus, i64)>()
-        .all(&state.db)
+        .all(db)
         .await
-}
-
-fn text(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body)
-}
-
-/// `GET /metrics` on the main listener: administrators only; 404 when metrics are
-/// disabled or served on their own address.
-pub async fn admin_metrics(
-    state: web::Data<AppState>,
-    _admin: AdminUser,
-) -> Result<HttpResponse, ApiError> {
-    let m = &state.settings.metrics;
-    if !m.enabled || !m.listen.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(text(state.metrics.render(&state).await))
-}
-
-/// `GET /metrics` on the dedicated `metrics.listen` address (no authentication).
-pub async fn open_metrics(state: web::Data<AppState>) -> HttpResponse {
-    text(state.metrics.render(&state).await)
 }

@@ -16,9 +16,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(crate::auth::routes::configure)
             .configure(crate::admin::routes::configure)
+            // Features only regular accounts use guard their own scopes
+            // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`
+            // lies inside the documents scope's prefix.
+            .configure(crate::shares::routes::configure)
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
-            .configure(crate::shares::routes::configure)
             .configure(crate::topics::routes::configure)
             .default_service(web::to(api_fallback)),
     );

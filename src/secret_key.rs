@@ -234,7 +234,7 @@ impl Sealed {
     fn aad(self, user: Uuid) -> Vec<u8> {
         match self {
             Sealed::TotpSecret => user.as_bytes().to_vec(),
-            Sealed::AiApiKey => crate::classify::api_key_aad(user),
+            Sealed::AiApiKey => crate::crypto::api_key_aad(user),
         }
     }
 

@@ -10,6 +10,9 @@ use config::{Config, Environment as EnvSource, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+mod values;
+pub use values::{CronSchedule, TrustedProxies};
+
 /// The defaults file, compiled in so the binary runs with no configuration at all.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
@@ -164,8 +167,7 @@ pub struct AuthSettings {
     pub hash_queue_per_permit: usize,
     /// Proxies whose `X-Forwarded-For`, `X-Forwarded-Host`/`-Proto` and `Forwarded`
     /// headers are believed.
-    #[serde(deserialize_with = "list_or_csv")]
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Quota settings.
@@ -198,8 +200,8 @@ pub struct DocumentSettings {
 pub struct CleanupSettings {
     /// Run it in this instance.
     pub enabled: bool,
-    /// Cron expression (with seconds).
-    pub schedule: String,
+    /// Cron expression (with seconds), checked while loading.
+    pub schedule: CronSchedule,
 }
 
 /// Processing workers and the sweeper.
@@ -287,7 +289,7 @@ pub struct ServerSettings {
     /// request's `Host`, or from a trusted proxy's forwarded headers.
     pub public_url: String,
     /// Origins allowed to call the API cross-origin (a list, or a comma-separated string).
-    #[serde(deserialize_with = "list_or_csv")]
+    #[serde(deserialize_with = "values::list_or_csv")]
     pub cors_origins: Vec<String>,
     /// Largest accepted JSON body in bytes.
     pub json_body_limit: usize,
@@ -324,7 +326,7 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Root key for tokens and encryption at rest; empty = not configured (development
-    /// then generates one in `{data_dir}/secret.key`, see [`crate::secret_key`]).
+    /// then generates one in `{data_dir}/secret.key`, see `secret_key.rs`).
     pub secret_key: SecretString,
 }
 
@@ -545,6 +547,320 @@ pub enum DatabaseKind {
     Postgres,
 }
 
+// Each section checks what its types alone cannot, naming the key; `Settings::validate`
+// adds the checks that span sections (production safety) and fixes the order.
+
+impl ServerSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.json_body_limit == 0 {
+            return Err(SettingsError::key("server.json_body_limit", "must be > 0"));
+        }
+        if !self.public_url.is_empty() {
+            check_http_url("server.public_url", &self.public_url)?;
+        }
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                return Err(SettingsError::key(
+                    "server.cors_origins",
+                    "a wildcard is not allowed (credentials are sent); list the origins",
+                ));
+            }
+            check_http_url("server.cors_origins", origin)?;
+        }
+        Ok(())
+    }
+}
+
+impl StorageSettings {
+    /// The effective backend after `auto` is resolved.
+    pub fn kind(&self) -> StorageKind {
+        match self.backend {
+            StorageKind::Auto if self.s3.endpoint.is_empty() => StorageKind::Local,
+            StorageKind::Auto => StorageKind::S3,
+            other => other,
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_object_bytes == 0 {
+            return Err(SettingsError::key(
+                "storage.max_object_bytes",
+                "must be > 0",
+            ));
+        }
+        if self.upload_idle_timeout_secs == 0 {
+            return Err(SettingsError::key(
+                "storage.upload_idle_timeout_secs",
+                "must be > 0",
+            ));
+        }
+        if self.max_inflight_upload_bytes < self.max_object_bytes {
+            return Err(SettingsError::key(
+                "storage.max_inflight_upload_bytes",
+                "must be at least storage.max_object_bytes",
+            ));
+        }
+        if self.kind() == StorageKind::S3 {
+            self.s3.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl S3Settings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.endpoint.is_empty() {
+            return Err(SettingsError::key(
+                "storage.s3.endpoint",
+                "required when storage.backend = \"s3\"",
+            ));
+        }
+        check_http_url("storage.s3.endpoint", &self.endpoint)?;
+        if !self.public_endpoint.is_empty() {
+            check_http_url("storage.s3.public_endpoint", &self.public_endpoint)?;
+        }
+        for (key, value) in [
+            ("storage.s3.bucket", self.bucket.as_str()),
+            ("storage.s3.region", self.region.as_str()),
+            ("storage.s3.access_key", self.access_key.expose_secret()),
+            ("storage.s3.secret_key", self.secret_key.expose_secret()),
+        ] {
+            if value.is_empty() {
+                return Err(SettingsError::key(key, "required for S3 storage"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DatabaseSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {
+            return Err(SettingsError::key(
+                "database.sqlite_mmap_mib",
+                format!("must be at most {MAX_SQLITE_MMAP_MIB}"),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(SettingsError::key(
+                "database.max_connections",
+                "must be > 0",
+            ));
+        }
+        for (key, url) in [
+            ("database.url", self.url.expose_secret()),
+            ("database.migrate_url", self.migrate_url.expose_secret()),
+        ] {
+            if !url.is_empty() && database_kind(url).is_none() {
+                return Err(SettingsError::key(
+                    key,
+                    "must start with postgres://, postgresql:// or sqlite:",
+                ));
+            }
+        }
+        if !self.migrate_url.expose_secret().is_empty() && self.url.expose_secret().is_empty() {
+            return Err(SettingsError::key(
+                "database.url",
+                "required when database.migrate_url is set",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl QueueSettings {
+    /// The effective backend after `auto` is resolved.
+    pub fn kind(&self) -> QueueKind {
+        match self.backend {
+            QueueKind::Auto if self.redis_url.expose_secret().is_empty() => QueueKind::Memory,
+            QueueKind::Auto => QueueKind::Redis,
+            other => other,
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.pool_size == 0 {
+            return Err(SettingsError::key("queue.pool_size", "must be > 0"));
+        }
+        if self.kind() == QueueKind::Redis {
+            let url = self.redis_url.expose_secret();
+            if url.is_empty() {
+                return Err(SettingsError::key(
+                    "queue.redis_url",
+                    "required when queue.backend = \"redis\"",
+                ));
+            }
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(SettingsError::key(
+                    "queue.redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (key, value) in [
+            ("auth.access_token_ttl_secs", self.access_token_ttl_secs),
+            ("auth.refresh_idle_ttl_secs", self.refresh_idle_ttl_secs),
+            ("auth.session_max_age_secs", self.session_max_age_secs),
+            ("auth.argon2_iterations", u64::from(self.argon2_iterations)),
+            (
+                "auth.argon2_parallelism",
+                u64::from(self.argon2_parallelism),
+            ),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::key(key, "must be > 0"));
+            }
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism {
+            return Err(SettingsError::key(
+                "auth.argon2_memory_kib",
+                "must be at least 8 × argon2_parallelism",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DocumentSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.upload_url_ttl_secs == 0 || self.upload_url_ttl_secs >= self.pending_ttl_secs {
+            return Err(SettingsError::key(
+                "documents.upload_url_ttl_secs",
+                "must be > 0 and shorter than documents.pending_ttl_secs",
+            ));
+        }
+        if self.download_url_ttl_secs == 0 {
+            return Err(SettingsError::key(
+                "documents.download_url_ttl_secs",
+                "must be > 0",
+            ));
+        }
+        if !(1..=MAX_SEARCH_HITS).contains(&self.search_max_hits) {
+            return Err(SettingsError::key(
+                "documents.search_max_hits",
+                format!("must be between 1 and {MAX_SEARCH_HITS}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl JobsSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return Err(SettingsError::key("jobs.concurrency", "must be 1–256"));
+        }
+        if self.lease_secs < 3 {
+            return Err(SettingsError::key("jobs.lease_secs", "must be at least 3"));
+        }
+        if self.max_attempts == 0 || self.max_attempts > 100 {
+            return Err(SettingsError::key("jobs.max_attempts", "must be 1–100"));
+        }
+        if self.sweep_interval_secs == 0 {
+            return Err(SettingsError::key(
+                "jobs.sweep_interval_secs",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl MetricsSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(SettingsError::key(
+                "metrics.listen",
+                "must be host:port with a numeric address, e.g. 127.0.0.1:9090",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ExtractSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_chars == 0 {
+            return Err(SettingsError::key("extract.max_chars", "must be > 0"));
+        }
+        if self.memory_mb < 64 {
+            return Err(SettingsError::key(
+                "extract.memory_mb",
+                "must be at least 64",
+            ));
+        }
+        if self.cpu_secs == 0 || self.timeout_secs == 0 {
+            return Err(SettingsError::key(
+                "extract.timeout_secs",
+                "extract.cpu_secs and extract.timeout_secs must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl QuotaSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.default_limit_bytes < 0 {
+            return Err(SettingsError::key(
+                "quota.default_limit_bytes",
+                "must be >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SecuritySettings {
+    /// `SECRET_KEY`: the published development key is refused in every mode; production
+    /// needs an explicit key of at least 32 characters; development may leave it empty
+    /// (a key is then generated in the data directory).
+    fn validate(&self, environment: RunEnvironment) -> Result<(), SettingsError> {
+        let key = self.secret_key.expose_secret().trim();
+        if key == crate::crypto::PUBLISHED_DEVELOPMENT_KEY {
+            return Err(SettingsError::key(
+                "security.secret_key",
+                "this is the development key published in DocuVault's repository, so anyone can \
+                 forge tokens with it; unset it (development generates a key in the data \
+                 directory) or set a random value, e.g. `openssl rand -hex 32`. Secrets sealed \
+                 with it are re-sealed under the new key at the next start",
+            ));
+        }
+        if environment == RunEnvironment::Production {
+            if key.is_empty() {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    "required in production (every instance must share it): set a random value \
+                     of at least 32 characters, e.g. `openssl rand -hex 32`",
+                ));
+            }
+            if key.len() < MIN_PRODUCTION_SECRET_LEN {
+                return Err(SettingsError::key(
+                    "security.secret_key",
+                    format!(
+                        "must be at least {MIN_PRODUCTION_SECRET_LEN} characters in production"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LogSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        tracing_subscriber::EnvFilter::try_new(&self.level)
+            .map(|_| ())
+            .map_err(|e| SettingsError::key("log.level", e))
+    }
+}
+
 impl Settings {
     /// Loads settings from the compiled-in defaults, an optional file and `env`
     /// (pass `std::env::vars().collect()` in production; tests pass their own map).
@@ -595,215 +911,26 @@ impl Settings {
         let mut settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError(describe_config_error(e)))?;
+            .map_err(describe_config_error)?;
         settings.bootstrap_admin = bootstrap_admin(env)?;
         settings.validate()?;
         Ok(settings)
     }
 
-    /// Checks what types alone cannot: required companions, URL shapes, production safety.
+    /// Checks what types alone cannot, section by section (each names its key), then
+    /// what spans sections: production needs the public URL.
     fn validate(&self) -> Result<(), SettingsError> {
-        if self.server.json_body_limit == 0 {
-            return Err(SettingsError::key("server.json_body_limit", "must be > 0"));
-        }
-        if self.storage.max_object_bytes == 0 {
-            return Err(SettingsError::key(
-                "storage.max_object_bytes",
-                "must be > 0",
-            ));
-        }
-        if self.storage.upload_idle_timeout_secs == 0 {
-            return Err(SettingsError::key(
-                "storage.upload_idle_timeout_secs",
-                "must be > 0",
-            ));
-        }
-        if self.storage.max_inflight_upload_bytes < self.storage.max_object_bytes {
-            return Err(SettingsError::key(
-                "storage.max_inflight_upload_bytes",
-                "must be at least storage.max_object_bytes",
-            ));
-        }
-        if self.database.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {
-            return Err(SettingsError::key(
-                "database.sqlite_mmap_mib",
-                format!("must be at most {MAX_SQLITE_MMAP_MIB}"),
-            ));
-        }
-        if self.database.max_connections == 0 {
-            return Err(SettingsError::key(
-                "database.max_connections",
-                "must be > 0",
-            ));
-        }
-        if self.queue.pool_size == 0 {
-            return Err(SettingsError::key("queue.pool_size", "must be > 0"));
-        }
-        for (key, url) in [
-            ("database.url", self.database.url.expose_secret()),
-            (
-                "database.migrate_url",
-                self.database.migrate_url.expose_secret(),
-            ),
-        ] {
-            if !url.is_empty() && database_kind(url).is_none() {
-                return Err(SettingsError::key(
-                    key,
-                    "must start with postgres://, postgresql:// or sqlite:",
-                ));
-            }
-        }
-        if !self.database.migrate_url.expose_secret().is_empty()
-            && self.database.url.expose_secret().is_empty()
-        {
-            return Err(SettingsError::key(
-                "database.url",
-                "required when database.migrate_url is set",
-            ));
-        }
-        if self.storage_kind() == StorageKind::S3 {
-            let s3 = &self.storage.s3;
-            if s3.endpoint.is_empty() {
-                return Err(SettingsError::key(
-                    "storage.s3.endpoint",
-                    "required when storage.backend = \"s3\"",
-                ));
-            }
-            check_http_url("storage.s3.endpoint", &s3.endpoint)?;
-            if !s3.public_endpoint.is_empty() {
-                check_http_url("storage.s3.public_endpoint", &s3.public_endpoint)?;
-            }
-            for (key, value) in [
-                ("storage.s3.bucket", s3.bucket.as_str()),
-                ("storage.s3.region", s3.region.as_str()),
-                ("storage.s3.access_key", s3.access_key.expose_secret()),
-                ("storage.s3.secret_key", s3.secret_key.expose_secret()),
-            ] {
-                if value.is_empty() {
-                    return Err(SettingsError::key(key, "required for S3 storage"));
-                }
-            }
-        }
-        if self.queue_kind() == QueueKind::Redis {
-            let url = self.queue.redis_url.expose_secret();
-            if url.is_empty() {
-                return Err(SettingsError::key(
-                    "queue.redis_url",
-                    "required when queue.backend = \"redis\"",
-                ));
-            }
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(SettingsError::key(
-                    "queue.redis_url",
-                    "must start with redis:// or rediss://",
-                ));
-            }
-        }
-        if !self.server.public_url.is_empty() {
-            check_http_url("server.public_url", &self.server.public_url)?;
-        }
-        for origin in &self.server.cors_origins {
-            if origin == "*" {
-                return Err(SettingsError::key(
-                    "server.cors_origins",
-                    "a wildcard is not allowed (credentials are sent); list the origins",
-                ));
-            }
-            check_http_url("server.cors_origins", origin)?;
-        }
-        if let Err(e) = crate::auth::client_ip::parse_trusted_proxies(&self.auth.trusted_proxies) {
-            return Err(SettingsError::key("auth.trusted_proxies", e));
-        }
-        let a = &self.auth;
-        for (key, value) in [
-            ("auth.access_token_ttl_secs", a.access_token_ttl_secs),
-            ("auth.refresh_idle_ttl_secs", a.refresh_idle_ttl_secs),
-            ("auth.session_max_age_secs", a.session_max_age_secs),
-            ("auth.argon2_iterations", u64::from(a.argon2_iterations)),
-            ("auth.argon2_parallelism", u64::from(a.argon2_parallelism)),
-        ] {
-            if value == 0 {
-                return Err(SettingsError::key(key, "must be > 0"));
-            }
-        }
-        if a.argon2_memory_kib < 8 * a.argon2_parallelism {
-            return Err(SettingsError::key(
-                "auth.argon2_memory_kib",
-                "must be at least 8 × argon2_parallelism",
-            ));
-        }
-        let d = &self.documents;
-        if d.upload_url_ttl_secs == 0 || d.upload_url_ttl_secs >= d.pending_ttl_secs {
-            return Err(SettingsError::key(
-                "documents.upload_url_ttl_secs",
-                "must be > 0 and shorter than documents.pending_ttl_secs",
-            ));
-        }
-        if d.download_url_ttl_secs == 0 {
-            return Err(SettingsError::key(
-                "documents.download_url_ttl_secs",
-                "must be > 0",
-            ));
-        }
-        if !(1..=MAX_SEARCH_HITS).contains(&d.search_max_hits) {
-            return Err(SettingsError::key(
-                "documents.search_max_hits",
-                format!("must be between 1 and {MAX_SEARCH_HITS}"),
-            ));
-        }
-        if let Err(problem) = crate::jobs::scheduler::check_schedule(&self.cleanup.schedule) {
-            return Err(SettingsError::key(
-                "cleanup.schedule",
-                format!("{:?} is {problem}", self.cleanup.schedule),
-            ));
-        }
-        let j = &self.jobs;
-        if j.concurrency == 0 || j.concurrency > 256 {
-            return Err(SettingsError::key("jobs.concurrency", "must be 1–256"));
-        }
-        if j.lease_secs < 3 {
-            return Err(SettingsError::key("jobs.lease_secs", "must be at least 3"));
-        }
-        if j.max_attempts == 0 || j.max_attempts > 100 {
-            return Err(SettingsError::key("jobs.max_attempts", "must be 1–100"));
-        }
-        if j.sweep_interval_secs == 0 {
-            return Err(SettingsError::key(
-                "jobs.sweep_interval_secs",
-                "must be > 0",
-            ));
-        }
-        if !self.metrics.listen.is_empty()
-            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(SettingsError::key(
-                "metrics.listen",
-                "must be host:port with a numeric address, e.g. 127.0.0.1:9090",
-            ));
-        }
-        let x = &self.extract;
-        if x.max_chars == 0 {
-            return Err(SettingsError::key("extract.max_chars", "must be > 0"));
-        }
-        if x.memory_mb < 64 {
-            return Err(SettingsError::key(
-                "extract.memory_mb",
-                "must be at least 64",
-            ));
-        }
-        if x.cpu_secs == 0 || x.timeout_secs == 0 {
-            return Err(SettingsError::key(
-                "extract.timeout_secs",
-                "extract.cpu_secs and extract.timeout_secs must be > 0",
-            ));
-        }
-        if self.quota.default_limit_bytes < 0 {
-            return Err(SettingsError::key(
-                "quota.default_limit_bytes",
-                "must be >= 0",
-            ));
-        }
-        self.validate_secret_key()?;
+        self.server.validate()?;
+        self.storage.validate()?;
+        self.database.validate()?;
+        self.queue.validate()?;
+        self.auth.validate()?;
+        self.documents.validate()?;
+        self.jobs.validate()?;
+        self.metrics.validate()?;
+        self.extract.validate()?;
+        self.quota.validate()?;
+        self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(
                 "server.public_url",
@@ -812,42 +939,7 @@ impl Settings {
             ));
         }
         self.ai.validate()?;
-        tracing_filter_check(&self.log.level)?;
-        Ok(())
-    }
-
-    /// `SECRET_KEY`: the published development key is refused in every mode; production
-    /// needs an explicit key of at least 32 characters; development may leave it empty
-    /// (a key is then generated in the data directory).
-    fn validate_secret_key(&self) -> Result<(), SettingsError> {
-        let key = self.security.secret_key.expose_secret().trim();
-        if key == crate::crypto::PUBLISHED_DEVELOPMENT_KEY {
-            return Err(SettingsError::key(
-                "security.secret_key",
-                "this is the development key published in DocuVault's repository, so anyone can \
-                 forge tokens with it; unset it (development generates a key in the data \
-                 directory) or set a random value, e.g. `openssl rand -hex 32`. Secrets sealed \
-                 with it are re-sealed under the new key at the next start",
-            ));
-        }
-        if self.environment == RunEnvironment::Production {
-            if key.is_empty() {
-                return Err(SettingsError::key(
-                    "security.secret_key",
-                    "required in production (every instance must share it): set a random value \
-                     of at least 32 characters, e.g. `openssl rand -hex 32`",
-                ));
-            }
-            if key.len() < MIN_PRODUCTION_SECRET_LEN {
-                return Err(SettingsError::key(
-                    "security.secret_key",
-                    format!(
-                        "must be at least {MIN_PRODUCTION_SECRET_LEN} characters in production"
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        self.log.validate()
     }
 
     /// The configured `SECRET_KEY`, or `None` when it is empty (not configured).
@@ -863,20 +955,12 @@ impl Settings {
 
     /// The effective storage backend after `auto` is resolved.
     pub fn storage_kind(&self) -> StorageKind {
-        match self.storage.backend {
-            StorageKind::Auto if self.storage.s3.endpoint.is_empty() => StorageKind::Local,
-            StorageKind::Auto => StorageKind::S3,
-            other => other,
-        }
+        self.storage.kind()
     }
 
     /// The effective queue backend after `auto` is resolved.
     pub fn queue_kind(&self) -> QueueKind {
-        match self.queue.backend {
-            QueueKind::Auto if self.queue.redis_url.expose_secret().is_empty() => QueueKind::Memory,
-            QueueKind::Auto => QueueKind::Redis,
-            other => other,
-        }
+        self.queue.kind()
     }
 
     /// The URL the server pool connects to.
@@ -985,25 +1069,6 @@ fn bootstrap_admin(env: &HashMap<String, String>) -> Result<Option<BootstrapAdmi
     }
 }
 
-/// Accepts a list (files) or a comma-separated string (environment variables).
-fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrCsv {
-        List(Vec<String>),
-        Csv(String),
-    }
-    Ok(match ListOrCsv::deserialize(d)? {
-        ListOrCsv::List(items) => items,
-        ListOrCsv::Csv(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    })
-}
-
 fn database_kind(url: &str) -> Option<DatabaseKind> {
     if url.starts_with("sqlite:") {
         Some(DatabaseKind::Sqlite)
@@ -1024,17 +1089,24 @@ fn check_http_url(key: &str, value: &str) -> Result<(), SettingsError> {
     }
 }
 
-fn tracing_filter_check(level: &str) -> Result<(), SettingsError> {
-    tracing_subscriber::EnvFilter::try_new(level)
-        .map(|_| ())
-        .map_err(|e| SettingsError::key("log.level", e))
-}
+/// Keys whose values check themselves while deserialising (see [`values`]): their
+/// problems read like every other check, `key (PREDECESSOR_NAME): problem`.
+const SELF_CHECKED_KEYS: &[&str] = &["auth.trusted_proxies", "cleanup.schedule"];
 
 /// Turns config-rs errors into one line that names the key.
-fn describe_config_error(e: config::ConfigError) -> String {
-    let text = e.to_string().replace('\n', " ");
+fn describe_config_error(e: config::ConfigError) -> SettingsError {
+    if let config::ConfigError::At {
+        error,
+        key: Some(key),
+        ..
+    } = &e
+        && let config::ConfigError::Message(problem) = error.as_ref()
+        && SELF_CHECKED_KEYS.contains(&key.as_str())
+    {
+        return SettingsError::key(key, problem);
+    }
     // config-rs says "... for key `server.port` in the environment"; keep it, it names the key.
-    text
+    SettingsError(e.to_string().replace('\n', " "))
 }
 
 #[cfg(test)]
@@ -1187,7 +1259,40 @@ mod tests {
             &env(&[("DOCUVAULT__CLEANUP__SCHEDULE", "*/5 * * * * *")]),
         )
         .unwrap();
-        assert_eq!(s.cleanup.schedule, "*/5 * * * * *");
+        assert_eq!(s.cleanup.schedule.as_str(), "*/5 * * * * *");
+        assert_eq!(
+            err(&[("DOCUVAULT__CLEANUP__SCHEDULE", "every half hour")]),
+            "cleanup.schedule: \"every half hour\" is not a valid cron expression; use six \
+             fields with seconds: sec min hour day month weekday (e.g. \"0 */30 * * * *\")"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_once_while_loading() {
+        let s = Settings::load(
+            None,
+            &env(&[("DOCUVAULT__AUTH__TRUSTED_PROXIES", "10.0.0.0/8, ::1")]),
+        )
+        .unwrap();
+        let shown: Vec<String> = s
+            .auth
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "::1/128"]);
+        assert!(
+            Settings::load(None, &HashMap::new())
+                .unwrap()
+                .auth
+                .trusted_proxies
+                .is_empty()
+        );
+        assert_eq!(
+            err(&[("DOCUVAULT__AUTH__TRUSTED_PROXIES", "10.0.0.0/8, garbage")]),
+            "auth.trusted_proxies: \"garbage\" is neither an IP address nor a CIDR range \
+             (like 10.0.0.0/8 or fd00::/8)"
+        );
     }
 
     const PRODUCTION_KEY: &str = "0123456789abcdef0123456789abcdef-long-enough";

@@ -16,15 +16,15 @@ use tokio_util::sync::CancellationToken;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::client_ip::parse_trusted_proxies;
-use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
-use crate::auth::tokens::TokenIssuer;
 use crate::crypto::Keys;
-use crate::error::{json_config, path_error, query_error};
-use crate::http::{RouteTable, regular_only, request_context, security_headers};
+use crate::http::{
+    RouteTable, json_config, path_error, query_error, request_context, security_headers,
+};
 use crate::mail::Mailer;
 use crate::secret_key::KeySource;
+use crate::security::password::PasswordHasher;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::tokens::TokenIssuer;
 use crate::settings::{QueueKind, Settings, StorageKind};
 use crate::state::AppState;
 use secrecy::ExposeSecret;
@@ -172,11 +172,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         }
         tracing::warn!(error = %e, "object storage not ready yet; /health reports it");
     }
-    let queue = crate::jobs::queue::from_settings(&settings).context("configuring the queue")?;
+    let queue = crate::queue::from_settings(&settings).context("configuring the queue")?;
 
     let limiter = Arc::new(match settings.queue_kind() {
         QueueKind::Redis => RateLimiter::redis(
-            crate::jobs::queue::redis_pool(&settings).context("configuring Redis")?,
+            crate::queue::redis_pool(&settings).context("configuring Redis")?,
             &settings.queue.key_prefix,
         ),
         _ => RateLimiter::in_process(),
@@ -185,10 +185,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs),
         hasher: PasswordHasher::new(&settings.auth)?,
         mailer: Arc::new(Mailer::from_settings(&settings.smtp).context("configuring e-mail")?),
-        trusted_proxies: Arc::new(
-            parse_trusted_proxies(&settings.auth.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?,
-        ),
         keys,
         limiter,
         metrics: Arc::new(crate::metrics::Metrics::new()),
@@ -273,7 +269,7 @@ fn build_metrics_server(state: &AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/metrics", web::get().to(crate::metrics::open_metrics))
+            .route("/metrics", web::get().to(crate::health::open_metrics))
     })
     .bind(&addr)
     .with_context(|| format!("binding metrics.listen {addr}"))?
@@ -291,6 +287,10 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
     let spec_json = web::Bytes::from(crate::openapi::document_json());
     let spec_json_3_0 = web::Bytes::from(crate::openapi::render_3_0(&spec));
     drop(spec);
+    // The request middleware records latencies here (it knows nothing of `AppState`).
+    let metrics = web::Data::from(state.metrics.clone());
+    let signed_url_store: crate::storage::routes::SignedUrlStore =
+        web::Data::new(state.local_store.clone());
     let state = web::Data::new(state);
     let json_config = json_config(settings.server.json_body_limit);
     let workers = match settings.server.workers {
@@ -312,6 +312,7 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
             .max_age(3600);
         App::new()
             .app_data(state.clone())
+            .app_data(metrics.clone())
             .app_data(routes.clone())
             .app_data(json_config.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -321,7 +322,6 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                 cors,
             ))
             .wrap(security_headers(settings))
-            .wrap(from_fn(regular_only))
             .wrap(from_fn(request_context))
             // The UI loads the spec by URL; the spec itself is one shared, pre-rendered
             // buffer rather than a copy of the document in every HTTP worker.
@@ -365,8 +365,8 @@ fn build_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server
                         .finish()
                 }),
             )
-            .configure(crate::storage::routes::configure)
-            .route("/metrics", web::get().to(crate::metrics::admin_metrics))
+            .configure(|cfg| crate::storage::routes::configure(cfg, signed_url_store.clone()))
+            .route("/metrics", web::get().to(crate::health::admin_metrics))
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
-use crate::auth::tokens::TokenIssuer;
 use crate::crypto::Keys;
-use crate::jobs::Queue;
 use crate::mail::Mailer;
+use crate::queue::Queue;
+use crate::security::password::PasswordHasher;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::tokens::TokenIssuer;
 use crate::settings::Settings;
 use crate::storage::ObjectStore;
 
@@ -36,8 +36,6 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Outgoing e-mail.
     pub mailer: Arc<Mailer>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -431,7 +431,7 @@ fn hs256() -> Value {
     json!({"alg": "HS256", "typ": "JWT"})
 }
 
-/// Claims shaped like `docuvault::auth::tokens::AccessClaims`, valid now.
+/// Claims shaped like `docuvault::security::tokens::AccessClaims`, valid now.
 fn claims(sub: &str, sid: &str) -> Value {
     let now = now_i64();
     json!({
@@ -1129,7 +1129,7 @@ async fn secrets_sealed_with_the_published_key_are_resealed_and_totp_keeps_worki
 
     // What an installation running on the published key left in the database.
     let published = docuvault::crypto::Keys::derive(docuvault::crypto::PUBLISHED_DEVELOPMENT_KEY);
-    let aad = docuvault::classify::api_key_aad(user_id);
+    let aad = docuvault::crypto::api_key_aad(user_id);
     users::Entity::update_many()
         .col_expr(
             users::Column::TotpSecret,
@@ -1302,7 +1302,7 @@ async fn rotation_reseals_every_secret_in_one_transaction_and_ends_what_it_canno
         .unwrap();
     assert_eq!(patched.status(), 200);
     let user_id = Uuid::parse_str(&s.user_id).unwrap();
-    let aad = docuvault::classify::api_key_aad(user_id);
+    let aad = docuvault::crypto::api_key_aad(user_id);
     let db = &app.state.db;
     let old = &app.state.keys;
     let new = docuvault::crypto::Keys::derive(&docuvault::crypto::generate_secret_key());

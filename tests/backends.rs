@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::TestApp;
 use docuvault::domain::ObjectKey;
-use docuvault::jobs::{Job, MemoryQueue, Queue};
+use docuvault::queue::{Job, MemoryQueue, Queue};
 
 #[tokio::test]
 async fn object_store_round_trip() {
@@ -124,7 +124,7 @@ async fn redis_keeps_unacked_jobs_in_the_workers_processing_list() {
         return;
     };
     let prefix = format!("dvtest:{}:", uuid::Uuid::new_v4().simple());
-    let queue = docuvault::jobs::RedisQueue::new(&url, &prefix, 2).unwrap();
+    let queue = docuvault::queue::RedisQueue::new(&url, &prefix, 2).unwrap();
     queue.health().await.unwrap();
     let job = Job::ProcessDocument {
         document_id: uuid::Uuid::new_v4(),

@@ -803,7 +803,7 @@ impl Instance {
 
 /// An instance's `docuvault_scheduled_ticks_total{job="cleanup", outcome}`.
 async fn cleanup_ticks(state: &AppState, outcome: &str) -> u64 {
-    let text = state.metrics.render(state).await;
+    let text = state.metrics.render(state.queue.as_ref(), &state.db).await;
     let series =
         format!("docuvault_scheduled_ticks_total{{job=\"cleanup\",outcome=\"{outcome}\"}} ");
     text.lines()

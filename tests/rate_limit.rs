@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::{Pool, Runtime, redis};
-use docuvault::auth::rate_limit::{RateLimiter, Rule};
+use docuvault::security::rate_limit::{RateLimiter, Rule};
 
 const RULE: Rule = Rule {
     name: "login_ip",

@@ -37,13 +37,16 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 /// The client's IP (honouring `X-Forwarded-For` only from trusted proxies) and agent.
 pub fn client_info(req: &HttpRequest, state: &AppState) -> ClientInfo {
     let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
-    let forwarded = crate::auth::client_ip::forwarded_for(req.headers());
-    let addr =
-        crate::auth::client_ip::client_ip(peer, forwarded.as_deref(), &state.trusted_proxies);
+    let forwarded = crate::security::client_ip::forwarded_for(req.headers());
+    let addr = crate::security::client_ip::client_ip(
+        peer,
+        forwarded.as_deref(),
+        &state.settings.auth.trusted_proxies,
+    );
     let ip = addr.map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let rate_key = addr.map_or_else(
         || "unknown".into(),
-        crate::auth::client_ip::rate_limit_bucket,
+        crate::security::client_ip::rate_limit_bucket,
     );
     let user_agent = req
         .headers()
@@ -191,4 +194,49 @@ impl FromRequest for AdminUser {
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move { require_role(user.await?, Role::Admin).map(|u| AdminUser(u.0)) })
     }
+}
+
+/// Guards the scope of a feature only regular accounts use (documents, folders, shares,
+/// topics): the caller is authenticated before anything else is read, so an admin always
+/// gets 403 (never a 4xx about the body) and a caller without a token always 401. The
+/// session is left in the request for the handler's extractor, so the account is loaded
+/// once. A path no API route matches passes untouched, to the JSON 404.
+pub async fn regular_only(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let known = req
+        .app_data::<web::Data<crate::http::RouteTable>>()
+        .is_some_and(|routes| routes.allowed(req.path()).is_some());
+    if !known {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let (http_req, payload) = req.into_parts();
+    let checked = RegularUser::from_request(&http_req, &mut Payload::None).await;
+    let req = actix_web::dev::ServiceRequest::from_parts(http_req, payload);
+    match checked {
+        Ok(user) => {
+            req.extensions_mut().insert(user.0);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.error_response(e).map_into_boxed_body()),
+    }
+}
+
+/// The scope `path` of a feature's regular-account routes: guarded by [`regular_only`],
+/// with the API's JSON 404/405 for paths and methods none of its routes take.
+pub fn regular_scope(
+    path: &str,
+) -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    utoipa_actix_web::scope::scope(path)
+        .wrap(actix_web::middleware::from_fn(regular_only))
+        .default_service(web::to(crate::http::api_fallback))
 }

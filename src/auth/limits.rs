@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
-use crate::auth::rate_limit::Rule;
 use crate::auth::sessions::ClientInfo;
 use crate::error::ApiError;
+use crate::security::rate_limit::Rule;
 use crate::settings::LimitSetting;
 use crate::state::AppState;
 

@@ -1,13 +1,10 @@
-//! Accounts and authentication: passwords, tokens, TOTP, extractors, rate limits.
+//! Accounts and authentication: registration, login, sessions, TOTP, the extractors and
+//! the attempt limits of the auth endpoints (the mechanisms live in `security/`).
 
-pub mod client_ip;
 pub mod extract;
 pub mod limits;
-pub mod password;
-pub mod rate_limit;
 pub mod repo;
 pub mod routes;
 pub mod service;
 pub mod sessions;
-pub mod tokens;
 pub mod totp;

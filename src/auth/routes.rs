@@ -718,7 +718,7 @@ pub async fn update_me(
                 message: "ai_api_key must be 1–1000 characters without control characters".into(),
             });
         }
-        let aad = crate::classify::api_key_aad(current.id);
+        let aad = crate::crypto::api_key_aad(current.id);
         active.ai_api_key_enc = Set(key.map(|k| state.keys.encrypt(k.as_bytes(), &aad)));
     }
     if let Some(allow) = body.ai_allow_new_topics {

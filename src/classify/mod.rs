@@ -275,14 +275,6 @@ pub fn prompt_version(system_prompt_setting: &str) -> String {
     }
 }
 
-/// Associated data sealing a user's AI API key (distinct from the TOTP secret's, so one
-/// sealed column cannot be swapped for the other).
-pub fn api_key_aad(user_id: Uuid) -> Vec<u8> {
-    let mut aad = user_id.as_bytes().to_vec();
-    aad.extend_from_slice(b"/ai_api_key");
-    aad
-}
-
 /// Classifies one document for its owner: loads the user (provider/model/key,
 /// allow_new_topics), the user's topics (own + system) and the builtin training examples;
 /// applies every guard; retries transient provider errors in-call with exponential
@@ -461,7 +453,7 @@ fn user_api_key(
     };
     let bytes = state
         .keys
-        .decrypt(sealed, &api_key_aad(user.id))
+        .decrypt(sealed, &crate::crypto::api_key_aad(user.id))
         .map_err(|e| {
             ClassifyError::Permanent(format!(
                 "the account's AI API key cannot be decrypted ({e}); set it again"

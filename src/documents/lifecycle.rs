@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::documents::quota::{for_backend, refund_quota, release_reservation};
 use crate::entities::document_topics;
 use crate::entities::documents::{self, DocumentStatus};
-use crate::jobs::{Job, Queue};
+use crate::queue::{Job, Queue};
 
 /// The statuses a finished document can be in (re-classification starts from them).
 pub const FINISHED: [DocumentStatus; 3] = [

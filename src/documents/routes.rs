@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::extract::RegularUser;
+use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::search::{
     self, DocumentRow, DocumentTopic, ListFilter, Listed, PageRequest, SearchQuery, SnippetSegment,
     SortKey, SortOrder,
@@ -380,7 +380,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     }
     let base = if state.settings.server.public_url.is_empty() {
         // Forwarded headers count only from auth.trusted_proxies (never any client's).
-        crate::auth::client_ip::request_base_url(req, &state.trusted_proxies)
+        crate::security::client_ip::request_base_url(req, &state.settings.auth.trusted_proxies)
     } else {
         state
             .settings
@@ -414,7 +414,7 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
         (status = 503, description = "Object storage unavailable", body = ErrorBody),
     )
 )]
-#[post("/documents/upload-url")]
+#[post("/upload-url")]
 pub async fn upload_url(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -460,7 +460,7 @@ pub async fn upload_url(
         (status = 503, description = "Object storage unavailable", body = ErrorBody),
     )
 )]
-#[post("/documents/{id}/confirm")]
+#[post("/{id}/confirm")]
 pub async fn confirm(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -490,7 +490,7 @@ pub async fn confirm(
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
     )
 )]
-#[get("/documents")]
+#[get("")]
 pub async fn list(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -543,7 +543,7 @@ pub async fn list(
         (status = 404, description = "No such document", body = ErrorBody),
     )
 )]
-#[get("/documents/{id}")]
+#[get("/{id}")]
 pub async fn get_one(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -572,7 +572,7 @@ pub async fn get_one(
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[patch("/documents/{id}")]
+#[patch("/{id}")]
 pub async fn update(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -607,7 +607,7 @@ pub async fn update(
         (status = 404, description = "No such document", body = ErrorBody),
     )
 )]
-#[delete("/documents/{id}")]
+#[delete("/{id}")]
 pub async fn delete_one(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -631,7 +631,7 @@ pub async fn delete_one(
         (status = 503, description = "Object storage unavailable", body = ErrorBody),
     )
 )]
-#[get("/documents/{id}/download")]
+#[get("/{id}/download")]
 pub async fn download(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -660,7 +660,7 @@ pub async fn download(
         (status = 409, description = "The upload is not confirmed yet", body = ErrorBody),
     )
 )]
-#[post("/documents/{id}/classify")]
+#[post("/{id}/classify")]
 pub async fn classify(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -686,7 +686,7 @@ pub async fn classify(
         (status = 404, description = "No such document", body = ErrorBody),
     )
 )]
-#[get("/documents/{id}/text")]
+#[get("/{id}/text")]
 pub async fn document_text(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -708,13 +708,16 @@ pub async fn document_text(
 
 /// Registers the `/documents` routes (inside the `/api` scope).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(upload_url)
-        .service(confirm)
-        .service(list)
-        .service(get_one)
-        .service(update)
-        .service(delete_one)
-        .service(download)
-        .service(classify)
-        .service(document_text);
+    cfg.service(
+        regular_scope("/documents")
+            .service(upload_url)
+            .service(confirm)
+            .service(list)
+            .service(get_one)
+            .service(update)
+            .service(delete_one)
+            .service(download)
+            .service(classify)
+            .service(document_text),
+    );
 }

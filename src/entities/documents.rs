@@ -99,8 +99,8 @@ impl ActiveModelBehavior for ActiveModel {}
 /// `processing` → `classified`, `unclassified` or `failed`.
 //
 // Stored in `documents.status` as these strings (a text column with a CHECK listing
-// them), so the JSON spelling is the stored one. Only `crate::documents::lifecycle`
-// moves a document from one status to another. A new state (the coming trash and
+// them), so the JSON spelling is the stored one. Only the lifecycle module
+// (`src/documents/lifecycle.rs`) moves a document from one status to another. A new state (the coming trash and
 // version states) is a variant here, its string in the CHECK (a migration) and its
 // transitions in the lifecycle module.
 #[derive(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::extract::RegularUser;
+use crate::auth::extract::{RegularUser, regular_scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::folders::name::FolderName;
 use crate::folders::service::{self, FolderChanges, FolderRow};
@@ -105,7 +105,7 @@ fn folder_name(raw: &str) -> Result<FolderName, ApiError> {
         (status = 403, description = "Administrator account, or password change pending", body = ErrorBody),
     )
 )]
-#[get("/folders")]
+#[get("")]
 pub async fn list_folders(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -136,7 +136,7 @@ pub async fn list_folders(
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[post("/folders")]
+#[post("")]
 pub async fn create_folder(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -170,7 +170,7 @@ pub async fn create_folder(
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[patch("/folders/{id}")]
+#[patch("/{id}")]
 pub async fn update_folder(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -205,7 +205,7 @@ pub async fn update_folder(
         (status = 404, description = "No such folder", body = ErrorBody),
     )
 )]
-#[delete("/folders/{id}")]
+#[delete("/{id}")]
 pub async fn delete_folder(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -217,10 +217,13 @@ pub async fn delete_folder(
 
 /// Registers the `/folders` routes (inside the `/api` scope).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_folders)
-        .service(create_folder)
-        .service(update_folder)
-        .service(delete_folder);
+    cfg.service(
+        regular_scope("/folders")
+            .service(list_folders)
+            .service(create_folder)
+            .service(update_folder)
+            .service(delete_folder),
+    );
 }
 
 #[cfg(test)]

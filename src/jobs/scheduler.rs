@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 use tokio::sync::Mutex;
@@ -28,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::entities::job_ticks;
 use crate::jobs::cleanup::run_cleanup;
+use crate::settings::CronSchedule;
 use crate::state::AppState;
 
 /// The cleanup job's name in `job_ticks` and in the metrics.
@@ -36,28 +36,6 @@ pub const CLEANUP_JOB: &str = "cleanup";
 /// How long claimed ticks are kept: far longer than any clock skew or late firing, so a
 /// tick is never claimed twice, and a day of history for operators.
 pub const TICK_RETENTION_SECS: i64 = 24 * 60 * 60;
-
-/// What a valid schedule looks like, for error messages.
-const SCHEDULE_SYNTAX: &str = "not a valid cron expression; use six fields with seconds: sec min hour day month weekday \
-     (e.g. \"0 */30 * * * *\")";
-
-/// Checks that `expr` parses exactly as the scheduler will parse it.
-pub fn check_schedule(expr: &str) -> Result<(), &'static str> {
-    Job::new_async(expr, |_, _| Box::pin(async {}))
-        .and_then(|_| parse_schedule(expr).map_err(|_| JobSchedulerError::ParseSchedule))
-        .map(|_| ())
-        .map_err(|_| SCHEDULE_SYNTAX)
-}
-
-/// Parses `expr` with the options tokio-cron-scheduler uses (seconds required, day of
-/// month and day of week both required to match), so ticks are named as it fires them.
-fn parse_schedule(expr: &str) -> Result<Cron, croner::errors::CronError> {
-    CronParser::builder()
-        .seconds(Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(expr)
-}
 
 /// The tick a firing at `now` belongs to: the latest scheduled time at or before `now`
 /// (whole seconds). `None` only when the schedule has no such time.
@@ -112,11 +90,11 @@ pub async fn run_cleanup_schedule(state: AppState, shutdown: CancellationToken) 
     let mut scheduler = match start(&schedule, state, running.clone(), shutdown.clone()).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, schedule, "cannot schedule the cleanup job; it will not run in this instance");
+            tracing::error!(error = %e, schedule = %schedule, "cannot schedule the cleanup job; it will not run in this instance");
             return;
         }
     };
-    tracing::info!(schedule, "cleanup job scheduled");
+    tracing::info!(schedule = %schedule, "cleanup job scheduled");
     shutdown.cancelled().await;
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "stopping the job scheduler failed");
@@ -126,13 +104,14 @@ pub async fn run_cleanup_schedule(state: AppState, shutdown: CancellationToken) 
 }
 
 async fn start(
-    schedule: &str,
+    schedule: &CronSchedule,
     state: AppState,
     running: Arc<Mutex<()>>,
     shutdown: CancellationToken,
 ) -> Result<JobScheduler, JobSchedulerError> {
-    let cron = Arc::new(parse_schedule(schedule).map_err(|_| JobSchedulerError::ParseSchedule)?);
-    let job = Job::new_async(schedule, move |_id, _scheduler| {
+    // Parsed once while the settings loaded, with the options this scheduler fires by.
+    let cron = Arc::new(schedule.cron().clone());
+    let job = Job::new_async(schedule.as_str(), move |_id, _scheduler| {
         let (state, cron, running, shutdown) = (
             state.clone(),
             cron.clone(),
@@ -228,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_firing_belongs_to_the_latest_scheduled_time_at_or_before_it() {
-        let every_2s = parse_schedule("*/2 * * * * *").unwrap();
+        let every_2s = CronSchedule::parse("*/2 * * * * *").unwrap().cron().clone();
         for (now, tick) in [
             (at(4, 0, 2, 0), at(4, 0, 2, 0)),
             (at(4, 0, 2, 300), at(4, 0, 2, 0)),
@@ -237,7 +216,10 @@ mod tests {
         ] {
             assert_eq!(scheduled_tick(&every_2s, now), Some(tick), "{now}");
         }
-        let half_hourly = parse_schedule("0 */30 * * * *").unwrap();
+        let half_hourly = CronSchedule::parse("0 */30 * * * *")
+            .unwrap()
+            .cron()
+            .clone();
         // An instance firing late, or with its clock a little ahead, names the same tick.
         assert_eq!(
             scheduled_tick(&half_hourly, at(4, 31, 7, 250)),
@@ -247,16 +229,5 @@ mod tests {
             scheduled_tick(&half_hourly, at(5, 0, 0, 0)),
             Some(at(5, 0, 0, 0))
         );
-    }
-
-    #[test]
-    fn schedules_are_checked_with_the_scheduler_s_own_rules() {
-        assert!(check_schedule("*/2 * * * * *").is_ok());
-        assert!(check_schedule("0 */30 * * * *").is_ok());
-        assert!(
-            check_schedule("*/30 * * * *").is_err(),
-            "seconds are required"
-        );
-        assert!(check_schedule("nonsense").is_err());
     }
 }

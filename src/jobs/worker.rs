@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::documents::lifecycle;
 use crate::entities::{DocumentStatus, documents};
-use crate::jobs::Job;
 use crate::jobs::pipeline::{self, JobResult};
+use crate::queue::Job;
 use crate::state::AppState;
 
 /// How long one `reserve` call waits for a job before checking for shutdown.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::extract::RegularUser;
+use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::routes::DocumentView;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
@@ -160,7 +160,7 @@ pub struct SharedWithMeQuery {
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[post("/documents/{id}/shares")]
+#[post("")]
 pub async fn create_share(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -196,7 +196,7 @@ pub async fn create_share(
         (status = 404, description = "No such document", body = ErrorBody),
     )
 )]
-#[get("/documents/{id}/shares")]
+#[get("")]
 pub async fn list_shares(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -224,7 +224,7 @@ pub async fn list_shares(
         (status = 404, description = "No such share", body = ErrorBody),
     )
 )]
-#[delete("/shares/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_share(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -247,7 +247,7 @@ pub async fn revoke_share(
         (status = 403, description = "Administrators have no documents (or a password change is pending)", body = ErrorBody),
     )
 )]
-#[get("/shared-with-me")]
+#[get("")]
 pub async fn shared_with_me(
     user: RegularUser,
     state: web::Data<AppState>,
@@ -264,9 +264,14 @@ pub async fn shared_with_me(
 }
 
 /// Registers the share routes (inside the `/api` scope).
+/// Registered before the documents feature: `/documents/{id}/shares` lies inside the
+/// `/documents` scope's prefix, and the first scope whose prefix matches takes a request.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_share)
-        .service(list_shares)
-        .service(revoke_share)
-        .service(shared_with_me);
+    cfg.service(
+        regular_scope("/documents/{id}/shares")
+            .service(create_share)
+            .service(list_shares),
+    )
+    .service(regular_scope("/shares").service(revoke_share))
+    .service(regular_scope("/shared-with-me").service(shared_with_me));
 }

@@ -13,7 +13,6 @@ use futures_util::StreamExt;
 
 use crate::domain::ObjectKey;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::storage::LocalStore;
 
 fn denied() -> ApiError {
@@ -23,18 +22,21 @@ fn denied() -> ApiError {
     }
 }
 
-fn store(state: &AppState) -> Result<&LocalStore, ApiError> {
-    state.local_store.as_ref().ok_or_else(ApiError::not_found)
+/// The local store these URLs belong to; with S3 there is none and every URL is a 404.
+pub type SignedUrlStore = web::Data<Option<LocalStore>>;
+
+fn store(local: &SignedUrlStore) -> Result<&LocalStore, ApiError> {
+    local.as_ref().as_ref().ok_or_else(ApiError::not_found)
 }
 
 /// Receives an upload for a signed `PUT` URL.
 pub async fn put_object(
-    state: web::Data<AppState>,
+    local: SignedUrlStore,
     req: HttpRequest,
     token: web::Path<String>,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(&state)?;
+    let store = store(&local)?;
     let grant = store
         .signer()
         .verify(&token, chrono::Utc::now().timestamp())
@@ -237,10 +239,10 @@ fn spool(
 
 /// Serves a download for a signed `GET` URL.
 pub async fn get_object(
-    state: web::Data<AppState>,
+    local: SignedUrlStore,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(&state)?;
+    let store = store(&local)?;
     let grant = store
         .signer()
         .verify(&token, chrono::Utc::now().timestamp())
@@ -270,10 +272,12 @@ pub async fn get_object(
         .streaming(stream))
 }
 
-/// Registers the signed-URL routes (not part of the API document: they are storage).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers the signed-URL routes (not part of the API document: they are storage),
+/// served from `local` (the assembly hands over the store from the application state).
+pub fn configure(cfg: &mut web::ServiceConfig, local: SignedUrlStore) {
     cfg.service(
         web::resource("/storage/{token}")
+            .app_data(local)
             .route(web::put().to(put_object))
             .route(web::get().to(get_object)),
     );

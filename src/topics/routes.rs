@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
-use crate::auth::extract::{AdminUser, RegularUser};
+use crate::auth::extract::{AdminUser, RegularUser, regular_scope};
 use crate::entities::topics;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::ApiJson;
@@ -175,7 +175,7 @@ fn changes(body: &UpdateTopicRequest) -> Result<TopicChanges, ApiError> {
         (status = 403, description = "Administrator account, or password change pending", body = ErrorBody),
     )
 )]
-#[get("/topics")]
+#[get("")]
 pub async fn list_topics(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -206,7 +206,7 @@ pub async fn list_topics(
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[post("/topics")]
+#[post("")]
 pub async fn create_topic(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -241,7 +241,7 @@ pub async fn create_topic(
         (status = 422, description = "Invalid values", body = ErrorBody),
     )
 )]
-#[patch("/topics/{id}")]
+#[patch("/{id}")]
 pub async fn update_topic(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -270,7 +270,7 @@ pub async fn update_topic(
         (status = 404, description = "No such topic of yours (system topics included)", body = ErrorBody),
     )
 )]
-#[delete("/topics/{id}")]
+#[delete("/{id}")]
 pub async fn delete_topic(
     state: web::Data<AppState>,
     user: RegularUser,
@@ -425,14 +425,17 @@ async fn audit_topic(
 
 /// Registers the `/topics` and `/admin/topics` routes (inside the `/api` scope).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_topics)
-        .service(create_topic)
-        .service(update_topic)
-        .service(delete_topic)
-        .service(list_system_topics)
-        .service(create_system_topic)
-        .service(update_system_topic)
-        .service(delete_system_topic);
+    cfg.service(
+        regular_scope("/topics")
+            .service(list_topics)
+            .service(create_topic)
+            .service(update_topic)
+            .service(delete_topic),
+    )
+    .service(list_system_topics)
+    .service(create_system_topic)
+    .service(update_system_topic)
+    .service(delete_system_topic);
 }
 
 #[cfg(test)]

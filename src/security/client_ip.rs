@@ -206,41 +206,6 @@ pub fn rate_limit_bucket(ip: IpAddr) -> String {
     }
 }
 
-/// Parses `auth.trusted_proxies`: CIDR ranges (`10.0.0.0/8`, `fd00::/8`) or bare
-/// addresses (`127.0.0.1`, `::1`). Blank items are skipped; host bits are cleared.
-pub fn parse_trusted_proxies(items: &[String]) -> Result<Vec<IpNet>, String> {
-    let mut nets = Vec::with_capacity(items.len());
-    for item in items {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        let net = if let Ok(net) = item.parse::<IpNet>() {
-            canonical_net(net)
-        } else if let Ok(ip) = item.parse::<IpAddr>() {
-            IpNet::from(ip.to_canonical())
-        } else {
-            return Err(format!(
-                "{item:?} is neither an IP address nor a CIDR range (like 10.0.0.0/8 or fd00::/8)"
-            ));
-        };
-        nets.push(net);
-    }
-    Ok(nets)
-}
-
-/// `::ffff:a.b.c.d/n` (n ≥ 96) as the IPv4 range it means, host bits cleared.
-fn canonical_net(net: IpNet) -> IpNet {
-    if let IpNet::V6(v6) = net
-        && let Some(v4) = v6.addr().to_ipv4_mapped()
-        && v6.prefix_len() >= 96
-        && let Ok(mapped) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
-    {
-        return IpNet::V4(mapped.trunc());
-    }
-    net.trunc()
-}
-
 fn is_trusted(ip: IpAddr, trusted_proxies: &[IpNet]) -> bool {
     trusted_proxies.iter().any(|net| net.contains(&ip))
 }
@@ -273,7 +238,9 @@ mod tests {
     }
 
     fn proxies(items: &[&str]) -> Vec<IpNet> {
-        parse_trusted_proxies(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        crate::settings::TrustedProxies::parse(items)
+            .unwrap()
+            .to_vec()
     }
 
     #[test]
@@ -436,44 +403,6 @@ mod tests {
         );
         let mapped = proxies(&["::ffff:10.0.0.0/104"]);
         assert_eq!(mapped, proxies(&["10.0.0.0/8"]));
-    }
-
-    #[test]
-    fn trusted_proxies_parse_cidrs_and_bare_addresses() {
-        let nets = proxies(&[
-            "10.0.0.0/8",
-            " 192.168.1.7 ",
-            "fd00::/8",
-            "::1",
-            "",
-            "10.1.2.3/16",
-        ]);
-        let shown: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
-        assert_eq!(
-            shown,
-            [
-                "10.0.0.0/8",
-                "192.168.1.7/32",
-                "fd00::/8",
-                "::1/128",
-                "10.1.0.0/16"
-            ]
-        );
-    }
-
-    #[test]
-    fn trusted_proxies_reject_garbage() {
-        for bad in [
-            "localhost",
-            "10.0.0.0/33",
-            "10.0.0/8",
-            "fd00::/129",
-            "*",
-            "1.2.3.4:80",
-        ] {
-            let err = parse_trusted_proxies(&[bad.to_string()]).unwrap_err();
-            assert!(err.contains(bad), "{err}");
-        }
     }
 
     #[test]
