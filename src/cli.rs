@@ -104,8 +104,17 @@ pub fn run(cli: Cli) -> ExitCode {
         return crate::extract::sandbox::run_worker();
     }
     if let Some(Command::Openapi { openapi_version }) = cli.command {
-        print!("{}", crate::openapi::rendition_json(openapi_version));
-        return ExitCode::SUCCESS;
+        // A closed pipe (`docuvault openapi | head`) is the reader's choice, not an error.
+        use std::io::Write;
+        let json = crate::openapi::rendition_json(openapi_version);
+        return match std::io::stdout().lock().write_all(json.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("docuvault: cannot write the OpenAPI document: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = match Settings::load(cli.config.as_deref(), &env) {

@@ -286,6 +286,27 @@ fn migrate_is_idempotent_and_openapi_prints_the_document() {
     }
 }
 
+#[test]
+fn openapi_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    // `docuvault openapi | head -c 100`: the document is larger than a pipe buffer, so the
+    // writer meets a closed pipe; that is the reader's choice, not a crash.
+    let mut child = docuvault(dir.path())
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&first).contains("openapi") || first.starts_with(b"{"));
+}
+
 #[tokio::test]
 async fn admin_create_makes_an_admin_who_can_sign_in() {
     let dir = tempfile::tempdir().unwrap();
