@@ -2,7 +2,7 @@
 //! and database the run uses, with the PUT done by a plain HTTP client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Session, TestApp};
 use serde_json::{Value, json};

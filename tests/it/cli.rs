@@ -1,7 +1,7 @@
 //! The real binary: embedded-default start, config errors, JSON logs, SIGTERM, migrate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

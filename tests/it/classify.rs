@@ -5,7 +5,7 @@
 //! AI settings on `/api/auth/me` (write-only encrypted key).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

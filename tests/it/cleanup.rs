@@ -2,7 +2,7 @@
 //! scheduler that runs it, and `fsck` in process and as a command.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! counts, deletion that unfiles documents, and input validation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Session, TestApp};
 use docuvault::entities::{document_topics, documents, topics};

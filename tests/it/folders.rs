@@ -2,7 +2,7 @@
 //! that moves contents up, and input validation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Session, TestApp};
 use docuvault::entities::{documents, folders};

@@ -3,7 +3,7 @@
 //! admins kept out, and shares disappearing with their document or accounts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Session, TestApp, wait_processed};
 use reqwest::Method;

@@ -7,7 +7,7 @@
 //! database handle, as the processing pipeline would; every read goes over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 //! forced password change, roles, admin, audit log, rate limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, Session, TestApp, enable_totp, now};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! HTTP behaviour of the foundation: health, errors, request ids, headers, UI, OpenAPI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
