@@ -553,7 +553,7 @@ async fn openapi_3_0_rendition_is_served_and_has_no_3_1_constructs() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
     let served: Value = res.json().await.unwrap();
-    // The CLI prints this same function's output (tests/cli.rs checks that side).
+    // The CLI prints this same function's output (tests/it/cli.rs checks that side).
     let rendered: Value = serde_json::from_str(&docuvault::openapi::document_json_3_0()).unwrap();
     assert_eq!(served, rendered);
     assert_eq!(served["openapi"], "3.0.3");

@@ -271,7 +271,7 @@ fn migrate_is_idempotent_and_openapi_prints_the_document() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    // Byte for byte what `GET /api/openapi-3.0.json` serves (tests/api.rs).
+    // Byte for byte what `GET /api/openapi-3.0.json` serves (tests/it/api.rs).
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         docuvault::openapi::document_json_3_0()

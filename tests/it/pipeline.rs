@@ -152,7 +152,7 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
         );
     }
     // Each hostile file is stopped by the sandbox's own limits (wall clock, memory, CPU:
-    // tests/extract.rs); here what matters is the outcome and that the batch completes.
+    // tests/it/extract.rs); here what matters is the outcome and that the batch completes.
     for (name, id) in &bad {
         let view = wait_processed(&app, &s, id).await;
         assert_eq!(view["status"], "failed", "{name}: {view}");
