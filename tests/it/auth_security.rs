@@ -6,13 +6,15 @@
 
 use crate::common;
 
+use common::body;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{PASSWORD, Session, TestApp, poll_until};
+use common::{PASSWORD, Session, TestApp, base32_decode, now, poll_until};
 use docuvault::entities::{audit_log, backup_codes, refresh_tokens, users};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
@@ -23,40 +25,8 @@ use uuid::Uuid;
 /// How many requests each race fires at once.
 const RACERS: usize = 20;
 
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn now_i64() -> i64 {
     i64::try_from(now()).unwrap()
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = ALPHABET
-            .iter()
-            .position(|&a| a == c)
-            .unwrap_or_else(|| panic!("{c} is not base32")) as u64;
-        bits = (bits << 5) | v;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    out
 }
 
 /// Environment that keeps attempt limits and the password-hash queue out of the way of

@@ -3,24 +3,15 @@
 
 use crate::common;
 
+use common::docuvault_command as docuvault;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
-
 /// A command with a clean environment (no developer or CI settings leak in).
-fn docuvault(cwd: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::null());
-    cmd
-}
-
 /// A running server process whose stderr lines arrive on a channel.
 struct Server {
     child: Child,

@@ -5,13 +5,11 @@
 
 use crate::common;
 
+use common::body;
+
 use common::{Session, TestApp, wait_processed};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 /// `method path` as `s`, with an optional JSON body.
 async fn send(
