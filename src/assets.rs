@@ -18,7 +18,7 @@ struct Static;
 const INDEX: &str = "index.html";
 
 fn file_response(req: &HttpRequest, path: &str, file: rust_embed::EmbeddedFile) -> HttpResponse {
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));
+    let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     let cache = if path.starts_with("assets/") {
         "public, max-age=31536000, immutable"
     } else {
@@ -48,10 +48,6 @@ fn file_response(req: &HttpRequest, path: &str, file: rust_embed::EmbeddedFile) 
     } else {
         res.body(file.data.into_owned())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Serves an embedded file, the SPA shell for client-side routes, or 404.

@@ -161,7 +161,7 @@ impl Keys {
         let key = hmac::digest::Key::<Hmac<Sha256>>::from(self.token_hash);
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new(&key);
         mac.update(token.as_bytes());
-        hex_lower(&mac.finalize().into_bytes())
+        hex::encode(mac.finalize().into_bytes())
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -196,7 +196,7 @@ pub fn random_token() -> String {
 #[must_use]
 pub fn generate_secret_key() -> String {
     let bytes: [u8; 32] = random_bytes();
-    hex_lower(&bytes)
+    hex::encode(bytes)
 }
 
 /// Associated data sealing a user's AI API key (distinct from the TOTP secret's, the
@@ -234,16 +234,6 @@ fn expand<const N: usize>(hkdf: &Hkdf<Sha256>, info: &[u8]) -> [u8; N] {
         unreachable!("HKDF output length is checked at compile time");
     }
     okm
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -290,7 +280,7 @@ mod tests {
         // computed independently (Python hmac/hashlib: RFC 5869 HKDF, then HMAC-SHA256).
         let k = Keys::derive("docuvault-test-secret");
         assert_eq!(
-            hex_lower(k.jwt_secret()),
+            hex::encode(k.jwt_secret()),
             "a10b1df67adf2a45640067cc45f2825ea98f8c5fe5b0da68d2af2896e271f59b"
         );
         assert_eq!(
@@ -537,10 +527,10 @@ mod tests {
         assert_eq!(debug, "Keys { .. }");
         let pretty = format!("{k:#?}");
         for key in [&k.jwt[..], &k.aead[..], &k.token_hash[..]] {
-            let hex = hex_lower(key);
+            let hex = hex::encode(key);
             assert!(!debug.contains(&hex) && !pretty.contains(&hex));
             assert!(!debug.contains(&format!("{:?}", &key[..4])));
         }
-        assert!(!format!("{:?}", CryptoError::Undecryptable).contains(&hex_lower(&k.aead)));
+        assert!(!format!("{:?}", CryptoError::Undecryptable).contains(&hex::encode(&k.aead)));
     }
 }

@@ -182,7 +182,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         _ => RateLimiter::in_process(),
     });
     Ok(AppState {
-        tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs),
+        tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs)?,
         hasher: PasswordHasher::new(&settings.auth)?,
         mailer: Arc::new(Mailer::from_settings(&settings.smtp).context("configuring e-mail")?),
         keys,

@@ -24,17 +24,19 @@ Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself fa
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import CLEAN_ENV, free_port, proc_cpu_s, psql, request, wait_healthy  # noqa: E402
 
 BIN, WORK, OUT, OHA = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 DOCS = int(os.environ.get("DOCS", "10000"))
@@ -51,7 +53,6 @@ SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").sp
 P99_TARGET_MS = 20.0
 START_DEADLINE_S = 60.0
 HANDLE = "benchlist"
-CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
 PAGE1 = "/api/documents?page=1&per_page=20"
 LAST_PAGE = max(1, math.ceil(DOCS / 20))
 EXTRA_PATHS = [
@@ -67,44 +68,6 @@ EXTRA_PATHS = [
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 30) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=data, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read()
-    finally:
-        conn.close()
-
-
-def psql(url: str, sql: str, timeout: float = 300) -> str:
-    r = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql],
-                       capture_output=True, text=True, timeout=timeout, env=dict(CLEAN_ENV))
-    if r.returncode != 0:
-        raise RuntimeError(f"psql failed ({r.returncode}): {r.stderr.strip()[:500]}")
-    return r.stdout.strip()
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 DB_URL = ""  # set in main(): the bench database, whose backends serve the server's queries
 
@@ -209,12 +172,8 @@ class Oha:
                 f"(machine busy {self.machine:.2f} of {os.cpu_count()} cores)")
 
 
-lines: list[str] = []
-
-
-def out(s: str = "") -> None:
-    print(s, flush=True)
-    lines.append(s)
+REPORT = benchlib.Report()
+out = REPORT.out
 
 
 def seed(db_url: str, user_id: str) -> float:
@@ -339,18 +298,7 @@ def main() -> int:
     log = open(log_path, "wb")
     proc = subprocess.Popen([BIN], cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while True:
-            try:
-                if request(port, "GET", "/health", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"docuvault exited with {proc.returncode} before /health was 200 (log: {log_path})")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"/health not 200 within {START_DEADLINE_S:.0f} s")
-            time.sleep(0.02)
+        wait_healthy(port, proc, START_DEADLINE_S, log_path, poll_s=0.02)
         status, body = request(port, "POST", "/api/auth/register",
                                {"handle": HANDLE, "email": f"{HANDLE}@example.com",
                                 "password": "correct horse battery staple"})
@@ -460,12 +408,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-    except Exception as err:  # noqa: BLE001 - report and fail
-        out(f"list bench FAILED: {type(err).__name__}: {err}")
-        status = 1
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"\nwritten to {OUT}")
-    sys.exit(status)
+    REPORT.run("list", main, OUT)

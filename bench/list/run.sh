@@ -47,6 +47,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+NAME=list
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/docuvault"
@@ -65,34 +68,10 @@ if [[ -z "$OHA" ]]; then
   OHA="$(command -v oha)"
 fi
 
-if [[ "${NO_BUILD:-}" != 1 ]]; then
-  echo "== cargo build --release (about 7 min from clean) =="
-  cargo build --release --bin docuvault || { echo "list bench: cargo build --release failed" >&2; exit 1; }
-fi
-[[ -x "$BIN" ]] || { echo "list bench: $BIN missing" >&2; exit 1; }
-# What was measured: HEAD, and whether the source tree differs from it (set BENCH_COMMIT to
-# describe it yourself, e.g. when running from an exported tree without .git).
-if [[ -z "${BENCH_COMMIT:-}" ]]; then
-  BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100 || true)"
-  if [[ -n "$(git status --porcelain -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
-    BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in src/ etc.: $(git status --porcelain -- src migration Cargo.toml Cargo.lock config | awk '{print $2}' | tr '\n' ' '))"
-  fi
-fi
-if [[ "${NO_BUILD:-}" == 1 ]]; then
-  BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
-fi
-export BENCH_COMMIT
+bench_build_release
+bench_describe_commit
 
-WORK="$(mktemp -d -t docuvault-list-bench.XXXXXX)"
-if [[ -n "${KEEP_WORK:-}" ]]; then
-  echo "work dir (kept): $WORK"
-else
-  trap 'rm -rf "$WORK"' EXIT
-fi
-
-# Run a private copy: other people's builds may replace target/release/docuvault meanwhile.
-cp "$BIN" "$WORK/docuvault"
-export BENCH_BIN_DESC="$BIN, built $(date -r "$BIN" '+%Y-%m-%d %H:%M:%S'), run from a copy"
+bench_work_dir_with_binary
 status=0
 python3 "$ROOT/bench/list/list.py" "$WORK/docuvault" "$WORK" "$OUT" "$OHA" || status=$?
 exit "$status"

@@ -40,6 +40,10 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import CLEAN_ENV, free_port, proc_cpu_s, wait_healthy  # noqa: E402
+
 BIN, WORK, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "200"))
 DURATION_S = float(os.environ.get("DURATION", "30"))
@@ -60,18 +64,11 @@ ARGON2_MEMORY_KIB = 19456  # config/default.toml [auth] argon2_memory_kib (not o
 QUEUE_PER_PERMIT = 2  # [auth] hash_queue_per_permit
 START_DEADLINE_S = 30.0
 USER = {"handle": "benchuser", "email": "bench@example.com", "password": "correct horse battery staple"}
-CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
 
 now_ns = time.monotonic_ns  # CLOCK_MONOTONIC: comparable across the client processes
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def hash_permits() -> int:
     """What the server computes for hash_concurrency = 0 (Rust available_parallelism:
@@ -96,12 +93,6 @@ def proc_status(pid: int) -> tuple[int, int]:
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
     return rss, threads
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def thread_cpu(pid: int) -> dict[str, tuple[float, set]]:
@@ -325,12 +316,8 @@ def server_side(log_path: str, start: int, end: int) -> dict[str, list[tuple[int
 
 # ----------------------------------------------------------------------------- main
 
-lines: list[str] = []
-
-
-def out(s: str = "") -> None:
-    print(s, flush=True)
-    lines.append(s)
+REPORT = benchlib.Report()
+out = REPORT.out
 
 
 def main() -> int:
@@ -369,18 +356,7 @@ def main() -> int:
     load_procs: list = []
     try:
         # -- start, register
-        deadline = time.monotonic() + START_DEADLINE_S
-        while True:
-            try:
-                if request(port, "GET", "/health", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"docuvault exited with {proc.returncode} before /health was 200 (log: {log_path})")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"/health not 200 within {START_DEADLINE_S:.0f} s")
-            time.sleep(0.01)
+        wait_healthy(port, proc, START_DEADLINE_S, log_path, poll_s=0.01)
         status, body = request(port, "POST", "/api/auth/register", USER)
         if status != 201:
             raise RuntimeError(f"register answered {status}: {body[:200]!r}")
@@ -629,12 +605,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-    except Exception as err:  # noqa: BLE001 - report and fail
-        out(f"login bench FAILED: {err}")
-        status = 1
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"\nwritten to {OUT}")
-    sys.exit(status)
+    REPORT.run("login", main, OUT)

@@ -46,6 +46,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+NAME=login
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/docuvault"
@@ -53,11 +56,7 @@ OUT_DIR="$ROOT/bench/out"
 OUT="$OUT_DIR/login.txt"
 mkdir -p "$OUT_DIR"
 
-if [[ "${NO_BUILD:-}" != 1 ]]; then
-  echo "== cargo build --release (about 7 min from clean) =="
-  cargo build --release --bin docuvault || { echo "login bench: cargo build --release failed" >&2; exit 1; }
-fi
-[[ -x "$BIN" ]] || { echo "login bench: $BIN missing" >&2; exit 1; }
+bench_build_release
 
 WORK="$(mktemp -d -t docuvault-login-bench.XXXXXX)"
 if [[ -n "${KEEP_WORK:-}" ]]; then

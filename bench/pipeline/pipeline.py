@@ -11,13 +11,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import free_port  # noqa: E402
 
 BIN, CORPUS, WORK = sys.argv[1:4]
 DOCS = int(os.environ.get("DOCS", "200"))
@@ -40,14 +42,6 @@ TERMINAL = {"classified", "unclassified", "failed"}
 
 def log(msg: str) -> None:
     print(msg, flush=True)
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def request(port: int, method: str, path: str, body=None, token=None, data: bytes | None = None,

@@ -36,6 +36,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+NAME=search
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/docuvault"
@@ -56,31 +59,10 @@ if [[ " ${BACKENDS:-postgres sqlite} " == *" postgres "* ]]; then
   command -v psql >/dev/null || { echo "search bench: psql missing (apt-get install -y postgresql-client)" >&2; exit 1; }
 fi
 
-if [[ "${NO_BUILD:-}" != 1 ]]; then
-  echo "== cargo build --release (about 7 min from clean) =="
-  cargo build --release --bin docuvault || { echo "search bench: cargo build --release failed" >&2; exit 1; }
-fi
-[[ -x "$BIN" ]] || { echo "search bench: $BIN missing" >&2; exit 1; }
-if [[ -z "${BENCH_COMMIT:-}" ]]; then
-  BENCH_COMMIT="$(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100 || true)"
-  if [[ -n "$(git status --porcelain -- src migration Cargo.toml Cargo.lock config 2>/dev/null)" ]]; then
-    BENCH_COMMIT="$BENCH_COMMIT (+ uncommitted changes in src/ etc.)"
-  fi
-fi
-if [[ "${NO_BUILD:-}" == 1 ]]; then
-  BENCH_COMMIT="$BENCH_COMMIT (NO_BUILD=1: binary built $(date -r "$BIN" '+%Y-%m-%d %H:%M'))"
-fi
-export BENCH_COMMIT
+bench_build_release
+bench_describe_commit
 
-WORK="$(mktemp -d -t docuvault-search-bench.XXXXXX)"
-if [[ -n "${KEEP_WORK:-}" ]]; then
-  echo "work dir (kept): $WORK"
-else
-  trap 'rm -rf "$WORK"' EXIT
-fi
-# Run a private copy: other builds may replace target/release/docuvault meanwhile.
-cp "$BIN" "$WORK/docuvault"
-export BENCH_BIN_DESC="$BIN, built $(date -r "$BIN" '+%Y-%m-%d %H:%M:%S'), run from a copy"
+bench_work_dir_with_binary
 status=0
 python3 "$ROOT/bench/search/search.py" "$WORK/docuvault" "$WORK" "$OUT" || status=$?
 exit "$status"

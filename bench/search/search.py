@@ -37,7 +37,6 @@ import math
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,10 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import CLEAN_ENV, free_port, request  # noqa: E402
 
 BIN, WORK, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 DOCS = int(os.environ.get("DOCS", "100000"))
@@ -57,19 +60,14 @@ BACKENDS = os.environ.get("BACKENDS", "postgres sqlite").split()
 PG_BASE = os.environ.get("PG_BASE", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 WORDS_FILE = os.environ.get("WORDS_FILE", "/usr/share/dict/words")
 P95_TARGET_MS = 50.0
-CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
 PASSWORD = "correct horse battery staple"
 
 FUNCTION_WORDS = """the of and to a in is that for it as was with be by on not he this are or his from at
 which but have an they you were her she there been one all we their has would when if so no will
 more can some out other into its""".split()
 
-lines: list[str] = []
-
-
-def out(s: str = "") -> None:
-    print(s, flush=True)
-    lines.append(s)
+REPORT = benchlib.Report()
+out = REPORT.out
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -142,30 +140,6 @@ def queries(corpus: Corpus, sample_texts: list[str], sample_names: list[str]) ->
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 30) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=data, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read()
-    finally:
-        conn.close()
-
 
 def psql(url: str, sql: str, timeout: float = 1800) -> str:
     r = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql],
@@ -468,12 +442,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-    except Exception as err:  # noqa: BLE001 - report and fail
-        out(f"search bench FAILED: {type(err).__name__}: {err}")
-        status = 1
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"\nwritten to {OUT}")
-    sys.exit(status)
+    REPORT.run("search", main, OUT)

@@ -27,6 +27,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+NAME=startup
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 N="${N:-5}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -35,11 +38,7 @@ OUT_DIR="$ROOT/bench/out"
 OUT="$OUT_DIR/startup.txt"
 mkdir -p "$OUT_DIR"
 
-if [[ "${NO_BUILD:-}" != 1 ]]; then
-  echo "== cargo build --release (about 7 min from clean) =="
-  cargo build --release --bin docuvault
-fi
-[[ -x "$BIN" ]] || { echo "startup bench: $BIN missing" >&2; exit 1; }
+bench_build_release
 
 WORK="$(mktemp -d -t docuvault-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT

@@ -30,18 +30,20 @@ from __future__ import annotations
 
 import filecmp
 import glob
-import http.client
 import json
 import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import CLEAN_ENV, free_port, proc_cpu_s, request  # noqa: E402
 
 BIN, WORK, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 SIZE_MIB = int(os.environ.get("SIZE_MIB", "1024"))
@@ -56,35 +58,10 @@ RSS_TARGET_MIB = 64.0
 START_DEADLINE_S = 30.0
 PUT_TIMEOUT_S = 600.0
 CONTENT_TYPE = "application/pdf"
-CLEAN_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
 MIB = 2**20
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-            timeout: float = 30) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=data, headers=headers)
-        res = conn.getresponse()
-        return res.status, res.read()
-    finally:
-        conn.close()
-
 
 def vm_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -92,12 +69,6 @@ def vm_rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def machine_cpu() -> tuple[int, int]:
@@ -291,12 +262,8 @@ def mibs(nbytes: int, secs: float) -> float:
     return nbytes / MIB / secs
 
 
-lines: list[str] = []
-
-
-def out(s: str = "") -> None:
-    print(s, flush=True)
-    lines.append(s)
+REPORT = benchlib.Report()
+out = REPORT.out
 
 
 def cpu_line(w: CpuWindow) -> str:
@@ -513,12 +480,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-    except Exception as err:  # noqa: BLE001 - report and fail
-        out(f"upload bench FAILED: {type(err).__name__}: {err}")
-        status = 1
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"\nwritten to {OUT}")
-    sys.exit(status)
+    REPORT.run("upload", main, OUT)

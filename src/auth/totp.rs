@@ -15,7 +15,7 @@ use crate::crypto::{constant_time_eq, random_bytes};
 /// Seconds per TOTP step (RFC 6238 default; what every authenticator app assumes).
 const STEP_SECS: u64 = 30;
 /// Digits per code.
-const DIGITS: usize = 6;
+const DIGITS: u8 = 6;
 /// Steps accepted either side of the current one, for clock drift and typing time.
 const SKEW_STEPS: u64 = 1;
 
@@ -40,20 +40,42 @@ pub fn secret_base32(secret: &[u8]) -> String {
     totp_rs::Secret::from(secret).to_base32()
 }
 
-/// The `otpauth://totp/…` enrolment URI (Google's key-URI format) that the QR code carries.
+/// The `otpauth://totp/…` enrolment URI (Google's key-URI format) that the QR code carries,
+/// written by `totp-rs` (`Totp::to_url`), with the algorithm, digits and period always
+/// spelled out (`totp-rs` leaves defaults out; some authenticator apps assume otherwise).
 ///
 /// `issuer` and `account` are percent-encoded (RFC 3986 unreserved characters kept), so
-/// spaces, `@`, `+` or a colon in them cannot break the label or the query.
+/// spaces, `@`, `+` or a colon in them cannot break the label or the query. The key-URI
+/// format forbids a colon in either (and `totp-rs` refuses one), while an e-mail address
+/// may hold one: a colon is written as `%3A`, as before `totp-rs` wrote these URIs.
 #[must_use]
 pub fn otpauth_uri(secret: &[u8], account: &str, issuer: &str) -> String {
-    let issuer = percent_encode(issuer);
-    format!(
-        "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}\
-         &algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
-        account = percent_encode(account),
-        secret = secret_base32(secret),
-    )
+    let totp = Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(DIGITS)
+        .with_step_duration(STEP_SECS)
+        .with_secret(secret)
+        .with_account_name(account.replace(':', COLON_STAND_IN))
+        .with_issuer(Some(issuer.replace(':', COLON_STAND_IN)))
+        .build_noncompliant();
+    match totp.to_url() {
+        Ok(url) => format!(
+            "{url}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
+            url = url.replace(COLON_STAND_IN_ENCODED, "%3A")
+        ),
+        // Only an empty account name is refused now; callers pass a validated address.
+        Err(e) => {
+            tracing::error!(error = %e, "otpauth URI could not be written");
+            String::new()
+        }
+    }
 }
+
+/// What a colon in the label is written as before `totp-rs` sees it: a control character,
+/// which neither an [`crate::domain::Email`] nor the issuer can hold.
+const COLON_STAND_IN: &str = "\u{1}";
+/// [`COLON_STAND_IN`] percent-encoded, as it comes out of `Totp::to_url`.
+const COLON_STAND_IN_ENCODED: &str = "%01";
 
 /// A standalone SVG document (with XML declaration) of `data` as a QR code, quiet zone
 /// included, at least 200×200 px.
@@ -89,7 +111,7 @@ pub fn qr_svg(data: &str) -> String {
 pub fn code_at(secret: &[u8], unix_time: u64) -> String {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
+        .with_digits(DIGITS)
         .with_step_duration(STEP_SECS)
         .with_skew(0)
         .with_secret(secret)
@@ -129,7 +151,8 @@ fn normalize_code(code: &str) -> Option<String> {
         return None;
     }
     let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    (digits.len() == DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    (digits.len() == usize::from(DIGITS) && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 /// A fresh set of [`BACKUP_CODE_COUNT`] backup codes from the OS CSPRNG, formatted for
@@ -195,20 +218,6 @@ pub fn normalize_backup_code(input: &str) -> Option<String> {
         }
     }
     (symbols.len() == 2 * BACKUP_GROUP_LEN + 1).then_some(symbols)
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -435,6 +444,23 @@ mod tests {
     }
 
     #[test]
+    fn otpauth_uri_writes_colons_and_other_reserved_characters_percent_encoded() {
+        // Byte for byte what the hand-written URI was before totp-rs wrote it.
+        let secret = RFC_SECRET;
+        assert_eq!(
+            otpauth_uri(secret, "a:b+c@example.com", "Docu Vault: & Co/é"),
+            "otpauth://totp/Docu%20Vault%3A%20%26%20Co%2F%C3%A9:a%3Ab%2Bc%40example.com\
+             ?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Docu%20Vault%3A%20%26%20Co%2F%C3%A9\
+             &algorithm=SHA1&digits=6&period=30"
+        );
+        assert_eq!(
+            otpauth_uri(secret, "aZ09-._~@x.org", "DocuVault"),
+            "otpauth://totp/DocuVault:aZ09-._~%40x.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\
+             &issuer=DocuVault&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+
+    #[test]
     fn qr_svg_is_a_standalone_svg() {
         let uri = otpauth_uri(&generate_secret(), "alice@example.com", "DocuVault");
         let svg = qr_svg(&uri);
@@ -566,15 +592,5 @@ mod tests {
             assert_eq!(normalize_backup_code(input), None, "{input:?}");
         }
         assert_eq!(normalize_backup_code(&"a".repeat(10_000)), None);
-    }
-
-    #[test]
-    fn percent_encode_keeps_only_unreserved() {
-        assert_eq!(percent_encode("aZ09-._~"), "aZ09-._~");
-        assert_eq!(
-            percent_encode("a b:c/d?e&f=g%"),
-            "a%20b%3Ac%2Fd%3Fe%26f%3Dg%25"
-        );
-        assert_eq!(percent_encode("é"), "%C3%A9");
     }
 }

@@ -270,8 +270,7 @@ pub fn prompt_version(system_prompt_setting: &str) -> String {
     } else {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(system_prompt_setting.as_bytes());
-        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{PROMPT_VERSION}+custom-{hex}")
+        format!("{PROMPT_VERSION}+custom-{}", hex::encode(&digest[..4]))
     }
 }
 

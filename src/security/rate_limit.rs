@@ -23,7 +23,6 @@
 //! privacy measure (IPs are easy to enumerate).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -173,12 +172,7 @@ fn window_ms(rule: &Rule) -> u64 {
 
 /// 128 bits of SHA-256, hex: fixed size and charset whatever the caller passes.
 fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(32);
-    for byte in digest.iter().take(16) {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    hex::encode(&Sha256::digest(key.as_bytes())[..16])
 }
 
 /// The sliding-window decision shared by both stores (the Lua script mirrors the test).

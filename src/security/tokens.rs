@@ -50,20 +50,21 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// An issuer signing with `secret` (from [`crate::crypto::Keys::jwt_secret`]).
-    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+    /// An issuer signing with `secret` (from [`crate::crypto::Keys::jwt_secret`]); an
+    /// empty secret is refused.
+    pub fn new(secret: &[u8], ttl_secs: u64) -> anyhow::Result<Self> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
             validation,
             ttl_secs: i64::try_from(ttl_secs).unwrap_or(900),
-        }
+        })
     }
 
     /// Lifetime of issued tokens in seconds.
@@ -109,18 +110,18 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_carry_the_session() {
-        let issuer = TokenIssuer::new(b"0123456789abcdef0123456789abcdef", 900);
+        let issuer = TokenIssuer::new(b"0123456789abcdef0123456789abcdef", 900).unwrap();
         let (user, sid) = (Uuid::new_v4(), Uuid::new_v4());
         let token = issuer.issue(user, sid, Utc::now()).unwrap();
         let claims = issuer.verify(&token).unwrap();
         assert_eq!((claims.sub, claims.sid), (user, sid));
-        let other = TokenIssuer::new(b"another-key-another-key-another-k", 900);
+        let other = TokenIssuer::new(b"another-key-another-key-another-k", 900).unwrap();
         assert!(other.verify(&token).is_none());
     }
 
     #[test]
     fn expired_tokens_fail() {
-        let issuer = TokenIssuer::new(b"0123456789abcdef0123456789abcdef", 900);
+        let issuer = TokenIssuer::new(b"0123456789abcdef0123456789abcdef", 900).unwrap();
         let then = Utc::now() - chrono::Duration::seconds(900 + 60);
         let token = issuer.issue(Uuid::new_v4(), Uuid::new_v4(), then).unwrap();
         assert!(issuer.verify(&token).is_none());

@@ -101,6 +101,22 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<String, StorageError>;
 }
 
+/// Everything but RFC 5987's `attr-char` (letters, digits and ``!#$&+-.^_`|~``) is
+/// percent-encoded in `filename*`.
+const ATTR_CHAR_COMPLEMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
 /// `attachment; filename="…"; filename*=UTF-8''…` with a plain-ASCII fallback: quotes,
 /// backslashes, control and non-ASCII characters never reach the quoted form.
 pub fn content_disposition(filename: &str) -> String {
@@ -115,14 +131,7 @@ pub fn content_disposition(filename: &str) -> String {
             }
         })
         .collect();
-    let mut encoded = String::new();
-    for b in filename.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let encoded = percent_encoding::utf8_percent_encode(filename, ATTR_CHAR_COMPLEMENT);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
@@ -143,4 +152,18 @@ pub fn from_settings(
             (Arc::new(local.clone()), Some(local))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn content_disposition_keeps_attr_chars_and_encodes_the_rest_in_upper_case() {
+        assert_eq!(
+            content_disposition("aZ9!#$&+-.^_`|~ \"%/é.pdf"),
+            "attachment; filename=\"aZ9____+-._____ ____.pdf\"; \
+             filename*=UTF-8''aZ9!#$&+-.^_`|~%20%22%25%2F%C3%A9.pdf"
+        );
+    }
 }

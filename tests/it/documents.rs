@@ -2,14 +2,12 @@
 //! and database the run uses, with the PUT done by a plain HTTP client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
-use common::{Session, TestApp};
+use common::body;
+
+use common::{Session, TestApp, Tmpfs};
 use serde_json::{Value, json};
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 async fn quota(app: &TestApp, s: &Session) -> Value {
     body(app.get_auth("/api/auth/me/quota", &s.access).await).await
@@ -722,19 +720,14 @@ async fn admins_get_403_even_with_invalid_input() {
     let app = TestApp::spawn().await;
     let admin = app.admin("root").await;
     let bad = |path: &'static str| {
-        app.client
-            .post(app.url(path))
-            .bearer_auth(&admin.access)
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
+        app.post_raw(path, Some(&admin.access), "application/json", "{not json")
     };
     for path in [
         "/api/documents/upload-url",
         "/api/folders",
         "/api/documents/not-a-uuid/shares",
     ] {
-        let res = bad(path).await.unwrap();
+        let res = bad(path).await;
         assert_eq!(res.status(), 403, "{path}");
     }
     let res = app
@@ -1047,6 +1040,16 @@ fn upload_temp_files(app: &TestApp) -> Vec<std::fs::Metadata> {
         .collect()
 }
 
+/// Waits (up to 5 s) until no partial upload is left in the local store's temp directory.
+async fn partial_uploads_removed(app: &TestApp) {
+    common::poll_until(
+        std::time::Duration::from_secs(5),
+        "the partial upload to be removed",
+        || async { upload_temp_files(app).is_empty().then_some(()) },
+    )
+    .await;
+}
+
 /// A PUT that declared 50 MB and sent one byte occupies one byte (no preallocation),
 /// and is cut off with 408 once idle for `storage.upload_idle_timeout_secs`, leaving
 /// nothing behind.
@@ -1085,12 +1088,7 @@ async fn a_stalled_put_occupies_only_what_it_sent_and_is_cut_off_when_idle() {
     let status = response_status(&mut stream, std::time::Duration::from_secs(20)).await;
     assert_eq!(status, 408);
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
-    common::poll_until(
-        std::time::Duration::from_secs(5),
-        "the partial upload to be removed",
-        || async { upload_temp_files(&app).is_empty().then_some(()) },
-    )
-    .await;
+    partial_uploads_removed(&app).await;
 }
 
 /// A PUT that keeps sending, but below `storage.upload_min_bytes_per_sec`, is cut off
@@ -1128,12 +1126,7 @@ async fn a_put_trickling_below_the_minimum_rate_is_cut_off() {
         elapsed >= std::time::Duration::from_millis(900),
         "cut off after {elapsed:?}, before the grace period"
     );
-    common::poll_until(
-        std::time::Duration::from_secs(5),
-        "the partial upload to be removed",
-        || async { upload_temp_files(&app).is_empty().then_some(()) },
-    )
-    .await;
+    partial_uploads_removed(&app).await;
 }
 
 /// The declared bytes of the PUTs being received at once are bounded
@@ -1199,44 +1192,13 @@ async fn puts_beyond_the_server_wide_bound_get_503_with_retry_after() {
     .await;
 }
 
-/// A small tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a tmpfs (it needs root / CAP_SYS_ADMIN): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 /// With the objects directory's disk full, a PUT fails with a clear 507
 /// `insufficient_storage` and leaves no partial file; downloads keep working, and
 /// uploads that fit work again.
 #[tokio::test]
 async fn a_put_to_a_full_disk_gets_507_and_leaves_nothing_while_reads_keep_working() {
     let disk = Tmpfs::mount("512k");
-    let objects = disk.dir.path().join("objects");
+    let objects = disk.path().join("objects");
     let app = local_app(&[("DOCUVAULT__STORAGE__LOCAL_DIR", objects.to_str().unwrap())]).await;
     let s = app.register("fuller").await;
     let kept = app

@@ -4,7 +4,9 @@
 //! bearer secrets at rest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{PASSWORD, Session, TestApp, poll_until};
+use common::{PASSWORD, Session, TestApp, base32_decode, now, poll_until};
 use docuvault::entities::{audit_log, backup_codes, refresh_tokens, users};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
@@ -23,40 +25,8 @@ use uuid::Uuid;
 /// How many requests each race fires at once.
 const RACERS: usize = 20;
 
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn now_i64() -> i64 {
     i64::try_from(now()).unwrap()
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = ALPHABET
-            .iter()
-            .position(|&a| a == c)
-            .unwrap_or_else(|| panic!("{c} is not base32")) as u64;
-        bits = (bits << 5) | v;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    out
 }
 
 /// Environment that keeps attempt limits and the password-hash queue out of the way of
@@ -411,16 +381,23 @@ fn b64(v: &Value) -> String {
 }
 
 /// `header.payload.signature` with an HMAC signature of the given algorithm over the
-/// first two parts, whatever the header claims.
+/// first two parts, whatever the header claims. Computed with `hmac` directly, since
+/// `jsonwebtoken` refuses to sign with an empty key and one forgery uses one.
 fn forge_with(header: &Value, claims: &Value, key: &[u8], mac: jsonwebtoken::Algorithm) -> String {
+    use hmac::Hmac;
+    fn sign<M: hmac::Mac + hmac::KeyInit>(key: &[u8], input: &[u8]) -> Vec<u8> {
+        let mut m = <M as hmac::KeyInit>::new_from_slice(key).unwrap();
+        m.update(input);
+        m.finalize().into_bytes().to_vec()
+    }
     let input = format!("{}.{}", b64(header), b64(claims));
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &jsonwebtoken::EncodingKey::from_secret(key),
-        mac,
-    )
-    .unwrap();
-    format!("{input}.{sig}")
+    let sig = match mac {
+        jsonwebtoken::Algorithm::HS256 => sign::<Hmac<sha2::Sha256>>(key, input.as_bytes()),
+        jsonwebtoken::Algorithm::HS384 => sign::<Hmac<sha2::Sha384>>(key, input.as_bytes()),
+        jsonwebtoken::Algorithm::HS512 => sign::<Hmac<sha2::Sha512>>(key, input.as_bytes()),
+        other => panic!("not an HMAC algorithm: {other:?}"),
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
 fn forge(header: &Value, claims: &Value, key: &[u8]) -> String {

@@ -5,13 +5,13 @@
 //! AI settings on `/api/auth/me` (write-only encrypted key).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Session, TestApp};
+use common::{Session, TestApp, create_topic};
 use docuvault::classify::providers::anthropic::Anthropic;
 use docuvault::classify::providers::ollama::Ollama;
 use docuvault::classify::providers::openai::OpenAi;
@@ -556,19 +556,6 @@ async fn patch_me(app: &TestApp, s: &Session, body: Value) -> reqwest::Response 
         .send()
         .await
         .unwrap()
-}
-
-async fn create_topic(app: &TestApp, s: &Session, name: &str, description: Option<&str>) -> Uuid {
-    let res = app
-        .post_json(
-            "/api/topics",
-            Some(&s.access),
-            &json!({"name": name, "description": description}),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "create topic {name}");
-    let body: Value = res.json().await.unwrap();
-    Uuid::parse_str(body["id"].as_str().unwrap()).unwrap()
 }
 
 async fn insert_doc(

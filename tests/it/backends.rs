@@ -1,7 +1,7 @@
 //! Object store and queue backends behave the same on every configuration.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

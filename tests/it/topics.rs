@@ -3,17 +3,15 @@
 //! counts, deletion that unfiles documents, and input validation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use common::{Session, TestApp};
 use docuvault::entities::{document_topics, documents, topics};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 async fn list(app: &TestApp, s: &Session) -> Vec<Value> {
     let res = app.get_auth("/api/topics", &s.access).await;
@@ -610,24 +608,22 @@ async fn input_is_validated() {
         assert_eq!(res.status(), 422, "{payload}");
     }
     let res = app
-        .client
-        .post(app.url("/api/topics"))
-        .bearer_auth(&alice.access)
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/topics",
+            Some(&alice.access),
+            "application/json",
+            "{nope",
+        )
+        .await;
     assert_eq!(res.status(), 400);
     let res = app
-        .client
-        .post(app.url("/api/topics"))
-        .bearer_auth(&alice.access)
-        .header("content-type", "text/plain")
-        .body(r#"{"name": "x"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/topics",
+            Some(&alice.access),
+            "text/plain",
+            r#"{"name": "x"}"#,
+        )
+        .await;
     assert_eq!(res.status(), 415);
     let res = app.get_auth("/api/topics/not-a-uuid", &alice.access).await;
     assert!(res.status().is_client_error());

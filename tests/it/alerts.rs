@@ -2,7 +2,7 @@
 //! `X-Forwarded-For` only behind a trusted proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::smtp::{SmtpServer, aiosmtpd_python};
 use common::{PASSWORD, Session, TestApp, enable_totp};

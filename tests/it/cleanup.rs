@@ -2,10 +2,10 @@
 //! scheduler that runs it, and `fsck` in process and as a command.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -623,16 +623,10 @@ async fn the_scheduler_runs_cleanup_on_its_schedule() {
     app.stop().await;
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
-
 /// The binary with a clean environment, its data under `dir/data`.
 fn docuvault(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DOCUVAULT__DATA_DIR", dir.join("data"))
-        .stdin(Stdio::null());
+    let mut cmd = common::docuvault_command(dir);
+    cmd.env("DOCUVAULT__DATA_DIR", dir.join("data"));
     cmd
 }
 

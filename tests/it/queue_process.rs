@@ -18,12 +18,12 @@
 //! many still waiting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use common::{PASSWORD, Session, TERMINAL, TestDb, backend_env};
 use docuvault::entities::documents;
 
-const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
 const DOCS: usize = 50;
 const MAX_ATTEMPTS: i32 = 3;
 
@@ -46,13 +45,9 @@ struct Proc {
 
 impl Proc {
     fn start(name: &'static str, args: &[&str], env: &HashMap<String, String>, cwd: &Path) -> Proc {
-        let mut child = Command::new(BIN)
+        let mut child = common::docuvault_command(cwd)
             .args(args)
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env)
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -4,12 +4,12 @@
 //! and re-classification.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use common::samples::*;
-use common::{Session, TestApp, poll_until, wait_processed};
+use common::{Session, TestApp, create_topic, poll_until, wait_processed};
 use docuvault::entities::{document_topics, documents};
 use docuvault::jobs::pipeline;
 use docuvault::jobs::worker::sweep;
@@ -18,19 +18,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn create_topic(app: &TestApp, s: &Session, name: &str, description: &str) -> String {
-    let res = app
-        .post_json(
-            "/api/topics",
-            Some(&s.access),
-            &json!({"name": name, "description": description}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
 
 async fn links(app: &TestApp, id: &str) -> Vec<document_topics::Model> {
     document_topics::Entity::find()
@@ -60,7 +47,7 @@ async fn text_of(app: &TestApp, s: &Session, id: &str) -> Value {
 async fn confirmed_documents_are_extracted_and_classified() {
     let app = TestApp::spawn().await;
     let s = app.register("pipe").await;
-    let invoices = create_topic(&app, &s, "Invoices", "Bills and invoices to pay").await;
+    let invoices = create_topic(&app, &s, "Invoices", Some("Bills and invoices to pay")).await;
     let text = "Invoices for March: the invoices from the plumber must be paid.\n".repeat(5);
     let doc = app
         .upload(&s, "march.txt", "text/plain", text.clone().into_bytes())
@@ -74,7 +61,7 @@ async fn confirmed_documents_are_extracted_and_classified() {
     assert_eq!(view["status"], "classified", "{view}");
     let l = links(&app, &doc).await;
     assert_eq!(l.len(), 1, "{l:?}");
-    assert_eq!(l[0].topic_id.to_string(), invoices);
+    assert_eq!(l[0].topic_id, invoices);
     assert_eq!(l[0].source, "ai");
     assert!(l[0].confidence.is_some());
     let r = row(&app, &doc).await;
@@ -153,7 +140,7 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
         );
     }
     // Each hostile file is stopped by the sandbox's own limits (wall clock, memory, CPU:
-    // tests/extract.rs); here what matters is the outcome and that the batch completes.
+    // tests/it/extract.rs); here what matters is the outcome and that the batch completes.
     for (name, id) in &bad {
         let view = wait_processed(&app, &s, id).await;
         assert_eq!(view["status"], "failed", "{name}: {view}");
@@ -182,8 +169,8 @@ async fn hostile_files_fail_with_a_reason_and_the_batch_completes() {
 async fn hand_assigned_topics_are_user_links_and_survive_reclassification() {
     let app = TestApp::spawn().await;
     let s = app.register("hand").await;
-    let taxes = create_topic(&app, &s, "Taxes", "Tax returns").await;
-    let travel = create_topic(&app, &s, "Travel", "Trips and tickets").await;
+    let taxes = create_topic(&app, &s, "Taxes", Some("Tax returns")).await;
+    let travel = create_topic(&app, &s, "Travel", Some("Trips and tickets")).await;
     let doc = app
         .upload(
             &s,
@@ -220,8 +207,8 @@ async fn hand_assigned_topics_are_user_links_and_survive_reclassification() {
 
     // Another user's topic, or a random id, is refused and changes nothing.
     let other = app.register("hand-other").await;
-    let foreign = create_topic(&app, &other, "Mine", "not yours").await;
-    for bad in [foreign, Uuid::new_v4().to_string()] {
+    let foreign = create_topic(&app, &other, "Mine", Some("not yours")).await;
+    for bad in [foreign, Uuid::new_v4()] {
         let res = patch(json!({"topics": [bad]})).await;
         assert_eq!(res.status(), 422);
         assert_eq!(links(&app, &doc).await.len(), 2);
@@ -656,7 +643,7 @@ async fn a_thousand_documents_all_reach_a_terminal_state() {
     })
     .await;
     let s = app.register("many").await;
-    create_topic(&app, &s, "Apples", "fruit").await;
+    create_topic(&app, &s, "Apples", Some("fruit")).await;
     let total = 1000;
     let ids: Vec<String> = futures_util::future::join_all((0..8).map(|w| {
         let app = &app;
@@ -791,8 +778,8 @@ async fn metrics_can_move_to_their_own_address() {
 async fn deleting_a_documents_last_topic_leaves_it_unclassified() {
     let app = TestApp::spawn().await;
     let s = app.register("deltopic").await;
-    let bills = create_topic(&app, &s, "Bills", "bills").await;
-    let keep = create_topic(&app, &s, "Keep", "kept").await;
+    let bills = create_topic(&app, &s, "Bills", Some("bills")).await;
+    let keep = create_topic(&app, &s, "Keep", Some("kept")).await;
     let one = app
         .upload(
             &s,
@@ -832,7 +819,7 @@ async fn deleting_a_documents_last_topic_leaves_it_unclassified() {
     assert_eq!(row(&app, &two).await.status, "classified");
     let l = links(&app, &two).await;
     assert_eq!(l.len(), 1);
-    assert_eq!(l[0].topic_id.to_string(), keep);
+    assert_eq!(l[0].topic_id, keep);
 }
 
 fn job(n: u128) -> Job {

@@ -1,16 +1,12 @@
 //! HTTP behaviour of the foundation: health, errors, request ids, headers, UI, OpenAPI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, expected_backends};
+use common::{TestApp, Tmpfs, body, expected_backends};
 use serde_json::Value;
-
-async fn json(res: reqwest::Response) -> Value {
-    res.json().await.expect("JSON body")
-}
 
 #[tokio::test]
 async fn health_is_ok_on_the_configured_backends() {
@@ -18,7 +14,7 @@ async fn health_is_ok_on_the_configured_backends() {
     let res = app.health().await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    let body = json(res).await;
+    let body = body(res).await;
     let (db, storage, queue) = expected_backends();
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
@@ -39,7 +35,7 @@ async fn health_reports_a_closed_database_with_503() {
     let res = app.health().await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(res.status(), 503);
-    let body = json(res).await;
+    let body = body(res).await;
     assert_eq!(body["status"], "error");
     assert_eq!(body["database"]["status"], "error");
     assert!(body["database"]["detail"].is_string());
@@ -61,7 +57,7 @@ async fn health_reports_redis_on_a_closed_port_within_two_seconds() {
     let res = app.health().await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(res.status(), 503);
-    let body = json(res).await;
+    let body = body(res).await;
     assert_eq!(body["queue"]["backend"], "redis");
     assert_eq!(body["queue"]["status"], "error");
     assert_eq!(body["database"]["status"], "ok");
@@ -84,7 +80,7 @@ async fn health_reports_s3_on_a_closed_port_within_two_seconds() {
     let res = app.health().await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(res.status(), 503);
-    let body = json(res).await;
+    let body = body(res).await;
     assert_eq!(body["storage"]["backend"], "s3");
     assert_eq!(body["storage"]["status"], "error");
     assert_eq!(body["database"]["status"], "ok");
@@ -101,48 +97,16 @@ async fn health_reports_a_broken_local_object_directory() {
     std::fs::write(&objects, b"not a directory").unwrap();
     let res = app.health().await;
     assert_eq!(res.status(), 503);
-    let body = json(res).await;
+    let body = body(res).await;
     assert_eq!(body["storage"]["backend"], "local");
     assert_eq!(body["storage"]["status"], "error");
-}
-
-/// A small tmpfs mounted over a directory for one test, unmounted (lazily) on drop.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    /// Mounts `size` (e.g. `48m`) of tmpfs on `dir`. Needs root (CI runs tests as root):
-    /// without it the test fails here, naming what is missing, instead of skipping.
-    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a {size} tmpfs as a full data directory and needs root \
-             (mount -t tmpfs): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(dir.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 #[tokio::test]
 async fn health_reports_a_full_data_directory_while_reads_keep_working() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
-    let _tmpfs = Tmpfs::mount(&data, "48m");
+    let _tmpfs = Tmpfs::mount_on(&data, "48m");
     // The local store keeps its objects in the data directory on the tmpfs; the database
     // is the test's own (SQLite elsewhere, or PostgreSQL).
     let dir = data.display().to_string();
@@ -172,28 +136,28 @@ async fn health_reports_a_full_data_directory_while_reads_keep_working() {
 
     let res = app.health().await;
     assert_eq!(res.status(), 503);
-    let body = json(res).await;
-    assert_eq!(body["status"], "error");
-    assert_eq!(body["storage"]["status"], "error", "{body}");
-    assert_eq!(body["storage"]["backend"], "local");
-    let detail = body["storage"]["detail"].as_str().unwrap();
+    let health = body(res).await;
+    assert_eq!(health["status"], "error");
+    assert_eq!(health["storage"]["status"], "error", "{health}");
+    assert_eq!(health["storage"]["backend"], "local");
+    let detail = health["storage"]["detail"].as_str().unwrap();
     assert!(
         detail.contains("full") && detail.contains("free"),
         "{detail}"
     );
-    assert_eq!(body["database"]["status"], "ok", "{body}");
+    assert_eq!(health["database"]["status"], "ok", "{health}");
 
     // Reads keep working: sign in, list, fetch the file.
     let again = app.login("diskfull", common::PASSWORD).await;
     let list = app.get_auth("/api/documents", &again.access).await;
     assert_eq!(list.status(), 200);
-    let list = json(list).await;
+    let list = body(list).await;
     assert!(list.to_string().contains(&id), "{list}");
     let link = app
         .get_auth(&format!("/api/documents/{id}/download"), &again.access)
         .await;
     assert_eq!(link.status(), 200);
-    let url = json(link).await["url"].as_str().unwrap().to_owned();
+    let url = body(link).await["url"].as_str().unwrap().to_owned();
     let file = app.client.get(&url).send().await.unwrap();
     assert_eq!(file.status(), 200);
     assert_eq!(file.bytes().await.unwrap().as_ref(), bytes.as_slice());
@@ -217,7 +181,7 @@ async fn unknown_api_routes_get_a_json_404() {
                 .unwrap()
                 .starts_with("application/json")
         );
-        let body = json(res).await;
+        let body = body(res).await;
         assert_eq!(body["code"], "not_found");
         assert!(body["message"].as_str().unwrap().contains(path));
     }
@@ -236,7 +200,7 @@ async fn wrong_method_on_a_page_is_a_json_405() {
     let res = app.client.post(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()["allow"], "GET, HEAD");
-    assert_eq!(json(res).await["code"], "method_not_allowed");
+    assert_eq!(body(res).await["code"], "method_not_allowed");
 }
 
 #[tokio::test]
@@ -569,7 +533,7 @@ async fn openapi_3_0_rendition_is_served_and_has_no_3_1_constructs() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
     let served: Value = res.json().await.unwrap();
-    // The CLI prints this same function's output (tests/cli.rs checks that side).
+    // The CLI prints this same function's output (tests/it/cli.rs checks that side).
     let rendered: Value = serde_json::from_str(&docuvault::openapi::document_json_3_0()).unwrap();
     assert_eq!(served, rendered);
     assert_eq!(served["openapi"], "3.0.3");

@@ -2,14 +2,12 @@
 //! forced password change, roles, admin, audit log, rate limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use common::{PASSWORD, Session, TestApp, enable_totp, now};
 use serde_json::{Value, json};
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 async fn audit_events(app: &TestApp, admin: &Session, query: &str) -> Vec<Value> {
     let res = app
@@ -93,13 +91,8 @@ async fn registration_rejects_bad_and_duplicate_input() {
         assert!(b["code"].is_string() && b["message"].is_string(), "{b}");
     }
     let raw = app
-        .client
-        .post(app.url("/api/auth/register"))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/api/auth/register", None, "application/json", "{not json")
+        .await;
     assert_eq!(raw.status(), 400);
     let big = app
         .post_json(
@@ -645,19 +638,12 @@ async fn bodies_must_be_json_objects_and_whole_numbers_may_be_written_as_floats(
     let app = TestApp::spawn().await;
     let admin = app.admin("root").await;
     let user = app.register("judy").await;
-    let raw = |path: &'static str, body: &'static str| {
-        app.client
-            .post(app.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    let arr = raw("/api/auth/login", r#"["judy", "password"]"#)
-        .await
-        .unwrap();
+    let raw =
+        |path: &'static str, body: &'static str| app.post_raw(path, None, "application/json", body);
+    let arr = raw("/api/auth/login", r#"["judy", "password"]"#).await;
     assert_eq!(arr.status(), 422);
     assert_eq!(body(arr).await["code"], "validation_failed");
-    let null = raw("/api/auth/refresh", "null").await.unwrap();
+    let null = raw("/api/auth/refresh", "null").await;
     assert_eq!(null.status(), 401, "a null body means no body");
 
     let path = format!("/api/admin/users/{}", user.user_id);

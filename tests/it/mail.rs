@@ -7,7 +7,7 @@
 //! Python.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

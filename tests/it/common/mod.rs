@@ -176,6 +176,26 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// `POST path` with a raw body sent as `content_type` (malformed JSON, wrong media
+    /// type) and an optional bearer token.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
     /// `GET path` with a bearer token.
     pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
@@ -335,23 +355,101 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// RFC 4648 base32 (no padding) to bytes.
+/// RFC 4648 base32 (padding optional) to bytes.
 pub fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u64;
-        bits = (bits << 5) | v;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
+    totp_rs::Secret::try_from_base32(s.trim_end_matches('='))
+        .unwrap_or_else(|e| panic!("{s:?} is not base32: {e:?}"))
+        .as_bytes()
+        .to_vec()
+}
+
+/// The JSON body of a response (every API response is JSON).
+pub async fn body(res: reqwest::Response) -> serde_json::Value {
+    let status = res.status();
+    res.json()
+        .await
+        .unwrap_or_else(|e| panic!("a JSON body with {status}: {e}"))
+}
+
+/// The real `docuvault` binary, as a command run in `cwd` with an empty environment but
+/// `PATH` (the caller adds the settings it means), stdin closed.
+pub fn docuvault_command(cwd: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_docuvault"));
+    cmd.current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// A small tmpfs mounted on a directory for one test, unmounted (lazily) when dropped.
+/// Each test mounts on its own temporary directory, so tests in one process never share
+/// one. Needs root / CAP_SYS_ADMIN (CI runs tests as root): without it the test fails
+/// here, naming what is missing, instead of skipping.
+pub struct Tmpfs {
+    dir: std::path::PathBuf,
+    _owned: Option<TempDir>,
+}
+
+impl Tmpfs {
+    /// Mounts `size` (e.g. `512k`, `48m`) of tmpfs on a new temporary directory.
+    pub fn mount(size: &str) -> Tmpfs {
+        let owned = tempfile::tempdir().unwrap();
+        let mut tmpfs = Tmpfs::mount_on(owned.path(), size);
+        tmpfs._owned = Some(owned);
+        tmpfs
+    }
+
+    /// Mounts `size` of tmpfs on `dir` (created if missing).
+    pub fn mount_on(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a {size} tmpfs and needs root (mount -t tmpfs): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs {
+            dir: dir.to_owned(),
+            _owned: None,
         }
     }
-    out
+
+    /// The mounted directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Creates the topic `name` for `s` (`POST /api/topics`, 201) and returns its id.
+pub async fn create_topic(
+    app: &TestApp,
+    s: &Session,
+    name: &str,
+    description: Option<&str>,
+) -> uuid::Uuid {
+    let res = app
+        .post_json(
+            "/api/topics",
+            Some(&s.access),
+            &serde_json::json!({"name": name, "description": description}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "create topic {name}");
+    body(res).await["id"].as_str().unwrap().parse().unwrap()
 }
 
 /// Enrols TOTP for the session; returns (secret bytes, backup codes).

@@ -4,8 +4,7 @@
 //! on (foreign keys and their delete actions, uniques, checks, defaults) hold.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/db.rs"]
-mod db;
+use crate::common::db;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use db::TestDb;

@@ -2,17 +2,15 @@
 //! that moves contents up, and input validation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use common::{Session, TestApp};
 use docuvault::entities::{documents, folders};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 async fn list(app: &TestApp, s: &Session) -> Vec<Value> {
     let res = app.get_auth("/api/folders", &s.access).await;
@@ -392,24 +390,22 @@ async fn invalid_names_and_bodies_are_rejected() {
     assert_eq!(res.status(), 422);
 
     let res = app
-        .client
-        .post(app.url("/api/folders"))
-        .bearer_auth(&alice.access)
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/folders",
+            Some(&alice.access),
+            "application/json",
+            "{nope",
+        )
+        .await;
     assert_eq!(res.status(), 400);
     let res = app
-        .client
-        .post(app.url("/api/folders"))
-        .bearer_auth(&alice.access)
-        .header("content-type", "text/plain")
-        .body(r#"{"name": "x"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/folders",
+            Some(&alice.access),
+            "text/plain",
+            r#"{"name": "x"}"#,
+        )
+        .await;
     assert_eq!(res.status(), 415);
 
     // The limits themselves are fine; dots inside a name too.

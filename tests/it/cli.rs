@@ -1,7 +1,9 @@
 //! The real binary: embedded-default start, config errors, JSON logs, SIGTERM, migrate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::docuvault_command as docuvault;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,18 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
-
 /// A command with a clean environment (no developer or CI settings leak in).
-fn docuvault(cwd: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::null());
-    cmd
-}
-
 /// A running server process whose stderr lines arrive on a channel.
 struct Server {
     child: Child,
@@ -271,7 +262,7 @@ fn migrate_is_idempotent_and_openapi_prints_the_document() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    // Byte for byte what `GET /api/openapi-3.0.json` serves (tests/api.rs).
+    // Byte for byte what `GET /api/openapi-3.0.json` serves (tests/it/api.rs).
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         docuvault::openapi::document_json_3_0()

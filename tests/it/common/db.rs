@@ -6,8 +6,7 @@
 //! `dv_test_<uuid>` on that server, dropped again when the `TestDb` is dropped. An
 //! unreachable server is a test failure, never a silent fallback to SQLite.
 //!
-//! Tests include this file either through `tests/common/mod.rs` or with
-//! `#[path = "common/db.rs"] mod db;`.
+//! A module of the test harness (`tests/it/common/mod.rs`).
 #![allow(dead_code)]
 
 use std::time::Duration;

@@ -10,7 +10,7 @@ use docuvault::extract::{
     ExtractError, Extracted, ZipLimits, extract_text, extract_text_with, normalize, sha256_hex,
 };
 
-mod common;
+use crate::common;
 
 use common::samples::*;
 

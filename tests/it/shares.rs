@@ -3,15 +3,13 @@
 //! admins kept out, and shares disappearing with their document or accounts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use common::{Session, TestApp, wait_processed};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 /// `method path` as `s`, with an optional JSON body.
 async fn send(

@@ -7,7 +7,9 @@
 //! database handle, as the processing pipeline would; every read goes over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+
+use common::body;
 
 use std::collections::HashSet;
 
@@ -17,10 +19,6 @@ use docuvault::entities::{document_topics, documents};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn body(res: reqwest::Response) -> Value {
-    res.json().await.unwrap()
-}
 
 /// What a test document looks like; `Default` gives a classified PDF at the root.
 #[derive(Clone)]

@@ -1,0 +1,39 @@
+//! DocuVault's integration tests: one test binary, one module per area, one harness
+//! (`common`). One binary links the crate once instead of once per file.
+//!
+//! Run one area with `cargo test --test it <module>::` (e.g. `cargo test --test it auth::`).
+//!
+//! Every module runs in the same process, so nothing here may change process-wide state.
+//! What the former per-file binaries did that could have mattered, and why it is safe:
+//! - settings come from a map handed to `Settings::load`, never from `std::env::set_var`;
+//!   child processes (`docuvault serve`, `worker`, the extract sandbox) get their own
+//!   environment and working directory through `Command`, never the test process's;
+//! - the tmpfs mounts (`api`, `documents`) go on each test's own temporary directory;
+//! - servers bind port 0 (or ports the test reserves from the OS), never a fixed port;
+//! - no test installs a global tracing subscriber, changes the umask or the current
+//!   directory; resource limits are set in the extract child, not in this process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod alerts;
+mod api;
+mod auth;
+mod auth_security;
+mod backends;
+mod classify;
+mod cleanup;
+mod cli;
+mod deployment;
+mod documents;
+mod extract;
+mod extract_real;
+mod folders;
+mod mail;
+mod pipeline;
+mod queue_process;
+mod rate_limit;
+mod schema;
+mod search;
+mod shares;
+mod topics;
