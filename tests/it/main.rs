@@ -17,6 +17,7 @@
 mod common;
 
 mod alerts;
+mod architecture;
 mod api;
 mod auth;
 mod auth_security;

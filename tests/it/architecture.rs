@@ -363,7 +363,7 @@ fn imports_run_down_the_layers() {
     let (problems, unknown) = violations(&src);
     assert!(
         unknown.is_empty(),
-        "top-level modules missing from LAYERS in tests/architecture.rs: {unknown:?}"
+        "top-level modules missing from LAYERS in tests/it/architecture.rs: {unknown:?}"
     );
     assert!(
         problems.is_empty(),
@@ -409,4 +409,36 @@ fn the_checker_sees_imports_and_ignores_tests_comments_and_strings() {
     );
     assert_eq!(module_path(Path::new("lib.rs")), Vec::<String>::new());
     assert_eq!(module_path(Path::new("http.rs")), ["http".to_owned()]);
+}
+
+#[test]
+fn integration_tests_are_one_binary() {
+    // Every `tests/*.rs` file is a separate test binary that links the whole crate again;
+    // integration tests are modules of `tests/it/main.rs` instead.
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut stray: Vec<String> = std::fs::read_dir(&tests)
+        .expect("tests/ is readable")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| path.display().to_string())
+        .collect();
+    stray.sort();
+    assert!(
+        stray.is_empty(),
+        "make these modules of tests/it/main.rs: {stray:?}"
+    );
+    let main = std::fs::read_to_string(tests.join("it/main.rs")).expect("tests/it/main.rs");
+    for entry in std::fs::read_dir(tests.join("it")).expect("tests/it is readable") {
+        let path = entry.expect("entry").path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if path.extension().is_some_and(|e| e == "rs") && stem != "main" {
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/it/{stem}.rs is not a module of tests/it/main.rs, so it never runs"
+            );
+        }
+    }
 }
