@@ -17,8 +17,8 @@
 mod common;
 
 mod alerts;
-mod architecture;
 mod api;
+mod architecture;
 mod auth;
 mod auth_security;
 mod backends;
