@@ -2,6 +2,10 @@
 //! message, the extension stored objects get, the extractor that reads each type and the
 //! list the UI's file picker is built from (`GET /api/auth/config`) all read
 //! [`DOCUMENT_TYPES`]. Add a row here (and its extractor) to accept a new type.
+//!
+//! [`KNOWN_DOCUMENT_TYPES`] is the whole table: the accepted rows first, then rows the
+//! extractor already reads (scans and photos, through OCR) that uploads do not accept yet
+//! (`accepted_for_upload: false`, issue 13). [`DOCUMENT_TYPES`] is the accepted prefix.
 
 /// Which extractor reads a document type's bytes (and checks its magic bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +20,53 @@ pub enum Format {
     Text,
     /// Strict UTF-8 HTML or XHTML; visible text only.
     Html,
+    /// A scan or photo: text through OCR only (magic bytes of the kind checked).
+    Image(ImageKind),
+}
+
+/// The raster formats read as page images (OCR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// JPEG (`FF D8 FF`).
+    Jpeg,
+    /// PNG (`89 PNG \r\n 1A \n`).
+    Png,
+    /// TIFF, little or big endian, possibly many pages (one page per directory).
+    Tiff,
+    /// WebP (`RIFF` … `WEBP`).
+    Webp,
+}
+
+impl ImageKind {
+    /// The kind whose magic bytes `bytes` start with, if any.
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if bytes.starts_with(b"II*\0")
+            || bytes.starts_with(b"MM\0*")
+            || bytes.starts_with(b"II+\0")
+            || bytes.starts_with(b"MM\0+")
+        {
+            Some(Self::Tiff)
+        } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else {
+            None
+        }
+    }
+
+    /// Short human name used in reasons ("JPEG", "PNG", …).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Jpeg => "JPEG",
+            Self::Png => "PNG",
+            Self::Tiff => "TIFF",
+            Self::Webp => "WebP",
+        }
+    }
 }
 
 impl Format {
@@ -23,7 +74,7 @@ impl Format {
     /// recognising the extraction-only aliases of a row; `None` when not supported.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
         let essence = essence(content_type)?;
-        DOCUMENT_TYPES
+        KNOWN_DOCUMENT_TYPES
             .iter()
             .find(|t| t.content_type == essence || t.aliases.contains(&essence.as_str()))
             .map(|t| t.format)
@@ -37,6 +88,7 @@ impl Format {
             Self::Odt => "ODT",
             Self::Text => "text file",
             Self::Html => "HTML file",
+            Self::Image(kind) => kind.label(),
         }
     }
 }
@@ -55,6 +107,9 @@ pub struct DocumentType {
     pub aliases: &'static [&'static str],
     /// The extractor.
     pub format: Format,
+    /// Whether uploads accept it (listed in [`DOCUMENT_TYPES`]); `false` for rows the
+    /// extractor reads but the pipeline does not yet run (OCR, issue 13).
+    pub accepted_for_upload: bool,
 }
 
 impl DocumentType {
@@ -64,14 +119,32 @@ impl DocumentType {
     }
 }
 
-/// Every document type that may be uploaded, in the order the UI and messages list them.
-pub static DOCUMENT_TYPES: &[DocumentType] = &[
+/// Every document type that may be uploaded, in the order the UI and messages list them:
+/// the rows of [`KNOWN_DOCUMENT_TYPES`] accepted for upload.
+pub static DOCUMENT_TYPES: &[DocumentType] = KNOWN_DOCUMENT_TYPES.split_at(UPLOADABLE).0;
+
+/// How many rows of [`KNOWN_DOCUMENT_TYPES`] (the first ones) are accepted for upload.
+const UPLOADABLE: usize = 7;
+
+// The accepted rows are exactly the first UPLOADABLE ones.
+const _: () = {
+    let mut i = 0;
+    while i < KNOWN_DOCUMENT_TYPES.len() {
+        assert!(KNOWN_DOCUMENT_TYPES[i].accepted_for_upload == (i < UPLOADABLE));
+        i += 1;
+    }
+};
+
+/// Every document type the extractor knows: the accepted ones first, then the page-image
+/// types that OCR reads but uploads do not accept yet.
+pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
     DocumentType {
         content_type: "application/pdf",
         extensions: &["pdf"],
         label: "PDF",
         aliases: &[],
         format: Format::Pdf,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -79,6 +152,7 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "DOCX",
         aliases: &[],
         format: Format::Docx,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "application/vnd.oasis.opendocument.text",
@@ -86,6 +160,7 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "ODT",
         aliases: &[],
         format: Format::Odt,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "text/plain",
@@ -93,6 +168,7 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "plain text",
         aliases: &[],
         format: Format::Text,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "text/markdown",
@@ -100,6 +176,7 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "Markdown",
         aliases: &["text/x-markdown"],
         format: Format::Text,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "text/csv",
@@ -107,6 +184,7 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "CSV",
         aliases: &[],
         format: Format::Text,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "text/html",
@@ -114,6 +192,39 @@ pub static DOCUMENT_TYPES: &[DocumentType] = &[
         label: "HTML",
         aliases: &["application/xhtml+xml"],
         format: Format::Html,
+        accepted_for_upload: true,
+    },
+    DocumentType {
+        content_type: "image/jpeg",
+        extensions: &["jpg", "jpeg"],
+        label: "JPEG",
+        aliases: &["image/pjpeg"],
+        format: Format::Image(ImageKind::Jpeg),
+        accepted_for_upload: false,
+    },
+    DocumentType {
+        content_type: "image/png",
+        extensions: &["png"],
+        label: "PNG",
+        aliases: &[],
+        format: Format::Image(ImageKind::Png),
+        accepted_for_upload: false,
+    },
+    DocumentType {
+        content_type: "image/tiff",
+        extensions: &["tif", "tiff"],
+        label: "TIFF",
+        aliases: &[],
+        format: Format::Image(ImageKind::Tiff),
+        accepted_for_upload: false,
+    },
+    DocumentType {
+        content_type: "image/webp",
+        extensions: &["webp"],
+        label: "WebP",
+        aliases: &[],
+        format: Format::Image(ImageKind::Webp),
+        accepted_for_upload: false,
     },
 ];
 
@@ -164,15 +275,50 @@ mod tests {
         assert!(accepted("text/x-markdown").is_none());
         assert!(accepted("application/xhtml+xml").is_none());
         assert_eq!(accepted("TEXT/HTML").unwrap().object_extension(), ".html");
-        assert!(Format::from_content_type("image/png").is_none());
+        assert!(Format::from_content_type("image/svg+xml").is_none());
+    }
+
+    #[test]
+    fn image_rows_are_known_but_not_yet_accepted() {
+        for ct in ["image/jpeg", "image/png", "image/tiff", "image/webp"] {
+            assert!(
+                matches!(Format::from_content_type(ct), Some(Format::Image(_))),
+                "{ct}"
+            );
+            assert!(accepted(ct).is_none(), "{ct}");
+        }
+        assert_eq!(
+            Format::from_content_type("image/pjpeg"),
+            Some(Format::Image(ImageKind::Jpeg))
+        );
+        assert_eq!(DOCUMENT_TYPES.len(), 7);
+        assert!(DOCUMENT_TYPES.iter().all(|t| t.accepted_for_upload));
+    }
+
+    #[test]
+    fn image_magic_bytes() {
+        assert_eq!(ImageKind::sniff(b"\xFF\xD8\xFF\xE0"), Some(ImageKind::Jpeg));
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\n\0\0"),
+            Some(ImageKind::Png)
+        );
+        assert_eq!(ImageKind::sniff(b"II*\0\x08\0"), Some(ImageKind::Tiff));
+        assert_eq!(ImageKind::sniff(b"MM\0*\0\0"), Some(ImageKind::Tiff));
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\x10\0\0\0WEBPVP8 "),
+            Some(ImageKind::Webp)
+        );
+        assert_eq!(ImageKind::sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
+        assert_eq!(ImageKind::sniff(b"%PDF-1.7"), None);
+        assert_eq!(ImageKind::sniff(b""), None);
     }
 
     #[test]
     fn every_row_has_an_extension_and_a_unique_type() {
-        for (i, t) in DOCUMENT_TYPES.iter().enumerate() {
+        for (i, t) in KNOWN_DOCUMENT_TYPES.iter().enumerate() {
             assert!(!t.extensions.is_empty(), "{}", t.content_type);
             assert!(
-                DOCUMENT_TYPES[..i]
+                KNOWN_DOCUMENT_TYPES[..i]
                     .iter()
                     .all(|o| o.content_type != t.content_type)
             );

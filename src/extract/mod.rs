@@ -27,18 +27,31 @@
 //! decompressed size (counted while reading; header sizes are never trusted) and the
 //! decompression ratio. XML is parsed with quick-xml, which never expands custom (DTD)
 //! entities, so a "billion laughs" document cannot blow up; element depth is capped.
+//!
+//! Scans and photos (issue 13): with [`ExtractOptions::ocr`] set, image types (JPEG, PNG,
+//! TIFF, WebP; known to the table but not yet accepted for upload) are OCR'd page by page
+//! ([`ocr`], tesseract as a child process) and PDFs are read page by page, OCR'ing pages
+//! without a text layer ([`scan`]); [`Extracted::pages`] then says where each page's text
+//! came from. Without it (today's pipeline) images are unsupported and PDFs read as before,
+//! except that a PDF the built-in parser crashes on is read by poppler's `pdftotext` when
+//! installed.
 
+mod child;
 mod html;
+pub mod images;
 mod normalize;
+pub mod ocr;
 mod office;
 mod pdf;
 pub mod sandbox;
+mod scan;
 mod text;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use normalize::normalize;
+pub use ocr::{OcrOptions, PageSource, PageText};
 pub use office::ZipLimits;
 
 /// Default cap on stored text, in characters.
@@ -48,7 +61,7 @@ pub const DEFAULT_MAX_CHARS: usize = 1_000_000;
 pub const MAX_XML_DEPTH: usize = 512;
 
 /// The result of a successful extraction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Extracted {
     /// Normalized text, at most `max_chars` characters.
     pub text: String,
@@ -56,6 +69,20 @@ pub struct Extracted {
     pub sha256_hex: String,
     /// Whether the text was cut at `max_chars`.
     pub truncated: bool,
+    /// Where each page's text came from, for documents read page by page (OCR enabled);
+    /// empty otherwise. Stored as JSON next to the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<PageSource>,
+}
+
+/// How to extract: zip guards, and whether (and how) to OCR.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExtractOptions {
+    /// Guards for DOCX/ODT containers.
+    #[serde(skip)]
+    pub zip_limits: ZipLimits,
+    /// OCR scans and pages without text; `None` leaves images unsupported.
+    pub ocr: Option<OcrOptions>,
 }
 
 /// Why extraction did not produce text. The `Display` text is a human reason fit for the
@@ -76,6 +103,10 @@ pub enum ExtractError {
     /// Extraction failed (malformed or hostile file, limit reached, crashed parser).
     #[error("{0}")]
     Failed(String),
+    /// The document needs OCR (or a PDF page renderer) and this machine has none: not the
+    /// file's fault, so it can be read again once OCR is installed (`ocr_unavailable`).
+    #[error("OCR is not available: {0}")]
+    OcrUnavailable(String),
 }
 
 impl ExtractError {
@@ -119,14 +150,41 @@ pub fn extract_text_with(
     max_chars: usize,
     zip_limits: &ZipLimits,
 ) -> Result<Extracted, ExtractError> {
+    let options = ExtractOptions {
+        zip_limits: *zip_limits,
+        ocr: None,
+    };
+    extract_document(content_type, bytes, max_chars, &options)
+}
+
+/// [`extract_text`] with explicit options, OCR included.
+pub fn extract_document(
+    content_type: &str,
+    bytes: &[u8],
+    max_chars: usize,
+    options: &ExtractOptions,
+) -> Result<Extracted, ExtractError> {
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
-    let raw = match kind {
-        Kind::Pdf => pdf::extract(bytes)?,
-        Kind::Docx => office::extract_docx(bytes, zip_limits)?,
-        Kind::Odt => office::extract_odt(bytes, zip_limits)?,
-        Kind::Text => text::decode(bytes, kind.label())?.to_owned(),
-        Kind::Html => html::visible_text(text::decode(bytes, kind.label())?),
+    let zip_limits = &options.zip_limits;
+    let mut pages = Vec::new();
+    let raw = match (kind, &options.ocr) {
+        (Kind::Image(_), None) => return Err(ExtractError::Unsupported(content_type.to_owned())),
+        (Kind::Image(image), Some(ocr)) => {
+            let read = scan::read_image(bytes, image, ocr)?;
+            pages = read.pages;
+            read.text
+        }
+        (Kind::Pdf, Some(ocr)) => {
+            let read = scan::read_pdf(bytes, ocr)?;
+            pages = read.pages;
+            read.text
+        }
+        (Kind::Pdf, None) => pdf::extract(bytes)?,
+        (Kind::Docx, _) => office::extract_docx(bytes, zip_limits)?,
+        (Kind::Odt, _) => office::extract_odt(bytes, zip_limits)?,
+        (Kind::Text, _) => text::decode(bytes, kind.label())?.to_owned(),
+        (Kind::Html, _) => html::visible_text(text::decode(bytes, kind.label())?),
     };
     let normalized = normalize(&raw);
     let (text, truncated) = cap_chars(normalized, max_chars);
@@ -134,6 +192,7 @@ pub fn extract_text_with(
         text,
         sha256_hex: sha256_hex(bytes),
         truncated,
+        pages,
     })
 }
 

@@ -3,8 +3,8 @@
 
 use super::{ExtractError, contain_panic};
 
-/// Extracts the text of a PDF after checking its `%PDF-` header.
-pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
+/// Checks the `%PDF-` header and the nesting depth (before any parser sees the file).
+pub(crate) fn check(bytes: &[u8]) -> Result<(), ExtractError> {
     // The header must be within the first 1024 bytes (ISO 32000 tolerance); we accept
     // leading whitespace only, which is what real writers produce.
     let start = bytes
@@ -18,6 +18,35 @@ pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
         ));
     }
     check_nesting(bytes)?;
+    Ok(())
+}
+
+/// Extracts the text of a PDF after [`check`]ing it. When the built-in parser crashes or
+/// refuses the file, poppler's `pdftotext` reads it, where installed (issue 13, item 6: no
+/// real PDF fails to read); the parser's reason stands when that fails too.
+pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
+    extract_or_fall_back(bytes, builtin)
+}
+
+fn extract_or_fall_back(
+    bytes: &[u8],
+    parser: impl FnOnce(&[u8]) -> Result<String, ExtractError>,
+) -> Result<String, ExtractError> {
+    check(bytes)?;
+    match contain_panic("PDF", || parser(bytes)) {
+        Ok(text) => Ok(text),
+        Err(reason) => match pdftotext_pages(bytes) {
+            Some(pages) => {
+                tracing::info!(%reason, "the PDF parser failed; read with pdftotext");
+                Ok(pages.join("\n\n"))
+            }
+            None => Err(reason),
+        },
+    }
+}
+
+/// The built-in parser (pdf-extract), with its retry for TeX glyph names.
+fn builtin(bytes: &[u8]) -> Result<String, ExtractError> {
     let first = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes));
     let text = match first {
         Ok(result) => {
@@ -31,6 +60,45 @@ pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
         Err(_) => contain_panic("PDF", || with_tex_glyph_names_fixed(bytes)),
     }?;
     Ok(compose_glyphs(&text))
+}
+
+/// The text layer of each page (the built-in parser; already [`check`]ed).
+pub(crate) fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
+    contain_panic("PDF", || {
+        pdf_extract::extract_text_from_mem_by_pages(bytes)
+            .map_err(|e| ExtractError::Failed(format!("the PDF could not be read: {e}")))
+    })
+    .map(|pages| pages.iter().map(|p| compose_glyphs(p)).collect())
+}
+
+/// The text of each page read by poppler's `pdftotext`, when installed and it succeeds
+/// (one child process with a 60 s / 1 GiB budget; pages are separated by form feeds).
+pub(crate) fn pdftotext_pages(bytes: &[u8]) -> Option<Vec<String>> {
+    let pdftotext = super::child::find_program("pdftotext")?;
+    let budget = super::child::Budget {
+        wall: std::time::Duration::from_secs(60),
+        memory_bytes: 1024 * 1024 * 1024,
+        max_output: 64 * 1024 * 1024,
+    };
+    let args: [&std::ffi::OsStr; 5] = [
+        "-q".as_ref(),
+        "-enc".as_ref(),
+        "UTF-8".as_ref(),
+        "-".as_ref(),
+        "-".as_ref(),
+    ];
+    let out = super::child::run(&pdftotext, &args, &[], bytes, budget).ok()?;
+    if !out.status.success() || out.stdout_overflowed {
+        tracing::debug!(stderr = %out.stderr, "pdftotext failed");
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
+    // pdftotext ends every page with a form feed: the last piece is empty.
+    if pages.len() > 1 && pages.last().is_some_and(|p| p.trim().is_empty()) {
+        pages.pop();
+    }
+    Some(pages)
 }
 
 /// Makes PDF text searchable the way it reads: Latin ligature code points (`ﬁ`, `ﬃ`, …,
@@ -214,7 +282,44 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// A one-page PDF with "Hello fallback" (offsets need not be exact for poppler).
+    fn hello_pdf() -> Vec<u8> {
+        let content = "BT /F1 24 Tf 72 700 Td (Hello fallback world) Tj ET";
+        format!(
+            "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n\
+             2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n\
+             3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Resources<</Font<</F1 4 0 R>>>>/Contents 5 0 R>>endobj\n\
+             4 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n\
+             5 0 obj<</Length {}>>stream\n{content}\nendstream endobj\n\
+             trailer<</Root 1 0 R>>\n%%EOF\n",
+            content.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_crashing_parser_falls_back_to_pdftotext() {
+        let pdf = hello_pdf();
+        let got = extract_or_fall_back(&pdf, |_| panic!("parser bug"));
+        if super::super::child::find_program("pdftotext").is_none() {
+            assert_eq!(
+                got,
+                Err(ExtractError::Failed("the PDF parser crashed".into()))
+            );
+            eprintln!("NOTICE: pdftotext is not installed; only the no-fallback case was checked");
+            return;
+        }
+        let text = got.unwrap();
+        assert!(text.contains("Hello fallback world"), "{text:?}");
+        // Not a PDF at all: refused before any parser, no fallback.
+        assert!(matches!(
+            extract_or_fall_back(b"hello", |_| panic!("not reached")),
+            Err(ExtractError::TypeMismatch { .. })
+        ));
+    }
 
     #[test]
     fn ligatures_and_tex_accents_become_letters() {

@@ -11,6 +11,15 @@
 //! dumps; plus a wall-clock timeout enforced by the parent, which kills the child. The child
 //! gets an empty environment. Every way the child can die maps to
 //! [`ExtractError::Failed`] with a human reason.
+//!
+//! OCR ([`extract_in_child_with_ocr`]): the child runs tesseract and pdftoppm as its own
+//! children (found on a fixed search path, since its environment is empty). Address-space
+//! and CPU limits are per process, so each helper gets its own page budget
+//! ([`super::OcrOptions`]: by default 60 s and 1 GiB, clamped to the child's own hard
+//! limits — 512 MiB and 30 s with the default [`SandboxLimits`], which leave tesseract room:
+//! it needs about 90 MB resident and 250 MB of address space on a 300 dpi page). The
+//! wall-clock limit covers the whole document, helpers included: scale it with the page
+//! count when OCR is on.
 
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -20,7 +29,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::{DEFAULT_MAX_CHARS, ExtractError, Extracted, Kind, extract_text};
+use super::{
+    DEFAULT_MAX_CHARS, ExtractError, ExtractOptions, Extracted, Kind, OcrOptions, extract_document,
+};
 
 /// Name of the hidden subcommand that runs the worker.
 pub const WORKER_SUBCOMMAND: &str = "extract-worker";
@@ -83,6 +94,9 @@ pub struct WorkerRequest {
     /// Test hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
+    /// OCR scans and PDF pages without text, with these options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrOptions>,
 }
 
 /// Extracts in a child process of the running executable (`std::env::current_exe()`).
@@ -105,6 +119,17 @@ pub async fn extract_in_child(
     bytes: &[u8],
     limits: &SandboxLimits,
 ) -> Result<Extracted, ExtractError> {
+    extract_in_child_with_ocr(exe, content_type, bytes, limits, None).await
+}
+
+/// [`extract_in_child`], OCR'ing scans and PDF pages without text when `ocr` is given.
+pub async fn extract_in_child_with_ocr(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    ocr: Option<&OcrOptions>,
+) -> Result<Extracted, ExtractError> {
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let what = kind.label();
@@ -113,6 +138,7 @@ pub async fn extract_in_child(
         max_chars: limits.max_chars,
         len: bytes.len() as u64,
         fault: limits.fault,
+        ocr: ocr.cloned(),
     };
     let mut header = serde_json::to_vec(&request)
         .map_err(|e| ExtractError::Failed(format!("cannot encode the extraction request: {e}")))?;
@@ -304,7 +330,11 @@ pub fn run_worker() -> ExitCode {
             let fault = req.fault;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 inject(fault);
-                extract_text(&req.content_type, &bytes, req.max_chars)
+                let options = ExtractOptions {
+                    ocr: req.ocr.clone(),
+                    ..ExtractOptions::default()
+                };
+                extract_document(&req.content_type, &bytes, req.max_chars, &options)
             })) {
                 Ok(r) => r,
                 Err(_) => Err(ExtractError::Failed(format!(

@@ -31,6 +31,7 @@ mod extract;
 mod extract_real;
 mod folders;
 mod mail;
+mod ocr;
 mod pipeline;
 mod queue_process;
 mod rate_limit;

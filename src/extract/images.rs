@@ -1,0 +1,336 @@
+//! Page images for OCR: JPEG, PNG, WebP (one page) and TIFF (one page per directory),
+//! checked and turned into 8-bit greyscale PGM for tesseract.
+//!
+//! Decompression bombs are refused before any pixel is decoded: the dimensions come from
+//! the header alone (PNG `IHDR`, JPEG `SOF`, WebP `VP8*`, each TIFF directory) and must
+//! stay within [`ImageLimits::max_pixels`]; the decoders then run with allocation limits
+//! as a second guard. A file that ends early (truncated JPEG) fails with a reason rather
+//! than being read as a half-grey page.
+
+use std::io::Cursor;
+
+use super::ExtractError;
+use crate::domain::document_type::ImageKind;
+
+/// Limits on page images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Largest page accepted, in pixels (width × height).
+    pub max_pixels: u64,
+    /// Most pages read from one file (TIFF directories).
+    pub max_pages: usize,
+}
+
+/// One decoded page: greyscale, as a binary PGM (`P5`) that tesseract reads from stdin.
+#[derive(Debug)]
+pub(crate) struct GreyPage {
+    pub width: u32,
+    pub height: u32,
+    pub pgm: Vec<u8>,
+}
+
+impl GreyPage {
+    fn new(width: u32, height: u32, luma: &[u8]) -> Self {
+        let header = format!("P5\n{width} {height}\n255\n");
+        let mut pgm = Vec::with_capacity(header.len() + luma.len());
+        pgm.extend_from_slice(header.as_bytes());
+        pgm.extend_from_slice(luma);
+        Self { width, height, pgm }
+    }
+
+    /// Takes a binary PGM as a renderer wrote it (`P5`, 8-bit), checking its header.
+    pub(crate) fn from_pgm(pgm: Vec<u8>) -> Option<Self> {
+        let mut fields = Vec::with_capacity(4);
+        let mut pos = 0usize;
+        while fields.len() < 4 {
+            while pgm.get(pos).is_some_and(u8::is_ascii_whitespace) {
+                pos += 1;
+            }
+            let start = pos;
+            while pgm.get(pos).is_some_and(|b| !b.is_ascii_whitespace()) {
+                pos += 1;
+            }
+            fields.push(std::str::from_utf8(pgm.get(start..pos)?).ok()?.to_owned());
+        }
+        let (width, height): (u32, u32) = (fields[1].parse().ok()?, fields[2].parse().ok()?);
+        let pixels = usize::try_from(u64::from(width) * u64::from(height)).ok()?;
+        let complete = fields[0] == "P5" && fields[3] == "255" && pgm.len() == pos + 1 + pixels;
+        complete.then_some(Self { width, height, pgm })
+    }
+}
+
+/// Calls `page` with each page of `bytes` (declared as `kind`), in order, decoding one at
+/// a time so that memory stays bounded by one page.
+pub(crate) fn for_each_page(
+    bytes: &[u8],
+    kind: ImageKind,
+    limits: &ImageLimits,
+    mut page: impl FnMut(usize, GreyPage) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    match ImageKind::sniff(bytes) {
+        Some(found) if found == kind => {}
+        Some(found) => {
+            return Err(ExtractError::mismatch(
+                kind.label(),
+                format!("it is a {} image", found.label()),
+            ));
+        }
+        None => {
+            return Err(ExtractError::mismatch(
+                kind.label(),
+                format!("it does not start like a {} image", kind.label()),
+            ));
+        }
+    }
+    match kind {
+        ImageKind::Tiff => tiff_pages(bytes, limits, page),
+        _ => page(1, single(bytes, kind, limits)?),
+    }
+}
+
+fn check_size(
+    what: &str,
+    width: u32,
+    height: u32,
+    limits: &ImageLimits,
+) -> Result<(), ExtractError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        return Err(ExtractError::Failed(format!("the {what} has no pixels")));
+    }
+    if pixels > limits.max_pixels {
+        return Err(ExtractError::Failed(format!(
+            "the {what} is too large to read: {width} × {height} pixels, at most {} megapixels are read",
+            limits.max_pixels / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
+fn format_of(kind: ImageKind) -> image::ImageFormat {
+    match kind {
+        ImageKind::Jpeg => image::ImageFormat::Jpeg,
+        ImageKind::Png => image::ImageFormat::Png,
+        ImageKind::Tiff => image::ImageFormat::Tiff,
+        ImageKind::Webp => image::ImageFormat::WebP,
+    }
+}
+
+fn single(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<GreyPage, ExtractError> {
+    let what = format!("{} image", kind.label());
+    let unreadable =
+        |e: image::ImageError| ExtractError::Failed(format!("the {what} cannot be read: {e}"));
+    // Header only: no pixel buffer exists before the size is known to be acceptable.
+    let (width, height) = image::ImageReader::with_format(Cursor::new(bytes), format_of(kind))
+        .into_dimensions()
+        .map_err(unreadable)?;
+    check_size(&what, width, height, limits)?;
+    if kind == ImageKind::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ExtractError::Failed(format!(
+            "the {what} is truncated (it has no end-of-image marker)"
+        )));
+    }
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format_of(kind));
+    let mut decode_limits = image::Limits::default();
+    decode_limits.max_image_width = Some(width);
+    decode_limits.max_image_height = Some(height);
+    // The largest native buffer: 4 channels of 16 bits.
+    decode_limits.max_alloc = Some(u64::from(width) * u64::from(height) * 8 + (1 << 20));
+    reader.limits(decode_limits);
+    let decoded = reader.decode().map_err(unreadable)?;
+    let luma = decoded.into_luma8();
+    Ok(GreyPage::new(width, height, luma.as_raw()))
+}
+
+/// Whether a JPEG has its end-of-image marker (`FF D9`) after the last start-of-scan
+/// (`FF DA`). Inside entropy-coded data every `FF` is followed by `00` or a restart marker,
+/// so `FF D9` there can only be the real end; a file cut short lacks it. Trailing bytes
+/// after the marker (camera trailers, padding) are allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+fn tiff_pages(
+    bytes: &[u8],
+    limits: &ImageLimits,
+    mut page: impl FnMut(usize, GreyPage) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    let unreadable =
+        |e: tiff::TiffError| ExtractError::Failed(format!("the TIFF image cannot be read: {e}"));
+    let mut tiff_limits = tiff::decoder::Limits::default();
+    // One page of up to max_pixels at 16 bits × 4 channels.
+    tiff_limits.decoding_buffer_size =
+        usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
+    let mut decoder = Decoder::new(Cursor::new(bytes))
+        .map_err(unreadable)?
+        .with_limits(tiff_limits);
+    let mut number = 0usize;
+    loop {
+        number += 1;
+        if number > limits.max_pages {
+            return Err(ExtractError::Failed(format!(
+                "the TIFF image has more than {} pages, the most read from one document",
+                limits.max_pages
+            )));
+        }
+        let what = format!("page {number} of the TIFF image");
+        let (width, height) = decoder.dimensions().map_err(unreadable)?;
+        check_size(&what, width, height, limits)?;
+        let colour = decoder.colortype().map_err(unreadable)?;
+        let data = decoder.read_image().map_err(unreadable)?;
+        let pixels = usize::try_from(u64::from(width) * u64::from(height)).unwrap_or(usize::MAX);
+        let luma = match (colour, data) {
+            (tiff::ColorType::Gray(1), DecodingResult::U8(packed)) => {
+                unpack_bilevel(&packed, width as usize, height as usize)
+            }
+            (tiff::ColorType::Gray(8), DecodingResult::U8(v)) => v,
+            (tiff::ColorType::Gray(16), DecodingResult::U16(v)) => {
+                v.iter().map(|p| (p >> 8) as u8).collect()
+            }
+            (tiff::ColorType::GrayA(8), DecodingResult::U8(v)) => {
+                v.chunks_exact(2).map(|c| c[0]).collect()
+            }
+            (tiff::ColorType::RGB(8), DecodingResult::U8(v)) => v
+                .chunks_exact(3)
+                .map(|c| luma_of(c[0], c[1], c[2]))
+                .collect(),
+            (tiff::ColorType::RGBA(8), DecodingResult::U8(v)) => v
+                .chunks_exact(4)
+                .map(|c| luma_of(c[0], c[1], c[2]))
+                .collect(),
+            (tiff::ColorType::RGB(16), DecodingResult::U16(v)) => v
+                .chunks_exact(3)
+                .map(|c| luma_of((c[0] >> 8) as u8, (c[1] >> 8) as u8, (c[2] >> 8) as u8))
+                .collect(),
+            (other, _) => {
+                return Err(ExtractError::Failed(format!(
+                    "{what} uses a colour layout that is not read ({other:?})"
+                )));
+            }
+        };
+        if luma.len() != pixels {
+            return Err(ExtractError::Failed(format!(
+                "{what} is truncated or malformed"
+            )));
+        }
+        page(number, GreyPage::new(width, height, &luma))?;
+        if !decoder.more_images() {
+            return Ok(());
+        }
+        decoder.next_image().map_err(unreadable)?;
+    }
+}
+
+/// Rec. 601 luma, as `image` computes it.
+fn luma_of(r: u8, g: u8, b: u8) -> u8 {
+    ((u32::from(r) * 299 + u32::from(g) * 587 + u32::from(b) * 114) / 1000) as u8
+}
+
+/// 1-bit rows (padded to whole bytes, 1 = white as the decoder hands them out for
+/// BlackIsZero) to 8-bit grey.
+fn unpack_bilevel(packed: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let row_bytes = width.div_ceil(8);
+    let mut out = Vec::with_capacity(width * height);
+    for row in packed.chunks(row_bytes).take(height) {
+        for x in 0..width {
+            let bit = row.get(x / 8).is_some_and(|b| b & (0x80 >> (x % 8)) != 0);
+            out.push(if bit { 255 } else { 0 });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const LIMITS: ImageLimits = ImageLimits {
+        max_pixels: 100_000_000,
+        max_pages: 5,
+    };
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let img =
+            image::GrayImage::from_fn(width, height, |x, y| image::Luma([((x + y) % 256) as u8]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn pages_of(
+        bytes: &[u8],
+        kind: ImageKind,
+        limits: &ImageLimits,
+    ) -> Result<Vec<(usize, u32, u32)>, ExtractError> {
+        let mut seen = Vec::new();
+        for_each_page(bytes, kind, limits, |n, p| {
+            seen.push((n, p.width, p.height));
+            Ok(())
+        })?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn a_png_is_one_grey_page() {
+        let got = pages_of(&png(30, 20), ImageKind::Png, &LIMITS).unwrap();
+        assert_eq!(got, vec![(1, 30, 20)]);
+        let mut pgm = Vec::new();
+        for_each_page(&png(3, 2), ImageKind::Png, &LIMITS, |_, p| {
+            pgm = p.pgm;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(pgm, b"P5\n3 2\n255\n\x00\x01\x02\x01\x02\x03");
+    }
+
+    #[test]
+    fn a_lying_type_is_a_mismatch() {
+        let err = pages_of(&png(4, 4), ImageKind::Jpeg, &LIMITS).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the file is not a valid JPEG: it is a PNG image"
+        );
+        let err = pages_of(b"%PDF-1.4 hello", ImageKind::Png, &LIMITS).unwrap_err();
+        assert!(matches!(err, ExtractError::TypeMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn tiff_pages_are_capped() {
+        let mut bytes = Cursor::new(Vec::new());
+        {
+            let mut enc = tiff::encoder::TiffEncoder::new(&mut bytes).unwrap();
+            for i in 0..7u8 {
+                let data = vec![i * 30; 8 * 6];
+                enc.write_image::<tiff::encoder::colortype::Gray8>(8, 6, &data)
+                    .unwrap();
+            }
+        }
+        let bytes = bytes.into_inner();
+        let all = pages_of(
+            &bytes,
+            ImageKind::Tiff,
+            &ImageLimits {
+                max_pages: 7,
+                ..LIMITS
+            },
+        )
+        .unwrap();
+        assert_eq!(all.len(), 7);
+        assert_eq!(all[6], (7, 8, 6));
+        let err = pages_of(&bytes, ImageKind::Tiff, &LIMITS).unwrap_err();
+        assert!(err.to_string().contains("more than 5 pages"), "{err}");
+    }
+
+    #[test]
+    fn bilevel_rows_unpack() {
+        assert_eq!(
+            unpack_bilevel(&[0b1010_0000, 0b0100_0000], 3, 2),
+            vec![255, 0, 255, 0, 255, 0]
+        );
+    }
+}
