@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::RegularUser;
-use crate::documents::routes::DocumentView;
+use crate::documents::view::DocumentView;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
 use crate::shares::service::{self, Created, ShareRow, SharedDocument};
