@@ -20,16 +20,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::AdvisoryLock;
 use crate::documents::files::{delete_object_or_retry_later, staging_key};
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, object_deletions};
 use crate::settings::Settings;
 use crate::state::AppState;
-
-/// Arbitrary constant naming the PostgreSQL advisory lock held during a run, so that
-/// instances sharing one database clean up once per tick instead of all at once.
-pub const CLEANUP_LOCK_ID: i64 = 0x646f_6375_636c;
 
 /// Rows read per query, so a large backlog never loads at once.
 const BATCH: u64 = 500;
@@ -249,7 +246,7 @@ impl RunLock {
         // the lock cannot outlive the run, whatever interrupts it.
         conn.close_on_drop();
         let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(CLEANUP_LOCK_ID)
+            .bind(AdvisoryLock::Cleanup.id())
             .fetch_one(&mut *conn)
             .await
             .context("taking the cleanup lock")?;
@@ -262,7 +259,7 @@ impl RunLock {
             return;
         };
         let unlocked = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-            .bind(CLEANUP_LOCK_ID)
+            .bind(AdvisoryLock::Cleanup.id())
             .fetch_one(&mut *conn)
             .await;
         if !matches!(unlocked, Ok(true)) {

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::AdvisoryLock;
 use crate::domain::InvalidInput;
 use crate::entities::{DocumentStatus, document_topics, documents, topics, users};
 use crate::error::ApiError;
@@ -201,10 +202,6 @@ fn name_taken_on_race(e: DbErr) -> ApiError {
     }
 }
 
-/// Arbitrary constant naming the PostgreSQL advisory lock that serialises changes to
-/// system topics within a transaction.
-const SYSTEM_TOPICS_LOCK_ID: i64 = 0x646f_6374_6f70;
-
 /// Serialises changes to one namespace until the transaction ends (`None`: system).
 async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<Uuid>) -> Result<(), DbErr> {
     match owner {
@@ -219,7 +216,8 @@ async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<Uuid>) -> Resul
         }
         None if db.get_database_backend() == DatabaseBackend::Postgres => {
             db.execute_unprepared(&format!(
-                "SELECT pg_advisory_xact_lock({SYSTEM_TOPICS_LOCK_ID})"
+                "SELECT pg_advisory_xact_lock({})",
+                AdvisoryLock::SystemTopics.id()
             ))
             .await?;
         }
