@@ -40,6 +40,7 @@ use uuid::Uuid;
 use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
+use crate::topics::service::{clash_key, sort_topics};
 use builtin::{BuiltinModel, Example};
 use providers::{ProviderConfig, RetryPolicy};
 
@@ -148,7 +149,7 @@ impl Input {
         let by_name: HashMap<String, Uuid> = self
             .topics
             .iter()
-            .map(|t| (name_key(&t.name), t.id))
+            .map(|t| (clash_key(&t.name), t.id))
             .collect();
         let mut out: Vec<Suggestion> = Vec::new();
         let mut new_names: Vec<String> = Vec::new();
@@ -161,7 +162,7 @@ impl Input {
             if confidence < MIN_MODEL_CONFIDENCE {
                 continue;
             }
-            let key = name_key(&t.name);
+            let key = clash_key(&t.name);
             if key.is_empty() {
                 continue;
             }
@@ -182,7 +183,7 @@ impl Input {
             };
             let same = |s: &Suggestion| match (&s.pick, &pick) {
                 (Pick::Existing(a), Pick::Existing(b)) => a == b,
-                (Pick::New(a), Pick::New(b)) => name_key(a) == name_key(b),
+                (Pick::New(a), Pick::New(b)) => clash_key(a) == clash_key(b),
                 _ => false,
             };
             match out.iter_mut().find(|s| same(s)) {
@@ -194,13 +195,6 @@ impl Input {
         out.truncate(MAX_SUGGESTIONS);
         out
     }
-}
-
-fn name_key(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 fn valid_new_name(name: &str) -> bool {
@@ -474,7 +468,7 @@ fn user_api_key(
 
 /// The owner's topics and the system topics, sorted by name (ignoring case).
 async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>, ClassifyError> {
-    let rows = topics::Entity::find()
+    let mut rows = topics::Entity::find()
         .filter(
             Condition::any()
                 .add(topics::Column::UserId.eq(user_id))
@@ -482,21 +476,15 @@ async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>
         )
         .all(&state.db)
         .await?;
-    let mut options: Vec<TopicOption> = rows
+    sort_topics(&mut rows, |t| t);
+    Ok(rows
         .into_iter()
         .map(|t| TopicOption {
             id: t.id,
             name: t.name,
             description: t.description,
         })
-        .collect();
-    options.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
-    Ok(options)
+        .collect())
 }
 
 /// The user's hand-filed documents (`document_topics.source = 'user'`), newest labels

@@ -76,9 +76,15 @@ impl TopicName {
     }
 }
 
-/// The key names are compared by: names differing only in case clash.
+/// The key names are compared by: names differing only in case, or in the spaces around
+/// and between words, clash (they read the same in a list). The one rule for names: the
+/// topics service, the classifier matching a reply to the user's topics, and the topics
+/// classification creates ([`find_or_create_for`]) all compare with it.
 pub fn clash_key(name: &str) -> String {
-    name.to_lowercase()
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Longest description, in characters.
@@ -256,8 +262,19 @@ async fn clashes(
     name: &str,
     except: Option<Uuid>,
 ) -> Result<bool, DbErr> {
+    Ok(clashing(db, owner, name, except).await?.is_some())
+}
+
+/// The topic the namespace can see whose name clashes with `name` (see [`clashes`]).
+async fn clashing(
+    db: &impl ConnectionTrait,
+    owner: Option<Uuid>,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<Option<Uuid>, DbErr> {
     let mut query = topics::Entity::find()
         .select_only()
+        .column(topics::Column::Id)
         .column(topics::Column::Name);
     query = match owner {
         Some(user) => query.filter(
@@ -270,9 +287,40 @@ async fn clashes(
     if let Some(id) = except {
         query = query.filter(topics::Column::Id.ne(id));
     }
-    let names: Vec<String> = query.into_tuple().all(db).await?;
+    let names: Vec<(Uuid, String)> = query.into_tuple().all(db).await?;
     let key = clash_key(name);
-    Ok(names.iter().any(|n| clash_key(n) == key))
+    Ok(names
+        .into_iter()
+        .find(|(_, n)| clash_key(n) == key)
+        .map(|(id, _)| id))
+}
+
+/// The topic `owner` can use whose name clashes with `name` (their own or a system
+/// topic), else a new topic of `owner` called `name`: how classification files a
+/// document under a topic it proposed. Runs in the caller's write transaction and takes
+/// the namespace lock first, like every other change to topics.
+#[tracing::instrument(skip_all)]
+pub async fn find_or_create_for(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    name: &TopicName,
+) -> Result<Uuid, DbErr> {
+    lock_namespace(db, Some(owner)).await?;
+    if let Some(id) = clashing(db, Some(owner), name.as_str(), None).await? {
+        return Ok(id);
+    }
+    let id = Uuid::new_v4();
+    topics::Entity::insert(topics::ActiveModel {
+        id: Set(id),
+        user_id: Set(Some(owner)),
+        name: Set(name.as_str().to_owned()),
+        description: Set(None),
+        color: Set(None),
+        created_at: Set(crate::time::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
 }
 
 /// Documents of `user` per topic (only `topic`, if given), in one grouped query; topics
@@ -308,7 +356,7 @@ async fn document_counts(
 
 /// Display order: by name ignoring case, system topics first on a tie, then exact name,
 /// then id.
-fn sort_topics<T>(rows: &mut [T], topic: impl Fn(&T) -> &topics::Model) {
+pub fn sort_topics<T>(rows: &mut [T], topic: impl Fn(&T) -> &topics::Model) {
     rows.sort_by_cached_key(|r| {
         let t = topic(r);
         (
