@@ -3,16 +3,15 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::{AuthSession, AuthUser};
 use crate::auth::limits::{self, Limit};
-use crate::auth::service::{self, LoginOutcome, SecondFactor};
+use crate::auth::service::{self, LoginOutcome, ProfileChanges, SecondFactor};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
-use crate::domain::Handle;
 use crate::entities::users::Role;
 use crate::entities::{quotas, users};
 use crate::error::{ApiError, ErrorBody};
@@ -634,14 +633,6 @@ pub async fn me(session: AuthSession) -> web::Json<UserView> {
     web::Json(UserView::from(&session.user))
 }
 
-const PROVIDERS: &[&str] = crate::settings::AiSettings::PROVIDERS;
-
-/// 1..=`max` characters, none of them a control character (the schemas' `pattern`).
-fn valid_setting_text(value: &str, max: usize) -> bool {
-    let n = value.chars().count();
-    (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
-}
-
 /// Updates the handle and classifier preferences.
 ///
 /// Classifier preferences: provider, model, an own API key (write-only, stored
@@ -669,72 +660,14 @@ pub async fn update_me(
     body: ApiJson<UpdateMeRequest>,
 ) -> Result<web::Json<UserView>, ApiError> {
     let body = body.0;
-    let current = &user.0.user;
-    let mut active = current.clone().into_active_model();
-    if let Some(handle) = body.handle {
-        let handle = Handle::parse(&handle).map_err(|e| ApiError::Unprocessable {
-            code: crate::error::ErrorCode::ValidationFailed,
-            message: e.0,
-        })?;
-        if handle.as_str() != current.handle {
-            let taken = crate::auth::repo::find_by_login(&state.db, handle.as_str())
-                .await?
-                .is_some();
-            if taken {
-                return Err(ApiError::Conflict {
-                    code: crate::error::ErrorCode::HandleTaken,
-                    message: "That handle is already in use".into(),
-                });
-            }
-            active.handle = Set(handle.as_str().to_owned());
-        }
-    }
-    if let Some(provider) = body.ai_provider {
-        if let Some(p) = &provider
-            && !PROVIDERS.contains(&p.as_str())
-        {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: format!("ai_provider must be one of {}", PROVIDERS.join(", ")),
-            });
-        }
-        active.ai_provider = Set(provider);
-    }
-    if let Some(model) = body.ai_model {
-        if model.as_ref().is_some_and(|m| !valid_setting_text(m, 200)) {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: "ai_model must be 1–200 characters without control characters".into(),
-            });
-        }
-        active.ai_model = Set(model);
-    }
-    if let Some(key) = body.ai_api_key {
-        if let Some(k) = &key
-            && !valid_setting_text(k, 1000)
-        {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: "ai_api_key must be 1–1000 characters without control characters".into(),
-            });
-        }
-        let aad = crate::classify::api_key_aad(current.id);
-        active.ai_api_key_enc = Set(key.map(|k| state.keys.encrypt(k.as_bytes(), &aad)));
-    }
-    if let Some(allow) = body.ai_allow_new_topics {
-        active.ai_allow_new_topics = Set(allow);
-    }
-    active.updated_at = Set(crate::time::now());
-    let updated = active
-        .update(&state.db)
-        .await
-        .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
-                code: crate::error::ErrorCode::HandleTaken,
-                message: "That handle is already in use".into(),
-            },
-            _ => e.into(),
-        })?;
+    let changes = ProfileChanges::parse(
+        body.handle.as_deref(),
+        body.ai_provider,
+        body.ai_model,
+        body.ai_api_key,
+        body.ai_allow_new_topics,
+    )?;
+    let updated = service::update_profile(&state.db, &state.keys, &user.0.user, changes).await?;
     Ok(web::Json(UserView::from(&updated)))
 }
 

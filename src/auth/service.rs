@@ -2,6 +2,7 @@
 //! backup codes, logout. Each opens and commits its own transaction where it needs one.
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -10,6 +11,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::repo::{self, CreateUserError, NewUser};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
 use crate::auth::totp;
+use crate::crypto::Keys;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::users;
 use crate::entities::users::Role;
@@ -70,6 +72,126 @@ fn validation(e: crate::domain::InvalidInput) -> ApiError {
         code: crate::error::ErrorCode::ValidationFailed,
         message: e.0,
     }
+}
+
+/// The classifier providers an account may choose.
+const PROVIDERS: &[&str] = crate::settings::AiSettings::PROVIDERS;
+
+/// 1..=`max` characters, none of them a control character (the schemas' `pattern`).
+fn valid_setting_text(value: &str, max: usize) -> bool {
+    let n = value.chars().count();
+    (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: crate::error::ErrorCode::ValidationFailed,
+        message,
+    }
+}
+
+fn handle_taken() -> ApiError {
+    ApiError::Conflict {
+        code: crate::error::ErrorCode::HandleTaken,
+        message: "That handle is already in use".into(),
+    }
+}
+
+/// Validated changes to one's own account (`PATCH /api/auth/me`): `None` leaves a field
+/// as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    /// New handle.
+    pub handle: Option<Handle>,
+    /// Classifier provider (one of the configured providers).
+    pub ai_provider: Option<Option<String>>,
+    /// Classifier model, 1–200 characters.
+    pub ai_model: Option<Option<String>>,
+    /// Own API key, 1–1000 characters (stored sealed).
+    pub ai_api_key: Option<Option<SecretString>>,
+    /// Whether the classifier may propose new topics.
+    pub ai_allow_new_topics: Option<bool>,
+}
+
+impl ProfileChanges {
+    /// Validates raw request fields.
+    pub fn parse(
+        handle: Option<&str>,
+        ai_provider: Option<Option<String>>,
+        ai_model: Option<Option<String>>,
+        ai_api_key: Option<Option<String>>,
+        ai_allow_new_topics: Option<bool>,
+    ) -> Result<Self, ApiError> {
+        let handle = handle.map(Handle::parse).transpose().map_err(validation)?;
+        if let Some(Some(p)) = &ai_provider
+            && !PROVIDERS.contains(&p.as_str())
+        {
+            return Err(unprocessable(format!(
+                "ai_provider must be one of {}",
+                PROVIDERS.join(", ")
+            )));
+        }
+        if let Some(Some(m)) = &ai_model
+            && !valid_setting_text(m, 200)
+        {
+            return Err(unprocessable(
+                "ai_model must be 1–200 characters without control characters".into(),
+            ));
+        }
+        if let Some(Some(k)) = &ai_api_key
+            && !valid_setting_text(k, 1000)
+        {
+            return Err(unprocessable(
+                "ai_api_key must be 1–1000 characters without control characters".into(),
+            ));
+        }
+        Ok(Self {
+            handle,
+            ai_provider,
+            ai_model,
+            ai_api_key: ai_api_key.map(|k| k.map(SecretString::from)),
+            ai_allow_new_topics,
+        })
+    }
+}
+
+/// Applies `changes` to the account `current`: a new handle must be free (`409
+/// handle_taken`, also when a concurrent change takes it first); an API key is sealed
+/// with `keys` before it is stored. The updated account.
+#[tracing::instrument(skip_all)]
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    keys: &Keys,
+    current: &users::Model,
+    changes: ProfileChanges,
+) -> Result<users::Model, ApiError> {
+    let mut active = current.clone().into_active_model();
+    if let Some(handle) = changes.handle
+        && handle.as_str() != current.handle
+    {
+        if repo::find_by_login(db, handle.as_str()).await?.is_some() {
+            return Err(handle_taken());
+        }
+        active.handle = Set(handle.as_str().to_owned());
+    }
+    if let Some(provider) = changes.ai_provider {
+        active.ai_provider = Set(provider);
+    }
+    if let Some(model) = changes.ai_model {
+        active.ai_model = Set(model);
+    }
+    if let Some(key) = changes.ai_api_key {
+        let aad = crate::classify::api_key_aad(current.id);
+        active.ai_api_key_enc = Set(key.map(|k| keys.encrypt(k.expose_secret().as_bytes(), &aad)));
+    }
+    if let Some(allow) = changes.ai_allow_new_topics {
+        active.ai_allow_new_topics = Set(allow);
+    }
+    active.updated_at = Set(crate::time::now());
+    active.update(db).await.map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => handle_taken(),
+        _ => e.into(),
+    })
 }
 
 async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), ApiError> {
