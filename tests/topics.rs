@@ -249,7 +249,7 @@ async fn names_differing_only_in_spaces_clash_everywhere() {
 
     // Topics classification proposes go through the same rule: an existing topic of the
     // owner, or a system topic, is reused; only a new name makes a new topic.
-    let user: Uuid = alice.user_id.parse().unwrap();
+    let user: docuvault::domain::UserId = alice.user_id.parse::<Uuid>().unwrap().into();
     let db = &app.state.db;
     let found = |name: &str| {
         let name = docuvault::topics::service::TopicName::parse(name).unwrap();

@@ -316,8 +316,8 @@ async fn chosen_topics(
                     tracing::debug!("dropping a proposed topic name that is not valid");
                     continue;
                 };
-                let id = topics_service::find_or_create_for(db, owner, &name).await?;
-                chosen.push((id, s.confidence));
+                let id = topics_service::find_or_create_for(db, owner.into(), &name).await?;
+                chosen.push((id.into(), s.confidence));
             }
         }
     }
