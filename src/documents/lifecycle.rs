@@ -468,9 +468,9 @@ pub async fn remove(
         object_key: row.try_get("", "object_key")?,
     };
     if removed.status == DocumentStatus::Pending {
-        release_reservation(db, removed.user_id, removed.size_bytes).await?;
+        release_reservation(db, removed.user_id.into(), removed.size_bytes).await?;
     } else {
-        refund_quota(db, removed.user_id, removed.size_bytes).await?;
+        refund_quota(db, removed.user_id.into(), removed.size_bytes).await?;
     }
     Ok(Some(removed))
 }

@@ -9,8 +9,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, DbErr};
-use uuid::Uuid;
 
+use crate::domain::UserId;
 use crate::entities::quotas;
 
 /// `column - delta`, never below zero.
@@ -22,7 +22,7 @@ fn minus_floored_at_zero(column: quotas::Column, delta: i64) -> Expr {
 /// conditional statement; `false` when it does not fit.
 pub async fn reserve_quota(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     size: i64,
 ) -> Result<bool, DbErr> {
     let stmt = Query::update()
@@ -47,7 +47,7 @@ pub async fn reserve_quota(
 /// lowered it since); the new `used_bytes`, or `None` when refused.
 pub async fn settle_reservation(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     declared: i64,
     size: i64,
 ) -> Result<Option<i64>, DbErr> {
@@ -76,14 +76,18 @@ pub async fn settle_reservation(
 }
 
 /// Gives back `delta` charged bytes, never going below zero.
-pub async fn refund_quota(db: &impl ConnectionTrait, user: Uuid, delta: i64) -> Result<(), DbErr> {
+pub async fn refund_quota(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    delta: i64,
+) -> Result<(), DbErr> {
     give_back(db, user, quotas::Column::UsedBytes, delta).await
 }
 
 /// Releases `delta` reserved bytes (a pending upload went away), never below zero.
 pub async fn release_reservation(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     delta: i64,
 ) -> Result<(), DbErr> {
     give_back(db, user, quotas::Column::ReservedBytes, delta).await
@@ -91,7 +95,7 @@ pub async fn release_reservation(
 
 async fn give_back(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     column: quotas::Column,
     delta: i64,
 ) -> Result<(), DbErr> {

@@ -11,6 +11,7 @@ use crate::auth::extract::RegularUser;
 use crate::documents::search::{ListFilter, PageRequest, SearchQuery, SortKey, SortOrder};
 use crate::documents::service::{self, Confirmation, UploadError};
 use crate::documents::view::DocumentView;
+use crate::domain::{DocumentId, FolderId, TopicId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
@@ -253,16 +254,16 @@ pub async fn upload_url(
 ) -> HttpResponse {
     match service::create_upload(
         &state,
-        user.0.user.id,
+        user.id(),
         &body.filename,
         &body.content_type,
         body.size_bytes,
-        body.folder_id,
+        body.folder_id.map(FolderId::from),
     )
     .await
     {
         Ok(t) => HttpResponse::Ok().json(UploadUrlResponse {
-            document_id: t.document_id,
+            document_id: t.document_id.into(),
             upload_url: absolute_url(&req, &state, t.upload_url),
             method: "PUT".into(),
             headers: t.headers,
@@ -294,9 +295,9 @@ pub async fn upload_url(
 pub async fn confirm(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> HttpResponse {
-    match service::confirm(&state, user.0.user.id, id.into_inner()).await {
+    match service::confirm(&state, user.id(), id.into_inner()).await {
         Ok(c) => HttpResponse::Ok().json(ConfirmResponse::from(c)),
         Err(e) => upload_error(e),
     }
@@ -335,8 +336,8 @@ pub async fn list(
         (None, None) => Some((SortKey::CreatedAt, q.order.unwrap_or(SortOrder::Desc))),
     };
     let (items, total) = service::list(
-        &state,
-        user.0.user.id,
+        &state.db,
+        user.id(),
         &ListFilter {
             topic: q.topic,
             folder_id: q.folder_id,
@@ -377,10 +378,9 @@ pub async fn list(
 pub async fn get_one(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
-    let doc =
-        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
     Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
 }
 
@@ -406,18 +406,19 @@ pub async fn get_one(
 pub async fn update(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
     body: ApiJson<UpdateDocumentRequest>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let body = body.0;
     let doc = service::update(
-        &state,
-        user.0.user.id,
+        &state.db,
+        user.id(),
         id.into_inner(),
         body.filename,
-        body.folder_id,
+        body.folder_id.map(|f| f.map(FolderId::from)),
         body.ai_opt_out,
-        body.topics,
+        body.topics
+            .map(|t| t.into_iter().map(TopicId::from).collect()),
     )
     .await?;
     Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
@@ -441,9 +442,9 @@ pub async fn update(
 pub async fn delete_one(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
-    service::delete(&state, user.0.user.id, id.into_inner()).await?;
+    service::delete(&state, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -466,9 +467,9 @@ pub async fn download(
     user: RegularUser,
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DownloadResponse>, ApiError> {
-    let (url, expires_at) = service::download_url(&state, user.0.user.id, id.into_inner()).await?;
+    let (url, expires_at) = service::download_url(&state, user.id(), id.into_inner()).await?;
     Ok(web::Json(DownloadResponse {
         url: absolute_url(&req, &state, url),
         expires_at,
@@ -494,9 +495,9 @@ pub async fn download(
 pub async fn classify(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc = service::reclassify(&state, user.0.user.id, id.into_inner()).await?;
+    let doc = service::reclassify(&state, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(ClassifyResponse {
         id: doc.id,
         status: doc.status,
@@ -520,10 +521,9 @@ pub async fn classify(
 pub async fn document_text(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentText>, ApiError> {
-    let doc =
-        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
     let max = state.settings.extract.max_chars;
     let truncated = doc
         .extracted_text
