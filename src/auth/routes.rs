@@ -800,7 +800,7 @@ pub async fn totp_disable(
     };
     let (access_token, expires_in) =
         service::totp_disable(&state, &user.0, &body.password, &second).await?;
-    let fresh = users::Entity::find_by_id(user.0.user.id)
+    let fresh = users::Entity::find_by_id(user.id())
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -908,7 +908,7 @@ pub async fn my_quota(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<web::Json<QuotaView>, ApiError> {
-    let quota = quotas::Entity::find_by_id(user.0.user.id)
+    let quota = quotas::Entity::find_by_id(user.id())
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account without quota row")))?;
