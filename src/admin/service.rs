@@ -249,9 +249,19 @@ pub async fn delete_account(
     // Rows are gone (cascade); now the bytes. Failures are retried by the cleanup job.
     for doc in docs {
         if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
-            crate::documents::files::delete_object_or_retry_later(state, &key).await?;
+            crate::documents::files::delete_object_or_retry_later(
+                &state.db,
+                state.storage.as_ref(),
+                &key,
+            )
+            .await?;
             let staging = crate::documents::files::staging_key(&key)?;
-            crate::documents::files::delete_object_or_retry_later(state, &staging).await?;
+            crate::documents::files::delete_object_or_retry_later(
+                &state.db,
+                state.storage.as_ref(),
+                &staging,
+            )
+            .await?;
         }
     }
     Ok(())

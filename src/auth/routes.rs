@@ -595,7 +595,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout(&state, &session).await?;
+    service::logout(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 
@@ -614,7 +614,7 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout_all(&state, &session).await?;
+    service::logout_all(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 

@@ -1,7 +1,9 @@
 //! Account use cases: register, login (with second factor), password change, TOTP,
 //! backup codes, logout. Each opens and commits its own transaction where it needs one.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set,
+};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -194,8 +196,8 @@ pub async fn update_profile(
     })
 }
 
-async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), ApiError> {
-    entry.record(&state.db).await?;
+async fn audit(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), ApiError> {
+    entry.record(db).await?;
     Ok(())
 }
 
@@ -261,7 +263,7 @@ pub async fn register(
     let password = Password::parse(password).map_err(validation)?;
     let user = create_account(state, &handle, &email, &password, Role::User, false).await?;
     audit(
-        state,
+        &state.db,
         AuditEntry::new(
             AuditEvent::UserRegistered,
             Outcome::Success,
@@ -316,13 +318,13 @@ pub async fn login(
                     "unknown_account"
                 },
             );
-            audit(state, entry).await?;
+            audit(&state.db, entry).await?;
             return Err(invalid_credentials());
         }
     };
     if !user.is_active {
         audit(
-            state,
+            &state.db,
             AuditEntry::new(
                 AuditEvent::LoginFailed,
                 Outcome::Failure,
@@ -346,10 +348,10 @@ pub async fn login(
     }
 
     let known_ip = repo::has_logged_in_from(&state.db, user.id, &client.ip).await?;
-    let ever_logged_in = has_any_login(state, user.id).await?;
+    let ever_logged_in = has_any_login(&state.db, user.id).await?;
     let tokens = sessions::start(state, &state.db, user.id, client).await?;
     audit(
-        state,
+        &state.db,
         AuditEntry::new(
             AuditEvent::LoginSucceeded,
             Outcome::Success,
@@ -384,14 +386,14 @@ fn login_limit_key(user: Option<&users::Model>, login: &str) -> String {
     }
 }
 
-async fn has_any_login(state: &AppState, user: Uuid) -> Result<bool, ApiError> {
+async fn has_any_login(db: &impl ConnectionTrait, user: Uuid) -> Result<bool, ApiError> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(crate::entities::audit_log::Entity::find()
         .filter(crate::entities::audit_log::Column::UserId.eq(user))
         .filter(
             crate::entities::audit_log::Column::EventType.eq(AuditEvent::LoginSucceeded.as_str()),
         )
-        .one(&state.db)
+        .one(db)
         .await?
         .is_some())
 }
@@ -452,7 +454,7 @@ async fn check_second_factor(
         (failed_event, Outcome::Failure)
     };
     audit(
-        state,
+        &state.db,
         AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
     )
     .await?;
@@ -609,7 +611,7 @@ pub async fn totp_enable(
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
     let Some(step) = totp::verify(&secret, code, now) else {
         audit(
-            state,
+            &state.db,
             AuditEntry::new(
                 AuditEvent::TotpFailed,
                 Outcome::Failure,
@@ -736,10 +738,10 @@ pub async fn regenerate_backup_codes(
 }
 
 /// Ends the current session.
-pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
-    sessions::revoke_family(&state.db, session.session_id).await?;
+pub async fn logout(db: &impl ConnectionTrait, session: &AuthSession) -> Result<(), ApiError> {
+    sessions::revoke_family(db, session.session_id).await?;
     audit(
-        state,
+        db,
         AuditEntry::new(
             AuditEvent::LoggedOut,
             Outcome::Success,
@@ -752,8 +754,8 @@ pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiEr
 }
 
 /// Ends every session and invalidates every access token of the account.
-pub async fn logout_all(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+pub async fn logout_all(db: &DatabaseConnection, session: &AuthSession) -> Result<(), ApiError> {
+    let txn = crate::db::begin_write(db).await?;
     sessions::revoke_all(&txn, session.user.id, None).await?;
     let mut active = session.user.clone().into_active_model();
     active.tokens_valid_after = Set(crate::time::now());

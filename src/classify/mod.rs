@@ -31,12 +31,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::crypto::Keys;
 use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
@@ -324,7 +325,7 @@ pub async fn classify_document(
         )));
     }
 
-    let options = load_topics(state, user.id).await?;
+    let options = load_topics(&state.db, user.id).await?;
     let allow_new = user.ai_allow_new_topics && provider != "builtin";
     if options.is_empty() && !(allow_new && ai.max_new_topics_per_document > 0) {
         return Ok(none("no topics to choose from".into()));
@@ -349,7 +350,7 @@ pub async fn classify_document(
         system_prompt,
     };
     let suggestions = if provider == "builtin" {
-        let examples = load_examples(state, user.id, doc.id, &input.topics).await?;
+        let examples = load_examples(&state.db, ai, user.id, doc.id, &input.topics).await?;
         // Training reads up to builtin_max_examples × builtin_example_chars of text: CPU
         // work, kept off the async threads.
         tokio::task::spawn_blocking(move || Builtin::new(&input.topics, &examples).suggest(&input))
@@ -362,7 +363,7 @@ pub async fn classify_document(
                 }
             })?
     } else {
-        let key = user_api_key(state, &user)?;
+        let key = user_api_key(&state.keys, &user)?;
         model_classifier(ai, &provider, model.clone(), key)?
             .classify(&input)
             .await?
@@ -446,35 +447,32 @@ fn model_classifier(
 }
 
 /// The user's own API key, decrypted.
-fn user_api_key(
-    state: &AppState,
-    user: &users::Model,
-) -> Result<Option<SecretString>, ClassifyError> {
+fn user_api_key(keys: &Keys, user: &users::Model) -> Result<Option<SecretString>, ClassifyError> {
     let Some(sealed) = &user.ai_api_key_enc else {
         return Ok(None);
     };
-    let bytes = state
-        .keys
-        .decrypt(sealed, &api_key_aad(user.id))
-        .map_err(|e| {
-            ClassifyError::Permanent(format!(
-                "the account's AI API key cannot be decrypted ({e}); set it again"
-            ))
-        })?;
+    let bytes = keys.decrypt(sealed, &api_key_aad(user.id)).map_err(|e| {
+        ClassifyError::Permanent(format!(
+            "the account's AI API key cannot be decrypted ({e}); set it again"
+        ))
+    })?;
     let key = String::from_utf8(bytes)
         .map_err(|_| ClassifyError::Permanent("the account's AI API key is not text".into()))?;
     Ok(Some(SecretString::from(key)))
 }
 
 /// The owner's topics and the system topics, sorted by name (ignoring case).
-async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>, ClassifyError> {
+async fn load_topics(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<TopicOption>, ClassifyError> {
     let mut rows = topics::Entity::find()
         .filter(
             Condition::any()
                 .add(topics::Column::UserId.eq(user_id))
                 .add(topics::Column::UserId.is_null()),
         )
-        .all(&state.db)
+        .all(db)
         .await?;
     sort_topics(&mut rows, |t| t);
     Ok(rows
@@ -492,12 +490,12 @@ async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>
 /// characters each, no topic taking more than its fair share; `exclude` (the document
 /// being classified) is left out.
 async fn load_examples(
-    state: &AppState,
+    db: &impl ConnectionTrait,
+    ai: &AiSettings,
     user_id: Uuid,
     exclude: Uuid,
     options: &[TopicOption],
 ) -> Result<Vec<Example>, ClassifyError> {
-    let ai = &state.settings.ai;
     let max_docs = ai.builtin_max_examples;
     if max_docs == 0 || options.is_empty() {
         return Ok(Vec::new());
@@ -518,7 +516,7 @@ async fn load_examples(
         .order_by_asc(document_topics::Column::DocumentId)
         .limit(max_docs.saturating_mul(4))
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
 
     // Group per document in label order; cap each topic at a fair share so one big topic
@@ -574,7 +572,7 @@ async fn load_examples(
         .filter(documents::Column::Id.is_in(chosen.clone()))
         .filter(documents::Column::UserId.eq(user_id))
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
     let mut texts: HashMap<Uuid, String> = rows
         .into_iter()

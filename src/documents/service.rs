@@ -240,7 +240,7 @@ async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confir
 async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiError> {
     let key = object_key(doc)?;
     for k in [staging_key(&key)?, key] {
-        delete_object_or_retry_later(state, &k).await?;
+        delete_object_or_retry_later(&state.db, state.storage.as_ref(), &k).await?;
     }
     let txn = crate::db::begin_write(&state.db).await?;
     lifecycle::remove(&txn, doc.id, RemoveIf::Pending { user: doc.user_id }).await?;
@@ -375,8 +375,8 @@ pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<()
     // The staging key too: an upload URL stays valid after confirm and may have been
     // used again (on S3 nothing can stop that; the bytes just never count).
     let key = ObjectKey::parse(&removed.object_key).map_err(|e| ApiError::Internal(e.into()))?;
-    delete_object_or_retry_later(state, &key).await?;
-    delete_object_or_retry_later(state, &staging_key(&key)?).await?;
+    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &key).await?;
+    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &staging_key(&key)?).await?;
     Ok(())
 }
 

@@ -145,7 +145,7 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
                 continue;
             };
             for k in [staging_key(&key)?, key] {
-                delete_object_or_retry_later(state, &k)
+                delete_object_or_retry_later(&state.db, state.storage.as_ref(), &k)
                     .await
                     .with_context(|| format!("recording the deletion of {k}"))?;
             }

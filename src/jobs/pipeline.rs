@@ -80,11 +80,11 @@ pub async fn renew_lease(state: &AppState, doc: &documents::Model) -> Result<boo
 
 /// Marks a claimed document `failed` with `reason` (nothing when the claim was lost).
 async fn fail(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     doc: &documents::Model,
     reason: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    lifecycle::fail(&state.db, doc, reason).await?;
+    lifecycle::fail(db, doc, reason).await?;
     Ok(())
 }
 
@@ -98,14 +98,14 @@ pub fn backoff(base_secs: u64, attempt: u32) -> Duration {
 
 /// Puts a claimed document back in `queued`, to be dispatched again after `delay`.
 async fn retry_later(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     doc: &documents::Model,
     reason: &str,
     delay: Duration,
 ) -> Result<(), sea_orm::DbErr> {
     let at = crate::time::now()
         + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
-    lifecycle::retry_later(&state.db, doc, reason, at).await?;
+    lifecycle::retry_later(db, doc, reason, at).await?;
     Ok(())
 }
 
@@ -168,7 +168,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("stored object key is invalid: {e}"))?;
             let Some(bytes) = state.storage.get(&key).await? else {
                 let reason = "The stored file is missing".to_owned();
-                fail(state, doc, &reason).await?;
+                fail(&state.db, doc, &reason).await?;
                 return Ok(JobResult::Failed(reason));
             };
             match extract(state, doc, &bytes).await {
@@ -191,7 +191,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 }
                 Err(e) => {
                     let reason = format!("Text extraction failed: {e}");
-                    fail(state, doc, &reason).await?;
+                    fail(&state.db, doc, &reason).await?;
                     return Ok(JobResult::Failed(reason));
                 }
             }
@@ -205,19 +205,19 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
         },
         Err(ClassifyError::Permanent(e)) => {
             let reason = format!("Classification failed: {e}");
-            fail(state, doc, &reason).await?;
+            fail(&state.db, doc, &reason).await?;
             Ok(JobResult::Failed(reason))
         }
         Err(ClassifyError::Transient(e)) => {
             let attempts = u32::try_from(doc.attempts).unwrap_or(u32::MAX);
             if attempts >= state.settings.jobs.max_attempts {
                 let reason = format!("Classification failed after {attempts} attempts: {e}");
-                fail(state, doc, &reason).await?;
+                fail(&state.db, doc, &reason).await?;
                 Ok(JobResult::Failed(reason))
             } else {
                 let reason = format!("Classification will be retried: {e}");
                 let delay = backoff(state.settings.jobs.retry_base_delay_secs, attempts);
-                retry_later(state, doc, &reason, delay).await?;
+                retry_later(&state.db, doc, &reason, delay).await?;
                 Ok(JobResult::Retrying(reason))
             }
         }
