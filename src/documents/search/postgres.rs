@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 use super::query::SearchQuery;
 use super::ranked::{
-    Hit, SearchOrder, candidate_limit, close_candidate_page, open_candidate_page, search_total,
+    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
+    search_total,
 };
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, highlight_words, segments};
-use super::sql::{Sql, VIEW_COLUMNS, push_filters, sort_column};
+use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
 use crate::error::ApiError;
 
@@ -38,9 +39,7 @@ fn push_pg_candidates(
     sql.push(" FROM documents d CROSS JOIN websearch_to_tsquery('simple'::regconfig, ")
         .bind(q.text.clone())
         .push(") AS q(query) WHERE d.search_vector @@ q.query AND ");
-    push_filters(sql, user, filter);
-    sql.push(&format!(" ORDER BY {} LIMIT ", order.candidates))
-        .bind(candidate_limit(page));
+    end_candidates(sql, user, filter, page, order);
 }
 
 /// One page of ranked hits on PostgreSQL (run inside the caller's transaction).
@@ -82,10 +81,9 @@ pub(super) async fn search_postgres(
     ));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
 
-    let mut count_sql = Sql::new(backend);
-    count_sql.push("SELECT COUNT(*) AS n FROM (SELECT d.id");
-    push_pg_candidates(&mut count_sql, user, filter, q, page, &order);
-    count_sql.push(") c");
+    let count_sql = count_candidates(backend, |count_sql| {
+        push_pg_candidates(count_sql, user, filter, q, page, &order);
+    });
     let total = search_total(db, page, &hits, count_sql).await?;
     // File names are highlighted here: PostgreSQL's parser reads `a-b.pdf` as one token.
     let items = hits

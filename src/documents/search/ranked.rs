@@ -2,10 +2,11 @@
 //! candidates and of the page, the candidate page around a backend's candidates
 //! subquery, and the total of a search.
 
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
+use uuid::Uuid;
 
-use super::sql::{Sql, count, direction, limit_offset, order_terms};
-use super::{DocumentRow, PageRequest, SortKey, SortOrder, Total};
+use super::sql::{Sql, count, direction, limit_offset, order_terms, push_filters};
+use super::{DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
 use crate::error::ApiError;
 
 /// A search hit: the row plus the marked-up snippets of its text and name, and how
@@ -69,8 +70,35 @@ impl SearchOrder {
 }
 
 /// `max_hits + 1` as a bind value: the candidates a search fetches at most.
-pub(super) fn candidate_limit(page: PageRequest) -> i64 {
+fn candidate_limit(page: PageRequest) -> i64 {
     i64::try_from(page.max_hits.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+/// Ends a backend's candidates subquery body (after its own match condition and ` AND `):
+/// the owner-scoped filters, the candidate order and the `max_hits + 1` limit.
+pub(super) fn end_candidates(
+    sql: &mut Sql,
+    user: Uuid,
+    filter: &ListFilter,
+    page: PageRequest,
+    order: &SearchOrder,
+) {
+    push_filters(sql, user, filter);
+    sql.push(&format!(" ORDER BY {} LIMIT ", order.candidates))
+        .bind(candidate_limit(page));
+}
+
+/// The statement counting a search's candidates; `push_candidates` writes the backend's
+/// candidates subquery body (without `SELECT`).
+pub(super) fn count_candidates(
+    backend: DatabaseBackend,
+    push_candidates: impl FnOnce(&mut Sql),
+) -> Sql {
+    let mut count_sql = Sql::new(backend);
+    count_sql.push("SELECT COUNT(*) AS n FROM (SELECT d.id");
+    push_candidates(&mut count_sql);
+    count_sql.push(") c");
+    count_sql
 }
 
 /// Opens the page of a search's candidates: `(` then the candidates subquery (at most

@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 use super::query::SearchQuery;
 use super::ranked::{
-    Hit, SearchOrder, candidate_limit, close_candidate_page, open_candidate_page, search_total,
+    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
+    search_total,
 };
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, segments};
-use super::sql::{Sql, VIEW_COLUMNS, push_filters, sort_column};
+use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
 use crate::error::ApiError;
 
@@ -40,9 +41,7 @@ fn push_sqlite_candidates(
     );
     push_fts5_match(sql, user, expr);
     sql.push(" AND ");
-    push_filters(sql, user, filter);
-    sql.push(&format!(" ORDER BY {} LIMIT ", order.candidates))
-        .bind(candidate_limit(page));
+    end_candidates(sql, user, filter, page, order);
 }
 
 /// One page of ranked hits on SQLite.
@@ -90,10 +89,9 @@ pub(super) async fn search_sqlite(
     sql.push(&format!(" ORDER BY {}", order.outer));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
 
-    let mut count_sql = Sql::new(backend);
-    count_sql.push("SELECT COUNT(*) AS n FROM (SELECT d.id");
-    push_sqlite_candidates(&mut count_sql, user, filter, expr, page, &order);
-    count_sql.push(") c");
+    let count_sql = count_candidates(backend, |count_sql| {
+        push_sqlite_candidates(count_sql, user, filter, expr, page, &order);
+    });
     let total = search_total(db, page, &hits, count_sql).await?;
     Ok((listed(hits), total))
 }
