@@ -15,7 +15,7 @@ use crate::entities::quotas;
 
 /// `column - delta`, never below zero.
 fn minus_floored_at_zero(column: quotas::Column, delta: i64) -> Expr {
-    Func::greatest([Expr::val(0_i64).into(), Expr::col(column).sub(delta)]).into()
+    Func::greatest([Expr::val(0_i64), Expr::col(column).sub(delta)]).into()
 }
 
 /// Reserves `size` bytes for a new upload when `used + reserved + size <= limit`, in one
