@@ -339,8 +339,8 @@ pub async fn list(
         &state.db,
         user.id(),
         &ListFilter {
-            topic: q.topic,
-            folder_id: q.folder_id,
+            topic: q.topic.map(TopicId::from),
+            folder_id: q.folder_id.map(FolderId::from),
             status: q.status,
             q: search,
         },

@@ -390,7 +390,7 @@ pub async fn list(
     filter: &ListFilter,
     page: PageRequest,
 ) -> Result<(Vec<Listed>, Total), ApiError> {
-    crate::documents::search::list(db, user.into(), filter, page).await
+    crate::documents::search::list(db, user, filter, page).await
 }
 
 /// Renames, moves or changes `ai_opt_out` of the caller's document.

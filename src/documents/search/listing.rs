@@ -2,10 +2,10 @@
 //! a search query.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
-use uuid::Uuid;
 
 use super::sql::{Sql, VIEW_COLUMNS, count, limit_offset, order_terms, push_filters};
 use super::{DocumentRow, ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
+use crate::domain::UserId;
 use crate::error::ApiError;
 
 /// The total, counting only when the page alone cannot tell it.
@@ -26,7 +26,7 @@ async fn total_for(
 /// One page of the caller's documents, without a search query.
 pub(super) async fn list_plain(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     page: PageRequest,
 ) -> Result<(Vec<Listed>, Total), ApiError> {

@@ -37,6 +37,7 @@ pub use snippet::{
 };
 pub use topics::{DocumentTopic, topics_of};
 
+use crate::domain::{FolderId, TopicId, UserId};
 use crate::entities::{DocumentStatus, documents};
 use crate::error::ApiError;
 
@@ -117,9 +118,9 @@ pub enum SortOrder {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     /// Only documents with this topic.
-    pub topic: Option<Uuid>,
+    pub topic: Option<TopicId>,
     /// Only documents in this folder.
-    pub folder_id: Option<Uuid>,
+    pub folder_id: Option<FolderId>,
     /// Only documents with this status (pending uploads are hidden otherwise).
     pub status: Option<DocumentStatus>,
     /// Full-text search.
@@ -184,7 +185,7 @@ impl Total {
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     page: PageRequest,
 ) -> Result<(Vec<Listed>, Total), ApiError> {

@@ -2,7 +2,6 @@
 //! indexed `search_vector`, ranked with `ts_rank`, snippets from `ts_headline`.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
-use uuid::Uuid;
 
 use super::query::SearchQuery;
 use super::ranked::{
@@ -12,6 +11,7 @@ use super::ranked::{
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, highlight_words, segments};
 use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
+use crate::domain::UserId;
 use crate::error::ApiError;
 
 /// Characters of extracted text PostgreSQL's `ts_headline` reads to build a snippet
@@ -30,7 +30,7 @@ fn pg_headline_options() -> String {
 /// documents in candidate order, at most `max_hits + 1`.
 fn push_pg_candidates(
     sql: &mut Sql,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     q: &SearchQuery,
     page: PageRequest,
@@ -45,7 +45,7 @@ fn push_pg_candidates(
 /// One page of ranked hits on PostgreSQL (run inside the caller's transaction).
 pub(super) async fn search_postgres(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     q: &SearchQuery,
     page: PageRequest,

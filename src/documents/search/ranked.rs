@@ -3,10 +3,10 @@
 //! subquery, and the total of a search.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
-use uuid::Uuid;
 
 use super::sql::{Sql, count, direction, limit_offset, order_terms, push_filters};
 use super::{DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
+use crate::domain::UserId;
 use crate::error::ApiError;
 
 /// A search hit: the row plus the marked-up snippets of its text and name, and how
@@ -78,7 +78,7 @@ fn candidate_limit(page: PageRequest) -> i64 {
 /// the owner-scoped filters, the candidate order and the `max_hits + 1` limit.
 pub(super) fn end_candidates(
     sql: &mut Sql,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     page: PageRequest,
     order: &SearchOrder,

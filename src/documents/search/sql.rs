@@ -2,9 +2,9 @@
 //! connection's dialect, the owner-scoped filters, sort terms, paging and counting.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
-use uuid::Uuid;
 
 use super::{ListFilter, PageRequest, SortKey, SortOrder};
+use crate::domain::UserId;
 use crate::entities::DocumentStatus;
 use crate::error::ApiError;
 
@@ -52,7 +52,7 @@ impl Sql {
 
 /// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal (in
 /// the SQL text, not a bound value) lets the partial list indexes serve the query.
-pub(super) fn push_filters(sql: &mut Sql, user: Uuid, filter: &ListFilter) {
+pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
     let pending = DocumentStatus::Pending.as_str();
     sql.push("d.user_id = ").bind(user);
     match filter.status {

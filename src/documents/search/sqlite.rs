@@ -2,7 +2,6 @@
 //! text, ranked with `bm25`, snippets from FTS5's `snippet` and `highlight`.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
-use uuid::Uuid;
 
 use super::query::SearchQuery;
 use super::ranked::{
@@ -12,10 +11,11 @@ use super::ranked::{
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, segments};
 use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
+use crate::domain::UserId;
 use crate::error::ApiError;
 
 /// The FTS5 MATCH expression: the owner's token AND the user's query over name + text.
-fn push_fts5_match(sql: &mut Sql, user: Uuid, expr: &str) {
+fn push_fts5_match(sql: &mut Sql, user: UserId, expr: &str) {
     sql.push("documents_fts MATCH ('owner : u' || hex(")
         .bind(user)
         .push(") || ' AND {filename body} : (' || ")
@@ -29,7 +29,7 @@ fn push_fts5_match(sql: &mut Sql, user: Uuid, expr: &str) {
 /// slower), and by relevance it yields the newest matches first and stops at the limit.
 fn push_sqlite_candidates(
     sql: &mut Sql,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     expr: &str,
     page: PageRequest,
@@ -47,7 +47,7 @@ fn push_sqlite_candidates(
 /// One page of ranked hits on SQLite.
 pub(super) async fn search_sqlite(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     filter: &ListFilter,
     q: &SearchQuery,
     page: PageRequest,
