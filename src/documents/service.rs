@@ -380,18 +380,11 @@ pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<()
     Ok(())
 }
 
-pub use crate::documents::search::{ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
-
-/// One page of the caller's own documents (listing or full-text search) and the number
-/// of matching documents; see [`crate::documents::search`].
-pub async fn list(
-    db: &DatabaseConnection,
-    user: UserId,
-    filter: &ListFilter,
-    page: PageRequest,
-) -> Result<(Vec<Listed>, Total), ApiError> {
-    crate::documents::search::list(db, user, filter, page).await
-}
+/// Listing and search are the read path of [`crate::documents::search`]: one page of
+/// the caller's own documents and the number of matching documents.
+pub use crate::documents::search::{
+    ListFilter, Listed, PageRequest, SortKey, SortOrder, Total, list,
+};
 
 /// Renames, moves or changes `ai_opt_out` of the caller's document.
 pub async fn update(
