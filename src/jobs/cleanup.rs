@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -27,6 +27,7 @@ use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, object_deletions};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::storage::{LocalStore, ObjectStore};
 
 /// Rows read per query, so a large backlog never loads at once.
 const BATCH: u64 = 500;
@@ -72,8 +73,8 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let outcome = async {
         remove_stale_uploads(state, &mut report).await?;
-        retry_object_deletions(state, &mut report).await?;
-        sweep_temp_files(state, &mut report).await
+        retry_object_deletions(&state.db, state.storage.as_ref(), &mut report).await?;
+        sweep_temp_files(state.local_store.as_ref(), &mut report).await
     }
     .await;
     lock.release().await;
@@ -159,8 +160,11 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
 
 /// Removes the local store's temporary files older than
 /// [`crate::storage::LocalStore::stale_temp_age`] (nothing for S3).
-async fn sweep_temp_files(state: &AppState, report: &mut CleanupReport) -> anyhow::Result<()> {
-    if let Some(local) = &state.local_store {
+async fn sweep_temp_files(
+    local_store: Option<&LocalStore>,
+    report: &mut CleanupReport,
+) -> anyhow::Result<()> {
+    if let Some(local) = local_store {
         report.stale_temp_files_removed = local.sweep_stale_temp_files().await;
     }
     Ok(())
@@ -169,7 +173,8 @@ async fn sweep_temp_files(state: &AppState, report: &mut CleanupReport) -> anyho
 /// Retries every recorded failed deletion once: success removes the record, failure
 /// counts the attempt and keeps the error.
 async fn retry_object_deletions(
-    state: &AppState,
+    db: &impl ConnectionTrait,
+    storage: &dyn ObjectStore,
     report: &mut CleanupReport,
 ) -> anyhow::Result<()> {
     let mut after: Option<String> = None;
@@ -181,14 +186,14 @@ async fn retry_object_deletions(
             query = query.filter(object_deletions::Column::ObjectKey.gt(last));
         }
         let rows = query
-            .all(&state.db)
+            .all(db)
             .await
             .context("listing failed object deletions")?;
         let full = rows.len() as u64 == BATCH;
         after = rows.last().map(|r| r.object_key.clone());
         for row in rows {
             let outcome = match ObjectKey::parse(&row.object_key) {
-                Ok(key) => state.storage.delete(&key).await.map_err(|e| e.to_string()),
+                Ok(key) => storage.delete(&key).await.map_err(|e| e.to_string()),
                 Err(_) => {
                     // Not a key this server could have written: nothing to delete.
                     tracing::warn!(key = row.object_key, "dropping an invalid object key");
@@ -199,7 +204,7 @@ async fn retry_object_deletions(
                 .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()));
             match outcome {
                 Ok(()) => {
-                    forget.exec(&state.db).await?;
+                    forget.exec(db).await?;
                     report.deletions_completed += 1;
                 }
                 Err(e) => {
@@ -212,7 +217,7 @@ async fn retry_object_deletions(
                         )
                         .col_expr(object_deletions::Column::LastError, Expr::value(Some(e)))
                         .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()))
-                        .exec(&state.db)
+                        .exec(db)
                         .await?;
                     report.deletions_still_failing += 1;
                 }
