@@ -8,9 +8,30 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 
 use crate::settings::Settings;
 
-/// Arbitrary constant naming the PostgreSQL advisory lock held while migrating,
-/// so several instances starting at once migrate one after another.
-const MIGRATION_LOCK_ID: i64 = 0x646f_6375_7661;
+/// The PostgreSQL advisory locks DocuVault takes, one table of their ids (arbitrary
+/// constants, kept as they were so instances of different versions still exclude each
+/// other). SQLite has one instance per file and needs none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdvisoryLock {
+    /// Held while migrating, so instances starting at once migrate one after another.
+    Migration,
+    /// Held during a cleanup run (`jobs::cleanup`), so instances sharing a database
+    /// clean up once per tick instead of all at once.
+    Cleanup,
+    /// Taken per transaction (`topics::service`) to serialise changes to system topics.
+    SystemTopics,
+}
+
+impl AdvisoryLock {
+    /// The lock's id as `pg_advisory_lock` and friends take it.
+    pub const fn id(self) -> i64 {
+        match self {
+            Self::Migration => 0x646f_6375_7661,
+            Self::Cleanup => 0x646f_6375_636c,
+            Self::SystemTopics => 0x646f_6374_6f70,
+        }
+    }
+}
 
 /// Opens a pool on `url` with the settings' limits; SQLite gets WAL, a busy timeout,
 /// enforced foreign keys and memory-mapped reads.
@@ -59,10 +80,11 @@ pub async fn migrate(settings: &Settings) -> Result<(), sea_orm::DbErr> {
 
 async fn migrate_on(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+        let lock = AdvisoryLock::Migration.id();
+        db.execute_unprepared(&format!("SELECT pg_advisory_lock({lock})"))
             .await?;
         let result = Migrator::up(db, None).await;
-        db.execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+        db.execute_unprepared(&format!("SELECT pg_advisory_unlock({lock})"))
             .await?;
         result
     } else {

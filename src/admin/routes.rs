@@ -10,7 +10,7 @@ use crate::admin::service::{self, AccountChanges, AccountRow, AuditFilter};
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::auth::extract::AdminUser;
 use crate::auth::service::create_account;
-use crate::domain::{Email, Handle, Password};
+use crate::domain::{Email, Handle, Password, UserId};
 use crate::entities::audit_log;
 use crate::entities::users::Role;
 use crate::error::{ApiError, ErrorBody};
@@ -248,7 +248,8 @@ pub async fn list_users(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<AdminUserPage>, ApiError> {
     let (page, per_page) = page_params(query.page, query.per_page)?;
-    let (rows, total) = service::list_accounts(&state, page, per_page, query.q.as_deref()).await?;
+    let (rows, total) =
+        service::list_accounts(&state.db, page, per_page, query.q.as_deref()).await?;
     Ok(web::Json(AdminUserPage {
         items: rows.into_iter().map(AdminUserView::from).collect(),
         total,
@@ -298,9 +299,9 @@ pub async fn create_user(
     let user = create_account(&state, &handle, &email, &password, account_role, true).await?;
     if let Some(limit) = body.quota_limit_bytes {
         service::update_account(
-            &state,
+            &state.db,
             &admin.0,
-            user.id,
+            user.id.into(),
             AccountChanges {
                 quota_limit_bytes: Some(limit),
                 ..AccountChanges::default()
@@ -314,11 +315,11 @@ pub async fn create_user(
         Some(user.id),
         Some(&admin.0.client.ip),
     )
-    .actor(Some(admin.0.user.id))
+    .actor(Some(admin.id().into()))
     .detail("role", account_role.as_str())
     .record(&state.db)
     .await?;
-    let row = service::get_account(&state, user.id).await?;
+    let row = service::get_account(&state.db, user.id.into()).await?;
     Ok(HttpResponse::Created().json(AdminUserView::from(row)))
 }
 
@@ -345,13 +346,13 @@ pub async fn create_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     body: ApiJson<UpdateUserRequest>,
 ) -> Result<web::Json<AdminUserView>, ApiError> {
     let body = body.0;
     let role = parse_role(body.role.as_deref())?;
     let row = service::update_account(
-        &state,
+        &state.db,
         &admin.0,
         id.into_inner(),
         AccountChanges {
@@ -382,7 +383,7 @@ pub async fn update_user(
 pub async fn delete_user(
     state: web::Data<AppState>,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     service::delete_account(&state, &admin.0, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -410,7 +411,7 @@ pub async fn list_audit_log(
     let query = query.into_inner();
     let (page, per_page) = page_params(query.page, query.per_page)?;
     let (items, total) = service::audit_log(
-        &state,
+        &state.db,
         page,
         per_page,
         AuditFilter {
@@ -445,7 +446,7 @@ pub async fn stats(
     state: web::Data<AppState>,
     _admin: AdminUser,
 ) -> Result<web::Json<StatsView>, ApiError> {
-    let s = service::stats(&state).await?;
+    let s = service::stats(&state.db).await?;
     Ok(web::Json(StatsView {
         users: s.users,
         active_users: s.active_users,

@@ -3,14 +3,15 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::auth::extract::AuthSession;
 use crate::auth::sessions;
+use crate::domain::UserId;
 use crate::entities::users::Role;
 use crate::entities::{audit_log, documents, quotas, users};
 use crate::error::ApiError;
@@ -41,7 +42,7 @@ fn not_found() -> ApiError {
 
 /// One page of accounts, newest first, optionally filtered by handle/e-mail substring.
 pub async fn list_accounts(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     page: u64,
     per_page: u64,
     q: Option<&str>,
@@ -60,13 +61,13 @@ pub async fn list_accounts(
                 .add(users::Column::Email.like(pattern)),
         );
     }
-    let paginator = query.paginate(&state.db, per_page);
+    let paginator = query.paginate(db, per_page);
     let total = paginator.num_items().await?;
     let users = paginator.fetch_page(page.saturating_sub(1)).await?;
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let quotas = quotas::Entity::find()
         .filter(quotas::Column::UserId.is_in(ids))
-        .all(&state.db)
+        .all(db)
         .await?;
     let rows = users
         .into_iter()
@@ -79,12 +80,12 @@ pub async fn list_accounts(
 }
 
 /// One account with its quota.
-pub async fn get_account(state: &AppState, id: Uuid) -> Result<AccountRow, ApiError> {
+pub async fn get_account(db: &impl ConnectionTrait, id: UserId) -> Result<AccountRow, ApiError> {
     let user = users::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or_else(not_found)?;
-    let quota = quotas::Entity::find_by_id(id).one(&state.db).await?;
+    let quota = quotas::Entity::find_by_id(id).one(db).await?;
     Ok(AccountRow { user, quota })
 }
 
@@ -138,9 +139,9 @@ fn check_admins_remain(
 /// The last active admin cannot be demoted or disabled: checked and changed in one
 /// transaction holding the active admins' rows ([`lock_active_admins`]).
 pub async fn update_account(
-    state: &AppState,
+    db: &DatabaseConnection,
     admin: &AuthSession,
-    id: Uuid,
+    id: UserId,
     changes: AccountChanges,
 ) -> Result<AccountRow, ApiError> {
     if changes.quota_limit_bytes.is_some_and(|l| l < 0) {
@@ -149,7 +150,7 @@ pub async fn update_account(
             message: "quota_limit_bytes must be >= 0".into(),
         });
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let admins = lock_active_admins(&txn).await?;
     let user = users::Entity::find_by_id(id)
         .one(&txn)
@@ -157,7 +158,7 @@ pub async fn update_account(
         .ok_or_else(not_found)?;
     let demotes = changes.role.is_some_and(|r| r != Role::Admin);
     let disables = changes.is_active == Some(false);
-    if id == admin.user.id && (demotes || disables) {
+    if id == admin.id() && (demotes || disables) {
         return Err(ApiError::Conflict {
             code: crate::error::ErrorCode::CannotModifySelf,
             message: "You cannot disable or demote your own account".into(),
@@ -177,7 +178,7 @@ pub async fn update_account(
     }
     if disables || role_changes {
         update = update.col_expr(users::Column::TokensValidAfter, Expr::value(now));
-        sessions::revoke_all(&txn, id, None).await?;
+        sessions::revoke_all(&txn, id.into(), None).await?;
     }
     update.exec(&txn).await?;
     if let Some(limit) = changes.quota_limit_bytes {
@@ -190,7 +191,7 @@ pub async fn update_account(
     let mut entry = AuditEntry::new(
         AuditEvent::AdminUserUpdated,
         Outcome::Success,
-        Some(id),
+        Some(id.into()),
         Some(&admin.client.ip),
     )
     .actor(Some(admin.user.id));
@@ -205,7 +206,7 @@ pub async fn update_account(
     }
     entry.record(&txn).await?;
     txn.commit().await?;
-    get_account(state, id).await
+    get_account(db, id).await
 }
 
 /// Deletes an account with everything it owns (rows cascade; stored objects after the
@@ -213,9 +214,9 @@ pub async fn update_account(
 pub async fn delete_account(
     state: &AppState,
     admin: &AuthSession,
-    id: Uuid,
+    id: UserId,
 ) -> Result<(), ApiError> {
-    if id == admin.user.id {
+    if id == admin.id() {
         return Err(ApiError::Conflict {
             code: crate::error::ErrorCode::CannotModifySelf,
             message: "You cannot delete your own account".into(),
@@ -248,9 +249,19 @@ pub async fn delete_account(
     // Rows are gone (cascade); now the bytes. Failures are retried by the cleanup job.
     for doc in docs {
         if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
-            crate::documents::files::delete_object_or_retry_later(state, &key).await?;
+            crate::documents::files::delete_object_or_retry_later(
+                &state.db,
+                state.storage.as_ref(),
+                &key,
+            )
+            .await?;
             let staging = crate::documents::files::staging_key(&key)?;
-            crate::documents::files::delete_object_or_retry_later(state, &staging).await?;
+            crate::documents::files::delete_object_or_retry_later(
+                &state.db,
+                state.storage.as_ref(),
+                &staging,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -271,7 +282,7 @@ pub struct AuditFilter {
 
 /// One page of audit entries, newest first.
 pub async fn audit_log(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     page: u64,
     per_page: u64,
     filter: AuditFilter,
@@ -293,7 +304,7 @@ pub async fn audit_log(
     if let Some(to) = filter.to {
         query = query.filter(audit_log::Column::CreatedAt.lt(to));
     }
-    let paginator = query.paginate(&state.db, per_page);
+    let paginator = query.paginate(db, per_page);
     let total = paginator.num_items().await?;
     let items = paginator.fetch_page(page.saturating_sub(1)).await?;
     Ok((items, total))
@@ -314,8 +325,7 @@ pub struct Stats {
 }
 
 /// Counts accounts, documents and stored bytes.
-pub async fn stats(state: &AppState) -> Result<Stats, ApiError> {
-    let db = &state.db;
+pub async fn stats(db: &impl ConnectionTrait) -> Result<Stats, ApiError> {
     let users = users::Entity::find().count(db).await?;
     let active_users = users::Entity::find()
         .filter(users::Column::IsActive.eq(true))

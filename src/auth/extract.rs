@@ -17,6 +17,7 @@ use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::auth::sessions::{self, ClientInfo};
+use crate::domain::UserId;
 use crate::entities::users::{self, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -80,6 +81,13 @@ pub struct AuthSession {
     pub client: ClientInfo,
 }
 
+impl AuthSession {
+    /// The signed-in account's id.
+    pub fn id(&self) -> UserId {
+        self.user.id.into()
+    }
+}
+
 async fn authenticate(
     state: web::Data<AppState>,
     bearer: Option<String>,
@@ -132,6 +140,13 @@ impl FromRequest for AuthSession {
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub AuthSession);
 
+impl AuthUser {
+    /// The signed-in account's id.
+    pub fn id(&self) -> UserId {
+        self.0.id()
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -172,6 +187,13 @@ fn require_role(user: AuthUser, wanted: Role) -> Result<AuthUser, ApiError> {
 #[derive(Debug, Clone)]
 pub struct RegularUser(pub AuthSession);
 
+impl RegularUser {
+    /// The signed-in account's id.
+    pub fn id(&self) -> UserId {
+        self.0.id()
+    }
+}
+
 impl FromRequest for RegularUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -185,6 +207,13 @@ impl FromRequest for RegularUser {
 /// An authenticated administrator.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthSession);
+
+impl AdminUser {
+    /// The signed-in account's id.
+    pub fn id(&self) -> UserId {
+        self.0.id()
+    }
+}
 
 impl FromRequest for AdminUser {
     type Error = ApiError;

@@ -3,16 +3,15 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::{AuthSession, AuthUser};
 use crate::auth::limits::{self, Limit};
-use crate::auth::service::{self, LoginOutcome, SecondFactor};
+use crate::auth::service::{self, LoginOutcome, ProfileChanges, SecondFactor};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
-use crate::domain::Handle;
 use crate::entities::users::Role;
 use crate::entities::{quotas, users};
 use crate::error::{ApiError, ErrorBody};
@@ -596,7 +595,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout(&state, &session).await?;
+    service::logout(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 
@@ -615,7 +614,7 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
-    service::logout_all(&state, &session).await?;
+    service::logout_all(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
 
@@ -632,14 +631,6 @@ pub async fn logout_all(
 #[get("/auth/me")]
 pub async fn me(session: AuthSession) -> web::Json<UserView> {
     web::Json(UserView::from(&session.user))
-}
-
-const PROVIDERS: &[&str] = crate::settings::AiSettings::PROVIDERS;
-
-/// 1..=`max` characters, none of them a control character (the schemas' `pattern`).
-fn valid_setting_text(value: &str, max: usize) -> bool {
-    let n = value.chars().count();
-    (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
 }
 
 /// Updates the handle and classifier preferences.
@@ -669,72 +660,14 @@ pub async fn update_me(
     body: ApiJson<UpdateMeRequest>,
 ) -> Result<web::Json<UserView>, ApiError> {
     let body = body.0;
-    let current = &user.0.user;
-    let mut active = current.clone().into_active_model();
-    if let Some(handle) = body.handle {
-        let handle = Handle::parse(&handle).map_err(|e| ApiError::Unprocessable {
-            code: crate::error::ErrorCode::ValidationFailed,
-            message: e.0,
-        })?;
-        if handle.as_str() != current.handle {
-            let taken = crate::auth::repo::find_by_login(&state.db, handle.as_str())
-                .await?
-                .is_some();
-            if taken {
-                return Err(ApiError::Conflict {
-                    code: crate::error::ErrorCode::HandleTaken,
-                    message: "That handle is already in use".into(),
-                });
-            }
-            active.handle = Set(handle.as_str().to_owned());
-        }
-    }
-    if let Some(provider) = body.ai_provider {
-        if let Some(p) = &provider
-            && !PROVIDERS.contains(&p.as_str())
-        {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: format!("ai_provider must be one of {}", PROVIDERS.join(", ")),
-            });
-        }
-        active.ai_provider = Set(provider);
-    }
-    if let Some(model) = body.ai_model {
-        if model.as_ref().is_some_and(|m| !valid_setting_text(m, 200)) {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: "ai_model must be 1–200 characters without control characters".into(),
-            });
-        }
-        active.ai_model = Set(model);
-    }
-    if let Some(key) = body.ai_api_key {
-        if let Some(k) = &key
-            && !valid_setting_text(k, 1000)
-        {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::ValidationFailed,
-                message: "ai_api_key must be 1–1000 characters without control characters".into(),
-            });
-        }
-        let aad = crate::crypto::api_key_aad(current.id);
-        active.ai_api_key_enc = Set(key.map(|k| state.keys.encrypt(k.as_bytes(), &aad)));
-    }
-    if let Some(allow) = body.ai_allow_new_topics {
-        active.ai_allow_new_topics = Set(allow);
-    }
-    active.updated_at = Set(crate::time::now());
-    let updated = active
-        .update(&state.db)
-        .await
-        .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
-                code: crate::error::ErrorCode::HandleTaken,
-                message: "That handle is already in use".into(),
-            },
-            _ => e.into(),
-        })?;
+    let changes = ProfileChanges::parse(
+        body.handle.as_deref(),
+        body.ai_provider,
+        body.ai_model,
+        body.ai_api_key,
+        body.ai_allow_new_topics,
+    )?;
+    let updated = service::update_profile(&state.db, &state.keys, &user.0.user, changes).await?;
     Ok(web::Json(UserView::from(&updated)))
 }
 
@@ -867,7 +800,7 @@ pub async fn totp_disable(
     };
     let (access_token, expires_in) =
         service::totp_disable(&state, &user.0, &body.password, &second).await?;
-    let fresh = users::Entity::find_by_id(user.0.user.id)
+    let fresh = users::Entity::find_by_id(user.id())
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -975,7 +908,7 @@ pub async fn my_quota(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<web::Json<QuotaView>, ApiError> {
-    let quota = quotas::Entity::find_by_id(user.0.user.id)
+    let quota = quotas::Entity::find_by_id(user.id())
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account without quota row")))?;

@@ -1,7 +1,10 @@
 //! Account use cases: register, login (with second factor), password change, TOTP,
 //! backup codes, logout. Each opens and commits its own transaction where it needs one.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set,
+};
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
@@ -10,6 +13,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::repo::{self, CreateUserError, NewUser};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
 use crate::auth::totp;
+use crate::crypto::Keys;
 use crate::domain::{Email, Handle, Password};
 use crate::entities::users;
 use crate::entities::users::Role;
@@ -72,8 +76,128 @@ fn validation(e: crate::domain::InvalidInput) -> ApiError {
     }
 }
 
-async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), ApiError> {
-    entry.record(&state.db).await?;
+/// The classifier providers an account may choose.
+const PROVIDERS: &[&str] = crate::settings::AiSettings::PROVIDERS;
+
+/// 1..=`max` characters, none of them a control character (the schemas' `pattern`).
+fn valid_setting_text(value: &str, max: usize) -> bool {
+    let n = value.chars().count();
+    (1..=max).contains(&n) && !value.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: crate::error::ErrorCode::ValidationFailed,
+        message,
+    }
+}
+
+fn handle_taken() -> ApiError {
+    ApiError::Conflict {
+        code: crate::error::ErrorCode::HandleTaken,
+        message: "That handle is already in use".into(),
+    }
+}
+
+/// Validated changes to one's own account (`PATCH /api/auth/me`): `None` leaves a field
+/// as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    /// New handle.
+    pub handle: Option<Handle>,
+    /// Classifier provider (one of the configured providers).
+    pub ai_provider: Option<Option<String>>,
+    /// Classifier model, 1–200 characters.
+    pub ai_model: Option<Option<String>>,
+    /// Own API key, 1–1000 characters (stored sealed).
+    pub ai_api_key: Option<Option<SecretString>>,
+    /// Whether the classifier may propose new topics.
+    pub ai_allow_new_topics: Option<bool>,
+}
+
+impl ProfileChanges {
+    /// Validates raw request fields.
+    pub fn parse(
+        handle: Option<&str>,
+        ai_provider: Option<Option<String>>,
+        ai_model: Option<Option<String>>,
+        ai_api_key: Option<Option<String>>,
+        ai_allow_new_topics: Option<bool>,
+    ) -> Result<Self, ApiError> {
+        let handle = handle.map(Handle::parse).transpose().map_err(validation)?;
+        if let Some(Some(p)) = &ai_provider
+            && !PROVIDERS.contains(&p.as_str())
+        {
+            return Err(unprocessable(format!(
+                "ai_provider must be one of {}",
+                PROVIDERS.join(", ")
+            )));
+        }
+        if let Some(Some(m)) = &ai_model
+            && !valid_setting_text(m, 200)
+        {
+            return Err(unprocessable(
+                "ai_model must be 1–200 characters without control characters".into(),
+            ));
+        }
+        if let Some(Some(k)) = &ai_api_key
+            && !valid_setting_text(k, 1000)
+        {
+            return Err(unprocessable(
+                "ai_api_key must be 1–1000 characters without control characters".into(),
+            ));
+        }
+        Ok(Self {
+            handle,
+            ai_provider,
+            ai_model,
+            ai_api_key: ai_api_key.map(|k| k.map(SecretString::from)),
+            ai_allow_new_topics,
+        })
+    }
+}
+
+/// Applies `changes` to the account `current`: a new handle must be free (`409
+/// handle_taken`, also when a concurrent change takes it first); an API key is sealed
+/// with `keys` before it is stored. The updated account.
+#[tracing::instrument(skip_all)]
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    keys: &Keys,
+    current: &users::Model,
+    changes: ProfileChanges,
+) -> Result<users::Model, ApiError> {
+    let mut active = current.clone().into_active_model();
+    if let Some(handle) = changes.handle
+        && handle.as_str() != current.handle
+    {
+        if repo::find_by_login(db, handle.as_str()).await?.is_some() {
+            return Err(handle_taken());
+        }
+        active.handle = Set(handle.as_str().to_owned());
+    }
+    if let Some(provider) = changes.ai_provider {
+        active.ai_provider = Set(provider);
+    }
+    if let Some(model) = changes.ai_model {
+        active.ai_model = Set(model);
+    }
+    if let Some(key) = changes.ai_api_key {
+        let aad = crate::crypto::api_key_aad(current.id);
+        active.ai_api_key_enc = Set(key.map(|k| keys.encrypt(k.expose_secret().as_bytes(), &aad)));
+    }
+    if let Some(allow) = changes.ai_allow_new_topics {
+        active.ai_allow_new_topics = Set(allow);
+    }
+    active.updated_at = Set(crate::time::now());
+    active.update(db).await.map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => handle_taken(),
+        _ => e.into(),
+    })
+}
+
+async fn audit(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), ApiError> {
+    entry.record(db).await?;
     Ok(())
 }
 
@@ -139,7 +263,7 @@ pub async fn register(
     let password = Password::parse(password).map_err(validation)?;
     let user = create_account(state, &handle, &email, &password, Role::User, false).await?;
     audit(
-        state,
+        &state.db,
         AuditEntry::new(
             AuditEvent::UserRegistered,
             Outcome::Success,
@@ -194,13 +318,13 @@ pub async fn login(
                     "unknown_account"
                 },
             );
-            audit(state, entry).await?;
+            audit(&state.db, entry).await?;
             return Err(invalid_credentials());
         }
     };
     if !user.is_active {
         audit(
-            state,
+            &state.db,
             AuditEntry::new(
                 AuditEvent::LoginFailed,
                 Outcome::Failure,
@@ -224,10 +348,10 @@ pub async fn login(
     }
 
     let known_ip = repo::has_logged_in_from(&state.db, user.id, &client.ip).await?;
-    let ever_logged_in = has_any_login(state, user.id).await?;
+    let ever_logged_in = has_any_login(&state.db, user.id).await?;
     let tokens = sessions::start(state, &state.db, user.id, client).await?;
     audit(
-        state,
+        &state.db,
         AuditEntry::new(
             AuditEvent::LoginSucceeded,
             Outcome::Success,
@@ -262,14 +386,14 @@ fn login_limit_key(user: Option<&users::Model>, login: &str) -> String {
     }
 }
 
-async fn has_any_login(state: &AppState, user: Uuid) -> Result<bool, ApiError> {
+async fn has_any_login(db: &impl ConnectionTrait, user: Uuid) -> Result<bool, ApiError> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(crate::entities::audit_log::Entity::find()
         .filter(crate::entities::audit_log::Column::UserId.eq(user))
         .filter(
             crate::entities::audit_log::Column::EventType.eq(AuditEvent::LoginSucceeded.as_str()),
         )
-        .one(&state.db)
+        .one(db)
         .await?
         .is_some())
 }
@@ -330,7 +454,7 @@ async fn check_second_factor(
         (failed_event, Outcome::Failure)
     };
     audit(
-        state,
+        &state.db,
         AuditEntry::new(event, outcome, Some(user.id), Some(&client.ip)),
     )
     .await?;
@@ -487,7 +611,7 @@ pub async fn totp_enable(
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
     let Some(step) = totp::verify(&secret, code, now) else {
         audit(
-            state,
+            &state.db,
             AuditEntry::new(
                 AuditEvent::TotpFailed,
                 Outcome::Failure,
@@ -614,10 +738,10 @@ pub async fn regenerate_backup_codes(
 }
 
 /// Ends the current session.
-pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
-    sessions::revoke_family(&state.db, session.session_id).await?;
+pub async fn logout(db: &impl ConnectionTrait, session: &AuthSession) -> Result<(), ApiError> {
+    sessions::revoke_family(db, session.session_id).await?;
     audit(
-        state,
+        db,
         AuditEntry::new(
             AuditEvent::LoggedOut,
             Outcome::Success,
@@ -630,8 +754,8 @@ pub async fn logout(state: &AppState, session: &AuthSession) -> Result<(), ApiEr
 }
 
 /// Ends every session and invalidates every access token of the account.
-pub async fn logout_all(state: &AppState, session: &AuthSession) -> Result<(), ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+pub async fn logout_all(db: &DatabaseConnection, session: &AuthSession) -> Result<(), ApiError> {
+    let txn = crate::db::begin_write(db).await?;
     sessions::revoke_all(&txn, session.user.id, None).await?;
     let mut active = session.user.clone().into_active_model();
     active.tokens_valid_after = Set(crate::time::now());

@@ -31,15 +31,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::crypto::Keys;
 use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
+use crate::topics::service::{clash_key, sort_topics};
 use builtin::{BuiltinModel, Example};
 use providers::{ProviderConfig, RetryPolicy};
 
@@ -148,7 +150,7 @@ impl Input {
         let by_name: HashMap<String, Uuid> = self
             .topics
             .iter()
-            .map(|t| (name_key(&t.name), t.id))
+            .map(|t| (clash_key(&t.name), t.id))
             .collect();
         let mut out: Vec<Suggestion> = Vec::new();
         let mut new_names: Vec<String> = Vec::new();
@@ -161,7 +163,7 @@ impl Input {
             if confidence < MIN_MODEL_CONFIDENCE {
                 continue;
             }
-            let key = name_key(&t.name);
+            let key = clash_key(&t.name);
             if key.is_empty() {
                 continue;
             }
@@ -182,7 +184,7 @@ impl Input {
             };
             let same = |s: &Suggestion| match (&s.pick, &pick) {
                 (Pick::Existing(a), Pick::Existing(b)) => a == b,
-                (Pick::New(a), Pick::New(b)) => name_key(a) == name_key(b),
+                (Pick::New(a), Pick::New(b)) => clash_key(a) == clash_key(b),
                 _ => false,
             };
             match out.iter_mut().find(|s| same(s)) {
@@ -194,13 +196,6 @@ impl Input {
         out.truncate(MAX_SUGGESTIONS);
         out
     }
-}
-
-fn name_key(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 fn valid_new_name(name: &str) -> bool {
@@ -321,7 +316,7 @@ pub async fn classify_document(
         )));
     }
 
-    let options = load_topics(state, user.id).await?;
+    let options = load_topics(&state.db, user.id).await?;
     let allow_new = user.ai_allow_new_topics && provider != "builtin";
     if options.is_empty() && !(allow_new && ai.max_new_topics_per_document > 0) {
         return Ok(none("no topics to choose from".into()));
@@ -346,7 +341,7 @@ pub async fn classify_document(
         system_prompt,
     };
     let suggestions = if provider == "builtin" {
-        let examples = load_examples(state, user.id, doc.id, &input.topics).await?;
+        let examples = load_examples(&state.db, ai, user.id, doc.id, &input.topics).await?;
         // Training reads up to builtin_max_examples × builtin_example_chars of text: CPU
         // work, kept off the async threads.
         tokio::task::spawn_blocking(move || Builtin::new(&input.topics, &examples).suggest(&input))
@@ -359,7 +354,7 @@ pub async fn classify_document(
                 }
             })?
     } else {
-        let key = user_api_key(state, &user)?;
+        let key = user_api_key(&state.keys, &user)?;
         model_classifier(ai, &provider, model.clone(), key)?
             .classify(&input)
             .await?
@@ -443,15 +438,11 @@ fn model_classifier(
 }
 
 /// The user's own API key, decrypted.
-fn user_api_key(
-    state: &AppState,
-    user: &users::Model,
-) -> Result<Option<SecretString>, ClassifyError> {
+fn user_api_key(keys: &Keys, user: &users::Model) -> Result<Option<SecretString>, ClassifyError> {
     let Some(sealed) = &user.ai_api_key_enc else {
         return Ok(None);
     };
-    let bytes = state
-        .keys
+    let bytes = keys
         .decrypt(sealed, &crate::crypto::api_key_aad(user.id))
         .map_err(|e| {
             ClassifyError::Permanent(format!(
@@ -464,30 +455,27 @@ fn user_api_key(
 }
 
 /// The owner's topics and the system topics, sorted by name (ignoring case).
-async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>, ClassifyError> {
-    let rows = topics::Entity::find()
+async fn load_topics(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<TopicOption>, ClassifyError> {
+    let mut rows = topics::Entity::find()
         .filter(
             Condition::any()
                 .add(topics::Column::UserId.eq(user_id))
                 .add(topics::Column::UserId.is_null()),
         )
-        .all(&state.db)
+        .all(db)
         .await?;
-    let mut options: Vec<TopicOption> = rows
+    sort_topics(&mut rows, |t| t);
+    Ok(rows
         .into_iter()
         .map(|t| TopicOption {
             id: t.id,
             name: t.name,
             description: t.description,
         })
-        .collect();
-    options.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
-    Ok(options)
+        .collect())
 }
 
 /// The user's hand-filed documents (`document_topics.source = 'user'`), newest labels
@@ -495,12 +483,12 @@ async fn load_topics(state: &AppState, user_id: Uuid) -> Result<Vec<TopicOption>
 /// characters each, no topic taking more than its fair share; `exclude` (the document
 /// being classified) is left out.
 async fn load_examples(
-    state: &AppState,
+    db: &impl ConnectionTrait,
+    ai: &AiSettings,
     user_id: Uuid,
     exclude: Uuid,
     options: &[TopicOption],
 ) -> Result<Vec<Example>, ClassifyError> {
-    let ai = &state.settings.ai;
     let max_docs = ai.builtin_max_examples;
     if max_docs == 0 || options.is_empty() {
         return Ok(Vec::new());
@@ -521,7 +509,7 @@ async fn load_examples(
         .order_by_asc(document_topics::Column::DocumentId)
         .limit(max_docs.saturating_mul(4))
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
 
     // Group per document in label order; cap each topic at a fair share so one big topic
@@ -577,7 +565,7 @@ async fn load_examples(
         .filter(documents::Column::Id.is_in(chosen.clone()))
         .filter(documents::Column::UserId.eq(user_id))
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
     let mut texts: HashMap<Uuid, String> = rows
         .into_iter()

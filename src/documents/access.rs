@@ -2,16 +2,16 @@
 //! is not yours is indistinguishable from one that does not exist: both are 404.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
+use crate::domain::{DocumentId, UserId};
 use crate::entities::{DocumentStatus, documents, shares};
 use crate::error::ApiError;
 
 /// The caller's own document, or 404.
 pub async fn owned(
     db: &impl ConnectionTrait,
-    user: Uuid,
-    id: Uuid,
+    user: UserId,
+    id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
     documents::Entity::find_by_id(id)
         .filter(documents::Column::UserId.eq(user))
@@ -23,15 +23,15 @@ pub async fn owned(
 /// A confirmed document the caller owns or that was shared with them, or 404.
 pub async fn readable(
     db: &impl ConnectionTrait,
-    user: Uuid,
-    id: Uuid,
+    user: UserId,
+    id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
     let doc = documents::Entity::find_by_id(id)
         .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .one(db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if doc.user_id == user {
+    if UserId::from(doc.user_id) == user {
         return Ok(doc);
     }
     let shared = shares::Entity::find()

@@ -1,12 +1,12 @@
 //! What may be uploaded (the content-type allowlist, safe stored filenames) and where
 //! the bytes live: the staging key of an upload, deletions retried by cleanup.
 
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use crate::domain::{ObjectKey, document_type};
 use crate::entities::object_deletions;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::storage::ObjectStore;
 
 /// The canonical allowlisted type for a declared `Content-Type` (parameters and case
 /// ignored), with the object extension; `None` when not accepted. The list is
@@ -51,10 +51,11 @@ pub fn staging_key(final_key: &ObjectKey) -> Result<ObjectKey, ApiError> {
 
 /// Deletes an object; when storage fails, records it so the cleanup job retries.
 pub async fn delete_object_or_retry_later(
-    state: &AppState,
+    db: &impl ConnectionTrait,
+    storage: &dyn ObjectStore,
     key: &ObjectKey,
 ) -> Result<(), ApiError> {
-    if let Err(e) = state.storage.delete(key).await {
+    if let Err(e) = storage.delete(key).await {
         tracing::warn!(error = %e, key = %key, "object deletion failed; cleanup will retry");
         let row = object_deletions::ActiveModel {
             object_key: Set(key.as_str().to_owned()),
@@ -68,7 +69,7 @@ pub async fn delete_object_or_retry_later(
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(&state.db)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(())

@@ -22,12 +22,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Statement,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::documents::quota::{for_backend, refund_quota, release_reservation};
+use crate::documents::quota::{refund_quota, release_reservation};
 use crate::entities::document_topics;
 use crate::entities::documents::{self, DocumentStatus};
 use crate::queue::{Job, Queue};
@@ -201,22 +199,7 @@ pub async fn fail(
     doc: &documents::Model,
     reason: &str,
 ) -> Result<bool, DbErr> {
-    let n = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::Status,
-            Expr::value(DocumentStatus::Failed),
-        )
-        .col_expr(documents::Column::LastError, Expr::value(reason))
-        .col_expr(documents::Column::LeaseExpiresAt, no_time())
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
-        )
-        .filter(claim_held(doc))
-        .exec(db)
-        .await?
-        .rows_affected;
-    Ok(n == 1)
+    leave_processing(db, doc, DocumentStatus::Failed, reason, no_time()).await
 }
 
 /// `processing → queued` after a transient failure (`reason`): the dispatch lease runs
@@ -227,13 +210,30 @@ pub async fn retry_later(
     reason: &str,
     retry_at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    leave_processing(
+        db,
+        doc,
+        DocumentStatus::Queued,
+        reason,
+        Expr::value(retry_at),
+    )
+    .await
+}
+
+/// The one statement of [`fail`] and [`retry_later`]: a claimed document leaves
+/// `processing` for `status` with `reason` and the lease `lease` (none, or the retry
+/// time), while the claim stands.
+async fn leave_processing(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    status: DocumentStatus,
+    reason: &str,
+    lease: Expr,
+) -> Result<bool, DbErr> {
     let n = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::Status,
-            Expr::value(DocumentStatus::Queued),
-        )
+        .col_expr(documents::Column::Status, Expr::value(status))
         .col_expr(documents::Column::LastError, Expr::value(reason))
-        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(retry_at))
+        .col_expr(documents::Column::LeaseExpiresAt, lease)
         .col_expr(
             documents::Column::UpdatedAt,
             Expr::value(crate::time::now()),
@@ -435,35 +435,30 @@ pub async fn remove(
     id: Uuid,
     cond: RemoveIf,
 ) -> Result<Option<RemovedDocument>, DbErr> {
-    let backend = db.get_database_backend();
-    let returning = " RETURNING user_id, status, size_bytes, object_key";
-    let pending = DocumentStatus::Pending;
-    let (sql, values): (String, Vec<sea_orm::Value>) = match cond {
-        RemoveIf::Owner(user) => (
-            format!("DELETE FROM documents WHERE id = $1 AND user_id = $2{returning}"),
-            vec![id.into(), user.into()],
-        ),
-        RemoveIf::Pending { user } => (
-            format!(
-                "DELETE FROM documents WHERE id = $1 AND user_id = $2 AND status = $3{returning}"
-            ),
-            vec![id.into(), user.into(), pending.into()],
-        ),
-        RemoveIf::StalePending(cutoff) => (
-            format!(
-                "DELETE FROM documents WHERE id = $1 AND status = $2 AND created_at < $3{returning}"
-            ),
-            vec![id.into(), pending.into(), cutoff.into()],
-        ),
+    let which = match cond {
+        RemoveIf::Owner(user) => Condition::all()
+            .add(documents::Column::Id.eq(id))
+            .add(documents::Column::UserId.eq(user)),
+        RemoveIf::Pending { user } => Condition::all()
+            .add(documents::Column::Id.eq(id))
+            .add(documents::Column::UserId.eq(user))
+            .add(documents::Column::Status.eq(DocumentStatus::Pending)),
+        RemoveIf::StalePending(cutoff) => Condition::all()
+            .add(documents::Column::Id.eq(id))
+            .add(documents::Column::Status.eq(DocumentStatus::Pending))
+            .add(documents::Column::CreatedAt.lt(cutoff)),
     };
-    let Some(row) = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            for_backend(backend, &sql),
-            values,
-        ))
-        .await?
-    else {
+    let stmt = Query::delete()
+        .from_table(documents::Entity)
+        .cond_where(which)
+        .returning(Query::returning().columns([
+            documents::Column::UserId,
+            documents::Column::Status,
+            documents::Column::SizeBytes,
+            documents::Column::ObjectKey,
+        ]))
+        .to_owned();
+    let Some(row) = db.query_one(&stmt).await? else {
         return Ok(None);
     };
     let removed = RemovedDocument {
@@ -473,9 +468,9 @@ pub async fn remove(
         object_key: row.try_get("", "object_key")?,
     };
     if removed.status == DocumentStatus::Pending {
-        release_reservation(db, removed.user_id, removed.size_bytes).await?;
+        release_reservation(db, removed.user_id.into(), removed.size_bytes).await?;
     } else {
-        refund_quota(db, removed.user_id, removed.size_bytes).await?;
+        refund_quota(db, removed.user_id.into(), removed.size_bytes).await?;
     }
     Ok(Some(removed))
 }

@@ -8,3 +8,4 @@ pub mod quota;
 pub mod routes;
 pub mod search;
 pub mod service;
+pub mod view;

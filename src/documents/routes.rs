@@ -3,18 +3,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
-use crate::documents::search::{
-    self, DocumentRow, DocumentTopic, ListFilter, Listed, PageRequest, SearchQuery, SnippetSegment,
-    SortKey, SortOrder,
-};
+use crate::documents::search::{ListFilter, PageRequest, SearchQuery, SortKey, SortOrder};
 use crate::documents::service::{self, Confirmation, UploadError};
-use crate::entities::{TopicSource, documents};
+use crate::documents::view::DocumentView;
+use crate::domain::{DocumentId, FolderId, TopicId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
@@ -100,172 +97,6 @@ impl From<Confirmation> for ConfirmResponse {
             used_bytes: c.used_bytes,
             status: c.status,
         }
-    }
-}
-
-/// Who filed a document under its topics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct ClassifiedBy {
-    /// Classifier provider (`builtin`, `ollama`, `openai`, `anthropic`).
-    pub provider: String,
-    /// Model name.
-    pub model: String,
-    /// Version of the prompt (or of the builtin model), when recorded.
-    #[schema(required = true)]
-    pub prompt_version: Option<String>,
-}
-
-impl ClassifiedBy {
-    /// Reads `documents.classified_by`; anything without a provider reads as none.
-    fn from_json(v: &serde_json::Value) -> Option<Self> {
-        let text = |key: &str| match v.get(key) {
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        Some(Self {
-            provider: text("provider")?,
-            model: text("model").unwrap_or_default(),
-            prompt_version: text("prompt_version"),
-        })
-    }
-}
-
-/// A topic a document is filed under.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct DocumentTopicView {
-    /// Topic id.
-    pub id: Uuid,
-    /// Topic name.
-    pub name: String,
-    /// Display color (e.g. `#3b82f6`), if set.
-    #[schema(required = true)]
-    pub color: Option<String>,
-    /// `ai` (the classifier) or `user` (set by hand).
-    pub source: TopicSource,
-    /// The classifier's confidence, 0–1 (none when set by hand).
-    #[schema(required = true, minimum = 0, maximum = 1)]
-    pub confidence: Option<f64>,
-}
-
-impl From<DocumentTopic> for DocumentTopicView {
-    fn from(t: DocumentTopic) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            color: t.color,
-            source: t.source,
-            confidence: t.confidence,
-        }
-    }
-}
-
-/// A document's metadata.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentView {
-    /// Document id.
-    pub id: Uuid,
-    /// Owner's account id.
-    pub owner_id: Uuid,
-    /// File name.
-    pub filename: String,
-    /// MIME type.
-    pub content_type: String,
-    /// Size in bytes.
-    pub size_bytes: i64,
-    /// SHA-256 of the original bytes (hex), once processed.
-    #[schema(required = true)]
-    pub sha256: Option<String>,
-    /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
-    pub status: DocumentStatus,
-    /// Why processing failed, when it did.
-    #[schema(required = true)]
-    pub last_error: Option<String>,
-    /// Folder, or none for the root.
-    #[schema(required = true)]
-    pub folder_id: Option<Uuid>,
-    /// Never sent to an external AI provider.
-    pub ai_opt_out: bool,
-    /// Who classified it, once classified.
-    #[schema(required = true)]
-    pub classified_by: Option<ClassifiedBy>,
-    /// Topics it is filed under, by name.
-    pub topics: Vec<DocumentTopicView>,
-    /// Search results only: text around the matches as plain-text segments, matches
-    /// flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
-    #[schema(required = true)]
-    pub snippet: Option<Vec<SnippetSegment>>,
-    /// Uploaded at.
-    pub created_at: DateTime<Utc>,
-    /// Last changed at.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl DocumentView {
-    fn build(
-        d: DocumentRow,
-        topics: Vec<DocumentTopic>,
-        snippet: Option<Vec<SnippetSegment>>,
-    ) -> Self {
-        Self {
-            id: d.id,
-            owner_id: d.user_id,
-            filename: d.filename,
-            content_type: d.content_type,
-            size_bytes: d.size_bytes,
-            sha256: d.sha256,
-            status: d.status,
-            last_error: d.last_error,
-            folder_id: d.folder_id,
-            ai_opt_out: d.ai_opt_out,
-            classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),
-            topics: topics.into_iter().map(DocumentTopicView::from).collect(),
-            snippet,
-            created_at: d.created_at,
-            updated_at: d.updated_at,
-        }
-    }
-
-    /// Views of listed documents, their topics loaded in one query.
-    pub async fn many(
-        db: &impl ConnectionTrait,
-        items: Vec<Listed>,
-    ) -> Result<Vec<DocumentView>, ApiError> {
-        let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
-        let mut topics = search::topics_of(db, &ids).await?;
-        Ok(items
-            .into_iter()
-            .map(|i| {
-                let t = topics.remove(&i.doc.id).unwrap_or_default();
-                Self::build(i.doc, t, i.snippet)
-            })
-            .collect())
-    }
-
-    /// Views of whole document rows (e.g. shared documents), topics in one query.
-    pub async fn of_models(
-        db: &impl ConnectionTrait,
-        docs: Vec<documents::Model>,
-    ) -> Result<Vec<DocumentView>, ApiError> {
-        let items = docs
-            .into_iter()
-            .map(|d| Listed {
-                doc: DocumentRow::from(d),
-                snippet: None,
-            })
-            .collect();
-        Self::many(db, items).await
-    }
-
-    /// The view of one document row, with its topics.
-    pub async fn of_model(
-        db: &impl ConnectionTrait,
-        doc: documents::Model,
-    ) -> Result<DocumentView, ApiError> {
-        Self::of_models(db, vec![doc])
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("document view went missing")))
     }
 }
 
@@ -423,16 +254,16 @@ pub async fn upload_url(
 ) -> HttpResponse {
     match service::create_upload(
         &state,
-        user.0.user.id,
+        user.id(),
         &body.filename,
         &body.content_type,
         body.size_bytes,
-        body.folder_id,
+        body.folder_id.map(FolderId::from),
     )
     .await
     {
         Ok(t) => HttpResponse::Ok().json(UploadUrlResponse {
-            document_id: t.document_id,
+            document_id: t.document_id.into(),
             upload_url: absolute_url(&req, &state, t.upload_url),
             method: "PUT".into(),
             headers: t.headers,
@@ -464,9 +295,9 @@ pub async fn upload_url(
 pub async fn confirm(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> HttpResponse {
-    match service::confirm(&state, user.0.user.id, id.into_inner()).await {
+    match service::confirm(&state, user.id(), id.into_inner()).await {
         Ok(c) => HttpResponse::Ok().json(ConfirmResponse::from(c)),
         Err(e) => upload_error(e),
     }
@@ -505,11 +336,11 @@ pub async fn list(
         (None, None) => Some((SortKey::CreatedAt, q.order.unwrap_or(SortOrder::Desc))),
     };
     let (items, total) = service::list(
-        &state,
-        user.0.user.id,
+        &state.db,
+        user.id(),
         &ListFilter {
-            topic: q.topic,
-            folder_id: q.folder_id,
+            topic: q.topic.map(TopicId::from),
+            folder_id: q.folder_id.map(FolderId::from),
             status: q.status,
             q: search,
         },
@@ -547,10 +378,9 @@ pub async fn list(
 pub async fn get_one(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
-    let doc =
-        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
     Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
 }
 
@@ -576,18 +406,19 @@ pub async fn get_one(
 pub async fn update(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
     body: ApiJson<UpdateDocumentRequest>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let body = body.0;
     let doc = service::update(
-        &state,
-        user.0.user.id,
+        &state.db,
+        user.id(),
         id.into_inner(),
         body.filename,
-        body.folder_id,
+        body.folder_id.map(|f| f.map(FolderId::from)),
         body.ai_opt_out,
-        body.topics,
+        body.topics
+            .map(|t| t.into_iter().map(TopicId::from).collect()),
     )
     .await?;
     Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
@@ -611,9 +442,9 @@ pub async fn update(
 pub async fn delete_one(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
-    service::delete(&state, user.0.user.id, id.into_inner()).await?;
+    service::delete(&state, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -636,9 +467,9 @@ pub async fn download(
     user: RegularUser,
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DownloadResponse>, ApiError> {
-    let (url, expires_at) = service::download_url(&state, user.0.user.id, id.into_inner()).await?;
+    let (url, expires_at) = service::download_url(&state, user.id(), id.into_inner()).await?;
     Ok(web::Json(DownloadResponse {
         url: absolute_url(&req, &state, url),
         expires_at,
@@ -664,9 +495,9 @@ pub async fn download(
 pub async fn classify(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc = service::reclassify(&state, user.0.user.id, id.into_inner()).await?;
+    let doc = service::reclassify(&state, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(ClassifyResponse {
         id: doc.id,
         status: doc.status,
@@ -690,10 +521,9 @@ pub async fn classify(
 pub async fn document_text(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentText>, ApiError> {
-    let doc =
-        crate::documents::access::readable(&state.db, user.0.user.id, id.into_inner()).await?;
+    let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
     let max = state.settings.extract.max_chars;
     let truncated = doc
         .extracted_text

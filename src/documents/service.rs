@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -22,7 +23,7 @@ use crate::documents::files::delete_object_or_retry_later;
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::documents::quota::{reserve_quota, settle_reservation};
 use crate::documents::{access, files};
-use crate::domain::ObjectKey;
+use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
 use crate::entities::{DocumentStatus, TopicSource, documents, folders, quotas};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,7 +36,7 @@ pub use crate::error::QuotaDetail;
 /// What `upload-url` hands out.
 pub struct UploadTicket {
     /// The new document.
-    pub document_id: Uuid,
+    pub document_id: DocumentId,
     /// Where to `PUT` the bytes (absolute for S3; a path on this server for local).
     pub upload_url: String,
     /// Headers to send with the `PUT`.
@@ -79,7 +80,7 @@ fn object_key(doc: &documents::Model) -> Result<ObjectKey, ApiError> {
     ObjectKey::parse(&doc.object_key).map_err(|e| ApiError::Internal(e.into()))
 }
 
-async fn quota_of(db: &impl ConnectionTrait, user: Uuid) -> Result<quotas::Model, ApiError> {
+async fn quota_of(db: &impl ConnectionTrait, user: UserId) -> Result<quotas::Model, ApiError> {
     quotas::Entity::find_by_id(user)
         .one(db)
         .await?
@@ -89,11 +90,11 @@ async fn quota_of(db: &impl ConnectionTrait, user: Uuid) -> Result<quotas::Model
 /// Validates the request, creates the `pending` row and signs an upload URL.
 pub async fn create_upload(
     state: &AppState,
-    user: Uuid,
+    user: UserId,
     filename: &str,
     content_type: &str,
     size_bytes: i64,
-    folder_id: Option<Uuid>,
+    folder_id: Option<FolderId>,
 ) -> Result<UploadTicket, UploadError> {
     let filename = files::sanitize_filename(filename).ok_or_else(|| ApiError::Unprocessable {
         code: crate::error::ErrorCode::InvalidFilename,
@@ -153,14 +154,14 @@ pub async fn create_upload(
         .into());
     }
 
-    let id = Uuid::new_v4();
+    let id = DocumentId::new();
     let key = ObjectKey::parse(&format!("{user}/{id}/{}{ext}", Uuid::new_v4()))
         .map_err(|e| ApiError::Internal(e.into()))?;
     let now = crate::time::now();
     documents::ActiveModel {
-        id: Set(id),
-        user_id: Set(user),
-        folder_id: Set(folder_id),
+        id: Set(id.into()),
+        user_id: Set(user.into()),
+        folder_id: Set(folder_id.map(Uuid::from)),
         filename: Set(filename),
         object_key: Set(key.as_str().to_owned()),
         content_type: Set(content_type.to_owned()),
@@ -192,7 +193,7 @@ pub async fn create_upload(
         Err(e) => {
             // Nobody can upload to it: give the reservation back now, not at expiry.
             let txn = crate::db::begin_write(&state.db).await?;
-            lifecycle::remove(&txn, id, RemoveIf::Pending { user }).await?;
+            lifecycle::remove(&txn, id.into(), RemoveIf::Pending { user: user.into() }).await?;
             txn.commit().await?;
             return Err(
                 ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")).into(),
@@ -210,7 +211,7 @@ pub async fn create_upload(
 /// The numbers of a refused upload of `rejected` bytes, as they are now.
 async fn quota_detail(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     rejected: i64,
 ) -> Result<QuotaDetail, ApiError> {
     let quota = quota_of(db, user).await?;
@@ -223,7 +224,7 @@ async fn quota_detail(
 }
 
 async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confirmation, ApiError> {
-    let quota = quota_of(&state.db, doc.user_id).await?;
+    let quota = quota_of(&state.db, doc.user_id.into()).await?;
     Ok(Confirmation {
         id: doc.id,
         size_bytes: doc.size_bytes,
@@ -239,7 +240,7 @@ async fn confirmation(state: &AppState, doc: &documents::Model) -> Result<Confir
 async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiError> {
     let key = object_key(doc)?;
     for k in [staging_key(&key)?, key] {
-        delete_object_or_retry_later(state, &k).await?;
+        delete_object_or_retry_later(&state.db, state.storage.as_ref(), &k).await?;
     }
     let txn = crate::db::begin_write(&state.db).await?;
     lifecycle::remove(&txn, doc.id, RemoveIf::Pending { user: doc.user_id }).await?;
@@ -252,7 +253,11 @@ async fn discard(state: &AppState, doc: &documents::Model) -> Result<(), ApiErro
 /// (size differs, limit lowered meanwhile) discards the upload and releases its
 /// reservation; a confirm that finds no bytes yet keeps it (the client may still `PUT`
 /// until the upload expires).
-pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmation, UploadError> {
+pub async fn confirm(
+    state: &AppState,
+    user: UserId,
+    id: DocumentId,
+) -> Result<Confirmation, UploadError> {
     let doc = access::owned(&state.db, user, id).await?;
     if doc.status != DocumentStatus::Pending {
         return Ok(confirmation(state, &doc).await?);
@@ -265,7 +270,7 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
 
     let txn = crate::db::begin_write(&state.db).await?;
     // Hold the row first: a write that serialises concurrent confirms of this upload.
-    if !lifecycle::hold_pending(&txn, id).await? {
+    if !lifecycle::hold_pending(&txn, doc.id).await? {
         txn.rollback().await?;
         let doc = access::owned(&state.db, user, id).await?;
         return Ok(confirmation(state, &doc).await?);
@@ -314,7 +319,7 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
     }
     // The dispatch lease: the sweeper dispatches again only after it lapses.
     let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
-    if !lifecycle::confirm(&txn, id, size, lease_until).await? {
+    if !lifecycle::confirm(&txn, doc.id, size, lease_until).await? {
         // Cannot happen while this transaction holds the row; never charge twice.
         txn.rollback().await?;
         return Err(
@@ -322,9 +327,9 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
         );
     }
     txn.commit().await?;
-    lifecycle::dispatch(state.queue.as_ref(), id, doc.user_id).await;
+    lifecycle::dispatch(state.queue.as_ref(), doc.id, doc.user_id).await;
     Ok(Confirmation {
-        id,
+        id: doc.id,
         size_bytes: size,
         used_bytes,
         status: DocumentStatus::Queued,
@@ -337,8 +342,8 @@ pub async fn confirm(state: &AppState, user: Uuid, id: Uuid) -> Result<Confirmat
 /// Returns the document as it is now.
 pub async fn reclassify(
     state: &AppState,
-    user: Uuid,
-    id: Uuid,
+    user: UserId,
+    id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
     let doc = access::owned(&state.db, user, id).await?;
     if doc.status == DocumentStatus::Pending {
@@ -349,8 +354,8 @@ pub async fn reclassify(
     }
     if lifecycle::FINISHED.contains(&doc.status) {
         let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
-        if lifecycle::requeue(&state.db, id, lease_until).await? {
-            lifecycle::dispatch(state.queue.as_ref(), id, doc.user_id).await;
+        if lifecycle::requeue(&state.db, doc.id, lease_until).await? {
+            lifecycle::dispatch(state.queue.as_ref(), doc.id, doc.user_id).await;
         }
     }
     access::owned(&state.db, user, id).await
@@ -359,9 +364,10 @@ pub async fn reclassify(
 /// Deletes a document: row and quota (charge refunded, or reservation released, as the
 /// deleting statement itself found the row) in one transaction, then the objects
 /// (retried by cleanup if storage fails).
-pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiError> {
+pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<(), ApiError> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let Some(removed) = lifecycle::remove(&txn, id, RemoveIf::Owner(user)).await? else {
+    let Some(removed) = lifecycle::remove(&txn, id.into(), RemoveIf::Owner(user.into())).await?
+    else {
         txn.rollback().await?;
         return Err(ApiError::not_found());
     };
@@ -369,35 +375,28 @@ pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<(), ApiErr
     // The staging key too: an upload URL stays valid after confirm and may have been
     // used again (on S3 nothing can stop that; the bytes just never count).
     let key = ObjectKey::parse(&removed.object_key).map_err(|e| ApiError::Internal(e.into()))?;
-    delete_object_or_retry_later(state, &key).await?;
-    delete_object_or_retry_later(state, &staging_key(&key)?).await?;
+    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &key).await?;
+    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &staging_key(&key)?).await?;
     Ok(())
 }
 
-pub use crate::documents::search::{ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
-
-/// One page of the caller's own documents (listing or full-text search) and the number
-/// of matching documents; see [`crate::documents::search`].
-pub async fn list(
-    state: &AppState,
-    user: Uuid,
-    filter: &ListFilter,
-    page: PageRequest,
-) -> Result<(Vec<Listed>, Total), ApiError> {
-    crate::documents::search::list(&state.db, user, filter, page).await
-}
+/// Listing and search are the read path of [`crate::documents::search`]: one page of
+/// the caller's own documents and the number of matching documents.
+pub use crate::documents::search::{
+    ListFilter, Listed, PageRequest, SortKey, SortOrder, Total, list,
+};
 
 /// Renames, moves or changes `ai_opt_out` of the caller's document.
 pub async fn update(
-    state: &AppState,
-    user: Uuid,
-    id: Uuid,
+    db: &DatabaseConnection,
+    user: UserId,
+    id: DocumentId,
     filename: Option<String>,
-    folder: Option<Option<Uuid>>,
+    folder: Option<Option<FolderId>>,
     ai_opt_out: Option<bool>,
-    topics: Option<Vec<Uuid>>,
+    topics: Option<Vec<TopicId>>,
 ) -> Result<documents::Model, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let doc = access::owned(&txn, user, id).await?;
     let mut active: documents::ActiveModel = doc.clone().into();
     if let Some(name) = filename {
@@ -415,7 +414,7 @@ pub async fn update(
                 .await?
                 .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
         }
-        active.folder_id = Set(folder);
+        active.folder_id = Set(folder.map(Uuid::from));
     }
     if let Some(opt_out) = ai_opt_out {
         active.ai_opt_out = Set(opt_out);
@@ -442,9 +441,10 @@ pub async fn update(
 async fn set_user_topics(
     db: &impl ConnectionTrait,
     doc: &documents::Model,
-    mut wanted: Vec<Uuid>,
+    wanted: Vec<TopicId>,
 ) -> Result<usize, ApiError> {
     use crate::entities::{document_topics, topics};
+    let mut wanted: Vec<Uuid> = wanted.into_iter().map(Uuid::from).collect();
     wanted.sort_unstable();
     wanted.dedup();
     if !wanted.is_empty() {
@@ -486,8 +486,8 @@ async fn set_user_topics(
 /// A short-lived download URL for a document the caller may read.
 pub async fn download_url(
     state: &AppState,
-    user: Uuid,
-    id: Uuid,
+    user: UserId,
+    id: DocumentId,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let doc = access::readable(&state.db, user, id).await?;
     let ttl = state.settings.documents.download_url_ttl_secs;

@@ -2,8 +2,10 @@
 
 mod account;
 pub mod document_type;
+mod id;
 mod object_key;
 
 pub use account::{Email, Handle, InvalidInput, Password};
 pub use document_type::{DOCUMENT_TYPES, DocumentType};
+pub use id::{DocumentId, FolderId, TopicId, UserId};
 pub use object_key::{InvalidObjectKey, ObjectKey};

@@ -9,13 +9,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::domain::UserId;
 use crate::entities::{DocumentStatus, documents, folders, users};
 use crate::folders::name::clash_key;
 
 /// Serialises folder changes per account until the transaction ends: on PostgreSQL a
 /// row lock on the account; on SQLite the write transaction already holds the lock.
 /// Without it two concurrent moves could each pass the cycle check and form a loop.
-pub async fn lock_owner(db: &impl ConnectionTrait, user: Uuid) -> Result<(), DbErr> {
+pub async fn lock_owner(db: &impl ConnectionTrait, user: UserId) -> Result<(), DbErr> {
     users::Entity::find_by_id(user)
         .select_only()
         .column(users::Column::Id)
@@ -29,7 +30,7 @@ pub async fn lock_owner(db: &impl ConnectionTrait, user: Uuid) -> Result<(), DbE
 /// All folders of `user`.
 pub async fn all_for_user(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
 ) -> Result<Vec<folders::Model>, DbErr> {
     folders::Entity::find()
         .filter(folders::Column::UserId.eq(user))
@@ -40,7 +41,7 @@ pub async fn all_for_user(
 /// The folder `id` if `user` owns it; someone else's folder is as absent as a missing one.
 pub async fn find_owned(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     id: Uuid,
 ) -> Result<Option<folders::Model>, DbErr> {
     folders::Entity::find_by_id(id)
@@ -49,7 +50,7 @@ pub async fn find_owned(
         .await
 }
 
-fn in_parent(user: Uuid, parent: Option<Uuid>) -> Select<folders::Entity> {
+fn in_parent(user: UserId, parent: Option<Uuid>) -> Select<folders::Entity> {
     let query = folders::Entity::find().filter(folders::Column::UserId.eq(user));
     match parent {
         Some(p) => query.filter(folders::Column::ParentId.eq(p)),
@@ -60,7 +61,7 @@ fn in_parent(user: Uuid, parent: Option<Uuid>) -> Select<folders::Entity> {
 /// Folders directly under `parent` (`None`: the root).
 pub async fn children(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     parent: Option<Uuid>,
 ) -> Result<Vec<folders::Model>, DbErr> {
     in_parent(user, parent).all(db).await
@@ -70,7 +71,7 @@ pub async fn children(
 /// renamed or moved, which does not clash with itself).
 pub async fn sibling_keys(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     parent: Option<Uuid>,
     except: Option<Uuid>,
 ) -> Result<Vec<String>, DbErr> {
@@ -89,7 +90,7 @@ pub async fn sibling_keys(
 /// so they are not counted either.
 pub async fn document_counts(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     folder: Option<Uuid>,
 ) -> Result<HashMap<Uuid, u64>, DbErr> {
     let mut query = documents::Entity::find()
@@ -116,7 +117,7 @@ pub async fn document_counts(
 /// Moves every document of `user` in folder `from` to `to` (`None`: no folder).
 pub async fn move_documents(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     from: Uuid,
     to: Option<Uuid>,
 ) -> Result<u64, DbErr> {
@@ -136,7 +137,7 @@ pub async fn move_documents(
 /// Sets the parent and name of `user`'s folder `id`.
 pub async fn place(
     db: &impl ConnectionTrait,
-    user: Uuid,
+    user: UserId,
     id: Uuid,
     parent: Option<Uuid>,
     name: &str,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
+use crate::domain::FolderId;
 use crate::error::{ApiError, ErrorBody};
 use crate::folders::name::FolderName;
 use crate::folders::service::{self, FolderChanges, FolderRow};
@@ -110,7 +111,7 @@ pub async fn list_folders(
     state: web::Data<AppState>,
     user: RegularUser,
 ) -> Result<web::Json<FolderList>, ApiError> {
-    let rows = service::list(&state, user.0.user.id).await?;
+    let rows = service::list(&state.db, user.id()).await?;
     Ok(web::Json(FolderList {
         items: rows.into_iter().map(FolderView::from).collect(),
     }))
@@ -143,7 +144,13 @@ pub async fn create_folder(
     body: ApiJson<CreateFolderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = folder_name(&body.name)?;
-    let row = service::create(&state, user.0.user.id, name, body.parent_id).await?;
+    let row = service::create(
+        &state.db,
+        user.id(),
+        name,
+        body.parent_id.map(FolderId::from),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(FolderView::from(row)))
 }
 
@@ -174,15 +181,15 @@ pub async fn create_folder(
 pub async fn update_folder(
     state: web::Data<AppState>,
     user: RegularUser,
-    id: web::Path<Uuid>,
+    id: web::Path<FolderId>,
     body: ApiJson<UpdateFolderRequest>,
 ) -> Result<web::Json<FolderView>, ApiError> {
     let body = body.0;
     let changes = FolderChanges {
         name: body.name.as_deref().map(folder_name).transpose()?,
-        parent_id: body.parent_id,
+        parent_id: body.parent_id.map(|p| p.map(FolderId::from)),
     };
-    let row = service::update(&state, user.0.user.id, id.into_inner(), changes).await?;
+    let row = service::update(&state.db, user.id(), id.into_inner(), changes).await?;
     Ok(web::Json(FolderView::from(row)))
 }
 
@@ -209,9 +216,9 @@ pub async fn update_folder(
 pub async fn delete_folder(
     state: web::Data<AppState>,
     user: RegularUser,
-    id: web::Path<Uuid>,
+    id: web::Path<FolderId>,
 ) -> Result<HttpResponse, ApiError> {
-    service::delete(&state, user.0.user.id, id.into_inner()).await?;
+    service::delete(&state.db, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

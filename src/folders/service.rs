@@ -4,14 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
+use crate::domain::{FolderId, UserId};
 use crate::entities::folders;
 use crate::error::ApiError;
 use crate::folders::name::{FolderName, clash_key, numbered};
 use crate::folders::repo;
-use crate::state::AppState;
 
 /// A folder with the number of documents directly in it.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct FolderChanges {
     /// New name.
     pub name: Option<FolderName>,
     /// New parent: `Some(None)` moves the folder to the root.
-    pub parent_id: Option<Option<Uuid>>,
+    pub parent_id: Option<Option<FolderId>>,
 }
 
 fn not_found() -> ApiError {
@@ -82,9 +82,9 @@ fn sort_rows(rows: &mut [FolderRow]) {
 /// The caller's whole tree, flat, sorted by name, with document counts (one query for
 /// the folders, one grouped query for the counts).
 #[tracing::instrument(skip_all)]
-pub async fn list(state: &AppState, user: Uuid) -> Result<Vec<FolderRow>, ApiError> {
-    let folders = repo::all_for_user(&state.db, user).await?;
-    let counts = repo::document_counts(&state.db, user, None).await?;
+pub async fn list(db: &impl ConnectionTrait, user: UserId) -> Result<Vec<FolderRow>, ApiError> {
+    let folders = repo::all_for_user(db, user).await?;
+    let counts = repo::document_counts(db, user, None).await?;
     let mut rows: Vec<FolderRow> = folders
         .into_iter()
         .map(|folder| FolderRow {
@@ -99,12 +99,13 @@ pub async fn list(state: &AppState, user: Uuid) -> Result<Vec<FolderRow>, ApiErr
 /// Creates a folder under `parent` (`None`: at the root), which must be the caller's.
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
-    user: Uuid,
+    db: &DatabaseConnection,
+    user: UserId,
     name: FolderName,
-    parent: Option<Uuid>,
+    parent: Option<FolderId>,
 ) -> Result<FolderRow, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let parent = parent.map(Uuid::from);
+    let txn = crate::db::begin_write(db).await?;
     repo::lock_owner(&txn, user).await?;
     if let Some(p) = parent {
         repo::find_owned(&txn, user, p)
@@ -119,8 +120,8 @@ pub async fn create(
     }
     let now = crate::time::now();
     let folder = folders::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        user_id: Set(user),
+        id: Set(FolderId::new().into()),
+        user_id: Set(user.into()),
         parent_id: Set(parent),
         name: Set(name.as_str().to_owned()),
         created_at: Set(now),
@@ -141,17 +142,20 @@ pub async fn create(
 /// case) at the destination is a `folder_exists` conflict.
 #[tracing::instrument(skip_all)]
 pub async fn update(
-    state: &AppState,
-    user: Uuid,
-    id: Uuid,
+    db: &DatabaseConnection,
+    user: UserId,
+    id: FolderId,
     changes: FolderChanges,
 ) -> Result<FolderRow, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let id = Uuid::from(id);
+    let txn = crate::db::begin_write(db).await?;
     repo::lock_owner(&txn, user).await?;
     let folder = repo::find_owned(&txn, user, id)
         .await?
         .ok_or_else(not_found)?;
-    let parent = changes.parent_id.unwrap_or(folder.parent_id);
+    let parent = changes
+        .parent_id
+        .map_or(folder.parent_id, |p| p.map(Uuid::from));
     if let Some(p) = parent
         && parent != folder.parent_id
     {
@@ -212,8 +216,13 @@ pub struct Deleted {
 /// its sub-folders move to its parent (or the root). A moved sub-folder whose name is
 /// taken there becomes `name (2)`, `name (3)`, …. One transaction.
 #[tracing::instrument(skip_all)]
-pub async fn delete(state: &AppState, user: Uuid, id: Uuid) -> Result<Deleted, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+pub async fn delete(
+    db: &DatabaseConnection,
+    user: UserId,
+    id: FolderId,
+) -> Result<Deleted, ApiError> {
+    let id = Uuid::from(id);
+    let txn = crate::db::begin_write(db).await?;
     repo::lock_owner(&txn, user).await?;
     let folder = repo::find_owned(&txn, user, id)
         .await?

@@ -15,21 +15,19 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
+use crate::db::AdvisoryLock;
 use crate::documents::files::{delete_object_or_retry_later, staging_key};
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, object_deletions};
 use crate::settings::Settings;
 use crate::state::AppState;
-
-/// Arbitrary constant naming the PostgreSQL advisory lock held during a run, so that
-/// instances sharing one database clean up once per tick instead of all at once.
-pub const CLEANUP_LOCK_ID: i64 = 0x646f_6375_636c;
+use crate::storage::{LocalStore, ObjectStore};
 
 /// Rows read per query, so a large backlog never loads at once.
 const BATCH: u64 = 500;
@@ -75,8 +73,8 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let outcome = async {
         remove_stale_uploads(state, &mut report).await?;
-        retry_object_deletions(state, &mut report).await?;
-        sweep_temp_files(state, &mut report).await
+        retry_object_deletions(&state.db, state.storage.as_ref(), &mut report).await?;
+        sweep_temp_files(state.local_store.as_ref(), &mut report).await
     }
     .await;
     lock.release().await;
@@ -148,7 +146,7 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
                 continue;
             };
             for k in [staging_key(&key)?, key] {
-                delete_object_or_retry_later(state, &k)
+                delete_object_or_retry_later(&state.db, state.storage.as_ref(), &k)
                     .await
                     .with_context(|| format!("recording the deletion of {k}"))?;
             }
@@ -162,8 +160,11 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
 
 /// Removes the local store's temporary files older than
 /// [`crate::storage::LocalStore::stale_temp_age`] (nothing for S3).
-async fn sweep_temp_files(state: &AppState, report: &mut CleanupReport) -> anyhow::Result<()> {
-    if let Some(local) = &state.local_store {
+async fn sweep_temp_files(
+    local_store: Option<&LocalStore>,
+    report: &mut CleanupReport,
+) -> anyhow::Result<()> {
+    if let Some(local) = local_store {
         report.stale_temp_files_removed = local.sweep_stale_temp_files().await;
     }
     Ok(())
@@ -172,7 +173,8 @@ async fn sweep_temp_files(state: &AppState, report: &mut CleanupReport) -> anyho
 /// Retries every recorded failed deletion once: success removes the record, failure
 /// counts the attempt and keeps the error.
 async fn retry_object_deletions(
-    state: &AppState,
+    db: &impl ConnectionTrait,
+    storage: &dyn ObjectStore,
     report: &mut CleanupReport,
 ) -> anyhow::Result<()> {
     let mut after: Option<String> = None;
@@ -184,14 +186,14 @@ async fn retry_object_deletions(
             query = query.filter(object_deletions::Column::ObjectKey.gt(last));
         }
         let rows = query
-            .all(&state.db)
+            .all(db)
             .await
             .context("listing failed object deletions")?;
         let full = rows.len() as u64 == BATCH;
         after = rows.last().map(|r| r.object_key.clone());
         for row in rows {
             let outcome = match ObjectKey::parse(&row.object_key) {
-                Ok(key) => state.storage.delete(&key).await.map_err(|e| e.to_string()),
+                Ok(key) => storage.delete(&key).await.map_err(|e| e.to_string()),
                 Err(_) => {
                     // Not a key this server could have written: nothing to delete.
                     tracing::warn!(key = row.object_key, "dropping an invalid object key");
@@ -202,7 +204,7 @@ async fn retry_object_deletions(
                 .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()));
             match outcome {
                 Ok(()) => {
-                    forget.exec(&state.db).await?;
+                    forget.exec(db).await?;
                     report.deletions_completed += 1;
                 }
                 Err(e) => {
@@ -215,7 +217,7 @@ async fn retry_object_deletions(
                         )
                         .col_expr(object_deletions::Column::LastError, Expr::value(Some(e)))
                         .filter(object_deletions::Column::ObjectKey.eq(row.object_key.as_str()))
-                        .exec(&state.db)
+                        .exec(db)
                         .await?;
                     report.deletions_still_failing += 1;
                 }
@@ -249,7 +251,7 @@ impl RunLock {
         // the lock cannot outlive the run, whatever interrupts it.
         conn.close_on_drop();
         let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(CLEANUP_LOCK_ID)
+            .bind(AdvisoryLock::Cleanup.id())
             .fetch_one(&mut *conn)
             .await
             .context("taking the cleanup lock")?;
@@ -262,7 +264,7 @@ impl RunLock {
             return;
         };
         let unlocked = sea_orm::sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-            .bind(CLEANUP_LOCK_ID)
+            .bind(AdvisoryLock::Cleanup.id())
             .fetch_one(&mut *conn)
             .await;
         if !matches!(unlocked, Ok(true)) {

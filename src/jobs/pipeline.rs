@@ -19,12 +19,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::classify::{ClassifyError, Outcome, Pick};
+use crate::classify::{ClassifyError, Outcome, Pick, Suggestion};
 use crate::documents::lifecycle::{self, claim_held};
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, TopicSource, document_topics, documents, topics};
 use crate::extract::sandbox::{SandboxLimits, extract_in_child, extract_in_current_exe};
 use crate::state::AppState;
+use crate::topics::service::{self as topics_service, TopicName};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +80,11 @@ pub async fn renew_lease(state: &AppState, doc: &documents::Model) -> Result<boo
 
 /// Marks a claimed document `failed` with `reason` (nothing when the claim was lost).
 async fn fail(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     doc: &documents::Model,
     reason: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    lifecycle::fail(&state.db, doc, reason).await?;
+    lifecycle::fail(db, doc, reason).await?;
     Ok(())
 }
 
@@ -97,14 +98,14 @@ pub fn backoff(base_secs: u64, attempt: u32) -> Duration {
 
 /// Puts a claimed document back in `queued`, to be dispatched again after `delay`.
 async fn retry_later(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     doc: &documents::Model,
     reason: &str,
     delay: Duration,
 ) -> Result<(), sea_orm::DbErr> {
     let at = crate::time::now()
         + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
-    lifecycle::retry_later(&state.db, doc, reason, at).await?;
+    lifecycle::retry_later(db, doc, reason, at).await?;
     Ok(())
 }
 
@@ -167,7 +168,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("stored object key is invalid: {e}"))?;
             let Some(bytes) = state.storage.get(&key).await? else {
                 let reason = "The stored file is missing".to_owned();
-                fail(state, doc, &reason).await?;
+                fail(&state.db, doc, &reason).await?;
                 return Ok(JobResult::Failed(reason));
             };
             match extract(state, doc, &bytes).await {
@@ -190,7 +191,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 }
                 Err(e) => {
                     let reason = format!("Text extraction failed: {e}");
-                    fail(state, doc, &reason).await?;
+                    fail(&state.db, doc, &reason).await?;
                     return Ok(JobResult::Failed(reason));
                 }
             }
@@ -204,61 +205,92 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
         },
         Err(ClassifyError::Permanent(e)) => {
             let reason = format!("Classification failed: {e}");
-            fail(state, doc, &reason).await?;
+            fail(&state.db, doc, &reason).await?;
             Ok(JobResult::Failed(reason))
         }
         Err(ClassifyError::Transient(e)) => {
             let attempts = u32::try_from(doc.attempts).unwrap_or(u32::MAX);
             if attempts >= state.settings.jobs.max_attempts {
                 let reason = format!("Classification failed after {attempts} attempts: {e}");
-                fail(state, doc, &reason).await?;
+                fail(&state.db, doc, &reason).await?;
                 Ok(JobResult::Failed(reason))
             } else {
                 let reason = format!("Classification will be retried: {e}");
                 let delay = backoff(state.settings.jobs.retry_base_delay_secs, attempts);
-                retry_later(state, doc, &reason, delay).await?;
+                retry_later(&state.db, doc, &reason, delay).await?;
                 Ok(JobResult::Retrying(reason))
             }
         }
     }
 }
 
-/// Writes a classification result (one transaction, conditional on the claim): the
-/// status reached, or `None` when the claim was lost.
+/// Writes a classification result in one transaction, conditional on the claim: the
+/// status reached, or `None` when the claim was lost. The steps: check the claim, drop
+/// the previous `ai` links, resolve the suggestions to topics, link them, finish.
 async fn store_outcome(
     db: &DatabaseConnection,
     doc: &documents::Model,
     outcome: &Outcome,
 ) -> Result<Option<DocumentStatus>, sea_orm::DbErr> {
     let txn = crate::db::begin_write(db).await?;
+    if !claim_still_held(&txn, doc).await? {
+        txn.rollback().await?;
+        return Ok(None);
+    }
+    drop_ai_links(&txn, doc.id).await?;
+    let chosen = chosen_topics(&txn, doc.user_id, &outcome.suggestions).await?;
+    link_ai_topics(&txn, doc.id, &chosen).await?;
+    let has_topics = has_any_topic(&txn, doc.id).await?;
+    let Some(status) = lifecycle::finish(&txn, doc, has_topics, classified_by(outcome)).await?
+    else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
+    txn.commit().await?;
+    Ok(Some(status))
+}
+
+/// Whether the claim `doc` was read with still stands (read inside the transaction).
+async fn claim_still_held(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+) -> Result<bool, sea_orm::DbErr> {
     let held = documents::Entity::find()
         .select_only()
         .column(documents::Column::Id)
         .filter(claim_held(doc))
         .into_tuple::<Uuid>()
-        .one(&txn)
+        .one(db)
         .await?;
-    if held.is_none() {
-        txn.rollback().await?;
-        return Ok(None);
-    }
+    Ok(held.is_some())
+}
+
+/// Removes the document's links from an earlier classification; the user's stay.
+async fn drop_ai_links(db: &impl ConnectionTrait, document: Uuid) -> Result<(), sea_orm::DbErr> {
     document_topics::Entity::delete_many()
-        .filter(document_topics::Column::DocumentId.eq(doc.id))
+        .filter(document_topics::Column::DocumentId.eq(document))
         .filter(document_topics::Column::Source.eq(TopicSource::Ai))
-        .exec(&txn)
+        .exec(db)
         .await?;
-    let now = crate::time::now();
-    let mut links: Vec<(Uuid, f64)> = Vec::new();
-    let existing: Vec<Uuid> = outcome
-        .suggestions
+    Ok(())
+}
+
+/// The topics the suggestions name, with their confidence, each once: existing ones
+/// only while they are still the owner's (or system topics), new ones found or created
+/// through the topics service under its name rule.
+async fn chosen_topics(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    suggestions: &[Suggestion],
+) -> Result<Vec<(Uuid, f64)>, sea_orm::DbErr> {
+    let existing: Vec<Uuid> = suggestions
         .iter()
         .filter_map(|s| match s.pick {
             Pick::Existing(id) => Some(id),
             Pick::New(_) => None,
         })
         .collect();
-    // Only topics that still exist in the owner's namespace (or system topics).
-    let valid: Vec<Uuid> = if existing.is_empty() {
+    let still_usable: Vec<Uuid> = if existing.is_empty() {
         Vec::new()
     } else {
         topics::Entity::find()
@@ -267,33 +299,48 @@ async fn store_outcome(
             .filter(topics::Column::Id.is_in(existing))
             .filter(
                 Condition::any()
-                    .add(topics::Column::UserId.eq(doc.user_id))
+                    .add(topics::Column::UserId.eq(owner))
                     .add(topics::Column::UserId.is_null()),
             )
             .into_tuple::<Uuid>()
-            .all(&txn)
+            .all(db)
             .await?
     };
-    for s in &outcome.suggestions {
+    let mut chosen: Vec<(Uuid, f64)> = Vec::new();
+    for s in suggestions {
         match &s.pick {
-            Pick::Existing(id) if valid.contains(id) => links.push((*id, s.confidence)),
+            Pick::Existing(id) if still_usable.contains(id) => chosen.push((*id, s.confidence)),
             Pick::Existing(_) => {}
             Pick::New(name) => {
-                let id = find_or_create_topic(&txn, doc.user_id, name).await?;
-                links.push((id, s.confidence));
+                let Ok(name) = TopicName::parse(name) else {
+                    tracing::debug!("dropping a proposed topic name that is not valid");
+                    continue;
+                };
+                let id = topics_service::find_or_create_for(db, owner.into(), &name).await?;
+                chosen.push((id.into(), s.confidence));
             }
         }
     }
-    links.dedup_by_key(|(id, _)| *id);
-    for (topic_id, confidence) in &links {
+    chosen.dedup_by_key(|(id, _)| *id);
+    Ok(chosen)
+}
+
+/// Files the document under `chosen` as `ai` links; a topic the user set by hand keeps
+/// its `user` link.
+async fn link_ai_topics(
+    db: &impl ConnectionTrait,
+    document: Uuid,
+    chosen: &[(Uuid, f64)],
+) -> Result<(), sea_orm::DbErr> {
+    let now = crate::time::now();
+    for (topic_id, confidence) in chosen {
         let link = document_topics::ActiveModel {
-            document_id: Set(doc.id),
+            document_id: Set(document),
             topic_id: Set(*topic_id),
             source: Set(TopicSource::Ai),
             confidence: Set(Some(confidence.clamp(0.0, 1.0))),
             created_at: Set(now),
         };
-        // A topic the user set by hand keeps its `user` link.
         document_topics::Entity::insert(link)
             .on_conflict(
                 OnConflict::columns([
@@ -303,13 +350,24 @@ async fn store_outcome(
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(&txn)
+            .exec_without_returning(db)
             .await?;
     }
+    Ok(())
+}
+
+/// Whether the document is filed under any topic (by the classifier or by hand).
+async fn has_any_topic(db: &impl ConnectionTrait, document: Uuid) -> Result<bool, sea_orm::DbErr> {
     let linked = document_topics::Entity::find()
-        .filter(document_topics::Column::DocumentId.eq(doc.id))
-        .count(&txn)
+        .filter(document_topics::Column::DocumentId.eq(document))
+        .count(db)
         .await?;
+    Ok(linked > 0)
+}
+
+/// `documents.classified_by`: provider, model, prompt version and, when nothing could be
+/// chosen, why.
+fn classified_by(outcome: &Outcome) -> serde_json::Value {
     let mut classified_by = serde_json::json!({
         "provider": outcome.provider,
         "model": outcome.model,
@@ -318,43 +376,5 @@ async fn store_outcome(
     if let Some(reason) = &outcome.reason {
         classified_by["reason"] = serde_json::Value::String(reason.clone());
     }
-    let Some(status) = lifecycle::finish(&txn, doc, linked > 0, classified_by).await? else {
-        txn.rollback().await?;
-        return Ok(None);
-    };
-    txn.commit().await?;
-    Ok(Some(status))
-}
-
-/// The owner's topic called `name` (case-insensitively; a system topic of that name
-/// counts), created in the owner's namespace when there is none.
-async fn find_or_create_topic(
-    db: &impl ConnectionTrait,
-    user: Uuid,
-    name: &str,
-) -> Result<Uuid, sea_orm::DbErr> {
-    let wanted = name.trim().to_lowercase();
-    let candidates = topics::Entity::find()
-        .filter(
-            Condition::any()
-                .add(topics::Column::UserId.eq(user))
-                .add(topics::Column::UserId.is_null()),
-        )
-        .all(db)
-        .await?;
-    if let Some(t) = candidates.iter().find(|t| t.name.to_lowercase() == wanted) {
-        return Ok(t.id);
-    }
-    let id = Uuid::new_v4();
-    topics::Entity::insert(topics::ActiveModel {
-        id: Set(id),
-        user_id: Set(Some(user)),
-        name: Set(name.trim().to_owned()),
-        description: Set(None),
-        color: Set(None),
-        created_at: Set(crate::time::now()),
-    })
-    .exec(db)
-    .await?;
-    Ok(id)
+    classified_by
 }

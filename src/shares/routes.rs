@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
-use crate::documents::routes::DocumentView;
+use crate::documents::view::DocumentView;
+use crate::domain::DocumentId;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
 use crate::shares::service::{self, Created, ShareRow, SharedDocument};
@@ -164,7 +165,7 @@ pub struct SharedWithMeQuery {
 pub async fn create_share(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
     body: ApiJson<CreateShareRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let chars = body.recipient.chars().count();
@@ -175,7 +176,7 @@ pub async fn create_share(
         });
     }
     let (row, created) =
-        service::share(&state, user.0.user.id, id.into_inner(), &body.recipient).await?;
+        service::share(&state.db, user.id(), id.into_inner(), &body.recipient).await?;
     let view = ShareView::from(row);
     Ok(match created {
         Created::New => HttpResponse::Created().json(view),
@@ -200,9 +201,9 @@ pub async fn create_share(
 pub async fn list_shares(
     user: RegularUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<ShareList>, ApiError> {
-    let rows = service::list_for_document(&state, user.0.user.id, id.into_inner()).await?;
+    let rows = service::list_for_document(&state.db, user.id(), id.into_inner()).await?;
     Ok(web::Json(ShareList {
         items: rows.into_iter().map(ShareView::from).collect(),
     }))
@@ -230,7 +231,7 @@ pub async fn revoke_share(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    service::revoke(&state, user.0.user.id, id.into_inner()).await?;
+    service::revoke(&state.db, user.id(), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -254,7 +255,7 @@ pub async fn shared_with_me(
     query: web::Query<SharedWithMeQuery>,
 ) -> Result<web::Json<SharedDocumentPage>, ApiError> {
     let (page, per_page) = page_params(query.page, query.per_page)?;
-    let (items, total) = service::shared_with(&state, user.0.user.id, page, per_page).await?;
+    let (items, total) = service::shared_with(&state.db, user.id(), page, per_page).await?;
     Ok(web::Json(SharedDocumentPage {
         items: SharedDocumentView::many(&state.db, items).await?,
         total,

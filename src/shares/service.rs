@@ -12,11 +12,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::documents::access;
-use crate::domain::{Email, Handle};
+use crate::domain::{DocumentId, Email, Handle, UserId};
 use crate::entities::users::Role;
 use crate::entities::{DocumentStatus, documents, shares, users};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The only permission a share grants: read metadata and download.
 pub const VIEW: &str = "view";
@@ -128,22 +127,22 @@ fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiErr
 /// `cannot_share_with_self`; an administrator → 409 `cannot_share_with_admin`.
 #[tracing::instrument(skip_all)]
 pub async fn share(
-    state: &AppState,
-    owner: Uuid,
-    document: Uuid,
+    db: &impl ConnectionTrait,
+    owner: UserId,
+    document: DocumentId,
     recipient: &str,
 ) -> Result<(ShareRow, Created), ApiError> {
-    let doc = access::owned(&state.db, owner, document).await?;
+    let doc = access::owned(db, owner, document).await?;
     if doc.status == DocumentStatus::Pending {
         return Err(ApiError::not_found());
     }
     // Neither a handle nor an e-mail address: no account can have it (and text such as
     // a NUL byte never reaches the database).
     let recipient = Recipient::parse(recipient).ok_or_else(recipient_not_found)?;
-    let recipient = crate::auth::repo::find_by_login(&state.db, recipient.as_str())
+    let recipient = crate::auth::repo::find_by_login(db, recipient.as_str())
         .await?
         .ok_or_else(recipient_not_found)?;
-    if recipient.id == owner {
+    if UserId::from(recipient.id) == owner {
         return Err(ApiError::Conflict {
             code: crate::error::ErrorCode::CannotShareWithSelf,
             message: "You cannot share a document with yourself".into(),
@@ -159,18 +158,18 @@ pub async fn share(
         share,
         recipient_handle: recipient.handle.clone(),
     };
-    if let Some(existing) = existing_share(&state.db, doc.id, recipient.id).await? {
+    if let Some(existing) = existing_share(db, doc.id, recipient.id).await? {
         return Ok((row(existing), Created::Existing));
     }
     let inserted = shares::ActiveModel {
         id: Set(Uuid::new_v4()),
         document_id: Set(doc.id),
-        owner_id: Set(owner),
+        owner_id: Set(owner.into()),
         recipient_id: Set(recipient.id),
         permission: Set(VIEW.to_owned()),
         created_at: Set(crate::time::now()),
     }
-    .insert(&state.db)
+    .insert(db)
     .await;
     match inserted {
         Ok(share) => Ok((row(share), Created::New)),
@@ -178,7 +177,7 @@ pub async fn share(
         // document may also have been deleted meanwhile: then it is a 404.)
         Err(e) => match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                let existing = existing_share(&state.db, doc.id, recipient.id)
+                let existing = existing_share(db, doc.id, recipient.id)
                     .await?
                     .ok_or_else(ApiError::not_found)?;
                 Ok((row(existing), Created::Existing))
@@ -192,18 +191,18 @@ pub async fn share(
 /// Every share of the caller's document, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn list_for_document(
-    state: &AppState,
-    owner: Uuid,
-    document: Uuid,
+    db: &impl ConnectionTrait,
+    owner: UserId,
+    document: DocumentId,
 ) -> Result<Vec<ShareRow>, ApiError> {
-    let doc = access::owned(&state.db, owner, document).await?;
+    let doc = access::owned(db, owner, document).await?;
     let rows = shares::Entity::find()
         .filter(shares::Column::DocumentId.eq(doc.id))
         .order_by_asc(shares::Column::CreatedAt)
         .order_by_asc(shares::Column::Id)
-        .all(&state.db)
+        .all(db)
         .await?;
-    let names = handles(&state.db, rows.iter().map(|s| s.recipient_id)).await?;
+    let names = handles(db, rows.iter().map(|s| s.recipient_id)).await?;
     rows.into_iter()
         .map(|share| {
             Ok(ShareRow {
@@ -217,11 +216,11 @@ pub async fn list_for_document(
 /// Revokes a share of one of the caller's documents; anyone else's share (including
 /// one made *to* the caller) is a 404, like a missing one.
 #[tracing::instrument(skip_all)]
-pub async fn revoke(state: &AppState, owner: Uuid, id: Uuid) -> Result<(), ApiError> {
+pub async fn revoke(db: &impl ConnectionTrait, owner: UserId, id: Uuid) -> Result<(), ApiError> {
     let removed = shares::Entity::delete_many()
         .filter(shares::Column::Id.eq(id))
         .filter(shares::Column::OwnerId.eq(owner))
-        .exec(&state.db)
+        .exec(db)
         .await?
         .rows_affected;
     if removed == 0 {
@@ -233,8 +232,8 @@ pub async fn revoke(state: &AppState, owner: Uuid, id: Uuid) -> Result<(), ApiEr
 /// One page of the documents shared with `recipient`, most recently shared first.
 #[tracing::instrument(skip_all)]
 pub async fn shared_with(
-    state: &AppState,
-    recipient: Uuid,
+    db: &impl ConnectionTrait,
+    recipient: UserId,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<SharedDocument>, u64), ApiError> {
@@ -244,10 +243,10 @@ pub async fn shared_with(
         .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .order_by_desc(shares::Column::CreatedAt)
         .order_by_desc(shares::Column::Id)
-        .paginate(&state.db, per_page);
+        .paginate(db, per_page);
     let total = paginator.num_items().await?;
     let rows = paginator.fetch_page(page.saturating_sub(1)).await?;
-    let names = handles(&state.db, rows.iter().map(|(s, _)| s.owner_id)).await?;
+    let names = handles(db, rows.iter().map(|(s, _)| s.owner_id)).await?;
     let items = rows
         .into_iter()
         .filter_map(|(share, doc)| doc.map(|d| (share, d)))

@@ -180,7 +180,7 @@ pub async fn list_topics(
     state: web::Data<AppState>,
     user: RegularUser,
 ) -> Result<web::Json<TopicList>, ApiError> {
-    let rows = service::list_for_user(&state, user.0.user.id).await?;
+    let rows = service::list_for_user(&state.db, user.id()).await?;
     Ok(web::Json(TopicList {
         items: rows.into_iter().map(TopicView::from).collect(),
     }))
@@ -213,7 +213,7 @@ pub async fn create_topic(
     body: ApiJson<CreateTopicRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = new_topic(&body)?;
-    let topic = service::create(&state, Some(user.0.user.id), new).await?;
+    let topic = service::create(&state.db, Some(user.id()), new).await?;
     Ok(HttpResponse::Created().json(TopicView::from(TopicRow {
         topic,
         document_count: 0,
@@ -249,9 +249,9 @@ pub async fn update_topic(
     body: ApiJson<UpdateTopicRequest>,
 ) -> Result<web::Json<TopicView>, ApiError> {
     let changes = changes(&body)?;
-    let user = user.0.user.id;
-    let topic = service::update(&state, Some(user), id.into_inner(), changes).await?;
-    let row = service::row_for_user(&state, user, topic).await?;
+    let user = user.id();
+    let topic = service::update(&state.db, Some(user), id.into_inner().into(), changes).await?;
+    let row = service::row_for_user(&state.db, user, topic).await?;
     Ok(web::Json(TopicView::from(row)))
 }
 
@@ -276,7 +276,7 @@ pub async fn delete_topic(
     user: RegularUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    service::delete(&state, Some(user.0.user.id), id.into_inner()).await?;
+    service::delete(&state.db, Some(user.id()), id.into_inner().into()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -296,7 +296,7 @@ pub async fn list_system_topics(
     state: web::Data<AppState>,
     _admin: AdminUser,
 ) -> Result<web::Json<SystemTopicList>, ApiError> {
-    let rows = service::list_system(&state).await?;
+    let rows = service::list_system(&state.db).await?;
     Ok(web::Json(SystemTopicList {
         items: rows.into_iter().map(SystemTopicView::from).collect(),
     }))
@@ -329,7 +329,7 @@ pub async fn create_system_topic(
     body: ApiJson<CreateTopicRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = new_topic(&body)?;
-    let topic = service::create(&state, None, new).await?;
+    let topic = service::create(&state.db, None, new).await?;
     audit_topic(
         &state,
         &admin,
@@ -368,7 +368,7 @@ pub async fn update_system_topic(
     body: ApiJson<UpdateTopicRequest>,
 ) -> Result<web::Json<SystemTopicView>, ApiError> {
     let changes = changes(&body)?;
-    let topic = service::update(&state, None, id.into_inner(), changes).await?;
+    let topic = service::update(&state.db, None, id.into_inner().into(), changes).await?;
     audit_topic(
         &state,
         &admin,
@@ -400,7 +400,7 @@ pub async fn delete_system_topic(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    service::delete(&state, None, id).await?;
+    service::delete(&state.db, None, id.into()).await?;
     audit_topic(&state, &admin, AuditEvent::AdminTopicDeleted, id, None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -414,7 +414,7 @@ async fn audit_topic(
     name: Option<&str>,
 ) -> Result<(), ApiError> {
     let mut entry = AuditEntry::new(event, Outcome::Success, None, Some(&admin.0.client.ip))
-        .actor(Some(admin.0.user.id))
+        .actor(Some(admin.id().into()))
         .resource(topic);
     if let Some(name) = name {
         entry = entry.detail("name", name);

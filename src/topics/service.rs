@@ -10,15 +10,16 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, ExprTrait,
-    IntoActiveModel, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, ExprTrait, IntoActiveModel, JoinType, QueryFilter, QuerySelect, RelationTrait,
+    Set,
 };
 use uuid::Uuid;
 
-use crate::domain::InvalidInput;
+use crate::db::AdvisoryLock;
+use crate::domain::{InvalidInput, TopicId, UserId};
 use crate::entities::{DocumentStatus, document_topics, documents, topics, users};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The OpenAPI pattern for a topic name; it forbids exactly what [`TopicName::parse`]
 /// rejects besides length (control characters, nothing but spaces), so a request the
@@ -75,9 +76,15 @@ impl TopicName {
     }
 }
 
-/// The key names are compared by: names differing only in case clash.
+/// The key names are compared by: names differing only in case, or in the spaces around
+/// and between words, clash (they read the same in a list). The one rule for names: the
+/// topics service, the classifier matching a reply to the user's topics, and the topics
+/// classification creates ([`find_or_create_for`]) all compare with it.
 pub fn clash_key(name: &str) -> String {
-    name.to_lowercase()
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Longest description, in characters.
@@ -201,12 +208,8 @@ fn name_taken_on_race(e: DbErr) -> ApiError {
     }
 }
 
-/// Arbitrary constant naming the PostgreSQL advisory lock that serialises changes to
-/// system topics within a transaction.
-const SYSTEM_TOPICS_LOCK_ID: i64 = 0x646f_6374_6f70;
-
 /// Serialises changes to one namespace until the transaction ends (`None`: system).
-async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<Uuid>) -> Result<(), DbErr> {
+async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<UserId>) -> Result<(), DbErr> {
     match owner {
         Some(user) => {
             users::Entity::find_by_id(user)
@@ -219,7 +222,8 @@ async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<Uuid>) -> Resul
         }
         None if db.get_database_backend() == DatabaseBackend::Postgres => {
             db.execute_unprepared(&format!(
-                "SELECT pg_advisory_xact_lock({SYSTEM_TOPICS_LOCK_ID})"
+                "SELECT pg_advisory_xact_lock({})",
+                AdvisoryLock::SystemTopics.id()
             ))
             .await?;
         }
@@ -228,7 +232,7 @@ async fn lock_namespace(db: &impl ConnectionTrait, owner: Option<Uuid>) -> Resul
     Ok(())
 }
 
-fn in_namespace(owner: Option<Uuid>) -> sea_orm::Select<topics::Entity> {
+fn in_namespace(owner: Option<UserId>) -> sea_orm::Select<topics::Entity> {
     let query = topics::Entity::find();
     match owner {
         Some(user) => query.filter(topics::Column::UserId.eq(user)),
@@ -240,8 +244,8 @@ fn in_namespace(owner: Option<Uuid>) -> sea_orm::Select<topics::Entity> {
 /// missing one.
 async fn find_in(
     db: &impl ConnectionTrait,
-    owner: Option<Uuid>,
-    id: Uuid,
+    owner: Option<UserId>,
+    id: TopicId,
 ) -> Result<Option<topics::Model>, DbErr> {
     in_namespace(owner)
         .filter(topics::Column::Id.eq(id))
@@ -254,12 +258,23 @@ async fn find_in(
 /// only with other system topics.
 async fn clashes(
     db: &impl ConnectionTrait,
-    owner: Option<Uuid>,
+    owner: Option<UserId>,
     name: &str,
-    except: Option<Uuid>,
+    except: Option<TopicId>,
 ) -> Result<bool, DbErr> {
+    Ok(clashing(db, owner, name, except).await?.is_some())
+}
+
+/// The topic the namespace can see whose name clashes with `name` (see [`clashes`]).
+async fn clashing(
+    db: &impl ConnectionTrait,
+    owner: Option<UserId>,
+    name: &str,
+    except: Option<TopicId>,
+) -> Result<Option<TopicId>, DbErr> {
     let mut query = topics::Entity::find()
         .select_only()
+        .column(topics::Column::Id)
         .column(topics::Column::Name);
     query = match owner {
         Some(user) => query.filter(
@@ -272,17 +287,48 @@ async fn clashes(
     if let Some(id) = except {
         query = query.filter(topics::Column::Id.ne(id));
     }
-    let names: Vec<String> = query.into_tuple().all(db).await?;
+    let names: Vec<(Uuid, String)> = query.into_tuple().all(db).await?;
     let key = clash_key(name);
-    Ok(names.iter().any(|n| clash_key(n) == key))
+    Ok(names
+        .into_iter()
+        .find(|(_, n)| clash_key(n) == key)
+        .map(|(id, _)| id.into()))
+}
+
+/// The topic `owner` can use whose name clashes with `name` (their own or a system
+/// topic), else a new topic of `owner` called `name`: how classification files a
+/// document under a topic it proposed. Runs in the caller's write transaction and takes
+/// the namespace lock first, like every other change to topics.
+#[tracing::instrument(skip_all)]
+pub async fn find_or_create_for(
+    db: &impl ConnectionTrait,
+    owner: UserId,
+    name: &TopicName,
+) -> Result<TopicId, DbErr> {
+    lock_namespace(db, Some(owner)).await?;
+    if let Some(id) = clashing(db, Some(owner), name.as_str(), None).await? {
+        return Ok(id);
+    }
+    let id = TopicId::new();
+    topics::Entity::insert(topics::ActiveModel {
+        id: Set(id.into()),
+        user_id: Set(Some(owner.into())),
+        name: Set(name.as_str().to_owned()),
+        description: Set(None),
+        color: Set(None),
+        created_at: Set(crate::time::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
 }
 
 /// Documents of `user` per topic (only `topic`, if given), in one grouped query; topics
 /// without documents are absent. Unconfirmed uploads are not counted.
 async fn document_counts(
     db: &impl ConnectionTrait,
-    user: Uuid,
-    topic: Option<Uuid>,
+    user: UserId,
+    topic: Option<TopicId>,
 ) -> Result<HashMap<Uuid, u64>, DbErr> {
     let mut query = document_topics::Entity::find()
         .select_only()
@@ -310,7 +356,7 @@ async fn document_counts(
 
 /// Display order: by name ignoring case, system topics first on a tie, then exact name,
 /// then id.
-fn sort_topics<T>(rows: &mut [T], topic: impl Fn(&T) -> &topics::Model) {
+pub fn sort_topics<T>(rows: &mut [T], topic: impl Fn(&T) -> &topics::Model) {
     rows.sort_by_cached_key(|r| {
         let t = topic(r);
         (
@@ -325,16 +371,19 @@ fn sort_topics<T>(rows: &mut [T], topic: impl Fn(&T) -> &topics::Model) {
 /// The caller's own topics and the system topics, sorted by name, with the number of
 /// the caller's documents under each.
 #[tracing::instrument(skip_all)]
-pub async fn list_for_user(state: &AppState, user: Uuid) -> Result<Vec<TopicRow>, ApiError> {
+pub async fn list_for_user(
+    db: &impl ConnectionTrait,
+    user: UserId,
+) -> Result<Vec<TopicRow>, ApiError> {
     let topics = topics::Entity::find()
         .filter(
             topics::Column::UserId
                 .eq(user)
                 .or(topics::Column::UserId.is_null()),
         )
-        .all(&state.db)
+        .all(db)
         .await?;
-    let counts = document_counts(&state.db, user, None).await?;
+    let counts = document_counts(db, user, None).await?;
     let mut rows: Vec<TopicRow> = topics
         .into_iter()
         .map(|topic| TopicRow {
@@ -348,8 +397,8 @@ pub async fn list_for_user(state: &AppState, user: Uuid) -> Result<Vec<TopicRow>
 
 /// Every system topic, sorted by name.
 #[tracing::instrument(skip_all)]
-pub async fn list_system(state: &AppState) -> Result<Vec<topics::Model>, ApiError> {
-    let mut rows = in_namespace(None).all(&state.db).await?;
+pub async fn list_system(db: &impl ConnectionTrait) -> Result<Vec<topics::Model>, ApiError> {
+    let mut rows = in_namespace(None).all(db).await?;
     sort_topics(&mut rows, |t| t);
     Ok(rows)
 }
@@ -357,18 +406,18 @@ pub async fn list_system(state: &AppState) -> Result<Vec<topics::Model>, ApiErro
 /// Creates a topic in `owner`'s namespace (`None`: a system topic).
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
-    owner: Option<Uuid>,
+    db: &DatabaseConnection,
+    owner: Option<UserId>,
     new: NewTopic,
 ) -> Result<topics::Model, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     lock_namespace(&txn, owner).await?;
     if clashes(&txn, owner, new.name.as_str(), None).await? {
         return Err(name_taken());
     }
     let topic = topics::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        user_id: Set(owner),
+        id: Set(TopicId::new().into()),
+        user_id: Set(owner.map(Uuid::from)),
         name: Set(new.name.as_str().to_owned()),
         description: Set(new.description),
         color: Set(new.color),
@@ -384,12 +433,12 @@ pub async fn create(
 /// Changes topic `id` of `owner`'s namespace (`None`: a system topic).
 #[tracing::instrument(skip_all)]
 pub async fn update(
-    state: &AppState,
-    owner: Option<Uuid>,
-    id: Uuid,
+    db: &DatabaseConnection,
+    owner: Option<UserId>,
+    id: TopicId,
     changes: TopicChanges,
 ) -> Result<topics::Model, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     lock_namespace(&txn, owner).await?;
     let topic = find_in(&txn, owner, id).await?.ok_or_else(not_found)?;
     let mut active = topic.clone().into_active_model();
@@ -419,8 +468,12 @@ pub async fn update(
 /// Deletes topic `id` of `owner`'s namespace (`None`: a system topic); its document
 /// links go with it (foreign-key cascade). Returns how many links were removed.
 #[tracing::instrument(skip_all)]
-pub async fn delete(state: &AppState, owner: Option<Uuid>, id: Uuid) -> Result<u64, ApiError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+pub async fn delete(
+    db: &DatabaseConnection,
+    owner: Option<UserId>,
+    id: TopicId,
+) -> Result<u64, ApiError> {
+    let txn = crate::db::begin_write(db).await?;
     lock_namespace(&txn, owner).await?;
     find_in(&txn, owner, id).await?.ok_or_else(not_found)?;
     // The cascade removes these too; deleting them explicitly keeps the behaviour
@@ -447,11 +500,11 @@ pub async fn delete(state: &AppState, owner: Option<Uuid>, id: Uuid) -> Result<u
 
 /// The caller's view of one of their topics after a change.
 pub async fn row_for_user(
-    state: &AppState,
-    user: Uuid,
+    db: &impl ConnectionTrait,
+    user: UserId,
     topic: topics::Model,
 ) -> Result<TopicRow, ApiError> {
-    let document_count = document_counts(&state.db, user, Some(topic.id))
+    let document_count = document_counts(db, user, Some(topic.id.into()))
         .await?
         .get(&topic.id)
         .copied()

@@ -273,7 +273,7 @@ async fn a_run_is_skipped_while_another_instance_holds_the_cleanup_lock() {
         .await
         .unwrap();
     let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(docuvault::jobs::cleanup::CLEANUP_LOCK_ID)
+        .bind(docuvault::db::AdvisoryLock::Cleanup.id())
         .fetch_one(&mut *other)
         .await
         .unwrap();
@@ -283,7 +283,7 @@ async fn a_run_is_skipped_while_another_instance_holds_the_cleanup_lock() {
     assert!(row(&app, stale).await.is_some());
 
     let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
-        .bind(docuvault::jobs::cleanup::CLEANUP_LOCK_ID)
+        .bind(docuvault::db::AdvisoryLock::Cleanup.id())
         .fetch_one(&mut *other)
         .await
         .unwrap();
@@ -293,7 +293,7 @@ async fn a_run_is_skipped_while_another_instance_holds_the_cleanup_lock() {
     assert_eq!(ran.stale_uploads_removed, 1);
     // The run released its lock: the other session can take it again.
     let again: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(docuvault::jobs::cleanup::CLEANUP_LOCK_ID)
+        .bind(docuvault::db::AdvisoryLock::Cleanup.id())
         .fetch_one(&mut *other)
         .await
         .unwrap();

@@ -213,6 +213,68 @@ async fn create_list_update_and_delete() {
     assert_eq!(res.status(), 404);
 }
 
+/// One name rule everywhere (issue 12): names that differ only in the spaces around or
+/// between words clash, as the classifier already matched them. Before, the topics
+/// service let `home  insurance` sit next to `Home Insurance` (two topics that read the
+/// same), and classification created its topics with a third rule of its own.
+#[tokio::test]
+async fn names_differing_only_in_spaces_clash_everywhere() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let admin = app.admin("root").await;
+
+    let home = create(&app, &alice, "Home Insurance").await;
+    for clash in [
+        "home  insurance",
+        "Home\u{00A0}INSURANCE",
+        " home insurance",
+    ] {
+        let res = create_raw(&app, &alice, "/api/topics", json!({"name": clash})).await;
+        assert_eq!(res.status(), 409, "{clash:?}");
+        assert_eq!(body(res).await["code"], "topic_exists");
+    }
+    create_system(&app, &admin, "Car  Tax").await;
+    let res = create_raw(&app, &alice, "/api/topics", json!({"name": "car tax"})).await;
+    assert_eq!(res.status(), 409);
+    let res = create_raw(
+        &app,
+        &admin,
+        "/api/admin/topics",
+        json!({"name": "CAR TAX"}),
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+
+    // Topics classification proposes go through the same rule: an existing topic of the
+    // owner, or a system topic, is reused; only a new name makes a new topic.
+    let user: docuvault::domain::UserId = alice.user_id.parse::<Uuid>().unwrap().into();
+    let db = &app.state.db;
+    let found = |name: &str| {
+        let name = docuvault::topics::service::TopicName::parse(name).unwrap();
+        async move {
+            docuvault::topics::service::find_or_create_for(db, user, &name)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(found("HOME   insurance").await.to_string(), home);
+    let car_tax = found("car tax").await;
+    let system = topics::Entity::find_by_id(car_tax)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(system.user_id, None, "the system topic is reused");
+    let pets = found("Pets").await;
+    assert_eq!(found("pets").await, pets);
+    let owned = topics::Entity::find()
+        .filter(topics::Column::UserId.eq(user))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(owned, 2, "Home Insurance and Pets");
+}
+
 #[tokio::test]
 async fn names_are_unique_ignoring_case_including_system_topics() {
     let app = TestApp::spawn().await;

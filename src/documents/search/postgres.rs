@@ -1,0 +1,100 @@
+//! Full-text search on PostgreSQL: `websearch_to_tsquery('simple', …)` against the
+//! indexed `search_vector`, ranked with `ts_rank`, snippets from `ts_headline`.
+
+use sea_orm::{ConnectionTrait, FromQueryResult};
+
+use super::query::SearchQuery;
+use super::ranked::{
+    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
+    search_total,
+};
+use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, highlight_words, segments};
+use super::sql::{Sql, VIEW_COLUMNS, sort_column};
+use super::{ListFilter, Listed, PageRequest, Total};
+use crate::domain::UserId;
+use crate::error::ApiError;
+
+/// Characters of extracted text PostgreSQL's `ts_headline` reads to build a snippet
+/// (it parses its whole input; the rank and match use the indexed vector).
+const PG_HEADLINE_CHARS: u32 = 20_000;
+
+/// `ts_headline` options for text: short fragments around the best matches.
+fn pg_headline_options() -> String {
+    format!(
+        "StartSel=\"{HIGHLIGHT_START}\", StopSel=\"{HIGHLIGHT_END}\", MaxWords=30, MinWords=12, \
+         ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \""
+    )
+}
+
+/// The PostgreSQL candidates subquery body (without `SELECT`): the caller's matching
+/// documents in candidate order, at most `max_hits + 1`.
+fn push_pg_candidates(
+    sql: &mut Sql,
+    user: UserId,
+    filter: &ListFilter,
+    q: &SearchQuery,
+    page: PageRequest,
+    order: &SearchOrder,
+) {
+    sql.push(" FROM documents d CROSS JOIN websearch_to_tsquery('simple'::regconfig, ")
+        .bind(q.text.clone())
+        .push(") AS q(query) WHERE d.search_vector @@ q.query AND ");
+    end_candidates(sql, user, filter, page, order);
+}
+
+/// One page of ranked hits on PostgreSQL (run inside the caller's transaction).
+pub(super) async fn search_postgres(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    filter: &ListFilter,
+    q: &SearchQuery,
+    page: PageRequest,
+) -> Result<(Vec<Listed>, Total), ApiError> {
+    let backend = db.get_database_backend();
+    let order = SearchOrder::new(page.sort, "DESC", "d.created_at DESC, d.id DESC");
+    // Candidates: the newest matches come off the list index (a common word matches
+    // within a few rows), rare words off the GIN index; only candidates are ranked.
+    let (sort_key, rank) = match page.sort {
+        Some((key, _)) => (sort_column(key), "NULL::real".to_owned()),
+        None => (
+            "NULL::int",
+            "ts_rank(d.search_vector, q.query, 1)".to_owned(),
+        ),
+    };
+    let mut sql = Sql::new(backend);
+    sql.push(&format!(
+        "SELECT {VIEW_COLUMNS}, \
+           ts_headline('simple'::regconfig, left(coalesce(d.extracted_text, ''), \
+                       {PG_HEADLINE_CHARS}), p.query, "
+    ))
+    .bind(pg_headline_options())
+    .push(") AS snippet_body, NULL::text AS snippet_name, p.candidates FROM (");
+    open_candidate_page(&mut sql, &order, "query");
+    sql.push(&format!(
+        "SELECT d.id, q.query, d.created_at AS recency, {sort_key} AS sort_key, {rank} AS rank"
+    ));
+    push_pg_candidates(&mut sql, user, filter, q, page, &order);
+    close_candidate_page(&mut sql, page, &order);
+    sql.push(&format!(
+        ") p JOIN documents d ON d.id = p.id ORDER BY {}",
+        order.outer
+    ));
+    let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
+
+    let count_sql = count_candidates(backend, |count_sql| {
+        push_pg_candidates(count_sql, user, filter, q, page, &order);
+    });
+    let total = search_total(db, page, &hits, count_sql).await?;
+    // File names are highlighted here: PostgreSQL's parser reads `a-b.pdf` as one token.
+    let items = hits
+        .into_iter()
+        .map(|h| Listed {
+            snippet: best_snippet(
+                h.snippet_body.as_deref().map(segments),
+                Some(highlight_words(&h.doc.filename, &q.words)),
+            ),
+            doc: h.doc,
+        })
+        .collect();
+    Ok((items, total))
+}

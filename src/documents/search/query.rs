@@ -1,0 +1,240 @@
+//! The search query language: the user's query validated and turned into safe backend
+//! syntax (the text PostgreSQL's `websearch_to_tsquery` reads, an FTS5 expression of
+//! quoted strings for SQLite, and the words to highlight in file names).
+
+use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START};
+use crate::error::ApiError;
+
+/// Longest accepted query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// A validated search query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The query as given, trimmed, control characters replaced by spaces (what
+    /// PostgreSQL's `websearch_to_tsquery` receives).
+    pub text: String,
+    /// The same query as an FTS5 expression of quoted strings only; `None` when it holds
+    /// no word that could match anything (e.g. only punctuation or emoji).
+    pub fts5: Option<String>,
+    /// The words looked for (not excluded), lower-cased, to highlight file names.
+    pub words: Vec<String>,
+}
+
+/// One unit of the query language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// A word or quoted phrase; `negated` when written with a leading `-`.
+    Phrase { text: String, negated: bool },
+    /// `or` between two phrases.
+    Or,
+}
+
+fn has_word(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
+fn tokenize(q: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = q.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut negated = false;
+        if c == '-' {
+            chars.next();
+            match chars.peek() {
+                Some(n) if !n.is_whitespace() => negated = true,
+                _ => continue,
+            }
+        }
+        let mut text = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c == '"' {
+                    break;
+                }
+                text.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == '"' {
+                    break;
+                }
+                text.push(c);
+                chars.next();
+            }
+        }
+        if !negated && text.eq_ignore_ascii_case("or") {
+            tokens.push(Token::Or);
+        } else if has_word(&text) {
+            tokens.push(Token::Phrase { text, negated });
+        }
+    }
+    tokens
+}
+
+/// `"text"` with embedded quotes doubled: FTS5's literal string syntax.
+fn fts5_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Builds the FTS5 expression: positive phrases joined by AND (OR where the user wrote
+/// `or` between two of them), then `NOT` each excluded phrase. `None` when no positive
+/// phrase remains.
+fn fts5_expression(tokens: &[Token]) -> Option<String> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut negatives = Vec::new();
+    let mut pending_or = false;
+    for t in tokens {
+        match t {
+            Token::Or => pending_or = !groups.is_empty(),
+            Token::Phrase {
+                text,
+                negated: true,
+            } => negatives.push(fts5_string(text)),
+            Token::Phrase {
+                text,
+                negated: false,
+            } => {
+                let s = fts5_string(text);
+                match groups.last_mut() {
+                    Some(g) if pending_or => g.push(s),
+                    _ => groups.push(vec![s]),
+                }
+                pending_or = false;
+            }
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let positive = groups
+        .iter()
+        .map(|g| format!("({})", g.join(" OR ")))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut expr = format!("({positive})");
+    for n in negatives {
+        expr.push_str(" NOT ");
+        expr.push_str(&n);
+    }
+    Some(expr)
+}
+
+impl SearchQuery {
+    /// Validates `raw`: at most [`MAX_QUERY_CHARS`] characters, not blank (nor only
+    /// control characters), and at least one word that is not excluded with `-`. Anything else about the text is taken literally.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let cleaned: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_control() || c == HIGHLIGHT_START || c == HIGHLIGHT_END {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let text = cleaned.trim().to_owned();
+        let n = raw.chars().count();
+        if text.is_empty() {
+            return Err(ApiError::BadRequest {
+                code: crate::error::ErrorCode::InvalidQuery,
+                message: "q must not be empty".into(),
+            });
+        }
+        if n > MAX_QUERY_CHARS {
+            return Err(ApiError::BadRequest {
+                code: crate::error::ErrorCode::InvalidQuery,
+                message: format!("q must be at most {MAX_QUERY_CHARS} characters"),
+            });
+        }
+        let tokens = tokenize(&text);
+        let only_negative = !tokens.is_empty()
+            && tokens.iter().all(|t| match t {
+                Token::Phrase { negated, .. } => *negated,
+                Token::Or => true,
+            })
+            && tokens
+                .iter()
+                .any(|t| matches!(t, Token::Phrase { negated: true, .. }));
+        if only_negative {
+            return Err(ApiError::BadRequest {
+                code: crate::error::ErrorCode::InvalidQuery,
+                message:
+                    "q must contain at least one word to look for, not only excluded (-) words"
+                        .into(),
+            });
+        }
+        let words = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Phrase {
+                    text,
+                    negated: false,
+                } => Some(text),
+                _ => None,
+            })
+            .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        Ok(Self {
+            fts5: fts5_expression(&tokens),
+            text,
+            words,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fts(q: &str) -> Option<String> {
+        SearchQuery::parse(q).unwrap().fts5
+    }
+
+    #[test]
+    fn words_phrases_or_and_not() {
+        assert_eq!(fts("tax invoice").unwrap(), r#"(("tax") AND ("invoice"))"#);
+        assert_eq!(
+            fts(r#""tax return" 2025"#).unwrap(),
+            r#"(("tax return") AND ("2025"))"#
+        );
+        assert_eq!(fts("a or b c").unwrap(), r#"(("a" OR "b") AND ("c"))"#);
+        assert_eq!(fts("a -b").unwrap(), r#"(("a")) NOT "b""#);
+        assert_eq!(fts("or a").unwrap(), r#"(("a"))"#);
+    }
+
+    #[test]
+    fn operators_and_specials_are_literal() {
+        assert_eq!(
+            fts("AND OR NOT").unwrap(),
+            r#"(("AND" OR "NOT"))"#,
+            "FTS5 keywords end up quoted"
+        );
+        assert_eq!(fts("foo:bar*").unwrap(), r#"(("foo:bar*"))"#);
+        assert_eq!(fts(r#"say "hi"#).unwrap(), r#"(("say") AND ("hi"))"#);
+        assert_eq!(fts(r#"a""b"#).unwrap(), r#"(("a") AND ("b"))"#);
+        assert_eq!(fts("(x) NEAR(y)").unwrap(), r#"(("(x)") AND ("NEAR(y)"))"#);
+        assert_eq!(fts("*** ::: 😀"), None);
+        assert_eq!(fts("café 😀").unwrap(), r#"(("café"))"#);
+    }
+
+    #[test]
+    fn invalid_queries_are_4xx() {
+        assert!(SearchQuery::parse("   ").is_err());
+        assert!(SearchQuery::parse("\0\0").is_err());
+        assert!(SearchQuery::parse(&"a".repeat(501)).is_err());
+        assert!(SearchQuery::parse(&"a".repeat(500)).is_ok());
+        assert!(SearchQuery::parse("-foo").is_err());
+        assert!(SearchQuery::parse("foo\0bar").is_ok());
+        assert_eq!(SearchQuery::parse(" a\0b ").unwrap().text, "a b");
+    }
+}

@@ -1,0 +1,140 @@
+//! What both full-text backends share: a search hit as read back, the order of
+//! candidates and of the page, the candidate page around a backend's candidates
+//! subquery, and the total of a search.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
+
+use super::sql::{Sql, count, direction, limit_offset, order_terms, push_filters};
+use super::{DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
+use crate::domain::UserId;
+use crate::error::ApiError;
+
+/// A search hit: the row plus the marked-up snippets of its text and name, and how
+/// many candidates the search found (the same on every row).
+pub(super) struct Hit {
+    pub(super) doc: DocumentRow,
+    pub(super) snippet_body: Option<String>,
+    pub(super) snippet_name: Option<String>,
+    pub(super) candidates: i64,
+}
+
+impl FromQueryResult for Hit {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            doc: DocumentRow::from_query_result(res, pre)?,
+            snippet_body: res.try_get(pre, "snippet_body")?,
+            snippet_name: res.try_get(pre, "snippet_name")?,
+            candidates: res.try_get(pre, "candidates")?,
+        })
+    }
+}
+
+/// How a search orders its candidates and its page.
+pub(super) struct SearchOrder {
+    /// Which `max_hits + 1` matches become candidates (alias `d`; SQLite may also name
+    /// `documents_fts`).
+    pub(super) candidates: String,
+    /// The same order over the candidates (alias `c`, columns `id`, `recency`,
+    /// `sort_key`), to number them: only the first `max_hits` are returned.
+    pub(super) position: String,
+    /// The page's order over the numbered candidates (alias `n`, columns `id`,
+    /// `sort_key`, `rank`).
+    pub(super) page: String,
+    /// The final order (aliases `p` for the page and `d`).
+    pub(super) outer: String,
+}
+
+impl SearchOrder {
+    /// `rank_dir`: the direction in which a better hit's rank sorts first; `recency`
+    /// (over `d`): the most recently uploaded matches first, which candidates' `recency`
+    /// column sorts `DESC` with their id.
+    pub(super) fn new(sort: Option<(SortKey, SortOrder)>, rank_dir: &str, recency: &str) -> Self {
+        match sort {
+            Some((key, order)) => {
+                let dir = direction(order);
+                Self {
+                    candidates: order_terms(key, order),
+                    position: format!("c.sort_key {dir}, c.id {dir}"),
+                    page: format!("n.sort_key {dir}, n.id {dir}"),
+                    outer: order_terms(key, order),
+                }
+            }
+            None => Self {
+                candidates: recency.to_owned(),
+                position: "c.recency DESC, c.id DESC".to_owned(),
+                page: format!("n.rank {rank_dir}, n.id ASC"),
+                outer: format!("p.rank {rank_dir}, d.id ASC"),
+            },
+        }
+    }
+}
+
+/// `max_hits + 1` as a bind value: the candidates a search fetches at most.
+fn candidate_limit(page: PageRequest) -> i64 {
+    i64::try_from(page.max_hits.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+/// Ends a backend's candidates subquery body (after its own match condition and ` AND `):
+/// the owner-scoped filters, the candidate order and the `max_hits + 1` limit.
+pub(super) fn end_candidates(
+    sql: &mut Sql,
+    user: UserId,
+    filter: &ListFilter,
+    page: PageRequest,
+    order: &SearchOrder,
+) {
+    push_filters(sql, user, filter);
+    sql.push(&format!(" ORDER BY {} LIMIT ", order.candidates))
+        .bind(candidate_limit(page));
+}
+
+/// The statement counting a search's candidates; `push_candidates` writes the backend's
+/// candidates subquery body (without `SELECT`).
+pub(super) fn count_candidates(
+    backend: DatabaseBackend,
+    push_candidates: impl FnOnce(&mut Sql),
+) -> Sql {
+    let mut count_sql = Sql::new(backend);
+    count_sql.push("SELECT COUNT(*) AS n FROM (SELECT d.id");
+    push_candidates(&mut count_sql);
+    count_sql.push(") c");
+    count_sql
+}
+
+/// Opens the page of a search's candidates: `(` then the candidates subquery (at most
+/// `max_hits + 1` rows with columns `id`, `recency`, `sort_key`, `rank` and `carry`),
+/// then [`close_candidate_page`]. Each candidate is numbered in candidate order and
+/// counted; the page holds `id`, `rank`, `carry` and `candidates` (their number).
+pub(super) fn open_candidate_page(sql: &mut Sql, order: &SearchOrder, carry: &str) {
+    sql.push(&format!(
+        "SELECT n.id, n.rank, n.{carry}, n.candidates \
+         FROM (SELECT c.id, c.rank, c.sort_key, c.{carry}, count(*) OVER () AS candidates, \
+                      row_number() OVER (ORDER BY {}) AS position FROM (",
+        order.position
+    ));
+}
+
+/// Closes what [`open_candidate_page`] opened: only the first `max_hits` candidates,
+/// in the page's order, one page of them.
+pub(super) fn close_candidate_page(sql: &mut Sql, page: PageRequest, order: &SearchOrder) {
+    sql.push(") c) n WHERE n.position <= ")
+        .bind(i64::try_from(page.max_hits).unwrap_or(i64::MAX))
+        .push(&format!(" ORDER BY {}", order.page));
+    limit_offset(sql, page);
+}
+
+/// The total of a search: every row of a page carries the number of candidates; an
+/// empty page past the first counts them with `count_sql`.
+pub(super) async fn search_total(
+    db: &impl ConnectionTrait,
+    page: PageRequest,
+    hits: &[Hit],
+    count_sql: Sql,
+) -> Result<Total, ApiError> {
+    let candidates = match hits.first() {
+        Some(h) => u64::try_from(h.candidates).unwrap_or(0),
+        None if page.page <= 1 => 0,
+        None => count(db, count_sql).await?,
+    };
+    Ok(Total::of_candidates(candidates, page.max_hits))
+}

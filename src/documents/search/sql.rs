@@ -1,0 +1,122 @@
+//! The SQL builder the read path shares: statement text with placeholders in the
+//! connection's dialect, the owner-scoped filters, sort terms, paging and counting.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+
+use super::{ListFilter, PageRequest, SortKey, SortOrder};
+use crate::domain::UserId;
+use crate::entities::DocumentStatus;
+use crate::error::ApiError;
+
+/// The columns a document view needs (never `extracted_text`).
+pub(super) const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
+     d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
+     d.created_at, d.updated_at";
+
+/// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
+pub(super) struct Sql {
+    backend: DatabaseBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(super) fn new(backend: DatabaseBackend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub(super) fn bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.values.push(v.into());
+        let n = self.values.len();
+        let placeholder = match self.backend {
+            DatabaseBackend::Postgres => format!("${n}"),
+            _ => format!("?{n}"),
+        };
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    pub(super) fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal (in
+/// the SQL text, not a bound value) lets the partial list indexes serve the query.
+pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
+    let pending = DocumentStatus::Pending.as_str();
+    sql.push("d.user_id = ").bind(user);
+    match filter.status {
+        Some(DocumentStatus::Pending) => {
+            sql.push(&format!(" AND d.status = '{pending}'"));
+        }
+        Some(s) => {
+            sql.push(&format!(" AND d.status <> '{pending}' AND d.status = "))
+                .bind(s);
+        }
+        None => {
+            sql.push(&format!(" AND d.status <> '{pending}'"));
+        }
+    }
+    if let Some(folder) = filter.folder_id {
+        sql.push(" AND d.folder_id = ").bind(folder);
+    }
+    if let Some(topic) = filter.topic {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM document_topics dt \
+             WHERE dt.document_id = d.id AND dt.topic_id = ",
+        )
+        .bind(topic)
+        .push(")");
+    }
+}
+
+/// The column a sort key orders by (alias `d`).
+pub(super) fn sort_column(sort: SortKey) -> &'static str {
+    match sort {
+        SortKey::CreatedAt => "d.created_at",
+        SortKey::Name => "d.filename",
+        SortKey::Size => "d.size_bytes",
+    }
+}
+
+pub(super) fn direction(order: SortOrder) -> &'static str {
+    match order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    }
+}
+
+/// `ORDER BY` terms over alias `d` (ties broken by id, so pages never overlap).
+pub(super) fn order_terms(sort: SortKey, order: SortOrder) -> String {
+    let dir = direction(order);
+    format!("{} {dir}, d.id {dir}", sort_column(sort))
+}
+
+pub(super) fn limit_offset(sql: &mut Sql, page: PageRequest) {
+    let limit = i64::try_from(page.per_page).unwrap_or(100);
+    let offset = i64::try_from(page.page.saturating_sub(1).saturating_mul(page.per_page))
+        .unwrap_or(i64::MAX);
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+}
+
+pub(super) async fn count(db: &impl ConnectionTrait, sql: Sql) -> Result<u64, ApiError> {
+    let row = db.query_one_raw(sql.statement()).await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}

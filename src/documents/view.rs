@@ -1,0 +1,179 @@
+//! `DocumentView`: a document as the API shows it (metadata, who classified it, its
+//! topics, a search snippet), built from listed rows or whole rows with their topics
+//! loaded in one query. Shared by the documents and shares routes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::documents::search::{self, DocumentRow, DocumentTopic, Listed, SnippetSegment};
+use crate::entities::{DocumentStatus, TopicSource, documents};
+use crate::error::ApiError;
+
+/// Who filed a document under its topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ClassifiedBy {
+    /// Classifier provider (`builtin`, `ollama`, `openai`, `anthropic`).
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Version of the prompt (or of the builtin model), when recorded.
+    #[schema(required = true)]
+    pub prompt_version: Option<String>,
+}
+
+impl ClassifiedBy {
+    /// Reads `documents.classified_by`; anything without a provider reads as none.
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let text = |key: &str| match v.get(key) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Self {
+            provider: text("provider")?,
+            model: text("model").unwrap_or_default(),
+            prompt_version: text("prompt_version"),
+        })
+    }
+}
+
+/// A topic a document is filed under.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DocumentTopicView {
+    /// Topic id.
+    pub id: Uuid,
+    /// Topic name.
+    pub name: String,
+    /// Display color (e.g. `#3b82f6`), if set.
+    #[schema(required = true)]
+    pub color: Option<String>,
+    /// `ai` (the classifier) or `user` (set by hand).
+    pub source: TopicSource,
+    /// The classifier's confidence, 0–1 (none when set by hand).
+    #[schema(required = true, minimum = 0, maximum = 1)]
+    pub confidence: Option<f64>,
+}
+
+impl From<DocumentTopic> for DocumentTopicView {
+    fn from(t: DocumentTopic) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            source: t.source,
+            confidence: t.confidence,
+        }
+    }
+}
+
+/// A document's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    /// Document id.
+    pub id: Uuid,
+    /// Owner's account id.
+    pub owner_id: Uuid,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// SHA-256 of the original bytes (hex), once processed.
+    #[schema(required = true)]
+    pub sha256: Option<String>,
+    /// `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`.
+    pub status: DocumentStatus,
+    /// Why processing failed, when it did.
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    /// Folder, or none for the root.
+    #[schema(required = true)]
+    pub folder_id: Option<Uuid>,
+    /// Never sent to an external AI provider.
+    pub ai_opt_out: bool,
+    /// Who classified it, once classified.
+    #[schema(required = true)]
+    pub classified_by: Option<ClassifiedBy>,
+    /// Topics it is filed under, by name.
+    pub topics: Vec<DocumentTopicView>,
+    /// Search results only: text around the matches as plain-text segments, matches
+    /// flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
+    #[schema(required = true)]
+    pub snippet: Option<Vec<SnippetSegment>>,
+    /// Uploaded at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DocumentView {
+    fn build(
+        d: DocumentRow,
+        topics: Vec<DocumentTopic>,
+        snippet: Option<Vec<SnippetSegment>>,
+    ) -> Self {
+        Self {
+            id: d.id,
+            owner_id: d.user_id,
+            filename: d.filename,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            sha256: d.sha256,
+            status: d.status,
+            last_error: d.last_error,
+            folder_id: d.folder_id,
+            ai_opt_out: d.ai_opt_out,
+            classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),
+            topics: topics.into_iter().map(DocumentTopicView::from).collect(),
+            snippet,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+
+    /// Views of listed documents, their topics loaded in one query.
+    pub async fn many(
+        db: &impl ConnectionTrait,
+        items: Vec<Listed>,
+    ) -> Result<Vec<DocumentView>, ApiError> {
+        let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
+        let mut topics = search::topics_of(db, &ids).await?;
+        Ok(items
+            .into_iter()
+            .map(|i| {
+                let t = topics.remove(&i.doc.id).unwrap_or_default();
+                Self::build(i.doc, t, i.snippet)
+            })
+            .collect())
+    }
+
+    /// Views of whole document rows (e.g. shared documents), topics in one query.
+    pub async fn of_models(
+        db: &impl ConnectionTrait,
+        docs: Vec<documents::Model>,
+    ) -> Result<Vec<DocumentView>, ApiError> {
+        let items = docs
+            .into_iter()
+            .map(|d| Listed {
+                doc: DocumentRow::from(d),
+                snippet: None,
+            })
+            .collect();
+        Self::many(db, items).await
+    }
+
+    /// The view of one document row, with its topics.
+    pub async fn of_model(
+        db: &impl ConnectionTrait,
+        doc: documents::Model,
+    ) -> Result<DocumentView, ApiError> {
+        Self::of_models(db, vec![doc])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("document view went missing")))
+    }
+}
