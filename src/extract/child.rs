@@ -171,11 +171,14 @@ fn read_bounded<R: Read>(reader: Option<R>, limit: usize) -> (Vec<u8>, bool) {
     (buf, overflow)
 }
 
+/// Limits a child to `memory_bytes` of address space and `cpu_secs` of CPU (SIGXCPU at
+/// the soft limit, SIGKILL two seconds later) and no core dumps; used for the helper
+/// programs here and for the sandbox worker itself (`sandbox.rs`). A child may not raise a
+/// hard limit above ours (setrlimit would fail and the spawn with it), so both are clamped
+/// to what this process has, read before the fork.
 #[cfg(unix)]
-fn apply_rlimits(cmd: &mut Command, memory_bytes: u64, cpu_secs: u64) {
+pub(crate) fn apply_rlimits(cmd: &mut Command, memory_bytes: u64, cpu_secs: u64) {
     use std::os::unix::process::CommandExt;
-    // A child may not raise a hard limit above ours (setrlimit would fail and the spawn
-    // with it): clamp to what this process has, read before the fork.
     let hard = |resource| {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -190,11 +193,12 @@ fn apply_rlimits(cmd: &mut Command, memory_bytes: u64, cpu_secs: u64) {
         }
     };
     let memory = memory_bytes.min(hard(libc::RLIMIT_AS));
-    let cpu = cpu_secs.min(hard(libc::RLIMIT_CPU));
-    let set = move |resource, value: u64| -> std::io::Result<()> {
+    let cpu_hard = cpu_secs.saturating_add(2).min(hard(libc::RLIMIT_CPU));
+    let cpu_soft = cpu_secs.min(cpu_hard);
+    let set = move |resource, soft: u64, hard: u64| -> std::io::Result<()> {
         let lim = libc::rlimit {
-            rlim_cur: value as libc::rlim_t,
-            rlim_max: value as libc::rlim_t,
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
         };
         // SAFETY: setrlimit is async-signal-safe and `lim` is a valid rlimit.
         if unsafe { libc::setrlimit(resource, &lim) } == 0 {
@@ -207,16 +211,17 @@ fn apply_rlimits(cmd: &mut Command, memory_bytes: u64, cpu_secs: u64) {
     // touches no locks, as required between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            set(libc::RLIMIT_AS, memory)?;
-            set(libc::RLIMIT_CPU, cpu)?;
-            set(libc::RLIMIT_CORE, 0)?;
+            set(libc::RLIMIT_AS, memory, memory)?;
+            set(libc::RLIMIT_CPU, cpu_soft, cpu_hard)?;
+            set(libc::RLIMIT_CORE, 0, 0)?;
             Ok(())
         });
     }
 }
 
+/// Only the wall-clock limit applies off Unix.
 #[cfg(not(unix))]
-fn apply_rlimits(_cmd: &mut Command, _memory_bytes: u64, _cpu_secs: u64) {}
+pub(crate) fn apply_rlimits(_cmd: &mut Command, _memory_bytes: u64, _cpu_secs: u64) {}
 
 /// A one-line reason for a helper that exited unsuccessfully (signal, exit code, and the
 /// last line of its stderr).

@@ -151,7 +151,7 @@ pub async fn extract_in_child_with_ocr(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    apply_rlimits(&mut cmd, limits.memory_bytes, limits.cpu_secs);
+    super::child::apply_rlimits(cmd.as_std_mut(), limits.memory_bytes, limits.cpu_secs);
     let mut child = cmd
         .spawn()
         .map_err(|e| ExtractError::Failed(format!("cannot start the extraction process: {e}")))?;
@@ -286,37 +286,6 @@ async fn read_bounded<R: AsyncRead + Unpin>(mut r: R, limit: usize) -> (Vec<u8>,
         }
     }
     (buf, overflow)
-}
-
-#[cfg(unix)]
-fn apply_rlimits(cmd: &mut tokio::process::Command, memory_bytes: u64, cpu_secs: u64) {
-    let set = move |resource, soft: u64, hard: u64| -> std::io::Result<()> {
-        let lim = libc::rlimit {
-            rlim_cur: soft as libc::rlim_t,
-            rlim_max: hard as libc::rlim_t,
-        };
-        // SAFETY: setrlimit is async-signal-safe and `lim` is a valid rlimit.
-        if unsafe { libc::setrlimit(resource, &lim) } == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
-    };
-    // SAFETY: the closure only calls setrlimit (async-signal-safe), allocates nothing and
-    // touches no locks, as required between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            set(libc::RLIMIT_AS, memory_bytes, memory_bytes)?;
-            set(libc::RLIMIT_CPU, cpu_secs, cpu_secs.saturating_add(2))?;
-            set(libc::RLIMIT_CORE, 0, 0)?;
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(unix))]
-fn apply_rlimits(_cmd: &mut tokio::process::Command, _memory_bytes: u64, _cpu_secs: u64) {
-    // Only the wall-clock limit applies off Unix.
 }
 
 /// Entry point of `docuvault extract-worker`: reads a [`WorkerRequest`] line and the bytes
