@@ -1,4 +1,4 @@
-//! The initial DocuVault schema: every table of SPEC §2.
+//! The initial DocuVault schema: every table (see `src/entities/` and docs/ARCHITECTURE.md).
 //!
 //! Tables are built with SeaQuery schema builders so each column type maps to the right
 //! native type per backend (uuid / timestamptz / jsonb on PostgreSQL; SQLite stores them

@@ -1,5 +1,5 @@
 //! Classification: files a document under the owner's topics (their own and the system
-//! topics), or under none (SPEC §4).
+//! topics), or under none (README "Classification").
 //!
 //! [`classify_document`] is what the pipeline calls. It picks a [`Classifier`] per user
 //! (`users.ai_provider` / `ai_model`, defaults `ai.default_provider` / `ai.default_model`):

@@ -1,4 +1,4 @@
-//! SeaORM entities, one module per table of SPEC §2; they mirror the initial migration
+//! SeaORM entities, one module per table; they mirror the migrations
 //! (`migration/src/m20261124_000001_initial.rs`) column for column. Data only, no behaviour; the enumerations of text columns
 //! (`DocumentStatus`, `TopicSource`, `Role`) keep the stored strings.
 

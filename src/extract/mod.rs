@@ -1,4 +1,4 @@
-//! Text extraction for the processing pipeline (SPEC §4).
+//! Text extraction for the processing pipeline (README "Processing pipeline").
 //!
 //! [`extract_text`] is the pure, in-process extractor: it checks that the bytes match the
 //! declared type (magic bytes), runs the format's parser, normalizes the text and caps it.
