@@ -181,6 +181,11 @@ pub struct DocumentView {
     /// Why processing failed, when it did.
     #[schema(required = true)]
     pub last_error: Option<String>,
+    /// Why a processed document has no text yet when that is not the file's fault:
+    /// `ocr_unavailable` (a scan on a server without OCR; it is read once OCR is
+    /// available). Null otherwise.
+    #[schema(required = true)]
+    pub status_reason: Option<crate::entities::StatusReason>,
     /// Folder, or none for the root.
     #[schema(required = true)]
     pub folder_id: Option<Uuid>,
@@ -216,6 +221,7 @@ impl DocumentView {
             sha256: d.sha256,
             status: d.status,
             last_error: d.last_error,
+            status_reason: d.status_reason,
             folder_id: d.folder_id,
             ai_opt_out: d.ai_opt_out,
             classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),
@@ -362,6 +368,10 @@ pub struct DocumentText {
     pub text: Option<String>,
     /// Whether the text was cut at the server's limit (`extract.max_chars`).
     pub truncated: bool,
+    /// Where each page's text came from, for documents read page by page (scans,
+    /// images and PDFs): the text layer or OCR, with engine, version, languages and mean
+    /// confidence. Empty for other documents.
+    pub pages: Vec<crate::documents::provenance::PageProvenance>,
 }
 
 /// A short-lived download link.
@@ -701,6 +711,7 @@ pub async fn document_text(
         .is_some_and(|t| t.chars().nth(max.saturating_sub(1)).is_some());
     Ok(web::Json(DocumentText {
         id: doc.id,
+        pages: crate::documents::provenance::pages(doc.text_pages.as_ref()),
         text: doc.extracted_text,
         truncated,
     }))

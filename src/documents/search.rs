@@ -317,7 +317,7 @@ fn pg_headline_options() -> String {
 /// The columns a document view needs (never `extracted_text`).
 const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
      d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
-     d.created_at, d.updated_at";
+     d.created_at, d.updated_at, d.status_reason";
 
 /// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
 struct Sql {
@@ -385,6 +385,8 @@ pub struct DocumentRow {
     pub created_at: DateTime<Utc>,
     /// Last changed at.
     pub updated_at: DateTime<Utc>,
+    /// Why it has no text yet, when not the file's fault (`ocr_unavailable`).
+    pub status_reason: Option<crate::entities::StatusReason>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -401,6 +403,7 @@ impl From<documents::Model> for DocumentRow {
             last_error: d.last_error,
             ai_opt_out: d.ai_opt_out,
             classified_by: d.classified_by,
+            status_reason: d.status_reason,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }

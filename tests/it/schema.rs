@@ -854,6 +854,7 @@ async fn every_entity_round_trips_through_its_table() {
         ai_api_key_enc: Some("enc:key".to_owned()),
         ai_allow_new_topics: true,
         default_storage_backend: Some("s3".to_owned()),
+        ocr_languages: None,
         created_at: at,
         updated_at: later,
     };
@@ -991,6 +992,8 @@ async fn every_entity_round_trips_through_its_table() {
                 "model": "llama3",
                 "prompt_version": 3
             })),
+            text_pages: None,
+            status_reason: None,
             created_at: at,
             updated_at: later,
         },

@@ -73,6 +73,8 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
         lease_expires_at: Set(None),
         ai_opt_out: Set(false),
         classified_by: Set(None),
+        text_pages: Set(None),
+        status_reason: Set(None),
         created_at: Set(doc.created_at),
         updated_at: Set(doc.created_at),
     }
