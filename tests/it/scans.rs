@@ -408,3 +408,75 @@ async fn hostile_images_fail_with_a_reason_and_the_server_stays_healthy() {
     assert_eq!(res.status(), 200);
     assert_eq!(body(res).await["status"], "ok");
 }
+
+// ---------------------------------------------------------------------------------------
+// The sandbox's wall clock with OCR: it grows with the pages read, a hang is still killed.
+
+fn short_wall(wall: Duration) -> docuvault::extract::sandbox::SandboxLimits {
+    docuvault::extract::sandbox::SandboxLimits {
+        memory_bytes: 1024 * 1024 * 1024,
+        cpu_secs: 30,
+        wall,
+        max_chars: 1_000_000,
+        fault: None,
+    }
+}
+
+fn exe() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_docuvault"))
+}
+
+#[tokio::test]
+async fn a_long_scan_outlives_the_base_wall_clock() {
+    let Some(corpus) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = corpus.join("pdf/txfontsdoc.pdf");
+    let pages: Vec<std::path::PathBuf> = (1..=4).map(|p| scan(&pdf, p, 1.0, dir.path())).collect();
+    let tiff = dir.path().join("four.tif");
+    run(Command::new(convert())
+        .args(&pages)
+        .args(["-compress", "lzw"])
+        .arg(&tiff));
+    let bytes = std::fs::read(&tiff).unwrap();
+    let wall = Duration::from_secs(2);
+    let options = docuvault::extract::OcrOptions::default();
+    let started = std::time::Instant::now();
+    let got = docuvault::extract::sandbox::extract_in_child_with_ocr(
+        exe(),
+        "image/tiff",
+        &bytes,
+        &short_wall(wall),
+        Some(&options),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("a 4-page scan was cut short: {e}"));
+    assert_eq!(got.pages.len(), 4);
+    // The run took longer than the base wall clock: only the page progress kept it alive.
+    assert!(
+        started.elapsed() > wall,
+        "4 pages OCR'd within {wall:?}: make the document longer"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_ocr_child_is_still_killed() {
+    let mut limits = short_wall(Duration::from_secs(1));
+    limits.fault = Some(docuvault::extract::sandbox::Fault::Sleep);
+    let options = docuvault::extract::OcrOptions::default();
+    let started = std::time::Instant::now();
+    let got = docuvault::extract::sandbox::extract_in_child_with_ocr(
+        exe(),
+        "image/jpeg",
+        &small_jpeg(),
+        &limits,
+        Some(&options),
+    )
+    .await;
+    match got {
+        Err(docuvault::extract::ExtractError::Failed(reason)) => {
+            assert!(reason.contains("progress"), "{reason}")
+        }
+        other => panic!("expected a kill, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
