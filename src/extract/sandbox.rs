@@ -143,6 +143,8 @@ pub async fn extract_in_child_with_ocr(
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let what = kind.label();
+    // Only PDFs and images are ever OCR'd: other formats keep the plain limits.
+    let ocr = ocr.filter(|_| matches!(kind, Kind::Pdf | Kind::Image(_)));
     let request = WorkerRequest {
         content_type: content_type.to_owned(),
         max_chars: limits.max_chars,
@@ -200,10 +202,12 @@ pub async fn extract_in_child_with_ocr(
     let mut io = Box::pin(io);
     let cap = tokio::time::Instant::now() + clock.cap;
     let mut deadline = tokio::time::Instant::now() + limits.wall;
+    let mut progressed = false;
     let outcome = loop {
         tokio::select! {
             v = &mut io => break Some(v),
             Some(()) = progress.recv() => {
+                progressed = ocr.is_some();
                 deadline = deadline
                     .max(tokio::time::Instant::now() + clock.per_helper)
                     .min(cap);
@@ -218,8 +222,12 @@ pub async fn extract_in_child_with_ocr(
             let _ = child.start_kill();
             let _ = child.wait().await;
             let elapsed = started.elapsed().as_secs_f64().round();
-            return Err(ExtractError::Failed(if ocr.is_some() {
-                format!("extraction stopped making progress and was stopped after {elapsed} s")
+            return Err(ExtractError::Failed(if progressed {
+                format!(
+                    "extraction stopped making progress (nothing for {} s after its last \
+                     page) and was stopped after {elapsed} s",
+                    clock.per_helper.as_secs()
+                )
             } else {
                 format!(
                     "extraction took longer than {} s",
@@ -513,4 +521,29 @@ fn recurse(n: u64) -> u64 {
         return 0;
     }
     recurse(pad[0] + 1).wrapping_add(pad[63])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ocr_clock_grows_with_the_page_budget_and_is_capped() {
+        let limits = SandboxLimits::default();
+        let plain = OcrClock::new(&limits, None);
+        assert_eq!(plain.cpu_secs, 30);
+        assert_eq!(plain.per_helper, Duration::ZERO);
+        assert_eq!(plain.cap, Duration::from_secs(45));
+        let ocr = OcrOptions {
+            max_pages: 20,
+            page_timeout_secs: 60,
+            ..OcrOptions::default()
+        };
+        let clock = OcrClock::new(&limits, Some(&ocr));
+        // Each helper run buys its own budget plus the base wall clock …
+        assert_eq!(clock.per_helper, Duration::from_secs(60 + 45));
+        // … up to render + two readings of every page allowed.
+        assert_eq!(clock.cap, Duration::from_secs(2 * 45 + 3 * 20 * 60));
+        assert_eq!(clock.cpu_secs, 30 + 20);
+    }
 }
