@@ -480,3 +480,36 @@ async fn a_hung_ocr_child_is_still_killed() {
     }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_scanned_invoice_is_classified_from_its_ocr_text() {
+    if setup().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("invoice.png");
+    let lines = "Invoices for March: the invoices from the plumber must be paid.\n".repeat(4);
+    run(Command::new(convert())
+        .args(["-size", "1700x700", "xc:white", "-fill", "black"])
+        .args(["-pointsize", "32", "-annotate", "+60+120"])
+        .arg(&lines)
+        .args(["-colorspace", "Gray"])
+        .arg(&png));
+    let app = TestApp::spawn().await;
+    let s = app.register("billing").await;
+    let invoices =
+        crate::common::create_topic(&app, &s, "Invoices", Some("Bills and invoices to pay")).await;
+    let id = app
+        .upload(&s, "photo.png", "image/png", std::fs::read(&png).unwrap())
+        .await;
+    let doc = wait_processed(&app, &s, &id).await;
+    assert_eq!(doc["status"], "classified", "{doc}");
+    let topics: Vec<&str> = doc["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, [invoices.to_string().as_str()], "{doc}");
+    assert_eq!(doc["topics"][0]["source"], "ai");
+}
