@@ -513,3 +513,58 @@ async fn a_scanned_invoice_is_classified_from_its_ocr_text() {
     assert_eq!(topics, [invoices.to_string().as_str()], "{doc}");
     assert_eq!(doc["topics"][0]["source"], "ai");
 }
+
+#[tokio::test]
+async fn a_multi_page_tiff_and_a_webp_photo_are_read_page_by_page() {
+    let Some(corpus) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = corpus.join("pdf/euro.pdf");
+    let jpgs: Vec<std::path::PathBuf> = [1u32, 2]
+        .iter()
+        .map(|p| scan(&pdf, *p, 1.0, dir.path()))
+        .collect();
+    let tiff = dir.path().join("two.tif");
+    run(Command::new(convert())
+        .args(&jpgs)
+        .args(["-compress", "lzw"])
+        .arg(&tiff));
+    let webp = dir.path().join("photo.webp");
+    run(Command::new(convert())
+        .arg(&jpgs[0])
+        .args(["-quality", "80"])
+        .arg(&webp));
+
+    let app = TestApp::spawn().await;
+    let s = app.register("photographer").await;
+    let tiff_id = app
+        .upload(&s, "two.tiff", "image/tiff", std::fs::read(&tiff).unwrap())
+        .await;
+    let webp_id = app
+        .upload(
+            &s,
+            "photo.webp",
+            "image/webp",
+            std::fs::read(&webp).unwrap(),
+        )
+        .await;
+    for (id, pages) in [(&tiff_id, 2usize), (&webp_id, 1)] {
+        let doc = wait_processed(&app, &s, id).await;
+        assert_ne!(doc["status"], "failed", "{doc}");
+        let text = text_of(&app, &s, id).await;
+        assert_ocr_pages(&text, pages, "eng");
+        let numbers: Vec<u64> = text["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["page"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, (1..=pages as u64).collect::<Vec<_>>());
+        let got = text["text"].as_str().unwrap();
+        let reference: String = (1..=pages as u32)
+            .map(|p| pdftotext_page(&pdf, p))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let r = recall(&reference, got);
+        assert!(r >= 0.9, "word recall {r:.3}");
+    }
+}
