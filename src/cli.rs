@@ -174,6 +174,8 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let state = crate::startup::build_state(settings).await?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    // Scans that waited for OCR, now that this worker has it.
+    crate::jobs::scans::requeue_waiting_scans(&state).await;
     crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
     tracing::info!(
         "docuvault {} worker running {} job(s) at once ({})",

@@ -64,6 +64,10 @@ pub struct HealthReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub jobs: Option<JobsHealth>,
+    /// What OCR can do on this instance (probed at start). Informational: OCR being
+    /// unavailable does not make the status `error` (scans then wait as `unclassified`
+    /// with the reason `ocr_unavailable`).
+    pub ocr: crate::ocr_status::OcrHealth,
     /// Server version.
     #[schema(example = "0.1.0")]
     pub version: String,
@@ -237,6 +241,7 @@ pub async fn report(state: &AppState) -> HealthReport {
         storage,
         queue,
         jobs,
+        ocr: state.ocr.health(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }

@@ -22,6 +22,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod ocr_status;
 pub mod openapi;
 pub mod queue;
 pub mod routes;

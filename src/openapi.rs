@@ -27,6 +27,7 @@ use crate::error::ErrorBody;
         crate::error::ErrorCode,
         crate::audit::AuditEvent,
         crate::documents::routes::DocumentStatus,
+        crate::entities::StatusReason,
         crate::documents::service::SortKey,
         crate::documents::service::SortOrder
     )),

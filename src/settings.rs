@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 mod values;
-pub use values::{CronSchedule, TrustedProxies};
+pub use values::{CronSchedule, OcrLanguages, TrustedProxies};
 
 /// The defaults file, compiled in so the binary runs with no configuration at all.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -123,6 +123,8 @@ pub struct Settings {
     pub jobs: JobsSettings,
     /// Text extraction limits.
     pub extract: ExtractSettings,
+    /// OCR of scans and PDF pages without text (Tesseract).
+    pub ocr: OcrSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
@@ -245,6 +247,30 @@ pub struct ExtractSettings {
     pub timeout_secs: u64,
     /// Executable re-run as the extraction child; empty = this binary.
     pub executable: String,
+}
+
+/// OCR of scans and photos (JPEG, PNG, TIFF, WebP) and of PDF pages without a text
+/// layer, with Tesseract run as a child of the extraction child.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcrSettings {
+    /// Server default languages (`eng`, `deu+eng`); an account may choose its own among
+    /// the installed ones.
+    pub languages: OcrLanguages,
+    /// Most pages OCR'd in one document; a document needing more ends `failed`.
+    pub max_pages: usize,
+    /// Wall-clock (and CPU) budget of one page: each tesseract or pdftoppm run.
+    pub page_timeout_secs: u64,
+    /// Address-space limit of each tesseract or pdftoppm run, in MiB (also bounded by
+    /// `extract.memory_mb`, the limit of the process that starts them).
+    pub page_memory_mb: u64,
+    /// Largest page image read, in megapixels (bigger ones fail: decompression bombs).
+    pub max_megapixels: u64,
+    /// Resolution PDF pages without text are rendered at for OCR.
+    pub render_dpi: u32,
+    /// The tesseract program: a name looked up on `/usr/local/bin:/usr/bin:/bin`, or an
+    /// absolute path.
+    pub tesseract_command: String,
 }
 
 /// One attempt limit.
@@ -805,6 +831,46 @@ impl ExtractSettings {
     }
 }
 
+impl OcrSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=10_000).contains(&self.max_pages) {
+            return Err(SettingsError::key("ocr.max_pages", "must be 1–10000"));
+        }
+        if !(1..=3600).contains(&self.page_timeout_secs) {
+            return Err(SettingsError::key(
+                "ocr.page_timeout_secs",
+                "must be 1–3600",
+            ));
+        }
+        if self.page_memory_mb < 128 {
+            return Err(SettingsError::key(
+                "ocr.page_memory_mb",
+                "must be at least 128 (tesseract needs about 250 MB of address space)",
+            ));
+        }
+        if !(1..=1000).contains(&self.max_megapixels) {
+            return Err(SettingsError::key("ocr.max_megapixels", "must be 1–1000"));
+        }
+        if !(72..=600).contains(&self.render_dpi) {
+            return Err(SettingsError::key("ocr.render_dpi", "must be 72–600"));
+        }
+        let command = self.tesseract_command.trim();
+        if command.is_empty() || command.chars().any(char::is_control) {
+            return Err(SettingsError::key(
+                "ocr.tesseract_command",
+                "must be a program name or an absolute path",
+            ));
+        }
+        if command.contains('/') && !command.starts_with('/') {
+            return Err(SettingsError::key(
+                "ocr.tesseract_command",
+                "a path must be absolute (the extraction child runs with an empty environment)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl QuotaSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if self.default_limit_bytes < 0 {
@@ -929,6 +995,7 @@ impl Settings {
         self.jobs.validate()?;
         self.metrics.validate()?;
         self.extract.validate()?;
+        self.ocr.validate()?;
         self.quota.validate()?;
         self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {

@@ -46,6 +46,8 @@ impl Application {
         crate::auth::service::bootstrap_admin(&state)
             .await
             .context("creating the first admin")?;
+        // Scans that waited for OCR, now that this instance has it.
+        crate::jobs::scans::requeue_waiting_scans(&state).await;
         // Partial uploads a crash left behind (the cleanup job sweeps them too).
         if let Some(local) = &state.local_store {
             local.sweep_stale_temp_files().await;
@@ -181,7 +183,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ),
         _ => RateLimiter::in_process(),
     });
+    let ocr = {
+        let ocr_settings = settings.ocr.clone();
+        let child_memory = settings.extract.memory_mb.saturating_mul(1024 * 1024);
+        tokio::task::spawn_blocking(move || {
+            crate::ocr_status::OcrStatus::detect(&ocr_settings, child_memory)
+        })
+        .await
+        .context("probing OCR")?
+    };
     Ok(AppState {
+        ocr: Arc::new(ocr),
         tokens: TokenIssuer::new(keys.jwt_secret(), settings.auth.access_token_ttl_secs)?,
         hasher: PasswordHasher::new(&settings.auth)?,
         mailer: Arc::new(Mailer::from_settings(&settings.smtp).context("configuring e-mail")?),

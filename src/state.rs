@@ -38,6 +38,8 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// What OCR can do here (probed once at start).
+    pub ocr: Arc<crate::ocr_status::OcrStatus>,
 }
 
 impl AppState {

@@ -47,6 +47,7 @@ export const USER = {
   ai_model: null,
   ai_api_key_set: false,
   ai_allow_new_topics: false,
+  ocr_languages: null,
   created_at: '2026-01-01T00:00:00Z',
 }
 

@@ -12,6 +12,7 @@ mod m20261124_000003_document_search;
 mod m20261124_000004_search_vector_inline;
 mod m20261206_000005_upload_reservations;
 mod m20261206_000006_job_ticks;
+mod m20261206_000007_ocr;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_search_vector_inline::Migration),
             Box::new(m20261206_000005_upload_reservations::Migration),
             Box::new(m20261206_000006_job_ticks::Migration),
+            Box::new(m20261206_000007_ocr::Migration),
         ]
     }
 }

@@ -72,6 +72,7 @@ pub async fn insert_user(
         ai_api_key_enc: Set(None),
         ai_allow_new_topics: Set(false),
         default_storage_backend: Set(None),
+        ocr_languages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -62,6 +62,9 @@ pub struct UserView {
     pub ai_api_key_set: bool,
     /// Whether a model-based classifier may propose new topics for this account.
     pub ai_allow_new_topics: bool,
+    /// Tesseract languages for this account's scans (`deu+eng`); null = the server default.
+    #[schema(required = true, example = "deu+eng")]
+    pub ocr_languages: Option<String>,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -80,6 +83,7 @@ impl From<&users::Model> for UserView {
             ai_model: u.ai_model.clone(),
             ai_api_key_set: u.ai_api_key_enc.is_some(),
             ai_allow_new_topics: u.ai_allow_new_topics,
+            ocr_languages: u.ocr_languages.clone(),
             created_at: u.created_at,
         }
     }
@@ -287,6 +291,12 @@ pub struct UpdateMeRequest {
     /// (capped per document); off by default. Absent or null = unchanged.
     #[serde(default)]
     pub ai_allow_new_topics: Option<bool>,
+    /// Languages your scans are read in, among the installed ones (`GET /api/auth/config`
+    /// `ocr_languages`), `+`-joined for mixed documents (`deu+eng`); null = the server
+    /// default; absent = unchanged.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$", example = "deu+eng")]
+    pub ocr_languages: Option<Option<String>>,
 }
 
 /// `POST /api/auth/password` body.
@@ -667,6 +677,24 @@ pub async fn update_me(
         body.ai_api_key,
         body.ai_allow_new_topics,
     )?;
+    let changes = service::ProfileChanges {
+        ocr_languages: body
+            .ocr_languages
+            .map(|languages| {
+                languages
+                    .map(|l| {
+                        crate::settings::OcrLanguages::parse(&l)
+                            .and_then(|l| state.ocr.check_choice(&l).map(|()| l))
+                            .map_err(|e| ApiError::Unprocessable {
+                                code: crate::error::ErrorCode::ValidationFailed,
+                                message: format!("ocr_languages: {e}"),
+                            })
+                    })
+                    .transpose()
+            })
+            .transpose()?,
+        ..changes
+    };
     let updated = service::update_profile(&state.db, &state.keys, &user.0.user, changes).await?;
     Ok(web::Json(UserView::from(&updated)))
 }
@@ -851,6 +879,13 @@ pub struct AuthConfig {
     /// The document types `POST /api/documents/upload-url` accepts; any other
     /// `content_type` is refused with `415`.
     pub document_types: Vec<DocumentTypeView>,
+    /// The OCR languages installed on this server, for an account's choice
+    /// (`PATCH /api/auth/me` `ocr_languages`); empty when OCR is unavailable.
+    #[schema(example = json!(["deu", "eng"]))]
+    pub ocr_languages: Vec<String>,
+    /// The languages scans are read in unless an account chose others (`ocr.languages`).
+    #[schema(example = "eng")]
+    pub ocr_default_languages: String,
 }
 
 /// One accepted document type.
@@ -889,6 +924,8 @@ pub async fn auth_config(state: web::Data<AppState>) -> web::Json<AuthConfig> {
                 label: t.label.to_owned(),
             })
             .collect(),
+        ocr_languages: state.ocr.languages().to_vec(),
+        ocr_default_languages: state.settings.ocr.languages.as_str().to_owned(),
     })
 }
 

@@ -113,6 +113,9 @@ pub struct ProfileChanges {
     pub ai_api_key: Option<Option<SecretString>>,
     /// Whether the classifier may propose new topics.
     pub ai_allow_new_topics: Option<bool>,
+    /// Languages scans are read in (null = the server default); checked against the
+    /// installed ones by the caller, which knows them.
+    pub ocr_languages: Option<Option<crate::settings::OcrLanguages>>,
 }
 
 impl ProfileChanges {
@@ -153,6 +156,7 @@ impl ProfileChanges {
             ai_model,
             ai_api_key: ai_api_key.map(|k| k.map(SecretString::from)),
             ai_allow_new_topics,
+            ocr_languages: None,
         })
     }
 }
@@ -188,6 +192,9 @@ pub async fn update_profile(
     }
     if let Some(allow) = changes.ai_allow_new_topics {
         active.ai_allow_new_topics = Set(allow);
+    }
+    if let Some(languages) = changes.ocr_languages {
+        active.ocr_languages = Set(languages.map(|l| l.as_str().to_owned()));
     }
     active.updated_at = Set(crate::time::now());
     active.update(db).await.map_err(|e| match e.sql_err() {

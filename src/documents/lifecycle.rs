@@ -6,7 +6,14 @@
 //!                   │                  │  └──retry_later────┘    └──fail───────► failed
 //!                   │                  └──────requeue (re-classify) ◄── classified / unclassified / failed
 //!                   └──remove (refused confirm, stale upload, delete: any status)
+//!
+//!  processing ──park(ocr_unavailable)──► unclassified + status_reason
+//!                                         └──requeue_waiting_for (start with OCR) ──► queued
 //! ```
+//!
+//! `status_reason` says why a processed document has no text when it is not the file's
+//! fault (a scan on a server without OCR): set by [`park`], cleared by every other
+//! transition out of processing and by [`requeue`].
 //!
 //! A document enters as `pending` (the row `service::create_upload` inserts). The
 //! sweeper `redispatch`es lapsed `queued`/`processing` rows and `fail_exhausted`s those
@@ -27,7 +34,7 @@ use uuid::Uuid;
 
 use crate::documents::quota::{refund_quota, release_reservation};
 use crate::entities::document_topics;
-use crate::entities::documents::{self, DocumentStatus};
+use crate::entities::documents::{self, DocumentStatus, StatusReason};
 use crate::queue::{Job, Queue};
 
 /// The statuses a finished document can be in (re-classification starts from them).
@@ -42,6 +49,10 @@ const IN_PROCESSING: [DocumentStatus; 2] = [DocumentStatus::Queued, DocumentStat
 
 fn no_time() -> Expr {
     Expr::value(Option::<DateTime<Utc>>::None)
+}
+
+fn no_reason() -> Expr {
+    Expr::value(Option::<StatusReason>::None)
 }
 
 /// Takes the row of a pending upload for this transaction (a write that changes nothing
@@ -181,6 +192,7 @@ pub async fn finish(
             documents::Column::LastError,
             Expr::value(Option::<String>::None),
         )
+        .col_expr(documents::Column::StatusReason, no_reason())
         .col_expr(documents::Column::LeaseExpiresAt, no_time())
         .col_expr(
             documents::Column::UpdatedAt,
@@ -200,6 +212,85 @@ pub async fn fail(
     reason: &str,
 ) -> Result<bool, DbErr> {
     leave_processing(db, doc, DocumentStatus::Failed, reason, no_time()).await
+}
+
+/// `processing → unclassified` with `status_reason` = `reason` (and the human `message`
+/// in `last_error`): the document could not be read for a reason that is not the file's
+/// (no OCR on this server), so it is not `failed`; [`requeue_waiting_for`] or a
+/// re-classify processes it again. No text is stored. `false` when the claim was lost.
+pub async fn park(
+    db: &impl ConnectionTrait,
+    doc: &documents::Model,
+    reason: StatusReason,
+    message: &str,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Unclassified),
+        )
+        .col_expr(documents::Column::StatusReason, Expr::value(reason))
+        .col_expr(documents::Column::LastError, Expr::value(message))
+        .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(claim_held(doc))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// `unclassified → queued` for every document parked with `reason` (e.g. at a start that
+/// finds OCR): fresh attempts, reason cleared, a dispatch lease until `lease_until`.
+/// Returns `(document, owner)` of those this call moved (another instance starting at the
+/// same time moves each at most once), for [`dispatch`] after the caller's commit.
+pub async fn requeue_waiting_for(
+    db: &impl ConnectionTrait,
+    reason: StatusReason,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    use sea_orm::QuerySelect;
+    let waiting: Vec<(Uuid, Uuid)> = documents::Entity::find()
+        .select_only()
+        .column(documents::Column::Id)
+        .column(documents::Column::UserId)
+        .filter(documents::Column::Status.eq(DocumentStatus::Unclassified))
+        .filter(documents::Column::StatusReason.eq(reason))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut moved = Vec::with_capacity(waiting.len());
+    for (id, owner) in waiting {
+        let n = documents::Entity::update_many()
+            .col_expr(
+                documents::Column::Status,
+                Expr::value(DocumentStatus::Queued),
+            )
+            .col_expr(documents::Column::Attempts, Expr::value(0))
+            .col_expr(
+                documents::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(documents::Column::StatusReason, no_reason())
+            .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+            .col_expr(
+                documents::Column::UpdatedAt,
+                Expr::value(crate::time::now()),
+            )
+            .filter(documents::Column::Id.eq(id))
+            .filter(documents::Column::Status.eq(DocumentStatus::Unclassified))
+            .filter(documents::Column::StatusReason.eq(reason))
+            .exec(db)
+            .await?
+            .rows_affected;
+        if n == 1 {
+            moved.push((id, owner));
+        }
+    }
+    Ok(moved)
 }
 
 /// `processing → queued` after a transient failure (`reason`): the dispatch lease runs
@@ -233,6 +324,7 @@ async fn leave_processing(
     let n = documents::Entity::update_many()
         .col_expr(documents::Column::Status, Expr::value(status))
         .col_expr(documents::Column::LastError, Expr::value(reason))
+        .col_expr(documents::Column::StatusReason, no_reason())
         .col_expr(documents::Column::LeaseExpiresAt, lease)
         .col_expr(
             documents::Column::UpdatedAt,
@@ -262,6 +354,7 @@ pub async fn requeue(
             documents::Column::LastError,
             Expr::value(Option::<String>::None),
         )
+        .col_expr(documents::Column::StatusReason, no_reason())
         .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
         .col_expr(
             documents::Column::UpdatedAt,

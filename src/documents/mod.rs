@@ -4,6 +4,7 @@
 pub mod access;
 pub mod files;
 pub mod lifecycle;
+pub mod provenance;
 pub mod quota;
 pub mod routes;
 pub mod search;

@@ -193,6 +193,10 @@ pub struct DocumentText {
     pub text: Option<String>,
     /// Whether the text was cut at the server's limit (`extract.max_chars`).
     pub truncated: bool,
+    /// Where each page's text came from, for documents read page by page (scans,
+    /// images and PDFs): the text layer or OCR, with engine, version, languages and mean
+    /// confidence. Empty for other documents.
+    pub pages: Vec<crate::documents::provenance::PageProvenance>,
 }
 
 /// A short-lived download link.
@@ -531,6 +535,7 @@ pub async fn document_text(
         .is_some_and(|t| t.chars().nth(max.saturating_sub(1)).is_some());
     Ok(web::Json(DocumentText {
         id: doc.id,
+        pages: crate::documents::provenance::pages(doc.text_pages.as_ref()),
         text: doc.extracted_text,
         truncated,
     }))

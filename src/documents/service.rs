@@ -175,6 +175,8 @@ pub async fn create_upload(
         lease_expires_at: Set(None),
         ai_opt_out: Set(false),
         classified_by: Set(None),
+        text_pages: Set(None),
+        status_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

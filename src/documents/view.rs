@@ -90,6 +90,11 @@ pub struct DocumentView {
     /// Why processing failed, when it did.
     #[schema(required = true)]
     pub last_error: Option<String>,
+    /// Why a processed document has no text yet when that is not the file's fault:
+    /// `ocr_unavailable` (a scan on a server without OCR; it is read once OCR is
+    /// available). Null otherwise.
+    #[schema(required = true)]
+    pub status_reason: Option<crate::entities::StatusReason>,
     /// Folder, or none for the root.
     #[schema(required = true)]
     pub folder_id: Option<Uuid>,
@@ -125,6 +130,7 @@ impl DocumentView {
             sha256: d.sha256,
             status: d.status,
             last_error: d.last_error,
+            status_reason: d.status_reason,
             folder_id: d.folder_id,
             ai_opt_out: d.ai_opt_out,
             classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),

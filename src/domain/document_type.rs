@@ -4,8 +4,9 @@
 //! [`DOCUMENT_TYPES`]. Add a row here (and its extractor) to accept a new type.
 //!
 //! [`KNOWN_DOCUMENT_TYPES`] is the whole table: the accepted rows first, then rows the
-//! extractor already reads (scans and photos, through OCR) that uploads do not accept yet
-//! (`accepted_for_upload: false`, issue 13). [`DOCUMENT_TYPES`] is the accepted prefix.
+//! extractor reads that uploads do not accept (`accepted_for_upload: false`; none today).
+//! [`DOCUMENT_TYPES`] is the accepted prefix. Scans and photos (JPEG, PNG, TIFF, WebP)
+//! are read with OCR (issue 13).
 
 /// Which extractor reads a document type's bytes (and checks its magic bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,7 @@ impl DocumentType {
 pub static DOCUMENT_TYPES: &[DocumentType] = KNOWN_DOCUMENT_TYPES.split_at(UPLOADABLE).0;
 
 /// How many rows of [`KNOWN_DOCUMENT_TYPES`] (the first ones) are accepted for upload.
-const UPLOADABLE: usize = 7;
+const UPLOADABLE: usize = 11;
 
 // The accepted rows are exactly the first UPLOADABLE ones.
 const _: () = {
@@ -135,8 +136,8 @@ const _: () = {
     }
 };
 
-/// Every document type the extractor knows: the accepted ones first, then the page-image
-/// types that OCR reads but uploads do not accept yet.
+/// Every document type the extractor knows: the accepted ones first, then any the
+/// extractor reads but uploads do not accept (none today).
 pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
     DocumentType {
         content_type: "application/pdf",
@@ -200,7 +201,7 @@ pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
         label: "JPEG",
         aliases: &["image/pjpeg"],
         format: Format::Image(ImageKind::Jpeg),
-        accepted_for_upload: false,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "image/png",
@@ -208,7 +209,7 @@ pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
         label: "PNG",
         aliases: &[],
         format: Format::Image(ImageKind::Png),
-        accepted_for_upload: false,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "image/tiff",
@@ -216,7 +217,7 @@ pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
         label: "TIFF",
         aliases: &[],
         format: Format::Image(ImageKind::Tiff),
-        accepted_for_upload: false,
+        accepted_for_upload: true,
     },
     DocumentType {
         content_type: "image/webp",
@@ -224,7 +225,7 @@ pub const KNOWN_DOCUMENT_TYPES: &[DocumentType] = &[
         label: "WebP",
         aliases: &[],
         format: Format::Image(ImageKind::Webp),
-        accepted_for_upload: false,
+        accepted_for_upload: true,
     },
 ];
 
@@ -258,7 +259,7 @@ mod tests {
     fn message_lists_every_type_in_order() {
         assert_eq!(
             accepted_labels(),
-            "PDF, DOCX, ODT, plain text, Markdown, CSV or HTML"
+            "PDF, DOCX, ODT, plain text, Markdown, CSV, HTML, JPEG, PNG, TIFF or WebP"
         );
     }
 
@@ -279,19 +280,22 @@ mod tests {
     }
 
     #[test]
-    fn image_rows_are_known_but_not_yet_accepted() {
+    fn image_rows_are_accepted_and_read_with_ocr() {
         for ct in ["image/jpeg", "image/png", "image/tiff", "image/webp"] {
             assert!(
                 matches!(Format::from_content_type(ct), Some(Format::Image(_))),
                 "{ct}"
             );
-            assert!(accepted(ct).is_none(), "{ct}");
+            assert!(accepted(ct).is_some(), "{ct}");
         }
         assert_eq!(
             Format::from_content_type("image/pjpeg"),
             Some(Format::Image(ImageKind::Jpeg))
         );
-        assert_eq!(DOCUMENT_TYPES.len(), 7);
+        // Aliases extract but are not accepted on upload.
+        assert!(accepted("image/pjpeg").is_none());
+        assert_eq!(accepted("image/tiff").unwrap().object_extension(), ".tif");
+        assert_eq!(DOCUMENT_TYPES.len(), 11);
         assert!(DOCUMENT_TYPES.iter().all(|t| t.accepted_for_upload));
     }
 

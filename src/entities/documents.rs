@@ -31,6 +31,12 @@ pub struct Model {
     pub ai_opt_out: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub classified_by: Option<Json>,
+    /// Where each page's text came from (`extract::PageSource` list), for documents read
+    /// page by page; null otherwise.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub text_pages: Option<Json>,
+    /// Why a processed document has no text yet ([`StatusReason`]); null otherwise.
+    pub status_reason: Option<StatusReason>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -152,3 +158,44 @@ impl DocumentStatus {
 }
 
 super::stored_spelling!(DocumentStatus);
+
+/// Why a processed document is in its status without text, when that is not the file's
+/// fault: shown in the document view, and what the server looks for to process it again.
+//
+// Stored in `documents.status_reason` as these strings.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(64))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    /// A scan (image, or PDF page without text) waits for OCR, which this server lacks
+    /// (no tesseract, its languages or pdftoppm): `unclassified` until OCR is available,
+    /// then processed again automatically (at start) or by re-classify.
+    OcrUnavailable,
+}
+
+impl StatusReason {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OcrUnavailable => "ocr_unavailable",
+        }
+    }
+}
+
+super::stored_spelling!(StatusReason);

@@ -48,7 +48,7 @@ pub mod topics;
 pub mod users;
 
 pub use document_topics::TopicSource;
-pub use documents::DocumentStatus;
+pub use documents::{DocumentStatus, StatusReason};
 pub use users::Role;
 
 /// A stored string that names none of an enumeration's values.

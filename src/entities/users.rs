@@ -34,6 +34,8 @@ pub struct Model {
     pub ai_api_key_enc: Option<String>,
     pub ai_allow_new_topics: bool,
     pub default_storage_backend: Option<String>,
+    /// Tesseract languages for this account's scans (`deu+eng`); null = server default.
+    pub ocr_languages: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

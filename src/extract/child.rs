@@ -23,6 +23,43 @@ pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+/// `command` as configured: an absolute path (if executable) or a name looked up like
+/// [`find_program`].
+pub(crate) fn find_command(command: &str) -> Option<PathBuf> {
+    let command = command.trim();
+    if command.starts_with('/') {
+        let path = PathBuf::from(command);
+        is_executable(&path).then_some(path)
+    } else if command.is_empty() || command.contains('/') {
+        None
+    } else {
+        find_program(command)
+    }
+}
+
+/// Whether helper runs announce themselves on stderr ([`PROGRESS_PREFIX`] lines): set
+/// by the extraction worker, whose parent extends its wall clock on each one.
+static REPORT_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Start of the stderr line the extraction worker writes before each helper run.
+pub const PROGRESS_PREFIX: &str = "docuvault-progress:";
+
+/// Turns on progress lines for this process (the extraction worker only).
+pub(crate) fn report_progress() {
+    REPORT_PROGRESS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn announce(program: &Path) {
+    if REPORT_PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+        let name = program
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{PROGRESS_PREFIX} {name}");
+        let _ = err.flush();
+    }
+}
+
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -71,6 +108,7 @@ pub(crate) fn run(
     input: &[u8],
     budget: Budget,
 ) -> Result<Finished, RunError> {
+    announce(program);
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env_clear()

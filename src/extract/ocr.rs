@@ -39,6 +39,9 @@ pub struct OcrOptions {
     pub max_pixels: u64,
     /// Resolution PDF pages are rendered at for OCR.
     pub render_dpi: u32,
+    /// The tesseract program: a name looked up on the helper search path, or an absolute
+    /// path (`ocr.tesseract_command`).
+    pub tesseract: String,
 }
 
 impl Default for OcrOptions {
@@ -50,6 +53,7 @@ impl Default for OcrOptions {
             max_pages: 200,
             max_pixels: 50_000_000,
             render_dpi: 300,
+            tesseract: "tesseract".to_owned(),
         }
     }
 }
@@ -162,12 +166,18 @@ impl Probe {
 /// Finds tesseract, its version and languages, and the PDF helpers. Runs two short child
 /// processes; call once at start (or per health check), not per page.
 pub fn probe() -> Probe {
+    probe_with("tesseract")
+}
+
+/// [`probe`] with the tesseract program named by `tesseract_command` (a name looked up
+/// like every helper, or an absolute path).
+pub fn probe_with(tesseract_command: &str) -> Probe {
     let budget = Budget {
         wall: Duration::from_secs(10),
         memory_bytes: 512 * 1024 * 1024,
         max_output: 64 * 1024,
     };
-    let engine = child::find_program("tesseract").and_then(|path| {
+    let engine = child::find_command(tesseract_command).and_then(|path| {
         let out = child::run(&path, &["--version".as_ref()], &[], b"", budget).ok()?;
         // Tesseract 4/5 print the version on stdout ("tesseract 5.3.0"); some builds on stderr.
         let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), out.stderr);
@@ -229,7 +239,7 @@ impl<'a> Reader<'a> {
             memory_bytes: 512 * 1024 * 1024,
             max_output: 4096,
         };
-        let path = child::find_program("tesseract").ok_or_else(|| {
+        let path = child::find_command(&options.tesseract).ok_or_else(|| {
             ExtractError::OcrUnavailable(
                 "tesseract is not installed, so scans cannot be read".to_owned(),
             )

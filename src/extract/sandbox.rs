@@ -17,9 +17,19 @@
 //! and CPU limits are per process, so each helper gets its own page budget
 //! ([`super::OcrOptions`]: by default 60 s and 1 GiB, clamped to the child's own hard
 //! limits — 512 MiB and 30 s with the default [`SandboxLimits`], which leave tesseract room:
-//! it needs about 90 MB resident and 250 MB of address space on a 300 dpi page). The
-//! wall-clock limit covers the whole document, helpers included: scale it with the page
-//! count when OCR is on.
+//! it needs about 90 MB resident and 250 MB of address space on a 300 dpi page).
+//!
+//! Wall clock with OCR: a 20-page scan needs far more than [`SandboxLimits::wall`], and
+//! the parent cannot know the page count without parsing the file itself. So the worker
+//! announces each helper run on stderr (a `docuvault-progress:` line, see
+//! `child::PROGRESS_PREFIX`), and each announcement moves the deadline to at least
+//! `now + page budget + wall`: every helper is killed by the worker after its page
+//! budget, so a worker that keeps working keeps announcing, while one that hangs (in its
+//! own code or waiting on nothing) is killed `wall` after its last helper ended. An
+//! absolute cap of `2 × wall + 3 × max_pages × page budget` (render plus two readings per
+//! page) bounds even a worker that announces forever. The CPU limit grows by one second
+//! per page of the cap (decoding page images is the worker's own work; helpers have
+//! their own budgets, clamped to the worker's hard limit).
 
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -133,6 +143,8 @@ pub async fn extract_in_child_with_ocr(
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let what = kind.label();
+    // Only PDFs and images are ever OCR'd: other formats keep the plain limits.
+    let ocr = ocr.filter(|_| matches!(kind, Kind::Pdf | Kind::Image(_)));
     let request = WorkerRequest {
         content_type: content_type.to_owned(),
         max_chars: limits.max_chars,
@@ -144,6 +156,7 @@ pub async fn extract_in_child_with_ocr(
         .map_err(|e| ExtractError::Failed(format!("cannot encode the extraction request: {e}")))?;
     header.push(b'\n');
 
+    let clock = OcrClock::new(limits, ocr);
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg(WORKER_SUBCOMMAND)
         .env_clear()
@@ -151,7 +164,7 @@ pub async fn extract_in_child_with_ocr(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    super::child::apply_rlimits(cmd.as_std_mut(), limits.memory_bytes, limits.cpu_secs);
+    super::child::apply_rlimits(cmd.as_std_mut(), limits.memory_bytes, clock.cpu_secs);
     let mut child = cmd
         .spawn()
         .map_err(|e| ExtractError::Failed(format!("cannot start the extraction process: {e}")))?;
@@ -169,6 +182,7 @@ pub async fn extract_in_child_with_ocr(
         .saturating_add(1024 * 1024);
 
     let started = std::time::Instant::now();
+    let (progress_tx, mut progress) = tokio::sync::mpsc::unbounded_channel::<()>();
     let io = async {
         let write = async move {
             // A child that dies early closes its stdin: the error is reported via its status.
@@ -180,21 +194,46 @@ pub async fn extract_in_child_with_ocr(
         let (_, out, err) = tokio::join!(
             write,
             read_bounded(stdout, out_limit),
-            read_bounded(stderr, 64 * 1024)
+            read_stderr(stderr, 64 * 1024, progress_tx)
         );
         let status = child.wait().await;
         (out, err, status)
     };
-    let outcome = tokio::time::timeout(limits.wall, io).await;
+    let mut io = Box::pin(io);
+    let cap = tokio::time::Instant::now() + clock.cap;
+    let mut deadline = tokio::time::Instant::now() + limits.wall;
+    let mut progressed = false;
+    let outcome = loop {
+        tokio::select! {
+            v = &mut io => break Some(v),
+            Some(()) = progress.recv() => {
+                progressed = ocr.is_some();
+                deadline = deadline
+                    .max(tokio::time::Instant::now() + clock.per_helper)
+                    .min(cap);
+            }
+            () = tokio::time::sleep_until(deadline) => break None,
+        }
+    };
     let (out, err, status) = match outcome {
-        Ok(v) => v,
-        Err(_) => {
+        Some(v) => v,
+        None => {
+            drop(io);
             let _ = child.start_kill();
             let _ = child.wait().await;
-            return Err(ExtractError::Failed(format!(
-                "extraction took longer than {} s",
-                limits.wall.as_secs_f64().round()
-            )));
+            let elapsed = started.elapsed().as_secs_f64().round();
+            return Err(ExtractError::Failed(if progressed {
+                format!(
+                    "extraction stopped making progress (nothing for {} s after its last \
+                     page) and was stopped after {elapsed} s",
+                    clock.per_helper.as_secs()
+                )
+            } else {
+                format!(
+                    "extraction took longer than {} s",
+                    limits.wall.as_secs_f64().round()
+                )
+            }));
         }
     };
     let status =
@@ -226,6 +265,75 @@ pub async fn extract_in_child_with_ocr(
         what,
         limits,
     )))
+}
+
+/// How long an extraction child may run: its CPU limit and, with OCR, how far each
+/// helper run it announces extends its deadline and the absolute cap (module docs).
+#[derive(Debug, Clone, Copy)]
+struct OcrClock {
+    cpu_secs: u64,
+    per_helper: Duration,
+    cap: Duration,
+}
+
+impl OcrClock {
+    fn new(limits: &SandboxLimits, ocr: Option<&OcrOptions>) -> Self {
+        match ocr {
+            None => Self {
+                cpu_secs: limits.cpu_secs,
+                per_helper: Duration::ZERO,
+                cap: limits.wall,
+            },
+            Some(ocr) => {
+                let page = Duration::from_secs(ocr.page_timeout_secs.max(1));
+                let runs = u32::try_from(ocr.max_pages.saturating_mul(3)).unwrap_or(u32::MAX);
+                Self {
+                    cpu_secs: limits
+                        .cpu_secs
+                        .saturating_add(u64::try_from(ocr.max_pages).unwrap_or(u64::MAX)),
+                    per_helper: page.saturating_add(limits.wall),
+                    cap: limits
+                        .wall
+                        .saturating_mul(2)
+                        .saturating_add(page.saturating_mul(runs)),
+                }
+            }
+        }
+    }
+}
+
+/// Reads the child's stderr like [`read_bounded`], sending one message per progress line
+/// (which is not kept).
+async fn read_stderr<R: AsyncRead + Unpin>(
+    r: R,
+    limit: usize,
+    progress: tokio::sync::mpsc::UnboundedSender<()>,
+) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut reader = tokio::io::BufReader::new(r);
+    let mut kept = Vec::new();
+    let mut overflow = false;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // One line at a time, at most 64 KiB of it kept (the rest is drained with it).
+        match (&mut reader)
+            .take(64 * 1024)
+            .read_until(b'\n', &mut line)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.starts_with(super::child::PROGRESS_PREFIX.as_bytes()) {
+            let _ = progress.send(());
+        } else if kept.len() + line.len() > limit {
+            overflow = true;
+        } else {
+            kept.extend_from_slice(&line);
+        }
+    }
+    (kept, overflow)
 }
 
 /// Human reason for a child that did not exit cleanly.
@@ -294,6 +402,8 @@ async fn read_bounded<R: AsyncRead + Unpin>(mut r: R, limit: usize) -> (Vec<u8>,
 pub fn run_worker() -> ExitCode {
     // Panics are reported as results; stderr keeps a one-line note for the parent's logs.
     std::panic::set_hook(Box::new(|info| eprintln!("extract-worker: {info}")));
+    // Each helper run is announced, so that the parent extends the wall clock (OCR).
+    super::child::report_progress();
     let result = match read_request() {
         Ok((req, bytes)) => {
             let fault = req.fault;
@@ -380,4 +490,29 @@ fn recurse(n: u64) -> u64 {
         return 0;
     }
     recurse(pad[0] + 1).wrapping_add(pad[63])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ocr_clock_grows_with_the_page_budget_and_is_capped() {
+        let limits = SandboxLimits::default();
+        let plain = OcrClock::new(&limits, None);
+        assert_eq!(plain.cpu_secs, 30);
+        assert_eq!(plain.per_helper, Duration::ZERO);
+        assert_eq!(plain.cap, Duration::from_secs(45));
+        let ocr = OcrOptions {
+            max_pages: 20,
+            page_timeout_secs: 60,
+            ..OcrOptions::default()
+        };
+        let clock = OcrClock::new(&limits, Some(&ocr));
+        // Each helper run buys its own budget plus the base wall clock …
+        assert_eq!(clock.per_helper, Duration::from_secs(60 + 45));
+        // … up to render + two readings of every page allowed.
+        assert_eq!(clock.cap, Duration::from_secs(2 * 45 + 3 * 20 * 60));
+        assert_eq!(clock.cpu_secs, 30 + 20);
+    }
 }

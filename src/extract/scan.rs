@@ -4,7 +4,9 @@
 //! PDFs: the text layer of each page is read (pdf-extract; when it crashes or refuses the
 //! file, poppler's `pdftotext`; when that is missing or fails too, every page is treated
 //! as a scan). A page with fewer than [`MIN_TEXT_LAYER_CHARS`] letters or digits is
-//! rendered (`pdftoppm -r 300 -gray`, one run per page with its own budget) and OCR'd.
+//! rendered (`pdftoppm -r 300 -gray`, one run per page with its own budget) and OCR'd;
+//! a page with some text layer keeps it when the reading finds no more letters or digits,
+//! or when OCR is unavailable (only pages without any text make a document wait for OCR).
 //! Embedded JPEGs are not passed through yet: every scanned page is rendered.
 //!
 //! Page cap: a document with more than [`OcrOptions::max_pages`] pages to OCR fails with a
@@ -82,7 +84,7 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
     let to_ocr: Vec<usize> = layers
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.chars().filter(|c| c.is_alphanumeric()).count() < MIN_TEXT_LAYER_CHARS)
+        .filter(|(_, t)| alphanumerics(t) < MIN_TEXT_LAYER_CHARS)
         .map(|(i, _)| i)
         .collect();
     if to_ocr.len() > options.max_pages {
@@ -109,19 +111,53 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
             });
             continue;
         }
+        let layer_chars = alphanumerics(layer);
+        let text_layer = |out: &mut PagedText| {
+            push_page(&mut out.text, layer);
+            out.pages.push(PageSource {
+                page: number,
+                how: PageText::TextLayer {
+                    extractor: extractor.to_owned(),
+                },
+            });
+        };
         if reader_and_file.is_none() {
-            reader_and_file = Some((Reader::new(options)?, scratch_copy(bytes)?));
+            let ready = Reader::new(options).and_then(|r| Ok((r, scratch_copy(bytes)?)));
+            match ready {
+                Ok(ready) => reader_and_file = Some(ready),
+                // Without OCR, a page with a little text keeps it (a born-digital page
+                // with a short line); a page without any text makes the document wait.
+                Err(ExtractError::OcrUnavailable(_)) if layer_chars > 0 => {
+                    text_layer(&mut out);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         }
         let Some((reader, file)) = reader_and_file.as_ref() else {
             continue;
         };
-        let image = render_page(file.path(), number, options)?;
+        let image = match render_page(file.path(), number, options) {
+            Err(ExtractError::OcrUnavailable(_)) if layer_chars > 0 => {
+                text_layer(&mut out);
+                continue;
+            }
+            image => image?,
+        };
         let reading = reader.read(&image, Some(options.render_dpi), &format!("page {number}"))?;
-        // A page that has a few characters of text layer and an OCR reading: the reading.
+        // A short text layer and an OCR reading: the reading, unless it found less.
+        if layer_chars > 0 && alphanumerics(&reading.text) <= layer_chars {
+            text_layer(&mut out);
+            continue;
+        }
         push_page(&mut out.text, &reading.text);
         out.pages.push(reader.provenance(number, &reading));
     }
     Ok(out)
+}
+
+fn alphanumerics(text: &str) -> usize {
+    text.chars().filter(|c| c.is_alphanumeric()).count()
 }
 
 fn scratch_copy(bytes: &[u8]) -> Result<tempfile::NamedTempFile, ExtractError> {

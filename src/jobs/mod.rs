@@ -5,5 +5,6 @@
 
 pub mod cleanup;
 pub mod pipeline;
+pub mod scans;
 pub mod scheduler;
 pub mod worker;

@@ -22,8 +22,10 @@ use uuid::Uuid;
 use crate::classify::{ClassifyError, Outcome, Pick, Suggestion};
 use crate::documents::lifecycle::{self, claim_held};
 use crate::domain::ObjectKey;
-use crate::entities::{DocumentStatus, TopicSource, document_topics, documents, topics};
-use crate::extract::sandbox::{SandboxLimits, extract_in_child, extract_in_current_exe};
+use crate::entities::{
+    DocumentStatus, StatusReason, TopicSource, document_topics, documents, topics,
+};
+use crate::extract::sandbox::{SandboxLimits, extract_in_child_with_ocr};
 use crate::state::AppState;
 use crate::topics::service::{self as topics_service, TopicName};
 
@@ -109,19 +111,24 @@ async fn retry_later(
     Ok(())
 }
 
-/// Runs extraction in the sandbox child.
+/// Runs extraction in the sandbox child, OCR'ing scans with the owner's languages.
 async fn extract(
     state: &AppState,
     doc: &documents::Model,
     bytes: &[u8],
 ) -> Result<crate::extract::Extracted, crate::extract::ExtractError> {
+    use crate::extract::ExtractError;
     let limits = sandbox_limits(state);
-    let exe = &state.settings.extract.executable;
-    if exe.is_empty() {
-        extract_in_current_exe(&doc.content_type, bytes, &limits).await
-    } else {
-        extract_in_child(std::path::Path::new(exe), &doc.content_type, bytes, &limits).await
-    }
+    let ocr = crate::jobs::scans::ocr_options(state, doc.user_id)
+        .await
+        .map_err(|e| ExtractError::Failed(format!("cannot read the OCR settings: {e}")))?;
+    let exe = match state.settings.extract.executable.as_str() {
+        "" => std::env::current_exe().map_err(|e| {
+            ExtractError::Failed(format!("cannot locate the executable for extraction: {e}"))
+        })?,
+        exe => std::path::PathBuf::from(exe),
+    };
+    extract_in_child_with_ocr(&exe, &doc.content_type, bytes, &limits, Some(&ocr)).await
 }
 
 /// Processes one document end to end. Errors are infrastructure failures (database or
@@ -174,11 +181,16 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
             match extract(state, doc, &bytes).await {
                 Ok(extracted) => {
                     drop(bytes);
+                    // Where each page's text came from (OCR provenance); null otherwise.
+                    let pages = (!extracted.pages.is_empty())
+                        .then(|| serde_json::to_value(&extracted.pages).ok())
+                        .flatten();
                     documents::Entity::update_many()
                         .col_expr(
                             documents::Column::ExtractedText,
                             Expr::value(extracted.text.clone()),
                         )
+                        .col_expr(documents::Column::TextPages, Expr::value(pages))
                         .col_expr(documents::Column::Sha256, Expr::value(extracted.sha256_hex))
                         .col_expr(
                             documents::Column::UpdatedAt,
@@ -188,6 +200,18 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                         .exec(&state.db)
                         .await?;
                     extracted.text
+                }
+                Err(e @ crate::extract::ExtractError::OcrUnavailable(_)) => {
+                    // Not the file's fault: it waits, unclassified, until OCR is available.
+                    let reason = e.to_string();
+                    let parked =
+                        lifecycle::park(&state.db, doc, StatusReason::OcrUnavailable, &reason)
+                            .await?;
+                    return Ok(if parked {
+                        JobResult::Done(DocumentStatus::Unclassified)
+                    } else {
+                        JobResult::Skipped
+                    });
                 }
                 Err(e) => {
                     let reason = format!("Text extraction failed: {e}");

@@ -69,6 +69,68 @@ fn canonical_net(net: IpNet) -> IpNet {
     net.trunc()
 }
 
+/// Tesseract languages, `+`-joined (`eng`, `deu+eng`, `chi_sim`): `ocr.languages` and an
+/// account's `ocr_languages`. Only the syntax is checked here (each name 1–32 letters,
+/// digits or `_`, at most 8 of them, no repeats, 200 characters in all; the column's
+/// width), since the name becomes a command-line
+/// argument; whether they are installed is known only at start (`ocr_status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcrLanguages(String);
+
+impl OcrLanguages {
+    /// Parses a `+`-joined list (surrounding blanks ignored).
+    ///
+    /// # Errors
+    ///
+    /// A value that is not such a list, with the expected syntax in the message.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        let names: Vec<&str> = value.split('+').collect();
+        let well_formed = value.len() <= 200
+            && names.len() <= 8
+            && names.iter().all(|l| {
+                (1..=32).contains(&l.len())
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            && names
+                .iter()
+                .enumerate()
+                .all(|(i, l)| !names[..i].contains(l));
+        if well_formed {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(format!(
+                "{value:?} is not a list of Tesseract languages: use up to 8 distinct names of \
+                 letters, digits or _, joined by +, at most 200 characters (e.g. \"eng\" or \
+                 \"deu+eng\")"
+            ))
+        }
+    }
+
+    /// The list as Tesseract takes it (`deu+eng`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The single languages.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.split('+')
+    }
+}
+
+impl std::fmt::Display for OcrLanguages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OcrLanguages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// `cleanup.schedule`: a cron expression with seconds, accepted only if the job
 /// scheduler (tokio-cron-scheduler) takes it and parsed with the options it fires by,
 /// so `jobs::scheduler` names ticks exactly as they fire.
@@ -153,6 +215,32 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn ocr_languages_are_plus_joined_names() {
+        assert_eq!(
+            OcrLanguages::parse(" deu+eng ").unwrap().as_str(),
+            "deu+eng"
+        );
+        assert_eq!(
+            OcrLanguages::parse("chi_sim+eng")
+                .unwrap()
+                .names()
+                .collect::<Vec<_>>(),
+            ["chi_sim", "eng"]
+        );
+        // Seven distinct 32-letter names: well formed but wider than the column.
+        let long = (0..7)
+            .map(|i| format!("{}{i}", "a".repeat(31)))
+            .collect::<Vec<_>>()
+            .join("+");
+        assert!(long.len() > 200);
+        for bad in ["", "+", "deu+", "eng+eng", "eng;ls", "d e", long.as_str()] {
+            assert!(OcrLanguages::parse(bad).is_err(), "{bad:?}");
+        }
+        let nine = "a+b+c+d+e+f+g+h+i";
+        assert!(OcrLanguages::parse(nine).is_err());
+    }
 
     #[test]
     fn trusted_proxies_parse_cidrs_and_bare_addresses() {

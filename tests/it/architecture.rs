@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "metrics",
             "error",
             "http",
+            "ocr_status",
         ],
     ),
     ("state", &["state"]),

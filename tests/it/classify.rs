@@ -585,6 +585,8 @@ async fn insert_doc(
         lease_expires_at: Set(None),
         ai_opt_out: Set(opt_out),
         classified_by: Set(None),
+        text_pages: Set(None),
+        status_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -790,6 +792,8 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
             lease_expires_at: Set(None),
             ai_opt_out: Set(false),
             classified_by: Set(None),
+            text_pages: Set(None),
+            status_reason: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         });

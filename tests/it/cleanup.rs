@@ -734,6 +734,8 @@ async fn fsck_command_exit_codes() {
         lease_expires_at: Set(None),
         ai_opt_out: Set(false),
         classified_by: Set(None),
+        text_pages: Set(None),
+        status_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

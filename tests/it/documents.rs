@@ -1271,8 +1271,12 @@ async fn config_lists_exactly_the_accepted_document_types() {
             "text/markdown",
             "text/csv",
             "text/html",
+            "image/jpeg",
+            "image/png",
+            "image/tiff",
+            "image/webp",
         ],
-        "the accepted types did not change"
+        "the accepted types: documents, then scans and photos (OCR)"
     );
 
     let s = app.register("typer").await;
@@ -1296,6 +1300,8 @@ async fn config_lists_exactly_the_accepted_document_types() {
         "image/svg+xml",
         "text/x-markdown",
         "application/xhtml+xml",
+        "image/pjpeg",
+        "image/gif",
         "application/json",
     ] {
         let res = app

@@ -35,6 +35,7 @@ mod ocr;
 mod pipeline;
 mod queue_process;
 mod rate_limit;
+mod scans;
 mod schema;
 mod search;
 mod shares;

@@ -39,13 +39,13 @@ async fn ocr(content_type: &str, bytes: &[u8], languages: &str) -> Result<Extrac
     extract_in_child_with_ocr(exe(), content_type, bytes, &limits(), Some(&options)).await
 }
 
-fn required() -> bool {
+pub(crate) fn required() -> bool {
     std::env::var("DOCUVAULT_TEST_OCR").is_ok_and(|v| v == "1")
 }
 
 /// ImageMagick's own `convert` (Debian puts it in /usr/bin; a stand-in elsewhere on PATH
 /// may not be the real one).
-fn convert() -> PathBuf {
+pub(crate) fn convert() -> PathBuf {
     let debian = PathBuf::from("/usr/bin/convert");
     if debian.exists() {
         debian
@@ -56,7 +56,7 @@ fn convert() -> PathBuf {
 
 /// The tools and the corpus, or `None` (after a notice) when they are missing and not
 /// required.
-fn setup() -> Option<PathBuf> {
+pub(crate) fn setup() -> Option<PathBuf> {
     let probe = docuvault::extract::ocr::probe();
     let mut missing = Vec::new();
     if probe.engine.is_none() {
@@ -103,7 +103,7 @@ fn setup() -> Option<PathBuf> {
     None
 }
 
-fn run(cmd: &mut Command) {
+pub(crate) fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -112,7 +112,7 @@ fn run(cmd: &mut Command) {
     );
 }
 
-fn pdftotext_page(pdf: &Path, page: u32) -> String {
+pub(crate) fn pdftotext_page(pdf: &Path, page: u32) -> String {
     let n = page.to_string();
     let out = Command::new("pdftotext")
         .args(["-q", "-enc", "UTF-8", "-f", &n, "-l", &n])
@@ -124,7 +124,7 @@ fn pdftotext_page(pdf: &Path, page: u32) -> String {
 }
 
 /// Page `page` of `pdf` as a grey JPEG scan: 200 dpi, quality 70, turned `degrees`.
-fn scan(pdf: &Path, page: u32, degrees: f32, dir: &Path) -> PathBuf {
+pub(crate) fn scan(pdf: &Path, page: u32, degrees: f32, dir: &Path) -> PathBuf {
     let n = page.to_string();
     let root = dir.join(format!("p{page}"));
     run(Command::new("pdftoppm")
@@ -146,7 +146,7 @@ fn scan(pdf: &Path, page: u32, degrees: f32, dir: &Path) -> PathBuf {
     out
 }
 
-fn words(text: &str) -> HashMap<String, usize> {
+pub(crate) fn words(text: &str) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for w in text
         .split(|c: char| !c.is_alphanumeric())
@@ -158,7 +158,7 @@ fn words(text: &str) -> HashMap<String, usize> {
 }
 
 /// Share of the reference's words (with multiplicity) found in `got`.
-fn recall(reference: &str, got: &str) -> f64 {
+pub(crate) fn recall(reference: &str, got: &str) -> f64 {
     let (want, have) = (words(reference), words(got));
     let total: usize = want.values().sum();
     let hit: usize = want
@@ -313,7 +313,7 @@ async fn a_pdf_with_a_text_page_and_a_scanned_page() {
 }
 
 /// A one-page PDF showing a grey JPEG at `dpi`, like a scanner writes (no text layer).
-fn jpeg_pdf(jpeg: &[u8], dpi: u32) -> Vec<u8> {
+pub(crate) fn jpeg_pdf(jpeg: &[u8], dpi: u32) -> Vec<u8> {
     let (w, h) =
         image::ImageReader::with_format(std::io::Cursor::new(jpeg), image::ImageFormat::Jpeg)
             .into_dimensions()
@@ -450,7 +450,7 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 
 /// A valid PNG header claiming 60000 × 60000 grey pixels (3.6 gigapixels), with a tiny
 /// compressed stream: a decoder that trusted it would allocate gigabytes.
-fn bomb_png() -> Vec<u8> {
+pub(crate) fn bomb_png() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&60_000u32.to_be_bytes());
@@ -466,7 +466,7 @@ fn bomb_png() -> Vec<u8> {
     png
 }
 
-fn small_jpeg() -> Vec<u8> {
+pub(crate) fn small_jpeg() -> Vec<u8> {
     let img = image::GrayImage::from_fn(320, 240, |x, y| image::Luma([((x * y) % 251) as u8]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
@@ -512,7 +512,7 @@ async fn an_image_with_a_lying_type_is_a_mismatch() {
         matches!(got, Err(ExtractError::TypeMismatch { .. })),
         "{got:?}"
     );
-    // Without OCR, images stay unsupported (uploads do not accept them yet).
+    // Without OCR options (the in-process extractor), images stay unsupported.
     let plain = docuvault::extract::extract_text("image/jpeg", &small_jpeg(), 100);
     assert!(
         matches!(plain, Err(ExtractError::Unsupported(_))),

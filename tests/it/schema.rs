@@ -854,6 +854,7 @@ async fn every_entity_round_trips_through_its_table() {
         ai_api_key_enc: Some("enc:key".to_owned()),
         ai_allow_new_topics: true,
         default_storage_backend: Some("s3".to_owned()),
+        ocr_languages: None,
         created_at: at,
         updated_at: later,
     };
@@ -991,6 +992,8 @@ async fn every_entity_round_trips_through_its_table() {
                 "model": "llama3",
                 "prompt_version": 3
             })),
+            text_pages: None,
+            status_reason: None,
             created_at: at,
             updated_at: later,
         },
@@ -1097,9 +1100,31 @@ async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
             pg.replace('$', "?")
         }
     };
-    let alice = insert_user(&conn, "alice").await;
-    let bob = insert_user(&conn, "bob").await;
-    for user in [alice.id, bob.id] {
+    // Users as the schema of migration 4 has them (the entity has later columns).
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    for (user, handle) in [(alice, "alice"), (bob, "bob")] {
+        let at = now();
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                "INSERT INTO users (id, handle, email, password_hash, role, is_active, \
+                 password_must_change, tokens_valid_after, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'user', $5, $6, $7, $7, $7)",
+            ),
+            [
+                user.into(),
+                handle.into(),
+                format!("{handle}@example.test").into(),
+                "$argon2id$stub".into(),
+                true.into(),
+                false.into(),
+                at.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    for user in [alice, bob] {
         conn.execute_raw(Statement::from_sql_and_values(
             backend,
             sql("INSERT INTO quotas (user_id, limit_bytes, used_bytes) VALUES ($1, 1000000, 0)"),
@@ -1119,8 +1144,8 @@ async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
             ),
             [
                 id.into(),
-                alice.id.into(),
-                format!("{}/{id}/x.txt", alice.id).into(),
+                alice.into(),
+                format!("{alice}/{id}/x.txt").into(),
                 size.into(),
                 status.into(),
                 at.into(),
@@ -1141,8 +1166,8 @@ async fn upgrading_reserves_the_uploads_pending_at_upgrade_time() {
                 .reserved_bytes
         }
     };
-    assert_eq!(reserved(alice.id).await, 120);
-    assert_eq!(reserved(bob.id).await, 0);
+    assert_eq!(reserved(alice).await, 120);
+    assert_eq!(reserved(bob).await, 0);
 }
 
 /// `job_ticks` holds one claim per job and scheduled tick: a second insert of the same

@@ -809,6 +809,20 @@ export interface components {
              *     `content_type` is refused with `415`.
              */
             document_types: components["schemas"]["DocumentTypeView"][];
+            /**
+             * @description The languages scans are read in unless an account chose others (`ocr.languages`).
+             * @example eng
+             */
+            ocr_default_languages: string;
+            /**
+             * @description The OCR languages installed on this server, for an account's choice
+             *     (`PATCH /api/auth/me` `ocr_languages`); empty when OCR is unavailable.
+             * @example [
+             *       "deu",
+             *       "eng"
+             *     ]
+             */
+            ocr_languages: string[];
             /** @description Whether `POST /api/auth/register` accepts new accounts. */
             registration_enabled: boolean;
             /** @description Server version. */
@@ -978,6 +992,12 @@ export interface components {
              * @description Document id.
              */
             id: string;
+            /**
+             * @description Where each page's text came from, for documents read page by page (scans,
+             *     images and PDFs): the text layer or OCR, with engine, version, languages and mean
+             *     confidence. Empty for other documents.
+             */
+            pages: components["schemas"]["PageProvenance"][];
             /** @description The extracted, normalized text; null until extraction has run (or when it failed). */
             text: string | null;
             /** @description Whether the text was cut at the server's limit (`extract.max_chars`). */
@@ -1067,6 +1087,7 @@ export interface components {
             snippet: components["schemas"]["SnippetSegment"][] | null;
             /** @description `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`. */
             status: components["schemas"]["DocumentStatus"];
+            status_reason: components["schemas"]["StatusReason"] | null;
             /** @description Topics it is filed under, by name. */
             topics: components["schemas"]["DocumentTopicView"][];
             /**
@@ -1145,6 +1166,12 @@ export interface components {
             database: components["schemas"]["ComponentHealth"];
             /** @description Processing backlog; absent when the database or queue did not answer in time. */
             jobs?: components["schemas"]["JobsHealth"];
+            /**
+             * @description What OCR can do on this instance (probed at start). Informational: OCR being
+             *     unavailable does not make the status `error` (scans then wait as `unclassified`
+             *     with the reason `ocr_unavailable`).
+             */
+            ocr: components["schemas"]["OcrHealth"];
             /** @description Job queue check. */
             queue: components["schemas"]["ComponentHealth"];
             /** @description `ok` when every component is ok, else `error`. */
@@ -1231,6 +1258,73 @@ export interface components {
             token_type: string;
             /** @description The signed-in account. */
             user: components["schemas"]["UserView"];
+        };
+        /** @description OCR as `/health` reports it. */
+        OcrHealth: {
+            /**
+             * @description Whether scans are read: Tesseract answers and the server's default languages are
+             *     installed. `false` does not make `/health` fail: scans then wait as
+             *     `unclassified` with the reason `ocr_unavailable`.
+             */
+            available: boolean;
+            /**
+             * @description The server's default languages (`ocr.languages`).
+             * @example eng
+             */
+            default_languages: string;
+            /**
+             * @description `tesseract`, when installed.
+             * @example tesseract
+             */
+            engine: string | null;
+            /** @description Installed languages (Tesseract's names: `eng`, `deu`, …). */
+            languages: string[];
+            /**
+             * @description Whether orientation detection data (`osd`) is installed (sideways and upside-down
+             *     pages).
+             */
+            orientation: boolean;
+            /** @description Whether `pdftoppm` is installed (PDF pages without text are rendered with it). */
+            pdf_renderer: boolean;
+            /**
+             * @description Its version, when installed.
+             * @example 5.3.0
+             */
+            version: string | null;
+        };
+        /** @description One page's provenance. */
+        PageProvenance: {
+            /**
+             * @description OCR only: the engine (`tesseract`).
+             * @example tesseract
+             */
+            engine: string | null;
+            /** @description Text layer only: the reader (`pdf-extract`, or `pdftotext` after a parser crash). */
+            extractor: string | null;
+            /**
+             * @description OCR only: the languages read (`deu+eng`).
+             * @example eng
+             */
+            languages: string | null;
+            /**
+             * Format: float
+             * @description OCR only: mean word confidence, 0–100.
+             */
+            mean_confidence: number | null;
+            /** @description OCR only: whether the page was read with orientation detection (turned pages). */
+            orientation_detected: boolean | null;
+            /**
+             * Format: int32
+             * @description 1-based page number.
+             */
+            page: number;
+            /** @description `text_layer` or `ocr`. */
+            source: components["schemas"]["TextSource"];
+            /**
+             * @description OCR only: the engine's version.
+             * @example 5.3.0
+             */
+            version: string | null;
         };
         /** @description Quota numbers for a refused upload: the `detail` of a `quota_exceeded` 413. */
         QuotaDetail: {
@@ -1432,6 +1526,12 @@ export interface components {
              */
             users: number;
         };
+        /**
+         * @description Why a processed document is in its status without text, when that is not the file's
+         *     fault: shown in the document view, and what the server looks for to process it again.
+         * @enum {string}
+         */
+        StatusReason: "ocr_unavailable";
         /** @description Every system topic. */
         SystemTopicList: {
             /** @description System topics, sorted by name (ignoring case). */
@@ -1459,6 +1559,11 @@ export interface components {
             /** @description Name, unique ignoring case among system topics. */
             name: string;
         };
+        /**
+         * @description How a page's text was obtained.
+         * @enum {string}
+         */
+        TextSource: "text_layer" | "ocr";
         /** @description Tokens after sign-in, registration or refresh. */
         TokenResponse: {
             /** @description Bearer access token (JWT, short-lived). */
@@ -1576,6 +1681,13 @@ export interface components {
             ai_provider?: components["schemas"]["AiProvider"] | null;
             /** @description New handle; absent or null = unchanged. */
             handle?: string | null;
+            /**
+             * @description Languages your scans are read in, among the installed ones (`GET /api/auth/config`
+             *     `ocr_languages`), `+`-joined for mixed documents (`deu+eng`); null = the server
+             *     default; absent = unchanged.
+             * @example deu+eng
+             */
+            ocr_languages?: string | null;
         };
         /**
          * @description `PATCH /api/topics/{id}` and `PATCH /api/admin/topics/{id}` body; absent fields stay
@@ -1679,6 +1791,11 @@ export interface components {
             id: string;
             /** @description Whether the account may sign in. */
             is_active: boolean;
+            /**
+             * @description Tesseract languages for this account's scans (`deu+eng`); null = the server default.
+             * @example deu+eng
+             */
+            ocr_languages: string | null;
             /** @description Whether the password must be changed before anything else. */
             password_must_change: boolean;
             /** @description `user` or `admin`. */

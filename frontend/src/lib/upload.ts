@@ -62,7 +62,8 @@ export function uploadErrorMessage(e: unknown, size: number): string {
       return 'Not enough space left in your quota for this file.'
     }
     if (e.status === 413) return `Too big (${formatBytes(size)}): ${e.message}`
-    if (e.status === 415) return 'This file type is not supported. Upload PDF, DOCX, ODT, text, Markdown, CSV or HTML.'
+    // The server's message lists the accepted types (one table, served by the API).
+    if (e.status === 415) return `This file type is not supported. ${e.message}`.trim()
     if (e.status === 429) {
       return e.retryAfter != null
         ? `Too many uploads at once; try again in ${e.retryAfter} s.`

@@ -70,6 +70,8 @@ pub struct DocumentRow {
     pub created_at: DateTime<Utc>,
     /// Last changed at.
     pub updated_at: DateTime<Utc>,
+    /// Why it has no text yet, when not the file's fault (`ocr_unavailable`).
+    pub status_reason: Option<crate::entities::StatusReason>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -88,6 +90,7 @@ impl From<documents::Model> for DocumentRow {
             classified_by: d.classified_by,
             created_at: d.created_at,
             updated_at: d.updated_at,
+            status_reason: d.status_reason,
         }
     }
 }

@@ -32,6 +32,7 @@ pub struct TestApp {
     handle: ServerHandle,
     _db: TestDb,
     _dir: TempDir,
+    env: HashMap<String, String>,
 }
 
 /// Environment the test backends need, from `DOCUVAULT_TEST_*`.
@@ -119,6 +120,21 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env = backend_env(&dir.path().join("data"), &db.url);
         customize(&mut env);
+        Self::spawn_on(db, dir, env).await
+    }
+
+    /// Stops this app and starts another on the same database, data directory and
+    /// backends (a restart), after `customize` edits its environment.
+    pub async fn restart_with(self, customize: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        self.stop().await;
+        let TestApp {
+            _db, _dir, mut env, ..
+        } = self;
+        customize(&mut env);
+        Self::spawn_on(_db, _dir, env).await
+    }
+
+    async fn spawn_on(db: TestDb, dir: TempDir, env: HashMap<String, String>) -> Self {
         let settings = Settings::load(None, &env).expect("test settings load");
         let app = Application::build(settings.clone())
             .await
@@ -140,6 +156,7 @@ impl TestApp {
             handle,
             _db: db,
             _dir: dir,
+            env,
         }
     }
 
