@@ -116,19 +116,17 @@ async fn extract(
     state: &AppState,
     doc: &documents::Model,
     bytes: &[u8],
+    ocr: &crate::extract::OcrOptions,
 ) -> Result<crate::extract::Extracted, crate::extract::ExtractError> {
     use crate::extract::ExtractError;
     let limits = sandbox_limits(state);
-    let ocr = crate::jobs::scans::ocr_options(state, doc.user_id)
-        .await
-        .map_err(|e| ExtractError::Failed(format!("cannot read the OCR settings: {e}")))?;
     let exe = match state.settings.extract.executable.as_str() {
         "" => std::env::current_exe().map_err(|e| {
             ExtractError::Failed(format!("cannot locate the executable for extraction: {e}"))
         })?,
         exe => std::path::PathBuf::from(exe),
     };
-    extract_in_child_with_ocr(&exe, &doc.content_type, bytes, &limits, Some(&ocr)).await
+    extract_in_child_with_ocr(&exe, &doc.content_type, bytes, &limits, Some(ocr)).await
 }
 
 /// Processes one document end to end. Errors are infrastructure failures (database or
@@ -178,7 +176,8 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 fail(&state.db, doc, &reason).await?;
                 return Ok(JobResult::Failed(reason));
             };
-            match extract(state, doc, &bytes).await {
+            let ocr = crate::jobs::scans::ocr_options(state, doc.user_id).await?;
+            match extract(state, doc, &bytes, &ocr).await {
                 Ok(extracted) => {
                     drop(bytes);
                     // Where each page's text came from (OCR provenance); null otherwise.
