@@ -44,9 +44,12 @@ FROM debian:bookworm-slim AS runtime
 LABEL org.opencontainers.image.title="DocuVault" \
       org.opencontainers.image.description="Self-hosted multi-user document vault" \
       org.opencontainers.image.licenses="AGPL-3.0-or-later"
-# ca-certificates: TLS to S3/SMTP/AI providers; curl: the HEALTHCHECK below.
+# ca-certificates: TLS to S3/SMTP/AI providers; curl: the HEALTHCHECK below;
+# tesseract-ocr (+ English, German and orientation data) and poppler-utils (pdftoppm renders
+# scanned PDF pages, pdftotext reads PDFs the built-in parser cannot): OCR of scans.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-osd poppler-utils \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 docuvault \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /app \

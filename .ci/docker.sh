@@ -16,6 +16,8 @@
 #            /health 200; every process uid 10001; the image's HEALTHCHECK command passes;
 #            /data/secret.key generated (mode 0600, uid 10001, logged by path, never by
 #            value); register → upload-url → PUT → confirm → processed → download == bytes;
+#            /health reports OCR, and a scanned page (PNG rendered from a real PDF) is read
+#            by Tesseract in the container (≥ 80 % of the page's own words, provenance "ocr");
 #            docker stop -t 35 (SIGTERM) → exit 0 well within the grace period;
 #            docker start, and a new container on the same volume: same secret, the account
 #            logs in, the document lists and downloads identically; no panic in any log;
@@ -282,6 +284,14 @@ check_uid "$FIRST"
 check_healthcheck "$FIRST"
 check_secret "$FIRST"
 python3 .ci/docker_api.py "$BASE" "$WORK/state.json" setup || { show_logs "$FIRST"; die "upload/download round trip failed"; }
+step "OCR in the image: a scanned page of a real PDF"
+SCAN_PDF="$(find "${DOCUVAULT_TEST_CORPUS_DIR:-/nonexistent}" /usr/share/doc -name '*.pdf' -size +40k 2>/dev/null | sort | head -n 1)"
+[[ -n "$SCAN_PDF" ]] || die "no PDF to scan (set DOCUVAULT_TEST_CORPUS_DIR, see .ci/fetch-corpus.sh)"
+pdftoppm -r 200 -gray -png -f 2 -l 2 -singlefile "$SCAN_PDF" "$WORK/scan" || die "pdftoppm could not render $SCAN_PDF"
+pdftotext -f 2 -l 2 "$SCAN_PDF" - | grep -oE '[A-Za-z]{5,}' >"$WORK/scan-words.txt" || true
+echo "scan: page 2 of $SCAN_PDF, $(wc -c <"$WORK/scan.png") bytes, $(sort -u "$WORK/scan-words.txt" | wc -l) reference words"
+python3 .ci/docker_api.py "$BASE" "$WORK/state.json" ocr "$WORK/scan.png" "$WORK/scan-words.txt" \
+  || { show_logs "$FIRST"; die "a scan was not OCR'd in the container"; }
 no_panic "$FIRST"
 stop_checked "$FIRST"
 

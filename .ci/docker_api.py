@@ -5,6 +5,10 @@
                                            download it; writes what it made to STATE_FILE
     docker_api.py BASE STATE_FILE verify   after a restart: log in again, find the document,
                                            download it and compare the bytes
+    docker_api.py BASE STATE_FILE ocr SCAN.png WORDS.txt
+                                           /health reports OCR; upload a scanned page (PNG)
+                                           and find most of WORDS (the page's own text) in
+                                           the OCR'd text, with provenance "ocr"
 
 Exits non-zero with one line saying what did not hold.
 """
@@ -12,6 +16,7 @@ Exits non-zero with one line saying what did not hold.
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -123,7 +128,56 @@ def verify(base, state_file):
           f"download identical ({len(got)} bytes)")
 
 
+def ocr(base, state_file, scan_path, words_path):
+    health = api(base, "GET", "/health", 200)
+    if not (health.get("ocr") or {}).get("available"):
+        fail(f"/health does not report OCR available in the image: {health.get('ocr')}")
+    tokens = api(base, "POST", "/api/auth/login", 200,
+                 body={"login": HANDLE, "password": PASSWORD})
+    token = tokens.get("access_token") or fail(f"login gave no access token: {tokens}")
+    with open(scan_path, "rb") as f:
+        content = f.read()
+    with open(words_path) as f:
+        words = sorted({w.lower() for w in f.read().split()})
+    if len(words) < 20:
+        fail(f"only {len(words)} reference words in {words_path}")
+    ticket = api(base, "POST", "/api/documents/upload-url", 200, token=token,
+                 body={"filename": "scan.png", "content_type": "image/png",
+                       "size_bytes": len(content)})
+    doc_id = ticket["document_id"]
+    status, data = request(ticket.get("method", "PUT"), absolute(base, ticket["upload_url"]),
+                           headers=ticket.get("headers") or {}, raw=content)
+    if not 200 <= status < 300:
+        fail(f"PUT upload URL -> {status}: {data[:300]!r}")
+    api(base, "POST", f"/api/documents/{doc_id}/confirm", 200, body={}, token=token)
+    deadline = time.monotonic() + 180
+    while True:
+        doc = api(base, "GET", f"/api/documents/{doc_id}", 200, token=token)
+        if doc["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            fail(f"scan still {doc['status']} after 180 s")
+        time.sleep(0.2)
+    if doc["status"] == "failed" or doc.get("status_reason"):
+        fail(f"the scan was not read in the container: {doc}")
+    answer = api(base, "GET", f"/api/documents/{doc_id}/text", 200, token=token)
+    read = set(re.findall(r"[a-z]+", (answer.get("text") or "").lower()))
+    found = [w for w in words if w in read]
+    recall = len(found) / len(words)
+    pages = answer.get("pages") or []
+    if not pages or pages[0].get("source") != "ocr":
+        fail(f"the text endpoint does not say the page was OCR'd: {pages}")
+    if recall < 0.8:
+        fail(f"OCR in the container found {len(found)} of {len(words)} words ({recall:.2f})")
+    print(f"ocr: {doc['status']}, {len(found)}/{len(words)} words ({recall:.2f}), "
+          f"{pages[0].get('engine')} {pages[0].get('version')} "
+          f"[{pages[0].get('languages')}], confidence {pages[0].get('mean_confidence')}")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[3] == "ocr":
+        ocr(sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[4], sys.argv[5])
+        sys.exit(0)
     if len(sys.argv) != 4 or sys.argv[3] not in ("setup", "verify"):
         sys.exit(__doc__)
     base, state_file, mode = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
