@@ -21,7 +21,7 @@ pub struct ImageLimits {
     pub max_pages: usize,
 }
 
-/// One decoded page: greyscale, as a binary PGM (`P5`) that tesseract reads from stdin.
+/// One decoded page: greyscale, as a binary PGM (`P5`) that tesseract reads (from a scratch file).
 #[derive(Debug)]
 pub(crate) struct GreyPage {
     pub width: u32,
