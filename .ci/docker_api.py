@@ -67,14 +67,10 @@ def download(base, token, doc_id):
     return data
 
 
-def setup(base, state_file):
-    tokens = api(base, "POST", "/api/auth/register", 201,
-                 body={"handle": HANDLE, "email": EMAIL, "password": PASSWORD})
-    token = tokens["access_token"]
-    marker = "proof" + os.urandom(12).hex()
-    content = f"DocuVault container {marker}\n".encode() * 64
+def upload_and_wait(base, token, filename, content_type, content, seconds):
+    """The three-step upload, then polls the document until it is processed; returns it."""
     ticket = api(base, "POST", "/api/documents/upload-url", 200, token=token,
-                 body={"filename": "container-proof.txt", "content_type": "text/plain",
+                 body={"filename": filename, "content_type": content_type,
                        "size_bytes": len(content)})
     doc_id = ticket["document_id"]
     status, data = request(ticket.get("method", "PUT"), absolute(base, ticket["upload_url"]),
@@ -82,16 +78,26 @@ def setup(base, state_file):
     if not 200 <= status < 300:
         fail(f"PUT upload URL -> {status}: {data[:300]!r}")
     api(base, "POST", f"/api/documents/{doc_id}/confirm", 200, body={}, token=token)
-    # Processing runs the extractor in a child process of the binary: prove it works in
-    # the container (as uid 10001, read-only image, /data volume).
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + seconds
     while True:
         doc = api(base, "GET", f"/api/documents/{doc_id}", 200, token=token)
         if doc["status"] in TERMINAL:
-            break
+            return doc
         if time.monotonic() > deadline:
-            fail(f"document still {doc['status']} after 60 s")
+            fail(f"{filename} still {doc['status']} after {seconds} s")
         time.sleep(0.2)
+
+
+def setup(base, state_file):
+    tokens = api(base, "POST", "/api/auth/register", 201,
+                 body={"handle": HANDLE, "email": EMAIL, "password": PASSWORD})
+    token = tokens["access_token"]
+    marker = "proof" + os.urandom(12).hex()
+    content = f"DocuVault container {marker}\n".encode() * 64
+    # Processing runs the extractor in a child process of the binary: prove it works in
+    # the container (as uid 10001, read-only image, /data volume).
+    doc = upload_and_wait(base, token, "container-proof.txt", "text/plain", content, 60)
+    doc_id = doc["id"]
     if doc["status"] == "failed":
         fail(f"processing failed in the container: {doc}")
     text = api(base, "GET", f"/api/documents/{doc_id}/text", 200, token=token).get("text") or ""
@@ -141,23 +147,8 @@ def ocr(base, state_file, scan_path, words_path):
         words = sorted({w.lower() for w in f.read().split()})
     if len(words) < 20:
         fail(f"only {len(words)} reference words in {words_path}")
-    ticket = api(base, "POST", "/api/documents/upload-url", 200, token=token,
-                 body={"filename": "scan.png", "content_type": "image/png",
-                       "size_bytes": len(content)})
-    doc_id = ticket["document_id"]
-    status, data = request(ticket.get("method", "PUT"), absolute(base, ticket["upload_url"]),
-                           headers=ticket.get("headers") or {}, raw=content)
-    if not 200 <= status < 300:
-        fail(f"PUT upload URL -> {status}: {data[:300]!r}")
-    api(base, "POST", f"/api/documents/{doc_id}/confirm", 200, body={}, token=token)
-    deadline = time.monotonic() + 180
-    while True:
-        doc = api(base, "GET", f"/api/documents/{doc_id}", 200, token=token)
-        if doc["status"] in TERMINAL:
-            break
-        if time.monotonic() > deadline:
-            fail(f"scan still {doc['status']} after 180 s")
-        time.sleep(0.2)
+    doc = upload_and_wait(base, token, "scan.png", "image/png", content, 180)
+    doc_id = doc["id"]
     if doc["status"] == "failed" or doc.get("status_reason"):
         fail(f"the scan was not read in the container: {doc}")
     answer = api(base, "GET", f"/api/documents/{doc_id}/text", 200, token=token)
