@@ -90,9 +90,11 @@ pub async fn request_context(
 }
 
 /// Baseline security headers on every response. `connect-src` also admits the
-/// public S3 endpoint so browsers can upload straight to storage.
+/// public S3 endpoint so browsers can upload straight to storage (and the PDF viewer
+/// fetch from it); `img-src` admits it for thumbnails and images shown inline.
 pub fn security_headers(settings: &Settings) -> DefaultHeaders {
     let mut connect_src = String::from("'self'");
+    let mut img_src = String::from("'self' data: blob:");
     let s3 = &settings.storage.s3;
     let public = if s3.public_endpoint.is_empty() {
         &s3.endpoint
@@ -102,12 +104,15 @@ pub fn security_headers(settings: &Settings) -> DefaultHeaders {
     if settings.storage_kind() == crate::settings::StorageKind::S3
         && let Ok(url) = url::Url::parse(public)
     {
+        let origin = url.origin().ascii_serialization();
         connect_src.push(' ');
-        connect_src.push_str(url.origin().ascii_serialization().as_str());
+        connect_src.push_str(&origin);
+        img_src.push(' ');
+        img_src.push_str(&origin);
     }
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: blob:; font-src 'self' data:; connect-src {connect_src}; \
+         img-src {img_src}; font-src 'self' data:; connect-src {connect_src}; \
          object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     );
     DefaultHeaders::new()

@@ -41,8 +41,6 @@ export type CreateTopicRequest = S['CreateTopicRequest']
 export type UpdateTopicRequest = S['UpdateTopicRequest']
 export type ShareView = S['ShareView']
 export type ShareList = S['ShareList']
-export type SharedDocumentPage = S['SharedDocumentPage']
-export type SharedDocumentView = S['SharedDocumentView']
 export type AdminUserView = S['AdminUserView']
 export type AdminUserPage = S['AdminUserPage']
 export type CreateUserRequest = S['CreateUserRequest']
@@ -79,8 +77,31 @@ export interface UpcomingDocumentFields {
 }
 
 
-export type DocumentView = S['DocumentView'] & UpcomingDocumentFields
+/** Announced with issue 13 (viewer, thumbnails, OCR progress); drop once in the spec. */
+export interface UpcomingViewFields {
+  /** Short-lived signed URL of a ~320 px JPEG; null until it is made. */
+  thumbnail_url?: string | null
+  /** Pages read so far while processing (OCR), null otherwise. */
+  progress?: DocumentProgress | null
+}
+export interface DocumentProgress {
+  page: number
+  pages: number
+}
+/** How `GET /api/documents/{id}/view` says a document can be shown. */
+export type ViewKind = 'pdf' | 'image' | 'text' | 'download'
+/** `GET /api/documents/{id}/view`: a short-lived URL that shows the document inline. */
+export interface ViewResponse {
+  url: string
+  expires_at: string
+  content_type: string
+  kind: ViewKind
+}
+
+export type DocumentView = S['DocumentView'] & UpcomingDocumentFields & UpcomingViewFields
 export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentView[] }
+export type SharedDocumentView = Omit<S['SharedDocumentView'], 'document'> & { document: DocumentView }
+export type SharedDocumentPage = Omit<S['SharedDocumentPage'], 'items'> & { items: SharedDocumentView[] }
 export type UserView = S['UserView']
 
 export type UpdateMeRequest = S['UpdateMeRequest']

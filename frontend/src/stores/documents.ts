@@ -6,6 +6,16 @@ import { useQuotaStore } from './quota'
 /** Statuses that change on their own; the list is polled while any is visible. */
 export const ACTIVE_STATUSES = new Set(['pending', 'queued', 'processing'])
 export const POLL_MS = 2000
+/** How long after a change a missing thumbnail is still expected to appear. */
+export const THUMBNAIL_WAIT_MS = 2 * 60_000
+
+/** True while a document is processed, or was just processed and its thumbnail (made
+ * after upload) has not arrived yet: the list keeps polling for either. */
+export function isSettling(d: DocumentView, now = Date.now()): boolean {
+  if (ACTIVE_STATUSES.has(d.status)) return true
+  // `thumbnail_url` absent (undefined): a server without thumbnails; nothing to wait for.
+  return d.thumbnail_url === null && d.status !== 'failed' && now - Date.parse(d.updated_at) < THUMBNAIL_WAIT_MS
+}
 
 /** The document list as shown (one page, with its filters), kept live while
  * documents are still being processed. */
@@ -27,6 +37,8 @@ export const useDocumentsStore = defineStore('documents', {
   getters: {
     pages: (s) => Math.max(1, Math.ceil(s.total / (s.params.per_page ?? 25))),
     hasActive: (s) => s.items.some((d) => ACTIVE_STATUSES.has(d.status)),
+    /** Something on the page still changes on its own (status or thumbnail). */
+    settling: (s) => s.items.some((d) => isSettling(d)),
   },
   actions: {
     async load(params?: ListParams, opts: { quiet?: boolean } = {}): Promise<void> {
@@ -55,7 +67,7 @@ export const useDocumentsStore = defineStore('documents', {
     schedulePoll(): void {
       if (this.pollTimer) clearTimeout(this.pollTimer)
       this.pollTimer = null
-      if (!this.polling || !this.hasActive) return
+      if (!this.polling || !this.settling) return
       this.pollTimer = setTimeout(() => void this.load(undefined, { quiet: true }), POLL_MS)
     },
 
