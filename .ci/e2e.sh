@@ -11,8 +11,8 @@
 # postgres://postgres@127.0.0.1:5432/postgres; a fresh database is created and dropped)
 # and S3: s3s-fs (must be on PATH, as .ci/run installs it) behind nginx adding CORS, so
 # the browser PUTs and GETs straight to storage through presigned URLs. Other settings
-# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search reports steps
-# of server features that have not landed yet instead of failing them.
+# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search,ocr,view,thumbnails
+# reports steps of server features that have not landed yet instead of failing them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +28,14 @@ if [[ ! -x "$CHROMIUM" ]]; then
   echo "e2e: installing Debian chromium"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
+fi
+
+# The e2e scans a PDF page into a JPEG (pdftoppm, ImageMagick); the server reads it with
+# Tesseract (.ci/run installs all three).
+if ! command -v pdftoppm >/dev/null || ! command -v convert >/dev/null; then
+  echo "e2e: installing poppler-utils and imagemagick"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y poppler-utils imagemagick >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y poppler-utils imagemagick >/dev/null; }
 fi
 
 cd "$ROOT/frontend"

@@ -1,5 +1,9 @@
 // Test documents made on the spot (nothing large is committed): a PDF printed by
-// Chromium itself from HTML, and a DOCX written as a real OOXML zip package.
+// Chromium itself from HTML, a DOCX written as a real OOXML zip package, and a JPEG
+// "scan" of a PDF page (poppler's pdftoppm + ImageMagick, as a flatbed scanner would).
+import { execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { crc32, deflateRawSync } from 'node:zlib'
 
 /** Prints `html` to PDF with the browser (a real PDF with embedded fonts). */
@@ -94,4 +98,19 @@ export function makeDocx(paragraphs) {
         `<w:body>${body}<w:sectPr/></w:body></w:document>`,
     },
   ])
+}
+
+/**
+ * A scan of the first page of `pdf`: rendered at 150 dpi in grey (`pdftoppm -r 150 -gray`),
+ * turned `degrees` like a sheet laid slightly askew, saved as JPEG at quality 70
+ * (ImageMagick). Returns the JPEG bytes and its size in pixels.
+ */
+export function scanPdfPage(pdf, dir, degrees = 1.5) {
+  const src = join(dir, 'scan-source.pdf')
+  writeFileSync(src, pdf)
+  execFileSync('pdftoppm', ['-r', '150', '-gray', '-f', '1', '-l', '1', '-singlefile', '-png', src, join(dir, 'scan-page')])
+  const out = join(dir, 'scan.jpg')
+  execFileSync('convert', [join(dir, 'scan-page.png'), '-background', 'white', '-rotate', String(degrees), '-quality', '70', out])
+  const [width, height] = execFileSync('identify', ['-format', '%w %h', out], { encoding: 'utf8' }).trim().split(' ').map(Number)
+  return { bytes: readFileSync(out), width, height }
 }

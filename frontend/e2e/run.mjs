@@ -5,15 +5,16 @@
 // Env: BASE_URL (required), ADMIN_LOGIN + ADMIN_PASSWORD (the bootstrap admin),
 // SCREENSHOT_DIR (default ../.ci/artifacts/screenshots), CHROMIUM (default /usr/bin/chromium),
 // E2E_STORAGE_ORIGIN (where uploads must go; default BASE_URL, the S3 endpoint with S3),
-// E2E_PENDING=pipeline,search to report (not fail) steps whose server feature has not
-// landed yet. Prints one line per step and "N passed, N failed" at the end.
+// E2E_PENDING=pipeline,search,ocr,view,thumbnails to report (not fail) steps whose server
+// feature has not landed yet. Prints one line per step and "N passed, N failed" at the end.
+// Needs pdftoppm (poppler-utils) and ImageMagick's convert for the scanned page.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { makeDocx, makePdf } from './files.mjs'
+import { makeDocx, makePdf, scanPdfPage } from './files.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const BASE = (process.env.BASE_URL ?? '').replace(/\/$/, '')
@@ -100,6 +101,73 @@ async function waitFor(fn, what, timeout = 15_000) {
 }
 const quotaUsed = () => page.getAttribute('[data-testid=quota] [role=progressbar]', 'data-used').then(Number)
 
+/** Phone widths every screen must fit without scrolling sideways. */
+const PHONE_WIDTHS = [360, 390]
+/** How far the current screen is wider than the viewport, and what sticks out. */
+async function overflow() {
+  return page.evaluate(() => {
+    const over = document.documentElement.scrollWidth - window.innerWidth
+    const culprits = []
+    if (over > 0) {
+      const clipped = (el) => {
+        for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+          const s = getComputedStyle(p)
+          if (s.overflowX !== 'visible' || s.position === 'fixed') return true
+        }
+        return false
+      }
+      for (const el of document.querySelectorAll('body *')) {
+        const b = el.getBoundingClientRect()
+        if (b.right > window.innerWidth + 1 && b.width > 0 && !clipped(el)) culprits.push(`<${el.tagName.toLowerCase()} class="${String(el.className).slice(0, 60)}"> right=${Math.round(b.right)}`)
+      }
+    }
+    return { over, culprits: culprits.slice(0, 4) }
+  })
+}
+/**
+ * Opens `path` at each phone width, waits for `ready` (a selector or a function), and
+ * fails when the screen scrolls sideways. Screenshots `shotName-WIDTH` when given.
+ */
+async function assertFitsPhones(label, path, ready, shotName) {
+  const before = page.viewportSize()
+  try {
+    for (const width of PHONE_WIDTHS) {
+      await page.setViewportSize({ width, height: 800 })
+      if (path !== null) await page.goto(`${BASE}${path}`)
+      if (typeof ready === 'string') await page.waitForSelector(ready)
+      else if (ready) await ready()
+      await page.waitForTimeout(150)
+      const { over, culprits } = await overflow()
+      assert(over <= 0, `${label} at ${width} px is ${over} px too wide: ${culprits.join('; ')}`)
+      if (shotName) await shot(`${shotName}-${width}`)
+    }
+  } finally {
+    if (before) await page.setViewportSize(before)
+  }
+}
+/** Share of the canvas's pixels that are not near-white (0 for a blank page). */
+function canvasInk(selector) {
+  return page.evaluate((sel) => {
+    const c = document.querySelector(sel)
+    if (!c || !c.width || !c.height) return { ink: 0, width: 0, height: 0 }
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+    let dark = 0
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 600 && d[i + 3] > 0) dark++
+    return { ink: dark / (c.width * c.height), width: c.width, height: c.height }
+  }, selector)
+}
+/** Every thumbnail in the grid for these documents has loaded (naturalWidth > 0). */
+function thumbnailsLoaded(names) {
+  return page.evaluate(
+    (ns) =>
+      ns.every((n) => {
+        const img = document.querySelector(`[data-testid=documents-grid] [data-doc="${n}"] img[data-testid=thumbnail]`)
+        return !!img && img.complete && img.naturalWidth > 0
+      }),
+    names,
+  )
+}
+
 async function signIn(login, password) {
   await page.goto(`${BASE}/login`)
   await page.fill('#login', login)
@@ -174,7 +242,30 @@ writeFileSync(pdfPath, pdf)
 writeFileSync(docxPath, docx)
 const pdfName = `insurance-${id}.pdf`
 const docxName = `contract-${id}.docx`
-console.log(`base ${BASE}; user ${user.handle}; pdf ${pdf.length} B; docx ${docx.length} B; screenshots in ${SHOTS}`)
+// A paper receipt, printed to PDF and "scanned": the JPEG is what gets uploaded. Its
+// reference word is made up for this run and exists nowhere but in the image's pixels
+// (letters Tesseract never confuses), so only OCR can find it.
+const SCAN_WORD = (() => {
+  const [C, V] = ['bdfgkpstvz', 'aeo']
+  const r = randomBytes(8)
+  let w = ''
+  for (let k = 0; k < 4; k++) w += C[r[2 * k] % C.length] + V[r[2 * k + 1] % V.length]
+  return w
+})()
+const scanSource = await makePdf(
+  context,
+  `<html><body style="font-family: sans-serif; padding: 48px; font-size: 15pt">
+     <h1>Hardware store receipt</h1>
+     <p>Thank you for shopping with us. Paid by card on the twelfth of March.</p>
+     <table style="font-size: 14pt"><tr><td>Hammer</td><td>12.90</td></tr><tr><td>Box of nails</td><td>3.40</td></tr><tr><td>Paint brush</td><td>5.20</td></tr></table>
+     <p>Keep this receipt as proof of purchase. Reference word: <b>${SCAN_WORD}</b></p>
+   </body></html>`,
+)
+const scan = scanPdfPage(scanSource, files, 1.5)
+const scanName = `receipt-scan-${id}.jpg`
+const scanPath = join(files, scanName)
+writeFileSync(scanPath, scan.bytes)
+console.log(`base ${BASE}; user ${user.handle}; pdf ${pdf.length} B; docx ${docx.length} B; scan ${scan.width}x${scan.height} ${scan.bytes.length} B; screenshots in ${SHOTS}`)
 
 try {
   await step('sign-in page renders under the CSP', async () => {
@@ -182,6 +273,10 @@ try {
     await page.waitForURL(/\/login/)
     await page.waitForSelector('#login')
     await shot('01-login')
+    await assertFitsPhones('sign-in', '/login', '#login')
+    await assertFitsPhones('sign-up', '/register', '#handle')
+    await page.goto(`${BASE}/login`)
+    await page.waitForSelector('#login')
   })
 
   await step('wrong credentials and rate limiting are explained in words', async () => {
@@ -374,6 +469,172 @@ try {
     await api('POST', '/api/auth/logout', token)
   })
 
+  await step(
+    'a JPEG scan is read by OCR and found by a word that exists only in the image',
+    async () => {
+      await page.goto(`${BASE}/`)
+      await page.waitForSelector(`[data-doc="${pdfName}"]`)
+      await page.setInputFiles('[data-testid=file-input]', [scanPath])
+      await page.waitForSelector(`[data-upload="${scanName}"][data-state=done]`, { timeout: 30_000 })
+      await page.waitForSelector(`[data-doc="${scanName}"]`)
+      await waitFor(
+        () => page.evaluate((n) => ['classified', 'unclassified'].includes(document.querySelector(`[data-doc="${n}"]`)?.getAttribute('data-status') ?? ''), scanName),
+        'the scan read and filed',
+        PROCESS_TIMEOUT,
+      )
+      await page.fill('[data-testid=search]', SCAN_WORD)
+      await page.press('[data-testid=search]', 'Enter')
+      await page.waitForURL(new RegExp(`q=${SCAN_WORD}`))
+      // Only the scan: the list shows the earlier page until the results arrive.
+      await waitFor(
+        () => page.evaluate((n) => [...document.querySelectorAll('[data-doc]')].map((e) => e.getAttribute('data-doc')).join('|') === n, scanName),
+        `searching "${SCAN_WORD}" to find only ${scanName}`,
+      )
+      await shot('07b-scan-found')
+    },
+    { pending: 'ocr' },
+  )
+
+  await step(
+    'the scan opens and shows the image',
+    async () => {
+      await page.goto(`${BASE}/?q=${SCAN_WORD}`)
+      await page.click(`[data-doc="${scanName}"] a`)
+      await page.waitForSelector('[data-testid=document-viewer][data-kind=image]')
+      await page.waitForSelector('[data-testid=image-viewer][data-state=ready]', { timeout: 20_000 })
+      const size = await page.$eval('[data-testid=image-view]', (img) => [img.naturalWidth, img.naturalHeight])
+      assert(size[0] === scan.width && size[1] === scan.height, `the viewer shows the ${scan.width}x${scan.height} scan (got ${size.join('x')})`)
+      const shown = await page.$eval('[data-testid=image-view]', (img) => img.getBoundingClientRect().width)
+      assert(shown > 200, `the image is shown ${shown} px wide`)
+      await page.click('[data-testid=image-viewer] button[aria-label="Zoom in"]')
+      const zoomed = await page.$eval('[data-testid=image-view]', (img) => img.getBoundingClientRect().width)
+      assert(zoomed > shown, `zoom in makes it larger (${shown} -> ${zoomed} px)`)
+      await page.click('[data-testid=image-viewer] button[aria-label="Fit to viewer"]')
+      await shot('08b-scan-viewer')
+    },
+    { pending: 'view' },
+  )
+
+  let pdfDocUrl = ''
+  await step(
+    'a PDF opens in the viewer with its page rendered (non-blank canvas)',
+    async () => {
+      const workers = []
+      const onRequest = (r) => {
+        if (/pdf\.worker/.test(r.url())) workers.push(r.url())
+      }
+      page.on('request', onRequest)
+      await page.goto(`${BASE}/`)
+      await page.click(`[data-doc="${pdfName}"] a`)
+      await page.waitForSelector('[data-testid=document-viewer][data-kind=pdf]')
+      await page.waitForSelector('[data-testid=pdf-viewer][data-rendered-page="1"]', { timeout: 30_000 })
+      pdfDocUrl = new URL(page.url()).pathname
+      page.off('request', onRequest)
+      const { ink, width, height } = await canvasInk('[data-testid=pdf-canvas]')
+      console.log(`      page 1 drawn on a ${width}x${height} canvas, ${(ink * 100).toFixed(2)} % ink`)
+      assert(width > 300 && height > 300, `a page-sized canvas (${width}x${height})`)
+      assert(ink > 0.002 && ink < 0.5, `the canvas shows text on a white page (${(ink * 100).toFixed(2)} % ink)`)
+      assert(workers.length && workers.every((u) => u.startsWith(`${BASE}/assets/`)), `pdf.js worker served from static/assets (${workers.join(', ')})`)
+      assert((await page.textContent('[data-testid=pdf-pages]'))?.trim() === 'of 1', 'the page count')
+      const before = await page.textContent('[data-testid=pdf-zoom]')
+      await page.click('[data-testid=pdf-viewer] button[aria-label="Zoom in"]')
+      await waitFor(async () => (await page.textContent('[data-testid=pdf-zoom]')) !== before, 'the zoom level to change')
+      await waitFor(async () => (await canvasInk('[data-testid=pdf-canvas]')).ink > 0.002, 'the zoomed page drawn')
+      await page.click('[data-testid=pdf-viewer] button[aria-label="Fit to width"]')
+      await page.waitForTimeout(300)
+      await shot('08c-pdf-viewer')
+    },
+    { pending: 'view' },
+  )
+
+  await step(
+    'the grid view shows a thumbnail of every document, and is remembered',
+    async () => {
+      await page.goto(`${BASE}/`)
+      await page.waitForSelector(`[data-doc="${pdfName}"]`)
+      await page.click('[data-testid=layout-grid]')
+      await page.waitForSelector('[data-testid=documents-grid]')
+      // Thumbnails are made after upload; the list polls until they are there.
+      await waitFor(() => thumbnailsLoaded([pdfName, docxName, scanName]), 'three thumbnails loaded', PROCESS_TIMEOUT)
+      await shot('09b-grid')
+      await page.reload()
+      await page.waitForSelector('[data-testid=documents-grid]')
+      await waitFor(() => thumbnailsLoaded([pdfName, docxName, scanName]), 'thumbnails after a reload')
+    },
+    { pending: 'thumbnails' },
+  )
+
+  await step(
+    'at 360 and 390 px: grid thumbnails, the scan, and a rendered PDF page',
+    async () => {
+      await assertFitsPhones('the grid', '/', async () => {
+        await page.waitForSelector('[data-testid=documents-grid]')
+        await waitFor(() => thumbnailsLoaded([pdfName, docxName, scanName]), 'thumbnails at phone width')
+      }, '09c-phone-grid')
+      await assertFitsPhones('the scan', `/?q=${SCAN_WORD}`, async () => {
+        await page.click(`[data-doc="${scanName}"] a`)
+        await page.waitForSelector('[data-testid=image-viewer][data-state=ready]')
+      }, '09d-phone-scan')
+      await assertFitsPhones('the PDF', pdfDocUrl, async () => {
+        await page.waitForSelector('[data-testid=pdf-viewer][data-rendered-page="1"]')
+        const { ink } = await canvasInk('[data-testid=pdf-canvas]')
+        assert(ink > 0.002, `the page is drawn at phone width (${(ink * 100).toFixed(2)} % ink)`)
+      }, '09e-phone-pdf')
+    },
+    { pending: 'view' },
+  )
+
+  await step('at 360 and 390 px no screen scrolls sideways, and Upload is one tap away', async () => {
+    // A file name long enough to break any layout that does not wrap it.
+    const longName = `Scan_${'VeryLongFileNameWithoutAnySpaces'.repeat(6)}-${id}.txt`
+    const longPath = join(files, longName)
+    writeFileSync(longPath, `A note with a long name.\nhttps://example.com/${'x'.repeat(400)}\n`)
+    await page.goto(`${BASE}/`)
+    await page.setInputFiles('[data-testid=file-input]', [longPath])
+    await page.waitForSelector(`[data-upload="${longName}"][data-state=done]`)
+    await page.waitForSelector(`[data-doc="${longName}"]`)
+    await page.click('[data-testid=layout-table]')
+    await assertFitsPhones('the document list', '/', `[data-doc="${longName}"]`, '09f-phone-list')
+    await assertFitsPhones('search results', `/?q=${MARKER}`, `[data-doc="${pdfName}"]`)
+    await page.goto(`${BASE}/`)
+    await page.click(`[data-doc="${longName}"] a`)
+    await page.waitForSelector('[data-testid=doc-title]')
+    const longDoc = new URL(page.url()).pathname
+    await assertFitsPhones('a document with a long name', longDoc, async () => {
+      await page.waitForSelector('[data-testid=doc-title]')
+      const del = await page.$eval('[data-testid=delete]', (b) => {
+        const r = b.getBoundingClientRect()
+        return r.right <= window.innerWidth && r.left >= 0 && r.width > 0
+      })
+      assert(del, 'Delete is on screen')
+    }, '09g-phone-long-name')
+    await assertFitsPhones('the DOCX (shown as its text)', '/', async () => {
+      await page.click(`[data-doc="${docxName}"] a`)
+      await page.waitForSelector('[data-testid=document-viewer][data-kind]')
+    })
+    for (const [label, path, ready] of [
+      ['shared with me', '/shared', 'h1'],
+      ['organize', '/organize', 'h1'],
+      ['settings', '/settings', 'h1'],
+    ]) {
+      await assertFitsPhones(label, path, ready)
+    }
+    // Upload in one tap: a button in the phone header opens the file chooser.
+    await page.setViewportSize({ width: 360, height: 800 })
+    await page.goto(`${BASE}/`)
+    const button = await page.waitForSelector('[data-testid=upload-button-header]')
+    assert(await button.isVisible(), 'the header upload button is visible on a phone')
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), button.click()])
+    assert(chooser.isMultiple(), 'the chooser takes several files')
+    await chooser.setFiles([])
+    await shot('09h-phone-upload-button')
+    await page.setViewportSize({ width: 1280, height: 860 })
+    // Clean up the long-named note.
+    await page.click(`button[aria-label="Delete ${longName}"]`)
+    await page.click('dialog [data-testid=confirm]')
+    await waitFor(async () => !(await page.$(`[data-doc="${longName}"]`)), 'the long-named note deleted')
+  })
+
   await step('phone width and dark mode render', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.emulateMedia({ colorScheme: 'dark' })
@@ -409,8 +670,14 @@ try {
     await page.emulateMedia({ colorScheme: 'light' })
   })
 
-  await step('delete both documents; the quota bar returns to zero', async () => {
+  await step('delete all documents; the quota bar returns to zero', async () => {
     await page.goto(`${BASE}/`)
+    await page.waitForSelector(`[data-doc="${pdfName}"]`)
+    if (await page.$(`[data-doc="${scanName}"]`)) {
+      await page.click(`button[aria-label="Delete ${scanName}"]`)
+      await page.click('dialog [data-testid=confirm]')
+      await waitFor(async () => !(await page.$(`[data-doc="${scanName}"]`)), 'the scan deleted')
+    }
     // From the detail page…
     await page.click(`[data-doc="${pdfName}"] a`)
     await page.click('[data-testid=delete]')
@@ -482,10 +749,18 @@ try {
     await page.waitForURL(/\/admin/)
   })
 
+  await step('the admin screens fit 360 and 390 px', async () => {
+    await assertFitsPhones('admin users', '/admin', `[data-user="${newbie.handle}"]`, '16a-phone-admin-users')
+    await assertFitsPhones('admin audit log', '/admin/audit', 'table')
+    await assertFitsPhones('admin system topics', '/admin/topics', 'h1')
+    await assertFitsPhones('admin account', '/admin/account', 'h1')
+  })
+
   await step('the new user changes the password at first sign-in', async () => {
     await signOut()
     await signIn(newbie.handle, newbie.temp)
     await page.waitForURL(/\/change-password/)
+    await assertFitsPhones('the forced password change', null, '#pw-current')
     await shot('17-forced-password-change')
     await page.fill('#pw-current', newbie.temp)
     await page.fill('#pw-new', newbie.final)
