@@ -1,5 +1,5 @@
 //! `/api/documents/*`: upload (URL → PUT → confirm), list, read, rename/move, delete,
-//! download. Regular accounts only; another user's document is a 404.
+//! download, view. Regular accounts only; another user's document is a 404.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -206,6 +206,26 @@ pub struct DownloadResponse {
     pub url: String,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+}
+
+/// How a view URL shows the document (named here for the spec's component list).
+pub use crate::documents::files::ViewKind;
+
+/// A short-lived link showing the document in the browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewResponse {
+    /// URL serving the original bytes: inline for `pdf`, `image` and `text`, as an
+    /// attachment for `download`.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// The `Content-Type` the URL serves: `application/pdf`; the image's own type;
+    /// `text/plain; charset=utf-8` for every text (HTML included); the stored type for
+    /// downloads.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// How to show it.
+    pub kind: ViewKind,
 }
 
 /// Makes a server-relative URL (local backend) absolute for the caller.
@@ -473,10 +493,54 @@ pub async fn download(
     req: HttpRequest,
     id: web::Path<DocumentId>,
 ) -> Result<web::Json<DownloadResponse>, ApiError> {
-    let (url, expires_at) = service::download_url(&state, user.id(), id.into_inner()).await?;
+    let link = service::download_url(&state, user.id(), id.into_inner()).await?;
     Ok(web::Json(DownloadResponse {
-        url: absolute_url(&req, &state, url),
-        expires_at,
+        url: absolute_url(&req, &state, link.url),
+        expires_at: link.expires_at,
+    }))
+}
+
+/// A short-lived URL that shows the document in the browser (yours, or shared with you;
+/// it lives as long as a download URL, `documents.download_url_ttl_secs`).
+///
+/// Only passive content is shown inline (`Content-Disposition: inline`,
+/// `X-Content-Type-Options: nosniff`): `pdf` as `application/pdf`; `image` (JPEG, PNG,
+/// WebP) as its own type; `text` (plain text, Markdown, CSV, and HTML, shown as its
+/// source) as `text/plain; charset=utf-8`, so no markup is ever rendered or script run.
+/// Everything else is `download`: the URL is an ordinary attachment, like
+/// `downloadDocument` — DOCX and ODT, and TIFF, which browsers do not display.
+///
+/// On the local backend the URL is on this server (`/storage/…`) and also carries
+/// `Content-Security-Policy: sandbox`. On S3 it is a presigned URL on the storage
+/// endpoint's origin (separate from DocuVault's), whose type and disposition are set by
+/// signed `response-content-type` / `response-content-disposition` overrides (S3 cannot
+/// add the other headers).
+#[utoipa::path(
+    operation_id = "viewDocument",
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "View link", body = ViewResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable", body = ErrorBody),
+    )
+)]
+#[get("/{id}/view")]
+pub async fn view(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<DocumentId>,
+) -> Result<web::Json<ViewResponse>, ApiError> {
+    let view = service::view_url(&state, user.id(), id.into_inner()).await?;
+    Ok(web::Json(ViewResponse {
+        url: absolute_url(&req, &state, view.url.url),
+        expires_at: view.url.expires_at,
+        content_type: view.plan.content_type.to_owned(),
+        kind: view.plan.kind,
     }))
 }
 
@@ -552,6 +616,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(update)
             .service(delete_one)
             .service(download)
+            .service(view)
             .service(classify)
             .service(document_text),
     );

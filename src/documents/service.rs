@@ -1,6 +1,7 @@
 //! Document use cases: create an upload (reserving its declared size against the quota),
 //! confirm it (turning the reservation into a charge), list, rename/move, delete
-//! (refunding the charge or releasing the reservation), and hand out download URLs.
+//! (refunding the charge or releasing the reservation), and hand out download and view
+//! URLs.
 //!
 //! Quota bookkeeping: `quotas.used_bytes` is the sum of the sizes of the account's
 //! confirmed documents, `quotas.reserved_bytes` the sum of the declared sizes of its
@@ -27,6 +28,7 @@ use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
 use crate::entities::{DocumentStatus, TopicSource, documents, folders, quotas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::storage::Disposition;
 
 /// Where an upload's bytes go before confirm (kept here too: the tests name it so).
 pub use crate::documents::files::staging_key;
@@ -485,23 +487,69 @@ async fn set_user_topics(
     Ok(wanted.len())
 }
 
-/// A short-lived download URL for a document the caller may read.
-pub async fn download_url(
+/// A short-lived signed URL and when it stops working.
+pub struct SignedUrl {
+    /// Absolute for S3; a path on this server for the local backend.
+    pub url: String,
+    /// Expiry (`documents.download_url_ttl_secs` from now).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The URL of a document's bytes served as `content_type` under `disposition`: download
+/// and view URLs live equally long (`documents.download_url_ttl_secs`).
+async fn read_url(
     state: &AppState,
-    user: UserId,
-    id: DocumentId,
-) -> Result<(String, DateTime<Utc>), ApiError> {
-    let doc = access::readable(&state.db, user, id).await?;
+    doc: &documents::Model,
+    content_type: &str,
+    disposition: Disposition,
+) -> Result<SignedUrl, ApiError> {
     let ttl = state.settings.documents.download_url_ttl_secs;
     let url = state
         .storage
-        .presign_get(
-            &object_key(&doc)?,
+        .presign_get_as(
+            &object_key(doc)?,
             &doc.filename,
-            files::served_type(&doc.content_type),
+            content_type,
+            disposition,
             Duration::from_secs(ttl),
         )
         .await
         .map_err(|e| ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}")))?;
-    Ok((url, crate::time::now() + secs(ttl)))
+    Ok(SignedUrl {
+        url,
+        expires_at: crate::time::now() + secs(ttl),
+    })
+}
+
+/// A short-lived download URL (an attachment) for a document the caller may read.
+pub async fn download_url(
+    state: &AppState,
+    user: UserId,
+    id: DocumentId,
+) -> Result<SignedUrl, ApiError> {
+    let doc = access::readable(&state.db, user, id).await?;
+    read_url(
+        state,
+        &doc,
+        files::served_type(&doc.content_type),
+        Disposition::Attachment,
+    )
+    .await
+}
+
+/// A view URL and how it shows the document.
+pub struct ViewUrl {
+    /// The signed URL.
+    pub url: SignedUrl,
+    /// What it serves and how ([`files::view_of`] of the stored type).
+    pub plan: files::ViewPlan,
+}
+
+/// A short-lived URL showing a document the caller may read in the browser (inline for
+/// PDF, images and text; a download for the rest), as [`files::view_of`] decides.
+pub async fn view_url(state: &AppState, user: UserId, id: DocumentId) -> Result<ViewUrl, ApiError> {
+    let doc = access::readable(&state.db, user, id).await?;
+    let plan = files::view_of(&doc.content_type);
+    let url = read_url(state, &doc, plan.content_type, plan.disposition).await?;
+    Ok(ViewUrl { url, plan })
 }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
 use super::signed::{Grant, UrlSigner};
-use super::{ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
+use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
 
 /// How this server receives `PUT`s to its signed upload URLs (`storage.upload_*`).
@@ -375,17 +375,19 @@ impl ObjectStore for LocalStore {
             content_type: content_type.to_owned(),
             length: Some(content_length),
             filename: None,
+            disposition: Disposition::Attachment,
             expires: expiry(ttl),
         });
         let headers = [("Content-Type".to_owned(), content_type.to_owned())].into();
         Ok(Presigned { url, headers })
     }
 
-    async fn presign_get(
+    async fn presign_get_as(
         &self,
         key: &ObjectKey,
         filename: &str,
         content_type: &str,
+        disposition: Disposition,
         ttl: std::time::Duration,
     ) -> Result<String, StorageError> {
         Ok(self.signer.sign(&Grant {
@@ -394,6 +396,7 @@ impl ObjectStore for LocalStore {
             content_type: content_type.to_owned(),
             length: None,
             filename: Some(filename.to_owned()),
+            disposition,
             expires: expiry(ttl),
         }))
     }

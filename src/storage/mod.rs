@@ -45,6 +45,54 @@ pub struct Presigned {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
+/// How a browser is told to present an object fetched through a signed `GET` URL.
+///
+/// Which stored types may be shown inline is decided in one place,
+/// `documents::files::view_of`; the store only carries the choice out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposition {
+    /// Saved as a file (`Content-Disposition: attachment`): downloads, and every type
+    /// that is not shown in the browser.
+    #[default]
+    Attachment,
+    /// Shown in the browser (`Content-Disposition: inline`). The local backend adds
+    /// `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox` (the
+    /// bytes are served from DocuVault's own origin); S3 serves them from its own
+    /// origin and cannot add headers per request.
+    Inline,
+}
+
+impl Disposition {
+    /// Whether this is the default, [`Disposition::Attachment`].
+    pub fn is_attachment(&self) -> bool {
+        *self == Disposition::Attachment
+    }
+
+    /// The `Content-Disposition` value for `filename`: `attachment; filename="…";
+    /// filename*=UTF-8''…` (or `inline; …`) with a plain-ASCII fallback: quotes,
+    /// backslashes, control and non-ASCII characters never reach the quoted form.
+    pub fn header_value(self, filename: &str) -> String {
+        let kind = match self {
+            Disposition::Attachment => "attachment",
+            Disposition::Inline => "inline",
+        };
+        // The quoted fallback keeps only characters no parser can misread.
+        let ascii: String = filename
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || " ._-()[]+".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let encoded = percent_encoding::utf8_percent_encode(filename, ATTR_CHAR_COMPLEMENT);
+        format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    }
+}
+
 /// Storage failures, kept coarse: callers map them to 5xx or retry.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -98,6 +146,20 @@ pub trait ObjectStore: Send + Sync {
         filename: &str,
         content_type: &str,
         ttl: std::time::Duration,
+    ) -> Result<String, StorageError> {
+        self.presign_get_as(key, filename, content_type, Disposition::Attachment, ttl)
+            .await
+    }
+    /// A URL serving `key` as `content_type`, named `filename`, presented as
+    /// `disposition` (see [`Disposition`] for the headers each backend adds), valid for
+    /// `ttl`.
+    async fn presign_get_as(
+        &self,
+        key: &ObjectKey,
+        filename: &str,
+        content_type: &str,
+        disposition: Disposition,
+        ttl: std::time::Duration,
     ) -> Result<String, StorageError>;
 }
 
@@ -117,22 +179,10 @@ const ATTR_CHAR_COMPLEMENT: &percent_encoding::AsciiSet = &percent_encoding::NON
     .remove(b'|')
     .remove(b'~');
 
-/// `attachment; filename="…"; filename*=UTF-8''…` with a plain-ASCII fallback: quotes,
-/// backslashes, control and non-ASCII characters never reach the quoted form.
+/// `attachment; filename="…"; filename*=UTF-8''…`: [`Disposition::header_value`] of a
+/// download.
 pub fn content_disposition(filename: &str) -> String {
-    // The quoted fallback keeps only characters no parser can misread.
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || " ._-()[]+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(filename, ATTR_CHAR_COMPLEMENT);
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    Disposition::Attachment.header_value(filename)
 }
 
 /// Builds the store the settings ask for (does not contact it yet).
@@ -156,7 +206,7 @@ pub fn from_settings(
 
 #[cfg(test)]
 mod tests {
-    use super::content_disposition;
+    use super::{Disposition, content_disposition};
 
     #[test]
     fn content_disposition_keeps_attr_chars_and_encodes_the_rest_in_upper_case() {
@@ -164,6 +214,19 @@ mod tests {
             content_disposition("aZ9!#$&+-.^_`|~ \"%/é.pdf"),
             "attachment; filename=\"aZ9____+-._____ ____.pdf\"; \
              filename*=UTF-8''aZ9!#$&+-.^_`|~%20%22%25%2F%C3%A9.pdf"
+        );
+    }
+
+    #[test]
+    fn inline_disposition_encodes_the_name_like_attachment() {
+        assert_eq!(
+            Disposition::Inline.header_value("Q3 \"report\"\r\nü.pdf"),
+            "inline; filename=\"Q3 _report____.pdf\"; \
+             filename*=UTF-8''Q3%20%22report%22%0D%0A%C3%BC.pdf"
+        );
+        assert_eq!(
+            Disposition::Attachment.header_value("a.pdf"),
+            content_disposition("a.pdf")
         );
     }
 }

@@ -5,7 +5,10 @@
 //! place. A body that stalls or trickles is cut off (`storage.upload_idle_timeout_secs`,
 //! `storage.upload_min_bytes_per_sec`), the declared bytes being received at once are
 //! bounded (`storage.max_inflight_upload_bytes`, else 503), and a full disk is a 507
-//! that leaves nothing behind. Downloads stream the file as an attachment.
+//! that leaves nothing behind. Downloads stream the file as an attachment; a view URL's
+//! grant asks for `inline` instead, served with `X-Content-Type-Options: nosniff` and
+//! `Content-Security-Policy: sandbox` (no script, plugin or form of the bytes ever runs
+//! with DocuVault's origin).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,7 +16,7 @@ use futures_util::StreamExt;
 
 use crate::domain::ObjectKey;
 use crate::error::ApiError;
-use crate::storage::LocalStore;
+use crate::storage::{Disposition, LocalStore};
 
 fn denied() -> ApiError {
     ApiError::Forbidden {
@@ -261,15 +264,22 @@ pub async fn get_object(
         .len();
     let stream = tokio_util::io::ReaderStream::new(file);
     let filename = grant.filename.unwrap_or_else(|| "download".into());
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, grant.content_type))
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, grant.content_type))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            crate::storage::content_disposition(&filename),
+            grant.disposition.header_value(&filename),
         ))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .no_chunking(len)
-        .streaming(stream))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"));
+    if grant.disposition == Disposition::Inline {
+        // Set here, not left to the app-wide defaults: shown in the browser, the bytes
+        // must never be sniffed into another type nor run with this origin. (The
+        // sandbox replaces the app's CSP for this response; `X-Frame-Options: DENY`
+        // still comes from the defaults.)
+        res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"));
+    }
+    Ok(res.no_chunking(len).streaming(stream))
 }
 
 /// Registers the signed-URL routes (not part of the API document: they are storage),

@@ -2,6 +2,13 @@
 //!
 //! Server-side calls use the internal endpoint; URLs handed to browsers are signed
 //! for the public endpoint, which may differ (e.g. `minio:9000` vs `localhost:9000`).
+//!
+//! Download and view URLs set the response's `Content-Type` and `Content-Disposition`
+//! through the signed `response-content-type` / `response-content-disposition`
+//! overrides. S3 cannot add other headers per request (no `Content-Security-Policy`, no
+//! `nosniff`): what keeps an inline view harmless there is that the bytes come from the
+//! storage endpoint's origin, never DocuVault's, and that active types (HTML, SVG) are
+//! only ever served as `text/plain` or as attachments (`documents::files::view_of`).
 
 use std::time::Duration;
 
@@ -11,7 +18,7 @@ use s3::error::S3Error;
 use s3::{Bucket, BucketConfiguration, Region};
 use secrecy::ExposeSecret;
 
-use super::{ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
+use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
 use crate::settings::S3Settings;
 
@@ -223,17 +230,18 @@ impl ObjectStore for S3Store {
         Ok(Presigned { url, headers })
     }
 
-    async fn presign_get(
+    async fn presign_get_as(
         &self,
         key: &ObjectKey,
         filename: &str,
         content_type: &str,
+        disposition: Disposition,
         ttl: Duration,
     ) -> Result<String, StorageError> {
         let queries = [
             (
                 "response-content-disposition".to_owned(),
-                super::content_disposition(filename),
+                disposition.header_value(filename),
             ),
             ("response-content-type".to_owned(), content_type.to_owned()),
         ]

@@ -1,12 +1,14 @@
 //! Signed URLs for the local object store: docuvault itself plays the part S3's
-//! presigned URLs play. A token binds key, method, content type, length and expiry
-//! under a server key; anything else in the request cannot change what it allows.
+//! presigned URLs play. A token binds key, method, content type, length (uploads), file
+//! name and disposition (downloads) and expiry under a server key; anything else in the
+//! request cannot change what it allows.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::Keys;
+use crate::storage::Disposition;
 
 /// Path prefix of signed object URLs.
 pub const PATH_PREFIX: &str = "/storage/";
@@ -26,6 +28,10 @@ pub struct Grant {
     /// Download file name (GET only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    /// How the download is presented (GET only); absent for an attachment, so download
+    /// tokens read the same as before views existed.
+    #[serde(default, skip_serializing_if = "Disposition::is_attachment")]
+    pub disposition: Disposition,
     /// Expiry, Unix seconds.
     pub expires: i64,
 }
@@ -76,6 +82,7 @@ mod tests {
             content_type: "application/pdf".into(),
             length: Some(10),
             filename: None,
+            disposition: Disposition::Attachment,
             expires: 2_000,
         }
     }
@@ -108,5 +115,32 @@ mod tests {
             None
         );
         assert_eq!(signer.verify("garbage", 0), None);
+    }
+
+    #[test]
+    fn the_disposition_is_signed_and_attachment_tokens_omit_it() {
+        let signer = UrlSigner::new(&Keys::derive("k"));
+        let mut download = grant();
+        download.method = "GET".into();
+        download.length = None;
+        download.filename = Some("a.pdf".into());
+        let json = serde_json::to_string(&download).unwrap();
+        assert!(!json.contains("disposition"), "{json}");
+        let path = signer.sign(&download);
+        let (_, mac) = path
+            .strip_prefix(PATH_PREFIX)
+            .unwrap()
+            .split_once('.')
+            .unwrap();
+        // Turning an attachment into an inline view breaks the signature.
+        let mut inline = download.clone();
+        inline.disposition = Disposition::Inline;
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&inline).unwrap());
+        assert_eq!(signer.verify(&format!("{forged}.{mac}"), 0), None);
+        let signed = signer.sign(&inline);
+        assert_eq!(
+            signer.verify(signed.strip_prefix(PATH_PREFIX).unwrap(), 0),
+            Some(inline)
+        );
     }
 }

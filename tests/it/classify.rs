@@ -565,34 +565,16 @@ async fn insert_doc(
     text: &str,
     opt_out: bool,
 ) -> documents::Model {
-    let id = Uuid::new_v4();
     let user_id = Uuid::parse_str(&s.user_id).unwrap();
-    let now = docuvault::time::now();
-    documents::ActiveModel {
-        id: Set(id),
-        user_id: Set(user_id),
-        folder_id: Set(None),
-        filename: Set(filename.into()),
-        object_key: Set(format!("{user_id}/{id}/{}.txt", Uuid::new_v4())),
-        content_type: Set("text/plain".into()),
-        size_bytes: Set(text.len() as i64),
-        sha256: Set(None),
-        storage_backend: Set("local".into()),
-        extracted_text: Set(Some(text.into())),
-        status: Set("processing".parse().unwrap()),
-        attempts: Set(1),
-        last_error: Set(None),
-        lease_expires_at: Set(None),
-        ai_opt_out: Set(opt_out),
-        classified_by: Set(None),
-        text_pages: Set(None),
-        status_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap()
+    let mut row = common::document_row(user_id);
+    row.filename = Set(filename.into());
+    row.content_type = Set("text/plain".into());
+    row.size_bytes = Set(text.len() as i64);
+    row.extracted_text = Set(Some(text.into()));
+    row.status = Set("processing".parse().unwrap());
+    row.attempts = Set(1);
+    row.ai_opt_out = Set(opt_out);
+    row.insert(&app.state.db).await.unwrap()
 }
 
 async fn file_by_hand(app: &TestApp, doc: Uuid, topic: Uuid) {
@@ -774,29 +756,15 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
     let mut docs = Vec::new();
     let mut links = Vec::new();
     for i in 0..3000usize {
-        let id = Uuid::new_v4();
-        docs.push(documents::ActiveModel {
-            id: Set(id),
-            user_id: Set(user_id),
-            folder_id: Set(None),
-            filename: Set(format!("d{i}.txt")),
-            object_key: Set(format!("{user_id}/{id}/{i}.txt")),
-            content_type: Set("text/plain".into()),
-            size_bytes: Set(1),
-            sha256: Set(None),
-            storage_backend: Set("local".into()),
-            extracted_text: Set(Some(format!("topic{} {body}", i % 10))),
-            status: Set("classified".parse().unwrap()),
-            attempts: Set(1),
-            last_error: Set(None),
-            lease_expires_at: Set(None),
-            ai_opt_out: Set(false),
-            classified_by: Set(None),
-            text_pages: Set(None),
-            status_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        let mut row = common::document_row(user_id);
+        let id = *row.id.as_ref();
+        row.filename = Set(format!("d{i}.txt"));
+        row.content_type = Set("text/plain".into());
+        row.size_bytes = Set(1);
+        row.extracted_text = Set(Some(format!("topic{} {body}", i % 10)));
+        row.status = Set("classified".parse().unwrap());
+        row.attempts = Set(1);
+        docs.push(row);
         links.push(document_topics::ActiveModel {
             document_id: Set(id),
             topic_id: Set(topics[i % 10]),

@@ -715,33 +715,11 @@ async fn fsck_command_exit_codes() {
     assert_eq!(run_fsck(dir, &[]).0, 0);
 
     // A confirmed document without its object: reported, never repaired → 1.
-    let now = docuvault::time::now();
-    let id = Uuid::new_v4();
-    documents::ActiveModel {
-        id: Set(id),
-        user_id: Set(user),
-        folder_id: Set(None),
-        filename: Set("gone.txt".into()),
-        object_key: Set(format!("{user}/{id}/{}.txt", Uuid::new_v4())),
-        content_type: Set("text/plain".into()),
-        size_bytes: Set(0),
-        sha256: Set(None),
-        storage_backend: Set("local".into()),
-        extracted_text: Set(None),
-        status: Set("queued".parse().unwrap()),
-        attempts: Set(0),
-        last_error: Set(None),
-        lease_expires_at: Set(None),
-        ai_opt_out: Set(false),
-        classified_by: Set(None),
-        text_pages: Set(None),
-        status_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&db)
-    .await
-    .unwrap();
+    let mut row = common::document_row(user);
+    row.filename = Set("gone.txt".into());
+    row.content_type = Set("text/plain".into());
+    row.status = Set("queued".parse().unwrap());
+    let id = row.insert(&db).await.unwrap().id;
     let (code, out) = run_fsck(dir, &["--repair"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("document {id}")), "{out}");

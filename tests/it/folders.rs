@@ -64,35 +64,10 @@ async fn insert_document(
     folder: Option<&str>,
     status: &str,
 ) -> Uuid {
-    let id = Uuid::new_v4();
-    let user_id = Uuid::parse_str(&owner.user_id).unwrap();
-    let now = docuvault::time::now();
-    documents::ActiveModel {
-        id: Set(id),
-        user_id: Set(user_id),
-        folder_id: Set(folder.map(|f| Uuid::parse_str(f).unwrap())),
-        filename: Set("x.pdf".into()),
-        object_key: Set(format!("{user_id}/{id}/x.pdf")),
-        content_type: Set("application/pdf".into()),
-        size_bytes: Set(1),
-        sha256: Set(None),
-        storage_backend: Set("local".into()),
-        extracted_text: Set(None),
-        status: Set(status.parse().unwrap()),
-        attempts: Set(0),
-        last_error: Set(None),
-        lease_expires_at: Set(None),
-        ai_opt_out: Set(false),
-        classified_by: Set(None),
-        text_pages: Set(None),
-        status_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    id
+    let mut row = common::document_row(Uuid::parse_str(&owner.user_id).unwrap());
+    row.folder_id = Set(folder.map(|f| Uuid::parse_str(f).unwrap()));
+    row.status = Set(status.parse().unwrap());
+    row.insert(&app.state.db).await.unwrap().id
 }
 
 async fn folder_of(app: &TestApp, doc: Uuid) -> Option<String> {

@@ -54,31 +54,17 @@ fn named(filename: &str, text: &str) -> Doc {
 
 /// Inserts `doc` for `owner` as the processing pipeline leaves it; returns its id.
 async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
-    let id = Uuid::new_v4();
-    let user_id = Uuid::parse_str(&owner.user_id).unwrap();
-    let row = documents::ActiveModel {
-        id: Set(id),
-        user_id: Set(user_id),
-        folder_id: Set(doc.folder),
-        filename: Set(doc.filename),
-        object_key: Set(format!("{user_id}/{id}/{}.pdf", Uuid::new_v4())),
-        content_type: Set("application/pdf".into()),
-        size_bytes: Set(doc.size),
-        sha256: Set(None),
-        storage_backend: Set("local".into()),
-        extracted_text: Set(doc.text),
-        status: Set(doc.status.parse().unwrap()),
-        attempts: Set(1),
-        last_error: Set(None),
-        lease_expires_at: Set(None),
-        ai_opt_out: Set(false),
-        classified_by: Set(None),
-        // Left to the database, and no RETURNING: also works on an older schema (below).
-        text_pages: sea_orm::ActiveValue::NotSet,
-        status_reason: sea_orm::ActiveValue::NotSet,
-        created_at: Set(doc.created_at),
-        updated_at: Set(doc.created_at),
-    };
+    let mut row = common::document_row(Uuid::parse_str(&owner.user_id).unwrap());
+    let id = *row.id.as_ref();
+    row.folder_id = Set(doc.folder);
+    row.filename = Set(doc.filename);
+    row.size_bytes = Set(doc.size);
+    row.extracted_text = Set(doc.text);
+    row.status = Set(doc.status.parse().unwrap());
+    row.attempts = Set(1);
+    row.created_at = Set(doc.created_at);
+    row.updated_at = Set(doc.created_at);
+    // No RETURNING: also works on an older schema (below).
     documents::Entity::insert(row)
         .exec_without_returning(&app.state.db)
         .await

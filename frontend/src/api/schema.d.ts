@@ -516,6 +516,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{id}/view": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A short-lived URL that shows the document in the browser (yours, or shared with you;
+         *     it lives as long as a download URL, `documents.download_url_ttl_secs`).
+         * @description Only passive content is shown inline (`Content-Disposition: inline`,
+         *     `X-Content-Type-Options: nosniff`): `pdf` as `application/pdf`; `image` (JPEG, PNG,
+         *     WebP) as its own type; `text` (plain text, Markdown, CSV, and HTML, shown as its
+         *     source) as `text/plain; charset=utf-8`, so no markup is ever rendered or script run.
+         *     Everything else is `download`: the URL is an ordinary attachment, like
+         *     `downloadDocument` — DOCX and ODT, and TIFF, which browsers do not display.
+         *
+         *     On the local backend the URL is on this server (`/storage/…`) and also carries
+         *     `Content-Security-Policy: sandbox`. On S3 it is a presigned URL on the storage
+         *     endpoint's origin (separate from DocuVault's), whose type and disposition are set by
+         *     signed `response-content-type` / `response-content-disposition` overrides (S3 cannot
+         *     add the other headers).
+         */
+        get: operations["viewDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/folders": {
         parameters: {
             query?: never;
@@ -1802,6 +1834,33 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description Whether TOTP two-factor authentication is on. */
             totp_enabled: boolean;
+        };
+        /**
+         * @description How a document is shown by its view URL (`GET /api/documents/{id}/view`).
+         * @enum {string}
+         */
+        ViewKind: "pdf" | "image" | "text" | "download";
+        /** @description A short-lived link showing the document in the browser. */
+        ViewResponse: {
+            /**
+             * @description The `Content-Type` the URL serves: `application/pdf`; the image's own type;
+             *     `text/plain; charset=utf-8` for every text (HTML included); the stored type for
+             *     downloads.
+             * @example application/pdf
+             */
+            content_type: string;
+            /**
+             * Format: date-time
+             * @description When it stops working.
+             */
+            expires_at: string;
+            /** @description How to show it. */
+            kind: components["schemas"]["ViewKind"];
+            /**
+             * @description URL serving the original bytes: inline for `pdf`, `image` and `text`, as an
+             *     attachment for `download`.
+             */
+            url: string;
         };
     };
     responses: {
@@ -3791,6 +3850,49 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such document */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    viewDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description View link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Object storage unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

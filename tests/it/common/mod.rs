@@ -544,3 +544,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A document row of `owner` as the upload flow leaves it (`pending`, an empty `x.pdf`
+/// under a key of its own), for tests that set up state directly: callers change the
+/// fields they need, then insert. Columns not set here keep their database defaults, so
+/// a new column needs no change in the tests.
+pub fn document_row(owner: uuid::Uuid) -> docuvault::entities::documents::ActiveModel {
+    use sea_orm::Set;
+    let id = uuid::Uuid::new_v4();
+    let now = docuvault::time::now();
+    docuvault::entities::documents::ActiveModel {
+        id: Set(id),
+        user_id: Set(owner),
+        filename: Set("x.pdf".into()),
+        object_key: Set(format!("{owner}/{id}/{}.pdf", uuid::Uuid::new_v4())),
+        content_type: Set("application/pdf".into()),
+        storage_backend: Set("local".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
