@@ -565,12 +565,19 @@ try {
   )
 
   await step(
-    'at 360 and 390 px: grid thumbnails, the scan, and a rendered PDF page',
+    'at 360 and 390 px: grid thumbnails',
     async () => {
       await assertFitsPhones('the grid', '/', async () => {
         await page.waitForSelector('[data-testid=documents-grid]')
         await waitFor(() => thumbnailsLoaded([pdfName, docxName, scanName]), 'thumbnails at phone width')
       }, '09c-phone-grid')
+    },
+    { pending: 'thumbnails' },
+  )
+
+  await step(
+    'at 360 and 390 px: the scan, and a rendered PDF page',
+    async () => {
       await assertFitsPhones('the scan', `/?q=${SCAN_WORD}`, async () => {
         await page.click(`[data-doc="${scanName}"] a`)
         await page.waitForSelector('[data-testid=image-viewer][data-state=ready]')

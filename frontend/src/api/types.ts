@@ -52,6 +52,8 @@ export type StatsView = S['StatsView']
 export type SystemTopicView = S['SystemTopicView']
 export type SystemTopicList = S['SystemTopicList']
 export type Role = S['Role']
+export type ViewKind = S['ViewKind']
+export type ViewResponse = S['ViewResponse']
 
 /** A highlighted part of a search snippet. */
 export interface SnippetSegment {
@@ -77,7 +79,7 @@ export interface UpcomingDocumentFields {
 }
 
 
-/** Announced with issue 13 (viewer, thumbnails, OCR progress); drop once in the spec. */
+/** Announced with issue 13 (thumbnails, OCR progress); drop once in the spec. */
 export interface UpcomingViewFields {
   /** Short-lived signed URL of a ~320 px JPEG; null until it is made. */
   thumbnail_url?: string | null
@@ -87,15 +89,6 @@ export interface UpcomingViewFields {
 export interface DocumentProgress {
   page: number
   pages: number
-}
-/** How `GET /api/documents/{id}/view` says a document can be shown. */
-export type ViewKind = 'pdf' | 'image' | 'text' | 'download'
-/** `GET /api/documents/{id}/view`: a short-lived URL that shows the document inline. */
-export interface ViewResponse {
-  url: string
-  expires_at: string
-  content_type: string
-  kind: ViewKind
 }
 
 export type DocumentView = S['DocumentView'] & UpcomingDocumentFields & UpcomingViewFields
