@@ -296,6 +296,10 @@ describe('DocumentViewer', () => {
     expect(w.get('[data-testid=pdf-viewer]').attributes('data-rendered-page')).toBe('3')
     expect((input.element as HTMLInputElement).value).toBe('3')
     expect(w.get('button[aria-label="Next page"]').attributes('disabled')).toBeDefined()
+    // The keyboard turns pages too.
+    await w.get('[data-testid=pdf-viewer] [tabindex="0"]').trigger('keydown', { key: 'ArrowLeft' })
+    await flushPromises()
+    expect(w.get('[data-testid=pdf-viewer]').attributes('data-rendered-page')).toBe('2')
 
     // Zoom: the box has no width in jsdom, so "fit" is 100 %; one step in is 110 %.
     expect(w.get('[data-testid=pdf-zoom]').text()).toBe('100 %')
