@@ -40,3 +40,4 @@ mod schema;
 mod search;
 mod shares;
 mod topics;
+mod vision;
