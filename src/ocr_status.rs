@@ -164,6 +164,7 @@ impl OcrStatus {
             max_pixels: s.max_megapixels.saturating_mul(1_000_000),
             render_dpi: s.render_dpi,
             tesseract: s.tesseract_command.trim().to_owned(),
+            ai_fallback: None,
         }
     }
 
@@ -196,6 +197,8 @@ mod tests {
             max_megapixels: 50,
             render_dpi: 300,
             tesseract_command: "tesseract".into(),
+            ai_fallback_below_confidence: 60.0,
+            ai_fallback_max_pages: 3,
         }
     }
 

@@ -271,6 +271,12 @@ pub struct OcrSettings {
     /// The tesseract program: a name looked up on `/usr/local/bin:/usr/bin:/bin`, or an
     /// absolute path.
     pub tesseract_command: String,
+    /// AI fallback (opt-in per account, `ocr_ai_fallback`): pages Tesseract reads with a
+    /// mean word confidence below this (0–100) go to the owner's vision-capable AI model.
+    pub ai_fallback_below_confidence: f32,
+    /// Most pages of one document sent to the AI fallback (the least confident ones);
+    /// 0 turns the fallback off on this server.
+    pub ai_fallback_max_pages: usize,
 }
 
 /// One attempt limit.
@@ -831,6 +837,9 @@ impl ExtractSettings {
     }
 }
 
+/// Most pages of one document `ocr.ai_fallback_max_pages` may allow.
+const MAX_AI_FALLBACK_PAGES: usize = 50;
+
 impl OcrSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if !(1..=10_000).contains(&self.max_pages) {
@@ -865,6 +874,18 @@ impl OcrSettings {
             return Err(SettingsError::key(
                 "ocr.tesseract_command",
                 "a path must be absolute (the extraction child runs with an empty environment)",
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.ai_fallback_below_confidence) {
+            return Err(SettingsError::key(
+                "ocr.ai_fallback_below_confidence",
+                "must be 0–100 (a mean word confidence)",
+            ));
+        }
+        if self.ai_fallback_max_pages > MAX_AI_FALLBACK_PAGES {
+            return Err(SettingsError::key(
+                "ocr.ai_fallback_max_pages",
+                "must be 0–50",
             ));
         }
         Ok(())
@@ -1474,6 +1495,32 @@ mod tests {
         for key in keys {
             let name = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
             assert!(Settings::is_known_env_var(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_ocr_ai_fallback_is_bounded() {
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.ocr.ai_fallback_below_confidence, 60.0);
+        assert_eq!(s.ocr.ai_fallback_max_pages, 3);
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("DOCUVAULT__OCR__AI_FALLBACK_BELOW_CONFIDENCE", "72.5"),
+                ("DOCUVAULT__OCR__AI_FALLBACK_MAX_PAGES", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.ocr.ai_fallback_below_confidence, 72.5);
+        assert_eq!(s.ocr.ai_fallback_max_pages, 0);
+        for (key, value) in [
+            ("DOCUVAULT__OCR__AI_FALLBACK_BELOW_CONFIDENCE", "101"),
+            ("DOCUVAULT__OCR__AI_FALLBACK_BELOW_CONFIDENCE", "-1"),
+            ("DOCUVAULT__OCR__AI_FALLBACK_BELOW_CONFIDENCE", "NaN"),
+            ("DOCUVAULT__OCR__AI_FALLBACK_MAX_PAGES", "51"),
+        ] {
+            let e = err(&[(key, value)]);
+            assert!(e.contains("ocr.ai_fallback"), "{key}={value}: {e}");
         }
     }
 }

@@ -48,6 +48,7 @@ export const USER = {
   ai_api_key_set: false,
   ai_allow_new_topics: false,
   ocr_languages: null,
+  ocr_ai_fallback: false,
   created_at: '2026-01-01T00:00:00Z',
 }
 

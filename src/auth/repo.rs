@@ -73,6 +73,7 @@ pub async fn insert_user(
         ai_allow_new_topics: Set(false),
         default_storage_backend: Set(None),
         ocr_languages: Set(None),
+        ocr_ai_fallback: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -65,6 +65,9 @@ pub struct UserView {
     /// Tesseract languages for this account's scans (`deu+eng`); null = the server default.
     #[schema(required = true, example = "deu+eng")]
     pub ocr_languages: Option<String>,
+    /// Whether scan pages Tesseract reads poorly go to this account's own AI provider
+    /// (`ai_provider`, never `builtin`; never for `ai_opt_out` documents). Off by default.
+    pub ocr_ai_fallback: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -84,6 +87,7 @@ impl From<&users::Model> for UserView {
             ai_api_key_set: u.ai_api_key_enc.is_some(),
             ai_allow_new_topics: u.ai_allow_new_topics,
             ocr_languages: u.ocr_languages.clone(),
+            ocr_ai_fallback: u.ocr_ai_fallback,
             created_at: u.created_at,
         }
     }
@@ -297,6 +301,13 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$", example = "deu+eng")]
     pub ocr_languages: Option<Option<String>>,
+    /// Let your own AI provider read the scan pages Tesseract reads poorly (below the
+    /// server's confidence threshold, a few pages per document, never documents marked
+    /// `ai_opt_out`); off by default. Turning it on needs a model provider: refused
+    /// (422) while your provider (or the server default you use) is `builtin`; if you
+    /// later switch to `builtin` it stays set but does nothing. Absent or null = unchanged.
+    #[serde(default)]
+    pub ocr_ai_fallback: Option<bool>,
 }
 
 /// `POST /api/auth/password` body.
@@ -693,8 +704,10 @@ pub async fn update_me(
                     .transpose()
             })
             .transpose()?,
+        ocr_ai_fallback: body.ocr_ai_fallback,
         ..changes
     };
+    changes.check_ocr_ai_fallback(&user.0.user, &state.settings.ai.default_provider)?;
     let updated = service::update_profile(&state.db, &state.keys, &user.0.user, changes).await?;
     Ok(web::Json(UserView::from(&updated)))
 }

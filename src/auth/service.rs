@@ -116,6 +116,8 @@ pub struct ProfileChanges {
     /// Languages scans are read in (null = the server default); checked against the
     /// installed ones by the caller, which knows them.
     pub ocr_languages: Option<Option<crate::settings::OcrLanguages>>,
+    /// Whether poorly read scan pages go to the account's own AI provider.
+    pub ocr_ai_fallback: Option<bool>,
 }
 
 impl ProfileChanges {
@@ -157,7 +159,34 @@ impl ProfileChanges {
             ai_api_key: ai_api_key.map(|k| k.map(SecretString::from)),
             ai_allow_new_topics,
             ocr_languages: None,
+            ocr_ai_fallback: None,
         })
+    }
+
+    /// Turning `ocr_ai_fallback` on needs a model provider: refused while the provider
+    /// the account ends up with (this change's, else its own, else `default_provider`)
+    /// is `builtin`. Turning it off, or leaving it, is always fine.
+    pub fn check_ocr_ai_fallback(
+        &self,
+        current: &users::Model,
+        default_provider: &str,
+    ) -> Result<(), ApiError> {
+        if self.ocr_ai_fallback != Some(true) {
+            return Ok(());
+        }
+        let chosen = match &self.ai_provider {
+            Some(choice) => choice.clone(),
+            None => current.ai_provider.clone(),
+        };
+        let provider = chosen
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| default_provider.to_owned());
+        if provider == "builtin" {
+            return Err(unprocessable(
+                "ocr_ai_fallback needs an AI provider other than builtin (set ai_provider)".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -195,6 +224,9 @@ pub async fn update_profile(
     }
     if let Some(languages) = changes.ocr_languages {
         active.ocr_languages = Set(languages.map(|l| l.as_str().to_owned()));
+    }
+    if let Some(fallback) = changes.ocr_ai_fallback {
+        active.ocr_ai_fallback = Set(fallback);
     }
     active.updated_at = Set(crate::time::now());
     active.update(db).await.map_err(|e| match e.sql_err() {

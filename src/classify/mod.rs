@@ -24,6 +24,7 @@ pub mod builtin;
 pub mod prompt;
 pub mod providers;
 pub mod text;
+pub mod vision;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -289,10 +290,7 @@ pub async fn classify_document(
     let provider = if doc.ai_opt_out {
         "builtin".to_owned()
     } else {
-        user.ai_provider
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| ai.default_provider.clone())
+        chosen_provider(ai, &user)
     };
     let model = resolve_model(ai, &user, &provider)?;
     let version = if provider == "builtin" {
@@ -368,6 +366,14 @@ pub async fn classify_document(
     })
 }
 
+/// The provider the user chose, else the server default.
+fn chosen_provider(ai: &AiSettings, user: &users::Model) -> String {
+    user.ai_provider
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ai.default_provider.clone())
+}
+
 /// The model for `provider`: the user's `ai_model` (it goes with the user's provider, or
 /// the default one when they chose none), else `ai.default_model` for the default provider,
 /// else the provider's configured model, else its built-in default.
@@ -416,9 +422,26 @@ fn model_classifier(
     model: String,
     user_key: Option<SecretString>,
 ) -> Result<Box<dyn Classifier>, ClassifyError> {
+    let cfg = provider_config(ai, provider, model, user_key)?;
+    let client = providers::shared_client();
+    Ok(match provider {
+        "ollama" => Box::new(providers::ollama::Ollama::with_client(cfg, client)),
+        "openai" => Box::new(providers::openai::OpenAi::with_client(cfg, client)),
+        _ => Box::new(providers::anthropic::Anthropic::with_client(cfg, client)),
+    })
+}
+
+/// How to reach `provider` for `model`: the server's connection, the user's key (else the
+/// server's), and the `ai.*` timeout and retry policy.
+fn provider_config(
+    ai: &AiSettings,
+    provider: &str,
+    model: String,
+    user_key: Option<SecretString>,
+) -> Result<ProviderConfig, ClassifyError> {
     let (settings, _) = provider_settings(ai, provider)?;
     let server_key = Some(settings.api_key.clone()).filter(|k| !k.expose_secret().is_empty());
-    let cfg = ProviderConfig {
+    Ok(ProviderConfig {
         base_url: settings.base_url.clone(),
         model,
         api_key: user_key.or(server_key),
@@ -428,12 +451,6 @@ fn model_classifier(
             base_delay: Duration::from_millis(ai.retry_base_delay_ms),
             max_delay: Duration::from_millis(ai.retry_max_delay_ms.max(ai.retry_base_delay_ms)),
         },
-    };
-    let client = providers::shared_client();
-    Ok(match provider {
-        "ollama" => Box::new(providers::ollama::Ollama::with_client(cfg, client)),
-        "openai" => Box::new(providers::openai::OpenAi::with_client(cfg, client)),
-        _ => Box::new(providers::anthropic::Anthropic::with_client(cfg, client)),
     })
 }
 

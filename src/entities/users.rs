@@ -36,6 +36,8 @@ pub struct Model {
     pub default_storage_backend: Option<String>,
     /// Tesseract languages for this account's scans (`deu+eng`); null = server default.
     pub ocr_languages: Option<String>,
+    /// Opt-in: pages Tesseract reads poorly go to this account's own AI provider.
+    pub ocr_ai_fallback: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -102,7 +104,23 @@ impl Related<super::cloud_connections::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// An insert that leaves `ocr_ai_fallback` out sends its default (off) itself. The
+    /// column has the same default, but it was added by `ALTER TABLE`, and SQLite reports
+    /// such a default as NULL in `INSERT … RETURNING` on a connection that loaded the
+    /// schema before the `ALTER` (once per connection; the row itself is right), which
+    /// would fail reading the inserted model back.
+    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if insert && self.ocr_ai_fallback.is_not_set() {
+            self.ocr_ai_fallback = sea_orm::ActiveValue::Set(false);
+        }
+        Ok(self)
+    }
+}
 
 /// Account roles.
 // `users.role`.

@@ -46,6 +46,7 @@ mod pdf;
 pub mod sandbox;
 mod scan;
 mod text;
+pub mod vision;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -73,6 +74,10 @@ pub struct Extracted {
     /// empty otherwise. Stored as JSON next to the text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<PageSource>,
+    /// Poorly read pages as images for the owner's AI provider, only when asked for
+    /// ([`OcrOptions::ai_fallback`]) and some page qualifies; never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<vision::VisionCandidates>,
 }
 
 /// How to extract: zip guards, and whether (and how) to OCR.
@@ -168,17 +173,22 @@ pub fn extract_document(
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let zip_limits = &options.zip_limits;
     let mut pages = Vec::new();
+    let mut paged = None;
     let raw = match (kind, &options.ocr) {
         (Kind::Image(_), None) => return Err(ExtractError::Unsupported(content_type.to_owned())),
         (Kind::Image(image), Some(ocr)) => {
-            let read = scan::read_image(bytes, image, ocr)?;
-            pages = read.pages;
-            read.text
+            let mut read = scan::read_image(bytes, image, ocr)?;
+            pages = std::mem::take(&mut read.pages);
+            let text = std::mem::take(&mut read.text);
+            paged = Some(read);
+            text
         }
         (Kind::Pdf, Some(ocr)) => {
-            let read = scan::read_pdf(bytes, ocr)?;
-            pages = read.pages;
-            read.text
+            let mut read = scan::read_pdf(bytes, ocr)?;
+            pages = std::mem::take(&mut read.pages);
+            let text = std::mem::take(&mut read.text);
+            paged = Some(read);
+            text
         }
         (Kind::Pdf, None) => pdf::extract(bytes)?,
         (Kind::Docx, _) => office::extract_docx(bytes, zip_limits)?,
@@ -188,11 +198,13 @@ pub fn extract_document(
     };
     let normalized = normalize(&raw);
     let (text, truncated) = cap_chars(normalized, max_chars);
+    let vision = paged.and_then(|read| vision::candidates(read, &text, max_chars));
     Ok(Extracted {
         text,
         sha256_hex: sha256_hex(bytes),
         truncated,
         pages,
+        vision,
     })
 }
 

@@ -43,6 +43,10 @@ pub struct OcrOptions {
     /// The tesseract program: a name looked up on the helper search path, or an absolute
     /// path (`ocr.tesseract_command`).
     pub tesseract: String,
+    /// Return poorly read pages as images for the owner's AI provider
+    /// ([`super::vision`]); `None` (the default) returns none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_fallback: Option<super::vision::VisionRequest>,
 }
 
 impl Default for OcrOptions {
@@ -55,6 +59,7 @@ impl Default for OcrOptions {
             max_pixels: 50_000_000,
             render_dpi: 300,
             tesseract: "tesseract".to_owned(),
+            ai_fallback: None,
         }
     }
 }
@@ -126,6 +131,18 @@ pub enum PageText {
         mean_confidence: f32,
         /// Whether the page was read with orientation detection (turned or poor pages).
         orientation_detected: bool,
+    },
+    /// Read by the owner's vision-capable AI model, because Tesseract read the page
+    /// poorly (its reading was replaced; [`super::vision`]).
+    Ai {
+        /// The provider (`openai`, `anthropic`, `ollama`).
+        provider: String,
+        /// The model, as sent.
+        model: String,
+        /// Languages the page was expected in, e.g. `"deu+eng"`.
+        languages: String,
+        /// Mean word confidence of the Tesseract reading that was replaced, 0–100.
+        tesseract_confidence: f32,
     },
 }
 

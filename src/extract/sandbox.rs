@@ -179,7 +179,12 @@ pub async fn extract_in_child_with_ocr(
     let out_limit = limits
         .max_chars
         .saturating_mul(8)
-        .saturating_add(1024 * 1024);
+        .saturating_add(1024 * 1024)
+        // Page images and page texts for the AI fallback, when asked for.
+        .saturating_add(
+            ocr.and_then(|o| o.ai_fallback.as_ref())
+                .map_or(0, |v| v.output_bytes(limits.max_chars)),
+        );
 
     let started = std::time::Instant::now();
     let (progress_tx, mut progress) = tokio::sync::mpsc::unbounded_channel::<()>();

@@ -17,6 +17,7 @@ use std::io::Write;
 
 use super::images::{self, GreyPage};
 use super::ocr::{OcrOptions, PageSource, PageText, Reader};
+use super::vision::Picker;
 use super::{ExtractError, child, pdf};
 use crate::domain::document_type::ImageKind;
 
@@ -28,6 +29,22 @@ pub const MIN_TEXT_LAYER_CHARS: usize = 16;
 pub(crate) struct PagedText {
     pub text: String,
     pub pages: Vec<PageSource>,
+    /// Each page's text as read, in order, when the AI fallback is asked for
+    /// ([`super::vision`]).
+    pub page_texts: Vec<String>,
+    /// Poorly read pages kept as images for the AI fallback, when asked for.
+    pub vision: Picker,
+}
+
+impl PagedText {
+    fn new(options: &OcrOptions) -> Self {
+        Self {
+            text: String::new(),
+            pages: Vec::new(),
+            page_texts: Vec::new(),
+            vision: Picker::new(options.ai_fallback.as_ref()),
+        }
+    }
 }
 
 /// OCR of an image document, every page.
@@ -41,10 +58,7 @@ pub(crate) fn read_image(
     let limits = options.image_limits();
     images::for_each_page(bytes, kind, &limits, |_, _| Ok(()))?;
     let reader = Reader::new(options)?;
-    let mut out = PagedText {
-        text: String::new(),
-        pages: Vec::new(),
-    };
+    let mut out = PagedText::new(options);
     images::for_each_page(bytes, kind, &limits, |number, page| {
         let label = if kind == ImageKind::Tiff {
             format!("page {number}")
@@ -52,7 +66,9 @@ pub(crate) fn read_image(
             "the image".to_owned()
         };
         let reading = reader.read(&page, None, &label)?;
-        push_page(&mut out.text, &reading.text);
+        push_page(&mut out, &reading.text);
+        out.vision
+            .offer(page_number(number), &page, reading.mean_confidence);
         out.pages
             .push(reader.provenance(page_number(number), &reading));
         Ok(())
@@ -64,11 +80,14 @@ fn page_number(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn push_page(text: &mut String, page: &str) {
-    if !text.is_empty() {
-        text.push_str("\n\n");
+fn push_page(out: &mut PagedText, page: &str) {
+    if !out.text.is_empty() {
+        out.text.push_str("\n\n");
     }
-    text.push_str(page);
+    out.text.push_str(page);
+    if out.vision.requested() {
+        out.page_texts.push(page.to_owned());
+    }
 }
 
 /// A PDF, page by page: text layer where there is one, OCR where there is not.
@@ -94,15 +113,12 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
             options.max_pages
         )));
     }
-    let mut out = PagedText {
-        text: String::new(),
-        pages: Vec::with_capacity(layers.len()),
-    };
+    let mut out = PagedText::new(options);
     let mut reader_and_file = None;
     for (index, layer) in layers.iter().enumerate() {
         let number = page_number(index + 1);
         if !to_ocr.contains(&index) {
-            push_page(&mut out.text, layer);
+            push_page(&mut out, layer);
             out.pages.push(PageSource {
                 page: number,
                 how: PageText::TextLayer {
@@ -113,7 +129,7 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
         }
         let layer_chars = alphanumerics(layer);
         let text_layer = |out: &mut PagedText| {
-            push_page(&mut out.text, layer);
+            push_page(out, layer);
             out.pages.push(PageSource {
                 page: number,
                 how: PageText::TextLayer {
@@ -150,7 +166,8 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
             text_layer(&mut out);
             continue;
         }
-        push_page(&mut out.text, &reading.text);
+        push_page(&mut out, &reading.text);
+        out.vision.offer(number, &image, reading.mean_confidence);
         out.pages.push(reader.provenance(number, &reading));
     }
     Ok(out)

@@ -7,4 +7,5 @@ pub mod cleanup;
 pub mod pipeline;
 pub mod scans;
 pub mod scheduler;
+pub mod vision;
 pub mod worker;

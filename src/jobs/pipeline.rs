@@ -176,10 +176,15 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 fail(&state.db, doc, &reason).await?;
                 return Ok(JobResult::Failed(reason));
             };
-            let ocr = crate::jobs::scans::ocr_options(state, doc.user_id).await?;
+            let mut ocr = crate::jobs::scans::ocr_options(state, doc.user_id).await?;
+            // Opt-in: pages Tesseract reads poorly go to the owner's AI model.
+            let fallback = crate::jobs::vision::prepare(state, doc, &mut ocr).await?;
             match extract(state, doc, &bytes, &ocr).await {
                 Ok(extracted) => {
                     drop(bytes);
+                    let max_chars = state.settings.extract.max_chars;
+                    let extracted =
+                        crate::jobs::vision::apply(fallback, doc, max_chars, extracted).await;
                     // Where each page's text came from (OCR provenance); null otherwise.
                     let pages = (!extracted.pages.is_empty())
                         .then(|| serde_json::to_value(&extracted.pages).ok())

@@ -41,3 +41,4 @@ mod search;
 mod shares;
 mod topics;
 mod view;
+mod vision;

@@ -773,6 +773,7 @@ async fn column_defaults_apply_when_the_application_leaves_them_out() {
     assert!(!alice.totp_enabled);
     assert!(!alice.password_must_change);
     assert!(!alice.ai_allow_new_topics);
+    assert!(!alice.ocr_ai_fallback);
 
     let quota = insert_quota(&conn, alice.id, None).await.unwrap();
     assert_eq!(quota.limit_bytes, 104_857_600);
@@ -855,6 +856,7 @@ async fn every_entity_round_trips_through_its_table() {
         ai_allow_new_topics: true,
         default_storage_backend: Some("s3".to_owned()),
         ocr_languages: None,
+        ocr_ai_fallback: true,
         created_at: at,
         updated_at: later,
     };

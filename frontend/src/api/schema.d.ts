@@ -1327,7 +1327,8 @@ export interface components {
         /** @description One page's provenance. */
         PageProvenance: {
             /**
-             * @description OCR only: the engine (`tesseract`).
+             * @description OCR only: the engine, `tesseract`, or `ai` for a page Tesseract read poorly that
+             *     the owner's vision-capable AI model read instead (opt-in, `ocr_ai_fallback`).
              * @example tesseract
              */
             engine: string | null;
@@ -1340,20 +1341,39 @@ export interface components {
             languages: string | null;
             /**
              * Format: float
-             * @description OCR only: mean word confidence, 0–100.
+             * @description OCR by Tesseract only: mean word confidence, 0–100 (null for `ai`: a model
+             *     reports none).
              */
             mean_confidence: number | null;
-            /** @description OCR only: whether the page was read with orientation detection (turned pages). */
+            /**
+             * @description Engine `ai` only: the model that read the page.
+             * @example gpt-4o-mini
+             */
+            model: string | null;
+            /**
+             * @description OCR by Tesseract only: whether the page was read with orientation detection
+             *     (turned pages).
+             */
             orientation_detected: boolean | null;
             /**
              * Format: int32
              * @description 1-based page number.
              */
             page: number;
+            /**
+             * @description Engine `ai` only: the provider that read the page (`openai`, `anthropic`, `ollama`).
+             * @example openai
+             */
+            provider: string | null;
             /** @description `text_layer` or `ocr`. */
             source: components["schemas"]["TextSource"];
             /**
-             * @description OCR only: the engine's version.
+             * Format: float
+             * @description Engine `ai` only: mean word confidence of the Tesseract reading it replaced, 0–100.
+             */
+            tesseract_confidence: number | null;
+            /**
+             * @description OCR by Tesseract only: the engine's version.
              * @example 5.3.0
              */
             version: string | null;
@@ -1714,6 +1734,14 @@ export interface components {
             /** @description New handle; absent or null = unchanged. */
             handle?: string | null;
             /**
+             * @description Let your own AI provider read the scan pages Tesseract reads poorly (below the
+             *     server's confidence threshold, a few pages per document, never documents marked
+             *     `ai_opt_out`); off by default. Turning it on needs a model provider: refused
+             *     (422) while your provider (or the server default you use) is `builtin`; if you
+             *     later switch to `builtin` it stays set but does nothing. Absent or null = unchanged.
+             */
+            ocr_ai_fallback?: boolean | null;
+            /**
              * @description Languages your scans are read in, among the installed ones (`GET /api/auth/config`
              *     `ocr_languages`), `+`-joined for mixed documents (`deu+eng`); null = the server
              *     default; absent = unchanged.
@@ -1823,6 +1851,11 @@ export interface components {
             id: string;
             /** @description Whether the account may sign in. */
             is_active: boolean;
+            /**
+             * @description Whether scan pages Tesseract reads poorly go to this account's own AI provider
+             *     (`ai_provider`, never `builtin`; never for `ai_opt_out` documents). Off by default.
+             */
+            ocr_ai_fallback: boolean;
             /**
              * @description Tesseract languages for this account's scans (`deu+eng`); null = the server default.
              * @example deu+eng

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use super::vision::{self, PageImage, PageReader};
 use super::{ProviderConfig, post_json};
 use crate::classify::prompt::{self, Reply, parse_reply};
 use crate::classify::{Classifier, ClassifyError, Input, Suggestion};
@@ -56,6 +57,66 @@ impl Anthropic {
     }
 }
 
+impl Anthropic {
+    /// The request body that asks the model to read one page image (AI fallback of OCR):
+    /// the image as a base64 `image` block before the instruction.
+    pub fn vision_body(&self, page: &PageImage<'_>) -> Value {
+        json!({
+            "model": self.cfg.model,
+            "max_tokens": vision::MAX_OUTPUT_TOKENS,
+            "temperature": 0,
+            "system": vision::SYSTEM_PROMPT,
+            "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {
+                    "type": "base64",
+                    "media_type": "image/jpeg",
+                    "data": page.base64(),
+                }},
+                {"type": "text", "text": page.instruction()},
+            ]}],
+        })
+    }
+
+    async fn messages(&self, body: &Value) -> Result<Value, ClassifyError> {
+        let Some(key) = &self.cfg.api_key else {
+            return Err(ClassifyError::Permanent(
+                "anthropic: no API key configured (ai.anthropic.api_key or the user's key)".into(),
+            ));
+        };
+        let headers = [
+            ("x-api-key", key.expose_secret().to_owned()),
+            ("anthropic-version", API_VERSION.to_owned()),
+        ];
+        let url = self.cfg.endpoint("/v1/messages");
+        post_json(&self.client, &self.cfg, "anthropic", &url, &headers, body).await
+    }
+}
+
+#[async_trait]
+impl PageReader for Anthropic {
+    fn provider(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    async fn read_page(&self, page: &PageImage<'_>) -> Result<String, ClassifyError> {
+        let res = self.messages(&self.vision_body(page)).await?;
+        let blocks = res
+            .get("content")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ClassifyError::Permanent("anthropic: response has no content".into()))?;
+        let text: Vec<&str> = blocks
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect();
+        Ok(vision::clean_transcript(&text.join("\n")))
+    }
+}
+
 #[async_trait]
 impl Classifier for Anthropic {
     fn provider(&self) -> &'static str {
@@ -67,18 +128,7 @@ impl Classifier for Anthropic {
     }
 
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
-        let Some(key) = &self.cfg.api_key else {
-            return Err(ClassifyError::Permanent(
-                "anthropic: no API key configured (ai.anthropic.api_key or the user's key)".into(),
-            ));
-        };
-        let headers = [
-            ("x-api-key", key.expose_secret().to_owned()),
-            ("anthropic-version", API_VERSION.to_owned()),
-        ];
-        let url = self.cfg.endpoint("/v1/messages");
-        let body = self.request_body(input);
-        let res = post_json(&self.client, &self.cfg, "anthropic", &url, &headers, &body).await?;
+        let res = self.messages(&self.request_body(input)).await?;
         let reply = reply_from_content(&res).ok_or_else(|| {
             ClassifyError::Permanent(
                 "anthropic: the model's answer is not the requested JSON".into(),

@@ -5,10 +5,14 @@
 //! [`post_json`]: one request with a timeout, retried on transient failures (timeouts,
 //! connection errors, 408/425/429, 5xx) with exponential backoff and full jitter, never on
 //! other 4xx answers.
+//!
+//! The same providers read scan pages Tesseract reads poorly ([`vision`], the opt-in AI
+//! fallback of OCR), with the same connection, key, timeout and retries.
 
 pub mod anthropic;
 pub mod ollama;
 pub mod openai;
+pub mod vision;
 
 use std::time::Duration;
 

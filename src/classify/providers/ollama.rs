@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::vision::{self, PageImage, PageReader};
 use super::{ProviderConfig, post_json, suggestions_from};
 use crate::classify::prompt;
 use crate::classify::{Classifier, ClassifyError, Input, Suggestion};
@@ -43,6 +44,50 @@ impl Ollama {
     }
 }
 
+impl Ollama {
+    /// The request body that asks the model to read one page image (AI fallback of OCR):
+    /// the image, base64, in the user message's `images`.
+    pub fn vision_body(&self, page: &PageImage<'_>) -> Value {
+        json!({
+            "model": self.cfg.model,
+            "stream": false,
+            "options": {"temperature": 0, "num_predict": vision::MAX_OUTPUT_TOKENS},
+            "messages": [
+                {"role": "system", "content": vision::SYSTEM_PROMPT},
+                {"role": "user", "content": page.instruction(), "images": [page.base64()]},
+            ],
+        })
+    }
+
+    async fn chat(&self, body: &Value) -> Result<String, ClassifyError> {
+        // Ollama itself has no keys; a key is sent as a bearer token for servers behind
+        // an authenticating proxy.
+        let headers = self.cfg.bearer_headers();
+        let url = self.cfg.endpoint("/api/chat");
+        let res = post_json(&self.client, &self.cfg, "ollama", &url, &headers, body).await?;
+        res.pointer("/message/content")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ClassifyError::Permanent("ollama: response has no message".into()))
+    }
+}
+
+#[async_trait]
+impl PageReader for Ollama {
+    fn provider(&self) -> &'static str {
+        "ollama"
+    }
+
+    fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    async fn read_page(&self, page: &PageImage<'_>) -> Result<String, ClassifyError> {
+        let content = self.chat(&self.vision_body(page)).await?;
+        Ok(vision::clean_transcript(&content))
+    }
+}
+
 #[async_trait]
 impl Classifier for Ollama {
     fn provider(&self) -> &'static str {
@@ -54,16 +99,7 @@ impl Classifier for Ollama {
     }
 
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
-        // Ollama itself has no keys; a key is sent as a bearer token for servers behind
-        // an authenticating proxy.
-        let headers = self.cfg.bearer_headers();
-        let url = self.cfg.endpoint("/api/chat");
-        let body = self.request_body(input);
-        let res = post_json(&self.client, &self.cfg, "ollama", &url, &headers, &body).await?;
-        let content = res
-            .pointer("/message/content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ClassifyError::Permanent("ollama: response has no message".into()))?;
-        suggestions_from("ollama", content, input)
+        let content = self.chat(&self.request_body(input)).await?;
+        suggestions_from("ollama", &content, input)
     }
 }

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::vision::{self, PageImage, PageReader};
 use super::{ProviderConfig, post_json, suggestions_from};
 use crate::classify::prompt;
 use crate::classify::{Classifier, ClassifyError, Input, Suggestion};
@@ -50,6 +51,61 @@ impl OpenAi {
     }
 }
 
+impl OpenAi {
+    /// The request body that asks the model to read one page image (AI fallback of OCR):
+    /// the image as an `image_url` part with a `data:` URI.
+    pub fn vision_body(&self, page: &PageImage<'_>) -> Value {
+        json!({
+            "model": self.cfg.model,
+            "temperature": 0,
+            "max_tokens": vision::MAX_OUTPUT_TOKENS,
+            "messages": [
+                {"role": "system", "content": vision::SYSTEM_PROMPT},
+                {"role": "user", "content": [
+                    {"type": "text", "text": page.instruction()},
+                    {"type": "image_url", "image_url": {"url": page.data_uri(), "detail": "high"}},
+                ]},
+            ],
+        })
+    }
+
+    async fn chat(&self, body: &Value) -> Result<String, ClassifyError> {
+        let headers = self.cfg.bearer_headers();
+        let url = self.cfg.endpoint("/v1/chat/completions");
+        let res = post_json(&self.client, &self.cfg, "openai", &url, &headers, body).await?;
+        let message = res
+            .pointer("/choices/0/message")
+            .ok_or_else(|| ClassifyError::Permanent("openai: response has no choices".into()))?;
+        if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
+            return Err(ClassifyError::Permanent(format!(
+                "openai: the model refused: {}",
+                refusal.chars().take(200).collect::<String>()
+            )));
+        }
+        message
+            .get("content")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ClassifyError::Permanent("openai: response has no content".into()))
+    }
+}
+
+#[async_trait]
+impl PageReader for OpenAi {
+    fn provider(&self) -> &'static str {
+        "openai"
+    }
+
+    fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    async fn read_page(&self, page: &PageImage<'_>) -> Result<String, ClassifyError> {
+        let content = self.chat(&self.vision_body(page)).await?;
+        Ok(vision::clean_transcript(&content))
+    }
+}
+
 #[async_trait]
 impl Classifier for OpenAi {
     fn provider(&self) -> &'static str {
@@ -61,23 +117,7 @@ impl Classifier for OpenAi {
     }
 
     async fn classify(&self, input: &Input) -> Result<Vec<Suggestion>, ClassifyError> {
-        let headers = self.cfg.bearer_headers();
-        let url = self.cfg.endpoint("/v1/chat/completions");
-        let body = self.request_body(input);
-        let res = post_json(&self.client, &self.cfg, "openai", &url, &headers, &body).await?;
-        let message = res
-            .pointer("/choices/0/message")
-            .ok_or_else(|| ClassifyError::Permanent("openai: response has no choices".into()))?;
-        if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
-            return Err(ClassifyError::Permanent(format!(
-                "openai: the model refused: {}",
-                refusal.chars().take(200).collect::<String>()
-            )));
-        }
-        let content = message
-            .get("content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ClassifyError::Permanent("openai: response has no content".into()))?;
-        suggestions_from("openai", content, input)
+        let content = self.chat(&self.request_body(input)).await?;
+        suggestions_from("openai", &content, input)
     }
 }
