@@ -736,6 +736,8 @@ async fn fsck_command_exit_codes() {
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        thumbnail_key: Set(None),
+        thumbnail_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

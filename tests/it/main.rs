@@ -39,4 +39,5 @@ mod scans;
 mod schema;
 mod search;
 mod shares;
+mod thumbnails;
 mod topics;

@@ -94,6 +94,8 @@ async fn insert_document(app: &TestApp, owner: &Session, status: &str) -> Uuid {
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        thumbnail_key: Set(None),
+        thumbnail_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
