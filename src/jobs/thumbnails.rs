@@ -121,6 +121,13 @@ async fn make_inner(state: &AppState, doc: &Subject, bytes: &[u8]) -> Made {
             }
         };
     let size = thumbnail.jpeg.len();
+    // A document deleted while its thumbnail was made gets none stored (the check and
+    // the put are a millisecond apart; a delete between them is undone below).
+    match still_there(state, doc.id).await {
+        Ok(true) => {}
+        Ok(false) => return Made::Deferred("the document was deleted meanwhile".to_owned()),
+        Err(e) => return Made::Deferred(e.to_string()),
+    }
     if let Err(e) = state.storage.put(&key, thumbnail.jpeg, CONTENT_TYPE).await {
         return Made::Deferred(e.to_string());
     }
@@ -137,6 +144,16 @@ async fn make_inner(state: &AppState, doc: &Subject, bytes: &[u8]) -> Made {
         }
         Err(e) => Made::Deferred(format!("cannot record the thumbnail: {e}")),
     }
+}
+
+async fn still_there(state: &AppState, id: Uuid) -> Result<bool, sea_orm::DbErr> {
+    let found: Option<Uuid> = documents::Entity::find_by_id(id)
+        .select_only()
+        .column(documents::Column::Id)
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Makes `doc`'s thumbnail again from its stored original (fsck, the cleanup job).
