@@ -58,8 +58,9 @@ pub enum Command {
     /// or all repaired, 1 problems found or remaining, 2 configuration error, 3 the check
     /// could not complete.
     Fsck {
-        /// Set quotas to the computed sums and delete orphan objects. Documents with a
-        /// missing or resized object are reported, never deleted.
+        /// Set quotas to the computed sums, delete orphan objects and make missing
+        /// thumbnails. Documents with a missing or resized object are reported, never
+        /// deleted.
         #[arg(long)]
         repair: bool,
     },

@@ -6,9 +6,13 @@
 //! uploads' declared sizes; (b) each confirmed document's object exists with the
 //! recorded size; (c) no stored object older than the pending lifetime is unreferenced
 //! (neither a document's final key nor the staging key of a pending upload); (d) the
-//! local store holds no stale temporary files (partial uploads of a crashed process).
-//! Repair sets quotas to the computed sums, deletes orphan objects and removes stale
-//! temporary files. Documents with a missing or resized object are only reported: their
+//! local store holds no stale temporary files (partial uploads of a crashed process); (e)
+//! each processed document (classified, unclassified or failed) whose own object is
+//! there has its thumbnail: stored where its row says, or a recorded reason why none can
+//! be made. A thumbnail is its document's object: with no document it is an orphan (c).
+//! Repair sets quotas to the computed sums, deletes orphan objects, removes stale
+//! temporary files and makes missing thumbnails again (in the extraction sandbox, like
+//! the pipeline). Documents with a missing or resized object are only reported: their
 //! bytes cannot be recreated, and deleting the row is the owner's decision.
 //!
 //! Exit codes of the command ([`exit`]): 0 nothing found, or everything found was
@@ -28,9 +32,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::documents::files::staging_key;
+use crate::documents::lifecycle::FINISHED;
+use crate::documents::thumbnails::thumbnail_key;
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, quotas};
 use crate::jobs::cleanup::pending_cutoff;
+use crate::jobs::thumbnails::{self, Made, Subject};
 use crate::state::AppState;
 
 /// Exit codes of `docuvault fsck`.
@@ -105,6 +112,34 @@ pub struct DocumentProblem {
     pub problem: ObjectProblem,
 }
 
+/// What is wrong with a processed document's thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThumbnailProblem {
+    /// The row names a thumbnail that is not stored.
+    Missing {
+        /// The key the row names.
+        key: String,
+    },
+    /// Neither a thumbnail nor a reason why none can be made (e.g. a document from
+    /// before thumbnails; the cleanup job makes those a batch at a time).
+    NotMade,
+}
+
+/// A processed document without its thumbnail; repair makes it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingThumbnail {
+    /// The document.
+    pub document_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// What is wrong.
+    pub problem: ThumbnailProblem,
+    /// Repair made it, or recorded why none can be made ([`MissingThumbnail::outcome`]).
+    pub repaired: bool,
+    /// What repair did, or why it could not.
+    pub outcome: Option<String>,
+}
+
 /// A stored object no document references, older than the pending lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrphanObject {
@@ -145,6 +180,10 @@ pub struct FsckReport {
     pub temp_min_age_secs: u64,
     /// (d) Stale temporary files (local store only).
     pub stale_temp_files: Vec<StaleTempFile>,
+    /// Processed documents whose thumbnail was checked.
+    pub thumbnails_checked: u64,
+    /// (e) Processed documents without their thumbnail.
+    pub missing_thumbnails: Vec<MissingThumbnail>,
 }
 
 impl FsckReport {
@@ -154,6 +193,7 @@ impl FsckReport {
             + self.document_problems.len()
             + self.orphans.len()
             + self.stale_temp_files.len()
+            + self.missing_thumbnails.len()
     }
 
     /// Problems not repaired (all of them in a dry run).
@@ -162,6 +202,11 @@ impl FsckReport {
             + self.document_problems.len()
             + self.orphans.iter().filter(|o| !o.deleted).count()
             + self.stale_temp_files.iter().filter(|t| !t.deleted).count()
+            + self
+                .missing_thumbnails
+                .iter()
+                .filter(|t| !t.repaired)
+                .count()
     }
 
     /// Nothing at all was found.
@@ -184,7 +229,8 @@ impl fmt::Display for FsckReport {
         let mode = if self.repair {
             "repair"
         } else {
-            "dry run; --repair fixes quotas, orphan objects and stale temporary files"
+            "dry run; --repair fixes quotas, orphan objects, stale temporary files and \
+             missing thumbnails"
         };
         writeln!(f, "docuvault fsck ({mode})")?;
 
@@ -288,6 +334,30 @@ impl fmt::Display for FsckReport {
                 t.name,
                 t.size_bytes,
                 t.modified.to_rfc3339()
+            )?;
+        }
+
+        writeln!(
+            f,
+            "\nthumbnails: {} processed documents checked, {} without their thumbnail",
+            self.thumbnails_checked,
+            self.missing_thumbnails.len()
+        )?;
+        for t in &self.missing_thumbnails {
+            let what = match &t.problem {
+                ThumbnailProblem::Missing { key } => format!("thumbnail missing: {key}"),
+                ThumbnailProblem::NotMade => "no thumbnail made yet".to_owned(),
+            };
+            let action = match (t.repaired, &t.outcome) {
+                (true, Some(o)) => o.clone(),
+                (true, None) => "made again".to_owned(),
+                (false, Some(e)) => format!("not repaired: {e}"),
+                (false, None) => "not repaired".to_owned(),
+            };
+            writeln!(
+                f,
+                "  document {} (account {}): {what} [{action}]",
+                t.document_id, t.user_id
             )?;
         }
 
@@ -395,8 +465,36 @@ pub async fn fsck(state: &AppState, repair: bool) -> anyhow::Result<FsckReport> 
                 Err(e) => o.error = Some(e.to_string()),
             }
         }
+        for t in &mut report.missing_thumbnails {
+            repair_thumbnail(state, t).await?;
+        }
     }
     Ok(report)
+}
+
+/// Makes a missing thumbnail again from the document's original (in the sandbox).
+async fn repair_thumbnail(state: &AppState, t: &mut MissingThumbnail) -> anyhow::Result<()> {
+    let Some(doc) = documents::Entity::find_by_id(t.document_id)
+        .one(&state.db)
+        .await
+        .context("reading a document")?
+    else {
+        t.repaired = true;
+        t.outcome = Some("the document was deleted meanwhile".to_owned());
+        return Ok(());
+    };
+    match thumbnails::regenerate(state, &Subject::from(&doc)).await {
+        Made::Stored { bytes } => {
+            t.repaired = true;
+            t.outcome = Some(format!("made again, {bytes} bytes"));
+        }
+        Made::Impossible(reason) => {
+            t.repaired = true;
+            t.outcome = Some(format!("none can be made: {reason} (recorded)"));
+        }
+        Made::Deferred(reason) => t.outcome = Some(reason),
+    }
+    Ok(())
 }
 
 /// `{user}/{document}/{name}`, both ids UUIDs: only such objects can be orphans, so a
@@ -471,20 +569,31 @@ async fn check_documents(
                 documents::Column::ObjectKey,
                 documents::Column::SizeBytes,
                 documents::Column::Status,
+                documents::Column::ThumbnailKey,
+                documents::Column::ThumbnailError,
             ])
             .order_by_asc(documents::Column::Id)
             .limit(BATCH);
         if let Some(last) = after {
             query = query.filter(documents::Column::Id.gt(last));
         }
-        let rows: Vec<(Uuid, Uuid, String, i64, DocumentStatus)> = query
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            Uuid,
+            Uuid,
+            String,
+            i64,
+            DocumentStatus,
+            Option<String>,
+            Option<String>,
+        )> = query
             .into_tuple()
             .all(&state.db)
             .await
             .context("reading documents")?;
         let full = rows.len() as u64 == BATCH;
         after = rows.last().map(|r| r.0);
-        for (id, user_id, key, size_bytes, doc_status) in rows {
+        for (id, user_id, key, size_bytes, doc_status, thumbnail, thumbnail_error) in rows {
             if doc_status == DocumentStatus::Pending {
                 if let Ok(k) = ObjectKey::parse(&key) {
                     referenced.insert(staging_key(&k)?.as_str().to_owned());
@@ -494,9 +603,11 @@ async fn check_documents(
             }
             report.documents_checked += 1;
             let expected = u64::try_from(size_bytes).ok();
+            let mut object_problem = false;
             if sizes.get(key.as_str()).copied() != expected
                 && let Some(problem) = recheck_object(state, id, &key, size_bytes).await?
             {
+                object_problem = problem == ObjectProblem::Missing;
                 report.document_problems.push(DocumentProblem {
                     document_id: id,
                     user_id,
@@ -504,6 +615,28 @@ async fn check_documents(
                     size_bytes,
                     problem,
                 });
+            }
+            // (e) Its thumbnail; never asked of a document whose original is gone.
+            if let Ok(t) = ObjectKey::parse(&key).map(|k| thumbnail_key(&k)) {
+                referenced.extend(t.ok().map(|t| t.as_str().to_owned()));
+            }
+            if FINISHED.contains(&doc_status) && !object_problem {
+                report.thumbnails_checked += 1;
+                let problem = match (thumbnail, thumbnail_error) {
+                    (Some(t), _) if sizes.contains_key(t.as_str()) => None,
+                    (Some(t), _) => recheck_thumbnail(state, id, &t).await?,
+                    (None, Some(_)) => None,
+                    (None, None) => Some(ThumbnailProblem::NotMade),
+                };
+                if let Some(problem) = problem {
+                    report.missing_thumbnails.push(MissingThumbnail {
+                        document_id: id,
+                        user_id,
+                        problem,
+                        repaired: false,
+                        outcome: None,
+                    });
+                }
             }
             referenced.insert(key);
         }
@@ -543,6 +676,34 @@ async fn recheck_object(
         .await?
         .is_some();
     Ok(still_there.then_some(problem))
+}
+
+/// Looks at a thumbnail missing from the listing again, now (it may have been stored
+/// since): `stat`, and whether the row still names it.
+async fn recheck_thumbnail(
+    state: &AppState,
+    id: Uuid,
+    key: &str,
+) -> anyhow::Result<Option<ThumbnailProblem>> {
+    let stored = match ObjectKey::parse(key) {
+        Ok(k) => state
+            .storage
+            .stat(&k)
+            .await
+            .with_context(|| format!("checking thumbnail {key}"))?,
+        Err(_) => None,
+    };
+    if stored.is_some() {
+        return Ok(None);
+    }
+    let still_named = documents::Entity::find_by_id(id)
+        .filter(documents::Column::ThumbnailKey.eq(key))
+        .one(&state.db)
+        .await?
+        .is_some();
+    Ok(still_named.then(|| ThumbnailProblem::Missing {
+        key: key.to_owned(),
+    }))
 }
 
 /// Sets one account's usage to the sum of its confirmed documents and its reservation

@@ -1,14 +1,17 @@
 """OCR benchmark driver (see run.sh for what and why). Standard library only.
 
 Usage: ocr.py BIN CORPUS_DIR WORK_DIR
-Environment: PAGES (10) BIG_PAGES (50) DPI (200) SERVER_ENV ("K=V ..") BENCH_OUT
+Environment: PAGES (10) BIG_PAGES (50) DPI (200) SERVER_ENV ("K=V ..") THUMB_ROUNDS (5)
+             ONLY (thumbnails: just part 4) BENCH_OUT
 Exit code: 0 targets met, 2 a target missed, 1 the benchmark itself failed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,10 +26,16 @@ PAGES = int(os.environ.get("PAGES", "10"))
 BIG_PAGES = int(os.environ.get("BIG_PAGES", "50"))
 DPI = int(os.environ.get("DPI", "200"))
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
+THUMB_ROUNDS = int(os.environ.get("THUMB_ROUNDS", "5"))
+ONLY = os.environ.get("ONLY", "")
 CONVERT = "/usr/bin/convert" if os.path.exists("/usr/bin/convert") else "convert"
 TERMINAL = {"classified", "unclassified", "failed"}
 RATIO_TARGET = 0.85
 RSS_TARGET_MIB = 400
+THUMB_P95_TARGET_MS = 300
+# The extraction child's limits with the default settings (extract.memory_mb, cpu_secs).
+SANDBOX_AS_BYTES = 512 * 2**20
+SANDBOX_CPU_S = 30
 POLL_S = 0.02
 R = Report()
 
@@ -220,13 +229,18 @@ def upload(port: int, token: str, path: str, content_type: str) -> str:
     return doc
 
 
-def wait_terminal(port: int, token: str, doc: str, limit_s: float) -> dict:
+def wait_terminal(port: int, token: str, doc: str, limit_s: float,
+                  thumbnail_seen: list[float] | None = None) -> dict:
+    """Polls until the document is processed; when `thumbnail_seen` is given, appends the
+    monotonic time its `thumbnail_url` first appeared."""
     deadline = time.monotonic() + limit_s
     while True:
         status, body = request(port, "GET", f"/api/documents/{doc}", token=token)
         if status != 200:
             raise RuntimeError(f"GET document answered {status}")
         d = json.loads(body)
+        if thumbnail_seen is not None and not thumbnail_seen and d.get("thumbnail_url"):
+            thumbnail_seen.append(time.monotonic())
         if d["status"] in TERMINAL:
             return d
         if time.monotonic() > deadline:
@@ -297,13 +311,86 @@ class RssSampler:
         self.thread.join()
 
 
+# --- thumbnails ----------------------------------------------------------------------------
+
+def sandbox_limits() -> None:
+    """In the child before exec: the extraction child's rlimits (src/extract/child.rs)."""
+    resource.setrlimit(resource.RLIMIT_AS, (SANDBOX_AS_BYTES, SANDBOX_AS_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (SANDBOX_CPU_S, SANDBOX_CPU_S + 2))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def thumbnail_run(pdf: bytes) -> tuple[float, dict]:
+    """One thumbnail through the sandbox worker exactly as the server runs it
+    (`docuvault extract-worker`, the request `thumbnail_in_child` sends, empty environment,
+    the child's rlimits): (seconds from spawn to answer, the answer's Ok value)."""
+    header = json.dumps({"content_type": "application/pdf", "max_chars": 1_000_000,
+                         "len": len(pdf), "thumbnail": {}}).encode()
+    t = time.perf_counter()
+    p = subprocess.run([BIN, "extract-worker"], input=header + b"\n" + pdf, capture_output=True,
+                       env={}, timeout=120, preexec_fn=sandbox_limits)
+    elapsed = time.perf_counter() - t
+    result = json.loads(p.stdout) if p.returncode == 0 else {"Err": p.stderr.decode()[-300:]}
+    if "Ok" not in result:
+        raise RuntimeError(f"thumbnail failed: {result}")
+    return elapsed, result["Ok"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def thumbnails() -> bool:
+    """4. The thumbnail of every real corpus PDF, THUMB_ROUNDS times each, in turn."""
+    pdfs = sorted(os.path.join(CORPUS, "pdf", f) for f in os.listdir(os.path.join(CORPUS, "pdf"))
+                  if f.endswith(".pdf"))
+    data = {os.path.basename(p): open(p, "rb").read() for p in pdfs}
+    thumbnail_run(next(iter(data.values())))  # warm-up: page cache, binary, fonts
+    times: dict[str, list[float]] = {name: [] for name in data}
+    sizes: dict[str, tuple[int, int, int]] = {}
+    for _ in range(THUMB_ROUNDS):
+        for name, pdf in data.items():
+            dt, ok = thumbnail_run(pdf)
+            times[name].append(dt)
+            sizes[name] = (ok["width"], ok["height"], len(base64.b64decode(ok["jpeg"])))
+    all_ms = [t * 1000 for ts in times.values() for t in ts]
+    R.out("")
+    R.out(f"4. thumbnails: the first page of each of the {len(data)} real corpus PDFs through the "
+          f"sandbox worker (extract-worker, the server's request, empty environment, "
+          f"RLIMIT_AS {SANDBOX_AS_BYTES // 2**20} MiB, RLIMIT_CPU {SANDBOX_CPU_S} s; pdftoppm "
+          f"-scale-to-x 320, JPEG q75), {THUMB_ROUNDS} rounds, spawn to answer")
+    for name in data:
+        w, h, n = sizes[name]
+        R.out(f"  {name:<22} {os.path.getsize(os.path.join(CORPUS, 'pdf', name)) / 1024:7.0f} KiB  "
+              f"median {statistics.median(times[name]) * 1000:5.0f} ms  max {max(times[name]) * 1000:5.0f} ms"
+              f"  -> {w}x{h} px, {n / 1024:4.1f} KiB")
+    p50, p95 = percentile(all_ms, 50), percentile(all_ms, 95)
+    ok = p95 < THUMB_P95_TARGET_MS and all(s[0] == 320 for s in sizes.values())
+    R.out(f"  all {len(all_ms)} runs: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(all_ms):.0f} ms; "
+          f"target p95 < {THUMB_P95_TARGET_MS} ms: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
 # --- main ----------------------------------------------------------------------------------
 
 def mib(kib: int) -> float:
     return kib / 1024
 
 
+def header() -> None:
+    R.out(f"commit:      {os.environ.get('BENCH_COMMIT', '?')}")
+    R.out(f"binary:      {os.environ.get('BENCH_BIN_DESC', BIN)}")
+    R.out(f"machine:     {os.cpu_count()} CPUs, load average before {os.environ.get('BENCH_LOAD', '?')}")
+
+
 def main() -> int:
+    if ONLY == "thumbnails":
+        R.out("bench/ocr: thumbnails only (ONLY=thumbnails)")
+        header()
+        return 0 if thumbnails() else 2
     os.makedirs(os.path.join(WORK, "scans"), exist_ok=True)
     pages = text_pages()
     t = time.perf_counter()
@@ -315,9 +402,7 @@ def main() -> int:
     w, h, _ = jpeg_size(open(small[0], "rb").read())
 
     R.out(f"bench/ocr: scans through the OCR pipeline vs plain tesseract")
-    R.out(f"commit:      {os.environ.get('BENCH_COMMIT', '?')}")
-    R.out(f"binary:      {os.environ.get('BENCH_BIN_DESC', BIN)}")
-    R.out(f"machine:     {os.cpu_count()} CPUs, load average before {os.environ.get('BENCH_LOAD', '?')}")
+    header()
     R.out(f"tesseract:   {run(['tesseract', '--version']).stdout.decode().splitlines()[0]}")
     R.out(f"scans:       {len(images)} real corpus pages (>= 150 words each, {len({p for p, _ in pages})} PDFs), "
           f"pdftoppm -r {DPI} -gray, JPEG q70, turned 0.5-1.5 deg ({w}x{h} px), "
@@ -398,7 +483,9 @@ def main() -> int:
         R.out(f"3. a {BIG_PAGES}-page scanned PDF end to end (upload -> terminal)")
         t0 = time.perf_counter()
         doc = upload(server.port, token, big_pdf, "application/pdf")
-        d = wait_terminal(server.port, token, doc, 3600)
+        seen: list[float] = []
+        mono0 = time.monotonic()
+        d = wait_terminal(server.port, token, doc, 3600, thumbnail_seen=seen)
         big_s = time.perf_counter() - t0
         text = text_of(server.port, token, doc)
         src = [p.get("source") for p in text.get("pages") or []]
@@ -412,6 +499,8 @@ def main() -> int:
               f"on the {DPI} dpi JPEGs, {est:.0f} s for {BIG_PAGES} pages ({big_s / est:.2f}x of that);")
         R.out(f"  PDF pages are rendered (pdftoppm, ocr.render_dpi = 300) before OCR whatever the "
               f"scan's own {DPI} dpi: {(300 / DPI) ** 2:.2f}x the pixels")
+        R.out(f"  thumbnail_url there {seen[0] - mono0:.2f} s after the confirm (made before the "
+              f"text is read)" if seen else "  thumbnail_url never appeared")
         R.out(f"  ended classified/unclassified: {'PASS' if ok_big else 'FAIL'}")
     finally:
         if sampler:
@@ -427,9 +516,8 @@ def main() -> int:
     ok_rss = mib(sampler.peak_sum_kib) < RSS_TARGET_MIB
     R.out(f"  target < {RSS_TARGET_MIB} MiB: {'PASS' if ok_rss else 'FAIL'}")
 
-    R.out("")
-    R.out("4. thumbnails: not implemented yet")
-    return 0 if ok_ratio and ok_rss and ok_big else 2
+    ok_thumbs = thumbnails()
+    return 0 if ok_ratio and ok_rss and ok_big and ok_thumbs else 2
 
 
 if __name__ == "__main__":

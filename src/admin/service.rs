@@ -262,6 +262,14 @@ pub async fn delete_account(
                 &staging,
             )
             .await?;
+            if let Ok(thumbnail) = crate::documents::thumbnails::thumbnail_key(&key) {
+                crate::documents::files::delete_object_or_retry_later(
+                    &state.db,
+                    state.storage.as_ref(),
+                    &thumbnail,
+                )
+                .await?;
+            }
         }
     }
     Ok(())

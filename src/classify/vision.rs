@@ -104,6 +104,8 @@ mod tests {
             classified_by: None,
             text_pages: None,
             status_reason: None,
+            thumbnail_key: None,
+            thumbnail_error: None,
             created_at: now,
             updated_at: now,
         }

@@ -1,5 +1,5 @@
 //! Documents: direct-to-storage uploads, atomic quota charging, listing and full-text
-//! search, download.
+//! search, download, thumbnails.
 
 pub mod access;
 pub mod files;
@@ -9,4 +9,5 @@ pub mod quota;
 pub mod routes;
 pub mod search;
 pub mod service;
+pub mod thumbnails;
 pub mod view;

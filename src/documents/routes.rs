@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::search::{ListFilter, PageRequest, SearchQuery, SortKey, SortOrder};
 use crate::documents::service::{self, Confirmation, UploadError};
+use crate::documents::thumbnails::ThumbnailLinks;
 use crate::documents::view::DocumentView;
 use crate::domain::{DocumentId, FolderId, TopicId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -349,6 +350,7 @@ pub async fn confirm(
 pub async fn list(
     user: RegularUser,
     state: web::Data<AppState>,
+    links: ThumbnailLinks,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<DocumentPage>, ApiError> {
     let q = query.into_inner();
@@ -377,7 +379,7 @@ pub async fn list(
     )
     .await?;
     Ok(web::Json(DocumentPage {
-        items: DocumentView::many(&state.db, items).await?,
+        items: DocumentView::many(&state.db, &links, items).await?,
         total: total.count,
         total_exact: total.exact,
         page,
@@ -402,10 +404,13 @@ pub async fn list(
 pub async fn get_one(
     user: RegularUser,
     state: web::Data<AppState>,
+    links: ThumbnailLinks,
     id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
-    Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
+    Ok(web::Json(
+        DocumentView::of_model(&state.db, &links, doc).await?,
+    ))
 }
 
 /// Renames, moves or changes the AI opt-out of your document.
@@ -430,6 +435,7 @@ pub async fn get_one(
 pub async fn update(
     user: RegularUser,
     state: web::Data<AppState>,
+    links: ThumbnailLinks,
     id: web::Path<DocumentId>,
     body: ApiJson<UpdateDocumentRequest>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
@@ -445,7 +451,9 @@ pub async fn update(
             .map(|t| t.into_iter().map(TopicId::from).collect()),
     )
     .await?;
-    Ok(web::Json(DocumentView::of_model(&state.db, doc).await?))
+    Ok(web::Json(
+        DocumentView::of_model(&state.db, &links, doc).await?,
+    ))
 }
 
 /// Deletes your document: its bytes, its row, and its size from your quota (the

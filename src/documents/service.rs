@@ -179,6 +179,8 @@ pub async fn create_upload(
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        thumbnail_key: Set(None),
+        thumbnail_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -366,8 +368,8 @@ pub async fn reclassify(
 }
 
 /// Deletes a document: row and quota (charge refunded, or reservation released, as the
-/// deleting statement itself found the row) in one transaction, then the objects
-/// (retried by cleanup if storage fails).
+/// deleting statement itself found the row) in one transaction, then the objects, its
+/// thumbnail included (retried by cleanup if storage fails).
 pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<(), ApiError> {
     let txn = crate::db::begin_write(&state.db).await?;
     let Some(removed) = lifecycle::remove(&txn, id.into(), RemoveIf::Owner(user.into())).await?
@@ -381,6 +383,9 @@ pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<()
     let key = ObjectKey::parse(&removed.object_key).map_err(|e| ApiError::Internal(e.into()))?;
     delete_object_or_retry_later(&state.db, state.storage.as_ref(), &key).await?;
     delete_object_or_retry_later(&state.db, state.storage.as_ref(), &staging_key(&key)?).await?;
+    let thumbnail = crate::documents::thumbnails::thumbnail_key(&key)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &thumbnail).await?;
     Ok(())
 }
 

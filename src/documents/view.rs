@@ -1,6 +1,6 @@
 //! `DocumentView`: a document as the API shows it (metadata, who classified it, its
-//! topics, a search snippet), built from listed rows or whole rows with their topics
-//! loaded in one query. Shared by the documents and shares routes.
+//! topics, a search snippet, a signed thumbnail URL), built from listed rows or whole rows
+//! with their topics loaded in one query. Shared by the documents and shares routes.
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::documents::search::{self, DocumentRow, DocumentTopic, Listed, SnippetSegment};
+use crate::documents::thumbnails::ThumbnailLinks;
 use crate::entities::{DocumentStatus, TopicSource, documents};
 use crate::error::ApiError;
 
@@ -109,6 +110,13 @@ pub struct DocumentView {
     /// flagged `highlight` (render them e.g. in `<mark>`); null outside a search.
     #[schema(required = true)]
     pub snippet: Option<Vec<SnippetSegment>>,
+    /// A short-lived URL of the document's thumbnail (a JPEG about 320 px wide: the first
+    /// page, the image, or a card of the first lines of text), signed like download URLs
+    /// and valid as long (`documents.download_url_ttl_secs`); fetch it without a token,
+    /// e.g. as an `<img>` source. Null until the thumbnail is made (shortly after upload)
+    /// and for documents of which none can be made.
+    #[schema(required = true)]
+    pub thumbnail_url: Option<String>,
     /// Uploaded at.
     pub created_at: DateTime<Utc>,
     /// Last changed at.
@@ -120,6 +128,7 @@ impl DocumentView {
         d: DocumentRow,
         topics: Vec<DocumentTopic>,
         snippet: Option<Vec<SnippetSegment>>,
+        thumbnail_url: Option<String>,
     ) -> Self {
         Self {
             id: d.id,
@@ -136,30 +145,34 @@ impl DocumentView {
             classified_by: d.classified_by.as_ref().and_then(ClassifiedBy::from_json),
             topics: topics.into_iter().map(DocumentTopicView::from).collect(),
             snippet,
+            thumbnail_url,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
     }
 
-    /// Views of listed documents, their topics loaded in one query.
+    /// Views of listed documents, their topics loaded in one query, their thumbnail URLs
+    /// signed by `links` (locally: no storage request).
     pub async fn many(
         db: &impl ConnectionTrait,
+        links: &ThumbnailLinks,
         items: Vec<Listed>,
     ) -> Result<Vec<DocumentView>, ApiError> {
         let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
         let mut topics = search::topics_of(db, &ids).await?;
-        Ok(items
-            .into_iter()
-            .map(|i| {
-                let t = topics.remove(&i.doc.id).unwrap_or_default();
-                Self::build(i.doc, t, i.snippet)
-            })
-            .collect())
+        let mut views = Vec::with_capacity(items.len());
+        for i in items {
+            let t = topics.remove(&i.doc.id).unwrap_or_default();
+            let thumbnail_url = links.url(i.doc.thumbnail_key.as_deref()).await;
+            views.push(Self::build(i.doc, t, i.snippet, thumbnail_url));
+        }
+        Ok(views)
     }
 
     /// Views of whole document rows (e.g. shared documents), topics in one query.
     pub async fn of_models(
         db: &impl ConnectionTrait,
+        links: &ThumbnailLinks,
         docs: Vec<documents::Model>,
     ) -> Result<Vec<DocumentView>, ApiError> {
         let items = docs
@@ -169,15 +182,16 @@ impl DocumentView {
                 snippet: None,
             })
             .collect();
-        Self::many(db, items).await
+        Self::many(db, links, items).await
     }
 
     /// The view of one document row, with its topics.
     pub async fn of_model(
         db: &impl ConnectionTrait,
+        links: &ThumbnailLinks,
         doc: documents::Model,
     ) -> Result<DocumentView, ApiError> {
-        Self::of_models(db, vec![doc])
+        Self::of_models(db, links, vec![doc])
             .await?
             .pop()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("document view went missing")))

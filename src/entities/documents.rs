@@ -37,6 +37,13 @@ pub struct Model {
     pub text_pages: Option<Json>,
     /// Why a processed document has no text yet ([`StatusReason`]); null otherwise.
     pub status_reason: Option<StatusReason>,
+    /// Where the thumbnail is stored (`documents::thumbnails`), once it is; null until
+    /// then, and when none could be made.
+    pub thumbnail_key: Option<String>,
+    /// Why no thumbnail could be made (a file too large to decode, …); not tried again
+    /// automatically (re-classify tries again).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub thumbnail_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -67,24 +67,62 @@ pub(crate) fn for_each_page(
     limits: &ImageLimits,
     mut page: impl FnMut(usize, GreyPage) -> Result<(), ExtractError>,
 ) -> Result<(), ExtractError> {
-    match ImageKind::sniff(bytes) {
-        Some(found) if found == kind => {}
-        Some(found) => {
-            return Err(ExtractError::mismatch(
-                kind.label(),
-                format!("it is a {} image", found.label()),
-            ));
-        }
-        None => {
-            return Err(ExtractError::mismatch(
-                kind.label(),
-                format!("it does not start like a {} image", kind.label()),
-            ));
-        }
-    }
+    check_kind(bytes, kind)?;
     match kind {
         ImageKind::Tiff => tiff_pages(bytes, limits, page),
         _ => page(1, single(bytes, kind, limits)?),
+    }
+}
+
+/// The magic bytes must be those of the declared kind.
+fn check_kind(bytes: &[u8], kind: ImageKind) -> Result<(), ExtractError> {
+    match ImageKind::sniff(bytes) {
+        Some(found) if found == kind => Ok(()),
+        Some(found) => Err(ExtractError::mismatch(
+            kind.label(),
+            format!("it is a {} image", found.label()),
+        )),
+        None => Err(ExtractError::mismatch(
+            kind.label(),
+            format!("it does not start like a {} image", kind.label()),
+        )),
+    }
+}
+
+/// The first page of `bytes` (declared as `kind`) in colour and upright (EXIF
+/// orientation applied), for thumbnails: the same checks and decode limits as the pages
+/// read for OCR. A TIFF page whose layout the colour decoder does not read (a bilevel fax
+/// page, …) comes through the OCR page reader, in grey.
+pub(crate) fn first_page(
+    bytes: &[u8],
+    kind: ImageKind,
+    limits: &ImageLimits,
+) -> Result<image::DynamicImage, ExtractError> {
+    check_kind(bytes, kind)?;
+    match decode_checked(bytes, kind, limits) {
+        Ok((mut decoded, orientation)) => {
+            decoded.apply_orientation(orientation);
+            Ok(decoded)
+        }
+        Err(colour) if kind == ImageKind::Tiff => {
+            let mut first = None;
+            let read = tiff_pages(bytes, limits, |_, page| {
+                first = Some(page);
+                // Stop after the first page.
+                Err(ExtractError::Failed(String::new()))
+            });
+            let Some(page) = first else {
+                return Err(read.err().unwrap_or(colour));
+            };
+            let header = page
+                .pgm
+                .len()
+                .saturating_sub(page.width as usize * page.height as usize);
+            image::GrayImage::from_raw(page.width, page.height, page.pgm[header..].to_vec())
+                .map(image::DynamicImage::ImageLuma8)
+                .ok_or(colour)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -117,6 +155,19 @@ fn format_of(kind: ImageKind) -> image::ImageFormat {
 }
 
 fn single(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<GreyPage, ExtractError> {
+    let (decoded, _) = decode_checked(bytes, kind, limits)?;
+    let luma = decoded.into_luma8();
+    Ok(GreyPage::new(luma.width(), luma.height(), luma.as_raw()))
+}
+
+/// Decodes a one-page image (the first page of a TIFF) after checking its size from the
+/// header, under allocation limits; with its EXIF orientation.
+fn decode_checked(
+    bytes: &[u8],
+    kind: ImageKind,
+    limits: &ImageLimits,
+) -> Result<(image::DynamicImage, image::metadata::Orientation), ExtractError> {
+    use image::ImageDecoder as _;
     let what = format!("{} image", kind.label());
     let unreadable =
         |e: image::ImageError| ExtractError::Failed(format!("the {what} cannot be read: {e}"));
@@ -136,10 +187,16 @@ fn single(bytes: &[u8], kind: ImageKind, limits: &ImageLimits) -> Result<GreyPag
     decode_limits.max_image_height = Some(height);
     // The largest native buffer: 4 channels of 16 bits.
     decode_limits.max_alloc = Some(u64::from(width) * u64::from(height) * 8 + (1 << 20));
-    reader.limits(decode_limits);
-    let decoded = reader.decode().map_err(unreadable)?;
-    let luma = decoded.into_luma8();
-    Ok(GreyPage::new(width, height, luma.as_raw()))
+    reader.limits(decode_limits.clone());
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    decode_limits
+        .reserve(decoder.total_bytes())
+        .map_err(unreadable)?;
+    let decoded = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    Ok((decoded, orientation))
 }
 
 /// Whether a JPEG has its end-of-image marker (`FF D9`) after the last start-of-scan

@@ -35,6 +35,10 @@
 //! came from. Without it (today's pipeline) images are unsupported and PDFs read as before,
 //! except that a PDF the built-in parser crashes on is read by poppler's `pdftotext` when
 //! installed.
+//!
+//! Thumbnails ([`thumbnail`], issue 13): a small JPEG of the first page, the image, or a
+//! card of the first lines of text, made by the same sandboxed worker in a run of its own
+//! ([`sandbox::thumbnail_in_child`]).
 
 mod child;
 mod html;
@@ -47,6 +51,7 @@ pub mod sandbox;
 mod scan;
 mod text;
 pub mod vision;
+pub mod thumbnail;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

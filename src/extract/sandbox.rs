@@ -30,15 +30,23 @@
 //! page) bounds even a worker that announces forever. The CPU limit grows by one second
 //! per page of the cap (decoding page images is the worker's own work; helpers have
 //! their own budgets, clamped to the worker's hard limit).
+//!
+//! Thumbnails ([`thumbnail_in_child`]): the same worker, asked for a thumbnail instead of
+//! text (`WorkerRequest::thumbnail`), answers `{"Ok": Thumbnail}` or `{"Err": …}` under the
+//! same limits; `pdftoppm` runs as its child with the render budget of
+//! [`ThumbnailOptions`]. A run of its own, so that a thumbnail can never cost a document
+//! its text, nor a text that cannot be read its thumbnail.
 
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
+use super::thumbnail::{Thumbnail, ThumbnailOptions, make_thumbnail};
 use super::{
     DEFAULT_MAX_CHARS, ExtractError, ExtractOptions, Extracted, Kind, OcrOptions, extract_document,
 };
@@ -107,6 +115,9 @@ pub struct WorkerRequest {
     /// OCR scans and PDF pages without text, with these options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrOptions>,
+    /// Make a thumbnail with these options instead of extracting text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<ThumbnailOptions>,
 }
 
 /// Extracts in a child process of the running executable (`std::env::current_exe()`).
@@ -140,6 +151,30 @@ pub async fn extract_in_child_with_ocr(
     limits: &SandboxLimits,
     ocr: Option<&OcrOptions>,
 ) -> Result<Extracted, ExtractError> {
+    run_child(exe, content_type, bytes, limits, ocr, None).await
+}
+
+/// The thumbnail of `bytes` (declared as `content_type`), made in a child process running
+/// `exe extract-worker` under `limits` ([`super::thumbnail`]).
+pub async fn thumbnail_in_child(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    options: &ThumbnailOptions,
+) -> Result<Thumbnail, ExtractError> {
+    run_child(exe, content_type, bytes, limits, None, Some(options)).await
+}
+
+/// Runs the worker on one request and reads its answer, `Result<T, ExtractError>`.
+async fn run_child<T: DeserializeOwned>(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    ocr: Option<&OcrOptions>,
+    thumbnail: Option<&ThumbnailOptions>,
+) -> Result<T, ExtractError> {
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let what = kind.label();
@@ -151,6 +186,7 @@ pub async fn extract_in_child_with_ocr(
         len: bytes.len() as u64,
         fault: limits.fault,
         ocr: ocr.cloned(),
+        thumbnail: thumbnail.cloned(),
     };
     let mut header = serde_json::to_vec(&request)
         .map_err(|e| ExtractError::Failed(format!("cannot encode the extraction request: {e}")))?;
@@ -250,13 +286,11 @@ pub async fn extract_in_child_with_ocr(
                 "the extraction process produced too much output".to_owned(),
             ));
         }
-        return serde_json::from_slice::<Result<Extracted, ExtractError>>(&out.0).unwrap_or_else(
-            |e| {
-                Err(ExtractError::Failed(format!(
-                    "the extraction process answered garbage: {e}"
-                )))
-            },
-        );
+        return serde_json::from_slice::<Result<T, ExtractError>>(&out.0).unwrap_or_else(|e| {
+            Err(ExtractError::Failed(format!(
+                "the extraction process answered garbage: {e}"
+            )))
+        });
     }
     tracing::debug!(
         status = %status,
@@ -410,6 +444,9 @@ pub fn run_worker() -> ExitCode {
     // Each helper run is announced, so that the parent extends the wall clock (OCR).
     super::child::report_progress();
     let result = match read_request() {
+        Ok((req, bytes)) if req.thumbnail.is_some() => {
+            return write_answer(&thumbnail(&req, &bytes));
+        }
         Ok((req, bytes)) => {
             let fault = req.fault;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -429,8 +466,27 @@ pub fn run_worker() -> ExitCode {
         }
         Err(reason) => Err(ExtractError::Failed(reason)),
     };
+    write_answer(&result)
+}
+
+/// The worker's thumbnail run: a panic is an answer too.
+fn thumbnail(req: &WorkerRequest, bytes: &[u8]) -> Result<Thumbnail, ExtractError> {
+    let options = req.thumbnail.clone().unwrap_or_default();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        inject(req.fault);
+        make_thumbnail(&req.content_type, bytes, &options)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ExtractError::Failed(
+            "the thumbnail renderer crashed".to_owned(),
+        ))
+    })
+}
+
+/// Writes the worker's one JSON answer to stdout; exit code 0 when it was written.
+fn write_answer<T: Serialize>(result: &T) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    match serde_json::to_writer(&mut stdout, &result)
+    match serde_json::to_writer(&mut stdout, result)
         .and_then(|()| stdout.flush().map_err(serde_json::Error::io))
     {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! The periodic cleanup job: removes unconfirmed uploads older than
 //! `documents.pending_ttl_secs` (releasing their quota reservations), retries object
-//! deletions that failed earlier, and sweeps stale temporary files of the local store
-//! (partial uploads left by a crash).
+//! deletions that failed earlier, sweeps stale temporary files of the local store
+//! (partial uploads left by a crash), and makes the thumbnails of up to
+//! [`thumbnails::BACKFILL_PER_RUN`] processed documents that have none yet (newest first:
+//! documents from before thumbnails, or whose thumbnail could not be stored).
 //!
 //! A plain async function: the scheduler calls it on `cleanup.schedule`, tests and
 //! tools call it directly. Stale uploads are removed row first, with the same
@@ -25,6 +27,7 @@ use crate::documents::files::{delete_object_or_retry_later, staging_key};
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, object_deletions};
+use crate::jobs::thumbnails;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::storage::{LocalStore, ObjectStore};
@@ -49,6 +52,10 @@ pub struct CleanupReport {
     /// Stale temporary files (partial uploads of a crashed process) removed from the
     /// local store.
     pub stale_temp_files_removed: u64,
+    /// Thumbnails made for processed documents that had none.
+    pub thumbnails_made: u64,
+    /// Processed documents of which no thumbnail can be made (the reason is recorded).
+    pub thumbnails_impossible: u64,
 }
 
 /// The creation time before which a pending upload is stale (`None`: nothing is, the
@@ -74,7 +81,13 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let outcome = async {
         remove_stale_uploads(state, &mut report).await?;
         retry_object_deletions(&state.db, state.storage.as_ref(), &mut report).await?;
-        sweep_temp_files(state.local_store.as_ref(), &mut report).await
+        sweep_temp_files(state.local_store.as_ref(), &mut report).await?;
+        let made = thumbnails::backfill(state, thumbnails::BACKFILL_PER_RUN)
+            .await
+            .context("making missing thumbnails")?;
+        report.thumbnails_made = made.made;
+        report.thumbnails_impossible = made.impossible;
+        Ok::<(), anyhow::Error>(())
     }
     .await;
     lock.release().await;
@@ -85,6 +98,8 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
         deletions_completed = report.deletions_completed,
         deletions_still_failing = report.deletions_still_failing,
         stale_temp_files_removed = report.stale_temp_files_removed,
+        thumbnails_made = report.thumbnails_made,
+        thumbnails_impossible = report.thumbnails_impossible,
         "cleanup finished: {} stale uploads removed, {} object deletions completed, {} still failing",
         report.stale_uploads_removed,
         report.deletions_completed,

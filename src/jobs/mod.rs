@@ -1,5 +1,5 @@
 //! Background work: the workers and sweeper that process documents (fed by the job
-//! queue in `queue.rs`), and the scheduled cleanup job.
+//! queue in `queue.rs`), the scheduled cleanup job, and thumbnails.
 //!
 //! The database row is the source of truth; the queue only says "look at this".
 
@@ -8,4 +8,5 @@ pub mod pipeline;
 pub mod scans;
 pub mod scheduler;
 pub mod vision;
+pub mod thumbnails;
 pub mod worker;

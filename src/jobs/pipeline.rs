@@ -167,7 +167,11 @@ pub async fn process(state: &AppState, id: Uuid) -> anyhow::Result<JobResult> {
 async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result<JobResult> {
     // Text from an earlier run of the same bytes is reused (re-classification).
     let text = match (&doc.extracted_text, &doc.sha256) {
-        (Some(text), Some(_)) => text.clone(),
+        (Some(text), Some(_)) => {
+            // The thumbnail is made again when it is missing.
+            crate::jobs::thumbnails::ensure(state, doc).await;
+            text.clone()
+        }
         _ => {
             let key = ObjectKey::parse(&doc.object_key)
                 .map_err(|e| anyhow::anyhow!("stored object key is invalid: {e}"))?;
@@ -176,6 +180,9 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                 fail(&state.db, doc, &reason).await?;
                 return Ok(JobResult::Failed(reason));
             };
+            // The thumbnail first, in a sandbox run of its own: it shows within a second,
+            // whatever reading the text takes, and neither can cost the other.
+            crate::jobs::thumbnails::make(state, &doc.into(), &bytes).await;
             let mut ocr = crate::jobs::scans::ocr_options(state, doc.user_id).await?;
             // Opt-in: pages Tesseract reads poorly go to the owner's AI model.
             let fallback = crate::jobs::vision::prepare(state, doc, &mut ocr).await?;

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
+use crate::documents::thumbnails::ThumbnailLinks;
 use crate::documents::view::DocumentView;
 use crate::domain::DocumentId;
 use crate::error::{ApiError, ErrorBody};
@@ -90,13 +91,14 @@ impl SharedDocumentView {
     /// Views of shared documents, their topics loaded in one query.
     async fn many(
         db: &impl sea_orm::ConnectionTrait,
+        links: &ThumbnailLinks,
         items: Vec<SharedDocument>,
     ) -> Result<Vec<Self>, ApiError> {
         let (meta, docs): (Vec<_>, Vec<_>) = items
             .into_iter()
             .map(|s| ((s.share, s.owner_handle), s.document))
             .unzip();
-        let views = DocumentView::of_models(db, docs).await?;
+        let views = DocumentView::of_models(db, links, docs).await?;
         Ok(meta
             .into_iter()
             .zip(views)
@@ -252,12 +254,13 @@ pub async fn revoke_share(
 pub async fn shared_with_me(
     user: RegularUser,
     state: web::Data<AppState>,
+    links: ThumbnailLinks,
     query: web::Query<SharedWithMeQuery>,
 ) -> Result<web::Json<SharedDocumentPage>, ApiError> {
     let (page, per_page) = page_params(query.page, query.per_page)?;
     let (items, total) = service::shared_with(&state.db, user.id(), page, per_page).await?;
     Ok(web::Json(SharedDocumentPage {
-        items: SharedDocumentView::many(&state.db, items).await?,
+        items: SharedDocumentView::many(&state.db, &links, items).await?,
         total,
         page,
         per_page,

@@ -39,6 +39,7 @@ mod scans;
 mod schema;
 mod search;
 mod shares;
+mod thumbnails;
 mod topics;
 mod view;
 mod vision;

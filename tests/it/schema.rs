@@ -996,6 +996,8 @@ async fn every_entity_round_trips_through_its_table() {
             })),
             text_pages: None,
             status_reason: None,
+            thumbnail_key: Some(format!("{}/{doc_id}/x.pdf.thumbnail.jpg", user.id)),
+            thumbnail_error: None,
             created_at: at,
             updated_at: later,
         },

@@ -1120,6 +1120,14 @@ export interface components {
             /** @description `pending`, `queued`, `processing`, `classified`, `unclassified` or `failed`. */
             status: components["schemas"]["DocumentStatus"];
             status_reason: components["schemas"]["StatusReason"] | null;
+            /**
+             * @description A short-lived URL of the document's thumbnail (a JPEG about 320 px wide: the first
+             *     page, the image, or a card of the first lines of text), signed like download URLs
+             *     and valid as long (`documents.download_url_ttl_secs`); fetch it without a token,
+             *     e.g. as an `<img>` source. Null until the thumbnail is made (shortly after upload)
+             *     and for documents of which none can be made.
+             */
+            thumbnail_url: string | null;
             /** @description Topics it is filed under, by name. */
             topics: components["schemas"]["DocumentTopicView"][];
             /**

@@ -72,6 +72,8 @@ pub struct DocumentRow {
     pub updated_at: DateTime<Utc>,
     /// Why it has no text yet, when not the file's fault (`ocr_unavailable`).
     pub status_reason: Option<crate::entities::StatusReason>,
+    /// Where its thumbnail is stored, once it is.
+    pub thumbnail_key: Option<String>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -91,6 +93,7 @@ impl From<documents::Model> for DocumentRow {
             created_at: d.created_at,
             updated_at: d.updated_at,
             status_reason: d.status_reason,
+            thumbnail_key: d.thumbnail_key,
         }
     }
 }
