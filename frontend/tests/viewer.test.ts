@@ -73,6 +73,7 @@ const baseDoc = {
   sha256: null,
   classified_by: null,
   snippet: null,
+  thumbnail_url: null as string | null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 }
@@ -166,10 +167,9 @@ describe('documents store: waiting for thumbnails', () => {
     expect(isSettling({ ...baseDoc, status: 'processing' }, now)).toBe(true)
     expect(isSettling({ ...baseDoc, thumbnail_url: null }, now)).toBe(true)
     expect(isSettling({ ...baseDoc, thumbnail_url: '/t.jpg' }, now)).toBe(false)
-    // An older document without a thumbnail, a failed one, or a server without thumbnails.
+    // An older document without a thumbnail (none can be made), or a failed one.
     expect(isSettling({ ...baseDoc, thumbnail_url: null }, now + 10 * 60_000)).toBe(false)
     expect(isSettling({ ...baseDoc, status: 'failed', thumbnail_url: null }, now)).toBe(false)
-    expect(isSettling({ ...baseDoc }, now)).toBe(false)
   })
 })
 

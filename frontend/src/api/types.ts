@@ -79,10 +79,8 @@ export interface UpcomingDocumentFields {
 }
 
 
-/** Announced with issue 13 (thumbnails, OCR progress); drop once in the spec. */
+/** Announced with issue 13 (OCR progress); drop once in the spec. */
 export interface UpcomingViewFields {
-  /** Short-lived signed URL of a ~320 px JPEG; null until it is made. */
-  thumbnail_url?: string | null
   /** Pages read so far while processing (OCR), null otherwise. */
   progress?: DocumentProgress | null
 }

@@ -13,7 +13,7 @@ export const THUMBNAIL_WAIT_MS = 2 * 60_000
  * after upload) has not arrived yet: the list keeps polling for either. */
 export function isSettling(d: DocumentView, now = Date.now()): boolean {
   if (ACTIVE_STATUSES.has(d.status)) return true
-  // `thumbnail_url` absent (undefined): a server without thumbnails; nothing to wait for.
+  // Some documents never get one: stop waiting a while after their last change.
   return d.thumbnail_url === null && d.status !== 'failed' && now - Date.parse(d.updated_at) < THUMBNAIL_WAIT_MS
 }
 
