@@ -62,6 +62,7 @@ impl From<PageSource> for PageProvenance {
                 languages,
                 mean_confidence,
                 orientation_detected,
+                ..
             } => Self {
                 page: p.page,
                 source: TextSource::Ocr,

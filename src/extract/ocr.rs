@@ -4,11 +4,14 @@
 //! `OMP_THREAD_LIMIT=1`, and a wall-clock, CPU and address-space budget per page.
 //!
 //! Orientation: a page is read once as laid out (`--psm 3`); Tesseract reads pages turned
-//! 90° or 270° that way, but a page upside down comes out as confident-looking garbage
-//! with a low mean confidence. Only when the mean word confidence is below
-//! [`RETRY_BELOW_CONFIDENCE`] is the page read again with orientation and script detection
-//! (`--psm 1`, Tesseract's OSD, `tesseract-ocr-osd`), and the more confident reading
-//! kept. Upright pages, the common case, so pay nothing for orientation.
+//! 90° that way, but a page upside down (or turned 270°) comes out as confident-looking
+//! garbage with a low mean confidence. Only when the mean word confidence is below
+//! [`RETRY_BELOW_CONFIDENCE`] does Tesseract's orientation detection run (`-l osd --psm 0`,
+//! `tesseract-ocr-osd`), and only on a crop of the page around the words the first reading
+//! found (a few dozen words are plenty, and the crop costs a fraction of a whole page).
+//! A page it finds turned is rotated here and read again, and the more confident reading
+//! kept; a page it finds upright (most low-confidence pages: poor scans, symbols, tables)
+//! keeps its first reading. Upright pages, the common case, pay nothing for orientation.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +25,16 @@ use super::images::GreyPage;
 /// A first reading less confident than this (mean word confidence, 0–100) is retried with
 /// orientation detection.
 pub const RETRY_BELOW_CONFIDENCE: f32 = 70.0;
+
+/// Orientation detection's confidence (Tesseract's margin between the best and the
+/// second-best orientation) from which a turned page is read again. Upright pages of real
+/// text score well above 10 for "upright"; a turned page is re-read even on a weak
+/// verdict, since the more confident of the two readings is kept anyway.
+const MIN_ORIENTATION_CONFIDENCE: f32 = 1.0;
+
+/// Words of the first reading that orientation detection looks at (its classifier stops
+/// after 250 characters anyway).
+const ORIENTATION_WORDS: usize = 60;
 
 /// How OCR runs for one document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +56,12 @@ pub struct OcrOptions {
     /// The tesseract program: a name looked up on the helper search path, or an absolute
     /// path (`ocr.tesseract_command`).
     pub tesseract: String,
+    /// Its version as the start-up probe found it (provenance); `None` asks the program
+    /// once per document.
+    pub tesseract_version: Option<String>,
+    /// Whether orientation data (`osd`) is installed: without it, low-confidence pages are
+    /// not checked for being turned.
+    pub orientation: bool,
 }
 
 impl Default for OcrOptions {
@@ -55,6 +74,8 @@ impl Default for OcrOptions {
             max_pixels: 50_000_000,
             render_dpi: 300,
             tesseract: "tesseract".to_owned(),
+            tesseract_version: None,
+            orientation: true,
         }
     }
 }
@@ -126,7 +147,23 @@ pub enum PageText {
         mean_confidence: f32,
         /// Whether the page was read with orientation detection (turned or poor pages).
         orientation_detected: bool,
+        /// Where the page image came from (stored with the provenance, not shown by the
+        /// API); absent in provenance stored before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image: Option<PageImage>,
     },
+}
+
+/// Where an OCR'd page image came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageImage {
+    /// The uploaded image file itself (JPEG, PNG, TIFF page, WebP).
+    Upload,
+    /// A PDF page that is one full-page JPEG: that JPEG, passed straight through.
+    EmbeddedJpeg,
+    /// A PDF page rendered with `pdftoppm`.
+    Rendered,
 }
 
 /// Tesseract as found on this machine.
@@ -179,16 +216,10 @@ pub fn probe_with(tesseract_command: &str) -> Probe {
         max_output: 64 * 1024,
     };
     let engine = child::find_command(tesseract_command).and_then(|path| {
-        let out = child::run(&path, &["--version".as_ref()], &[], b"", budget).ok()?;
-        // Tesseract 4/5 print the version on stdout ("tesseract 5.3.0"); some builds on stderr.
-        let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), out.stderr);
-        let version = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("tesseract "))?
-            .trim()
-            .trim_start_matches('v')
-            .to_owned();
-        Some(Engine { path, version })
+        Some(Engine {
+            version: version_of(&path)?,
+            path,
+        })
     });
     let mut languages: Vec<String> = engine
         .as_ref()
@@ -214,6 +245,26 @@ pub fn probe_with(tesseract_command: &str) -> Probe {
     }
 }
 
+/// `tesseract --version` (a short child process): "5.3.0", or `None` when it does not
+/// answer like Tesseract.
+fn version_of(path: &std::path::Path) -> Option<String> {
+    let budget = Budget {
+        wall: Duration::from_secs(10),
+        memory_bytes: 512 * 1024 * 1024,
+        max_output: 64 * 1024,
+    };
+    let out = child::run(path, &["--version".as_ref()], &[], b"", budget).ok()?;
+    // Tesseract 4/5 print the version on stdout ("tesseract 5.3.0"); some builds on stderr.
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), out.stderr);
+    let version = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tesseract "))?
+        .trim()
+        .trim_start_matches('v')
+        .to_owned();
+    Some(version)
+}
+
 /// One page read by tesseract.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PageReading {
@@ -221,6 +272,25 @@ pub(crate) struct PageReading {
     pub mean_confidence: f32,
     pub words: usize,
     pub orientation_detected: bool,
+    /// Where the words were found, in pixels of the page read.
+    pub boxes: Vec<WordBox>,
+}
+
+/// A word's bounding box in a page image, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WordBox {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What orientation detection says: turn the page `rotate` degrees clockwise to make it
+/// upright, with this confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Orientation {
+    pub rotate: u32,
+    pub confidence: f32,
 }
 
 /// A ready engine: tesseract plus the options of one document.
@@ -232,28 +302,19 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Finds tesseract; [`ExtractError::OcrUnavailable`] when missing.
+    /// Finds tesseract; [`ExtractError::OcrUnavailable`] when missing. Its version comes
+    /// from the options (the start-up probe), else from asking it once.
     pub fn new(options: &'a OcrOptions) -> Result<Self, ExtractError> {
         let languages = options.checked_languages()?;
-        let probe_budget = Budget {
-            wall: Duration::from_secs(10),
-            memory_bytes: 512 * 1024 * 1024,
-            max_output: 4096,
-        };
         let path = child::find_command(&options.tesseract).ok_or_else(|| {
             ExtractError::OcrUnavailable(
                 "tesseract is not installed, so scans cannot be read".to_owned(),
             )
         })?;
-        let version = child::run(&path, &["--version".as_ref()], &[], b"", probe_budget)
-            .ok()
-            .and_then(|out| {
-                let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), out.stderr);
-                text.lines()
-                    .find_map(|l| l.trim().strip_prefix("tesseract "))
-                    .map(|v| v.trim().trim_start_matches('v').to_owned())
-            })
-            .unwrap_or_else(|| "unknown".to_owned());
+        let version = match &options.tesseract_version {
+            Some(version) => version.clone(),
+            None => version_of(&path).unwrap_or_else(|| "unknown".to_owned()),
+        };
         Ok(Self {
             engine: Engine { path, version },
             options,
@@ -261,8 +322,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Provenance of a page this reader read.
-    pub fn provenance(&self, page: u32, reading: &PageReading) -> PageSource {
+    /// Provenance of a page this reader read from an image of `origin`.
+    pub fn provenance(&self, page: u32, reading: &PageReading, origin: PageImage) -> PageSource {
         PageSource {
             page,
             how: PageText::Ocr {
@@ -271,23 +332,28 @@ impl<'a> Reader<'a> {
                 languages: self.languages.to_owned(),
                 mean_confidence: (reading.mean_confidence * 10.0).round() / 10.0,
                 orientation_detected: reading.orientation_detected,
+                image: Some(origin),
             },
         }
     }
 
-    /// Reads one page; `dpi` when known (rendered PDF pages), else tesseract estimates it.
+    /// Reads one page; `dpi` when known (rendered PDF pages, embedded JPEGs), else
+    /// tesseract estimates it. A low-confidence reading is checked for a turned page
+    /// (module docs).
     pub fn read(
         &self,
         page: &GreyPage,
         dpi: Option<u32>,
         label: &str,
     ) -> Result<PageReading, ExtractError> {
-        let file = scratch_page(page)?;
-        let first = self.run(file.path(), page, dpi, 3, label)?;
-        if first.mean_confidence >= RETRY_BELOW_CONFIDENCE {
+        let first = self.read_as_laid_out(page, dpi, label)?;
+        if first.mean_confidence >= RETRY_BELOW_CONFIDENCE || !self.options.orientation {
             return Ok(first);
         }
-        let second = self.run(file.path(), page, dpi, 1, label)?;
+        let Some(turn) = self.orientation(page, &first, dpi, label) else {
+            return Ok(first);
+        };
+        let second = self.read_as_laid_out(&page.rotated_clockwise(turn), dpi, label)?;
         Ok(if second.mean_confidence > first.mean_confidence {
             PageReading {
                 orientation_detected: true,
@@ -298,34 +364,97 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn read_as_laid_out(
+        &self,
+        page: &GreyPage,
+        dpi: Option<u32>,
+        label: &str,
+    ) -> Result<PageReading, ExtractError> {
+        let file = scratch_page(page)?;
+        let out = self.run(
+            file.path(),
+            page,
+            dpi,
+            &["-l", self.languages, "--psm", "3"],
+            "tsv",
+            label,
+        )?;
+        let reading = parse_tsv(&String::from_utf8_lossy(&out.stdout));
+        tracing::debug!(
+            width = page.width,
+            height = page.height,
+            words = reading.words,
+            mean_confidence = reading.mean_confidence,
+            "OCR of {label}"
+        );
+        Ok(reading)
+    }
+
+    /// How far to turn `page` clockwise to make it upright, when orientation detection
+    /// says it is turned: first on a crop around the words of `first`, then, when that
+    /// crop has too little text to tell, on the whole page. `None` for an upright page or
+    /// when detection fails (the first reading then stands).
+    fn orientation(
+        &self,
+        page: &GreyPage,
+        first: &PageReading,
+        dpi: Option<u32>,
+        label: &str,
+    ) -> Option<u32> {
+        let detect = |image: &GreyPage| -> Option<Orientation> {
+            let file = scratch_page(image).ok()?;
+            let out = self
+                .run(
+                    file.path(),
+                    image,
+                    dpi,
+                    &["-l", "osd", "--psm", "0"],
+                    "",
+                    label,
+                )
+                .ok()?;
+            // "Too few characters" exits 1: nothing to tell.
+            out.status
+                .success()
+                .then(|| parse_osd(&String::from_utf8_lossy(&out.stdout)))?
+        };
+        let found = match orientation_crop(page.width, page.height, &first.boxes) {
+            Some(crop) => detect(&page.cropped(crop.left, crop.top, crop.width, crop.height))
+                .or_else(|| detect(page)),
+            None => detect(page),
+        };
+        tracing::debug!(?found, "orientation of {label}");
+        found
+            .filter(|o| o.rotate % 360 != 0 && o.confidence >= MIN_ORIENTATION_CONFIDENCE)
+            .map(|o| o.rotate % 360)
+    }
+
+    /// Runs tesseract on `image` (a scratch file of `page`) with `args`, writing
+    /// `output` (a config such as `tsv`, or nothing) to stdout, under the page budget.
     fn run(
         &self,
         image: &std::path::Path,
         page: &GreyPage,
         dpi: Option<u32>,
-        psm: u8,
+        args: &[&str],
+        output: &str,
         label: &str,
-    ) -> Result<PageReading, ExtractError> {
-        let psm = psm.to_string();
+    ) -> Result<child::Finished, ExtractError> {
         let dpi = dpi.map(|d| d.to_string());
-        let mut args: Vec<&std::ffi::OsStr> = vec![
-            image.as_os_str(),
-            "stdout".as_ref(),
-            "-l".as_ref(),
-            self.languages.as_ref(),
-            "--psm".as_ref(),
-            psm.as_ref(),
-        ];
+        let mut argv: Vec<&std::ffi::OsStr> = vec![image.as_os_str(), "stdout".as_ref()];
+        argv.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
         if let Some(dpi) = &dpi {
-            args.push("--dpi".as_ref());
-            args.push(dpi.as_ref());
+            argv.push("--dpi".as_ref());
+            argv.push(dpi.as_ref());
         }
-        args.push("tsv".as_ref());
+        if !output.is_empty() {
+            argv.push(output.as_ref());
+        }
         // A word row is at most a few hundred bytes; 64 MiB is far beyond any real page.
         let budget = self.options.page_budget(64 * 1024 * 1024);
         let out = child::run(
             &self.engine.path,
-            &args,
+            &argv,
             &[("OMP_THREAD_LIMIT", "1")],
             b"",
             budget,
@@ -339,9 +468,14 @@ impl<'a> Reader<'a> {
                 ExtractError::Failed(format!("tesseract could not be started: {e}"))
             }
         })?;
+        if output.is_empty() {
+            return Ok(out);
+        }
         if !out.status.success() {
             return Err(ExtractError::Failed(format!(
-                "OCR of {label}: {}",
+                "OCR of {label} ({} × {} pixels): {}",
+                page.width,
+                page.height,
                 child::describe_exit("tesseract", &out)
             )));
         }
@@ -350,17 +484,61 @@ impl<'a> Reader<'a> {
                 "OCR of {label} produced too much output"
             )));
         }
-        let reading = parse_tsv(&String::from_utf8_lossy(&out.stdout));
-        tracing::debug!(
-            width = page.width,
-            height = page.height,
-            psm,
-            words = reading.words,
-            mean_confidence = reading.mean_confidence,
-            "OCR of {label}"
-        );
-        Ok(reading)
+        Ok(out)
     }
+}
+
+/// The part of a page that orientation detection looks at: the [`ORIENTATION_WORDS`]
+/// words found closest together top to bottom (the densest text), with a margin of a
+/// word's height. `None` when the first reading found too few words to choose from.
+pub(crate) fn orientation_crop(width: u32, height: u32, boxes: &[WordBox]) -> Option<WordBox> {
+    let mut words: Vec<&WordBox> = boxes.iter().filter(|b| b.height >= 6).collect();
+    if words.len() < ORIENTATION_WORDS / 3 {
+        return None;
+    }
+    let middle = |b: &WordBox| u64::from(b.top) * 2 + u64::from(b.height);
+    words.sort_by_key(|b| middle(b));
+    let n = ORIENTATION_WORDS.min(words.len());
+    let start = (0..=words.len() - n)
+        .min_by_key(|&i| middle(words[i + n - 1]) - middle(words[i]))
+        .unwrap_or(0);
+    let chosen = &words[start..start + n];
+    let mut heights: Vec<u32> = chosen.iter().map(|b| b.height).collect();
+    heights.sort_unstable();
+    let margin = heights[heights.len() / 2];
+    let left = chosen.iter().map(|b| b.left).min()?.saturating_sub(margin);
+    let top = chosen.iter().map(|b| b.top).min()?.saturating_sub(margin);
+    let right = chosen
+        .iter()
+        .map(|b| b.left.saturating_add(b.width))
+        .max()?
+        .saturating_add(margin)
+        .min(width);
+    let bottom = chosen
+        .iter()
+        .map(|b| b.top.saturating_add(b.height))
+        .max()?
+        .saturating_add(margin)
+        .min(height);
+    (right > left && bottom > top).then(|| WordBox {
+        left,
+        top,
+        width: right - left,
+        height: bottom - top,
+    })
+}
+
+/// Tesseract's orientation report (`--psm 0`): `Rotate: 180` and `Orientation confidence:
+/// 12.3`.
+pub(crate) fn parse_osd(out: &str) -> Option<Orientation> {
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(str::trim)
+    };
+    let rotate: u32 = field("Rotate:")?.parse().ok()?;
+    let confidence: f32 = field("Orientation confidence:")?.parse().ok()?;
+    matches!(rotate, 0 | 90 | 180 | 270).then_some(Orientation { rotate, confidence })
 }
 
 /// The page as a PGM scratch file (removed when dropped), for tesseract to read.
@@ -384,6 +562,7 @@ pub(crate) fn parse_tsv(tsv: &str) -> PageReading {
     let mut text = String::new();
     let mut last: Option<(&str, &str, &str, &str)> = None;
     let (mut sum, mut words) = (0f64, 0usize);
+    let mut boxes = Vec::new();
     for row in tsv.lines().skip(1) {
         let cols: Vec<&str> = row.split('\t').collect();
         if cols.len() < 12 || cols[0] != "5" {
@@ -405,6 +584,13 @@ pub(crate) fn parse_tsv(tsv: &str) -> PageReading {
         }
         text.push_str(word);
         last = Some((page, block, par, line));
+        let px = |i: usize| cols[i].parse::<u32>().unwrap_or(0);
+        boxes.push(WordBox {
+            left: px(6),
+            top: px(7),
+            width: px(8),
+            height: px(9),
+        });
         if let Ok(conf) = cols[10].parse::<f64>()
             && conf >= 0.0
         {
@@ -421,6 +607,7 @@ pub(crate) fn parse_tsv(tsv: &str) -> PageReading {
         },
         words,
         orientation_detected: false,
+        boxes,
     }
 }
 
@@ -455,6 +642,7 @@ mod tests {
                 languages: "deu+eng".into(),
                 mean_confidence: 91.5,
                 orientation_detected: false,
+                image: Some(PageImage::EmbeddedJpeg),
             },
         })
         .unwrap();
@@ -462,8 +650,14 @@ mod tests {
             json,
             serde_json::json!({"page": 2, "source": "ocr", "engine": "tesseract",
                 "version": "5.3.0", "languages": "deu+eng", "mean_confidence": 91.5,
-                "orientation_detected": false})
+                "orientation_detected": false, "image": "embedded_jpeg"})
         );
+        // Provenance stored before the image was recorded still reads.
+        let old: PageSource = serde_json::from_value(serde_json::json!({"page": 1,
+            "source": "ocr", "engine": "tesseract", "version": "5.3.0", "languages": "eng",
+            "mean_confidence": 90.0, "orientation_detected": true}))
+        .unwrap();
+        assert!(matches!(old.how, PageText::Ocr { image: None, .. }));
         let layer = serde_json::to_value(PageSource {
             page: 1,
             how: PageText::TextLayer {
@@ -488,6 +682,69 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), pgm);
         drop(file);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn tsv_keeps_word_boxes() {
+        let tsv = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
+            5\t1\t1\t1\t1\t1\t10\t20\t30\t40\t90\tHello\n";
+        assert_eq!(
+            parse_tsv(tsv).boxes,
+            vec![WordBox {
+                left: 10,
+                top: 20,
+                width: 30,
+                height: 40
+            }]
+        );
+    }
+
+    #[test]
+    fn osd_report_parses() {
+        let out = "Page number: 0\nOrientation in degrees: 90\nRotate: 270\n\
+            Orientation confidence: 24.51\nScript: Latin\nScript confidence: 1.52\n";
+        assert_eq!(
+            parse_osd(out),
+            Some(Orientation {
+                rotate: 270,
+                confidence: 24.51
+            })
+        );
+        assert_eq!(parse_osd("Too few characters. Skipping this page"), None);
+        assert_eq!(parse_osd("Rotate: 45\nOrientation confidence: 3"), None);
+    }
+
+    fn word(left: u32, top: u32) -> WordBox {
+        WordBox {
+            left,
+            top,
+            width: 50,
+            height: 20,
+        }
+    }
+
+    #[test]
+    fn orientation_looks_at_the_densest_words() {
+        // Too few words to choose from: the whole page.
+        let few: Vec<WordBox> = (0..10).map(|i| word(100, 100 + i * 30)).collect();
+        assert_eq!(orientation_crop(2000, 3000, &few), None);
+        // A sparse heading, then a dense paragraph of 6 lines × 10 words.
+        let mut words: Vec<WordBox> = (0..10).map(|i| word(100, 100 + i * 200)).collect();
+        for line in 0..6 {
+            for w in 0..10 {
+                words.push(word(100 + w * 60, 2300 + line * 25));
+            }
+        }
+        let crop = orientation_crop(2000, 3000, &words).unwrap();
+        // The paragraph, with a margin of one word height, and not the heading.
+        assert_eq!(crop.top, 2300 - 20);
+        assert_eq!(crop.left, 100 - 20);
+        assert_eq!(crop.top + crop.height, 2300 + 5 * 25 + 20 + 20);
+        assert_eq!(crop.left + crop.width, 100 + 9 * 60 + 50 + 20);
+        // Clamped to the page.
+        let edge: Vec<WordBox> = (0..60).map(|i| word(1990, 2990 - i % 3)).collect();
+        let crop = orientation_crop(2000, 3000, &edge).unwrap();
+        assert!(crop.left + crop.width <= 2000 && crop.top + crop.height <= 3000);
     }
 
     #[test]
