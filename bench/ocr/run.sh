@@ -28,7 +28,9 @@
 #      of the server's descendants (extract-worker, tesseract, pdftoppm) from /proc, and the
 #      peak sum of their VmRSS at one moment; target < 400 MiB
 #   5. the BIG_PAGES-page scanned PDF end to end: upload -> classified/unclassified,
-#      seconds and pages per second
+#      seconds and pages per second; where its page images came from (the embedded JPEG
+#      passed through, or rendered; read from the server's SQLite file) and the
+#      "page i of n" progress the document showed while polled
 #   6. thumbnails: not implemented yet (the p95 target has nothing to measure)
 #   prints the report with PASS/FAIL and writes it to bench/out/ocr.txt (git-ignored).
 #

@@ -13,6 +13,7 @@ mod m20261124_000004_search_vector_inline;
 mod m20261206_000005_upload_reservations;
 mod m20261206_000006_job_ticks;
 mod m20261206_000007_ocr;
+mod m20261206_000009_progress;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_upload_reservations::Migration),
             Box::new(m20261206_000006_job_ticks::Migration),
             Box::new(m20261206_000007_ocr::Migration),
+            Box::new(m20261206_000009_progress::Migration),
         ]
     }
 }

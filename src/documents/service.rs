@@ -177,6 +177,8 @@ pub async fn create_upload(
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        progress_page: Set(None),
+        progress_pages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -37,6 +37,10 @@ pub struct Model {
     pub text_pages: Option<Json>,
     /// Why a processed document has no text yet ([`StatusReason`]); null otherwise.
     pub status_reason: Option<StatusReason>,
+    /// While in processing: the page the OCR is reading, of `progress_pages`; null otherwise.
+    pub progress_page: Option<i32>,
+    /// While in processing: the pages of the document being read page by page.
+    pub progress_pages: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

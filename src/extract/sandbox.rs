@@ -140,6 +140,22 @@ pub async fn extract_in_child_with_ocr(
     limits: &SandboxLimits,
     ocr: Option<&OcrOptions>,
 ) -> Result<Extracted, ExtractError> {
+    extract_in_child_reporting(exe, content_type, bytes, limits, ocr, None).await
+}
+
+/// Which page of how many the worker is reading (OCR).
+pub use super::child::PageProgress;
+
+/// [`extract_in_child_with_ocr`], publishing each page the worker announces it is reading
+/// to `pages` (the latest one wins; nothing for documents without OCR).
+pub async fn extract_in_child_reporting(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    ocr: Option<&OcrOptions>,
+    pages: Option<&tokio::sync::watch::Sender<Option<PageProgress>>>,
+) -> Result<Extracted, ExtractError> {
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
     let what = kind.label();
@@ -182,7 +198,8 @@ pub async fn extract_in_child_with_ocr(
         .saturating_add(1024 * 1024);
 
     let started = std::time::Instant::now();
-    let (progress_tx, mut progress) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (progress_tx, mut progress) =
+        tokio::sync::mpsc::unbounded_channel::<Option<PageProgress>>();
     let io = async {
         let write = async move {
             // A child that dies early closes its stdin: the error is reported via its status.
@@ -206,7 +223,10 @@ pub async fn extract_in_child_with_ocr(
     let outcome = loop {
         tokio::select! {
             v = &mut io => break Some(v),
-            Some(()) = progress.recv() => {
+            Some(page) = progress.recv() => {
+                if let (Some(page), Some(pages)) = (page, pages) {
+                    pages.send_replace(Some(page));
+                }
                 progressed = ocr.is_some();
                 deadline = deadline
                     .max(tokio::time::Instant::now() + clock.per_helper)
@@ -303,11 +323,11 @@ impl OcrClock {
 }
 
 /// Reads the child's stderr like [`read_bounded`], sending one message per progress line
-/// (which is not kept).
+/// (which is not kept): the page it announces, if any.
 async fn read_stderr<R: AsyncRead + Unpin>(
     r: R,
     limit: usize,
-    progress: tokio::sync::mpsc::UnboundedSender<()>,
+    progress: tokio::sync::mpsc::UnboundedSender<Option<PageProgress>>,
 ) -> (Vec<u8>, bool) {
     use tokio::io::AsyncBufReadExt as _;
     let mut reader = tokio::io::BufReader::new(r);
@@ -326,7 +346,7 @@ async fn read_stderr<R: AsyncRead + Unpin>(
             Ok(_) => {}
         }
         if line.starts_with(super::child::PROGRESS_PREFIX.as_bytes()) {
-            let _ = progress.send(());
+            let _ = progress.send(PageProgress::parse(&line));
         } else if kept.len() + line.len() > limit {
             overflow = true;
         } else {

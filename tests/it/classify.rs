@@ -587,6 +587,8 @@ async fn insert_doc(
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        progress_page: Set(None),
+        progress_pages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -794,6 +796,8 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
             classified_by: Set(None),
             text_pages: Set(None),
             status_reason: Set(None),
+            progress_page: Set(None),
+            progress_pages: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         });

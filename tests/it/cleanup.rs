@@ -736,6 +736,8 @@ async fn fsck_command_exit_codes() {
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        progress_page: Set(None),
+        progress_pages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

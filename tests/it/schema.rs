@@ -994,6 +994,8 @@ async fn every_entity_round_trips_through_its_table() {
             })),
             text_pages: None,
             status_reason: None,
+            progress_page: None,
+            progress_pages: None,
             created_at: at,
             updated_at: later,
         },

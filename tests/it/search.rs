@@ -76,6 +76,8 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
         // Left to the database, and no RETURNING: also works on an older schema (below).
         text_pages: sea_orm::ActiveValue::NotSet,
         status_reason: sea_orm::ActiveValue::NotSet,
+        progress_page: sea_orm::ActiveValue::NotSet,
+        progress_pages: sea_orm::ActiveValue::NotSet,
         created_at: Set(doc.created_at),
         updated_at: Set(doc.created_at),
     };

@@ -94,6 +94,8 @@ async fn insert_document(app: &TestApp, owner: &Session, status: &str) -> Uuid {
         classified_by: Set(None),
         text_pages: Set(None),
         status_reason: Set(None),
+        progress_page: Set(None),
+        progress_pages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

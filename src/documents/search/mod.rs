@@ -72,6 +72,10 @@ pub struct DocumentRow {
     pub updated_at: DateTime<Utc>,
     /// Why it has no text yet, when not the file's fault (`ocr_unavailable`).
     pub status_reason: Option<crate::entities::StatusReason>,
+    /// While in processing: the page the OCR is reading.
+    pub progress_page: Option<i32>,
+    /// While in processing: of how many pages.
+    pub progress_pages: Option<i32>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -91,6 +95,8 @@ impl From<documents::Model> for DocumentRow {
             created_at: d.created_at,
             updated_at: d.updated_at,
             status_reason: d.status_reason,
+            progress_page: d.progress_page,
+            progress_pages: d.progress_pages,
         }
     }
 }
