@@ -153,6 +153,25 @@ pub(crate) fn count_pages(
     }
 }
 
+/// Checks a JPEG without decoding it, for handing it to tesseract as it is: its type, its
+/// size from the header (within the limits) and that it is complete (see [`single`],
+/// which does the same before decoding). Returns its width and height.
+pub(crate) fn check_jpeg(bytes: &[u8], limits: &ImageLimits) -> Result<(u32, u32), ExtractError> {
+    check_kind(bytes, ImageKind::Jpeg)?;
+    let what = "JPEG image";
+    let (width, height) =
+        image::ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Jpeg)
+            .into_dimensions()
+            .map_err(|e| ExtractError::Failed(format!("the {what} cannot be read: {e}")))?;
+    check_size(what, width, height, limits)?;
+    if !jpeg_is_complete(bytes) {
+        return Err(ExtractError::Failed(format!(
+            "the {what} is truncated (it has no end-of-image marker)"
+        )));
+    }
+    Ok((width, height))
+}
+
 fn too_many_pages(limits: &ImageLimits) -> ExtractError {
     ExtractError::Failed(format!(
         "the TIFF image has more than {} pages, the most read from one document",
@@ -459,6 +478,26 @@ mod tests {
         // Clamped to the page.
         let edge = page.cropped(2, 1, 10, 10);
         assert_eq!(edge.luma(), [6]);
+    }
+
+    #[test]
+    fn a_jpeg_is_checked_without_decoding() {
+        let mut out = Cursor::new(Vec::new());
+        image::GrayImage::from_fn(40, 30, |x, y| image::Luma([(x * y % 256) as u8]))
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .unwrap();
+        let jpeg = out.into_inner();
+        assert_eq!(check_jpeg(&jpeg, &LIMITS).unwrap(), (40, 30));
+        let cut = check_jpeg(&jpeg[..jpeg.len() - 10], &LIMITS).unwrap_err();
+        assert!(cut.to_string().contains("truncated"), "{cut}");
+        let small = ImageLimits {
+            max_pixels: 100,
+            ..LIMITS
+        };
+        let big = check_jpeg(&jpeg, &small).unwrap_err();
+        assert!(big.to_string().contains("too large"), "{big}");
+        let png = check_jpeg(&png(4, 4), &LIMITS).unwrap_err();
+        assert!(matches!(png, ExtractError::TypeMismatch { .. }), "{png}");
     }
 
     #[test]

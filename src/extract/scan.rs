@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::images::{self, GreyPage};
-use super::ocr::{OcrOptions, PageImage, PageSource, PageText, Reader};
+use super::ocr::{OcrOptions, PageImage, PageInput, PageSource, PageText, Reader};
 use super::{ExtractError, child, pdf};
 use crate::domain::document_type::ImageKind;
 
@@ -56,6 +56,21 @@ pub(crate) fn read_image(
         text: String::new(),
         pages: Vec::new(),
     };
+    if let (ImageKind::Jpeg, Ok(reader)) = (kind, &reader) {
+        // Checked from its header and handed to tesseract as it is: not decoded here.
+        let size = images::check_jpeg(bytes, &limits)?;
+        child::announce_page(1, 1);
+        let input = PageInput::Jpeg {
+            bytes,
+            size,
+            limits,
+        };
+        let reading = reader.read(input, None, "the image")?;
+        push_page(&mut out.text, &reading.text);
+        out.pages
+            .push(reader.provenance(1, &reading, PageImage::Upload));
+        return Ok(out);
+    }
     images::for_each_page(bytes, kind, &limits, |number, page| {
         // Without OCR the pages are still decoded: a bad file fails as bad even where OCR
         // is missing.
@@ -68,7 +83,7 @@ pub(crate) fn read_image(
         } else {
             "the image".to_owned()
         };
-        let reading = reader.read(&page, None, &label)?;
+        let reading = reader.read(PageInput::Grey(&page), None, &label)?;
         push_page(&mut out.text, &reading.text);
         out.pages
             .push(reader.provenance(page_number(number), &reading, PageImage::Upload));
@@ -150,15 +165,31 @@ pub(crate) fn read_pdf(bytes: &[u8], options: &OcrOptions) -> Result<PagedText, 
             continue;
         };
         child::announce_page(index + 1, layers.len());
-        let (image, dpi, origin) = match source.page_image(number, options) {
+        let label = format!("page {number}");
+        let reading = match source.page_image(number, options) {
             Err(ExtractError::OcrUnavailable(_)) if layer_chars > 0 => {
                 text_layer(&mut out);
                 continue;
             }
-            image => image?,
+            Err(e) => return Err(e),
+            Ok(PdfPageImage::Embedded { bytes, size, dpi }) => {
+                let limits = options.image_limits();
+                let input = PageInput::Jpeg {
+                    bytes,
+                    size,
+                    limits,
+                };
+                (
+                    reader.read(input, Some(dpi), &label)?,
+                    PageImage::EmbeddedJpeg,
+                )
+            }
+            Ok(PdfPageImage::Rendered(image)) => (
+                reader.read(PageInput::Grey(&image), Some(options.render_dpi), &label)?,
+                PageImage::Rendered,
+            ),
         };
-        let reading = reader.read(&image, Some(dpi), &format!("page {number}"))?;
-        drop(image);
+        let (reading, origin) = reading;
         // A short text layer and an OCR reading: the reading, unless it found less.
         if layer_chars > 0 && alphanumerics(&reading.text) <= layer_chars {
             text_layer(&mut out);
@@ -183,6 +214,18 @@ struct PdfPages<'a> {
     file: Option<tempfile::NamedTempFile>,
 }
 
+/// The image of a PDF page to OCR.
+enum PdfPageImage<'a> {
+    /// The page's own JPEG (checked, not decoded), its size and resolution.
+    Embedded {
+        bytes: &'a [u8],
+        size: (u32, u32),
+        dpi: u32,
+    },
+    /// The page rendered at `ocr.render_dpi`.
+    Rendered(GreyPage),
+}
+
 impl<'a> PdfPages<'a> {
     fn new(bytes: &'a [u8]) -> Self {
         Self {
@@ -192,73 +235,79 @@ impl<'a> PdfPages<'a> {
         }
     }
 
-    /// Page `number` as a grey image, its resolution and where it came from: its embedded
-    /// JPEG when the page is one, else rendered.
+    /// The image of page `number`: its embedded JPEG when the page is one, else the page
+    /// rendered.
     fn page_image(
         &mut self,
         number: u32,
         options: &OcrOptions,
-    ) -> Result<(GreyPage, u32, PageImage), ExtractError> {
-        if let Some((image, dpi)) = self.embedded(number, options) {
-            return Ok((image, dpi, PageImage::EmbeddedJpeg));
+    ) -> Result<PdfPageImage<'_>, ExtractError> {
+        let Self {
+            bytes,
+            parsed,
+            file,
+        } = self;
+        let parsed = parsed.get_or_insert_with(|| parse(bytes));
+        if let Some((doc, pages)) = parsed.as_ref()
+            && let Some((bytes, size, dpi)) = embedded(doc, pages, number, options)
+        {
+            return Ok(PdfPageImage::Embedded { bytes, size, dpi });
         }
-        if self.file.is_none() {
-            self.file = Some(scratch_copy(self.bytes)?);
+        if file.is_none() {
+            *file = Some(scratch_copy(bytes)?);
         }
-        let Some(file) = self.file.as_ref() else {
+        let Some(file) = file.as_ref() else {
             return Err(ExtractError::Failed(
                 "the PDF scratch copy went missing".into(),
             ));
         };
-        let image = render_page(file.path(), number, options)?;
-        Ok((image, options.render_dpi, PageImage::Rendered))
+        Ok(PdfPageImage::Rendered(render_page(
+            file.path(),
+            number,
+            options,
+        )?))
     }
+}
 
-    /// The page's full-page JPEG, decoded and checked like an uploaded JPEG, with its
-    /// resolution; `None` when the page is not one (or it does not decode: then the page
-    /// is rendered, and the renderer has its say).
-    fn embedded(&mut self, number: u32, options: &OcrOptions) -> Option<(GreyPage, u32)> {
-        let bytes = self.bytes;
-        let (doc, pages) = self
-            .parsed
-            .get_or_insert_with(|| {
-                // The parser already read this file once (text layers); a panic here only
-                // means no pass-through.
-                std::panic::catch_unwind(|| {
-                    let mut doc = pdf_extract::Document::load_mem(bytes).ok()?;
-                    if doc.is_encrypted() {
-                        doc.decrypt("").ok()?;
-                    }
-                    let pages = doc.get_pages();
-                    Some((doc, pages))
-                })
-                .ok()
-                .flatten()
-            })
-            .as_ref()?;
-        let page_id = *pages.get(&number)?;
-        let (jpeg, width, height, dpi) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                full_page_jpeg(doc, page_id)
-            }))
-            .ok()??;
-        if dpi < MIN_PASS_THROUGH_DPI {
-            return None;
+/// The document and its page ids, for finding embedded JPEGs; `None` when it does not
+/// parse (the parser already read it once for the text layers; a panic here only means
+/// no pass-through).
+fn parse(bytes: &[u8]) -> Option<(pdf_extract::Document, BTreeMap<u32, pdf_extract::ObjectId>)> {
+    std::panic::catch_unwind(|| {
+        let mut doc = pdf_extract::Document::load_mem(bytes).ok()?;
+        if doc.is_encrypted() {
+            doc.decrypt("").ok()?;
         }
-        let mut decoded = None;
-        let result =
-            images::for_each_page(jpeg, ImageKind::Jpeg, &options.image_limits(), |_, p| {
-                decoded = Some(p);
-                Ok(())
-            });
-        match (result, decoded) {
-            (Ok(()), Some(page)) if page.width == width && page.height == height => {
-                Some((page, dpi))
-            }
-            (result, _) => {
-                tracing::debug!(?result, "page {number}: the embedded JPEG is not used");
-                None
-            }
+        let pages = doc.get_pages();
+        Some((doc, pages))
+    })
+    .ok()
+    .flatten()
+}
+
+/// Page `number`'s full-page JPEG ([`full_page_jpeg`]), checked like an uploaded JPEG
+/// (complete, within the size limit, the size the PDF says), with its size and resolution;
+/// `None` when the page is not one or its JPEG does not pass (the page is then rendered,
+/// and the renderer has its say).
+fn embedded<'d>(
+    doc: &'d pdf_extract::Document,
+    pages: &BTreeMap<u32, pdf_extract::ObjectId>,
+    number: u32,
+    options: &OcrOptions,
+) -> Option<(&'d [u8], (u32, u32), u32)> {
+    let page_id = *pages.get(&number)?;
+    let (jpeg, width, height, dpi) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        full_page_jpeg(doc, page_id)
+    }))
+    .ok()??;
+    if dpi < MIN_PASS_THROUGH_DPI {
+        return None;
+    }
+    match images::check_jpeg(jpeg, &options.image_limits()) {
+        Ok(size) if size == (width, height) => Some((jpeg, size, dpi)),
+        checked => {
+            tracing::debug!(?checked, "page {number}: the embedded JPEG is not used");
+            None
         }
     }
 }
