@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from benchlib import CLEAN_ENV, Report, free_port, request, wait_healthy  # noqa: E402
@@ -252,8 +253,9 @@ def image_sources(doc: str) -> dict[str, int]:
     try:
         db = sqlite3.connect(f"file:{os.path.join(WORK, 'data', 'docuvault.db')}?mode=ro", uri=True)
         try:
+            # SQLite stores the ids as 16-byte blobs.
             row = db.execute("SELECT text_pages FROM documents WHERE id = ? OR id = ?",
-                             (doc, doc.replace("-", ""))).fetchone()
+                             (uuid.UUID(doc).bytes, doc)).fetchone()
         finally:
             db.close()
     except sqlite3.Error as e:

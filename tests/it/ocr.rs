@@ -1,7 +1,8 @@
 //! OCR on scans made at test time from real PDFs (the corpus of tests/extract_real.rs:
 //! Debian's texlive-fonts-recommended-doc), through the sandboxed worker exactly as the
 //! pipeline will run it: grey JPEGs at 200 dpi, quality 70, turned 1.5°; pages turned 90°
-//! and 180°; a multi-page TIFF; a PDF with a text page and a scanned page; a German page.
+//! and 180°; a multi-page TIFF; a PDF with a text page and a scanned page; a scanned PDF
+//! whose page JPEG is passed straight through; a German page.
 //! Word recall against pdftotext (or the rendered text) must average >= 0.9.
 //!
 //! Needs tesseract (eng, deu, osd), poppler-utils and ImageMagick. Without them these tests
