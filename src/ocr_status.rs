@@ -165,6 +165,9 @@ impl OcrStatus {
             render_dpi: s.render_dpi,
             tesseract: s.tesseract_command.trim().to_owned(),
             ai_fallback: None,
+            // Found once at start: no `tesseract --version` per document.
+            tesseract_version: self.probe.engine.as_ref().map(|e| e.version.clone()),
+            orientation: self.probe.orientation,
         }
     }
 
@@ -247,6 +250,12 @@ mod tests {
         // Helpers never get more memory than the child that starts them has.
         assert_eq!(s.options_for(None).page_memory_bytes, 512 * 1024 * 1024);
         assert_eq!(s.options_for(None).max_pixels, 50_000_000);
+        // The probe's findings travel with the options: nothing is asked per document.
+        assert_eq!(
+            s.options_for(None).tesseract_version.as_deref(),
+            Some("5.3.0")
+        );
+        assert!(s.options_for(None).orientation);
     }
 
     #[test]

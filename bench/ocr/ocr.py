@@ -12,11 +12,13 @@ import base64
 import json
 import os
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from benchlib import CLEAN_ENV, Report, free_port, request, wait_healthy  # noqa: E402
@@ -38,6 +40,7 @@ SANDBOX_AS_BYTES = 512 * 2**20
 SANDBOX_CPU_S = 30
 POLL_S = 0.02
 R = Report()
+TESSERACT_VERSION = ""
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -161,12 +164,18 @@ def tesseract_direct(img: str) -> tuple[int, float]:
     return tsv_confidence(p.stdout.decode(errors="replace"))
 
 
+def tesseract_version() -> str:
+    out = run(["tesseract", "--version"]).stdout.decode(errors="replace")
+    return out.splitlines()[0].split()[-1].lstrip("v")
+
+
 def worker_direct(img: str) -> None:
     """Our sandbox worker on its own (`docuvault extract-worker`, the request the server
-    sends, empty environment, no rlimits): JPEG decode + PGM + tesseract, no server."""
+    sends - with the version the server's start-up probe found -, empty environment, no
+    rlimits): JPEG decode + PGM + tesseract, no server."""
     data = open(img, "rb").read()
     header = json.dumps({"content_type": "image/jpeg", "max_chars": 1_000_000, "len": len(data),
-                         "ocr": {}}).encode()
+                         "ocr": {"tesseract_version": TESSERACT_VERSION}}).encode()
     p = subprocess.run([BIN, "extract-worker"], input=header + b"\n" + data, capture_output=True,
                        env={}, timeout=300)
     result = json.loads(p.stdout) if p.returncode == 0 else {"Err": p.stderr.decode()[-300:]}
@@ -230,9 +239,10 @@ def upload(port: int, token: str, path: str, content_type: str) -> str:
 
 
 def wait_terminal(port: int, token: str, doc: str, limit_s: float,
-                  thumbnail_seen: list[float] | None = None) -> dict:
-    """Polls until the document is processed; when `thumbnail_seen` is given, appends the
-    monotonic time its `thumbnail_url` first appeared."""
+                  thumbnail_seen: list[float] | None = None, progress: list | None = None) -> dict:
+    """Polls until the document is terminal; when `thumbnail_seen` is given, appends the
+    monotonic time its `thumbnail_url` first appeared; appends each new `progress` seen to
+    `progress`."""
     deadline = time.monotonic() + limit_s
     while True:
         status, body = request(port, "GET", f"/api/documents/{doc}", token=token)
@@ -241,11 +251,33 @@ def wait_terminal(port: int, token: str, doc: str, limit_s: float,
         d = json.loads(body)
         if thumbnail_seen is not None and not thumbnail_seen and d.get("thumbnail_url"):
             thumbnail_seen.append(time.monotonic())
+        if progress is not None and d.get("progress") and (not progress or progress[-1] != d["progress"]):
+            progress.append(d["progress"])
         if d["status"] in TERMINAL:
             return d
         if time.monotonic() > deadline:
             raise RuntimeError(f"document {doc} not processed within {limit_s:.0f} s")
         time.sleep(POLL_S)
+
+
+def image_sources(doc: str) -> dict[str, int]:
+    """Where the OCR'd page images of `doc` came from (`image` of the stored provenance,
+    which the API does not show): read from the server's SQLite file."""
+    try:
+        db = sqlite3.connect(f"file:{os.path.join(WORK, 'data', 'docuvault.db')}?mode=ro", uri=True)
+        try:
+            # SQLite stores the ids as 16-byte blobs.
+            row = db.execute("SELECT text_pages FROM documents WHERE id = ? OR id = ?",
+                             (uuid.UUID(doc).bytes, doc)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        return {f"unknown ({e})": 0}
+    counts: dict[str, int] = {}
+    for p in json.loads(row[0]) if row and row[0] else []:
+        if p.get("source") == "ocr":
+            counts[p.get("image", "?")] = counts.get(p.get("image", "?"), 0) + 1
+    return counts
 
 
 def text_of(port: int, token: str, doc: str) -> dict:
@@ -400,6 +432,8 @@ def main() -> int:
     with open(big_pdf, "wb") as f:
         f.write(jpeg_pdf([open(i, "rb").read() for i in big], DPI))
     w, h, _ = jpeg_size(open(small[0], "rb").read())
+    global TESSERACT_VERSION
+    TESSERACT_VERSION = tesseract_version()
 
     R.out(f"bench/ocr: scans through the OCR pipeline vs plain tesseract")
     header()
@@ -453,7 +487,7 @@ def main() -> int:
         R.out(f"1. pages per second, sequential, one page at a time ({PAGES} pages, the three in turn)")
         R.out(f"  tesseract IMG stdout -l eng --psm 3 tsv, OMP_THREAD_LIMIT=1 (baseline): "
               f"{direct_s:6.2f} s = {PAGES / direct_s:5.3f} pages/s, median {statistics.median(times['tesseract']):.2f} s/page;"
-              f" mean conf {statistics.mean(c for _, c in direct_readings):.1f}, {low} pages below 70 (our engine reads those twice, the second time --psm 1)")
+              f" mean conf {statistics.mean(c for _, c in direct_readings):.1f}, {low} pages below 70 (our engine checks those for a turned page: -l osd --psm 0 on a crop)")
         R.out(f"  docuvault extract-worker alone (decode + PGM + tesseract):      "
               f"{worker_s:6.2f} s = {PAGES / worker_s:5.3f} pages/s, median {statistics.median(times['worker']):.2f} s/page")
         R.out(f"  pipeline: upload-url + PUT + confirm, poll GET /api/documents/{{id}} every "
@@ -469,7 +503,7 @@ def main() -> int:
                     retried += bool(p.get("orientation_detected"))
         ratio = direct_s / pipe_s
         R.out(f"    statuses {sorted({d['status'] for _, d in docs})}; mean conf "
-              f"{statistics.mean(confs) if confs else 0:.1f}; second (--psm 1) reading kept on {retried} pages")
+              f"{statistics.mean(confs) if confs else 0:.1f}; turned and read again on {retried} pages")
         R.out(f"  overhead per page: worker - tesseract {(worker_s - direct_s) / PAGES * 1000:+.0f} ms, "
               f"pipeline - worker {(pipe_s - worker_s) / PAGES * 1000:+.0f} ms")
         for reason in failed:
@@ -483,9 +517,10 @@ def main() -> int:
         R.out(f"3. a {BIG_PAGES}-page scanned PDF end to end (upload -> terminal)")
         t0 = time.perf_counter()
         doc = upload(server.port, token, big_pdf, "application/pdf")
-        seen: list[float] = []
+        thumb_seen: list[float] = []
+        seen: list = []
         mono0 = time.monotonic()
-        d = wait_terminal(server.port, token, doc, 3600, thumbnail_seen=seen)
+        d = wait_terminal(server.port, token, doc, 3600, thumbnail_seen=thumb_seen, progress=seen)
         big_s = time.perf_counter() - t0
         text = text_of(server.port, token, doc)
         src = [p.get("source") for p in text.get("pages") or []]
@@ -493,14 +528,18 @@ def main() -> int:
         ok_big = d["status"] in ("classified", "unclassified")
         R.out(f"  status {d['status']}{' (' + str(d.get('status_reason')) + ')' if d.get('status_reason') else ''} "
               f"after {big_s:.1f} s = {BIG_PAGES / big_s:5.3f} pages/s; {src.count('ocr')} pages OCR'd, "
-              f"{len((text.get('text') or '').split())} words; second (--psm 1) reading kept on {big_retried} pages")
+              f"{len((text.get('text') or '').split())} words; turned and read again on {big_retried} pages")
         est = BIG_PAGES * statistics.median(times["tesseract"])
         R.out(f"  for scale: plain tesseract at 1. took {statistics.median(times['tesseract']):.2f} s/page "
               f"on the {DPI} dpi JPEGs, {est:.0f} s for {BIG_PAGES} pages ({big_s / est:.2f}x of that);")
-        R.out(f"  PDF pages are rendered (pdftoppm, ocr.render_dpi = 300) before OCR whatever the "
-              f"scan's own {DPI} dpi: {(300 / DPI) ** 2:.2f}x the pixels")
-        R.out(f"  thumbnail_url there {seen[0] - mono0:.2f} s after the confirm (made before the "
-              f"text is read)" if seen else "  thumbnail_url never appeared")
+        sources = image_sources(doc)
+        R.out(f"  page images: {', '.join(f'{n} {k}' for k, n in sorted(sources.items())) or 'none'} "
+              f"(embedded_jpeg: the page's own {DPI} dpi JPEG passed through; rendered: pdftoppm at 300 dpi)")
+        R.out(f"  progress seen while polling: {len(seen)} values"
+              + (f", first {seen[0]}, last {seen[-1]}" if seen else "")
+              + f"; after the end: {d.get('progress')}")
+        R.out(f"  thumbnail_url there {thumb_seen[0] - mono0:.2f} s after the confirm (made before the "
+              f"text is read)" if thumb_seen else "  thumbnail_url never appeared")
         R.out(f"  ended classified/unclassified: {'PASS' if ok_big else 'FAIL'}")
     finally:
         if sampler:

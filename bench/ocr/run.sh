@@ -29,12 +29,14 @@
 #      of the server's descendants (extract-worker, tesseract, pdftoppm) from /proc, and the
 #      peak sum of their VmRSS at one moment; target < 400 MiB
 #   5. the BIG_PAGES-page scanned PDF end to end: upload -> classified/unclassified,
-#      seconds and pages per second
+#      seconds and pages per second; where its page images came from (the embedded JPEG
+#      passed through, or rendered; read from the server's SQLite file), the "page i of n"
+#      progress the document showed while polled, and how soon after the confirm its
+#      thumbnail_url appears (the thumbnail is made before the text)
 #   6. thumbnails: the first page of each real corpus PDF through the sandbox worker exactly
 #      as the server runs it (`docuvault extract-worker`, the thumbnail request, empty
 #      environment, the child's rlimits), THUMB_ROUNDS (5) times each in turn, spawn to
-#      answer: p50/p95 against the target p95 < 300 ms; and in 5. how soon after the confirm
-#      the 50-page PDF's thumbnail_url appears (the thumbnail is made before the text)
+#      answer: p50/p95 against the target p95 < 300 ms
 #   prints the report with PASS/FAIL and writes it to bench/out/ocr.txt (git-ignored).
 #
 # Knobs: PAGES (10) BIG_PAGES (50) DPI (200) SERVER_ENV="K=V .." (extra server environment,

@@ -14,6 +14,7 @@ mod m20261206_000005_upload_reservations;
 mod m20261206_000006_job_ticks;
 mod m20261206_000007_ocr;
 mod m20261206_000008_thumbnails;
+mod m20261206_000009_progress;
 mod m20261206_000010_ocr_ai_fallback;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_job_ticks::Migration),
             Box::new(m20261206_000007_ocr::Migration),
             Box::new(m20261206_000008_thumbnails::Migration),
+            Box::new(m20261206_000009_progress::Migration),
             Box::new(m20261206_000010_ocr_ai_fallback::Migration),
         ]
     }

@@ -106,6 +106,8 @@ mod tests {
             status_reason: None,
             thumbnail_key: None,
             thumbnail_error: None,
+            progress_page: None,
+            progress_pages: None,
             created_at: now,
             updated_at: now,
         }

@@ -13,7 +13,9 @@
 //!
 //! `status_reason` says why a processed document has no text when it is not the file's
 //! fault (a scan on a server without OCR): set by [`park`], cleared by every other
-//! transition out of processing and by [`requeue`].
+//! transition out of processing and by [`requeue`]. `progress_page`/`progress_pages` (the
+//! page OCR is reading, written by the pipeline while it holds its claim) are cleared by
+//! [`claim`] and by every transition out of processing.
 //!
 //! A document enters as `pending` (the row `service::create_upload` inserts). The
 //! sweeper `redispatch`es lapsed `queued`/`processing` rows and `fail_exhausted`s those
@@ -53,6 +55,12 @@ fn no_time() -> Expr {
 
 fn no_reason() -> Expr {
     Expr::value(Option::<StatusReason>::None)
+}
+
+/// `progress_page`/`progress_pages` cleared: a claim starts without progress, and every
+/// way out of processing ends it.
+fn no_progress() -> Expr {
+    Expr::value(Option::<i32>::None)
 }
 
 /// Takes the row of a pending upload for this transaction (a write that changes nothing
@@ -134,6 +142,8 @@ pub async fn claim(
             Expr::col(documents::Column::Attempts).add(1),
         )
         .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(documents::Column::UpdatedAt, Expr::value(now))
         .filter(documents::Column::Id.eq(id))
         .filter(claimable)
@@ -194,6 +204,8 @@ pub async fn finish(
         )
         .col_expr(documents::Column::StatusReason, no_reason())
         .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(
             documents::Column::UpdatedAt,
             Expr::value(crate::time::now()),
@@ -232,6 +244,8 @@ pub async fn park(
         .col_expr(documents::Column::StatusReason, Expr::value(reason))
         .col_expr(documents::Column::LastError, Expr::value(message))
         .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(
             documents::Column::UpdatedAt,
             Expr::value(crate::time::now()),
@@ -326,6 +340,8 @@ async fn leave_processing(
         .col_expr(documents::Column::LastError, Expr::value(reason))
         .col_expr(documents::Column::StatusReason, no_reason())
         .col_expr(documents::Column::LeaseExpiresAt, lease)
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(
             documents::Column::UpdatedAt,
             Expr::value(crate::time::now()),
@@ -383,6 +399,8 @@ pub async fn redispatch(
             Expr::value(DocumentStatus::Queued),
         )
         .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(documents::Column::UpdatedAt, Expr::value(now))
         .filter(documents::Column::Id.eq(id))
         .filter(documents::Column::Status.is_in(IN_PROCESSING))
@@ -409,6 +427,8 @@ pub async fn fail_exhausted(
         )
         .col_expr(documents::Column::LastError, Expr::value(reason))
         .col_expr(documents::Column::LeaseExpiresAt, no_time())
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(documents::Column::UpdatedAt, Expr::value(now))
         .filter(documents::Column::Status.is_in(IN_PROCESSING))
         .filter(lease_lapsed(now))

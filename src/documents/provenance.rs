@@ -78,6 +78,7 @@ impl From<PageSource> for PageProvenance {
                 languages,
                 mean_confidence,
                 orientation_detected,
+                ..
             } => Self {
                 page: p.page,
                 source: TextSource::Ocr,

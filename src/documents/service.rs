@@ -181,6 +181,8 @@ pub async fn create_upload(
         status_reason: Set(None),
         thumbnail_key: Set(None),
         thumbnail_error: Set(None),
+        progress_page: Set(None),
+        progress_pages: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

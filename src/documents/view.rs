@@ -70,6 +70,26 @@ impl From<DocumentTopic> for DocumentTopicView {
     }
 }
 
+/// How far processing has read a document page by page (OCR): "page 3 of 12".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentProgress {
+    /// The page being read (1-based).
+    #[schema(minimum = 1)]
+    pub page: i32,
+    /// Pages in the document.
+    #[schema(minimum = 1)]
+    pub pages: i32,
+}
+
+impl DocumentProgress {
+    fn of(page: Option<i32>, pages: Option<i32>) -> Option<Self> {
+        match (page, pages) {
+            (Some(page), Some(pages)) if page >= 1 && page <= pages => Some(Self { page, pages }),
+            _ => None,
+        }
+    }
+}
+
 /// A document's metadata.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
@@ -121,6 +141,11 @@ pub struct DocumentView {
     pub created_at: DateTime<Utc>,
     /// Last changed at.
     pub updated_at: DateTime<Utc>,
+    /// While `processing` reads a scan page by page (OCR): which page of how many, for
+    /// "reading text (page 3 of 12)"; updated at most once a second. Null otherwise
+    /// (and cleared when processing ends).
+    #[schema(required = true)]
+    pub progress: Option<DocumentProgress>,
 }
 
 impl DocumentView {
@@ -148,6 +173,7 @@ impl DocumentView {
             thumbnail_url,
             created_at: d.created_at,
             updated_at: d.updated_at,
+            progress: DocumentProgress::of(d.progress_page, d.progress_pages),
         }
     }
 

@@ -44,6 +44,10 @@ pub struct Model {
     /// automatically (re-classify tries again).
     #[sea_orm(column_type = "Text", nullable)]
     pub thumbnail_error: Option<String>,
+    /// While in processing: the page the OCR is reading, of `progress_pages`; null otherwise.
+    pub progress_page: Option<i32>,
+    /// While in processing: the pages of the document being read page by page.
+    pub progress_pages: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

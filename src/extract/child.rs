@@ -50,13 +50,43 @@ pub(crate) fn report_progress() {
 }
 
 fn announce(program: &Path) {
+    let name = program
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    progress_line(&name);
+}
+
+/// Announces that page `page` of `pages` is being read (OCR), for the parent to show:
+/// a [`PROGRESS_PREFIX`] line `page 3 of 12` ([`PageProgress::parse`]).
+pub(crate) fn announce_page(page: usize, pages: usize) {
+    progress_line(&format!("page {page} of {pages}"));
+}
+
+fn progress_line(what: &str) {
     if REPORT_PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
-        let name = program
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{PROGRESS_PREFIX} {name}");
+        let _ = writeln!(err, "{PROGRESS_PREFIX} {what}");
         let _ = err.flush();
+    }
+}
+
+/// Which page of how many the extraction worker is reading (OCR), as it announced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageProgress {
+    /// 1-based page number.
+    pub page: u32,
+    /// Pages in the document.
+    pub pages: u32,
+}
+
+impl PageProgress {
+    /// Reads a progress line of the worker's stderr (`docuvault-progress: page 3 of 12`);
+    /// `None` for any other line, including the announcement of a helper run.
+    pub fn parse(line: &[u8]) -> Option<Self> {
+        let rest = std::str::from_utf8(line.strip_prefix(PROGRESS_PREFIX.as_bytes())?).ok()?;
+        let (page, pages) = rest.trim().strip_prefix("page ")?.split_once(" of ")?;
+        let (page, pages) = (page.parse().ok()?, pages.parse().ok()?);
+        (page >= 1 && page <= pages).then_some(Self { page, pages })
     }
 }
 
@@ -345,6 +375,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "1:");
+    }
+
+    #[test]
+    fn page_progress_lines_parse() {
+        assert_eq!(
+            PageProgress::parse(b"docuvault-progress: page 3 of 12\n"),
+            Some(PageProgress { page: 3, pages: 12 })
+        );
+        assert_eq!(
+            PageProgress::parse(b"docuvault-progress: tesseract\n"),
+            None
+        );
+        assert_eq!(
+            PageProgress::parse(b"docuvault-progress: page 13 of 12"),
+            None
+        );
+        assert_eq!(
+            PageProgress::parse(b"docuvault-progress: page 0 of 12"),
+            None
+        );
+        assert_eq!(PageProgress::parse(b"page 1 of 2"), None);
     }
 
     #[test]

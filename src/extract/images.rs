@@ -57,6 +57,126 @@ impl GreyPage {
         let complete = fields[0] == "P5" && fields[3] == "255" && pgm.len() == pos + 1 + pixels;
         complete.then_some(Self { width, height, pgm })
     }
+
+    /// The pixels, row by row (the PGM without its header).
+    pub(crate) fn luma(&self) -> &[u8] {
+        let pixels = self.width as usize * self.height as usize;
+        &self.pgm[self.pgm.len() - pixels..]
+    }
+
+    /// The page turned clockwise by `degrees` (90, 180 or 270; anything else: a copy).
+    pub(crate) fn rotated_clockwise(&self, degrees: u32) -> Self {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let src = self.luma();
+        let mut out = vec![0u8; src.len()];
+        match degrees % 360 {
+            90 => {
+                // Source (x, y) goes to (h - 1 - y, x) in a page h wide.
+                for (y, row) in src.chunks_exact(w).enumerate() {
+                    for (x, &p) in row.iter().enumerate() {
+                        out[x * h + (h - 1 - y)] = p;
+                    }
+                }
+                Self::new(self.height, self.width, &out)
+            }
+            180 => {
+                out.copy_from_slice(src);
+                out.reverse();
+                Self::new(self.width, self.height, &out)
+            }
+            270 => {
+                // Source (x, y) goes to (y, w - 1 - x) in a page h wide.
+                for (y, row) in src.chunks_exact(w).enumerate() {
+                    for (x, &p) in row.iter().enumerate() {
+                        out[(w - 1 - x) * h + y] = p;
+                    }
+                }
+                Self::new(self.height, self.width, &out)
+            }
+            _ => Self::new(self.width, self.height, src),
+        }
+    }
+
+    /// The rectangle at (`left`, `top`) of `width` × `height` pixels, clamped to the page.
+    pub(crate) fn cropped(&self, left: u32, top: u32, width: u32, height: u32) -> Self {
+        let left = left.min(self.width.saturating_sub(1));
+        let top = top.min(self.height.saturating_sub(1));
+        let width = width.clamp(1, self.width - left);
+        let height = height.clamp(1, self.height - top);
+        let (l, w, stride) = (left as usize, width as usize, self.width as usize);
+        let mut out = Vec::with_capacity(w * height as usize);
+        for row in self
+            .luma()
+            .chunks_exact(stride)
+            .skip(top as usize)
+            .take(height as usize)
+        {
+            out.extend_from_slice(&row[l..l + w]);
+        }
+        Self::new(width, height, &out)
+    }
+}
+
+/// The number of pages of `bytes` (declared as `kind`), from the headers alone: for a
+/// TIFF the page cap and every page's size are checked before any pixel is decoded (its
+/// directories are walked without reading their images).
+pub(crate) fn count_pages(
+    bytes: &[u8],
+    kind: ImageKind,
+    limits: &ImageLimits,
+) -> Result<usize, ExtractError> {
+    check_kind(bytes, kind)?;
+    if kind != ImageKind::Tiff {
+        // One page, whose size is checked from its header before it is decoded.
+        return Ok(1);
+    }
+    let unreadable =
+        |e: tiff::TiffError| ExtractError::Failed(format!("the TIFF image cannot be read: {e}"));
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(unreadable)?;
+    let mut number = 0usize;
+    loop {
+        number += 1;
+        if number > limits.max_pages {
+            return Err(too_many_pages(limits));
+        }
+        let (width, height) = decoder.dimensions().map_err(unreadable)?;
+        check_size(
+            &format!("page {number} of the TIFF image"),
+            width,
+            height,
+            limits,
+        )?;
+        if !decoder.more_images() {
+            return Ok(number);
+        }
+        decoder.next_image().map_err(unreadable)?;
+    }
+}
+
+/// Checks a JPEG without decoding it, for handing it to tesseract as it is: its type, its
+/// size from the header (within the limits) and that it is complete (see [`single`],
+/// which does the same before decoding). Returns its width and height.
+pub(crate) fn check_jpeg(bytes: &[u8], limits: &ImageLimits) -> Result<(u32, u32), ExtractError> {
+    check_kind(bytes, ImageKind::Jpeg)?;
+    let what = "JPEG image";
+    let (width, height) =
+        image::ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Jpeg)
+            .into_dimensions()
+            .map_err(|e| ExtractError::Failed(format!("the {what} cannot be read: {e}")))?;
+    check_size(what, width, height, limits)?;
+    if !jpeg_is_complete(bytes) {
+        return Err(ExtractError::Failed(format!(
+            "the {what} is truncated (it has no end-of-image marker)"
+        )));
+    }
+    Ok((width, height))
+}
+
+fn too_many_pages(limits: &ImageLimits) -> ExtractError {
+    ExtractError::Failed(format!(
+        "the TIFF image has more than {} pages, the most read from one document",
+        limits.max_pages
+    ))
 }
 
 /// Calls `page` with each page of `bytes` (declared as `kind`), in order, decoding one at
@@ -229,10 +349,7 @@ fn tiff_pages(
     loop {
         number += 1;
         if number > limits.max_pages {
-            return Err(ExtractError::Failed(format!(
-                "the TIFF image has more than {} pages, the most read from one document",
-                limits.max_pages
-            )));
+            return Err(too_many_pages(limits));
         }
         let what = format!("page {number} of the TIFF image");
         let (width, height) = decoder.dimensions().map_err(unreadable)?;
@@ -381,6 +498,72 @@ mod tests {
         assert_eq!(all[6], (7, 8, 6));
         let err = pages_of(&bytes, ImageKind::Tiff, &LIMITS).unwrap_err();
         assert!(err.to_string().contains("more than 5 pages"), "{err}");
+        // Counted from the directories alone, with the same cap.
+        let seven = ImageLimits {
+            max_pages: 7,
+            ..LIMITS
+        };
+        assert_eq!(count_pages(&bytes, ImageKind::Tiff, &seven).unwrap(), 7);
+        let err = count_pages(&bytes, ImageKind::Tiff, &LIMITS).unwrap_err();
+        assert!(err.to_string().contains("more than 5 pages"), "{err}");
+    }
+
+    fn grey(width: u32, height: u32, luma: &[u8]) -> GreyPage {
+        GreyPage::new(width, height, luma)
+    }
+
+    #[test]
+    fn pages_turn_clockwise_and_crop() {
+        // 3 × 2:  1 2 3
+        //         4 5 6
+        let page = grey(3, 2, &[1, 2, 3, 4, 5, 6]);
+        let quarter = page.rotated_clockwise(90);
+        assert_eq!((quarter.width, quarter.height), (2, 3));
+        assert_eq!(quarter.luma(), [4, 1, 5, 2, 6, 3]);
+        let half = page.rotated_clockwise(180);
+        assert_eq!((half.width, half.height), (3, 2));
+        assert_eq!(half.luma(), [6, 5, 4, 3, 2, 1]);
+        let three = page.rotated_clockwise(270);
+        assert_eq!((three.width, three.height), (2, 3));
+        assert_eq!(three.luma(), [3, 6, 2, 5, 1, 4]);
+        assert_eq!(three.rotated_clockwise(90).luma(), page.luma());
+        assert!(three.pgm.starts_with(b"P5\n2 3\n255\n"));
+        let crop = page.cropped(1, 0, 2, 2);
+        assert_eq!((crop.width, crop.height), (2, 2));
+        assert_eq!(crop.luma(), [2, 3, 5, 6]);
+        // Clamped to the page.
+        let edge = page.cropped(2, 1, 10, 10);
+        assert_eq!(edge.luma(), [6]);
+    }
+
+    #[test]
+    fn a_jpeg_is_checked_without_decoding() {
+        let mut out = Cursor::new(Vec::new());
+        image::GrayImage::from_fn(40, 30, |x, y| image::Luma([(x * y % 256) as u8]))
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .unwrap();
+        let jpeg = out.into_inner();
+        assert_eq!(check_jpeg(&jpeg, &LIMITS).unwrap(), (40, 30));
+        let cut = check_jpeg(&jpeg[..jpeg.len() - 10], &LIMITS).unwrap_err();
+        assert!(cut.to_string().contains("truncated"), "{cut}");
+        let small = ImageLimits {
+            max_pixels: 100,
+            ..LIMITS
+        };
+        let big = check_jpeg(&jpeg, &small).unwrap_err();
+        assert!(big.to_string().contains("too large"), "{big}");
+        let png = check_jpeg(&png(4, 4), &LIMITS).unwrap_err();
+        assert!(matches!(png, ExtractError::TypeMismatch { .. }), "{png}");
+    }
+
+    #[test]
+    fn pages_are_counted_from_the_headers() {
+        assert_eq!(
+            count_pages(&png(30, 20), ImageKind::Png, &LIMITS).unwrap(),
+            1
+        );
+        let err = count_pages(&png(30, 20), ImageKind::Jpeg, &LIMITS).unwrap_err();
+        assert!(matches!(err, ExtractError::TypeMismatch { .. }), "{err}");
     }
 
     #[test]

@@ -50,8 +50,8 @@ mod pdf;
 pub mod sandbox;
 mod scan;
 mod text;
-pub mod vision;
 pub mod thumbnail;
+pub mod vision;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -62,13 +62,89 @@ fn builtin(bytes: &[u8]) -> Result<String, ExtractError> {
     Ok(compose_glyphs(&text))
 }
 
-/// The text layer of each page (the built-in parser; already [`check`]ed).
+/// The text layer of each page (the built-in parser; already [`check`]ed), in one pass
+/// over the document: pdf-extract's own page-by-page reading walks the whole page tree
+/// for every page, quadratic in the pages (minutes for a PDF of thousands of pages).
 pub(crate) fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
+    use std::{cell::RefCell, rc::Rc};
+    let read_err =
+        |e: &dyn std::fmt::Display| ExtractError::Failed(format!("the PDF could not be read: {e}"));
     contain_panic("PDF", || {
-        pdf_extract::extract_text_from_mem_by_pages(bytes)
-            .map_err(|e| ExtractError::Failed(format!("the PDF could not be read: {e}")))
+        let mut doc = pdf_extract::Document::load_mem(bytes).map_err(|e| read_err(&e))?;
+        if doc.is_encrypted() {
+            doc.decrypt("").map_err(|e| read_err(&e))?;
+        }
+        let pages = Rc::new(RefCell::new(Vec::new()));
+        let mut sink = PageSink(Rc::clone(&pages));
+        let mut out = PerPage {
+            pages: Rc::clone(&pages),
+            text: pdf_extract::PlainTextOutput::new(&mut sink as &mut dyn std::io::Write),
+        };
+        pdf_extract::output_doc(&doc, &mut out).map_err(|e| read_err(&e))?;
+        drop(out);
+        let pages = pages.take();
+        Ok(pages
+            .iter()
+            .map(|p| compose_glyphs(&String::from_utf8_lossy(p)))
+            .collect())
     })
-    .map(|pages| pages.iter().map(|p| compose_glyphs(p)).collect())
+}
+
+/// Where [`PerPage`]'s text goes: appended to the last page.
+struct PageSink(std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>);
+
+impl std::io::Write for PageSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(page) = self.0.borrow_mut().last_mut() {
+            page.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// pdf-extract's plain-text output, starting a new page of text at each page.
+struct PerPage<'a> {
+    pages: std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>,
+    text: pdf_extract::PlainTextOutput<&'a mut dyn std::io::Write>,
+}
+
+impl pdf_extract::OutputDev for PerPage<'_> {
+    fn begin_page(
+        &mut self,
+        page_num: u32,
+        media_box: &pdf_extract::MediaBox,
+        art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.pages.borrow_mut().push(Vec::new());
+        self.text.begin_page(page_num, media_box, art_box)
+    }
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.text.end_page()
+    }
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.text
+            .output_character(trm, width, spacing, font_size, char)
+    }
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.text.begin_word()
+    }
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.text.end_word()
+    }
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.text.end_line()
+    }
 }
 
 /// The text of each page read by poppler's `pdftotext`, when installed and it succeeds

@@ -151,7 +151,23 @@ pub async fn extract_in_child_with_ocr(
     limits: &SandboxLimits,
     ocr: Option<&OcrOptions>,
 ) -> Result<Extracted, ExtractError> {
-    run_child(exe, content_type, bytes, limits, ocr, None).await
+    extract_in_child_reporting(exe, content_type, bytes, limits, ocr, None).await
+}
+
+/// Which page of how many the worker is reading (OCR).
+pub use super::child::PageProgress;
+
+/// [`extract_in_child_with_ocr`], publishing each page the worker announces it is reading
+/// to `pages` (the latest one wins; nothing for documents without OCR).
+pub async fn extract_in_child_reporting(
+    exe: &Path,
+    content_type: &str,
+    bytes: &[u8],
+    limits: &SandboxLimits,
+    ocr: Option<&OcrOptions>,
+    pages: Option<&tokio::sync::watch::Sender<Option<PageProgress>>>,
+) -> Result<Extracted, ExtractError> {
+    run_child(exe, content_type, bytes, limits, ocr, None, pages).await
 }
 
 /// The thumbnail of `bytes` (declared as `content_type`), made in a child process running
@@ -163,7 +179,7 @@ pub async fn thumbnail_in_child(
     limits: &SandboxLimits,
     options: &ThumbnailOptions,
 ) -> Result<Thumbnail, ExtractError> {
-    run_child(exe, content_type, bytes, limits, None, Some(options)).await
+    run_child(exe, content_type, bytes, limits, None, Some(options), None).await
 }
 
 /// Runs the worker on one request and reads its answer, `Result<T, ExtractError>`.
@@ -174,6 +190,7 @@ async fn run_child<T: DeserializeOwned>(
     limits: &SandboxLimits,
     ocr: Option<&OcrOptions>,
     thumbnail: Option<&ThumbnailOptions>,
+    pages: Option<&tokio::sync::watch::Sender<Option<PageProgress>>>,
 ) -> Result<T, ExtractError> {
     let kind = Kind::from_content_type(content_type)
         .ok_or_else(|| ExtractError::Unsupported(content_type.to_owned()))?;
@@ -223,7 +240,8 @@ async fn run_child<T: DeserializeOwned>(
         );
 
     let started = std::time::Instant::now();
-    let (progress_tx, mut progress) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (progress_tx, mut progress) =
+        tokio::sync::mpsc::unbounded_channel::<Option<PageProgress>>();
     let io = async {
         let write = async move {
             // A child that dies early closes its stdin: the error is reported via its status.
@@ -247,7 +265,10 @@ async fn run_child<T: DeserializeOwned>(
     let outcome = loop {
         tokio::select! {
             v = &mut io => break Some(v),
-            Some(()) = progress.recv() => {
+            Some(page) = progress.recv() => {
+                if let (Some(page), Some(pages)) = (page, pages) {
+                    pages.send_replace(Some(page));
+                }
                 progressed = ocr.is_some();
                 deadline = deadline
                     .max(tokio::time::Instant::now() + clock.per_helper)
@@ -342,11 +363,11 @@ impl OcrClock {
 }
 
 /// Reads the child's stderr like [`read_bounded`], sending one message per progress line
-/// (which is not kept).
+/// (which is not kept): the page it announces, if any.
 async fn read_stderr<R: AsyncRead + Unpin>(
     r: R,
     limit: usize,
-    progress: tokio::sync::mpsc::UnboundedSender<()>,
+    progress: tokio::sync::mpsc::UnboundedSender<Option<PageProgress>>,
 ) -> (Vec<u8>, bool) {
     use tokio::io::AsyncBufReadExt as _;
     let mut reader = tokio::io::BufReader::new(r);
@@ -365,7 +386,7 @@ async fn read_stderr<R: AsyncRead + Unpin>(
             Ok(_) => {}
         }
         if line.starts_with(super::child::PROGRESS_PREFIX.as_bytes()) {
-            let _ = progress.send(());
+            let _ = progress.send(PageProgress::parse(&line));
         } else if kept.len() + line.len() > limit {
             overflow = true;
         } else {

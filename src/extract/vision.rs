@@ -153,6 +153,14 @@ impl Picker {
         self.request.is_some()
     }
 
+    /// Whether a page read with mean word confidence `confidence` may be taken (worth
+    /// decoding its image for [`Self::offer`]).
+    pub fn wants(&self, confidence: f32) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|r| confidence < r.below_confidence)
+    }
+
     /// Offers page `page`, read by Tesseract with mean word confidence `confidence`.
     pub fn offer(&mut self, page: u32, image: &GreyPage, confidence: f32) {
         let Some(request) = &self.request else {

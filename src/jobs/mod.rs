@@ -7,6 +7,6 @@ pub mod cleanup;
 pub mod pipeline;
 pub mod scans;
 pub mod scheduler;
-pub mod vision;
 pub mod thumbnails;
+pub mod vision;
 pub mod worker;

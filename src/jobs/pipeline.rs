@@ -25,7 +25,7 @@ use crate::domain::ObjectKey;
 use crate::entities::{
     DocumentStatus, StatusReason, TopicSource, document_topics, documents, topics,
 };
-use crate::extract::sandbox::{SandboxLimits, extract_in_child_with_ocr};
+use crate::extract::sandbox::SandboxLimits;
 use crate::state::AppState;
 use crate::topics::service::{self as topics_service, TopicName};
 
@@ -111,7 +111,8 @@ async fn retry_later(
     Ok(())
 }
 
-/// Runs extraction in the sandbox child, OCR'ing scans with the owner's languages.
+/// Runs extraction in the sandbox child, OCR'ing scans with the owner's languages and
+/// recording which page it reads (`jobs::scans::extract_with_progress`).
 async fn extract(
     state: &AppState,
     doc: &documents::Model,
@@ -126,7 +127,7 @@ async fn extract(
         })?,
         exe => std::path::PathBuf::from(exe),
     };
-    extract_in_child_with_ocr(&exe, &doc.content_type, bytes, &limits, Some(ocr)).await
+    crate::jobs::scans::extract_with_progress(&state.db, doc, &exe, bytes, &limits, ocr).await
 }
 
 /// Processes one document end to end. Errors are infrastructure failures (database or

@@ -1,7 +1,8 @@
 //! OCR on scans made at test time from real PDFs (the corpus of tests/extract_real.rs:
 //! Debian's texlive-fonts-recommended-doc), through the sandboxed worker exactly as the
 //! pipeline will run it: grey JPEGs at 200 dpi, quality 70, turned 1.5°; pages turned 90°
-//! and 180°; a multi-page TIFF; a PDF with a text page and a scanned page; a German page.
+//! and 180°; a multi-page TIFF; a PDF with a text page and a scanned page; a scanned PDF
+//! whose page JPEG is passed straight through; a German page.
 //! Word recall against pdftotext (or the rendered text) must average >= 0.9.
 //!
 //! Needs tesseract (eng, deu, osd), poppler-utils and ImageMagick. Without them these tests
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use docuvault::extract::ocr::PageImage;
 use docuvault::extract::sandbox::{SandboxLimits, extract_in_child_with_ocr};
 use docuvault::extract::{ExtractError, Extracted, OcrOptions, PageText};
 
@@ -231,6 +233,21 @@ async fn pages_turned_90_and_180_degrees_still_read() {
         let r = recall(&reference, &got.text);
         eprintln!("turned {degrees}°: recall {r:.3}");
         recalls.push(r);
+        // Upside down and turned 270° read as garbage as laid out: orientation detection
+        // found the turn and the page was read again, upright.
+        if degrees != 90.0 {
+            assert!(
+                matches!(
+                    got.pages[0].how,
+                    PageText::Ocr {
+                        orientation_detected: true,
+                        ..
+                    }
+                ),
+                "turned {degrees}°: {:?}",
+                got.pages[0]
+            );
+        }
     }
     let mean = recalls.iter().sum::<f64>() / recalls.len() as f64;
     assert!(mean >= 0.9, "mean word recall {mean:.3} ({recalls:?})");
@@ -312,14 +329,67 @@ async fn a_pdf_with_a_text_page_and_a_scanned_page() {
     assert!(recall(&pdftotext_page(&scanned_from, 3), &plain.text) < 0.5);
 }
 
+#[tokio::test]
+async fn a_scanned_pdf_page_passes_its_jpeg_straight_through() {
+    let Some(corpus) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = corpus.join("pdf/txfontsdoc.pdf");
+    let jpeg = std::fs::read(scan(&pdf, 3, 1.5, dir.path())).unwrap();
+
+    // One JPEG over the whole page, as scanners and img2pdf write it: read as it is.
+    let got = ocr("application/pdf", &jpeg_pdf(&jpeg, 200), "eng")
+        .await
+        .unwrap();
+    assert_eq!(got.pages.len(), 1, "{:?}", got.pages);
+    assert_ocr_page(&got, 0, "eng");
+    assert!(
+        matches!(
+            got.pages[0].how,
+            PageText::Ocr {
+                image: Some(PageImage::EmbeddedJpeg),
+                ..
+            }
+        ),
+        "{:?}",
+        got.pages[0]
+    );
+    let r = recall(&pdftotext_page(&pdf, 3), &got.text);
+    eprintln!("embedded JPEG passed through: recall {r:.3}");
+    assert!(r >= 0.9, "word recall {r:.3}");
+
+    // The same JPEG drawn over only part of the page is not the page: rendered.
+    let got = ocr("application/pdf", &jpeg_pdf_drawn(&jpeg, 200, 0.5), "eng")
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            got.pages[0].how,
+            PageText::Ocr {
+                image: Some(PageImage::Rendered),
+                ..
+            }
+        ),
+        "{:?}",
+        got.pages[0]
+    );
+    assert!(!got.text.trim().is_empty());
+}
+
 /// A one-page PDF showing a grey JPEG at `dpi`, like a scanner writes (no text layer).
 pub(crate) fn jpeg_pdf(jpeg: &[u8], dpi: u32) -> Vec<u8> {
+    jpeg_pdf_drawn(jpeg, dpi, 1.0)
+}
+
+/// [`jpeg_pdf`] with the image drawn at `scale` of the page's size (from its lower left
+/// corner).
+fn jpeg_pdf_drawn(jpeg: &[u8], dpi: u32, scale: f32) -> Vec<u8> {
     let (w, h) =
         image::ImageReader::with_format(std::io::Cursor::new(jpeg), image::ImageFormat::Jpeg)
             .into_dimensions()
             .unwrap();
     let (pw, ph) = (w * 72 / dpi, h * 72 / dpi);
-    let content = format!("q {pw} 0 0 {ph} 0 0 cm /Im0 Do Q");
+    let (dw, dh) = (pw as f32 * scale, ph as f32 * scale);
+    let content = format!("q {dw} 0 0 {dh} 0 0 cm /Im0 Do Q");
     let mut pdf = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     let mut object = |pdf: &mut Vec<u8>, body: &[u8]| {

@@ -568,3 +568,205 @@ async fn a_multi_page_tiff_and_a_webp_photo_are_read_page_by_page() {
         assert!(r >= 0.9, "word recall {r:.3}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Progress while a scan is read, and documents with thousands of pages.
+
+/// A stand-in for tesseract that answers the start-up probe at once and otherwise waits,
+/// before running the real one, for as long as the test holds `lock` (flock(1)): the
+/// worker stops inside a page for exactly as long as the test wants, without sleeps.
+fn gated_tesseract(dir: &std::path::Path, lock: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let real = docuvault::extract::ocr::probe()
+        .engine
+        .expect("tesseract")
+        .path;
+    let script = dir.join("tesseract");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in --version|--list-langs) exec {real} \"$@\";; esac\n\
+             /usr/bin/flock {lock} /bin/true\nexec {real} \"$@\"\n",
+            real = real.display(),
+            lock = lock.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[tokio::test]
+async fn processing_shows_which_page_of_how_many_is_being_read() {
+    let Some(corpus) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = corpus.join("pdf/txfontsdoc.pdf");
+    let jpgs: Vec<std::path::PathBuf> = (2..=4).map(|p| scan(&pdf, p, 1.0, dir.path())).collect();
+    let tiff = dir.path().join("three.tif");
+    run(Command::new(convert())
+        .args(&jpgs)
+        .args(["-compress", "lzw"])
+        .arg(&tiff));
+    let lock_path = dir.path().join("gate.lock");
+    let tesseract = gated_tesseract(dir.path(), &lock_path);
+    // Held from before the upload: the worker waits inside page 1.
+    let gate = std::fs::File::create(&lock_path).unwrap();
+    gate.lock().unwrap();
+
+    let app = TestApp::spawn_with(|env| {
+        env.insert(
+            "DOCUVAULT__OCR__TESSERACT_COMMAND".into(),
+            tesseract.display().to_string(),
+        );
+    })
+    .await;
+    assert_eq!(body(app.health().await).await["ocr"]["available"], true);
+    let s = app.register("progress").await;
+    let id = app
+        .upload(
+            &s,
+            "three.tiff",
+            "image/tiff",
+            std::fs::read(&tiff).unwrap(),
+        )
+        .await;
+    let doc = poll_until(Duration::from_secs(60), "progress to show", || async {
+        let doc = body(
+            app.get_auth(&format!("/api/documents/{id}"), &s.access)
+                .await,
+        )
+        .await;
+        (!doc["progress"].is_null()).then_some(doc)
+    })
+    .await;
+    assert_eq!(doc["status"], "processing", "{doc}");
+    assert_eq!(doc["progress"], json!({"page": 1, "pages": 3}), "{doc}");
+    // The list shows it too.
+    let listed = body(app.get_auth("/api/documents", &s.access).await).await;
+    let item = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(item["progress"], json!({"page": 1, "pages": 3}), "{item}");
+
+    gate.unlock().unwrap();
+    let doc = wait_processed(&app, &s, &id).await;
+    assert_ne!(doc["status"], "failed", "{doc}");
+    assert_eq!(
+        doc["progress"],
+        Value::Null,
+        "cleared when processing ends: {doc}"
+    );
+    let row = docuvault::entities::documents::Entity::find_by_id(id.parse::<uuid::Uuid>().unwrap())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.progress_page, row.progress_pages), (None, None));
+    assert_ocr_pages(&text_of(&app, &s, &id).await, 3, "eng");
+    // Documents that are not read page by page never show progress.
+    let plain = app
+        .upload(
+            &s,
+            "hello.pdf",
+            "application/pdf",
+            crate::common::samples::hello_pdf(),
+        )
+        .await;
+    assert_eq!(
+        wait_processed(&app, &s, &plain).await["progress"],
+        Value::Null
+    );
+}
+
+/// A TIFF of `pages` tiny grey pages.
+fn many_page_tiff(pages: usize) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = tiff::encoder::TiffEncoder::new(&mut bytes).unwrap();
+        let data = vec![255u8; 8 * 8];
+        for _ in 0..pages {
+            enc.write_image::<tiff::encoder::colortype::Gray8>(8, 8, &data)
+                .unwrap();
+        }
+    }
+    bytes.into_inner()
+}
+
+/// A PDF of `pages` empty pages (no text layer: every page would need OCR).
+fn many_page_pdf(pages: usize) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |pdf: &mut Vec<u8>, body: String| {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", offsets.len()).as_bytes());
+    };
+    object(&mut pdf, "<</Type/Catalog/Pages 2 0 R>>".into());
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", i + 3)).collect();
+    object(
+        &mut pdf,
+        format!("<</Type/Pages/Kids[{}]/Count {pages}>>", kids.join(" ")),
+    );
+    for _ in 0..pages {
+        object(
+            &mut pdf,
+            "<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>".into(),
+        );
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for offset in &offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<</Size {}/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+#[tokio::test]
+async fn thousands_of_pages_stop_at_the_page_cap_with_a_reason() {
+    // The default cap (ocr.max_pages = 200), the default sandbox limits.
+    let app = TestApp::spawn().await;
+    let s = app.register("hoarder").await;
+    let started = std::time::Instant::now();
+    let tiff = app
+        .upload(&s, "many.tiff", "image/tiff", many_page_tiff(3000))
+        .await;
+    let pdf = app
+        .upload(&s, "many.pdf", "application/pdf", many_page_pdf(3000))
+        .await;
+    for (id, reason) in [
+        (&tiff, "the TIFF image has more than 200 pages"),
+        (
+            &pdf,
+            "the PDF has 3000 pages without text to OCR; at most 200",
+        ),
+    ] {
+        let doc = wait_processed(&app, &s, id).await;
+        assert_eq!(doc["status"], "failed", "{doc}");
+        assert_eq!(doc["status_reason"], Value::Null, "{doc}");
+        assert_eq!(doc["progress"], Value::Null, "{doc}");
+        let error = doc["last_error"].as_str().unwrap();
+        // The cap, not a memory or time limit, stopped it.
+        assert!(error.contains(reason), "{error}");
+    }
+    // Nothing was OCR'd: both were refused before any page was read.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    let res = app.health().await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await["status"], "ok");
+}

@@ -998,6 +998,8 @@ async fn every_entity_round_trips_through_its_table() {
             status_reason: None,
             thumbnail_key: Some(format!("{}/{doc_id}/x.pdf.thumbnail.jpg", user.id)),
             thumbnail_error: None,
+            progress_page: None,
+            progress_pages: None,
             created_at: at,
             updated_at: later,
         },

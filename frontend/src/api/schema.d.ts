@@ -1011,6 +1011,19 @@ export interface components {
             /** @description Whether `total` is exact (always, except for a search that hit its limit). */
             total_exact: boolean;
         };
+        /** @description How far processing has read a document page by page (OCR): "page 3 of 12". */
+        DocumentProgress: {
+            /**
+             * Format: int32
+             * @description The page being read (1-based).
+             */
+            page: number;
+            /**
+             * Format: int32
+             * @description Pages in the document.
+             */
+            pages: number;
+        };
         /**
          * @description Where a document is in its lifecycle: `pending` (upload not confirmed) → `queued` →
          *     `processing` → `classified`, `unclassified` or `failed`.
@@ -1105,6 +1118,7 @@ export interface components {
              * @description Owner's account id.
              */
             owner_id: string;
+            progress: components["schemas"]["DocumentProgress"] | null;
             /** @description SHA-256 of the original bytes (hex), once processed. */
             sha256: string | null;
             /**

@@ -74,6 +74,10 @@ pub struct DocumentRow {
     pub status_reason: Option<crate::entities::StatusReason>,
     /// Where its thumbnail is stored, once it is.
     pub thumbnail_key: Option<String>,
+    /// While in processing: the page the OCR is reading.
+    pub progress_page: Option<i32>,
+    /// While in processing: of how many pages.
+    pub progress_pages: Option<i32>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -94,6 +98,8 @@ impl From<documents::Model> for DocumentRow {
             updated_at: d.updated_at,
             status_reason: d.status_reason,
             thumbnail_key: d.thumbnail_key,
+            progress_page: d.progress_page,
+            progress_pages: d.progress_pages,
         }
     }
 }

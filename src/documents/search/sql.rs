@@ -11,7 +11,8 @@ use crate::error::ApiError;
 /// The columns a document view needs (never `extracted_text`).
 pub(super) const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
      d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
-     d.created_at, d.updated_at, d.status_reason, d.thumbnail_key";
+     d.created_at, d.updated_at, d.status_reason, d.thumbnail_key, d.progress_page, \
+     d.progress_pages";
 
 /// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
 pub(super) struct Sql {
