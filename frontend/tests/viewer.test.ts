@@ -74,6 +74,7 @@ const baseDoc = {
   classified_by: null,
   snippet: null,
   thumbnail_url: null as string | null,
+  progress: null as { page: number; pages: number } | null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 }

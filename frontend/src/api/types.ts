@@ -53,6 +53,7 @@ export type SystemTopicView = S['SystemTopicView']
 export type SystemTopicList = S['SystemTopicList']
 export type Role = S['Role']
 export type ViewKind = S['ViewKind']
+export type DocumentProgress = S['DocumentProgress']
 export type ViewResponse = S['ViewResponse']
 
 /** A highlighted part of a search snippet. */
@@ -79,17 +80,7 @@ export interface UpcomingDocumentFields {
 }
 
 
-/** Announced with issue 13 (OCR progress); drop once in the spec. */
-export interface UpcomingViewFields {
-  /** Pages read so far while processing (OCR), null otherwise. */
-  progress?: DocumentProgress | null
-}
-export interface DocumentProgress {
-  page: number
-  pages: number
-}
-
-export type DocumentView = S['DocumentView'] & UpcomingDocumentFields & UpcomingViewFields
+export type DocumentView = S['DocumentView'] & UpcomingDocumentFields
 export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentView[] }
 export type SharedDocumentView = Omit<S['SharedDocumentView'], 'document'> & { document: DocumentView }
 export type SharedDocumentPage = Omit<S['SharedDocumentPage'], 'items'> & { items: SharedDocumentView[] }
