@@ -108,6 +108,7 @@ mod tests {
             thumbnail_error: None,
             progress_page: None,
             progress_pages: None,
+            trashed_at: None,
             created_at: now,
             updated_at: now,
         }

@@ -80,12 +80,14 @@ pub async fn hold_pending(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, D
     Ok(n == 1)
 }
 
-/// `pending → queued`: the upload is confirmed at `size_bytes` (as stored). Dispatch
-/// lease until `lease_until`: the sweeper dispatches it again only after that.
+/// `pending → queued`: the upload is confirmed at `size_bytes` (as stored), whose hex
+/// SHA-256 is `sha256`. Dispatch lease until `lease_until`: the sweeper dispatches it
+/// again only after that.
 pub async fn confirm(
     db: &impl ConnectionTrait,
     id: Uuid,
     size_bytes: i64,
+    sha256: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let n = documents::Entity::update_many()
@@ -94,6 +96,7 @@ pub async fn confirm(
             Expr::value(DocumentStatus::Queued),
         )
         .col_expr(documents::Column::SizeBytes, Expr::value(size_bytes))
+        .col_expr(documents::Column::Sha256, Expr::value(sha256))
         .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
         .col_expr(
             documents::Column::UpdatedAt,

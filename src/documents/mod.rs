@@ -10,4 +10,5 @@ pub mod routes;
 pub mod search;
 pub mod service;
 pub mod thumbnails;
+pub mod versions;
 pub mod view;

@@ -23,12 +23,12 @@ use uuid::Uuid;
 use crate::documents::files::delete_object_or_retry_later;
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::documents::quota::{reserve_quota, settle_reservation};
-use crate::documents::{access, files};
+use crate::documents::{access, files, versions};
 use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
 use crate::entities::{DocumentStatus, TopicSource, documents, folders, quotas};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::Disposition;
+use crate::storage::{self, Disposition};
 
 /// Where an upload's bytes go before confirm (kept here too: the tests name it so).
 pub use crate::documents::files::staging_key;
@@ -183,6 +183,7 @@ pub async fn create_upload(
         thumbnail_error: Set(None),
         progress_page: Set(None),
         progress_pages: Set(None),
+        trashed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -276,6 +277,19 @@ pub async fn confirm(
         ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}"))
     };
 
+    // Hashed before the transaction (a large file must not hold the write lock); the
+    // bytes hashed are the ones renamed below (a previous confirm may have renamed them
+    // already). The pipeline hashes the bytes it extracts again.
+    let sha256 = match storage::sha256_hex(state.storage.as_ref(), &staging)
+        .await
+        .map_err(storage_err)?
+    {
+        Some(hash) => Some(hash),
+        None => storage::sha256_hex(state.storage.as_ref(), &key)
+            .await
+            .map_err(storage_err)?,
+    };
+
     let txn = crate::db::begin_write(&state.db).await?;
     // Hold the row first: a write that serialises concurrent confirms of this upload.
     if !lifecycle::hold_pending(&txn, doc.id).await? {
@@ -299,6 +313,13 @@ pub async fn confirm(
         },
     };
     let size = i64::try_from(stored.size_bytes).unwrap_or(i64::MAX);
+    let Some(sha256) = sha256 else {
+        // Vanished between the hash and the stat: a concurrent confirm is finishing it.
+        txn.rollback().await?;
+        return Err(
+            ApiError::ServiceUnavailable("Upload is being confirmed; try again".into()).into(),
+        );
+    };
     if size != doc.size_bytes {
         txn.rollback().await?;
         discard(state, &doc).await?;
@@ -327,13 +348,14 @@ pub async fn confirm(
     }
     // The dispatch lease: the sweeper dispatches again only after it lapses.
     let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
-    if !lifecycle::confirm(&txn, doc.id, size, lease_until).await? {
+    if !lifecycle::confirm(&txn, doc.id, size, &sha256, lease_until).await? {
         // Cannot happen while this transaction holds the row; never charge twice.
         txn.rollback().await?;
         return Err(
             ApiError::Internal(anyhow::anyhow!("held upload {id} is no longer pending")).into(),
         );
     }
+    versions::record_first(&txn, &doc, size, &sha256).await?;
     txn.commit().await?;
     lifecycle::dispatch(state.queue.as_ref(), doc.id, doc.user_id).await;
     Ok(Confirmation {

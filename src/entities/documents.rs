@@ -48,6 +48,10 @@ pub struct Model {
     pub progress_page: Option<i32>,
     /// While in processing: the pages of the document being read page by page.
     pub progress_pages: Option<i32>,
+    /// When the document went to the trash; null while it is live. A trashed document
+    /// keeps its topics, folder, shares, versions and charge, and is purged after
+    /// `documents.trash_retention_days`.
+    pub trashed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -73,6 +77,8 @@ pub enum Relation {
     DocumentTopics,
     #[sea_orm(has_many = "super::shares::Entity")]
     Shares,
+    #[sea_orm(has_many = "super::document_versions::Entity")]
+    DocumentVersions,
 }
 
 impl Related<super::users::Entity> for Entity {

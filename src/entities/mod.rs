@@ -36,6 +36,7 @@ pub mod audit_log;
 pub mod backup_codes;
 pub mod cloud_connections;
 pub mod document_topics;
+pub mod document_versions;
 pub mod documents;
 pub mod folders;
 pub mod groups;
@@ -48,6 +49,7 @@ pub mod topics;
 pub mod users;
 
 pub use document_topics::TopicSource;
+pub use document_versions::VersionStatus;
 pub use documents::{DocumentStatus, StatusReason};
 pub use users::Role;
 
@@ -62,6 +64,7 @@ pub mod prelude {
     pub use super::backup_codes::Entity as BackupCodes;
     pub use super::cloud_connections::Entity as CloudConnections;
     pub use super::document_topics::Entity as DocumentTopics;
+    pub use super::document_versions::Entity as DocumentVersions;
     pub use super::documents::Entity as Documents;
     pub use super::folders::Entity as Folders;
     pub use super::groups::Entity as Groups;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::signed::{Grant, UrlSigner};
 use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
@@ -300,6 +300,48 @@ impl ObjectStore for LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn read_to(
+        &self,
+        key: &ObjectKey,
+        sink: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<bool, StorageError> {
+        let mut file = match tokio::fs::File::open(self.path(key)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        tokio::io::copy(&mut file, sink).await?;
+        sink.flush().await?;
+        Ok(true)
+    }
+
+    async fn write_from(
+        &self,
+        key: &ObjectKey,
+        source: &mut (dyn AsyncRead + Unpin + Send),
+        _content_type: &str,
+    ) -> Result<u64, StorageError> {
+        let dest = self.path(key);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let tmp = self
+            .tmp_dir()
+            .join(format!("put-{}", uuid::Uuid::new_v4().simple()));
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        let written = async {
+            let n = tokio::io::copy(source, &mut file).await?;
+            file.sync_all().await?;
+            tokio::fs::rename(&tmp, &dest).await?;
+            Ok::<u64, std::io::Error>(n)
+        }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        Ok(written?)
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {

@@ -10,6 +10,8 @@ pub mod signed;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use local::{InflightUpload, LocalStore, TempFile, UploadLimits};
 pub use s3::S3Store;
@@ -124,6 +126,21 @@ pub trait ObjectStore: Send + Sync {
     async fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError>;
     /// The object's bytes, or `None` when it does not exist.
     async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Streams the object into `sink` without holding it in memory; `false` (nothing
+    /// written) when it does not exist.
+    async fn read_to(
+        &self,
+        key: &ObjectKey,
+        sink: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<bool, StorageError>;
+    /// Stores what `source` yields under `key`, replacing any existing object, without
+    /// holding it in memory (S3: a multipart upload); the number of bytes stored.
+    async fn write_from(
+        &self,
+        key: &ObjectKey,
+        source: &mut (dyn AsyncRead + Unpin + Send),
+        content_type: &str,
+    ) -> Result<u64, StorageError>;
     /// Removes the object; removing a missing object succeeds.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError>;
     /// Moves an object to a new key (the old key stops existing).
@@ -161,6 +178,47 @@ pub trait ObjectStore: Send + Sync {
         disposition: Disposition,
         ttl: std::time::Duration,
     ) -> Result<String, StorageError>;
+}
+
+/// Lower-case hex SHA-256 of the object's bytes, read as a stream (bounded memory
+/// whatever its size); `None` when it does not exist.
+pub async fn sha256_hex(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+) -> Result<Option<String>, StorageError> {
+    let mut sink = HashingSink(Sha256::new());
+    if !store.read_to(key, &mut sink).await? {
+        return Ok(None);
+    }
+    Ok(Some(hex::encode(sink.0.finalize())))
+}
+
+/// An `AsyncWrite` that only hashes what it is given.
+struct HashingSink(Sha256);
+
+impl AsyncWrite for HashingSink {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.update(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 /// Everything but RFC 5987's `attr-char` (letters, digits and ``!#$&+-.^_`|~``) is

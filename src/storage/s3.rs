@@ -17,6 +17,7 @@ use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, BucketConfiguration, Region};
 use secrecy::ExposeSecret;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
 use crate::domain::ObjectKey;
@@ -168,6 +169,36 @@ impl ObjectStore for S3Store {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn read_to(
+        &self,
+        key: &ObjectKey,
+        sink: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<bool, StorageError> {
+        match self.bucket.get_object_to_writer(key.as_str(), sink).await {
+            Ok(404) => Ok(false),
+            Ok(_) => {
+                sink.flush().await?;
+                Ok(true)
+            }
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn write_from(
+        &self,
+        key: &ObjectKey,
+        mut source: &mut (dyn AsyncRead + Unpin + Send),
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
+        let put = self
+            .bucket
+            .put_object_stream_with_content_type(&mut source, key.as_str(), content_type)
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(put.uploaded_bytes()).unwrap_or(0))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {

@@ -326,8 +326,8 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
 
     // pending → queued, once: confirming twice does not move it again.
     assert!(lifecycle::hold_pending(db, id).await.unwrap());
-    assert!(lifecycle::confirm(db, id, 5, lease).await.unwrap());
-    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(lifecycle::confirm(db, id, 5, "00", lease).await.unwrap());
+    assert!(!lifecycle::confirm(db, id, 5, "00", lease).await.unwrap());
     assert!(!lifecycle::hold_pending(db, id).await.unwrap());
     let queued = row(&app, &doc).await;
     assert_eq!(queued.status, DocumentStatus::Queued);
@@ -363,7 +363,7 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
             .unwrap()
             .is_none()
     );
-    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(!lifecycle::confirm(db, id, 5, "00", lease).await.unwrap());
     assert!(!lifecycle::requeue(db, id, lease).await.unwrap());
     assert!(!lifecycle::follow_topics(db, id, true).await.unwrap());
     assert!(!lifecycle::redispatch(db, id, now, lease).await.unwrap());
@@ -429,7 +429,7 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
             .unwrap()
             .is_none()
     );
-    assert!(!lifecycle::confirm(db, id, 5, lease).await.unwrap());
+    assert!(!lifecycle::confirm(db, id, 5, "00", lease).await.unwrap());
     assert!(
         !lifecycle::redispatch(db, id, after_lease, lease)
             .await

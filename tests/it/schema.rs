@@ -1000,6 +1000,7 @@ async fn every_entity_round_trips_through_its_table() {
             thumbnail_error: None,
             progress_page: None,
             progress_pages: None,
+            trashed_at: None,
             created_at: at,
             updated_at: later,
         },
