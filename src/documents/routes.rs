@@ -234,17 +234,12 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     if !url.starts_with('/') {
         return url;
     }
-    let base = if state.settings.server.public_url.is_empty() {
-        // Forwarded headers count only from auth.trusted_proxies (never any client's).
-        crate::security::client_ip::request_base_url(req, &state.settings.auth.trusted_proxies)
-    } else {
-        state
-            .settings
-            .server
-            .public_url
-            .trim_end_matches('/')
-            .to_owned()
-    };
+    // Forwarded headers count only from auth.trusted_proxies (never any client's).
+    let base = crate::security::client_ip::public_base_url(
+        req,
+        &state.settings.server.public_url,
+        &state.settings.auth.trusted_proxies,
+    );
     format!("{base}{url}")
 }
 

@@ -110,12 +110,12 @@ impl ThumbnailLinks {
     /// origin unless `server.public_url` is set (as for download URLs).
     pub fn for_request(req: &HttpRequest, state: &AppState) -> Self {
         let settings = &state.settings;
-        let base = if settings.server.public_url.is_empty() {
-            // Forwarded headers count only from auth.trusted_proxies.
-            crate::security::client_ip::request_base_url(req, &settings.auth.trusted_proxies)
-        } else {
-            settings.server.public_url.clone()
-        };
+        // Forwarded headers count only from auth.trusted_proxies.
+        let base = crate::security::client_ip::public_base_url(
+            req,
+            &settings.server.public_url,
+            &settings.auth.trusted_proxies,
+        );
         Self::new(
             state.storage.clone(),
             Duration::from_secs(settings.documents.download_url_ttl_secs),

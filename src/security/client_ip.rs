@@ -96,6 +96,17 @@ pub fn request_base_url(req: &HttpRequest, trusted_proxies: &[IpNet]) -> String 
     )
 }
 
+/// The base of absolute URLs handed to the caller of `req`: `server.public_url` (given
+/// as `public_url`, without a trailing `/`) when set, else the request's own origin
+/// ([`request_base_url`]).
+pub fn public_base_url(req: &HttpRequest, public_url: &str, trusted_proxies: &[IpNet]) -> String {
+    if public_url.is_empty() {
+        request_base_url(req, trusted_proxies)
+    } else {
+        public_url.trim_end_matches('/').to_owned()
+    }
+}
+
 /// The scheme and host a request was addressed to, as `scheme://host[:port]`.
 ///
 /// * The peer is a trusted proxy: the last `Forwarded` element's `proto=`/`host=` (RFC

@@ -8,9 +8,10 @@
 use crate::common;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::fake_http::{FakeHttp, Recorded, Reply};
 use common::{Session, TestApp, create_topic};
 use docuvault::classify::providers::anthropic::Anthropic;
 use docuvault::classify::providers::ollama::Ollama;
@@ -21,135 +22,23 @@ use docuvault::entities::{document_topics, documents, users};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------------
-// A scripted HTTP/1.1 server on 127.0.0.1:0 that records every request.
+// A scripted provider: the replies in order, repeating the last one.
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-#[derive(Debug, Clone)]
-struct Scripted {
-    status: u16,
-    body: Value,
-    delay: Duration,
-}
-
-fn reply(status: u16, body: Value) -> Scripted {
-    Scripted {
-        status,
-        body,
-        delay: Duration::ZERO,
-    }
-}
-
-#[derive(Clone)]
-struct FakeServer {
-    base: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl FakeServer {
-    /// Answers the scripted replies in order, repeating the last one.
-    async fn start(script: Vec<Scripted>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let recorded = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let recorded = recorded.clone();
-                let script = script.clone();
-                tokio::spawn(async move {
-                    let Some(req) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    recorded.lock().unwrap().push(req);
-                    let next = {
-                        let mut s = script.lock().unwrap();
-                        if s.len() > 1 {
-                            s.pop_front().unwrap()
-                        } else {
-                            s.front().cloned().unwrap()
-                        }
-                    };
-                    tokio::time::sleep(next.delay).await;
-                    let body = next.body.to_string();
-                    let head = format!(
-                        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        next.status,
-                        body.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        FakeServer { base, requests }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
-
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Recorded> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let header_end = loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
+/// A server answering the scripted replies in order, repeating the last one.
+async fn scripted(script: Vec<Reply>) -> FakeHttp {
+    let script = Mutex::new(VecDeque::from(script));
+    FakeHttp::start(move |_| {
+        let mut s = script.lock().unwrap();
+        if s.len() > 1 {
+            s.pop_front().unwrap()
+        } else {
+            s.front().cloned().unwrap()
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let path = first.next()?.to_owned();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + len {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[header_end..]).unwrap_or(Value::Null);
-    Some(Recorded {
-        method,
-        path,
-        headers,
-        body,
     })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -194,7 +83,7 @@ impl Wire {
     }
 
     /// A successful response whose answer is `answer` (the reply JSON).
-    fn ok(self, answer: Value) -> Scripted {
+    fn ok(self, answer: Value) -> Reply {
         let body = match self {
             Wire::OpenAi => json!({
                 "id": "chatcmpl-AbC123",
@@ -239,10 +128,10 @@ impl Wire {
                 "usage": {"input_tokens": 420, "output_tokens": 30}
             }),
         };
-        reply(200, body)
+        Reply::new(200, body)
     }
 
-    fn error(self, status: u16) -> Scripted {
+    fn error(self, status: u16) -> Reply {
         let body = match self {
             Wire::OpenAi => json!({"error": {
                 "message": "Invalid schema for response_format",
@@ -252,7 +141,7 @@ impl Wire {
                 "type": if status == 503 { "overloaded_error" } else { "invalid_request_error" },
                 "message": "bad request"}}),
         };
-        reply(status, body)
+        Reply::new(status, body)
     }
 
     /// Asserts the request is this provider's real shape, for `input`.
@@ -344,9 +233,9 @@ fn sample_input() -> Input {
 
 async fn run(
     wire: Wire,
-    script: Vec<Scripted>,
-) -> (Result<Vec<classify::Suggestion>, ClassifyError>, FakeServer) {
-    let server = FakeServer::start(script).await;
+    script: Vec<Reply>,
+) -> (Result<Vec<classify::Suggestion>, ClassifyError>, FakeHttp) {
+    let server = scripted(script).await;
     let c = wire.classifier(&server.base, Duration::from_secs(5));
     let got = c.classify(&sample_input()).await;
     (got, server)
@@ -417,7 +306,7 @@ async fn bad_request_not_retried(wire: Wire) {
 async fn timeout_is_transient_and_bounded(wire: Wire) {
     let mut slow = wire.ok(json!({"topics": []}));
     slow.delay = Duration::from_secs(30);
-    let server = FakeServer::start(vec![slow]).await;
+    let server = scripted(vec![slow]).await;
     let c = wire.classifier(&server.base, Duration::from_millis(300));
     let start = Instant::now();
     let got = c.classify(&sample_input()).await;
@@ -464,8 +353,8 @@ provider_tests! {
 
 #[tokio::test]
 async fn openai_base_url_with_v1_and_429_retry_and_undecodable_answer() {
-    let server = FakeServer::start(vec![
-        reply(
+    let server = scripted(vec![
+        Reply::new(
             429,
             json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
         ),
@@ -484,7 +373,7 @@ async fn openai_base_url_with_v1_and_429_retry_and_undecodable_answer() {
 
 #[tokio::test]
 async fn anthropic_without_a_key_is_a_permanent_error_without_a_request() {
-    let server = FakeServer::start(vec![Wire::Anthropic.ok(json!({"topics": []}))]).await;
+    let server = scripted(vec![Wire::Anthropic.ok(json!({"topics": []}))]).await;
     let c = Anthropic::new(ProviderConfig {
         base_url: server.base.clone(),
         model: MODEL.into(),
@@ -506,7 +395,7 @@ async fn new_topics_only_when_allowed_and_capped() {
         {"name": "Garden", "confidence": 0.8},
         {"name": "Taxes", "confidence": 0.4}
     ]});
-    let server = FakeServer::start(vec![Wire::Ollama.ok(answer)]).await;
+    let server = scripted(vec![Wire::Ollama.ok(answer)]).await;
     let c = Wire::Ollama.classifier(&server.base, Duration::from_secs(5));
     let mut input = sample_input();
     let got = c.classify(&input).await.unwrap();
@@ -537,7 +426,7 @@ async fn new_topics_only_when_allowed_and_capped() {
 // ---------------------------------------------------------------------------------------
 // Through `classify_document`, with the database.
 
-async fn app_with_openai(server: &FakeServer) -> TestApp {
+async fn app_with_openai(server: &FakeHttp) -> TestApp {
     let base = server.base.clone();
     TestApp::spawn_with(move |env| {
         env.insert("DOCUVAULT__AI__OPENAI__BASE_URL".into(), base);
@@ -799,7 +688,7 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
 
 #[tokio::test]
 async fn opt_out_and_near_empty_documents_never_reach_the_network() {
-    let server = FakeServer::start(vec![
+    let server = scripted(vec![
         Wire::OpenAi.ok(json!({"topics": [{"name": "Taxes", "confidence": 0.9}]})),
     ])
     .await;
@@ -849,7 +738,7 @@ async fn opt_out_and_near_empty_documents_never_reach_the_network() {
 
 #[tokio::test]
 async fn only_the_first_max_input_chars_are_sent() {
-    let server = FakeServer::start(vec![Wire::OpenAi.ok(json!({"topics": []}))]).await;
+    let server = scripted(vec![Wire::OpenAi.ok(json!({"topics": []}))]).await;
     let base = server.base.clone();
     let app = TestApp::spawn_with(move |env| {
         env.insert("DOCUVAULT__AI__OPENAI__BASE_URL".into(), base);
@@ -879,7 +768,7 @@ async fn only_the_first_max_input_chars_are_sent() {
 
 #[tokio::test]
 async fn user_api_key_is_write_only_encrypted_and_overrides_the_server_key() {
-    let server = FakeServer::start(vec![Wire::OpenAi.ok(json!({"topics": []}))]).await;
+    let server = scripted(vec![Wire::OpenAi.ok(json!({"topics": []}))]).await;
     let app = app_with_openai(&server).await;
     let s = app.register("frank").await;
     create_topic(&app, &s, "Taxes", None).await;
@@ -960,7 +849,7 @@ async fn user_api_key_is_write_only_encrypted_and_overrides_the_server_key() {
 
 #[tokio::test]
 async fn new_topic_proposals_follow_the_users_setting() {
-    let server = FakeServer::start(vec![Wire::OpenAi.ok(json!({"topics": [
+    let server = scripted(vec![Wire::OpenAi.ok(json!({"topics": [
         {"name": "Solar Power", "confidence": 0.9},
         {"name": "Home", "confidence": 0.8},
         {"name": "Garden", "confidence": 0.7}

@@ -17,16 +17,13 @@
 //! tests need none of them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
+use crate::common::fake_http::{FakeHttp, Recorded, Reply};
 use crate::common::{Session, TestApp, body, wait_processed};
 use crate::ocr::{convert, jpeg_pdf, pdftotext_page, recall, run, scan, setup};
 use docuvault::classify::providers::anthropic::Anthropic;
@@ -44,74 +41,49 @@ const USER_KEY: &str = "sk-user-vision-key";
 // A local HTTP/1.1 server speaking the OpenAI chat-completions format: requests that carry
 // an image get `vision` (status, text); others (classification) get "no topic fits".
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-impl Recorded {
-    /// The `data:` URI of the image part, if this request carries one.
-    fn image_uri(&self) -> Option<String> {
-        self.body["messages"]
-            .as_array()?
-            .iter()
-            .filter_map(|m| m["content"].as_array())
-            .flatten()
-            .find(|part| part["type"] == "image_url")
-            .and_then(|part| part["image_url"]["url"].as_str().map(str::to_owned))
-    }
+/// The `data:` URI of the image part of a chat request, if it carries one.
+fn image_uri(request: &Recorded) -> Option<String> {
+    request.body["messages"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .find(|part| part["type"] == "image_url")
+        .and_then(|part| part["image_url"]["url"].as_str().map(str::to_owned))
 }
 
 #[derive(Clone)]
 struct FakeModel {
     base: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
+    http: FakeHttp,
 }
 
 impl FakeModel {
     async fn start(vision_status: u16, vision_text: &'static str) -> FakeModel {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let recorded = recorded.clone();
-                tokio::spawn(async move {
-                    let Some(req) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    let vision = req.image_uri().is_some();
-                    recorded.lock().unwrap().push(req);
-                    let (status, body) = if !vision {
-                        (200, chat_reply(&json!({"topics": []}).to_string()))
-                    } else if vision_status == 200 {
-                        (200, chat_reply(vision_text))
-                    } else {
-                        (
-                            vision_status,
-                            json!({"error": {"message": "the model is overloaded"}}),
-                        )
-                    };
-                    respond(&mut socket, status, &body).await;
-                });
+        let http = FakeHttp::start(move |req| {
+            if image_uri(req).is_none() {
+                Reply::new(200, chat_reply(&json!({"topics": []}).to_string()))
+            } else if vision_status == 200 {
+                Reply::new(200, chat_reply(vision_text))
+            } else {
+                Reply::new(
+                    vision_status,
+                    json!({"error": {"message": "the model is overloaded"}}),
+                )
             }
-        });
-        FakeModel { base, requests }
+        })
+        .await;
+        FakeModel {
+            base: http.base.clone(),
+            http,
+        }
     }
 
     fn image_requests(&self) -> Vec<Recorded> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.image_uri().is_some())
-            .cloned()
+        self.http
+            .requests()
+            .into_iter()
+            .filter(|r| image_uri(r).is_some())
             .collect()
     }
 }
@@ -128,56 +100,6 @@ fn chat_reply(content: &str) -> Value {
             "finish_reason": "stop"
         }],
         "usage": {"prompt_tokens": 1200, "completion_tokens": 40, "total_tokens": 1240}
-    })
-}
-
-async fn respond(socket: &mut tokio::net::TcpStream, status: u16, body: &Value) {
-    let body = body.to_string();
-    let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = socket.write_all(head.as_bytes()).await;
-    let _ = socket.write_all(body.as_bytes()).await;
-    let _ = socket.shutdown().await;
-}
-
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Recorded> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    let header_end = loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let path = lines.next()?.split(' ').nth(1)?.to_owned();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + len {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[header_end..]).unwrap_or(Value::Null);
-    Some(Recorded {
-        path,
-        headers,
-        body,
     })
 }
 
@@ -338,7 +260,7 @@ async fn an_opted_in_accounts_worst_read_page_is_read_by_its_own_model() {
         format!("Bearer {USER_KEY}")
     );
     assert_eq!(request.body["model"], MODEL);
-    let uri = request.image_uri().unwrap();
+    let uri = image_uri(request).unwrap();
     let jpeg = base64::engine::general_purpose::STANDARD
         .decode(uri.strip_prefix("data:image/jpeg;base64,").unwrap())
         .unwrap();
@@ -522,27 +444,10 @@ async fn a_failing_model_keeps_tesseracts_text_and_the_document_finishes() {
 // ---------------------------------------------------------------------------------------
 // The other providers' page-reading wire formats, against a local server.
 
-/// A one-shot server answering every request with `reply`, recording the requests.
-async fn wire_server(reply: Value) -> (String, Arc<Mutex<Vec<Recorded>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let recorded = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let (recorded, reply) = (recorded.clone(), reply.clone());
-            tokio::spawn(async move {
-                if let Some(req) = read_request(&mut socket).await {
-                    recorded.lock().unwrap().push(req);
-                    respond(&mut socket, 200, &reply).await;
-                }
-            });
-        }
-    });
-    (base, requests)
+/// A server answering every request with `reply`, recording the requests.
+async fn wire_server(reply: Value) -> (String, FakeHttp) {
+    let http = FakeHttp::start(move |_| Reply::new(200, reply.clone())).await;
+    (http.base.clone(), http)
 }
 
 fn config(base: &str) -> ProviderConfig {
@@ -570,9 +475,9 @@ async fn each_provider_reads_a_page_over_its_own_wire_format() {
     let (base, requests) = wire_server(chat_reply("```\nLine one\nLine two\n```")).await;
     let got = OpenAi::new(config(&base)).read_page(&PAGE).await.unwrap();
     assert_eq!(got, "Line one\nLine two");
-    let sent = requests.lock().unwrap()[0].clone();
+    let sent = requests.requests()[0].clone();
     assert_eq!(sent.path, "/v1/chat/completions");
-    assert_eq!(sent.image_uri().unwrap(), "data:image/jpeg;base64,/9j/2Q==");
+    assert_eq!(image_uri(&sent).unwrap(), "data:image/jpeg;base64,/9j/2Q==");
 
     // Anthropic: a base64 image block; text blocks are the answer.
     let (base, requests) = wire_server(json!({
@@ -586,7 +491,7 @@ async fn each_provider_reads_a_page_over_its_own_wire_format() {
         .await
         .unwrap();
     assert_eq!(got, "Sehr geehrte Damen und Herren");
-    let sent = requests.lock().unwrap()[0].clone();
+    let sent = requests.requests()[0].clone();
     assert_eq!(sent.path, "/v1/messages");
     assert_eq!(sent.headers["x-api-key"], USER_KEY);
     assert_eq!(sent.headers["anthropic-version"], "2023-06-01");
@@ -604,7 +509,7 @@ async fn each_provider_reads_a_page_over_its_own_wire_format() {
     .await;
     let got = Ollama::new(config(&base)).read_page(&PAGE).await.unwrap();
     assert_eq!(got, "Rechnung Nr. 12");
-    let sent = requests.lock().unwrap()[0].clone();
+    let sent = requests.requests()[0].clone();
     assert_eq!(sent.path, "/api/chat");
     assert_eq!(sent.body["messages"][1]["images"], json!(["/9j/2Q=="]));
     assert_eq!(sent.body["stream"], false);
