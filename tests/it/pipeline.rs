@@ -9,7 +9,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::samples::*;
-use common::{Session, TestApp, create_topic, poll_until, wait_processed};
+use common::{TestApp, create_topic, poll_until, text_of, wait_processed};
 use docuvault::entities::{document_topics, documents};
 use docuvault::jobs::pipeline;
 use docuvault::jobs::worker::sweep;
@@ -33,14 +33,6 @@ async fn row(app: &TestApp, id: &str) -> documents::Model {
         .await
         .unwrap()
         .unwrap()
-}
-
-async fn text_of(app: &TestApp, s: &Session, id: &str) -> Value {
-    let res = app
-        .get_auth(&format!("/api/documents/{id}/text"), &s.access)
-        .await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::common::{Session, TestApp, body, poll_until, wait_processed};
+use crate::common::{Session, TestApp, body, poll_until, text_of, wait_processed};
 use crate::ocr::{
     bomb_png, convert, jpeg_pdf, pdftotext_page, recall, run, scan, setup, small_jpeg,
 };
@@ -39,14 +39,6 @@ async fn patch_me(app: &TestApp, s: &Session, body: &Value) -> reqwest::Response
         .send()
         .await
         .unwrap()
-}
-
-async fn text_of(app: &TestApp, s: &Session, id: &str) -> Value {
-    let res = app
-        .get_auth(&format!("/api/documents/{id}/text"), &s.access)
-        .await;
-    assert_eq!(res.status(), 200);
-    body(res).await
 }
 
 async fn search(app: &TestApp, s: &Session, q: &str) -> Vec<Value> {

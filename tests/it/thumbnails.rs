@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{self, Session, TestApp, body, samples, wait_processed};
+use crate::common::{self, TestApp, body, document, samples, wait_processed};
 
 /// An app whose cleanup job stays off (tests run it themselves).
 async fn spawn() -> TestApp {
@@ -189,14 +189,6 @@ async fn stored(app: &TestApp, key: &str) -> bool {
         .await
         .unwrap()
         .is_some()
-}
-
-async fn document(app: &TestApp, s: &Session, id: &str) -> Value {
-    let res = app
-        .get_auth(&format!("/api/documents/{id}"), &s.access)
-        .await;
-    assert_eq!(res.status(), 200);
-    body(res).await
 }
 
 /// The app's state with another pending lifetime (0: every unreferenced object is an

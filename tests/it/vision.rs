@@ -24,7 +24,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::common::fake_http::{FakeHttp, Recorded, Reply};
-use crate::common::{Session, TestApp, body, wait_processed};
+use crate::common::{Session, TestApp, body, text_of, wait_processed};
 use crate::ocr::{convert, jpeg_pdf, pdftotext_page, recall, run, scan, setup};
 use docuvault::classify::providers::anthropic::Anthropic;
 use docuvault::classify::providers::ollama::Ollama;
@@ -144,14 +144,6 @@ async fn account(app: &TestApp, handle: &str, opted_in: bool) -> Session {
     assert_eq!(res.status(), 200);
     assert_eq!(body(res).await["ocr_ai_fallback"], opted_in);
     s
-}
-
-async fn text_of(app: &TestApp, s: &Session, id: &str) -> Value {
-    let res = app
-        .get_auth(&format!("/api/documents/{id}/text"), &s.access)
-        .await;
-    assert_eq!(res.status(), 200);
-    body(res).await
 }
 
 /// Uploads and waits; the document must not fail.

@@ -511,6 +511,25 @@ pub async fn enable_totp(app: &TestApp, s: &Session) -> (Vec<u8>, Vec<String>) {
 /// Statuses a document can end in.
 pub const TERMINAL: [&str; 3] = ["classified", "unclassified", "failed"];
 
+/// `GET /api/documents/{id}` as `s`, which must answer 200.
+pub async fn document(app: &TestApp, s: &Session, id: &str) -> serde_json::Value {
+    let res = app
+        .get_auth(&format!("/api/documents/{id}"), &s.access)
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// `GET /api/documents/{id}/text` (text and per-page provenance) as `s`, which must
+/// answer 200.
+pub async fn text_of(app: &TestApp, s: &Session, id: &str) -> serde_json::Value {
+    let res = app
+        .get_auth(&format!("/api/documents/{id}/text"), &s.access)
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 /// Waits (up to 90 s) until the document reaches a terminal status; returns its view.
 pub async fn wait_processed(app: &TestApp, s: &Session, id: &str) -> serde_json::Value {
     poll_until(
