@@ -270,29 +270,26 @@ pub fn prompt_version(system_prompt_setting: &str) -> String {
     }
 }
 
-/// Classifies one document for its owner: loads the user (provider/model/key,
-/// allow_new_topics), the user's topics (own + system) and the builtin training examples;
+/// Classifies one document for its owner `user` (provider/model/key,
+/// allow_new_topics): loads the user's topics (own + system) and the builtin training examples;
 /// applies every guard; retries transient provider errors in-call with exponential
 /// backoff + jitter; maps reply names → topic ids case-insensitively, drops unknown names,
 /// returns [`Pick::New`] only when the user allowed it (capped per document).
 #[tracing::instrument(skip_all, fields(document_id = %doc.id))]
 pub async fn classify_document(
     state: &AppState,
+    user: &users::Model,
     doc: &documents::Model,
     text: &str,
 ) -> Result<Outcome, ClassifyError> {
     let ai = &state.settings.ai;
-    let user = users::Entity::find_by_id(doc.user_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ClassifyError::Permanent("the document's owner does not exist".into()))?;
 
     let provider = if doc.ai_opt_out {
         "builtin".to_owned()
     } else {
-        chosen_provider(ai, &user)
+        chosen_provider(ai, user)
     };
-    let model = resolve_model(ai, &user, &provider)?;
+    let model = resolve_model(ai, user, &provider)?;
     let version = if provider == "builtin" {
         BUILTIN_VERSION.to_owned()
     } else {
@@ -352,7 +349,7 @@ pub async fn classify_document(
                 }
             })?
     } else {
-        let key = user_api_key(&state.keys, &user)?;
+        let key = user_api_key(&state.keys, user)?;
         model_classifier(ai, &provider, model.clone(), key)?
             .classify(&input)
             .await?

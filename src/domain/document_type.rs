@@ -71,6 +71,12 @@ impl ImageKind {
 }
 
 impl Format {
+    /// Whether reading this format may run OCR (scanned PDF pages, images): only then
+    /// do the OCR options and the AI fallback of OCR matter.
+    pub fn may_ocr(self) -> bool {
+        matches!(self, Self::Pdf | Self::Image(_))
+    }
+
     /// The extractor for a content type (parameters ignored, case-insensitive), also
     /// recognising the extraction-only aliases of a row; `None` when not supported.
     pub fn from_content_type(content_type: &str) -> Option<Self> {

@@ -23,7 +23,7 @@ use crate::classify::{ClassifyError, Outcome, Pick, Suggestion};
 use crate::documents::lifecycle::{self, claim_held};
 use crate::domain::ObjectKey;
 use crate::entities::{
-    DocumentStatus, StatusReason, TopicSource, document_topics, documents, topics,
+    DocumentStatus, StatusReason, TopicSource, document_topics, documents, topics, users,
 };
 use crate::extract::sandbox::SandboxLimits;
 use crate::state::AppState;
@@ -166,6 +166,15 @@ pub async fn process(state: &AppState, id: Uuid) -> anyhow::Result<JobResult> {
 }
 
 async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result<JobResult> {
+    // The owner's settings (OCR languages, AI provider and key) decide the whole run.
+    let Some(owner) = users::Entity::find_by_id(doc.user_id)
+        .one(&state.db)
+        .await?
+    else {
+        let reason = "The document's owner no longer exists".to_owned();
+        fail(&state.db, doc, &reason).await?;
+        return Ok(JobResult::Failed(reason));
+    };
     // Text from an earlier run of the same bytes is reused (re-classification).
     let text = match (&doc.extracted_text, &doc.sha256) {
         (Some(text), Some(_)) => {
@@ -184,9 +193,9 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
             // The thumbnail first, in a sandbox run of its own: it shows within a second,
             // whatever reading the text takes, and neither can cost the other.
             crate::jobs::thumbnails::make(state, &doc.into(), &bytes).await;
-            let mut ocr = crate::jobs::scans::ocr_options(state, doc.user_id).await?;
+            let mut ocr = crate::jobs::scans::ocr_options(state, &owner);
             // Opt-in: pages Tesseract reads poorly go to the owner's AI model.
-            let fallback = crate::jobs::vision::prepare(state, doc, &mut ocr).await?;
+            let fallback = crate::jobs::vision::prepare(state, &owner, doc, &mut ocr);
             match extract(state, doc, &bytes, &ocr).await {
                 Ok(extracted) => {
                     drop(bytes);
@@ -233,7 +242,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
             }
         }
     };
-    match crate::classify::classify_document(state, doc, &text).await {
+    match crate::classify::classify_document(state, &owner, doc, &text).await {
         Ok(outcome) => match store_outcome(&state.db, doc, &outcome).await? {
             Some(status) => Ok(JobResult::Done(status)),
             // The claim was lost meanwhile: the newer run decides.

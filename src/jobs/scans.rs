@@ -7,10 +7,9 @@
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::documents::lifecycle::{self, claim_held};
 use crate::entities::{StatusReason, documents, users};
@@ -23,14 +22,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// The OCR options for a document of `owner`: the owner's `ocr_languages` when set and
 /// installed, else the server default.
-pub async fn ocr_options(state: &AppState, owner: Uuid) -> Result<OcrOptions, sea_orm::DbErr> {
-    let choice: Option<Option<String>> = users::Entity::find_by_id(owner)
-        .select_only()
-        .column(users::Column::OcrLanguages)
-        .into_tuple()
-        .one(&state.db)
-        .await?;
-    Ok(state.ocr.options_for(choice.flatten().as_deref()))
+pub fn ocr_options(state: &AppState, owner: &users::Model) -> OcrOptions {
+    state.ocr.options_for(owner.ocr_languages.as_deref())
 }
 
 /// At start: when OCR is available here, every document parked as `ocr_unavailable`

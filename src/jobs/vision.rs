@@ -12,9 +12,8 @@
 //! It never fails a document: a provider error, an empty answer or anything unexpected
 //! keeps Tesseract's reading of that page, and is logged.
 
-use sea_orm::EntityTrait;
-
 use crate::classify::providers::vision::{PageImage, PageReader};
+use crate::domain::document_type::Format;
 use crate::entities::{documents, users};
 use crate::extract::vision::{VisionRequest, compose};
 use crate::extract::{Extracted, OcrOptions, PageText, normalize};
@@ -27,37 +26,33 @@ pub struct Fallback {
 }
 
 /// Asks for page images in `ocr` (and returns the model to read them with) when the AI
-/// fallback applies to `doc`; `None` leaves `ocr` as it is.
-pub async fn prepare(
+/// fallback applies to `doc` of `owner`; `None` leaves `ocr` as it is.
+pub fn prepare(
     state: &AppState,
+    owner: &users::Model,
     doc: &documents::Model,
     ocr: &mut OcrOptions,
-) -> Result<Option<Fallback>, sea_orm::DbErr> {
+) -> Option<Fallback> {
     let settings = &state.settings.ocr;
-    if settings.ai_fallback_max_pages == 0 || doc.ai_opt_out {
-        return Ok(None);
+    let may_ocr = Format::from_content_type(&doc.content_type).is_some_and(Format::may_ocr);
+    if settings.ai_fallback_max_pages == 0 || doc.ai_opt_out || !may_ocr {
+        return None;
     }
-    let Some(owner) = users::Entity::find_by_id(doc.user_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    match crate::classify::vision::page_reader(&state.settings.ai, &state.keys, &owner, doc) {
+    match crate::classify::vision::page_reader(&state.settings.ai, &state.keys, owner, doc) {
         Ok(Some(reader)) => {
             ocr.ai_fallback = Some(VisionRequest {
                 below_confidence: settings.ai_fallback_below_confidence,
                 max_pages: settings.ai_fallback_max_pages,
             });
-            Ok(Some(Fallback {
+            Some(Fallback {
                 reader,
                 languages: ocr.languages.clone(),
-            }))
+            })
         }
-        Ok(None) => Ok(None),
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!(document = %doc.id, error = %e, "AI fallback of OCR not possible; Tesseract's reading is kept");
-            Ok(None)
+            None
         }
     }
 }

@@ -480,7 +480,17 @@ async fn file_by_hand(app: &TestApp, doc: Uuid, topic: Uuid) {
 }
 
 async fn classify(app: &TestApp, doc: &documents::Model) -> Outcome {
-    classify::classify_document(&app.state, doc, doc.extracted_text.as_deref().unwrap())
+    classify_text(app, doc, doc.extracted_text.as_deref().unwrap()).await
+}
+
+/// Classifies `doc` as if its text were `text`, for its owner as stored now.
+async fn classify_text(app: &TestApp, doc: &documents::Model, text: &str) -> Outcome {
+    let owner = users::Entity::find_by_id(doc.user_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    classify::classify_document(&app.state, &owner, doc, text)
         .await
         .unwrap()
 }
@@ -711,9 +721,7 @@ async fn opt_out_and_near_empty_documents_never_reach_the_network() {
 
     for text in ["", "   \n\t ", "... -- !! 12 34", "Scan 1"] {
         let empty = insert_doc(&app, &s, "empty.pdf", text, false).await;
-        let out = classify::classify_document(&app.state, &empty, text)
-            .await
-            .unwrap();
+        let out = classify_text(&app, &empty, text).await;
         assert!(out.suggestions.is_empty());
         assert!(
             out.reason.as_deref().unwrap().contains("too short"),
