@@ -194,6 +194,22 @@ pub struct DocumentSettings {
     pub download_url_ttl_secs: u64,
     /// Most documents one search returns (and ranks).
     pub search_max_hits: u64,
+    /// Days a trashed document stays in the trash before the cleanup job deletes it for
+    /// good (1–3650).
+    pub trash_retention_days: u32,
+    /// What confirm does with an upload whose bytes the owner already has.
+    pub duplicates: DuplicatesMode,
+}
+
+/// What confirm does with an upload whose SHA-256 matches another live document of the
+/// same owner (`documents.duplicates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicatesMode {
+    /// Keep it, flagged (`duplicate_of` in the document view).
+    Flag,
+    /// Refuse it (409 `duplicate_document`), discarding the upload.
+    Reject,
 }
 
 /// The periodic cleanup job.
@@ -777,6 +793,12 @@ impl DocumentSettings {
             return Err(SettingsError::key(
                 "documents.search_max_hits",
                 format!("must be between 1 and {MAX_SEARCH_HITS}"),
+            ));
+        }
+        if !(1..=3650).contains(&self.trash_retention_days) {
+            return Err(SettingsError::key(
+                "documents.trash_retention_days",
+                "must be between 1 and 3650",
             ));
         }
         Ok(())
