@@ -1304,6 +1304,29 @@ mod tests {
     }
 
     #[test]
+    fn trash_retention_and_duplicates_mode_are_checked() {
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.documents.trash_retention_days, 30);
+        assert_eq!(s.documents.duplicates, DuplicatesMode::Flag);
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("DOCUVAULT__DOCUMENTS__TRASH_RETENTION_DAYS", "3650"),
+                ("DOCUVAULT__DOCUMENTS__DUPLICATES", "reject"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.documents.trash_retention_days, 3650);
+        assert_eq!(s.documents.duplicates, DuplicatesMode::Reject);
+        for days in ["0", "3651"] {
+            let e = err(&[("DOCUVAULT__DOCUMENTS__TRASH_RETENTION_DAYS", days)]);
+            assert!(e.contains("documents.trash_retention_days"), "{days}: {e}");
+        }
+        let e = err(&[("DOCUVAULT__DOCUMENTS__DUPLICATES", "ignore")]);
+        assert!(e.contains("duplicates"), "{e}");
+    }
+
+    #[test]
     fn empty_variables_count_as_unset() {
         let s = Settings::load(None, &env(&[("DATABASE_URL", ""), ("REDIS_URL", "")])).unwrap();
         assert_eq!(s.database_kind(), DatabaseKind::Sqlite);

@@ -155,6 +155,7 @@ async fn trash_hides_everywhere_and_restore_brings_it_back_unchanged() {
         )
         .await;
     assert_eq!(res.status(), 201);
+    let share_id = body(res).await["id"].as_str().unwrap().to_owned();
     let before = get(&app, &alice, &format!("/api/documents/{id}")).await;
     assert_eq!(before["trashed_at"], Value::Null);
     assert_eq!(before["purge_at"], Value::Null);
@@ -221,6 +222,7 @@ async fn trash_hides_everywhere_and_restore_brings_it_back_unchanged() {
             format!("/api/documents/{id}/shares"),
             Some(json!({"recipient": "carol"})),
         ),
+        (Method::DELETE, format!("/api/shares/{share_id}"), None),
     ];
     for (method, path, payload) in refused {
         let res = send(&app, method.clone(), &path, &alice, payload).await;
@@ -231,6 +233,10 @@ async fn trash_hides_everywhere_and_restore_brings_it_back_unchanged() {
             "{method} {path}"
         );
     }
+
+    // The owner still sees its shares.
+    let shares = get(&app, &alice, &format!("/api/documents/{id}/shares")).await;
+    assert_eq!(shares["items"][0]["id"], share_id.as_str(), "{shares}");
 
     // The recipient sees nothing of it.
     assert_eq!(get(&app, &bob, "/api/shared-with-me").await["total"], 0);
