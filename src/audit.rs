@@ -55,6 +55,19 @@ pub enum AuditEvent {
     AdminTopicUpdated,
     /// An admin deleted a system topic.
     AdminTopicDeleted,
+    /// A document was moved to the trash.
+    #[serde(rename = "document.trashed")]
+    DocumentTrashed,
+    /// A document was restored from the trash.
+    #[serde(rename = "document.restored")]
+    DocumentRestored,
+    /// A document was deleted for good (by its owner, or purged from the trash by the
+    /// cleanup job: `metadata.reason`).
+    #[serde(rename = "document.deleted")]
+    DocumentDeleted,
+    /// An account's trash was emptied (`metadata.deleted`: how many documents).
+    #[serde(rename = "trash.emptied")]
+    TrashEmptied,
 }
 
 impl AuditEvent {

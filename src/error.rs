@@ -106,6 +106,10 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// `insufficient_storage`
     InsufficientStorage,
+    /// `document_trashed`
+    DocumentTrashed,
+    /// `duplicate_document`
+    DuplicateDocument,
 }
 
 impl ErrorCode {
@@ -157,6 +161,8 @@ impl ErrorCode {
         Self::InternalError,
         Self::ServiceUnavailable,
         Self::InsufficientStorage,
+        Self::DocumentTrashed,
+        Self::DuplicateDocument,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -208,6 +214,8 @@ impl ErrorCode {
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InsufficientStorage => "insufficient_storage",
+            Self::DocumentTrashed => "document_trashed",
+            Self::DuplicateDocument => "duplicate_document",
         }
     }
 }
@@ -244,6 +252,10 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub detail: Option<QuotaDetail>,
+    /// For `duplicate_document`: the id of the caller's document with the same content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub existing_id: Option<uuid::Uuid>,
 }
 
 /// Errors a handler can return, grouped by HTTP meaning.
@@ -289,6 +301,13 @@ pub enum ApiError {
         code: ErrorCode,
         /// Safe message.
         message: String,
+    },
+    /// 409 `duplicate_document`: the caller already has a document with these bytes
+    /// (setting `documents.duplicates = "reject"`).
+    #[error("You already have this document")]
+    Duplicate {
+        /// The existing document.
+        existing_id: uuid::Uuid,
     },
     /// 413: body or declared size too large.
     #[error("{0}")]
@@ -346,6 +365,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => *code,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Duplicate { .. } => ErrorCode::DuplicateDocument,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -382,7 +402,7 @@ impl ResponseError for ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::Duplicate { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -420,6 +440,10 @@ impl ResponseError for ApiError {
             code: self.code(),
             message: self.message(),
             detail: None,
+            existing_id: match self {
+                Self::Duplicate { existing_id } => Some(*existing_id),
+                _ => None,
+            },
         })
     }
 }

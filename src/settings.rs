@@ -194,6 +194,22 @@ pub struct DocumentSettings {
     pub download_url_ttl_secs: u64,
     /// Most documents one search returns (and ranks).
     pub search_max_hits: u64,
+    /// Days a trashed document stays in the trash before the cleanup job deletes it for
+    /// good (1–3650).
+    pub trash_retention_days: u32,
+    /// What confirm does with an upload whose bytes the owner already has.
+    pub duplicates: DuplicatesMode,
+}
+
+/// What confirm does with an upload whose SHA-256 matches another live document of the
+/// same owner (`documents.duplicates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicatesMode {
+    /// Keep it, flagged (`duplicate_of` in the document view).
+    Flag,
+    /// Refuse it (409 `duplicate_document`), discarding the upload.
+    Reject,
 }
 
 /// The periodic cleanup job.
@@ -779,6 +795,12 @@ impl DocumentSettings {
                 format!("must be between 1 and {MAX_SEARCH_HITS}"),
             ));
         }
+        if !(1..=3650).contains(&self.trash_retention_days) {
+            return Err(SettingsError::key(
+                "documents.trash_retention_days",
+                "must be between 1 and 3650",
+            ));
+        }
         Ok(())
     }
 }
@@ -1279,6 +1301,29 @@ mod tests {
         .unwrap();
         assert_eq!(s.storage.s3.bucket, "modern");
         assert_eq!(s.server.port, 9090);
+    }
+
+    #[test]
+    fn trash_retention_and_duplicates_mode_are_checked() {
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.documents.trash_retention_days, 30);
+        assert_eq!(s.documents.duplicates, DuplicatesMode::Flag);
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("DOCUVAULT__DOCUMENTS__TRASH_RETENTION_DAYS", "3650"),
+                ("DOCUVAULT__DOCUMENTS__DUPLICATES", "reject"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.documents.trash_retention_days, 3650);
+        assert_eq!(s.documents.duplicates, DuplicatesMode::Reject);
+        for days in ["0", "3651"] {
+            let e = err(&[("DOCUVAULT__DOCUMENTS__TRASH_RETENTION_DAYS", days)]);
+            assert!(e.contains("documents.trash_retention_days"), "{days}: {e}");
+        }
+        let e = err(&[("DOCUVAULT__DOCUMENTS__DUPLICATES", "ignore")]);
+        assert!(e.contains("duplicates"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod m20261206_000008_thumbnails;
 mod m20261206_000009_progress;
 mod m20261206_000010_ocr_ai_fallback;
 mod m20261206_000011_trash_versions;
+mod m20261206_000012_trash_list_indexes;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_progress::Migration),
             Box::new(m20261206_000010_ocr_ai_fallback::Migration),
             Box::new(m20261206_000011_trash_versions::Migration),
+            Box::new(m20261206_000012_trash_list_indexes::Migration),
         ]
     }
 }

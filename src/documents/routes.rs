@@ -1,5 +1,5 @@
-//! `/api/documents/*`: upload (URL → PUT → confirm), list, read, rename/move, delete,
-//! download, view. Regular accounts only; another user's document is a 404.
+//! `/api/documents/*`: upload (URL → PUT → confirm), list, read, rename/move, trash
+//! (delete, restore, delete for good, empty), download, view. Regular accounts only; another user's document is a 404.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -11,6 +11,7 @@ use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::search::{ListFilter, PageRequest, SearchQuery, SortKey, SortOrder};
 use crate::documents::service::{self, Confirmation, UploadError};
 use crate::documents::thumbnails::ThumbnailLinks;
+use crate::documents::trash;
 use crate::documents::view::DocumentView;
 use crate::domain::{DocumentId, FolderId, TopicId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -27,6 +28,7 @@ fn upload_error(e: UploadError) -> HttpResponse {
                 detail.used_bytes, detail.limit_bytes, detail.reserved_bytes, detail.rejected_bytes
             ),
             detail: Some(detail),
+            existing_id: None,
         }),
         UploadError::Api(e) => e.error_response(),
     }
@@ -149,6 +151,27 @@ pub struct ListQuery {
     pub sort: Option<SortKey>,
     /// Sort direction (default `desc`; with `q` and no `sort`, ignored).
     pub order: Option<SortOrder>,
+    /// `true`: only documents in the trash (with `purge_at`); otherwise trashed
+    /// documents are never listed nor searched.
+    pub trashed: Option<bool>,
+    /// `true`: only documents whose bytes (SHA-256) another of your live documents has
+    /// too, the original and its copies alike.
+    pub duplicates: Option<bool>,
+}
+
+/// `DELETE /api/documents/{id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// `true`: delete for good (live or trashed) instead of moving to the trash.
+    pub permanent: Option<bool>,
+}
+
+/// `DELETE /api/documents/trash` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmptyTrashResponse {
+    /// Documents deleted for good.
+    pub deleted: u64,
 }
 
 /// `PATCH /api/documents/{id}` body; absent fields stay as they are.
@@ -243,6 +266,33 @@ fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     format!("{base}{url}")
 }
 
+/// Fills in the owner-only facts (`duplicate_of`, `purge_at`) of the caller's views.
+async fn owner_facts(
+    state: &AppState,
+    viewer: crate::domain::UserId,
+    views: &mut [DocumentView],
+) -> Result<(), ApiError> {
+    DocumentView::add_owner_facts(
+        &state.db,
+        viewer,
+        state.settings.documents.trash_retention_days,
+        views,
+    )
+    .await
+}
+
+/// The view of one document as `user` sees it.
+async fn one_view(
+    state: &AppState,
+    links: &ThumbnailLinks,
+    user: &RegularUser,
+    doc: crate::entities::documents::Model,
+) -> Result<web::Json<DocumentView>, ApiError> {
+    let mut one = DocumentView::of_model(&state.db, links, doc).await?;
+    owner_facts(state, user.id(), std::slice::from_mut(&mut one)).await?;
+    Ok(web::Json(one))
+}
+
 /// Starts an upload: validates name, type and size, reserves the size against the
 /// quota (`used + reserved + size <= limit`) and returns a URL to `PUT` the bytes to
 /// directly (valid 15 minutes). Confirm turns the reservation into the charge; delete,
@@ -306,6 +356,7 @@ pub async fn upload_url(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "`duplicate_document`: you already have a live document with these bytes and `documents.duplicates` is `reject`; `existing_id` names it; the upload was discarded", body = ErrorBody),
         (status = 413, description = "Over quota; the upload was discarded", body = ErrorBody),
         (status = 422, description = "Upload missing or of another size than declared", body = ErrorBody),
         (status = 503, description = "Object storage unavailable", body = ErrorBody),
@@ -364,6 +415,8 @@ pub async fn list(
             folder_id: q.folder_id.map(FolderId::from),
             status: q.status,
             q: search,
+            trashed: q.trashed.unwrap_or(false),
+            duplicates: q.duplicates.unwrap_or(false),
         },
         PageRequest {
             page,
@@ -373,8 +426,10 @@ pub async fn list(
         },
     )
     .await?;
+    let mut items = DocumentView::many(&state.db, &links, items).await?;
+    owner_facts(&state, user.id(), &mut items).await?;
     Ok(web::Json(DocumentPage {
-        items: DocumentView::many(&state.db, &links, items).await?,
+        items,
         total: total.count,
         total_exact: total.exact,
         page,
@@ -403,9 +458,7 @@ pub async fn get_one(
     id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
-    Ok(web::Json(
-        DocumentView::of_model(&state.db, &links, doc).await?,
-    ))
+    one_view(&state, &links, &user, doc).await
 }
 
 /// Renames, moves or changes the AI opt-out of your document.
@@ -421,6 +474,7 @@ pub async fn get_one(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such document or folder", body = ErrorBody),
+        (status = 409, description = "The document is in the trash (`document_trashed`), or topics set on an unconfirmed upload", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
@@ -446,20 +500,22 @@ pub async fn update(
             .map(|t| t.into_iter().map(TopicId::from).collect()),
     )
     .await?;
-    Ok(web::Json(
-        DocumentView::of_model(&state.db, &links, doc).await?,
-    ))
+    one_view(&state, &links, &user, doc).await
 }
 
-/// Deletes your document: its bytes, its row, and its size from your quota (the
-/// reservation, for an unconfirmed upload).
+/// Moves your document to the trash (it keeps counting against your quota; restore it
+/// with `restoreDocument`; the cleanup job deletes it for good after
+/// `documents.trash_retention_days`). Already trashed: nothing changes. With
+/// `permanent=true` (or for an unconfirmed upload) deletes it for good, live or trashed:
+/// its bytes (every version and the thumbnail), its row, and its size from your quota
+/// (the reservation, for an unconfirmed upload).
 #[utoipa::path(
     operation_id = "deleteDocument",
     tag = "documents",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Document id")),
+    params(("id" = Uuid, Path, description = "Document id"), DeleteQuery),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Trashed (or deleted for good)"),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
@@ -470,9 +526,72 @@ pub async fn delete_one(
     user: RegularUser,
     state: web::Data<AppState>,
     id: web::Path<DocumentId>,
+    query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    service::delete(&state, user.id(), id.into_inner()).await?;
+    let ip = Some(user.0.client.ip.as_str());
+    if query.permanent.unwrap_or(false) {
+        trash::delete_permanently(&state, user.id(), id.into_inner(), ip).await?;
+    } else {
+        trash::trash(&state, user.id(), id.into_inner(), ip).await?;
+    }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restores your document from the trash, unchanged (topics, folder, shares, versions);
+/// at the root when its folder was deleted meanwhile. Not in the trash: returned as it
+/// is. Refused with `quota_exceeded` (413, the quota body) while your account uses more
+/// than its limit (e.g. after an administrator lowered it).
+#[utoipa::path(
+    operation_id = "restoreDocument",
+    tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "Restored (or was not trashed)", body = DocumentView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 413, description = "Over quota; the document stays in the trash", body = ErrorBody),
+    )
+)]
+#[post("/{id}/restore")]
+pub async fn restore(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    links: ThumbnailLinks,
+    id: web::Path<DocumentId>,
+) -> HttpResponse {
+    let ip = Some(user.0.client.ip.as_str());
+    let doc = match trash::restore(&state, user.id(), id.into_inner(), ip).await {
+        Ok(doc) => doc,
+        Err(e) => return upload_error(e),
+    };
+    match one_view(&state, &links, &user, doc).await {
+        Ok(one) => HttpResponse::Ok().json(one.into_inner()),
+        Err(e) => e.error_response(),
+    }
+}
+
+/// Empties your trash: every trashed document deleted for good (bytes, rows, quota
+/// refunded).
+#[utoipa::path(
+    operation_id = "emptyTrash",
+    tag = "documents",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Trash emptied", body = EmptyTrashResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+    )
+)]
+#[delete("/trash")]
+pub async fn empty_trash(
+    user: RegularUser,
+    state: web::Data<AppState>,
+) -> Result<web::Json<EmptyTrashResponse>, ApiError> {
+    let ip = Some(user.0.client.ip.as_str());
+    let deleted = trash::empty(&state, user.id(), ip).await?;
+    Ok(web::Json(EmptyTrashResponse { deleted }))
 }
 
 /// A short-lived URL serving the original bytes as an attachment.
@@ -559,7 +678,7 @@ pub async fn view(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "The upload is not confirmed yet", body = ErrorBody),
+        (status = 409, description = "The upload is not confirmed yet, or the document is in the trash (`document_trashed`)", body = ErrorBody),
     )
 )]
 #[post("/{id}/classify")]
@@ -617,7 +736,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(list)
             .service(get_one)
             .service(update)
+            // Before `/{id}`, which would take "trash" for an id.
+            .service(empty_trash)
             .service(delete_one)
+            .service(restore)
             .service(download)
             .service(view)
             .service(classify)

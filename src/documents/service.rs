@@ -23,10 +23,12 @@ use uuid::Uuid;
 use crate::documents::files::delete_object_or_retry_later;
 use crate::documents::lifecycle::{self, RemoveIf};
 use crate::documents::quota::{reserve_quota, settle_reservation};
+use crate::documents::search::duplicates;
 use crate::documents::{access, files, versions};
 use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
 use crate::entities::{DocumentStatus, TopicSource, documents, folders, quotas};
 use crate::error::ApiError;
+use crate::settings::DuplicatesMode;
 use crate::state::AppState;
 use crate::storage::{self, Disposition};
 
@@ -290,6 +292,13 @@ pub async fn confirm(
             .map_err(storage_err)?,
     };
 
+    if let (Some(hash), DuplicatesMode::Reject) = (&sha256, state.settings.documents.duplicates)
+        && let Some(existing_id) = duplicates::original_of(&state.db, user, doc.id, hash).await?
+    {
+        discard(state, &doc).await?;
+        return Err(ApiError::Duplicate { existing_id }.into());
+    }
+
     let txn = crate::db::begin_write(&state.db).await?;
     // Hold the row first: a write that serialises concurrent confirms of this upload.
     if !lifecycle::hold_pending(&txn, doc.id).await? {
@@ -375,7 +384,7 @@ pub async fn reclassify(
     user: UserId,
     id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
-    let doc = access::owned(&state.db, user, id).await?;
+    let doc = access::changeable(&state.db, user, id).await?;
     if doc.status == DocumentStatus::Pending {
         return Err(ApiError::Conflict {
             code: crate::error::ErrorCode::NotConfirmed,
@@ -430,7 +439,7 @@ pub async fn update(
     topics: Option<Vec<TopicId>>,
 ) -> Result<documents::Model, ApiError> {
     let txn = crate::db::begin_write(db).await?;
-    let doc = access::owned(&txn, user, id).await?;
+    let doc = access::changeable(&txn, user, id).await?;
     let mut active: documents::ActiveModel = doc.clone().into();
     if let Some(name) = filename {
         let name = files::sanitize_filename(&name).ok_or_else(|| ApiError::Unprocessable {

@@ -8,8 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::documents::search::{self, DocumentRow, DocumentTopic, Listed, SnippetSegment};
+use crate::documents::search::{
+    self, DocumentRow, DocumentTopic, Listed, SnippetSegment, duplicates,
+};
 use crate::documents::thumbnails::ThumbnailLinks;
+use crate::domain::UserId;
 use crate::entities::{DocumentStatus, TopicSource, documents};
 use crate::error::ApiError;
 
@@ -146,6 +149,19 @@ pub struct DocumentView {
     /// (and cleared when processing ends).
     #[schema(required = true)]
     pub progress: Option<DocumentProgress>,
+    /// When it was moved to the trash; null unless it is in the trash.
+    #[schema(required = true)]
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// When the cleanup job will delete it for good (`trashed_at` +
+    /// `documents.trash_retention_days`); null unless it is in the trash.
+    #[schema(required = true)]
+    pub purge_at: Option<DateTime<Utc>>,
+    /// The earliest-uploaded other live (confirmed, not trashed) document of the same
+    /// owner with the same bytes (SHA-256), of which this one is a duplicate; null for
+    /// that original itself, for documents without a copy, and always for documents
+    /// shared with you.
+    #[schema(required = true)]
+    pub duplicate_of: Option<Uuid>,
 }
 
 impl DocumentView {
@@ -174,7 +190,34 @@ impl DocumentView {
             created_at: d.created_at,
             updated_at: d.updated_at,
             progress: DocumentProgress::of(d.progress_page, d.progress_pages),
+            trashed_at: d.trashed_at,
+            purge_at: None,
+            duplicate_of: None,
         }
+    }
+
+    /// Fills in what only the owner sees, on the views of `viewer`'s own documents:
+    /// `duplicate_of` (one query) and `purge_at` (trash retention `retention_days`).
+    /// Views of other owners' documents (shared with `viewer`) stay without them.
+    pub async fn add_owner_facts(
+        db: &impl ConnectionTrait,
+        viewer: UserId,
+        retention_days: u32,
+        views: &mut [DocumentView],
+    ) -> Result<(), ApiError> {
+        let viewer_id = Uuid::from(viewer);
+        let own: Vec<(Uuid, String)> = views
+            .iter()
+            .filter(|v| v.owner_id == viewer_id && v.status != DocumentStatus::Pending)
+            .filter_map(|v| v.sha256.clone().map(|h| (v.id, h)))
+            .collect();
+        let originals = duplicates::originals(db, viewer, &own).await?;
+        let retention = chrono::Duration::days(i64::from(retention_days));
+        for v in views.iter_mut().filter(|v| v.owner_id == viewer_id) {
+            v.duplicate_of = originals.get(&v.id).copied();
+            v.purge_at = v.trashed_at.and_then(|t| t.checked_add_signed(retention));
+        }
+        Ok(())
     }
 
     /// Views of listed documents, their topics loaded in one query, their thumbnail URLs

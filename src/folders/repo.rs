@@ -129,6 +129,9 @@ pub async fn move_documents(
         )
         .filter(documents::Column::UserId.eq(user))
         .filter(documents::Column::FolderId.eq(from))
+        // Trashed documents stay: the folder's deletion puts them at the root (foreign
+        // key, set null), where a restore brings them back.
+        .filter(documents::Column::TrashedAt.is_null())
         .exec(db)
         .await?;
     Ok(res.rows_affected)

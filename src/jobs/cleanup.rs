@@ -1,5 +1,7 @@
 //! The periodic cleanup job: removes unconfirmed uploads older than
-//! `documents.pending_ttl_secs` (releasing their quota reservations), retries object
+//! `documents.pending_ttl_secs` (releasing their quota reservations), deletes for good
+//! the documents trashed longer than `documents.trash_retention_days` ago (refunding
+//! them, [`crate::documents::trash::purge_expired`]), retries object
 //! deletions that failed earlier, sweeps stale temporary files of the local store
 //! (partial uploads left by a crash), and makes the thumbnails of up to
 //! [`thumbnails::BACKFILL_PER_RUN`] processed documents that have none yet (newest first:
@@ -56,6 +58,8 @@ pub struct CleanupReport {
     pub thumbnails_made: u64,
     /// Processed documents of which no thumbnail can be made (the reason is recorded).
     pub thumbnails_impossible: u64,
+    /// Trashed documents past `documents.trash_retention_days` deleted for good.
+    pub trashed_purged: u64,
 }
 
 /// The creation time before which a pending upload is stale (`None`: nothing is, the
@@ -80,6 +84,10 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let outcome = async {
         remove_stale_uploads(state, &mut report).await?;
+        report.trashed_purged = crate::documents::trash::purge_expired(state)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("purging the trash")?;
         retry_object_deletions(&state.db, state.storage.as_ref(), &mut report).await?;
         sweep_temp_files(state.local_store.as_ref(), &mut report).await?;
         let made = thumbnails::backfill(state, thumbnails::BACKFILL_PER_RUN)
@@ -100,6 +108,7 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
         stale_temp_files_removed = report.stale_temp_files_removed,
         thumbnails_made = report.thumbnails_made,
         thumbnails_impossible = report.thumbnails_impossible,
+        trashed_purged = report.trashed_purged,
         "cleanup finished: {} stale uploads removed, {} object deletions completed, {} still failing",
         report.stale_uploads_removed,
         report.deletions_completed,

@@ -157,7 +157,7 @@ pub struct SharedWithMeQuery {
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents (or a password change is pending)", body = ErrorBody),
         (status = 404, description = "No such document, or no such user", body = ErrorBody),
-        (status = 409, description = "Recipient is yourself (`cannot_share_with_self`) or an administrator (`cannot_share_with_admin`)", body = ErrorBody),
+        (status = 409, description = "Recipient is yourself (`cannot_share_with_self`) or an administrator (`cannot_share_with_admin`), or the document is in the trash (`document_trashed`)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
@@ -225,6 +225,7 @@ pub async fn list_shares(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents (or a password change is pending)", body = ErrorBody),
         (status = 404, description = "No such share", body = ErrorBody),
+        (status = 409, description = "The shared document is in the trash (`document_trashed`)", body = ErrorBody),
     )
 )]
 #[delete("/{id}")]

@@ -123,7 +123,7 @@ fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiErr
 /// e-mail is `recipient`. Idempotent: sharing again returns the existing share.
 ///
 /// Refusals, in this order: not the caller's document, or still pending → 404 (as if
-/// missing); no such account → 404 "No such user"; the caller → 409
+/// missing); in the trash → 409 `document_trashed`; no such account → 404 "No such user"; the caller → 409
 /// `cannot_share_with_self`; an administrator → 409 `cannot_share_with_admin`.
 #[tracing::instrument(skip_all)]
 pub async fn share(
@@ -135,6 +135,9 @@ pub async fn share(
     let doc = access::owned(db, owner, document).await?;
     if doc.status == DocumentStatus::Pending {
         return Err(ApiError::not_found());
+    }
+    if doc.trashed_at.is_some() {
+        return Err(access::trashed());
     }
     // Neither a handle nor an e-mail address: no account can have it (and text such as
     // a NUL byte never reaches the database).
@@ -214,9 +217,20 @@ pub async fn list_for_document(
 }
 
 /// Revokes a share of one of the caller's documents; anyone else's share (including
-/// one made *to* the caller) is a 404, like a missing one.
+/// one made *to* the caller) is a 404, like a missing one. A share of a trashed document
+/// is kept as it is (409 `document_trashed`): restore brings the document back with it.
 #[tracing::instrument(skip_all)]
 pub async fn revoke(db: &impl ConnectionTrait, owner: UserId, id: Uuid) -> Result<(), ApiError> {
+    let trashed = shares::Entity::find_by_id(id)
+        .filter(shares::Column::OwnerId.eq(owner))
+        .find_also_related(documents::Entity)
+        .one(db)
+        .await?
+        .and_then(|(_, doc)| doc)
+        .is_some_and(|doc| doc.trashed_at.is_some());
+    if trashed {
+        return Err(access::trashed());
+    }
     let removed = shares::Entity::delete_many()
         .filter(shares::Column::Id.eq(id))
         .filter(shares::Column::OwnerId.eq(owner))
@@ -229,7 +243,8 @@ pub async fn revoke(db: &impl ConnectionTrait, owner: UserId, id: Uuid) -> Resul
     Ok(())
 }
 
-/// One page of the documents shared with `recipient`, most recently shared first.
+/// One page of the documents shared with `recipient`, most recently shared first
+/// (never trashed ones).
 #[tracing::instrument(skip_all)]
 pub async fn shared_with(
     db: &impl ConnectionTrait,
@@ -241,6 +256,7 @@ pub async fn shared_with(
         .find_also_related(documents::Entity)
         .filter(shares::Column::RecipientId.eq(recipient))
         .filter(documents::Column::Status.ne(DocumentStatus::Pending))
+        .filter(documents::Column::TrashedAt.is_null())
         .order_by_desc(shares::Column::CreatedAt)
         .order_by_desc(shares::Column::Id)
         .paginate(db, per_page);

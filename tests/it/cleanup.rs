@@ -519,7 +519,7 @@ async fn fsck_finds_quota_drift_missing_objects_and_orphans_and_repairs_what_it_
     for id in [lost, resized] {
         let res = app
             .client
-            .delete(app.url(&format!("/api/documents/{id}")))
+            .delete(app.url(&format!("/api/documents/{id}?permanent=true")))
             .bearer_auth(&alice.access)
             .send()
             .await

@@ -101,7 +101,7 @@ async fn upload_confirm_list_download_delete() {
 
     let del = app
         .client
-        .delete(app.url(&format!("/api/documents/{id}")))
+        .delete(app.url(&format!("/api/documents/{id}?permanent=true")))
         .bearer_auth(&alice.access)
         .send()
         .await
@@ -351,7 +351,10 @@ async fn delete_all(app: &TestApp, s: &Session) {
     for d in list["items"].as_array().unwrap() {
         let res = app
             .client
-            .delete(app.url(&format!("/api/documents/{}", d["id"].as_str().unwrap())))
+            .delete(app.url(&format!(
+                "/api/documents/{}?permanent=true",
+                d["id"].as_str().unwrap()
+            )))
             .bearer_auth(&s.access)
             .send()
             .await
@@ -930,7 +933,7 @@ async fn confirm_racing_delete_never_leaks_quota() {
             .send();
         let delete = app
             .client
-            .delete(app.url(&format!("/api/documents/{id}")))
+            .delete(app.url(&format!("/api/documents/{id}?permanent=true")))
             .bearer_auth(&s.access)
             .send();
         tasks.push(tokio::spawn(async move {

@@ -648,7 +648,7 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
     // Deleted through the API: gone from the index.
     let res = app
         .client
-        .delete(app.url(&format!("/api/documents/{id}")))
+        .delete(app.url(&format!("/api/documents/{id}?permanent=true")))
         .bearer_auth(&alice.access)
         .send()
         .await

@@ -537,7 +537,7 @@ async fn shares_go_with_their_document_and_accounts() {
     let res = send(
         &app,
         Method::DELETE,
-        &format!("/api/documents/{first}"),
+        &format!("/api/documents/{first}?permanent=true"),
         &alice,
         None,
     )

@@ -386,7 +386,7 @@ async fn not_charged_to_the_quota_and_deleted_with_the_document() {
 
     let res = app
         .client
-        .delete(app.url(&format!("/api/documents/{id}")))
+        .delete(app.url(&format!("/api/documents/{id}?permanent=true")))
         .bearer_auth(&s.access)
         .send()
         .await

@@ -13,8 +13,13 @@
 //! One module per job: [`query`] (the query language), [`snippet`] (highlighted
 //! segments), [`sql`] (the statement builder and shared clauses), [`listing`] (plain
 //! listing), [`ranked`] (what both search backends share), [`postgres`] and [`sqlite`]
-//! (one per backend), [`topics`] (the topics of listed documents).
+//! (one per backend), [`topics`] (the topics of listed documents), [`duplicates`]
+//! (documents with the same bytes).
+//!
+//! Trashed documents are never listed nor searched unless asked for
+//! ([`ListFilter::trashed`]: then only they are).
 
+pub mod duplicates;
 mod listing;
 mod postgres;
 mod query;
@@ -78,6 +83,8 @@ pub struct DocumentRow {
     pub progress_page: Option<i32>,
     /// While in processing: of how many pages.
     pub progress_pages: Option<i32>,
+    /// When it was moved to the trash; none while live.
+    pub trashed_at: Option<DateTime<Utc>>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -100,6 +107,7 @@ impl From<documents::Model> for DocumentRow {
             thumbnail_key: d.thumbnail_key,
             progress_page: d.progress_page,
             progress_pages: d.progress_pages,
+            trashed_at: d.trashed_at,
         }
     }
 }
@@ -137,6 +145,10 @@ pub struct ListFilter {
     pub status: Option<DocumentStatus>,
     /// Full-text search.
     pub q: Option<SearchQuery>,
+    /// Only trashed documents (else only documents not in the trash).
+    pub trashed: bool,
+    /// Only documents sharing their SHA-256 with another live document of the owner.
+    pub duplicates: bool,
 }
 
 /// Which page, in which order.

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 pub(super) const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
      d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
      d.created_at, d.updated_at, d.status_reason, d.thumbnail_key, d.progress_page, \
-     d.progress_pages";
+     d.progress_pages, d.trashed_at";
 
 /// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
 pub(super) struct Sql {
@@ -67,6 +67,18 @@ pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
         None => {
             sql.push(&format!(" AND d.status <> '{pending}'"));
         }
+    }
+    if filter.trashed {
+        sql.push(" AND d.trashed_at IS NOT NULL");
+    } else {
+        sql.push(" AND d.trashed_at IS NULL");
+    }
+    if filter.duplicates {
+        sql.push(&format!(
+            " AND d.sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM documents o \
+             WHERE o.user_id = d.user_id AND o.sha256 = d.sha256 AND o.id <> d.id \
+             AND o.status <> '{pending}' AND o.trashed_at IS NULL)"
+        ));
     }
     if let Some(folder) = filter.folder_id {
         sql.push(" AND d.folder_id = ").bind(folder);
