@@ -55,6 +55,15 @@ pub enum AuditEvent {
     AdminTopicUpdated,
     /// An admin deleted a system topic.
     AdminTopicDeleted,
+    /// A new version of a document was uploaded and confirmed (it is current now).
+    #[serde(rename = "document.version_uploaded")]
+    DocumentVersionUploaded,
+    /// An earlier version of a document was made current again.
+    #[serde(rename = "document.version_made_current")]
+    DocumentVersionMadeCurrent,
+    /// A version of a document was deleted.
+    #[serde(rename = "document.version_deleted")]
+    DocumentVersionDeleted,
 }
 
 impl AuditEvent {

@@ -106,6 +106,10 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// `insufficient_storage`
     InsufficientStorage,
+    /// `document_trashed`
+    DocumentTrashed,
+    /// `only_version`
+    OnlyVersion,
 }
 
 impl ErrorCode {
@@ -157,6 +161,8 @@ impl ErrorCode {
         Self::InternalError,
         Self::ServiceUnavailable,
         Self::InsufficientStorage,
+        Self::DocumentTrashed,
+        Self::OnlyVersion,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -208,6 +214,8 @@ impl ErrorCode {
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InsufficientStorage => "insufficient_storage",
+            Self::DocumentTrashed => "document_trashed",
+            Self::OnlyVersion => "only_version",
         }
     }
 }

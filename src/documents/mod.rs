@@ -1,5 +1,5 @@
 //! Documents: direct-to-storage uploads, atomic quota charging, listing and full-text
-//! search, download, thumbnails.
+//! search, download, thumbnails, versions.
 
 pub mod access;
 pub mod files;
@@ -10,5 +10,6 @@ pub mod routes;
 pub mod search;
 pub mod service;
 pub mod thumbnails;
+pub mod version_routes;
 pub mod versions;
 pub mod view;
