@@ -9,6 +9,8 @@
 //!
 //!  processing ──park(ocr_unavailable)──► unclassified + status_reason
 //!                                         └──requeue_waiting_for (start with OCR) ──► queued
+//!
+//!  any confirmed status ──switch_version (new current version)──► queued
 //! ```
 //!
 //! `status_reason` says why a processed document has no text when it is not the file's
