@@ -68,6 +68,15 @@ pub enum AuditEvent {
     /// An account's trash was emptied (`metadata.deleted`: how many documents).
     #[serde(rename = "trash.emptied")]
     TrashEmptied,
+    /// A new version of a document was uploaded and confirmed (it is current now).
+    #[serde(rename = "document.version_uploaded")]
+    DocumentVersionUploaded,
+    /// An earlier version of a document was made current again.
+    #[serde(rename = "document.version_made_current")]
+    DocumentVersionMadeCurrent,
+    /// A version of a document was deleted.
+    #[serde(rename = "document.version_deleted")]
+    DocumentVersionDeleted,
 }
 
 impl AuditEvent {

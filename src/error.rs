@@ -110,6 +110,8 @@ pub enum ErrorCode {
     DocumentTrashed,
     /// `duplicate_document`
     DuplicateDocument,
+    /// `only_version`
+    OnlyVersion,
 }
 
 impl ErrorCode {
@@ -163,6 +165,7 @@ impl ErrorCode {
         Self::InsufficientStorage,
         Self::DocumentTrashed,
         Self::DuplicateDocument,
+        Self::OnlyVersion,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -216,6 +219,7 @@ impl ErrorCode {
             Self::InsufficientStorage => "insufficient_storage",
             Self::DocumentTrashed => "document_trashed",
             Self::DuplicateDocument => "duplicate_document",
+            Self::OnlyVersion => "only_version",
         }
     }
 }

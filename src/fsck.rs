@@ -1,11 +1,14 @@
 //! `docuvault fsck [--repair]`: checks that quotas, document rows and stored objects
 //! agree, and with `repair` fixes what is safe to fix.
 //!
-//! Checks: (a) each account's `quotas.used_bytes` equals the sum of its confirmed
-//! (non-pending) documents' sizes, and `quotas.reserved_bytes` the sum of its pending
-//! uploads' declared sizes; (b) each confirmed document's object exists with the
-//! recorded size; (c) no stored object older than the pending lifetime is unreferenced
-//! (neither a document's final key nor the staging key of a pending upload); (d) the
+//! Checks: (a) each account's `quotas.used_bytes` equals the sum of the sizes of its
+//! stored document versions (every version counts; a confirmed document without any
+//! version record counts its own size), and `quotas.reserved_bytes` the sum of the
+//! declared sizes of its pending uploads, of documents and of versions; (b) each
+//! confirmed document's object exists with the recorded size, and so does every stored
+//! version's; (c) no stored object older than the pending lifetime is unreferenced
+//! (neither a document's or version's final key nor the staging key of a pending upload
+//! or version); (d) the
 //! local store holds no stale temporary files (partial uploads of a crashed process); (e)
 //! each processed document (classified, unclassified or failed) whose own object is
 //! there has its thumbnail: stored where its row says, or a recorded reason why none can
@@ -35,7 +38,7 @@ use crate::documents::files::staging_key;
 use crate::documents::lifecycle::FINISHED;
 use crate::documents::thumbnails::thumbnail_key;
 use crate::domain::ObjectKey;
-use crate::entities::{DocumentStatus, documents, quotas};
+use crate::entities::{DocumentStatus, VersionStatus, document_versions, documents, quotas};
 use crate::jobs::cleanup::pending_cutoff;
 use crate::jobs::thumbnails::{self, Made, Subject};
 use crate::state::AppState;
@@ -97,11 +100,14 @@ pub enum ObjectProblem {
     },
 }
 
-/// A confirmed document whose object is missing or has another size (never repaired).
+/// A confirmed document (or a stored version of one) whose object is missing or has
+/// another size (never repaired).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentProblem {
     /// The document.
     pub document_id: Uuid,
+    /// The version whose object it is, when it is not the document's current one.
+    pub version_id: Option<Uuid>,
     /// Its owner.
     pub user_id: Uuid,
     /// Its object key.
@@ -164,6 +170,8 @@ pub struct FsckReport {
     pub accounts_checked: u64,
     /// Confirmed documents whose object was checked.
     pub documents_checked: u64,
+    /// Stored versions (other than documents' current ones) whose object was checked.
+    pub versions_checked: u64,
     /// Objects listed in storage.
     pub objects_checked: u64,
     /// Listed objects whose key is not shaped like a document key; never touched.
@@ -172,7 +180,7 @@ pub struct FsckReport {
     pub orphan_min_age_secs: u64,
     /// (a) Quota mismatches.
     pub quota_mismatches: Vec<QuotaMismatch>,
-    /// (b) Confirmed documents with a missing or resized object.
+    /// (b) Confirmed documents (or their stored versions) with a missing or resized object.
     pub document_problems: Vec<DocumentProblem>,
     /// (c) Orphan objects.
     pub orphans: Vec<OrphanObject>,
@@ -266,6 +274,9 @@ impl fmt::Display for FsckReport {
             self.documents_checked,
             self.document_problems.len()
         )?;
+        if self.versions_checked > 0 {
+            writeln!(f, "  {} earlier versions checked", self.versions_checked)?;
+        }
         for d in &self.document_problems {
             let what = match d.problem {
                 ObjectProblem::Missing => "object missing".to_owned(),
@@ -273,9 +284,13 @@ impl fmt::Display for FsckReport {
                     format!("object has {stored_bytes} bytes, {} recorded", d.size_bytes)
                 }
             };
+            let version = d
+                .version_id
+                .map(|v| format!(", version {v}"))
+                .unwrap_or_default();
             writeln!(
                 f,
-                "  document {} (account {}): {what}: {} [reported only]",
+                "  document {}{version} (account {}): {what}: {} [reported only]",
                 d.document_id, d.user_id, d.object_key
             )?;
         }
@@ -406,7 +421,8 @@ pub async fn fsck(state: &AppState, repair: bool) -> anyhow::Result<FsckReport> 
         .collect();
 
     check_quotas(state, &mut report).await?;
-    let referenced = check_documents(state, &sizes, &mut report).await?;
+    let mut referenced = check_documents(state, &sizes, &mut report).await?;
+    check_versions(state, &sizes, &mut referenced, &mut report).await?;
 
     let cutoff = pending_cutoff(&state.settings, Utc::now());
     for object in &listed {
@@ -508,6 +524,32 @@ fn looks_like_document_key(key: &str) -> bool {
     )
 }
 
+/// `(user_id, size_bytes)` of everything charged: every stored version, and a confirmed
+/// document without any version record (rows from before versions) at its own size.
+fn charged_sizes() -> String {
+    format!(
+        "SELECT user_id, size_bytes FROM document_versions WHERE status = '{stored}' \
+         UNION ALL \
+         SELECT d.user_id, d.size_bytes FROM documents d WHERE d.status <> '{pending}' \
+         AND NOT EXISTS (SELECT 1 FROM document_versions v \
+                         WHERE v.document_id = d.id AND v.status = '{stored}')",
+        stored = VersionStatus::Stored.as_str(),
+        pending = DocumentStatus::Pending.as_str()
+    )
+}
+
+/// `(user_id, size_bytes)` of everything reserved: pending uploads of documents and of
+/// versions, at their declared sizes.
+fn reserved_sizes() -> String {
+    format!(
+        "SELECT user_id, size_bytes FROM documents WHERE status = '{pending}' \
+         UNION ALL \
+         SELECT user_id, size_bytes FROM document_versions WHERE status = '{pending_version}'",
+        pending = DocumentStatus::Pending.as_str(),
+        pending_version = VersionStatus::Pending.as_str()
+    )
+}
+
 /// (a) One query, so recorded and computed come from the same snapshot (confirm and
 /// delete change both in one transaction).
 async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Result<()> {
@@ -517,12 +559,13 @@ async fn check_quotas(state: &AppState, report: &mut FsckReport) -> anyhow::Resu
                 COALESCE(p.total, 0) AS computed_reserved \
          FROM users u \
          LEFT JOIN quotas q ON q.user_id = u.id \
-         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
-                    WHERE status <> '{pending}' GROUP BY user_id) s ON s.user_id = u.id \
-         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total FROM documents \
-                    WHERE status = '{pending}' GROUP BY user_id) p ON p.user_id = u.id \
+         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total \
+                    FROM ({charged}) c GROUP BY user_id) s ON s.user_id = u.id \
+         LEFT JOIN (SELECT user_id, CAST(SUM(size_bytes) AS BIGINT) AS total \
+                    FROM ({reserved}) r GROUP BY user_id) p ON p.user_id = u.id \
          ORDER BY u.id",
-        pending = DocumentStatus::Pending.as_str()
+        charged = charged_sizes(),
+        reserved = reserved_sizes(),
     );
     let backend = state.db.get_database_backend();
     let rows = state
@@ -610,6 +653,7 @@ async fn check_documents(
                 object_problem = problem == ObjectProblem::Missing;
                 report.document_problems.push(DocumentProblem {
                     document_id: id,
+                    version_id: None,
                     user_id,
                     object_key: key.clone(),
                     size_bytes,
@@ -645,6 +689,117 @@ async fn check_documents(
         }
     }
     Ok(referenced)
+}
+
+/// (b, c) Checks every stored version that is not its document's current one (those were
+/// checked as documents) against the listing, and adds every version's keys (a pending
+/// version's staging key too) to `referenced`.
+async fn check_versions(
+    state: &AppState,
+    sizes: &HashMap<&str, u64>,
+    referenced: &mut HashSet<String>,
+    report: &mut FsckReport,
+) -> anyhow::Result<()> {
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut query = document_versions::Entity::find()
+            .select_only()
+            .columns([
+                document_versions::Column::Id,
+                document_versions::Column::DocumentId,
+                document_versions::Column::UserId,
+                document_versions::Column::ObjectKey,
+                document_versions::Column::SizeBytes,
+                document_versions::Column::Status,
+            ])
+            .order_by_asc(document_versions::Column::Id)
+            .limit(BATCH);
+        if let Some(last) = after {
+            query = query.filter(document_versions::Column::Id.gt(last));
+        }
+        let rows: Vec<(Uuid, Uuid, Uuid, String, i64, VersionStatus)> = query
+            .into_tuple()
+            .all(&state.db)
+            .await
+            .context("reading document versions")?;
+        let full = rows.len() as u64 == BATCH;
+        after = rows.last().map(|r| r.0);
+        for (id, document_id, user_id, key, size_bytes, status) in rows {
+            if status == VersionStatus::Pending {
+                if let Ok(k) = ObjectKey::parse(&key) {
+                    referenced.insert(staging_key(&k)?.as_str().to_owned());
+                }
+                referenced.insert(key);
+                continue;
+            }
+            // A document's current version: checked (and referenced) as the document.
+            if referenced.contains(key.as_str()) {
+                continue;
+            }
+            report.versions_checked += 1;
+            let expected = u64::try_from(size_bytes).ok();
+            if sizes.get(key.as_str()).copied() != expected
+                && let Some(problem) = recheck_version(state, id, &key, size_bytes).await?
+            {
+                report.document_problems.push(DocumentProblem {
+                    document_id,
+                    version_id: Some(id),
+                    user_id,
+                    object_key: key.clone(),
+                    size_bytes,
+                    problem,
+                });
+            }
+            referenced.insert(key);
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The problem of a stored object under `key` recorded at `size_bytes`, looked at now
+/// (`stat`); `None` when it is there at that size.
+async fn object_problem_now(
+    state: &AppState,
+    key: &str,
+    size_bytes: i64,
+) -> anyhow::Result<Option<ObjectProblem>> {
+    let stored = match ObjectKey::parse(key) {
+        Ok(k) => state
+            .storage
+            .stat(&k)
+            .await
+            .with_context(|| format!("checking object {key}"))?,
+        Err(_) => None,
+    };
+    Ok(match stored {
+        None => Some(ObjectProblem::Missing),
+        Some(meta) if i64::try_from(meta.size_bytes).ok() == Some(size_bytes) => None,
+        Some(meta) => Some(ObjectProblem::SizeDiffers {
+            stored_bytes: meta.size_bytes,
+        }),
+    })
+}
+
+/// Looks at one suspicious version again, now: its object, and whether the version is
+/// still stored (a delete may have raced the scan).
+async fn recheck_version(
+    state: &AppState,
+    id: Uuid,
+    key: &str,
+    size_bytes: i64,
+) -> anyhow::Result<Option<ObjectProblem>> {
+    let Some(problem) = object_problem_now(state, key, size_bytes).await? else {
+        return Ok(None);
+    };
+    let still_there = document_versions::Entity::find_by_id(id)
+        .filter(document_versions::Column::Status.eq(VersionStatus::Stored))
+        .one(&state.db)
+        .await?
+        .is_some();
+    Ok(still_there.then_some(problem))
 }
 
 /// Looks at one suspicious document again, now: its object via `stat`, and whether the
@@ -706,8 +861,8 @@ async fn recheck_thumbnail(
     }))
 }
 
-/// Sets one account's usage to the sum of its confirmed documents and its reservation
-/// to the sum of its pending uploads, computed after taking the quota row's lock
+/// Sets one account's usage to the sum of its stored versions (see [`charged_sizes`])
+/// and its reservation to the sum of its pending uploads (of documents and versions), computed after taking the quota row's lock
 /// (PostgreSQL `FOR UPDATE`; SQLite's write lock), so a concurrent upload-url, confirm
 /// or delete is counted exactly once. Returns the sums written `(used, reserved)`.
 async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<(i64, i64)> {
@@ -724,24 +879,28 @@ async fn repair_quota(state: &AppState, user: Uuid) -> anyhow::Result<(i64, i64)
     } else {
         quotas::Entity::find_by_id(user).one(&txn).await?.is_some()
     };
-    let sum_where = |pending: bool| {
-        let query = documents::Entity::find()
-            .select_only()
-            .column_as(
-                sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
-                "total",
-            )
-            .filter(documents::Column::UserId.eq(user));
-        if pending {
-            query.filter(documents::Column::Status.eq(DocumentStatus::Pending))
-        } else {
-            query.filter(documents::Column::Status.ne(DocumentStatus::Pending))
-        }
+    let placeholder = if backend == DatabaseBackend::Postgres {
+        "$1"
+    } else {
+        "?"
     };
-    let used: Option<i64> = sum_where(false).into_tuple().one(&txn).await?;
-    let used = used.unwrap_or(0);
-    let reserved: Option<i64> = sum_where(true).into_tuple().one(&txn).await?;
-    let reserved = reserved.unwrap_or(0);
+    let mut sums = [0_i64; 2];
+    for (sum, sizes) in sums.iter_mut().zip([charged_sizes(), reserved_sizes()]) {
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS total \
+                     FROM ({sizes}) s WHERE user_id = {placeholder}"
+                ),
+                [user.into()],
+            ))
+            .await?;
+        if let Some(row) = row {
+            *sum = row.try_get::<Option<i64>>("", "total")?.unwrap_or(0);
+        }
+    }
+    let [used, reserved] = sums;
     if existing {
         quotas::Entity::update_many()
             .col_expr(

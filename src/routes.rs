@@ -18,8 +18,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::admin::routes::configure)
             // Features only regular accounts use guard their own scopes
             // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`
-            // lies inside the documents scope's prefix.
+            // lies inside the documents scope's prefix, as `/documents/{id}/versions`.
             .configure(crate::shares::routes::configure)
+            .configure(crate::documents::version_routes::configure)
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
             .configure(crate::topics::routes::configure)

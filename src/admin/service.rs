@@ -233,6 +233,14 @@ pub async fn delete_account(
         .filter(documents::Column::UserId.eq(id))
         .all(&txn)
         .await?;
+    // Every version's object goes too (the current one is the document's).
+    let version_keys: Vec<String> = crate::entities::document_versions::Entity::find()
+        .select_only()
+        .column(crate::entities::document_versions::Column::ObjectKey)
+        .filter(crate::entities::document_versions::Column::UserId.eq(id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
     users::Entity::delete_by_id(id).exec(&txn).await?;
     AuditEntry::new(
         AuditEvent::AdminUserDeleted,
@@ -247,6 +255,21 @@ pub async fn delete_account(
     .await?;
     txn.commit().await?;
     // Rows are gone (cascade); now the bytes. Failures are retried by the cleanup job.
+    for key in version_keys
+        .iter()
+        .filter(|k| !docs.iter().any(|d| &d.object_key == *k))
+    {
+        if let Ok(key) = crate::domain::ObjectKey::parse(key) {
+            for k in [crate::documents::files::staging_key(&key)?, key] {
+                crate::documents::files::delete_object_or_retry_later(
+                    &state.db,
+                    state.storage.as_ref(),
+                    &k,
+                )
+                .await?;
+            }
+        }
+    }
     for doc in docs {
         if let Ok(key) = crate::domain::ObjectKey::parse(&doc.object_key) {
             crate::documents::files::delete_object_or_retry_later(

@@ -9,6 +9,8 @@
 //!
 //!  processing ──park(ocr_unavailable)──► unclassified + status_reason
 //!                                         └──requeue_waiting_for (start with OCR) ──► queued
+//!
+//!  any confirmed status ──switch_version (new current version)──► queued
 //! ```
 //!
 //! `status_reason` says why a processed document has no text when it is not the file's
@@ -35,8 +37,8 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Query
 use uuid::Uuid;
 
 use crate::documents::quota::{refund_quota, release_reservation};
-use crate::entities::document_topics;
 use crate::entities::documents::{self, DocumentStatus, StatusReason};
+use crate::entities::{VersionStatus, document_topics, document_versions};
 use crate::queue::{Job, Queue};
 
 /// The statuses a finished document can be in (re-classification starts from them).
@@ -163,11 +165,16 @@ pub async fn claim(
 /// Matches `doc` only while the claim it was read with stands (`processing` at the same
 /// attempt number): every write of a worker carries it, so a worker whose lease lapsed
 /// (and whose document was claimed again) can never overwrite newer work.
+///
+/// The claim also names the version it works on (the document's object key): a new
+/// current version ([`switch_version`]) resets the attempts, so the attempt number alone
+/// could match a later claim; the key cannot, unless that claim works on the same bytes.
 pub fn claim_held(doc: &documents::Model) -> Condition {
     Condition::all()
         .add(documents::Column::Id.eq(doc.id))
         .add(documents::Column::Status.eq(DocumentStatus::Processing))
         .add(documents::Column::Attempts.eq(doc.attempts))
+        .add(documents::Column::ObjectKey.eq(doc.object_key.as_str()))
 }
 
 /// Pushes the lease of a claimed document to `until`; `false` when the claim was lost.
@@ -387,6 +394,81 @@ pub async fn requeue(
     Ok(n == 1)
 }
 
+/// Any confirmed status `→ queued` for a new current version (an uploaded version
+/// confirmed, another made current, the current one deleted): the document takes
+/// `version`'s object key, name, type, size and hash; what was derived from the previous
+/// version's bytes (text, page provenance, thumbnail state) is cleared so the pipeline
+/// makes it again; fresh attempts and a dispatch lease until `lease_until`. A worker
+/// processing the previous version loses its claim ([`claim_held`] names the object key),
+/// so its results are never written. `false` when the document is pending or gone.
+pub async fn switch_version(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    version: &document_versions::Model,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let n = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::ObjectKey,
+            Expr::value(version.object_key.clone()),
+        )
+        .col_expr(
+            documents::Column::Filename,
+            Expr::value(version.filename.clone()),
+        )
+        .col_expr(
+            documents::Column::ContentType,
+            Expr::value(version.content_type.clone()),
+        )
+        .col_expr(
+            documents::Column::SizeBytes,
+            Expr::value(version.size_bytes),
+        )
+        .col_expr(
+            documents::Column::Sha256,
+            Expr::value(version.sha256.clone()),
+        )
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::Attempts, Expr::value(0))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(documents::Column::StatusReason, no_reason())
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(documents::Column::ProgressPage, no_progress())
+        .col_expr(documents::Column::ProgressPages, no_progress())
+        .col_expr(
+            documents::Column::ExtractedText,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            documents::Column::TextPages,
+            Expr::value(Option::<serde_json::Value>::None),
+        )
+        .col_expr(
+            documents::Column::ThumbnailKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            documents::Column::ThumbnailError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::Status.ne(DocumentStatus::Pending))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
 /// `queued`/`processing → queued` for the sweeper: a document whose lease lapsed at
 /// `now` (its worker died, or its dispatch was lost) gets a new dispatch lease until
 /// `lease_until`; `false` when it moved on meanwhile (or another instance won).
@@ -538,14 +620,21 @@ pub struct RemovedDocument {
     pub size_bytes: i64,
     /// Its object key.
     pub object_key: String,
+    /// The object keys of every version removed with it (stored and pending), the
+    /// current one included.
+    pub version_keys: Vec<String>,
 }
 
-/// Removes document `id` if `cond` holds and gives its bytes back: the charge of a
-/// confirmed document, the reservation of a pending one. What to give back comes from the
-/// `DELETE … RETURNING` that removed the row, never from an earlier read, so a confirm
-/// racing this removal is counted exactly once: it either held the row first
-/// ([`hold_pending`]; this statement waits for it and sees the confirmed row) or finds it
-/// gone. Call it inside a write transaction; `None` when no row matched.
+/// Removes document `id` if `cond` holds and gives its bytes back: the charge of every
+/// stored version of a confirmed document (a confirmed row without any version record
+/// gives back its own size), the reservations of its pending versions, the reservation
+/// of a pending upload. The row is held first (a write matching `cond`), so version
+/// uploads and confirms, which hold it too, either finished before (and are counted) or
+/// find it gone; what to give back comes from the `DELETE … RETURNING`s that removed the
+/// rows, never from an earlier read, so a confirm racing this removal is counted exactly
+/// once: it either held the row first ([`hold_pending`]; this statement waits for it and
+/// sees the confirmed row) or finds it gone. Call it inside a write transaction; `None`
+/// when no row matched.
 pub async fn remove(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -564,6 +653,43 @@ pub async fn remove(
             .add(documents::Column::Status.eq(DocumentStatus::Pending))
             .add(documents::Column::CreatedAt.lt(cutoff)),
     };
+    let held = documents::Entity::update_many()
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(which.clone())
+        .exec(db)
+        .await?
+        .rows_affected;
+    if held != 1 {
+        return Ok(None);
+    }
+    let versions = Query::delete()
+        .from_table(document_versions::Entity)
+        .and_where(Expr::col(document_versions::Column::DocumentId).eq(id))
+        .returning(Query::returning().columns([
+            document_versions::Column::Status,
+            document_versions::Column::SizeBytes,
+            document_versions::Column::ObjectKey,
+        ]))
+        .to_owned();
+    let mut stored_bytes = 0_i64;
+    let mut stored_any = false;
+    let mut pending_bytes = 0_i64;
+    let mut version_keys = Vec::new();
+    for row in db.query_all(&versions).await? {
+        let status: VersionStatus = row.try_get("", "status")?;
+        let size: i64 = row.try_get("", "size_bytes")?;
+        match status {
+            VersionStatus::Stored => {
+                stored_any = true;
+                stored_bytes += size;
+            }
+            VersionStatus::Pending => pending_bytes += size,
+        }
+        version_keys.push(row.try_get("", "object_key")?);
+    }
     let stmt = Query::delete()
         .from_table(documents::Entity)
         .cond_where(which)
@@ -582,11 +708,21 @@ pub async fn remove(
         status: row.try_get("", "status")?,
         size_bytes: row.try_get("", "size_bytes")?,
         object_key: row.try_get("", "object_key")?,
+        version_keys,
     };
+    let owner = removed.user_id.into();
     if removed.status == DocumentStatus::Pending {
-        release_reservation(db, removed.user_id.into(), removed.size_bytes).await?;
+        release_reservation(db, owner, removed.size_bytes + pending_bytes).await?;
     } else {
-        refund_quota(db, removed.user_id.into(), removed.size_bytes).await?;
+        let charged = if stored_any {
+            stored_bytes
+        } else {
+            removed.size_bytes
+        };
+        refund_quota(db, owner, charged).await?;
+        if pending_bytes > 0 {
+            release_reservation(db, owner, pending_bytes).await?;
+        }
     }
     Ok(Some(removed))
 }

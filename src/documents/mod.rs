@@ -1,5 +1,5 @@
 //! Documents: direct-to-storage uploads, atomic quota charging, listing and full-text
-//! search, download, thumbnails, the trash.
+//! search, download, thumbnails, versions, the trash.
 
 pub mod access;
 pub mod files;
@@ -11,5 +11,6 @@ pub mod search;
 pub mod service;
 pub mod thumbnails;
 pub mod trash;
+pub mod version_routes;
 pub mod versions;
 pub mod view;

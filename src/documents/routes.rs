@@ -18,7 +18,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::{ApiJson, page_params};
 use crate::state::AppState;
 
-fn upload_error(e: UploadError) -> HttpResponse {
+/// The answer to a refused upload: the 413 quota body, or the error's own.
+pub fn upload_error(e: UploadError) -> HttpResponse {
     match e {
         UploadError::QuotaExceeded(detail) => HttpResponse::PayloadTooLarge().json(ErrorBody {
             code: ErrorCode::QuotaExceeded,
@@ -253,7 +254,7 @@ pub struct ViewResponse {
 }
 
 /// Makes a server-relative URL (local backend) absolute for the caller.
-fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
+pub fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String {
     if !url.starts_with('/') {
         return url;
     }

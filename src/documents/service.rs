@@ -76,7 +76,8 @@ impl<E: Into<ApiError>> From<E> for UploadError {
     }
 }
 
-fn secs(n: u64) -> chrono::Duration {
+/// `n` seconds as a duration (an hour when out of range).
+pub fn secs(n: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(n).unwrap_or(3600))
 }
 
@@ -84,11 +85,60 @@ fn object_key(doc: &documents::Model) -> Result<ObjectKey, ApiError> {
     ObjectKey::parse(&doc.object_key).map_err(|e| ApiError::Internal(e.into()))
 }
 
-async fn quota_of(db: &impl ConnectionTrait, user: UserId) -> Result<quotas::Model, ApiError> {
+/// The account's quota row (every account has one).
+pub async fn quota_of(db: &impl ConnectionTrait, user: UserId) -> Result<quotas::Model, ApiError> {
     quotas::Entity::find_by_id(user)
         .one(db)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account {user} has no quota row")))
+}
+
+/// A validated upload request: the stored filename, the canonical content type and the
+/// object key's extension.
+pub struct ValidUpload {
+    /// Sanitized filename.
+    pub filename: String,
+    /// Canonical allowlisted content type.
+    pub content_type: &'static str,
+    /// Extension of the object key (with its dot).
+    pub extension: String,
+}
+
+/// Checks what an upload declares (name, type, size against `storage.max_object_bytes`):
+/// the one validation of a new document's and a new version's upload URL.
+pub fn validate_upload(
+    settings: &crate::settings::Settings,
+    filename: &str,
+    content_type: &str,
+    size_bytes: i64,
+) -> Result<ValidUpload, ApiError> {
+    let filename = files::sanitize_filename(filename).ok_or_else(|| ApiError::Unprocessable {
+        code: crate::error::ErrorCode::InvalidFilename,
+        message: "filename must name a file (not empty, not only dots or a path)".into(),
+    })?;
+    let (content_type, extension) = files::accepted_type(content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "{content_type} is not accepted; upload {}",
+            crate::domain::document_type::accepted_labels()
+        ))
+    })?;
+    if size_bytes < 0 {
+        return Err(ApiError::Unprocessable {
+            code: crate::error::ErrorCode::ValidationFailed,
+            message: "size_bytes must be >= 0".into(),
+        });
+    }
+    let max = i64::try_from(settings.storage.max_object_bytes).unwrap_or(i64::MAX);
+    if size_bytes > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "Files may be at most {max} bytes on this server"
+        )));
+    }
+    Ok(ValidUpload {
+        filename,
+        content_type,
+        extension,
+    })
 }
 
 /// Validates the request, creates the `pending` row and signs an upload URL.
@@ -100,31 +150,12 @@ pub async fn create_upload(
     size_bytes: i64,
     folder_id: Option<FolderId>,
 ) -> Result<UploadTicket, UploadError> {
-    let filename = files::sanitize_filename(filename).ok_or_else(|| ApiError::Unprocessable {
-        code: crate::error::ErrorCode::InvalidFilename,
-        message: "filename must name a file (not empty, not only dots or a path)".into(),
-    })?;
-    let (content_type, ext) = files::accepted_type(content_type).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(format!(
-            "{content_type} is not accepted; upload {}",
-            crate::domain::document_type::accepted_labels()
-        ))
-    })?;
-    if size_bytes < 0 {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::ValidationFailed,
-            message: "size_bytes must be >= 0".into(),
-        }
-        .into());
-    }
     let settings = &state.settings;
-    let max = i64::try_from(settings.storage.max_object_bytes).unwrap_or(i64::MAX);
-    if size_bytes > max {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "Files may be at most {max} bytes on this server"
-        ))
-        .into());
-    }
+    let ValidUpload {
+        filename,
+        content_type,
+        extension: ext,
+    } = validate_upload(settings, filename, content_type, size_bytes)?;
     if let Some(folder) = folder_id {
         folders::Entity::find_by_id(folder)
             .filter(folders::Column::UserId.eq(user))
@@ -145,12 +176,7 @@ pub async fn create_upload(
     }
     // Counted after the quota row is locked, so concurrent requests of one account see
     // each other's rows and the limit holds exactly.
-    let open = documents::Entity::find()
-        .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.eq(DocumentStatus::Pending))
-        .count(&txn)
-        .await?;
-    if open >= settings.documents.max_pending_per_user {
+    if versions::open_uploads(&txn, user).await? >= settings.documents.max_pending_per_user {
         txn.rollback().await?;
         return Err(ApiError::TooManyRequests {
             retry_after_secs: 60,
@@ -220,7 +246,7 @@ pub async fn create_upload(
 }
 
 /// The numbers of a refused upload of `rejected` bytes, as they are now.
-async fn quota_detail(
+pub async fn quota_detail(
     db: &impl ConnectionTrait,
     user: UserId,
     rejected: i64,
@@ -400,9 +426,11 @@ pub async fn reclassify(
     access::owned(&state.db, user, id).await
 }
 
-/// Deletes a document: row and quota (charge refunded, or reservation released, as the
-/// deleting statement itself found the row) in one transaction, then the objects, its
-/// thumbnail included (retried by cleanup if storage fails).
+/// Deletes a document: row, versions and quota (every stored version's charge refunded,
+/// pending versions' reservations released, or an unconfirmed upload's reservation
+/// released, as the deleting statements themselves found the rows) in one transaction,
+/// then the objects of every version, their staging keys and the thumbnail (retried by
+/// cleanup if storage fails).
 pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<(), ApiError> {
     let txn = crate::db::begin_write(&state.db).await?;
     let Some(removed) = lifecycle::remove(&txn, id.into(), RemoveIf::Owner(user.into())).await?
@@ -411,15 +439,7 @@ pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<()
         return Err(ApiError::not_found());
     };
     txn.commit().await?;
-    // The staging key too: an upload URL stays valid after confirm and may have been
-    // used again (on S3 nothing can stop that; the bytes just never count).
-    let key = ObjectKey::parse(&removed.object_key).map_err(|e| ApiError::Internal(e.into()))?;
-    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &key).await?;
-    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &staging_key(&key)?).await?;
-    let thumbnail = crate::documents::thumbnails::thumbnail_key(&key)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    delete_object_or_retry_later(&state.db, state.storage.as_ref(), &thumbnail).await?;
-    Ok(())
+    versions::delete_objects(&state.db, state.storage.as_ref(), &removed).await
 }
 
 /// Listing and search are the read path of [`crate::documents::search`]: one page of

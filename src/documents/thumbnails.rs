@@ -42,12 +42,14 @@ pub fn thumbnail_key(object_key: &ObjectKey) -> Result<ObjectKey, InvalidObjectK
 }
 
 /// Records that document `id`'s thumbnail is stored under `key` (and that nothing went
-/// wrong). `false` when the document no longer exists.
+/// wrong). `false` when the document no longer exists, or no longer shows the version
+/// the thumbnail was made of (its object key is not the one `key` derives from).
 pub async fn record_made(
     db: &impl ConnectionTrait,
     id: Uuid,
     key: &ObjectKey,
 ) -> Result<bool, DbErr> {
+    let original = key.as_str().strip_suffix(SUFFIX).unwrap_or_default();
     let n = documents::Entity::update_many()
         .col_expr(
             documents::Column::ThumbnailKey,
@@ -58,17 +60,20 @@ pub async fn record_made(
             Expr::value(Option::<String>::None),
         )
         .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::ObjectKey.eq(original))
         .exec(db)
         .await?
         .rows_affected;
     Ok(n == 1)
 }
 
-/// Records that no thumbnail can be made of document `id`, and why (it is not tried
-/// again automatically). `false` when the document no longer exists.
+/// Records that no thumbnail can be made of document `id` stored under `object_key`, and
+/// why (it is not tried again automatically). `false` when the document no longer exists
+/// or shows another version now.
 pub async fn record_failed(
     db: &impl ConnectionTrait,
     id: Uuid,
+    object_key: &str,
     reason: &str,
 ) -> Result<bool, DbErr> {
     let reason: String = reason.chars().take(1000).collect();
@@ -79,6 +84,7 @@ pub async fn record_failed(
         )
         .col_expr(documents::Column::ThumbnailError, Expr::value(reason))
         .filter(documents::Column::Id.eq(id))
+        .filter(documents::Column::ObjectKey.eq(object_key))
         .exec(db)
         .await?
         .rows_affected;

@@ -75,6 +75,10 @@ id_type!(
     /// A folder (`folders.id`).
     FolderId
 );
+id_type!(
+    /// A version of a document (`document_versions.id`).
+    VersionId
+);
 
 #[cfg(test)]
 mod tests {

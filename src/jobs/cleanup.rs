@@ -1,7 +1,8 @@
-//! The periodic cleanup job: removes unconfirmed uploads older than
-//! `documents.pending_ttl_secs` (releasing their quota reservations), deletes for good
-//! the documents trashed longer than `documents.trash_retention_days` ago (refunding
-//! them, [`crate::documents::trash::purge_expired`]), retries object
+//! The periodic cleanup job: removes unconfirmed uploads, of documents and of new
+//! versions, older than `documents.pending_ttl_secs` (releasing their quota
+//! reservations), deletes for good the documents trashed longer than
+//! `documents.trash_retention_days` ago (refunding them,
+//! [`crate::documents::trash::purge_expired`]), retries object
 //! deletions that failed earlier, sweeps stale temporary files of the local store
 //! (partial uploads left by a crash), and makes the thumbnails of up to
 //! [`thumbnails::BACKFILL_PER_RUN`] processed documents that have none yet (newest first:
@@ -27,6 +28,7 @@ use uuid::Uuid;
 use crate::db::AdvisoryLock;
 use crate::documents::files::{delete_object_or_retry_later, staging_key};
 use crate::documents::lifecycle::{self, RemoveIf};
+use crate::documents::versions;
 use crate::domain::ObjectKey;
 use crate::entities::{DocumentStatus, documents, object_deletions};
 use crate::jobs::thumbnails;
@@ -47,6 +49,9 @@ pub struct CleanupReport {
     /// Stale pending uploads whose conditional delete matched nothing: a concurrent
     /// confirm claimed them first (or another run removed them); left alone.
     pub stale_uploads_confirmed_meanwhile: u64,
+    /// Stale pending versions (upload URL handed out, never confirmed) whose row,
+    /// reservation and objects were removed.
+    pub stale_versions_removed: u64,
     /// Earlier failed object deletions that succeeded now.
     pub deletions_completed: u64,
     /// Object deletions that failed again (kept for the next run).
@@ -88,6 +93,7 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
             .await
             .map_err(anyhow::Error::from)
             .context("purging the trash")?;
+        remove_stale_versions(state, &mut report).await?;
         retry_object_deletions(&state.db, state.storage.as_ref(), &mut report).await?;
         sweep_temp_files(state.local_store.as_ref(), &mut report).await?;
         let made = thumbnails::backfill(state, thumbnails::BACKFILL_PER_RUN)
@@ -103,6 +109,7 @@ pub async fn run_cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     tracing::info!(
         stale_uploads_removed = report.stale_uploads_removed,
         stale_uploads_confirmed_meanwhile = report.stale_uploads_confirmed_meanwhile,
+        stale_versions_removed = report.stale_versions_removed,
         deletions_completed = report.deletions_completed,
         deletions_still_failing = report.deletions_still_failing,
         stale_temp_files_removed = report.stale_temp_files_removed,
@@ -167,6 +174,56 @@ async fn remove_stale_uploads(state: &AppState, report: &mut CleanupReport) -> a
             report.stale_uploads_removed += 1;
             let Ok(key) = ObjectKey::parse(&key) else {
                 tracing::warn!(document = %id, key, "stale upload had an invalid object key");
+                continue;
+            };
+            for k in [staging_key(&key)?, key] {
+                delete_object_or_retry_later(&state.db, state.storage.as_ref(), &k)
+                    .await
+                    .with_context(|| format!("recording the deletion of {k}"))?;
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Removes each pending version older than the pending lifetime: row and reservation
+/// by the conditional delete ([`versions::remove_pending`]; a confirm that held the row
+/// first wins), then its staging and final objects, only when that delete won.
+async fn remove_stale_versions(state: &AppState, report: &mut CleanupReport) -> anyhow::Result<()> {
+    let Some(cutoff) = pending_cutoff(&state.settings, crate::time::now()) else {
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    loop {
+        let batch = versions::stale_pending(&state.db, cutoff, BATCH)
+            .await
+            .context("listing stale version uploads")?;
+        let full = batch.len() as u64 == BATCH;
+        let fresh: Vec<_> = batch
+            .into_iter()
+            .filter(|(id, _)| seen.insert(*id))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for (id, key) in fresh {
+            let removed = async {
+                let txn = crate::db::begin_write(&state.db).await?;
+                let removed = versions::remove_pending(&txn, id, Some(cutoff)).await?;
+                txn.commit().await?;
+                Ok::<_, sea_orm::DbErr>(removed)
+            }
+            .await
+            .with_context(|| format!("removing stale version upload {id}"))?;
+            if removed.is_none() {
+                continue;
+            }
+            report.stale_versions_removed += 1;
+            let Ok(key) = ObjectKey::parse(&key) else {
+                tracing::warn!(version = %id, key, "stale version had an invalid object key");
                 continue;
             };
             for k in [staging_key(&key)?, key] {

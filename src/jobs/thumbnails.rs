@@ -114,7 +114,7 @@ async fn make_inner(state: &AppState, doc: &Subject, bytes: &[u8]) -> Made {
                     ExtractError::OcrUnavailable(why) => why,
                     other => other.to_string(),
                 };
-                return match record_failed(&state.db, doc.id, &reason).await {
+                return match record_failed(&state.db, doc.id, &doc.object_key, &reason).await {
                     Ok(_) => Made::Impossible(reason),
                     Err(e) => Made::Deferred(format!("cannot record that: {e}")),
                 };
@@ -134,7 +134,8 @@ async fn make_inner(state: &AppState, doc: &Subject, bytes: &[u8]) -> Made {
     match record_made(&state.db, doc.id, &key).await {
         Ok(true) => Made::Stored { bytes: size },
         Ok(false) => {
-            // Deleted meanwhile: its delete may have run before this put.
+            // Deleted meanwhile (its delete may have run before this put), or another
+            // version became current: this thumbnail belongs to nothing.
             if let Err(e) =
                 delete_object_or_retry_later(&state.db, state.storage.as_ref(), &key).await
             {
@@ -166,7 +167,7 @@ pub async fn regenerate(state: &AppState, doc: &Subject) -> Made {
         Ok(Some(bytes)) => make(state, doc, &bytes).await,
         Ok(None) => {
             let reason = "the stored file is missing".to_owned();
-            match record_failed(&state.db, doc.id, &reason).await {
+            match record_failed(&state.db, doc.id, &doc.object_key, &reason).await {
                 Ok(_) => Made::Impossible(reason),
                 Err(e) => Made::Deferred(e.to_string()),
             }

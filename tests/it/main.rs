@@ -43,5 +43,6 @@ mod shares;
 mod thumbnails;
 mod topics;
 mod trash;
+mod versions;
 mod view;
 mod vision;
