@@ -731,3 +731,21 @@ async fn a_new_current_version_takes_the_claim_away_from_a_worker_on_the_old_one
         .unwrap();
     assert!(finished.is_some());
 }
+
+#[tokio::test]
+async fn deleting_an_account_deletes_every_version_object() {
+    let app = spawn().await;
+    let admin = app.admin("root").await;
+    let alice = app.register("alice").await;
+    let doc = app
+        .upload(&alice, "a.txt", "text/plain", text("first", 100))
+        .await;
+    upload_version(&app, &alice, &doc, "b.txt", &text("second", 200)).await;
+    put_version(&app, &alice, &doc, "c.txt", &text("third", 30)).await;
+    wait_processed(&app, &alice, &doc).await;
+    assert!(stored_keys(&app, &alice, &doc).await.len() >= 3);
+    let res = delete(&app, &admin, &format!("/api/admin/users/{}", alice.user_id)).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(stored_keys(&app, &alice, &doc).await, Vec::<String>::new());
+    assert_fsck_clean(&app).await;
+}
