@@ -283,7 +283,7 @@ async fn owner_facts(
 }
 
 /// The view of one document as `user` sees it.
-async fn one_view(
+pub(crate) async fn one_view(
     state: &AppState,
     links: &ThumbnailLinks,
     user: &RegularUser,

@@ -307,9 +307,7 @@ pub async fn make_version_current(
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let (id, version) = path.into_inner();
     let doc = versions::make_current(&state, user.id(), id, version, ip(&user)).await?;
-    Ok(web::Json(
-        DocumentView::of_model(&state.db, &links, doc).await?,
-    ))
+    crate::documents::routes::one_view(&state, &links, &user, doc).await
 }
 
 /// Deletes a version: its bytes, and its size from your quota. The current version's

@@ -137,17 +137,6 @@ fn storage_unavailable(e: crate::storage::StorageError) -> ApiError {
     ApiError::ServiceUnavailable(format!("Object storage unavailable: {e}"))
 }
 
-/// 409 `document_trashed` for a document in the trash: its versions cannot change.
-fn refuse_trashed(doc: &documents::Model) -> Result<(), ApiError> {
-    if doc.trashed_at.is_some() {
-        return Err(ApiError::Conflict {
-            code: ErrorCode::DocumentTrashed,
-            message: "The document is in the trash; restore it first".into(),
-        });
-    }
-    Ok(())
-}
-
 /// Takes the row of the caller's confirmed, live document for this transaction (a write
 /// that changes only `updated_at`), so version changes of one document and its removal
 /// ([`lifecycle::remove`] holds it too) serialise. Returns the row as it is now; 404 when
@@ -170,7 +159,10 @@ pub async fn hold_document(
         .await?
         .rows_affected;
     let doc = access::owned(db, user, id).await?;
-    refuse_trashed(&doc)?;
+    if doc.trashed_at.is_some() {
+        // A trashed document's versions cannot change.
+        return Err(access::trashed());
+    }
     if held != 1 || doc.status == DocumentStatus::Pending {
         return Err(ApiError::Conflict {
             code: ErrorCode::NotConfirmed,
