@@ -102,7 +102,7 @@ describe('vault endpoints (CONTRACT.md)', () => {
     expect(uploadErrorMessage(err, 10)).toBe('Already in your vault')
     // Also when the server nests it under `error`.
     mockFetch({
-      'POST /api/documents/d9/confirm': () => json(409, { error: { code: 'duplicate_document', message: 'dup', existing_id: 'orig-2' }, code: 'duplicate_document' }),
+      'POST /api/documents/d9/confirm': () => json(409, { error: { code: 'duplicate_document', message: 'dup', existing_id: 'orig-2' } }),
     })
     expect(duplicateExistingId(await api.post('/api/documents/d9/confirm').catch((e) => e))).toBe('orig-2')
     expect(duplicateExistingId(new Error('x'))).toBeNull()

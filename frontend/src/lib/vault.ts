@@ -75,10 +75,15 @@ export function hasCode(e: unknown, code: VaultErrorCode | string): e is ApiErro
   return e instanceof ApiError && (e.code as string) === code
 }
 
-/** The existing document a `409 duplicate_document` refusal points at, or null. */
+/** The existing document a `409 duplicate_document` refusal points at, or null. Reads the
+ * flat `ErrorBody` (`{code, message, existing_id}`) and the nested form CONTRACT.md
+ * writes (`{"error": {code, message, existing_id}}`). */
 export function duplicateExistingId(e: unknown): string | null {
-  if (!hasCode(e, 'duplicate_document')) return null
-  const b = e.body as { existing_id?: unknown; error?: { existing_id?: unknown } } | null
+  if (!(e instanceof ApiError) || e.status !== 409) return null
+  type Dup = { code?: unknown; existing_id?: unknown }
+  const b = e.body as (Dup & { error?: Dup }) | null
+  const code = b?.code ?? b?.error?.code ?? e.code
+  if (code !== 'duplicate_document') return null
   const id = b?.existing_id ?? b?.error?.existing_id
   return typeof id === 'string' && id ? id : null
 }
