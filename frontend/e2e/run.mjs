@@ -5,8 +5,8 @@
 // Env: BASE_URL (required), ADMIN_LOGIN + ADMIN_PASSWORD (the bootstrap admin),
 // SCREENSHOT_DIR (default ../.ci/artifacts/screenshots), CHROMIUM (default /usr/bin/chromium),
 // E2E_STORAGE_ORIGIN (where uploads must go; default BASE_URL, the S3 endpoint with S3),
-// E2E_PENDING=pipeline,search,ocr,view,thumbnails to report (not fail) steps whose server
-// feature has not landed yet. Prints one line per step and "N passed, N failed" at the end.
+// E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export to report (not fail)
+// steps whose server feature has not landed yet. Prints one line per step and "N passed, N failed" at the end.
 // Needs pdftoppm (poppler-utils) and ImageMagick's convert for the scanned page.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -379,8 +379,14 @@ try {
     await page.waitForSelector(`[data-doc="${name}"]`)
     await page.click(`button[aria-label="Delete ${name}"]`)
     await page.click('dialog [data-testid=confirm]')
-    await waitFor(async () => !(await page.$(`[data-doc="${name}"]`)), 'the dropped file deleted')
+    await waitFor(async () => !(await page.$(`[data-doc="${name}"]`)), 'the dropped file moved to the trash')
+    // In the trash it still counts; deleted for good there, it no longer does.
+    await page.goto(`${BASE}/trash`)
+    await page.click(`[data-testid=trash-list] [data-doc="${name}"] [data-testid=delete-forever]`)
+    await page.click('dialog [data-testid=confirm]')
+    await waitFor(async () => !(await page.$(`[data-testid=trash-list] [data-doc="${name}"]`)), 'the dropped file deleted for good')
     await waitFor(async () => (await quotaUsed()) === pdf.length + docx.length, 'quota back to the two files')
+    await page.goto(`${BASE}/`)
   })
 
   await step(
@@ -465,7 +471,7 @@ try {
     console.log(`      first render of 20 rows: ${ms.toFixed(1)} ms after the data arrived`)
     assert(ms < 200, `rendered in ${ms} ms`)
     await shot('09a-twenty-documents')
-    for (const doc of extra) await api('DELETE', `/api/documents/${doc}`, token)
+    for (const doc of extra) await api('DELETE', `/api/documents/${doc}?permanent=true`, token)
     await api('POST', '/api/auth/logout', token)
   })
 
@@ -677,6 +683,147 @@ try {
     await page.emulateMedia({ colorScheme: 'light' })
   })
 
+  await step(
+    'trash: delete, Undo, delete again, then restore from the Trash view',
+    async () => {
+      await page.setViewportSize({ width: 1280, height: 860 })
+      await page.goto(`${BASE}/`)
+      await page.waitForSelector(`[data-doc="${docxName}"]`)
+      const before = await quotaUsed()
+      await page.click(`button[aria-label="Delete ${docxName}"]`)
+      await page.waitForSelector('dialog[open]')
+      await page.click('dialog [data-testid=confirm]')
+      await waitFor(async () => !(await page.$(`[data-doc="${docxName}"]`)), 'the DOCX gone from the list')
+      // The toast offers Undo; it brings the document back.
+      await page.waitForSelector('[data-testid=toast-action]')
+      await shot('10a-trash-undo-toast')
+      await page.click('[data-testid=toast-action]')
+      await page.waitForSelector(`[data-doc="${docxName}"]`)
+      assert((await quotaUsed()) === before, `the quota is unchanged by trash and undo (${await quotaUsed()} != ${before})`)
+      // Delete again, and find it in the Trash view with its purge date.
+      await page.click(`button[aria-label="Delete ${docxName}"]`)
+      await page.click('dialog [data-testid=confirm]')
+      await waitFor(async () => !(await page.$(`[data-doc="${docxName}"]`)), 'the DOCX trashed again')
+      assert((await quotaUsed()) === before, 'a trashed document still counts against the quota')
+      await page.click('[data-testid=nav-trash]')
+      await page.waitForURL(`${BASE}/trash`)
+      const row = `[data-testid=trash-list] [data-doc="${docxName}"]`
+      await page.waitForSelector(row)
+      const purge = await page.getAttribute(`${row} [data-testid=purge-at]`, 'title')
+      assert(purge && Date.parse(purge) > Date.now(), `a purge date in the future (${purge})`)
+      assert(await page.isVisible('[data-testid=trash-quota-note]'), 'the trash says it counts against the quota')
+      assert(!(await page.$(`[data-testid=trash-list] [data-doc="${pdfName}"]`)), 'live documents are not in the trash')
+      await shot('10b-trash')
+      await page.click(`${row} [data-testid=restore]`)
+      await waitFor(async () => !(await page.$(row)), 'the DOCX gone from the trash')
+      await page.goto(`${BASE}/`)
+      await page.waitForSelector(`[data-doc="${docxName}"]`)
+      assert((await quotaUsed()) === before, 'the quota is unchanged after the restore')
+    },
+    { pending: 'trash' },
+  )
+
+  await step(
+    'at 360 and 390 px: the Trash view, and "Delete forever" there',
+    async () => {
+      // The long-named note went to the trash in the phone step: a name that must not
+      // widen the page.
+      await assertFitsPhones('the trash', '/trash', '[data-testid=trash-list], [data-testid=trash-empty]', '10c-phone-trash')
+      await page.setViewportSize({ width: 390, height: 844 })
+      await page.goto(`${BASE}/`)
+      await page.click('button[aria-label="Open menu"]')
+      await page.click('[data-testid=nav-trash]')
+      await page.waitForURL(`${BASE}/trash`)
+      const note = await page.$('[data-testid=trash-list] [data-doc^="Scan_"]')
+      if (note) {
+        const name = await note.getAttribute('data-doc')
+        const before = await quotaUsed()
+        await note.$('[data-testid=delete-forever]').then((b) => b.click())
+        await page.waitForSelector('dialog[open]')
+        const fits = await page.$eval('dialog[open] [data-testid=confirm]', (b) => b.getBoundingClientRect().right <= window.innerWidth)
+        assert(fits, 'the confirm button fits a phone')
+        await shot('10d-phone-delete-forever')
+        await page.click('dialog [data-testid=confirm]')
+        await waitFor(async () => !(await page.$(`[data-testid=trash-list] [data-doc="${name}"]`)), 'the note deleted for good')
+        await waitFor(async () => (await quotaUsed()) < before, 'the quota freed by "Delete forever"')
+      }
+      await page.setViewportSize({ width: 1280, height: 860 })
+    },
+    { pending: 'trash' },
+  )
+
+  await step(
+    'versions: upload a new version on the document page, see two versions, make the old one current, delete the new one',
+    async () => {
+      const v2Name = `contract-${id}-v2.docx`
+      const v2 = makeDocx([`Employment contract ${id}, second version`, 'The employee now works thirty-six hours per week.'])
+      const v2Path = join(files, v2Name)
+      writeFileSync(v2Path, v2)
+      await page.setViewportSize({ width: 1280, height: 860 })
+      await page.goto(`${BASE}/`)
+      await page.click(`[data-doc="${docxName}"] a`)
+      await page.waitForSelector('[data-testid=doc-title]')
+      const docUrl = new URL(page.url()).pathname
+      await page.waitForSelector('[data-testid=version-list] [data-version]')
+      assert((await page.$$('[data-testid=version-list] [data-version]')).length === 1, 'one version before')
+      assert(!(await page.$('[data-testid=delete-version]')), 'no delete for the only version')
+      const before = await quotaUsed()
+      await page.setInputFiles('[data-testid=version-file-input]', v2Path)
+      await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-testid=version-list] [data-version]').length === 2), 'two versions', 30_000)
+      const current = await page.$eval('[data-testid=version-list] [data-current=true]', (li) => li.textContent ?? '')
+      assert(current.includes(v2Name), `the new version is current (${current.trim().slice(0, 80)})`)
+      await waitFor(async () => (await page.textContent('[data-testid=doc-title]'))?.includes(v2Name), 'the page shows the new version')
+      await waitFor(async () => (await quotaUsed()) === before + v2.length, 'both versions count against the quota')
+      // Processing runs again; the page polls until it settles.
+      await waitFor(
+        () => page.evaluate(() => ['classified', 'unclassified'].includes(document.querySelector('[data-testid=doc-status]')?.getAttribute('data-status') ?? '')),
+        'the new version processed',
+        PROCESS_TIMEOUT,
+      )
+      const sha = await page.getAttribute('[data-testid=version-list] [data-current=true] .font-mono', 'title')
+      assert(sha === `SHA-256 ${createHash('sha256').update(v2).digest('hex')}`, `the full SHA-256 of the new version in the title (${sha})`)
+      await shot('10e-versions')
+      await assertFitsPhones('the document page with two versions', docUrl, async () => {
+        await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-testid=version-list] [data-version]').length === 2), 'two versions at phone width')
+      }, '10f-phone-versions')
+      // The first version current again, then the second deleted.
+      await page.click('[data-testid=version-list] [data-current=false] [data-testid=make-current]')
+      await waitFor(async () => (await page.textContent('[data-testid=doc-title]'))?.trim().startsWith(docxName), 'the first version current again')
+      await waitFor(async () => ((await page.$eval('[data-testid=version-list] [data-current=true]', (li) => li.textContent)) ?? '').includes(docxName), 'the current marker moved')
+      await page.click('[data-testid=version-list] [data-current=false] [data-testid=delete-version]')
+      await page.click('dialog [data-testid=confirm]')
+      await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-testid=version-list] [data-version]').length === 1), 'one version left')
+      await waitFor(async () => (await quotaUsed()) === before, 'the deleted version refunded')
+    },
+    { pending: 'versions' },
+  )
+
+  await step(
+    'Settings: "Export my documents" saves a zip with the documents and a manifest (desktop and 390 px)',
+    async () => {
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 860 })
+        await page.goto(`${BASE}/settings`)
+        await page.waitForSelector('[data-testid=export]')
+        const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('[data-testid=export]')])
+        const name = download.suggestedFilename()
+        assert(/^docuvault-export-.+\.zip$/.test(name), `a named zip (${name})`)
+        const zip = readFileSync(await download.path())
+        assert(zip.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])), 'a zip file')
+        assert(zip.includes(Buffer.from('manifest.json')), 'the zip holds manifest.json')
+        assert(zip.includes(Buffer.from(pdfName)), `the zip holds ${pdfName}`)
+        assert(!(await page.$('[data-testid=export] ~ [role=alert], section [role=alert]')), 'no error shown')
+        if (width === 390) {
+          const { over } = await overflow()
+          assert(over <= 0, `settings fit 390 px (overflow ${over}px)`)
+          await shot('10g-phone-export')
+        }
+      }
+      await page.setViewportSize({ width: 1280, height: 860 })
+    },
+    { pending: 'export' },
+  )
+
   await step('delete all documents; the quota bar returns to zero', async () => {
     await page.goto(`${BASE}/`)
     await page.waitForSelector(`[data-doc="${pdfName}"]`)
@@ -700,6 +847,15 @@ try {
     await page.click(`button[aria-label="Delete ${docxName}"]`)
     await page.click('dialog [data-testid=confirm]')
     await page.waitForSelector('[data-testid=empty]')
+    // Everything is in the trash now, still counted; emptying it frees the space.
+    assert((await quotaUsed()) > 0, 'trashed documents still count against the quota')
+    await page.click('[data-testid=nav-trash]')
+    await page.waitForSelector(`[data-testid=trash-list] [data-doc="${docxName}"]`)
+    await page.click('[data-testid=empty-trash]')
+    await page.waitForSelector('dialog[open]')
+    await shot('11a-empty-trash-confirm')
+    await page.click('dialog [data-testid=confirm]')
+    await page.waitForSelector('[data-testid=trash-empty]')
     await waitFor(async () => (await quotaUsed()) === 0, 'quota back to 0')
   })
 

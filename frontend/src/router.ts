@@ -52,6 +52,12 @@ export const router = createRouter({
           meta: { title: 'Shared with me' },
         },
         {
+          path: 'trash',
+          name: 'trash',
+          component: () => import('@/views/TrashView.vue'),
+          meta: { title: 'Trash' },
+        },
+        {
           path: 'organize',
           name: 'organize',
           component: () => import('@/views/OrganizeView.vue'),

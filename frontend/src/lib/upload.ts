@@ -3,11 +3,12 @@
 import { api, ApiError } from '@/api/client'
 import type { ConfirmResponse, ErrorBody, UploadUrlRequest, UploadUrlResponse } from '@/api/types'
 import { contentTypeFor, formatBytes, type DocumentTypes } from './format'
+import { confirmVersion, duplicateExistingId, versionUploadUrl, type VersionConfirmResponse } from './vault'
 
 export interface UploadCallbacks {
   onProgress?: (loaded: number, total: number) => void
   onPhase?: (phase: 'preparing' | 'uploading' | 'confirming') => void
-  /** Receives the new document id as soon as the server created it. */
+  /** Receives the new document (or version) id as soon as the server created it. */
   onCreated?: (documentId: string) => void
 }
 
@@ -70,21 +71,36 @@ export function uploadErrorMessage(e: unknown, size: number): string {
         : 'Too many uploads at once; try again shortly.'
     }
     if (e.status === 422 && e.code === 'upload_not_found') return 'The upload did not reach storage; please try again.'
+    if (duplicateExistingId(e) || (e.code as string) === 'duplicate_document') return 'Already in your vault'
     return e.message
   }
   if (e instanceof Error) return e.message
   return String(e)
 }
 
-/** Uploads one file through the whole flow and returns the confirm answer; `types`
- * (from `GET /api/auth/config`) name the content type to declare by extension. */
-export async function uploadFile(
+/**
+ * Where an upload goes: how to reserve its slot, confirm it, and drop it when cancelled.
+ * New documents and new versions of a document go through the same three steps.
+ */
+export interface UploadTarget<R> {
+  /** Reserves the slot: the signed URL, its headers and the id of what was created. */
+  slot: (req: UploadUrlRequest, signal?: AbortSignal) => Promise<{ id: string; upload_url: string; headers: Record<string, string> }>
+  /** Confirms the stored bytes (the server charges the quota). */
+  confirm: (id: string) => Promise<R>
+  /** Drops the pending slot after a cancel (best effort). */
+  discard?: (id: string) => Promise<unknown>
+}
+
+/** Runs the three steps of an upload against `target`; `types` (from
+ * `GET /api/auth/config`) name the content type to declare by extension. */
+export async function uploadVia<R>(
+  target: UploadTarget<R>,
   file: File,
   folderId: string | null,
   cb: UploadCallbacks = {},
   signal?: AbortSignal,
   types: DocumentTypes = [],
-): Promise<ConfirmResponse> {
+): Promise<R> {
   cb.onPhase?.('preparing')
   const req: UploadUrlRequest = {
     filename: file.name,
@@ -92,19 +108,61 @@ export async function uploadFile(
     size_bytes: file.size,
     folder_id: folderId ?? undefined,
   }
-  const slot = await api.post<UploadUrlResponse>('/api/documents/upload-url', req, { signal })
-  cb.onCreated?.(slot.document_id)
+  const slot = await target.slot(req, signal)
+  cb.onCreated?.(slot.id)
   try {
     cb.onPhase?.('uploading')
     await putWithProgress(slot.upload_url, file, slot.headers, cb.onProgress, signal)
     if (signal?.aborted) throw new UploadCancelled()
     cb.onPhase?.('confirming')
-    return await api.post<ConfirmResponse>(`/api/documents/${slot.document_id}/confirm`)
+    return await target.confirm(slot.id)
   } catch (e) {
-    if (e instanceof UploadCancelled) {
-      // Drop the pending row now rather than waiting for the hourly cleanup.
-      api.del(`/api/documents/${slot.document_id}`).catch(() => undefined)
-    }
+    // Drop the pending slot now rather than waiting for the hourly cleanup.
+    if (e instanceof UploadCancelled) target.discard?.(slot.id).catch(() => undefined)
     throw e
   }
+}
+
+/** A new document (optionally in a folder). */
+const newDocument: UploadTarget<ConfirmResponse> = {
+  slot: async (req, signal) => {
+    const s = await api.post<UploadUrlResponse>('/api/documents/upload-url', req, { signal })
+    return { id: s.document_id, upload_url: s.upload_url, headers: s.headers }
+  },
+  confirm: (id) => api.post<ConfirmResponse>(`/api/documents/${id}/confirm`),
+  discard: (id) => api.del(`/api/documents/${id}`),
+}
+
+/** A new version of document `documentId`; it becomes current once confirmed. A
+ * cancelled version needs no clean-up call (the pending slot expires on the server). */
+export function newVersionOf(documentId: string): UploadTarget<VersionConfirmResponse> {
+  return {
+    slot: async ({ filename, content_type, size_bytes }, signal) => {
+      const s = await versionUploadUrl(documentId, { filename, content_type, size_bytes }, signal)
+      return { id: s.version_id, upload_url: s.upload_url, headers: s.headers }
+    },
+    confirm: (versionId) => confirmVersion(documentId, versionId),
+  }
+}
+
+/** Uploads one file as a new document and returns the confirm answer. */
+export function uploadFile(
+  file: File,
+  folderId: string | null,
+  cb: UploadCallbacks = {},
+  signal?: AbortSignal,
+  types: DocumentTypes = [],
+): Promise<ConfirmResponse> {
+  return uploadVia(newDocument, file, folderId, cb, signal, types)
+}
+
+/** Uploads one file as a new version of a document and returns the confirm answer. */
+export function uploadVersion(
+  documentId: string,
+  file: File,
+  cb: UploadCallbacks = {},
+  signal?: AbortSignal,
+  types: DocumentTypes = [],
+): Promise<VersionConfirmResponse> {
+  return uploadVia(newVersionOf(documentId), file, null, cb, signal, types)
 }

@@ -1,7 +1,10 @@
 import { defineStore } from 'pinia'
 import { api } from '@/api/client'
 import type { DocumentPage, DocumentView, ListParams, UpdateDocumentRequest } from '@/api/types'
+import { uploadErrorMessage } from '@/lib/upload'
+import { restoreDocument, trashDocument } from '@/lib/vault'
 import { useQuotaStore } from './quota'
+import { useToastStore } from './toasts'
 
 /** Statuses that change on their own; the list is polled while any is visible. */
 export const ACTIVE_STATUSES = new Set(['pending', 'queued', 'processing'])
@@ -99,12 +102,37 @@ export const useDocumentsStore = defineStore('documents', {
       return doc
     },
 
-    /** Deletes a document; the quota is re-read because the server frees the bytes. */
+    /** Moves a document to the trash. A trashed document keeps counting against the
+     * quota, but the quota is re-read anyway: a still-pending upload is deleted for good. */
     async remove(id: string): Promise<void> {
-      await api.del(`/api/documents/${id}`)
+      await trashDocument(id)
       this.items = this.items.filter((d) => d.id !== id)
       this.total = Math.max(0, this.total - 1)
       await useQuotaStore().load()
+    },
+
+    /** Moves a document to the trash and says so in a toast with "Undo". */
+    async trash(d: Pick<DocumentView, 'id' | 'filename' | 'size_bytes'>, onRestored?: () => unknown): Promise<void> {
+      await this.remove(d.id)
+      useToastStore().withAction(`Moved ${d.filename} to the trash`, {
+        label: 'Undo',
+        run: () => void this.restore(d).then((ok) => ok && onRestored?.()),
+      })
+    },
+
+    /** Brings a trashed document back and reloads the list; false (with a toast saying
+     * why, e.g. the quota message of uploads on 413) when the server refused. */
+    async restore(d: Pick<DocumentView, 'id' | 'filename' | 'size_bytes'>): Promise<boolean> {
+      const toasts = useToastStore()
+      try {
+        await restoreDocument(d.id)
+      } catch (e) {
+        toasts.error(`Could not restore ${d.filename}: ${uploadErrorMessage(e, d.size_bytes)}`)
+        return false
+      }
+      toasts.success(`Restored ${d.filename}`)
+      await this.load(undefined, { quiet: true })
+      return true
     },
 
     async reclassify(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { markRaw } from 'vue'
 import { uploadErrorMessage, uploadFile, UploadCancelled } from '@/lib/upload'
+import { duplicateExistingId } from '@/lib/vault'
 import { useDocumentTypesStore } from './documentTypes'
 import { useQuotaStore } from './quota'
 
@@ -14,6 +15,8 @@ export interface UploadItem {
   state: UploadState
   error: string | null
   documentId: string | null
+  /** The document already holding these bytes, when the server refused a duplicate. */
+  existingId: string | null
   file: File
   folderId: string | null
   controller: AbortController
@@ -47,6 +50,7 @@ export const useUploadsStore = defineStore('uploads', {
           state: 'waiting',
           error: null,
           documentId: null,
+          existingId: null,
           // Raw: a reactive proxy of a File is no Blob to XHR, nor a proxied signal a signal.
           file: markRaw(file),
           folderId,
@@ -108,6 +112,7 @@ export const useUploadsStore = defineStore('uploads', {
         if (cur) {
           cur.state = e instanceof UploadCancelled ? 'cancelled' : 'error'
           cur.error = e instanceof UploadCancelled ? null : uploadErrorMessage(e, cur.size)
+          cur.existingId = duplicateExistingId(e)
         }
       } finally {
         this.pump()
@@ -124,7 +129,7 @@ export const useUploadsStore = defineStore('uploads', {
     retry(key: number): void {
       const it = this.items.find((i) => i.key === key)
       if (!it || (it.state !== 'error' && it.state !== 'cancelled')) return
-      Object.assign(it, { state: 'waiting', error: null, loaded: 0, documentId: null, controller: markRaw(new AbortController()) })
+      Object.assign(it, { state: 'waiting', error: null, loaded: 0, documentId: null, existingId: null, controller: markRaw(new AbortController()) })
       this.pump()
     },
 
