@@ -56,26 +56,19 @@ pub enum AuditEvent {
     /// An admin deleted a system topic.
     AdminTopicDeleted,
     /// A document was moved to the trash.
-    #[serde(rename = "document.trashed")]
     DocumentTrashed,
     /// A document was restored from the trash.
-    #[serde(rename = "document.restored")]
     DocumentRestored,
     /// A document was deleted for good (by its owner, or purged from the trash by the
     /// cleanup job: `metadata.reason`).
-    #[serde(rename = "document.deleted")]
     DocumentDeleted,
     /// An account's trash was emptied (`metadata.deleted`: how many documents).
-    #[serde(rename = "trash.emptied")]
     TrashEmptied,
     /// A new version of a document was uploaded and confirmed (it is current now).
-    #[serde(rename = "document.version_uploaded")]
     DocumentVersionUploaded,
     /// An earlier version of a document was made current again.
-    #[serde(rename = "document.version_made_current")]
     DocumentVersionMadeCurrent,
     /// A version of a document was deleted.
-    #[serde(rename = "document.version_deleted")]
     DocumentVersionDeleted,
 }
 

@@ -75,6 +75,9 @@ const baseDoc = {
   snippet: null,
   thumbnail_url: null as string | null,
   progress: null as { page: number; pages: number } | null,
+  trashed_at: null,
+  purge_at: null,
+  duplicate_of: null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 }

@@ -294,7 +294,7 @@ async fn trash_hides_everywhere_and_restore_brings_it_back_unchanged() {
             .iter()
             .filter(|e| e.starts_with("document."))
             .collect::<Vec<_>>(),
-        ["document.trashed", "document.restored"]
+        ["document_trashed", "document_restored"]
     );
 }
 
@@ -473,14 +473,14 @@ async fn permanent_delete_and_emptying_the_trash_refund_and_remove_objects() {
     assert!(fsck.quota_mismatches.is_empty(), "{fsck}");
 
     let events = audit_events(&app, &alice.user_id).await;
-    for expected in ["document.trashed", "document.deleted", "trash.emptied"] {
+    for expected in ["document_trashed", "document_deleted", "trash_emptied"] {
         assert!(
             events.iter().any(|e| e == expected),
             "{expected} in {events:?}"
         );
     }
     assert_eq!(
-        events.iter().filter(|e| *e == "document.deleted").count(),
+        events.iter().filter(|e| *e == "document_deleted").count(),
         2,
         "one per permanent delete: {events:?}"
     );
@@ -550,7 +550,7 @@ async fn cleanup_purges_documents_trashed_longer_than_the_retention() {
     );
     assert_eq!(ids(&get(&app, &alice, "/api/documents").await), vec![live]);
     let events = audit_events(&app, &alice.user_id).await;
-    assert!(events.iter().any(|e| e == "document.deleted"), "{events:?}");
+    assert!(events.iter().any(|e| e == "document_deleted"), "{events:?}");
 
     let again = docuvault::jobs::cleanup::run_cleanup(&app.state)
         .await

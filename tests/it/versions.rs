@@ -366,11 +366,11 @@ async fn a_new_version_becomes_current_and_processing_and_search_follow_it() {
 
     let events = audit_events(&app, &doc).await;
     assert!(
-        events.contains(&"document.version_uploaded".to_owned()),
+        events.contains(&"document_version_uploaded".to_owned()),
         "{events:?}"
     );
     assert!(
-        events.contains(&"document.version_made_current".to_owned()),
+        events.contains(&"document_version_made_current".to_owned()),
         "{events:?}"
     );
     wait_processed(&app, &alice, &doc).await;
@@ -426,7 +426,7 @@ async fn deleting_versions_refunds_them_and_permanent_delete_removes_every_objec
     assert!(
         audit_events(&app, &doc)
             .await
-            .contains(&"document.version_deleted".to_owned())
+            .contains(&"document_version_deleted".to_owned())
     );
     assert_fsck_clean(&app).await;
 

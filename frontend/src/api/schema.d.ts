@@ -372,6 +372,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Empties your trash: every trashed document deleted for good (bytes, rows, quota
+         *     refunded).
+         */
+        delete: operations["emptyTrash"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/upload-url": {
         parameters: {
             query?: never;
@@ -406,8 +426,12 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Deletes your document: its bytes, its row, and its size from your quota (the
-         *     reservation, for an unconfirmed upload).
+         * Moves your document to the trash (it keeps counting against your quota; restore it
+         *     with `restoreDocument`; the cleanup job deletes it for good after
+         *     `documents.trash_retention_days`). Already trashed: nothing changes. With
+         *     `permanent=true` (or for an unconfirmed upload) deletes it for good, live or trashed:
+         *     its bytes (every version and the thumbnail), its row, and its size from your quota
+         *     (the reservation, for an unconfirmed upload).
          */
         delete: operations["deleteDocument"];
         options?: never;
@@ -474,6 +498,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restores your document from the trash, unchanged (topics, folder, shares, versions);
+         *     at the root when its folder was deleted meanwhile. Not in the trash: returned as it
+         *     is. Refused with `quota_exceeded` (413, the quota body) while your account uses more
+         *     than its limit (e.g. after an administrator lowered it).
+         */
+        post: operations["restoreDocument"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/{id}/shares": {
         parameters: {
             query?: never;
@@ -510,6 +556,124 @@ export interface paths {
         get: operations["getDocumentText"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored versions of your document, newest first, with which one is current. */
+        get: operations["listVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions/upload-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts the upload of a new version of your document: the same validation, quota
+         *     reservation and limit of open uploads as a new document's upload URL. `PUT` the bytes
+         *     to `upload_url` with `headers`, then confirm.
+         */
+        post: operations["createVersionUploadUrl"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions/{version_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a version: its bytes, and its size from your quota. The current version's
+         *     place goes to the newest remaining one (processed again); the only version cannot be
+         *     deleted (delete the document instead).
+         */
+        delete: operations["deleteVersion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions/{version_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirms a version's upload: its size and SHA-256 are read from storage, its
+         *     reservation turned into a charge, and it becomes the current version (the document
+         *     takes its name, type, size and hash and is processed again: text, OCR, thumbnail,
+         *     classification). Repeating it is harmless.
+         */
+        post: operations["confirmVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions/{version_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A short-lived URL serving one stored version's bytes as an attachment. */
+        get: operations["downloadVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/versions/{version_id}/make-current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Makes a stored version current again: the document takes its name, type, size and
+         *     hash and is processed again. Making the current version current changes nothing.
+         */
+        post: operations["makeVersionCurrent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -813,7 +977,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -1099,6 +1263,14 @@ export interface components {
              * @description Uploaded at.
              */
             created_at: string;
+            /**
+             * Format: uuid
+             * @description The earliest-uploaded other live (confirmed, not trashed) document of the same
+             *     owner with the same bytes (SHA-256), of which this one is a duplicate; null for
+             *     that original itself, for documents without a copy, and always for documents
+             *     shared with you.
+             */
+            duplicate_of: string | null;
             /** @description File name. */
             filename: string;
             /**
@@ -1119,6 +1291,12 @@ export interface components {
              */
             owner_id: string;
             progress: components["schemas"]["DocumentProgress"] | null;
+            /**
+             * Format: date-time
+             * @description When the cleanup job will delete it for good (`trashed_at` +
+             *     `documents.trash_retention_days`); null unless it is in the trash.
+             */
+            purge_at: string | null;
             /** @description SHA-256 of the original bytes (hex), once processed. */
             sha256: string | null;
             /**
@@ -1146,6 +1324,11 @@ export interface components {
             topics: components["schemas"]["DocumentTopicView"][];
             /**
              * Format: date-time
+             * @description When it was moved to the trash; null unless it is in the trash.
+             */
+            trashed_at: string | null;
+            /**
+             * Format: date-time
              * @description Last changed at.
              */
             updated_at: string;
@@ -1160,12 +1343,25 @@ export interface components {
             /** @description URL serving the original bytes as an attachment. */
             url: string;
         };
+        /** @description `DELETE /api/documents/trash` answer. */
+        EmptyTrashResponse: {
+            /**
+             * Format: int64
+             * @description Documents deleted for good.
+             */
+            deleted: number;
+        };
         /** @description Body of every error response (every 4xx and 5xx). */
         ErrorBody: {
             /** @description Stable machine-readable code. */
             code: components["schemas"]["ErrorCode"];
             /** @description Structured detail for codes that carry numbers: the quota for `quota_exceeded`. */
             detail?: components["schemas"]["QuotaDetail"];
+            /**
+             * Format: uuid
+             * @description For `duplicate_document`: the id of the caller's document with the same content.
+             */
+            existing_id?: string;
             /**
              * @description Human-readable explanation, safe to show to users.
              * @example No such resource
@@ -1178,7 +1374,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version";
         /** @description The caller's whole folder tree as a flat list; rebuild the tree from `parent_id`. */
         FolderList: {
             /** @description Every folder, sorted by name (ignoring case). */
@@ -1889,6 +2085,115 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description Whether TOTP two-factor authentication is on. */
             totp_enabled: boolean;
+        };
+        /** @description Result of a version's confirm. */
+        VersionConfirmResponse: {
+            /**
+             * Format: uuid
+             * @description The document.
+             */
+            document_id: string;
+            /** @description Hex SHA-256 of the stored bytes. */
+            sha256: string;
+            /**
+             * Format: int64
+             * @description Size as stored.
+             */
+            size_bytes: number;
+            /**
+             * @description Always `queued`: the document is processed again from the new version (repeated
+             *     confirms answer the same). Follow processing with `GET /api/documents/{id}`.
+             */
+            status: components["schemas"]["DocumentStatus"];
+            /**
+             * Format: int64
+             * @description Quota used after this upload (every stored version counts).
+             */
+            used_bytes: number;
+            /**
+             * Format: uuid
+             * @description The version (current now).
+             */
+            version_id: string;
+        };
+        /** @description `GET /api/documents/{id}/versions` answer. */
+        VersionList: {
+            /** @description Stored versions, newest first. */
+            items: components["schemas"]["VersionView"][];
+        };
+        /** @description `POST /api/documents/{id}/versions/upload-url` body. */
+        VersionUploadUrlRequest: {
+            /**
+             * @description MIME type: one of the `document_types` listed by `GET /api/auth/config`.
+             * @example application/pdf
+             */
+            content_type: string;
+            /**
+             * @description The new version's file name (path parts are dropped); the document takes it when
+             *     the version becomes current.
+             * @example tax-return-2025-v2.pdf
+             */
+            filename: string;
+            /**
+             * Format: int64
+             * @description Exact size in bytes.
+             */
+            size_bytes: number;
+        };
+        /** @description Where and how to upload a new version's bytes (`PUT` with `headers`). */
+        VersionUploadUrlResponse: {
+            /**
+             * Format: uuid
+             * @description The document.
+             */
+            document_id: string;
+            /**
+             * Format: date-time
+             * @description When the URL stops working.
+             */
+            expires_at: string;
+            /** @description Headers the `PUT` must carry exactly. */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description URL to `PUT` the bytes to. */
+            upload_url: string;
+            /**
+             * Format: uuid
+             * @description The new version (pending until confirmed).
+             */
+            version_id: string;
+        };
+        /** @description One stored version of a document. */
+        VersionView: {
+            /** @description Stored type. */
+            content_type: string;
+            /**
+             * Format: date-time
+             * @description When it was uploaded.
+             */
+            created_at: string;
+            /** @description Whether the document shows this version now. */
+            current: boolean;
+            /**
+             * Format: uuid
+             * @description The document.
+             */
+            document_id: string;
+            /** @description File name it was uploaded as. */
+            filename: string;
+            /**
+             * Format: uuid
+             * @description Version id (a document's first version has the document's id).
+             */
+            id: string;
+            /** @description Hex SHA-256 of its bytes. */
+            sha256: string | null;
+            /**
+             * Format: int64
+             * @description Size as stored (charged against the quota).
+             */
+            size_bytes: number;
         };
         /**
          * @description How a document is shown by its view URL (`GET /api/documents/{id}/view`).
@@ -3349,6 +3654,16 @@ export interface operations {
                 sort?: components["schemas"]["SortKey"];
                 /** @description Sort direction (default `desc`; with `q` and no `sort`, ignored). */
                 order?: components["schemas"]["SortOrder"];
+                /**
+                 * @description `true`: only documents in the trash (with `purge_at`); otherwise trashed
+                 *     documents are never listed nor searched.
+                 */
+                trashed?: boolean;
+                /**
+                 * @description `true`: only documents whose bytes (SHA-256) another of your live documents has
+                 *     too, the original and its copies alike.
+                 */
+                duplicates?: boolean;
             };
             header?: never;
             path?: never;
@@ -3372,6 +3687,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    emptyTrash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Trash emptied */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmptyTrashResponse"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -3503,7 +3840,10 @@ export interface operations {
     };
     deleteDocument: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true`: delete for good (live or trashed) instead of moving to the trash. */
+                permanent?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Document id */
@@ -3513,7 +3853,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Trashed (or deleted for good) */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3571,6 +3911,15 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such document or folder */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`), or topics set on an unconfirmed upload */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3639,7 +3988,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The upload is not confirmed yet */
+            /** @description The upload is not confirmed yet, or the document is in the trash (`document_trashed`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3675,6 +4024,15 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such document */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `duplicate_document`: you already have a live document with these bytes and `documents.duplicates` is `reject`; `existing_id` names it; the upload was discarded */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3745,6 +4103,49 @@ export interface operations {
             };
             /** @description Object storage unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    restoreDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Restored (or was not trashed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over quota; the document stays in the trash */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3842,7 +4243,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Recipient is yourself (`cannot_share_with_self`) or an administrator (`cannot_share_with_admin`) */
+            /** @description Recipient is yourself (`cannot_share_with_self`) or an administrator (`cannot_share_with_admin`), or the document is in the trash (`document_trashed`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,6 +4306,346 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such document */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stored versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createVersionUploadUrl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionUploadUrlRequest"];
+            };
+        };
+        responses: {
+            /** @description Upload URL for a new pending version */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionUploadUrlResponse"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) or not confirmed (`not_confirmed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Larger than the server allows, or than the quota left after charged and reserved bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Content type not accepted */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid file name or size */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many unconfirmed uploads */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Object storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Version id */
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The only version (`only_version`), or the document is in the trash (`document_trashed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirmVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Version id */
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Confirmed (or already confirmed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionConfirmResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over quota; the upload was discarded */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Upload missing or of another size than declared */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Object storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    downloadVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Version id */
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Download link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Object storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    makeVersionCurrent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Version id */
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document, showing that version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4233,6 +4974,15 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such share */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The shared document is in the trash (`document_trashed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

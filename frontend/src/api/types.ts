@@ -77,12 +77,6 @@ export interface UpcomingDocumentFields {
   classified_by?: { provider: string; model?: string | null; prompt_version?: string | null } | null
   topics?: DocumentTopic[]
   snippet?: SnippetSegment[] | null
-  /** Issue 14 (CONTRACT.md): when it went to the trash; null while live. */
-  trashed_at?: string | null
-  /** Issue 14: when the trash purges it for good (trashed_at + retention). */
-  purge_at?: string | null
-  /** Issue 14: the earliest live document of the owner with the same SHA-256. */
-  duplicate_of?: string | null
 }
 
 

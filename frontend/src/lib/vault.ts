@@ -1,65 +1,19 @@
-// Issue 14 endpoints (trash, versions, duplicates, export), written by hand against
-// CONTRACT.md until `npm run gen:api` brings them in from openapi.json. Everything the UI
-// needs from those endpoints goes through this one file, so swapping in the generated
-// shapes later is a change here only (plus dropping the fields from
-// `UpcomingDocumentFields` in src/api/types.ts).
+// The trash, versions, duplicates and export requests (issue 14), over the shapes
+// generated from openapi.json.
 import { api, ApiError, request } from '@/api/client'
+import type { components } from '@/api/schema'
 import type { DocumentPage, DocumentView, ListParams } from '@/api/types'
 
-/** One stored revision of a document (`GET /api/documents/{id}/versions`). */
-export interface VersionView {
-  id: string
-  document_id: string
-  filename: string
-  content_type: string
-  size_bytes: number
-  sha256: string
-  created_at: string
-  /** The version the document currently shows. */
-  current: boolean
-}
+type S = components['schemas']
 
-/** `GET /api/documents/{id}/versions`: newest first, stored versions only. */
-export interface VersionList {
-  items: VersionView[]
-}
-
-/** `POST /api/documents/{id}/versions/upload-url` body. */
-export interface VersionUploadUrlRequest {
-  filename: string
-  content_type: string
-  size_bytes: number
-}
-
-/** `POST /api/documents/{id}/versions/upload-url` answer (201). */
-export interface VersionUploadUrlResponse {
-  document_id: string
-  version_id: string
-  upload_url: string
-  headers: Record<string, string>
-  expires_at: string
-}
-
-/** `POST /api/documents/{id}/versions/{version_id}/confirm` answer. */
-export interface VersionConfirmResponse {
-  document_id: string
-  version_id: string
-  size_bytes: number
-  sha256: string
-  used_bytes: number
-  status: 'queued'
-}
-
+export type VersionView = S['VersionView']
+export type VersionList = S['VersionList']
+export type VersionUploadUrlRequest = S['VersionUploadUrlRequest']
+export type VersionUploadUrlResponse = S['VersionUploadUrlResponse']
+export type VersionConfirmResponse = S['VersionConfirmResponse']
 /** `GET …/versions/{version_id}/download` answer (an attachment link). */
-export interface VersionDownloadResponse {
-  url: string
-  expires_at: string
-}
-
-/** `DELETE /api/documents/trash` answer. */
-export interface EmptyTrashResponse {
-  deleted: number
-}
+export type VersionDownloadResponse = S['DownloadResponse']
+export type EmptyTrashResponse = S['EmptyTrashResponse']
 
 /** `POST /api/me/export-url` answer: a short-lived link to the export zip. */
 export interface ExportUrlResponse {
