@@ -55,6 +55,9 @@ pub enum AuditEvent {
     AdminTopicUpdated,
     /// An admin deleted a system topic.
     AdminTopicDeleted,
+    /// A user downloaded the export of their own documents (`GET /api/me/export`).
+    #[serde(rename = "account.exported")]
+    AccountExported,
 }
 
 impl AuditEvent {

@@ -16,6 +16,7 @@
 
 mod common;
 
+mod account_export;
 mod alerts;
 mod api;
 mod architecture;
