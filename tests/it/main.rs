@@ -23,6 +23,7 @@ mod architecture;
 mod auth;
 mod auth_security;
 mod backends;
+mod backup;
 mod classify;
 mod cleanup;
 mod cli;
