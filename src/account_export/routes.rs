@@ -145,6 +145,7 @@ fn link_denied() -> ApiError {
     responses(
         (status = 200, description = "The zip, named `docuvault-export-<handle>-<YYYY-MM-DD>.zip` (`Content-Disposition: attachment`)", content_type = "application/zip", body = ExportArchive),
         (status = 403, description = "The link is invalid or expired, or its session was signed out (`signature_invalid`)", body = ErrorBody),
+        (status = 404, description = "Not an export link (a token is one path segment)", body = ErrorBody),
     )
 )]
 #[get("/me/export/{token}")]
