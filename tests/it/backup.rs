@@ -1,6 +1,6 @@
-//! The README's backup and restore commands for SQLite + local objects, run as written
-//! (extracted from README.md) against a running server, restored into a fresh data
-//! directory, and a new server started there.
+//! The README's backup and restore commands, run as written (extracted from README.md)
+//! against a running server on SQLite (and, in the PostgreSQL pass, PostgreSQL) with
+//! local objects, restored into a fresh place, and a new server started there.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,7 +29,7 @@ fn readme_block(marker: &str) -> String {
 
 /// Runs `script` with bash (`-euo pipefail`), `DATA` and `BACKUP` set, `docuvault` on the
 /// PATH and configured for `DATA`; panics with its output when it fails.
-async fn run(script: &str, data: &Path, backup: &Path) {
+async fn run(script: &str, data: &Path, backup: &Path, extra: &[(&str, &str)]) {
     let bin = Path::new(env!("CARGO_BIN_EXE_docuvault"));
     let path = format!(
         "{}:{}",
@@ -44,6 +44,7 @@ async fn run(script: &str, data: &Path, backup: &Path) {
         .env("BACKUP", backup)
         .env("DOCUVAULT__DATA_DIR", data)
         .env("DOCUVAULT__LOG__LEVEL", "warn")
+        .envs(extra.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -57,10 +58,13 @@ async fn run(script: &str, data: &Path, backup: &Path) {
     );
 }
 
-/// The embedded defaults in `data`: SQLite at `data/docuvault.db`, objects in
-/// `data/objects`, the in-process queue, a generated `data/secret.key`, whatever
-/// backends the rest of the test run uses.
-fn embedded_in(data: &Path) -> impl FnOnce(&mut std::collections::HashMap<String, String>) {
+/// A server on `data` with local objects (`data/objects`), the in-process queue and a
+/// generated `data/secret.key`, whatever backends the rest of the test run uses; its
+/// database is `database` (a PostgreSQL URL), else SQLite at `data/docuvault.db`.
+fn local_in(
+    data: &Path,
+    database: Option<String>,
+) -> impl FnOnce(&mut std::collections::HashMap<String, String>) {
     let data = data.display().to_string();
     move |env| {
         env.retain(|k, _| {
@@ -69,7 +73,17 @@ fn embedded_in(data: &Path) -> impl FnOnce(&mut std::collections::HashMap<String
                 && k != "DOCUVAULT__DATABASE__URL"
         });
         env.insert("DOCUVAULT__DATA_DIR".into(), data);
+        if let Some(url) = database {
+            env.insert("DOCUVAULT__DATABASE__URL".into(), url);
+        }
     }
+}
+
+/// The database half of a backup: the README's blocks for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Database {
+    Sqlite,
+    Postgres,
 }
 
 /// What must survive a restore, per document (signed URLs left out: they differ).
@@ -120,13 +134,45 @@ async fn download(app: &TestApp, s: &Session, id: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_documented_sqlite_backup_of_a_running_server_restores() {
+    backup_and_restore(Database::Sqlite).await;
+}
+
+/// Runs in the PostgreSQL pass of the suite (`DOCUVAULT_TEST_POSTGRES_URL` set), where
+/// `pg_dump` and `pg_restore` are there with the server.
+#[tokio::test]
+async fn the_documented_postgres_backup_of_a_running_server_restores() {
+    if common::expected_backends().0 != "postgres" {
+        return;
+    }
+    backup_and_restore(Database::Postgres).await;
+}
+
+/// Documents on a running server → the README's backup blocks for `database` and local
+/// objects → its restore blocks into a fresh place → a new server there.
+async fn backup_and_restore(database: Database) {
+    use secrecy::ExposeSecret;
     let work = tempfile::tempdir().unwrap();
     let live = work.path().join("live");
     let backup = work.path().join("backup");
     let restored = work.path().join("restored");
     std::fs::create_dir_all(&backup).unwrap();
+    // PostgreSQL: the live server keeps its test database; the restore goes to another.
+    let target = match database {
+        Database::Postgres => Some(common::TestDb::fresh().await),
+        Database::Sqlite => None,
+    };
+    let target_url = target.as_ref().map(|db| db.url.clone());
 
-    let app = TestApp::spawn_with(embedded_in(&live)).await;
+    // The live server: its own test database on PostgreSQL, SQLite in `live` otherwise.
+    let app = TestApp::spawn_with(|env| {
+        let kept = env
+            .get("DOCUVAULT__DATABASE__URL")
+            .cloned()
+            .filter(|_| database == Database::Postgres);
+        local_in(&live, kept)(env)
+    })
+    .await;
+    let live_url = app.settings.database.url.expose_secret().to_owned();
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let (totp_secret, _) = common::enable_totp(&app, &bob).await;
@@ -183,7 +229,14 @@ async fn the_documented_sqlite_backup_of_a_running_server_restores() {
     assert_eq!(before_bob.len(), 1);
 
     // The backup, taken while the server runs (and keeps answering).
-    run(&readme_block("backup:sqlite-local"), &live, &backup).await;
+    match database {
+        Database::Sqlite => run(&readme_block("backup:sqlite"), &live, &backup, &[]).await,
+        Database::Postgres => {
+            let env = [("DATABASE_URL", live_url.as_str())];
+            run(&readme_block("backup:postgres"), &live, &backup, &env).await
+        }
+    }
+    run(&readme_block("backup:local"), &live, &backup, &[]).await;
     assert_eq!(app.health().await.status(), 200);
     let after_backup = app
         .upload(
@@ -195,11 +248,30 @@ async fn the_documented_sqlite_backup_of_a_running_server_restores() {
         .await;
 
     // The restore into a fresh data directory (it runs `docuvault fsck`, which must pass).
-    run(&readme_block("restore:sqlite-local"), &restored, &backup).await;
-    let again = TestApp::spawn_with(embedded_in(&restored)).await;
+    let mut fsck_env: Vec<(&str, &str)> = Vec::new();
+    match (database, target_url.as_deref()) {
+        (Database::Postgres, Some(url)) => {
+            let env = [("DATABASE_URL", url)];
+            run(&readme_block("restore:postgres"), &restored, &backup, &env).await;
+            fsck_env.push(("DOCUVAULT__DATABASE__URL", url));
+        }
+        _ => run(&readme_block("restore:sqlite"), &restored, &backup, &[]).await,
+    }
+    run(
+        &readme_block("restore:local"),
+        &restored,
+        &backup,
+        &fsck_env,
+    )
+    .await;
+    let again = TestApp::spawn_with(local_in(&restored, target_url.clone())).await;
     let health = body(again.health().await).await;
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["database"]["backend"], "sqlite", "{health}");
+    let backend = match database {
+        Database::Sqlite => "sqlite",
+        Database::Postgres => "postgres",
+    };
+    assert_eq!(health["database"]["backend"], backend, "{health}");
     assert_eq!(health["storage"]["backend"], "local", "{health}");
 
     let alice2 = again.login("alice", common::PASSWORD).await;
@@ -232,6 +304,7 @@ async fn the_documented_sqlite_backup_of_a_running_server_restores() {
     let out = common::docuvault_command(work.path())
         .env("DOCUVAULT__DATA_DIR", &restored)
         .env("DOCUVAULT__LOG__LEVEL", "warn")
+        .envs(fsck_env.iter().copied())
         .arg("fsck")
         .output()
         .unwrap();
