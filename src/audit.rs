@@ -70,6 +70,8 @@ pub enum AuditEvent {
     DocumentVersionMadeCurrent,
     /// A version of a document was deleted.
     DocumentVersionDeleted,
+    /// A user downloaded the export of their own documents (`GET /api/me/export`).
+    AccountExported,
 }
 
 impl AuditEvent {

@@ -2,6 +2,7 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line.
 
+pub mod account_export;
 pub mod admin;
 pub mod assets;
 pub mod audit;

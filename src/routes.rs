@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
             .configure(crate::topics::routes::configure)
+            .configure(crate::account_export::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

@@ -64,7 +64,8 @@ step "lint: @redocly/cli on openapi.json and the 3.0 rendition (0 errors allowed
   | grep -v -F -e '║' -e '╔' -e '╚') || die "redocly lint found errors in the spec (see above)"
 
 step "python: openapi-python-client generate, mypy --strict, drive"
-printf 'project_name_override: docuvault-client\npackage_name_override: docuvault_client\npost_hooks: []\n' >"$TMP/opc.yaml"
+# The export zip (application/zip) is a binary response like application/octet-stream.
+printf 'project_name_override: docuvault-client\npackage_name_override: docuvault_client\npost_hooks: []\ncontent_type_overrides:\n  application/zip: application/octet-stream\n' >"$TMP/opc.yaml"
 "$VENV/bin/openapi-python-client" generate --path "$ROOT/openapi.json" --output-path "$TMP/python" \
   --meta none --config "$TMP/opc.yaml" --fail-on-warning >/dev/null \
   || die "openapi-python-client could not generate a clean client"

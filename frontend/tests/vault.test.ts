@@ -263,21 +263,6 @@ describe('export', () => {
     expect(clicked).toEqual([{ href: 'http://127.0.0.1/export/signed?sig=1', download: '' }])
   })
 
-  it('falls back to fetching the zip with the token when there is no export link', async () => {
-    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:zip', revokeObjectURL: () => undefined }))
-    const { calls } = mockFetch({
-      'GET /api/me/export': () =>
-        new Response(new Uint8Array([80, 75, 3, 4]), {
-          status: 200,
-          headers: { 'Content-Type': 'application/zip', 'Content-Disposition': 'attachment; filename="docuvault-export-alice-2026-12-06.zip"' },
-        }),
-    })
-    await exportVault()
-    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /api/me/export-url', 'GET /api/me/export'])
-    expect(calls[1].headers.Authorization).toBe('Bearer t')
-    expect(clicked).toEqual([{ href: 'blob:zip', download: 'docuvault-export-alice-2026-12-06.zip' }])
-  })
-
   it('reports other failures', async () => {
     mockFetch({ 'POST /api/me/export-url': () => json(500, { code: 'internal_error', message: 'Something went wrong' }) })
     await expect(exportVault()).rejects.toThrow('Something went wrong')

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "features",
         &[
             "auth",
+            "account_export",
             "documents",
             "folders",
             "topics",

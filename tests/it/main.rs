@@ -16,12 +16,14 @@
 
 mod common;
 
+mod account_export;
 mod alerts;
 mod api;
 mod architecture;
 mod auth;
 mod auth_security;
 mod backends;
+mod backup;
 mod classify;
 mod cleanup;
 mod cli;

@@ -154,9 +154,8 @@ export function buildUrl(path: string, query?: RequestOptions['query']): string 
   return s ? `${path}?${s}` : path
 }
 
-/** Sends one API request with the bearer token (refreshing once on 401) and returns the
- * raw answer, whatever its status: for bodies that are not JSON (e.g. a zip). */
-export async function authedFetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+/** Calls the API and returns the parsed JSON (undefined for 204). */
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
   const auth = opts.auth !== false
   const url = buildUrl(path, opts.query)
   const send = () => {
@@ -176,12 +175,6 @@ export async function authedFetch(method: string, path: string, opts: RequestOpt
     const renewed = await refreshSession()
     if (renewed) res = await send()
   }
-  return res
-}
-
-/** Calls the API and returns the parsed JSON (undefined for 204). */
-export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const res = await authedFetch(method, path, opts)
   if (!res.ok) throw await toApiError(res)
   if (res.status === 204 || res.status === 202) {
     return undefined as T

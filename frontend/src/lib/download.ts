@@ -1,4 +1,4 @@
-import { api, authedFetch, toApiError } from '@/api/client'
+import { api } from '@/api/client'
 import type { DownloadResponse } from '@/api/types'
 import { exportUrl, versionDownloadUrl } from './vault'
 
@@ -29,25 +29,9 @@ export async function downloadVersion(id: string, versionId: string): Promise<vo
 /**
  * Saves the zip of all the caller's documents. The API authenticates by bearer token
  * only, so a plain navigation to `GET /api/me/export` would be refused: ask for a
- * short-lived signed link (`POST /api/me/export-url`) and navigate to it. A server
- * without that route (404/405) gets the zip fetched with the token instead (held in
- * memory, so only the fallback).
+ * short-lived signed link (`POST /api/me/export-url`) and navigate to it; the server
+ * streams the zip to the browser's download.
  */
 export async function exportVault(): Promise<void> {
-  try {
-    saveUrl((await exportUrl()).url)
-    return
-  } catch (e) {
-    const status = (e as { status?: number }).status
-    if (status !== 404 && status !== 405) throw e
-  }
-  const res = await authedFetch('GET', '/api/me/export')
-  if (!res.ok) throw await toApiError(res)
-  const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1] ?? 'docuvault-export.zip'
-  const blobUrl = URL.createObjectURL(await res.blob())
-  try {
-    saveUrl(blobUrl, name)
-  } finally {
-    setTimeout(() => URL.revokeObjectURL(blobUrl), 60_000)
-  }
+  saveUrl((await exportUrl()).url)
 }

@@ -16,10 +16,7 @@ export type VersionDownloadResponse = S['DownloadResponse']
 export type EmptyTrashResponse = S['EmptyTrashResponse']
 
 /** `POST /api/me/export-url` answer: a short-lived link to the export zip. */
-export interface ExportUrlResponse {
-  url: string
-  expires_at: string
-}
+export type ExportUrlResponse = S['ExportUrlResponse']
 
 /** Error codes of issue 14 (not yet in the generated `ErrorCode`). */
 export type VaultErrorCode = 'document_trashed' | 'duplicate_document' | 'only_version'
