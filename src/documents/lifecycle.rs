@@ -607,6 +607,14 @@ pub enum RemoveIf {
     },
     /// Still pending and created before this time (expiry by the cleanup job).
     StalePending(DateTime<Utc>),
+    /// Still in this account's trash, and, with `before`, trashed before that time
+    /// (emptying the trash, the purge): a restore that won the race keeps the document.
+    Trashed {
+        /// The owner.
+        user: Uuid,
+        /// Only when trashed before this time.
+        before: Option<DateTime<Utc>>,
+    },
 }
 
 /// A document row [`remove`] removed.
@@ -652,6 +660,13 @@ pub async fn remove(
             .add(documents::Column::Id.eq(id))
             .add(documents::Column::Status.eq(DocumentStatus::Pending))
             .add(documents::Column::CreatedAt.lt(cutoff)),
+        RemoveIf::Trashed { user, before } => Condition::all()
+            .add(documents::Column::Id.eq(id))
+            .add(documents::Column::UserId.eq(user))
+            .add(match before {
+                Some(cutoff) => documents::Column::TrashedAt.lt(cutoff),
+                None => documents::Column::TrashedAt.is_not_null(),
+            }),
     };
     let held = documents::Entity::update_many()
         .col_expr(

@@ -432,9 +432,14 @@ pub async fn reclassify(
 /// then the objects of every version, their staging keys and the thumbnail (retried by
 /// cleanup if storage fails).
 pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<(), ApiError> {
+    delete_if(state, id, RemoveIf::Owner(user.into())).await
+}
+
+/// [`delete`] when `cond` still holds as the row is removed (404 otherwise): emptying
+/// the trash and the purge delete only what is still in the trash.
+pub async fn delete_if(state: &AppState, id: DocumentId, cond: RemoveIf) -> Result<(), ApiError> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let Some(removed) = lifecycle::remove(&txn, id.into(), RemoveIf::Owner(user.into())).await?
-    else {
+    let Some(removed) = lifecycle::remove(&txn, id.into(), cond).await? else {
         txn.rollback().await?;
         return Err(ApiError::not_found());
     };

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::documents::access;
+use crate::documents::lifecycle::RemoveIf;
 use crate::documents::service::{self, QuotaDetail, UploadError};
 use crate::domain::{DocumentId, UserId};
 use crate::entities::{DocumentStatus, documents, folders, quotas};
@@ -191,9 +192,13 @@ pub async fn empty(state: &AppState, user: UserId, ip: Option<&str>) -> Result<u
         .await?;
     let mut deleted = 0;
     for id in ids {
-        match service::delete(state, user, id.into()).await {
+        let still_trashed = RemoveIf::Trashed {
+            user: user.into(),
+            before: None,
+        };
+        match service::delete_if(state, id.into(), still_trashed).await {
             Ok(()) => deleted += 1,
-            // Deleted meanwhile by another request.
+            // Deleted or restored meanwhile by another request.
             Err(ApiError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
@@ -248,7 +253,11 @@ pub async fn purge_expired(state: &AppState) -> Result<u64, ApiError> {
             return Ok(purged);
         }
         for (id, owner) in fresh {
-            match service::delete(state, owner.into(), id.into()).await {
+            let still_expired = RemoveIf::Trashed {
+                user: owner,
+                before: Some(cutoff),
+            };
+            match service::delete_if(state, id.into(), still_expired).await {
                 Ok(()) => {
                     purged += 1;
                     audit(AuditEvent::DocumentDeleted, owner, None, Some(id), None)

@@ -292,7 +292,7 @@ async fn trash_hides_everywhere_and_restore_brings_it_back_unchanged() {
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.starts_with("document."))
+            .filter(|e| e.starts_with("document_"))
             .collect::<Vec<_>>(),
         ["document_trashed", "document_restored"]
     );
