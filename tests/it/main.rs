@@ -41,5 +41,6 @@ mod search;
 mod shares;
 mod thumbnails;
 mod topics;
+mod transfer;
 mod view;
 mod vision;
