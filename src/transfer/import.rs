@@ -32,6 +32,9 @@ use crate::storage::ObjectStore;
 /// Rows per `INSERT`.
 const BATCH: usize = 100;
 
+/// Objects written at once.
+const IN_FLIGHT: usize = 8;
+
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
@@ -131,36 +134,52 @@ async fn check_sealed(dir: &Path, target: &Keys, source: Option<&Keys>) -> anyho
     Ok(())
 }
 
-/// Writes every indexed object, verifying its SHA-256 and size while it streams. On error,
-/// also returns how many objects (index lines) were written before it.
+/// Writes every indexed object, verifying its SHA-256 and size while it streams,
+/// [`IN_FLIGHT`] at a time (a store's latency per object, and the local store's flush to
+/// disk, overlap). On error, also returns how many objects (index lines) were started
+/// before it; those still in flight are finished first, so none is left half-written.
 async fn write_objects(
     store: &dyn ObjectStore,
     dir: &Path,
     report: &mut ImportReport,
 ) -> Result<u64, (anyhow::Error, u64)> {
+    use futures_util::StreamExt as _;
+    use futures_util::stream::FuturesUnordered;
     let mut index = match index_lines(dir).await {
         Ok(i) => i,
         Err(e) => return Err((e, 0)),
     };
-    let mut written = 0u64;
+    let mut started = 0u64;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut in_flight = FuturesUnordered::new();
     loop {
-        let line = match index.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(e) => return Err((e.into(), written)),
+        while failure.is_none() && in_flight.len() < IN_FLIGHT {
+            match index.next_line().await {
+                Ok(Some(line)) => {
+                    started += 1;
+                    in_flight.push(async move { write_one(store, dir, &line).await });
+                }
+                Ok(None) => break,
+                Err(e) => failure = Some(e.into()),
+            }
+        }
+        let Some(result) = in_flight.next().await else {
+            break;
         };
-        // Counted before the write: a failed write may have left the object behind.
-        let result = write_one(store, dir, &line).await;
-        written += 1;
         match result {
             Ok(bytes) => {
                 report.objects += 1;
                 report.bytes += bytes;
             }
-            Err(e) => return Err((e, written)),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
         }
     }
-    Ok(written)
+    match failure {
+        Some(e) => Err((e, started)),
+        None => Ok(started),
+    }
 }
 
 async fn index_lines(dir: &Path) -> anyhow::Result<tokio::io::Lines<BufReader<tokio::fs::File>>> {
