@@ -9,6 +9,8 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     AccessMode, ColumnTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -215,49 +217,116 @@ where
     })
 }
 
-/// Copies the objects the exported rows name: every stored version, then every thumbnail.
+/// Copies the objects the exported rows name: every stored version, then every thumbnail,
+/// [`IN_FLIGHT`] at a time.
 async fn copy_objects(store: &dyn ObjectStore, out: &Path) -> anyhow::Result<ObjectsSummary> {
     let index_path = out.join(manifest::OBJECTS_FILE);
     let index = tokio::fs::File::create(&index_path)
         .await
         .with_context(|| format!("creating {}", index_path.display()))?;
-    let mut index = BufWriter::new(index);
-    let mut summary = ObjectsSummary {
-        file: manifest::OBJECTS_FILE.to_owned(),
-        ..ObjectsSummary::default()
+    let mut copier = Copier {
+        store,
+        out,
+        index: BufWriter::new(index),
+        summary: ObjectsSummary {
+            file: manifest::OBJECTS_FILE.to_owned(),
+            ..ObjectsSummary::default()
+        },
+        in_flight: FuturesUnordered::new(),
     };
     let mut versions = lines(out, "document_versions").await?;
     while let Some(line) = versions.next_line().await? {
         let v: document_versions::Model = serde_json::from_str(&line)?;
-        let entry = ObjectEntry {
-            key: v.object_key,
-            sha256: v.sha256.unwrap_or_default(),
-            size_bytes: 0,
-            content_type: v.content_type,
-            kind: ObjectKind::Version,
-            document_id: v.document_id,
-            version_id: Some(v.id),
-        };
-        copy_one(store, out, entry, &mut index, &mut summary).await?;
+        copier
+            .push(ObjectEntry {
+                key: v.object_key,
+                sha256: v.sha256.unwrap_or_default(),
+                size_bytes: 0,
+                content_type: v.content_type,
+                kind: ObjectKind::Version,
+                document_id: v.document_id,
+                version_id: Some(v.id),
+            })
+            .await?;
     }
     let mut docs = lines(out, "documents").await?;
     while let Some(line) = docs.next_line().await? {
         let d: documents::Model = serde_json::from_str(&line)?;
         if let Some(key) = d.thumbnail_key {
-            let entry = ObjectEntry {
-                key,
-                sha256: String::new(),
-                size_bytes: 0,
-                content_type: crate::documents::thumbnails::CONTENT_TYPE.to_owned(),
-                kind: ObjectKind::Thumbnail,
-                document_id: d.id,
-                version_id: None,
-            };
-            copy_one(store, out, entry, &mut index, &mut summary).await?;
+            copier
+                .push(ObjectEntry {
+                    key,
+                    sha256: String::new(),
+                    size_bytes: 0,
+                    content_type: crate::documents::thumbnails::CONTENT_TYPE.to_owned(),
+                    kind: ObjectKind::Thumbnail,
+                    document_id: d.id,
+                    version_id: None,
+                })
+                .await?;
         }
     }
-    index.flush().await?;
-    Ok(summary)
+    copier.finish().await
+}
+
+/// Objects written to the export at once.
+const IN_FLIGHT: usize = 4;
+
+type Copying<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = anyhow::Result<Option<Copied>>> + Send + 'a>,
+>;
+
+/// Copies objects a few at a time and indexes them as they finish.
+struct Copier<'a> {
+    store: &'a dyn ObjectStore,
+    out: &'a Path,
+    index: BufWriter<tokio::fs::File>,
+    summary: ObjectsSummary,
+    in_flight: FuturesUnordered<Copying<'a>>,
+}
+
+impl<'a> Copier<'a> {
+    async fn push(&mut self, entry: ObjectEntry) -> anyhow::Result<()> {
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.next().await?;
+        }
+        let (store, out) = (self.store, self.out);
+        self.in_flight
+            .push(Box::pin(async move { copy_one(store, out, entry).await }));
+        Ok(())
+    }
+
+    /// Waits for one copy and indexes it. On error the other copies are dropped (their
+    /// temporary files stay in the export directory, which is unfinished anyway).
+    async fn next(&mut self) -> anyhow::Result<()> {
+        if let Some(done) = self.in_flight.next().await
+            && let Some(copied) = done?
+        {
+            if let Some(bytes) = copied.new_file {
+                self.summary.files += 1;
+                self.summary.bytes += bytes;
+            }
+            let mut line = serde_json::to_vec(&copied.entry)?;
+            line.push(b'\n');
+            self.index.write_all(&line).await?;
+            self.summary.entries += 1;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<ObjectsSummary> {
+        while !self.in_flight.is_empty() {
+            self.next().await?;
+        }
+        self.index.flush().await?;
+        Ok(self.summary)
+    }
+}
+
+/// An object copied: its index line, and its size when its content was new.
+struct Copied {
+    entry: ObjectEntry,
+    new_file: Option<u64>,
 }
 
 /// The lines of `<table>.jsonl` in `dir`.
@@ -272,72 +341,72 @@ pub(super) async fn lines(
     Ok(BufReader::with_capacity(1 << 16, file).lines())
 }
 
-/// Copies one object into `objects/` (unless its content is there already) and indexes it.
-/// `entry.sha256` is the recorded hash (empty when none was recorded).
+/// Copies one object into `objects/` (unless its content is there already); `None` for a
+/// thumbnail missing from the store. `entry.sha256` is the recorded hash (empty when none
+/// was recorded).
 async fn copy_one(
     store: &dyn ObjectStore,
     out: &Path,
     mut entry: ObjectEntry,
-    index: &mut BufWriter<tokio::fs::File>,
-    summary: &mut ObjectsSummary,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Copied>> {
     let what = entry.describe();
     let known = is_sha256_hex(&entry.sha256).then(|| object_path(out, &entry.sha256));
-    match known.as_deref().map(std::fs::metadata) {
-        Some(Ok(meta)) => entry.size_bytes = meta.len(),
-        _ => {
-            let key = ObjectKey::parse(&entry.key).with_context(|| format!("{what}: bad key"))?;
-            let tmp = out
-                .join("objects")
-                .join(format!(".{}.tmp", Uuid::new_v4().simple()));
-            let copied = copy_to_file(store, &key, &tmp).await;
-            let (sha, size) = match copied {
-                Ok(Some(done)) => done,
-                Ok(None) if entry.kind == ObjectKind::Thumbnail => {
-                    // Made again by the cleanup job or `fsck --repair`; not worth failing for.
-                    let _ = std::fs::remove_file(&tmp);
-                    tracing::warn!("{what} is missing from the object store; left out");
-                    return Ok(());
-                }
-                Ok(None) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    bail!(
-                        "{what} is missing from the object store (deleted meanwhile? run the export again)"
-                    );
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e.context(format!("copying {what}")));
-                }
-            };
-            if !entry.sha256.is_empty() && entry.sha256 != sha {
-                let _ = std::fs::remove_file(&tmp);
-                bail!(
-                    "{what} does not match its recorded SHA-256 {} (read {sha}): the stored \
-                     original is damaged",
-                    entry.sha256
-                );
-            }
-            let dest = object_path(out, &sha);
-            if dest.exists() {
-                std::fs::remove_file(&tmp)?;
-            } else {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::rename(&tmp, &dest)?;
-                summary.files += 1;
-                summary.bytes += size;
-            }
-            entry.sha256 = sha;
-            entry.size_bytes = size;
-        }
+    if let Some(Ok(meta)) = known.as_deref().map(std::fs::metadata) {
+        entry.size_bytes = meta.len();
+        return Ok(Some(Copied {
+            entry,
+            new_file: None,
+        }));
     }
-    let mut line = serde_json::to_vec(&entry)?;
-    line.push(b'\n');
-    index.write_all(&line).await?;
-    summary.entries += 1;
-    Ok(())
+    let key = ObjectKey::parse(&entry.key).with_context(|| format!("{what}: bad key"))?;
+    let tmp = out
+        .join("objects")
+        .join(format!(".{}.tmp", Uuid::new_v4().simple()));
+    let copied = copy_to_file(store, &key, &tmp).await;
+    let (sha, size) = match copied {
+        Ok(Some(done)) => done,
+        Ok(None) if entry.kind == ObjectKind::Thumbnail => {
+            // Made again by the cleanup job or `fsck --repair`; not worth failing for.
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!("{what} is missing from the object store; left out");
+            return Ok(None);
+        }
+        Ok(None) => {
+            let _ = std::fs::remove_file(&tmp);
+            bail!(
+                "{what} is missing from the object store (deleted meanwhile? run the export again)"
+            );
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("copying {what}")));
+        }
+    };
+    if !entry.sha256.is_empty() && entry.sha256 != sha {
+        let _ = std::fs::remove_file(&tmp);
+        bail!(
+            "{what} does not match its recorded SHA-256 {} (read {sha}): the stored original \
+             is damaged",
+            entry.sha256
+        );
+    }
+    let dest = object_path(out, &sha);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // A link fails if the content is there already (copied meanwhile): stored once.
+    let new_file = match std::fs::hard_link(&tmp, &dest) {
+        Ok(()) => Some(size),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("writing {}", dest.display()));
+        }
+    };
+    std::fs::remove_file(&tmp)?;
+    entry.sha256 = sha;
+    entry.size_bytes = size;
+    Ok(Some(Copied { entry, new_file }))
 }
 
 /// Streams object `key` into the new file `path`, hashing it; `None` when it is missing.
