@@ -1,4 +1,5 @@
-//! Command line: `serve` (default), `migrate`, `openapi`, `admin`, `fsck`, `rotate-secret`.
+//! Command line: `serve` (default), `migrate`, `openapi`, `admin`, `fsck`, `rotate-secret`,
+//! `export`, `import`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -75,6 +76,39 @@ pub enum Command {
     /// DOCUVAULT_NEW_SECRET_KEY, and SECRET_KEY must be set to it on every instance
     /// afterwards. An interrupted run is finished by running it again.
     RotateSecret,
+    /// Write a consistent snapshot of the whole instance to a new directory (the server
+    /// may keep running).
+    ///
+    /// Every account (password hashes, 2FA state, settings), document with all its
+    /// versions and trash state, folder, topic, share and the audit log, as JSON Lines
+    /// files read in one transaction, plus every original and thumbnail once by SHA-256
+    /// and a versioned manifest.json (docs/EXPORT.md). Uploads still in flight are left out.
+    Export {
+        /// Directory to write (created; must be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Load an export into a new, empty instance (any database and object storage).
+    ///
+    /// Checks everything first (manifest version, empty target, sealed secrets, every
+    /// original against its SHA-256) and imports all or nothing. Sealed secrets (TOTP, AI
+    /// keys) open when this instance uses the source's secret key; otherwise give the
+    /// source's key to re-seal them under this instance's key (backup codes are then left
+    /// out, users generate new ones). Sessions are not carried: everyone signs in again.
+    Import {
+        /// Directory written by `docuvault export`.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The exporting instance's secret key (its SECRET_KEY or data_dir/secret.key),
+        /// to re-seal secrets under this instance's key.
+        #[arg(
+            long,
+            env = "DOCUVAULT_SOURCE_SECRET_KEY",
+            value_name = "KEY",
+            hide_env_values = true
+        )]
+        source_secret_key: Option<String>,
+    },
     /// Internal: extract text from a document read from stdin (JSON header line + bytes)
     /// and write the JSON result to stdout. Run by the server in a resource-limited child.
     #[command(hide = true)]
@@ -147,6 +181,11 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Some(Command::Worker) => worker(settings).await,
             Some(Command::RotateSecret) => rotate_secret(settings, &env).await,
+            Some(Command::Export { out }) => export(settings, &out).await,
+            Some(Command::Import {
+                from,
+                source_secret_key,
+            }) => import(settings, &from, source_secret_key).await,
             Some(Command::Serve { no_workers: true }) => {
                 let mut settings = settings;
                 settings.server.run_workers = false;
@@ -253,6 +292,88 @@ async fn rotate_secret(settings: Settings, env: &HashMap<String, String>) -> any
         report.backup_code_users
     );
     println!("{done}");
+    Ok(())
+}
+
+/// The database pool, the secret key's keys and the object store of `settings`.
+async fn transfer_backends(
+    settings: &Settings,
+) -> anyhow::Result<(
+    sea_orm::DatabaseConnection,
+    crate::crypto::Keys,
+    std::sync::Arc<dyn crate::storage::ObjectStore>,
+)> {
+    use anyhow::Context;
+    use secrecy::ExposeSecret;
+    let db = crate::db::connect_pool(settings)
+        .await
+        .context("connecting to the database")?;
+    let root = crate::secret_key::resolve(settings)?;
+    let keys = crate::crypto::Keys::derive(root.secret.expose_secret());
+    let (store, _) =
+        crate::storage::from_settings(settings, &keys).context("configuring storage")?;
+    store
+        .ensure_ready()
+        .await
+        .context("preparing object storage")?;
+    Ok((db, keys, store))
+}
+
+/// `docuvault export --out DIR`.
+async fn export(settings: Settings, out: &std::path::Path) -> anyhow::Result<()> {
+    let (db, _, store) = transfer_backends(&settings).await?;
+    let manifest = crate::transfer::export(&db, store.as_ref(), out).await?;
+    let rows: Vec<String> = manifest
+        .tables
+        .iter()
+        .map(|t| format!("{} {}", t.rows, t.name))
+        .collect();
+    println!(
+        "exported to {}: {}; {} object(s) as {} distinct file(s), {} bytes",
+        out.display(),
+        rows.join(", "),
+        manifest.objects.entries,
+        manifest.objects.files,
+        manifest.objects.bytes
+    );
+    Ok(())
+}
+
+/// `docuvault import --from DIR [--source-secret-key KEY]`.
+async fn import(
+    settings: Settings,
+    from: &std::path::Path,
+    source_secret_key: Option<String>,
+) -> anyhow::Result<()> {
+    if settings.uses_data_dir() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    crate::db::migrate(&settings).await?;
+    let (db, keys, store) = transfer_backends(&settings).await?;
+    let source = source_secret_key
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .map(|k| crate::crypto::Keys::derive(&k));
+    let report = crate::transfer::import(&db, store.as_ref(), from, &keys, source.as_ref()).await?;
+    let rows: Vec<String> = report
+        .tables
+        .iter()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    println!(
+        "imported from {}: {}; {} object(s), {} bytes",
+        from.display(),
+        rows.join(", "),
+        report.objects,
+        report.bytes
+    );
+    if source.is_some() {
+        println!(
+            "re-sealed {} secret(s) under this instance's key; left out {} backup code(s) \
+             (users generate new ones)",
+            report.resealed, report.backup_codes_dropped
+        );
+    }
     Ok(())
 }
 

@@ -38,3 +38,4 @@ pub mod storage;
 pub mod telemetry;
 pub mod time;
 pub mod topics;
+pub mod transfer;

@@ -336,6 +336,73 @@ pub async fn reseal_published(
     Ok(check)
 }
 
+/// `sealed` (the `what` of user `user`) sealed under `new` instead of `old`; `None` when
+/// it already is under `new`. The one re-sealing step of a rotation and of an import.
+fn reseal_value(
+    what: Sealed,
+    user: Uuid,
+    sealed: &str,
+    old: &Keys,
+    new: &Keys,
+) -> anyhow::Result<Option<String>> {
+    let aad = what.aad(user);
+    match old.decrypt(sealed, &aad) {
+        Ok(plain) => Ok(Some(new.encrypt(&plain, &aad))),
+        Err(_) if new.decrypt(sealed, &aad).is_ok() => Ok(None),
+        Err(_) => bail!(
+            "the {} of user {user} opens with neither the old key nor the new one",
+            what.name()
+        ),
+    }
+}
+
+/// Re-seals the sealed values of one account row (TOTP secret, AI provider key) from `old`
+/// to `new` in memory, as a rotation does in the database (`docuvault import
+/// --source-secret-key`); values already under `new` stay. Returns how many changed.
+///
+/// # Errors
+///
+/// A value opens with neither key (the row is then unchanged).
+pub fn reseal_user(user: &mut users::Model, old: &Keys, new: &Keys) -> anyhow::Result<u32> {
+    let mut changed = Vec::new();
+    for what in Sealed::ALL {
+        if let Some(sealed) = what.value(user)
+            && let Some(resealed) = reseal_value(what, user.id, sealed, old, new)?
+        {
+            changed.push((what, resealed));
+        }
+    }
+    let count = changed.len() as u32;
+    for (what, resealed) in changed {
+        match what {
+            Sealed::TotpSecret => user.totp_secret = Some(resealed),
+            Sealed::AiApiKey => user.ai_api_key_enc = Some(resealed),
+        }
+    }
+    Ok(count)
+}
+
+/// Checks that every sealed value of one account row opens under `keys`.
+///
+/// # Errors
+///
+/// Names the first value that does not.
+pub fn check_user_sealed(user: &users::Model, keys: &Keys) -> anyhow::Result<()> {
+    for what in Sealed::ALL {
+        if let Some(sealed) = what.value(user)
+            && keys.decrypt(sealed, &what.aad(user.id)).is_err()
+        {
+            bail!(
+                "the {} of user {} ({}) does not open with this instance's secret key",
+                what.name(),
+                user.id,
+                user.handle
+            );
+        }
+    }
+    Ok(())
+}
+
 /// What a rotation did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RotationReport {
@@ -378,21 +445,13 @@ pub async fn reseal_all(
             let Some(sealed) = what.value(&user) else {
                 continue;
             };
-            let aad = what.aad(user.id);
-            let plain = match old.decrypt(sealed, &aad) {
-                Ok(plain) => plain,
-                Err(_) if new.decrypt(sealed, &aad).is_ok() => {
-                    report.already_new += 1;
-                    continue;
-                }
-                Err(_) => bail!(
-                    "the {} of user {} opens with neither the current key nor the new one; \
-                     nothing changed",
-                    what.name(),
-                    user.id
-                ),
+            let Some(resealed) = reseal_value(what, user.id, sealed, old, new)
+                .map_err(|e| anyhow::anyhow!("{e}; nothing changed"))?
+            else {
+                report.already_new += 1;
+                continue;
             };
-            if !replace_sealed(&txn, user.id, what, sealed, new.encrypt(&plain, &aad)).await? {
+            if !replace_sealed(&txn, user.id, what, sealed, resealed).await? {
                 bail!(
                     "the {} of user {} changed during the rotation (is an instance still \
                      running? stop them all first); nothing changed",

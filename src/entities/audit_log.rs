@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// One security event. `user_id` is whom it concerns, `actor_id` who did it (an admin,
 /// say); both become NULL when that user is deleted so the entry survives.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

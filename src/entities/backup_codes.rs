@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One backup code; `used_at` is set when it is spent.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "backup_codes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

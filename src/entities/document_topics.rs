@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// One document–topic link. `source` says who filed it ([`TopicSource`], CHECK in the schema);
 /// `confidence` is the classifier's score when `source` is `ai`.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "document_topics")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 /// name, type, size and hash. A version is `pending` (upload URL handed out, its declared
 /// size reserved) until confirm makes it `stored` (its size charged). A document's first
 /// version has the document's id.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "document_versions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

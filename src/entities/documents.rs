@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// One document. `status` is its place in the lifecycle ([`DocumentStatus`], CHECK in
 /// the schema); `classified_by` records provider, model and prompt version as JSON.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "documents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// One folder; `parent_id` NULL means a root folder. Sibling names are unique per user
 /// (root folders included, via a partial index).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "folders")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 /// A user's quota (keyed by the user). The schema enforces `used_bytes >= 0` and
 /// `reserved_bytes >= 0` and defaults `limit_bytes` to 100 MiB. `reserved_bytes` is the
 /// sum of the declared sizes of the account's pending uploads.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "quotas")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// One share. `permission` is always `view` for now (CHECK in the schema); one share
 /// per (document, recipient), and never with oneself.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "shares")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// One topic. `user_id` NULL marks a system topic. Names are unique case-insensitively
 /// within a user's namespace and among system topics.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "topics")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 /// One account. `role` is a [`Role`] (CHECK in the schema); secrets are stored
 /// hashed (`password_hash`) or encrypted (`totp_secret`, `ai_api_key_enc`).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

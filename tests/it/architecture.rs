@@ -50,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
         ],
     ),
-    ("background", &["jobs", "fsck", "health"]),
+    ("background", &["jobs", "fsck", "health", "transfer"]),
     (
         "assembly",
         &[

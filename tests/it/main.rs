@@ -44,6 +44,7 @@ mod search;
 mod shares;
 mod thumbnails;
 mod topics;
+mod transfer;
 mod trash;
 mod versions;
 mod view;

@@ -28,7 +28,7 @@ async fn send(
     req.send().await.unwrap()
 }
 
-async fn trash(app: &TestApp, s: &Session, id: &str) {
+pub(crate) async fn trash(app: &TestApp, s: &Session, id: &str) {
     let res = send(
         app,
         Method::DELETE,

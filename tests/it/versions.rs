@@ -90,7 +90,13 @@ async fn put_version(app: &TestApp, s: &Session, doc: &str, name: &str, bytes: &
 }
 
 /// The whole flow of a new text version; the confirm body.
-async fn upload_version(app: &TestApp, s: &Session, doc: &str, name: &str, bytes: &[u8]) -> Value {
+pub(crate) async fn upload_version(
+    app: &TestApp,
+    s: &Session,
+    doc: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Value {
     let ticket = put_version(app, s, doc, name, bytes).await;
     let res = confirm_version(app, s, doc, ticket["version_id"].as_str().unwrap()).await;
     assert_eq!(res.status(), 200, "confirm version {name}");

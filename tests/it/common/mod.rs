@@ -328,6 +328,12 @@ impl TestApp {
         id
     }
 
+    /// The environment the app was configured from (to run the real binary on the same
+    /// database, data directory and backends).
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
