@@ -233,6 +233,9 @@ impl LocalStore {
     }
 }
 
+/// The chunk in which objects are streamed to and from files (`read_to`, `write_from`).
+const STREAM_CHUNK: usize = 1 << 20;
+
 fn expiry(ttl: std::time::Duration) -> i64 {
     chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(900)
 }
@@ -307,12 +310,14 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         sink: &mut (dyn AsyncWrite + Unpin + Send),
     ) -> Result<bool, StorageError> {
-        let mut file = match tokio::fs::File::open(self.path(key)).await {
+        let file = match tokio::fs::File::open(self.path(key)).await {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        tokio::io::copy(&mut file, sink).await?;
+        // Large reads: each read of a tokio file is a blocking task of its own.
+        let mut reader = tokio::io::BufReader::with_capacity(STREAM_CHUNK, file);
+        tokio::io::copy_buf(&mut reader, sink).await?;
         sink.flush().await?;
         Ok(true)
     }
@@ -330,10 +335,14 @@ impl ObjectStore for LocalStore {
         let tmp = self
             .tmp_dir()
             .join(format!("put-{}", uuid::Uuid::new_v4().simple()));
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        let file = tokio::fs::File::create(&tmp).await?;
+        // Large writes: each write of a tokio file is a blocking task of its own.
+        let mut file = tokio::io::BufWriter::with_capacity(STREAM_CHUNK, file);
         let written = async {
-            let n = tokio::io::copy(source, &mut file).await?;
-            file.sync_all().await?;
+            let mut source = tokio::io::BufReader::with_capacity(STREAM_CHUNK, source);
+            let n = tokio::io::copy_buf(&mut source, &mut file).await?;
+            file.flush().await?;
+            file.get_ref().sync_all().await?;
             tokio::fs::rename(&tmp, &dest).await?;
             Ok::<u64, std::io::Error>(n)
         }
