@@ -4,7 +4,7 @@
 //!
 //! register -> login -> quota -> create topic -> upload-url / PUT / confirm -> poll the
 //! document to a terminal status -> list -> search -> text -> download (bytes equal) ->
-//! delete -> quota 0. Exits non-zero, saying which step failed, on any surprise. The
+//! delete (trash: still charged) -> delete for good -> quota 0. Exits non-zero, saying which step failed, on any surprise. The
 //! client is generated at build time (build.rs) from the 3.0 rendition of the spec.
 
 use std::process::ExitCode;
@@ -172,7 +172,7 @@ async fn flow(base: &str) -> Outcome<String> {
     let listed = body(
         "list",
         client
-            .list_documents(None, None, None, None, None, None, None, None)
+            .list_documents(None, None, None, None, None, None, None, None, None, None)
             .await,
     )?;
     let ids: Vec<_> = listed.items.iter().map(|d| d.id).collect();
@@ -183,7 +183,7 @@ async fn flow(base: &str) -> Outcome<String> {
     let found = body(
         "search",
         client
-            .list_documents(None, None, None, None, Some(&q), None, None, None)
+            .list_documents(None, None, None, None, None, Some(&q), None, None, None, None)
             .await,
     )?;
     let ids: Vec<_> = found.items.iter().map(|d| d.id).collect();
@@ -219,7 +219,13 @@ async fn flow(base: &str) -> Outcome<String> {
         ));
     }
 
-    body("delete", client.delete_document(&id).await)?;
+    // Delete moves it to the trash, which still counts against the quota; then for good.
+    body("delete", client.delete_document(&id, None).await)?;
+    let in_trash = body("quota", client.get_my_quota().await)?;
+    if in_trash.used_bytes != size {
+        return Err(format!("quota with the document in the trash: {in_trash:?}"));
+    }
+    body("delete for good", client.delete_document(&id, Some(true)).await)?;
     let after = body("quota", client.get_my_quota().await)?;
     if after.used_bytes != 0 || after.reserved_bytes != 0 {
         return Err(format!("quota after delete: {after:?}"));
