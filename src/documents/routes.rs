@@ -148,7 +148,8 @@ pub struct ListQuery {
     /// `snippet`. At most 500 characters, not blank, at least one word not excluded.
     #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     pub q: Option<String>,
-    /// Sort key (default: relevance when `q` is given, else `created_at`).
+    /// Sort key (default: relevance when `q` is given, else `created_at`; in the trash,
+    /// `trashed_at`).
     pub sort: Option<SortKey>,
     /// Sort direction (default `desc`; with `q` and no `sort`, ignored).
     pub order: Option<SortOrder>,
@@ -406,6 +407,10 @@ pub async fn list(
     let sort = match (q.sort, &search) {
         (Some(key), _) => Some((key, q.order.unwrap_or(SortOrder::Desc))),
         (None, Some(_)) => None,
+        // The trash lists what was trashed last first; everything else newest upload first.
+        (None, None) if q.trashed.unwrap_or(false) => {
+            Some((SortKey::TrashedAt, q.order.unwrap_or(SortOrder::Desc)))
+        }
         (None, None) => Some((SortKey::CreatedAt, q.order.unwrap_or(SortOrder::Desc))),
     };
     let (items, total) = service::list(

@@ -581,3 +581,39 @@ async fn deleting_an_unconfirmed_upload_removes_it_for_good() {
     );
     assert_eq!(restore(&app, &alice, id).await.status(), 404);
 }
+
+/// The ids of a page in the order listed.
+fn in_order(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_trash_lists_what_was_trashed_last_first() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let a = upload_text(&app, &alice, "a.txt", "first upload").await;
+    let b = upload_text(&app, &alice, "b.txt", "second upload").await;
+    let c = upload_text(&app, &alice, "c.txt", "third upload").await;
+    for id in [&b, &a, &c] {
+        trash(&app, &alice, id).await;
+    }
+    // Not the upload order (c, b, a): the order they went to the trash, latest first.
+    assert_eq!(
+        in_order(&get(&app, &alice, "/api/documents?trashed=true").await),
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    assert_eq!(
+        in_order(&get(&app, &alice, "/api/documents?trashed=true&order=asc").await),
+        vec![b.clone(), a.clone(), c.clone()]
+    );
+    // An explicit sort still wins.
+    assert_eq!(
+        in_order(&get(&app, &alice, "/api/documents?trashed=true&sort=created_at").await),
+        vec![c, b, a]
+    );
+}

@@ -1848,7 +1848,7 @@ export interface components {
          * @description Sort keys for listing.
          * @enum {string}
          */
-        SortKey: "created_at" | "name" | "size";
+        SortKey: "created_at" | "name" | "size" | "trashed_at";
         /**
          * @description Sort direction.
          * @enum {string}
@@ -3736,7 +3736,10 @@ export interface operations {
                  *     `snippet`. At most 500 characters, not blank, at least one word not excluded.
                  */
                 q?: string;
-                /** @description Sort key (default: relevance when `q` is given, else `created_at`). */
+                /**
+                 * @description Sort key (default: relevance when `q` is given, else `created_at`; in the trash,
+                 *     `trashed_at`).
+                 */
                 sort?: components["schemas"]["SortKey"];
                 /** @description Sort direction (default `desc`; with `q` and no `sort`, ignored). */
                 order?: components["schemas"]["SortOrder"];

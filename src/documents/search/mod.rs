@@ -122,6 +122,8 @@ pub enum SortKey {
     Name,
     /// Size.
     Size,
+    /// When the document went to the trash (the trash list's default order).
+    TrashedAt,
 }
 
 /// Sort direction.

@@ -99,6 +99,7 @@ pub(super) fn sort_column(sort: SortKey) -> &'static str {
         SortKey::CreatedAt => "d.created_at",
         SortKey::Name => "d.filename",
         SortKey::Size => "d.size_bytes",
+        SortKey::TrashedAt => "d.trashed_at",
     }
 }
 
