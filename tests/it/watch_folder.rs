@@ -261,11 +261,17 @@ async fn files_that_cannot_be_taken_go_to_failed_with_a_reason_and_nothing_is_ch
             "DOCUVAULT__QUOTA__DEFAULT_LIMIT_BYTES".into(),
             limit.to_string(),
         );
+        env.insert("DOCUVAULT__DOCUMENTS__DUPLICATES".into(), "reject".into());
     })
     .await;
     let dave = app.register("dave").await;
     app.admin("boss").await;
     let w = watch.path();
+    let kept = numbered_pdf(9);
+    let original = app
+        .upload(&dave, "kept.pdf", "application/pdf", kept.clone())
+        .await;
+    drop_file(&w.join("dave/copy.pdf"), &kept);
     drop_file(
         &w.join("dave/Notes/setup.exe"),
         b"MZ\x90\x00 not a document",
@@ -289,6 +295,8 @@ async fn files_that_cannot_be_taken_go_to_failed_with_a_reason_and_nothing_is_ch
     let quota = reason(w.join("dave/.failed/huge.pdf")).await;
     assert!(quota.starts_with("Over quota"), "{quota}");
     assert!(quota.contains(&big.len().to_string()), "{quota}");
+    let duplicate = reason(w.join("dave/.failed/copy.pdf")).await;
+    assert!(duplicate.contains(&original), "{duplicate}");
     let ghost = reason(w.join(".failed/ghost/a.pdf")).await;
     assert!(
         ghost.contains("No account has the handle \"ghost\""),
@@ -307,27 +315,32 @@ async fn files_that_cannot_be_taken_go_to_failed_with_a_reason_and_nothing_is_ch
         assert!(!w.join(gone).exists(), "{gone}");
     }
 
-    assert!(documents_of(&app, &dave).await.is_empty());
+    // Only the document uploaded by hand is there, and charged.
+    let docs = documents_of(&app, &dave).await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["id"], original.as_str());
     let q = quota_row(&app.state, &dave.user_id).await;
-    assert_eq!((q.used_bytes, q.reserved_bytes), (0, 0));
+    assert_eq!((q.used_bytes, q.reserved_bytes), (kept.len() as i64, 0));
     assert_eq!(
         documents::Entity::find()
             .count(&app.state.db)
             .await
             .unwrap(),
-        0,
+        1,
         "no pending upload left behind"
     );
     let st = status(&app, &dave).await;
     let recent = st["recent"].as_array().unwrap();
-    assert_eq!(recent.len(), 2, "{st}");
+    assert_eq!(recent.len(), 3, "{st}");
     for item in recent {
         assert_eq!(item["status"], "failed");
         assert_eq!(item["document_id"], Value::Null);
         assert!(item["reason"].as_str().unwrap().ends_with('.'));
     }
     let paths: Vec<&str> = recent.iter().map(|i| i["path"].as_str().unwrap()).collect();
-    assert!(paths.contains(&"Notes/setup.exe") && paths.contains(&"huge.pdf"));
+    for path in ["Notes/setup.exe", "huge.pdf", "copy.pdf"] {
+        assert!(paths.contains(&path), "{paths:?}");
+    }
 }
 
 /// What the scanner records a file under: its size and modification time.
