@@ -35,6 +35,9 @@ pub struct SeenFile {
     pub size: u64,
     /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// Device and inode: the file opened or moved later must be this very file (a path
+    /// swapped for a symbolic link meanwhile is not).
+    pub inode: (u64, u64),
 }
 
 impl SeenFile {
@@ -62,6 +65,14 @@ impl SeenFile {
     /// The file name.
     pub fn name(&self) -> &str {
         self.rel.last().map_or("", String::as_str)
+    }
+
+    /// Whether `meta` (of the opened file, or of the path about to be moved) is this file
+    /// as it was seen: same inode, size and modification time.
+    pub fn is(&self, meta: &std::fs::Metadata) -> bool {
+        self.inode == (meta.dev(), meta.ino())
+            && self.size == meta.len()
+            && seen(None, Vec::new(), meta).mtime_ns == self.mtime_ns
     }
 
     /// The folders between the handle's folder and the file.
@@ -128,6 +139,7 @@ fn seen(handle_dir: Option<&str>, rel: Vec<String>, meta: &std::fs::Metadata) ->
             .mtime()
             .saturating_mul(1_000_000_000)
             .saturating_add(meta.mtime_nsec()),
+        inode: (meta.dev(), meta.ino()),
     }
 }
 
@@ -166,6 +178,7 @@ fn walk(dir: &Path, handle: Option<&str>, rel: &mut Vec<String>, out: &mut Vec<S
 struct Observed {
     size: u64,
     mtime_ns: i64,
+    inode: (u64, u64),
     since: Instant,
 }
 
@@ -191,10 +204,17 @@ impl Tracker {
         for file in files {
             let key = file.key();
             let observed = match self.seen.get(&key) {
-                Some(o) if o.size == file.size && o.mtime_ns == file.mtime_ns => *o,
+                Some(o)
+                    if o.size == file.size
+                        && o.mtime_ns == file.mtime_ns
+                        && o.inode == file.inode =>
+                {
+                    *o
+                }
                 _ => Observed {
                     size: file.size,
                     mtime_ns: file.mtime_ns,
+                    inode: file.inode,
                     since: now,
                 },
             };
@@ -223,8 +243,15 @@ pub fn numbered(name: &str, n: u32) -> String {
 }
 
 /// Moves `from` to `base/rel…` (creating the folders), numbering the name when it is
-/// taken (`a (2).pdf`); returns where it went. `from` missing is `NotFound`.
-pub fn move_aside(from: &Path, base: &Path, rel: &[String]) -> io::Result<PathBuf> {
+/// taken (`a (2).pdf`); returns where it went. `from` missing is `NotFound`. With
+/// `expect`, `from` must still be that file, reached without symbolic links (else
+/// `NotFound`: a path swapped meanwhile is left alone).
+pub fn move_aside(
+    from: &Path,
+    base: &Path,
+    rel: &[String],
+    expect: Option<&SeenFile>,
+) -> io::Result<PathBuf> {
     let Some((name, dirs)) = rel.split_last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
     };
@@ -232,7 +259,7 @@ pub fn move_aside(from: &Path, base: &Path, rel: &[String]) -> io::Result<PathBu
     dir.extend(dirs);
     std::fs::create_dir_all(&dir)?;
     // `from` first: a vanished file must not leave a name taken or a folder behind.
-    std::fs::symlink_metadata(from)?;
+    check_seen(from, expect)?;
     let mut target = dir.join(name);
     let mut n = 1;
     while target.symlink_metadata().is_ok() || reason_path(&target).symlink_metadata().is_ok() {
@@ -246,6 +273,28 @@ pub fn move_aside(from: &Path, base: &Path, rel: &[String]) -> io::Result<PathBu
     Ok(target)
 }
 
+/// `NotFound` unless `from` is there and, with `expect`, is still that file reached
+/// without symbolic links (paths are built on the canonical watched directory).
+fn check_seen(from: &Path, expect: Option<&SeenFile>) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if let Some(seen) = expect {
+        let parent = from.parent().unwrap_or(from);
+        if !seen.is(&meta) || parent.canonicalize()? != parent {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "not the file seen (replaced, or reached through a symbolic link)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes `from` if it is still the file `expect` saw (see [`move_aside`]).
+pub fn remove_seen(from: &Path, expect: &SeenFile) -> io::Result<()> {
+    check_seen(from, Some(expect))?;
+    std::fs::remove_file(from)
+}
+
 /// `<file>.reason.txt` next to `file`.
 pub fn reason_path(file: &Path) -> PathBuf {
     let mut s = file.as_os_str().to_owned();
@@ -255,8 +304,14 @@ pub fn reason_path(file: &Path) -> PathBuf {
 
 /// Moves `from` into `base/rel…` as [`move_aside`] does and writes the reason next to
 /// it (`<name>.reason.txt`, one sentence and a newline).
-pub fn fail_aside(from: &Path, base: &Path, rel: &[String], reason: &str) -> io::Result<PathBuf> {
-    let target = move_aside(from, base, rel)?;
+pub fn fail_aside(
+    from: &Path,
+    base: &Path,
+    rel: &[String],
+    expect: Option<&SeenFile>,
+    reason: &str,
+) -> io::Result<PathBuf> {
+    let target = move_aside(from, base, rel, expect)?;
     std::fs::write(reason_path(&target), format!("{reason}\n"))?;
     Ok(target)
 }
@@ -272,6 +327,7 @@ mod tests {
             rel: rel.iter().map(|s| (*s).to_owned()).collect(),
             size,
             mtime_ns,
+            inode: (1, 1),
         }
     }
 
@@ -352,6 +408,39 @@ mod tests {
     }
 
     #[test]
+    fn a_file_swapped_after_the_scan_is_neither_moved_nor_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = &dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("alice/Tax")).unwrap();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::fs::write(root.join("alice/Tax/secret.key"), b"decoy").unwrap();
+        std::fs::write(root.join("elsewhere/secret.key"), b"secret").unwrap();
+        let seen = scan(root).unwrap().remove(0);
+        assert_eq!(seen.key(), "alice/Tax/secret.key");
+        // The folder becomes a link to another one holding a file of the same name.
+        std::fs::rename(root.join("alice/Tax"), root.join("alice/Old")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("alice/Tax")).unwrap();
+        let done = root.join("alice").join(DONE_DIR);
+        let refused = move_aside(&seen.path(root), &done, &seen.rel, Some(&seen)).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::NotFound);
+        let refused = remove_seen(&seen.path(root), &seen).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            std::fs::read(root.join("elsewhere/secret.key")).unwrap(),
+            b"secret"
+        );
+        // The file itself replaced (same name and size, another inode): not it either.
+        std::fs::remove_file(root.join("alice/Tax")).unwrap();
+        std::fs::rename(root.join("alice/Old"), root.join("alice/Tax")).unwrap();
+        let meta = std::fs::metadata(seen.path(root)).unwrap();
+        assert!(seen.is(&meta));
+        std::fs::write(root.join("alice/Tax/new"), b"other").unwrap();
+        std::fs::rename(root.join("alice/Tax/new"), seen.path(root)).unwrap();
+        let meta = std::fs::metadata(seen.path(root)).unwrap();
+        assert!(!seen.is(&meta));
+    }
+
+    #[test]
     fn numbering_goes_before_the_extension() {
         assert_eq!(numbered("a.pdf", 2), "a (2).pdf");
         assert_eq!(numbered("README", 3), "README (3)");
@@ -361,7 +450,7 @@ mod tests {
     #[test]
     fn scan_walks_handles_and_moves_aside_keep_the_path() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
+        let root = &dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("alice/Tax/2026")).unwrap();
         std::fs::create_dir_all(root.join("alice/.done/old")).unwrap();
         std::fs::write(root.join("alice/Tax/2026/a.pdf"), b"pdf").unwrap();
@@ -378,18 +467,25 @@ mod tests {
         assert_eq!(a.size, 3);
 
         let done = root.join("alice").join(DONE_DIR);
-        let first = move_aside(&a.path(root), &done, &a.rel).unwrap();
+        let first = move_aside(&a.path(root), &done, &a.rel, None).unwrap();
         assert_eq!(first, done.join("Tax/2026/a.pdf"));
         std::fs::write(root.join("alice/Tax/2026/a.pdf"), b"again").unwrap();
-        let second = move_aside(&a.path(root), &done, &a.rel).unwrap();
+        let second = move_aside(&a.path(root), &done, &a.rel, None).unwrap();
         assert_eq!(second, done.join("Tax/2026/a (2).pdf"));
         assert_eq!(std::fs::read(second).unwrap(), b"again");
-        let gone = move_aside(&a.path(root), &done, &a.rel).unwrap_err();
+        let gone = move_aside(&a.path(root), &done, &a.rel, None).unwrap_err();
         assert_eq!(gone.kind(), io::ErrorKind::NotFound);
 
         let failed = root.join(FAILED_DIR);
         let stray = &files[1];
-        let to = fail_aside(&stray.path(root), &failed, &stray.rel, "No account.").unwrap();
+        let to = fail_aside(
+            &stray.path(root),
+            &failed,
+            &stray.rel,
+            Some(stray),
+            "No account.",
+        )
+        .unwrap();
         assert_eq!(to, failed.join("stray.pdf"));
         assert_eq!(
             std::fs::read_to_string(failed.join("stray.pdf.reason.txt")).unwrap(),

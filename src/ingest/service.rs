@@ -142,6 +142,15 @@ pub async fn round(
     tracker: &mut Tracker,
     shutdown: &CancellationToken,
 ) -> RoundReport {
+    // Paths are built on the canonical directory, so a symbolic link swapped into one
+    // later is noticed (`scanner::move_aside`).
+    let dir = &match tokio::fs::canonicalize(dir).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the watched folder");
+            return RoundReport::default();
+        }
+    };
     let scan_dir = dir.to_path_buf();
     let files = match tokio::task::spawn_blocking(move || scanner::scan(&scan_dir)).await {
         Ok(Ok(files)) => files,
@@ -249,8 +258,11 @@ async fn refuse(dir: &Path, file: &SeenFile, reason: &str) -> Outcome {
     rel.extend(file.handle_dir.clone());
     rel.extend(file.rel.iter().cloned());
     let reason = reason.to_owned();
-    let moved =
-        tokio::task::spawn_blocking(move || scanner::fail_aside(&from, &base, &rel, &reason)).await;
+    let seen = file.clone();
+    let moved = tokio::task::spawn_blocking(move || {
+        scanner::fail_aside(&from, &base, &rel, Some(&seen), &reason)
+    })
+    .await;
     match moved {
         Ok(Ok(to)) => {
             tracing::info!(file = %file.key(), to = %to.display(), "watched folder: file of no account set aside");
@@ -379,9 +391,18 @@ async fn import(
             )),
             other => Refusal::Later(other.to_string()),
         })?;
-    let body = tokio::fs::File::open(file.path(dir))
+    let body = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file.path(dir))
         .await
         .map_err(|e| Refusal::Later(format!("cannot open the file: {e}")))?;
+    // The very file found stable (not one swapped in since, through a link).
+    match body.metadata().await {
+        Ok(meta) if file.is(&meta) => {}
+        Ok(_) => return Err(Refusal::Later("the file changed since it was found".into())),
+        Err(e) => return Err(Refusal::Later(format!("cannot read the file: {e}"))),
+    }
     let body = FileBody {
         inner: body,
         expected: file.size,
@@ -521,14 +542,20 @@ async fn finish(
             .unwrap_or_else(|| "The file could not be imported.".into())
     });
     let after = state.settings.ingest.after;
+    let seen = file.clone();
     let moved = tokio::task::spawn_blocking(move || match (&failed_reason, after) {
-        (Some(reason), _) => {
-            scanner::fail_aside(&from, &handle_root.join(FAILED_DIR), &rel, reason).map(Some)
-        }
+        (Some(reason), _) => scanner::fail_aside(
+            &from,
+            &handle_root.join(FAILED_DIR),
+            &rel,
+            Some(&seen),
+            reason,
+        )
+        .map(Some),
         (None, IngestAfter::Move) => {
-            scanner::move_aside(&from, &handle_root.join(DONE_DIR), &rel).map(Some)
+            scanner::move_aside(&from, &handle_root.join(DONE_DIR), &rel, Some(&seen)).map(Some)
         }
-        (None, IngestAfter::Delete) => std::fs::remove_file(&from).map(|()| None),
+        (None, IngestAfter::Delete) => scanner::remove_seen(&from, &seen).map(|()| None),
     })
     .await?;
     match moved {
@@ -660,7 +687,11 @@ async fn stored_before_crash(
 
 /// Lower-case hex SHA-256 of a file, read in 1 MiB steps.
 async fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = tokio::fs::File::open(path).await?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .await?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
