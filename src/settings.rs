@@ -128,6 +128,8 @@ pub struct Settings {
     pub ocr: OcrSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// The watched folder: files dropped under `{watch_dir}/{handle}/` become documents.
+    pub ingest: IngestSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -248,6 +250,57 @@ pub struct MetricsSettings {
     /// Separate `host:port` serving `/metrics` without authentication; empty = on the
     /// main listener, for administrators only.
     pub listen: String,
+}
+
+/// What the watched folder does with a file once it is a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestAfter {
+    /// Delete the file.
+    Delete,
+    /// Move it to `{watch_dir}/{handle}/.done/<same relative path>`.
+    Move,
+}
+
+/// The watched folder (`[ingest]`): each account's drop folder `{watch_dir}/{handle}/`,
+/// polled by the instances that run workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// The directory holding one folder per handle; empty = the watched folder is off.
+    pub watch_dir: String,
+    /// Seconds between two scans of the directory (1–3600).
+    pub poll_secs: u64,
+    /// A file is taken once its size and modification time have not changed for this
+    /// many seconds (0–86400).
+    pub stable_secs: u64,
+    /// What happens to an imported file.
+    pub after: IngestAfter,
+}
+
+impl IngestSettings {
+    /// The watched directory, when the watched folder is on.
+    pub fn dir(&self) -> Option<PathBuf> {
+        let dir = self.watch_dir.trim();
+        (!dir.is_empty()).then(|| PathBuf::from(dir))
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=3600).contains(&self.poll_secs) {
+            return Err(SettingsError::key("ingest.poll_secs", "must be 1–3600"));
+        }
+        if self.stable_secs > 86_400 {
+            return Err(SettingsError::key("ingest.stable_secs", "must be 0–86400"));
+        }
+        let dir = self.watch_dir.trim();
+        if !dir.is_empty() && (!dir.starts_with('/') || dir.chars().any(char::is_control)) {
+            return Err(SettingsError::key(
+                "ingest.watch_dir",
+                "must be an absolute path (or empty to turn the watched folder off)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Text extraction limits (per document, in a child process).
@@ -1041,6 +1094,7 @@ impl Settings {
         self.extract.validate()?;
         self.ocr.validate()?;
         self.quota.validate()?;
+        self.ingest.validate()?;
         self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(

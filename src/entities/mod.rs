@@ -40,6 +40,7 @@ pub mod document_versions;
 pub mod documents;
 pub mod folders;
 pub mod groups;
+pub mod ingest_files;
 pub mod job_ticks;
 pub mod object_deletions;
 pub mod quotas;
@@ -68,6 +69,7 @@ pub mod prelude {
     pub use super::documents::Entity as Documents;
     pub use super::folders::Entity as Folders;
     pub use super::groups::Entity as Groups;
+    pub use super::ingest_files::Entity as IngestFiles;
     pub use super::job_ticks::Entity as JobTicks;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;

@@ -278,6 +278,50 @@ pub async fn delete(
     Ok(deleted)
 }
 
+/// The caller's folder at `path` (names from the root down; empty = the root, `None`),
+/// creating the missing steps with [`create`]. An existing folder is matched by the
+/// sibling-name rule (ignoring case: `tax` files into `Tax`), and a folder another
+/// request created meanwhile is found again rather than refused: what intake paths (the
+/// watched folder's sub-folders) file new documents under.
+#[tracing::instrument(skip_all)]
+pub async fn ensure_path(
+    db: &DatabaseConnection,
+    user: UserId,
+    path: &[FolderName],
+) -> Result<Option<FolderId>, ApiError> {
+    async fn existing(
+        db: &DatabaseConnection,
+        user: UserId,
+        parent: Option<Uuid>,
+        key: &str,
+    ) -> Result<Option<Uuid>, ApiError> {
+        Ok(repo::children(db, user, parent)
+            .await?
+            .into_iter()
+            .find(|f| clash_key(&f.name) == key)
+            .map(|f| f.id))
+    }
+    let mut parent: Option<Uuid> = None;
+    for name in path {
+        let key = name.clash_key();
+        let id = match existing(db, user, parent, &key).await? {
+            Some(id) => id,
+            None => match create(db, user, name.clone(), parent.map(FolderId::from)).await {
+                Ok(row) => row.folder.id,
+                Err(ApiError::Conflict {
+                    code: crate::error::ErrorCode::FolderExists,
+                    ..
+                }) => existing(db, user, parent, &key)
+                    .await?
+                    .ok_or_else(name_taken)?,
+                Err(e) => return Err(e),
+            },
+        };
+        parent = Some(id);
+    }
+    Ok(parent.map(FolderId::from))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -50,7 +50,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
         ],
     ),
-    ("background", &["jobs", "fsck", "health", "transfer"]),
+    (
+        "background",
+        &["jobs", "fsck", "health", "transfer", "ingest"],
+    ),
     (
         "assembly",
         &[
