@@ -217,6 +217,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     // Scans that waited for OCR, now that this worker has it.
     crate::jobs::scans::requeue_waiting_scans(&state).await;
     crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
+    crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
     tracing::info!(
         "docuvault {} worker running {} job(s) at once ({})",
         env!("CARGO_PKG_VERSION"),

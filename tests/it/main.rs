@@ -49,3 +49,4 @@ mod trash;
 mod versions;
 mod view;
 mod vision;
+mod webhooks;
