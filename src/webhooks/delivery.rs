@@ -70,7 +70,7 @@ async fn run(state: AppState, shutdown: CancellationToken) {
             tracing::warn!(error = %e, "webhook delivery pass failed");
         }
         passes = passes.wrapping_add(1);
-        if passes % PRUNE_EVERY == 0
+        if passes.is_multiple_of(PRUNE_EVERY)
             && let Err(e) = prune(&state).await
         {
             tracing::warn!(error = %e, "pruning webhook deliveries failed");

@@ -65,14 +65,17 @@ pub struct Webhook {
     /// Events sent to it.
     pub events: Vec<WebhookEvent>,
     /// What it is for.
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Whether events are sent.
     pub enabled: bool,
     /// Created at.
     pub created_at: DateTime<Utc>,
     /// When its newest delivery was last attempted.
+    #[schema(required = true)]
     pub last_delivery_at: Option<DateTime<Utc>>,
     /// Where its newest delivery stands: `pending`, `delivered` or `failed`.
+    #[schema(required = true)]
     pub last_status: Option<DeliveryStatus>,
 }
 
@@ -122,14 +125,19 @@ pub struct WebhookDelivery {
     /// Attempts so far.
     pub attempts: i32,
     /// Last attempt at.
+    #[schema(required = true)]
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// Next attempt due at (pending only).
+    #[schema(required = true)]
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// HTTP status of the last answer.
+    #[schema(required = true)]
     pub response_status: Option<i32>,
     /// Time the last attempt took, in milliseconds.
+    #[schema(required = true)]
     pub latency_ms: Option<i64>,
     /// Why the last attempt did not deliver.
+    #[schema(required = true)]
     pub error: Option<String>,
     /// Queued at.
     pub created_at: DateTime<Utc>,

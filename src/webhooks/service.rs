@@ -73,13 +73,8 @@ impl WebhookEvent {
     }
 }
 
-/// The associated data sealing a webhook's secret: its id and purpose, so a sealed
-/// secret cannot be moved to another row or column.
-pub fn secret_aad(webhook: Uuid) -> Vec<u8> {
-    let mut aad = webhook.as_bytes().to_vec();
-    aad.extend_from_slice(b"/webhook_secret");
-    aad
-}
+/// The associated data sealing a webhook's secret (its id and purpose).
+pub use crate::crypto::webhook_secret_aad as secret_aad;
 
 /// A fresh signing secret: `whsec_` + standard base64 of 32 random bytes.
 fn new_secret() -> String {

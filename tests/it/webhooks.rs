@@ -625,3 +625,41 @@ async fn webhooks_are_private_to_their_regular_account() {
     assert!(deliveries(&app, &s, &hook).await.is_empty());
     assert_eq!(receiver.count(), 0);
 }
+
+#[tokio::test]
+async fn rotating_the_secret_key_reseals_webhook_secrets() {
+    let app = TestApp::spawn_with(allow_local).await;
+    let s = app.register("rotator").await;
+    let (hook, secret) = created(&app, &s, "https://93.184.215.14/hook", &["share.created"]).await;
+    let db = &app.state.db;
+    let id: uuid::Uuid = hook.parse().unwrap();
+    let aad = docuvault::crypto::webhook_secret_aad(id);
+    let row = || async {
+        use sea_orm::EntityTrait;
+        docuvault::entities::webhooks::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let sealed = row().await.secret;
+    assert!(!sealed.contains(&secret[6..]), "secret stored in the clear");
+    let old = app.state.keys.as_ref();
+    assert_eq!(old.decrypt(&sealed, &aad).unwrap(), secret.as_bytes());
+    // Sealed to its own row: another webhook's associated data does not open it.
+    let elsewhere = docuvault::crypto::webhook_secret_aad(uuid::Uuid::new_v4());
+    assert!(old.decrypt(&sealed, &elsewhere).is_err());
+
+    let new = docuvault::crypto::Keys::derive(&docuvault::crypto::generate_secret_key());
+    let report = docuvault::secret_key::reseal_all(db, old, &new)
+        .await
+        .unwrap();
+    assert_eq!(report.webhook_secrets, 1);
+    let resealed = row().await.secret;
+    assert_eq!(new.decrypt(&resealed, &aad).unwrap(), secret.as_bytes());
+    assert!(old.decrypt(&resealed, &aad).is_err());
+    let again = docuvault::secret_key::reseal_all(db, old, &new)
+        .await
+        .unwrap();
+    assert_eq!((again.webhook_secrets, again.already_new), (0, 1));
+}
