@@ -72,6 +72,10 @@ pub enum AuditEvent {
     DocumentVersionDeleted,
     /// A user downloaded the export of their own documents (`GET /api/me/export`).
     AccountExported,
+    /// A webhook was created (`resource_id`: its id; `metadata.url`).
+    WebhookCreated,
+    /// A webhook was deleted.
+    WebhookDeleted,
 }
 
 impl AuditEvent {

@@ -218,6 +218,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     crate::jobs::scans::requeue_waiting_scans(&state).await;
     crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
     crate::ingest::service::spawn(&state, &shutdown, &mut tasks);
+    crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
     tracing::info!(
         "docuvault {} worker running {} job(s) at once ({})",
         env!("CARGO_PKG_VERSION"),
@@ -283,11 +284,12 @@ async fn rotate_secret(settings: Settings, env: &HashMap<String, String>) -> any
         (report, done)
     };
     println!(
-        "secret key rotated: re-sealed {} TOTP secret(s) and {} AI provider key(s) \
-         ({} already under the new key); ended every session ({} refresh token(s) removed); \
-         removed the backup codes of {} user(s), who can generate new ones.",
+        "secret key rotated: re-sealed {} TOTP secret(s), {} AI provider key(s) and {} \
+         webhook secret(s) ({} already under the new key); ended every session ({} refresh \
+         token(s) removed); removed the backup codes of {} user(s), who can generate new ones.",
         report.totp_secrets,
         report.ai_keys,
+        report.webhook_secrets,
         report.already_new,
         report.refresh_tokens,
         report.backup_code_users

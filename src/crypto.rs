@@ -207,6 +207,14 @@ pub fn api_key_aad(user_id: uuid::Uuid) -> Vec<u8> {
     aad
 }
 
+/// Associated data sealing a webhook's signing secret: the webhook's id and the purpose,
+/// so a sealed secret cannot be moved to another row or column.
+pub fn webhook_secret_aad(webhook_id: uuid::Uuid) -> Vec<u8> {
+    let mut aad = webhook_id.as_bytes().to_vec();
+    aad.extend_from_slice(b"/webhook_secret");
+    aad
+}
+
 /// Compares two secrets without leaking, through timing, where they first differ.
 /// (Lengths are not hidden; unequal lengths return `false` at once.)
 #[must_use]

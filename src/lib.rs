@@ -40,3 +40,4 @@ pub mod telemetry;
 pub mod time;
 pub mod topics;
 pub mod transfer;
+pub mod webhooks;

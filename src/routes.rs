@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::topics::routes::configure)
             .configure(crate::account_export::routes::configure)
             .configure(crate::ingest::routes::configure)
+            .configure(crate::webhooks::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

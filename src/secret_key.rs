@@ -26,7 +26,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::crypto::{Keys, PUBLISHED_DEVELOPMENT_KEY, generate_secret_key};
-use crate::entities::{backup_codes, cloud_connections, refresh_tokens, users};
+use crate::entities::{backup_codes, cloud_connections, refresh_tokens, users, webhooks};
 use crate::settings::Settings;
 
 /// Shortest key accepted from a key file or for a rotation.
@@ -416,6 +416,8 @@ pub struct RotationReport {
     pub refresh_tokens: u64,
     /// Users whose backup codes were removed.
     pub backup_code_users: u64,
+    /// Webhook signing secrets re-sealed under the new key.
+    pub webhook_secrets: u64,
 }
 
 /// Re-seals every sealed value from `old` to `new` in one transaction, and removes what is
@@ -464,6 +466,36 @@ pub async fn reseal_all(
                 Sealed::AiApiKey => report.ai_keys += 1,
             }
         }
+    }
+    for webhook in webhooks::Entity::find().all(&txn).await? {
+        let aad = crate::crypto::webhook_secret_aad(webhook.id);
+        let resealed = match old.decrypt(&webhook.secret, &aad) {
+            Ok(plain) => new.encrypt(&plain, &aad),
+            Err(_) if new.decrypt(&webhook.secret, &aad).is_ok() => {
+                report.already_new += 1;
+                continue;
+            }
+            Err(_) => bail!(
+                "the signing secret of webhook {} opens with neither the old key nor the new \
+                 one; nothing changed",
+                webhook.id
+            ),
+        };
+        let replaced = webhooks::Entity::update_many()
+            .col_expr(webhooks::Column::Secret, Expr::value(resealed))
+            .filter(webhooks::Column::Id.eq(webhook.id))
+            .filter(webhooks::Column::Secret.eq(webhook.secret.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if replaced != 1 {
+            bail!(
+                "webhook {} changed during the rotation (is an instance still running? stop \
+                 them all first); nothing changed",
+                webhook.id
+            );
+        }
+        report.webhook_secrets += 1;
     }
     report.backup_code_users = backup_codes::Entity::find()
         .select_only()

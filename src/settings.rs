@@ -130,6 +130,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The watched folder: files dropped under `{watch_dir}/{handle}/` become documents.
     pub ingest: IngestSettings,
+    /// Outgoing signed webhooks.
+    pub webhooks: WebhookSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -239,6 +241,23 @@ pub struct JobsSettings {
     pub sweep_interval_secs: u64,
     /// First delay before retrying after a transient classifier failure.
     pub retry_base_delay_secs: u64,
+}
+
+/// Outgoing signed webhooks (`/api/webhooks`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Host names or IP addresses a webhook may target although they are loopback,
+    /// private, link-local… (lower-cased; IPv6 without brackets). Empty: none.
+    #[serde(deserialize_with = "values::list_or_csv")]
+    pub allowed_hosts: Vec<String>,
+    /// Attempts per delivery before it is `failed`.
+    pub max_attempts: u32,
+    /// Time allowed for one attempt (connect, send, answer).
+    pub timeout_secs: u64,
+    /// Delay before the first retry; each further retry waits 4 times longer (at most
+    /// 6 hours). 0 retries at the delivery task's next pass (tests).
+    pub retry_base_secs: u64,
 }
 
 /// Prometheus metrics (`GET /metrics`).
@@ -880,6 +899,44 @@ impl JobsSettings {
     }
 }
 
+impl WebhookSettings {
+    /// Whether `host` (a URL's host: a name, an IPv4 address or an IPv6 address without
+    /// brackets) is listed in `allowed_hosts`.
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_attempts == 0 || self.max_attempts > 100 {
+            return Err(SettingsError::key("webhooks.max_attempts", "must be 1–100"));
+        }
+        if self.timeout_secs == 0 || self.timeout_secs > 300 {
+            return Err(SettingsError::key("webhooks.timeout_secs", "must be 1–300"));
+        }
+        if self.retry_base_secs > 3600 {
+            return Err(SettingsError::key(
+                "webhooks.retry_base_secs",
+                "must be 0–3600",
+            ));
+        }
+        for host in &self.allowed_hosts {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if bare.is_empty()
+                || bare.contains(['/', ':']) && bare.parse::<std::net::Ipv6Addr>().is_err()
+            {
+                return Err(SettingsError::key(
+                    "webhooks.allowed_hosts",
+                    format!("{host:?} is not a host name or IP address (no scheme, port or path)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl MetricsSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -1091,6 +1148,7 @@ impl Settings {
         self.documents.validate()?;
         self.jobs.validate()?;
         self.metrics.validate()?;
+        self.webhooks.validate()?;
         self.extract.validate()?;
         self.ocr.validate()?;
         self.quota.validate()?;

@@ -71,6 +71,7 @@ impl Application {
         if settings.server.run_workers {
             crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
             crate::ingest::service::spawn(&state, &shutdown, &mut tasks);
+            crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
         }
         if settings.metrics.enabled && !settings.metrics.listen.is_empty() {
             let metrics_server = build_metrics_server(&state)?;

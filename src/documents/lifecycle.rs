@@ -498,14 +498,14 @@ pub async fn redispatch(
 
 /// `queued`/`processing → failed` for the sweeper: every document whose lease lapsed at
 /// `now` with no attempts left (`max_attempts` used: its worker died on the last one).
-/// Returns how many.
+/// Returns the `(id, owner)` of each.
 pub async fn fail_exhausted(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     max_attempts: i32,
     reason: &str,
-) -> Result<u64, DbErr> {
-    let res = documents::Entity::update_many()
+) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    let failed = documents::Entity::update_many()
         .col_expr(
             documents::Column::Status,
             Expr::value(DocumentStatus::Failed),
@@ -518,9 +518,9 @@ pub async fn fail_exhausted(
         .filter(documents::Column::Status.is_in(IN_PROCESSING))
         .filter(lease_lapsed(now))
         .filter(documents::Column::Attempts.gte(max_attempts))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(res.rows_affected)
+    Ok(failed.into_iter().map(|d| (d.id, d.user_id)).collect())
 }
 
 /// `classified ⇄ unclassified`: a finished, classified or unclassified document's

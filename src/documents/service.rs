@@ -31,6 +31,7 @@ use crate::error::ApiError;
 use crate::settings::DuplicatesMode;
 use crate::state::AppState;
 use crate::storage::{self, Disposition};
+use crate::webhooks::WebhookEvent;
 
 /// Where an upload's bytes go before confirm (kept here too: the tests name it so).
 pub use crate::documents::files::staging_key;
@@ -392,6 +393,13 @@ pub async fn confirm(
     }
     versions::record_first(&txn, &doc, size, &sha256).await?;
     txn.commit().await?;
+    crate::webhooks::document_event(
+        &state.db,
+        doc.user_id,
+        doc.id,
+        WebhookEvent::DocumentCreated,
+    )
+    .await;
     lifecycle::dispatch(state.queue.as_ref(), doc.id, doc.user_id).await;
     Ok(Confirmation {
         id: doc.id,
@@ -438,12 +446,14 @@ pub async fn delete(state: &AppState, user: UserId, id: DocumentId) -> Result<()
 /// [`delete`] when `cond` still holds as the row is removed (404 otherwise): emptying
 /// the trash and the purge delete only what is still in the trash.
 pub async fn delete_if(state: &AppState, id: DocumentId, cond: RemoveIf) -> Result<(), ApiError> {
+    let announce = crate::webhooks::before_deletion(&state.db, id.into()).await;
     let txn = crate::db::begin_write(&state.db).await?;
     let Some(removed) = lifecycle::remove(&txn, id.into(), cond).await? else {
         txn.rollback().await?;
         return Err(ApiError::not_found());
     };
     txn.commit().await?;
+    crate::webhooks::deleted_for_good(&state.db, announce).await;
     versions::delete_objects(&state.db, state.storage.as_ref(), &removed).await
 }
 

@@ -24,6 +24,7 @@ use crate::domain::{DocumentId, UserId};
 use crate::entities::{DocumentStatus, documents, folders, quotas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::webhooks::WebhookEvent;
 
 /// Documents read per query while purging.
 const BATCH: u64 = 500;
@@ -84,6 +85,13 @@ pub async fn trash(
         )
         .record(&state.db)
         .await?;
+        crate::webhooks::document_event(
+            &state.db,
+            doc.user_id,
+            doc.id,
+            WebhookEvent::DocumentDeleted,
+        )
+        .await;
     } else {
         // Deleted meanwhile: then it is a 404 like any missing document.
         access::owned(&state.db, user, id).await?;

@@ -79,6 +79,10 @@ id_type!(
     /// A version of a document (`document_versions.id`).
     VersionId
 );
+id_type!(
+    /// A webhook (`webhooks.id`).
+    WebhookId
+);
 
 #[cfg(test)]
 mod tests {

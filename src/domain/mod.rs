@@ -7,5 +7,5 @@ mod object_key;
 
 pub use account::{Email, Handle, InvalidInput, Password};
 pub use document_type::{DOCUMENT_TYPES, DocumentType};
-pub use id::{DocumentId, FolderId, TopicId, UserId, VersionId};
+pub use id::{DocumentId, FolderId, TopicId, UserId, VersionId, WebhookId};
 pub use object_key::{InvalidObjectKey, ObjectKey};

@@ -48,6 +48,8 @@ pub mod refresh_tokens;
 pub mod shares;
 pub mod topics;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 pub use document_topics::TopicSource;
 pub use document_versions::VersionStatus;

@@ -162,7 +162,20 @@ pub async fn process(state: &AppState, id: Uuid) -> anyhow::Result<JobResult> {
     let result = run_claimed(state, &doc).await;
     stop.cancel();
     let _ = heartbeat.await;
+    if let Some(event) = webhook_event(&result) {
+        crate::webhooks::document_event(&state.db, doc.user_id, doc.id, event).await;
+    }
     result
+}
+
+/// The webhook event a run ends in: `document.processed` when it reached a finished
+/// status (parked scans included), `document.failed` when it failed for good.
+fn webhook_event(result: &anyhow::Result<JobResult>) -> Option<crate::webhooks::WebhookEvent> {
+    match result {
+        Ok(JobResult::Done(_)) => Some(crate::webhooks::WebhookEvent::DocumentProcessed),
+        Ok(JobResult::Failed(_)) => Some(crate::webhooks::WebhookEvent::DocumentFailed),
+        Ok(JobResult::Retrying(_) | JobResult::Skipped) | Err(_) => None,
+    }
 }
 
 async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result<JobResult> {

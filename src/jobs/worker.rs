@@ -16,6 +16,7 @@ use crate::entities::{DocumentStatus, documents};
 use crate::jobs::pipeline::{self, JobResult};
 use crate::queue::Job;
 use crate::state::AppState;
+use crate::webhooks::WebhookEvent;
 
 /// How long one `reserve` call waits for a job before checking for shutdown.
 const RESERVE_WAIT: Duration = Duration::from_secs(2);
@@ -139,7 +140,10 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, sea_orm::DbErr> {
         "Processing was interrupted {max} times (the worker stopped or timed out); giving up"
     );
     let exhausted = lifecycle::fail_exhausted(&state.db, now, max, &reason).await?;
-    report.failed = usize::try_from(exhausted).unwrap_or(usize::MAX);
+    report.failed = exhausted.len();
+    for (id, owner) in exhausted {
+        crate::webhooks::document_event(&state.db, owner, id, WebhookEvent::DocumentFailed).await;
+    }
 
     // Lapsed leases: the worker died. Lost dispatches: a queued row with no job in the
     // queue. Jobs are not tied to rows, so when the queue holds fewer jobs than there are

@@ -175,7 +175,11 @@ pub async fn share(
     .insert(db)
     .await;
     match inserted {
-        Ok(share) => Ok((row(share), Created::New)),
+        Ok(share) => {
+            crate::webhooks::share_created(db, share.owner_id, share.id, doc.id, &recipient.handle)
+                .await;
+            Ok((row(share), Created::New))
+        }
         // A concurrent request created the same share first: return that one. (The
         // document may also have been deleted meanwhile: then it is a 404.)
         Err(e) => match e.sql_err() {

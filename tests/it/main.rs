@@ -51,3 +51,4 @@ mod versions;
 mod view;
 mod vision;
 mod watch_folder;
+mod webhooks;

@@ -310,7 +310,8 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
     assert_eq!(
         lifecycle::fail_exhausted(db, after_lease, 0, "no")
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         0
     );
     assert!(!lifecycle::follow_topics(db, id, true).await.unwrap());
@@ -430,7 +431,8 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
     assert_eq!(
         lifecycle::fail_exhausted(db, after_lease, 0, "no")
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         0
     );
     assert_eq!(status(row(&app, &doc).await), DocumentStatus::Unclassified);
@@ -482,19 +484,24 @@ async fn every_lifecycle_transition_refuses_a_document_in_the_wrong_state() {
             .is_none()
     );
     assert_eq!(
-        lifecycle::fail_exhausted(db, now, 1, "gone").await.unwrap(),
+        lifecycle::fail_exhausted(db, now, 1, "gone")
+            .await
+            .unwrap()
+            .len(),
         0
     );
     assert_eq!(
         lifecycle::fail_exhausted(db, after_lease, 1, "gone")
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
         lifecycle::fail_exhausted(db, after_lease, 1, "gone")
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         0
     );
     assert_eq!(

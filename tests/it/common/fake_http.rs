@@ -19,6 +19,8 @@ pub struct Recorded {
     pub headers: HashMap<String, String>,
     /// The body as JSON (`Null` when it is not JSON).
     pub body: Value,
+    /// The body as received (signatures are over these bytes).
+    pub raw: Vec<u8>,
 }
 
 /// An answer: status, JSON body, and how long to wait before sending it.
@@ -138,5 +140,6 @@ async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
         path,
         headers,
         body,
+        raw: buf[header_end..].to_vec(),
     })
 }
