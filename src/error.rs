@@ -112,6 +112,12 @@ pub enum ErrorCode {
     DuplicateDocument,
     /// `only_version`
     OnlyVersion,
+    /// `invalid_api_token`
+    InvalidApiToken,
+    /// `insufficient_scope`
+    InsufficientScope,
+    /// `token_not_allowed`
+    TokenNotAllowed,
 }
 
 impl ErrorCode {
@@ -166,6 +172,9 @@ impl ErrorCode {
         Self::DocumentTrashed,
         Self::DuplicateDocument,
         Self::OnlyVersion,
+        Self::InvalidApiToken,
+        Self::InsufficientScope,
+        Self::TokenNotAllowed,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -220,6 +229,9 @@ impl ErrorCode {
             Self::DocumentTrashed => "document_trashed",
             Self::DuplicateDocument => "duplicate_document",
             Self::OnlyVersion => "only_version",
+            Self::InvalidApiToken => "invalid_api_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::TokenNotAllowed => "token_not_allowed",
         }
     }
 }
