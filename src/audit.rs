@@ -76,6 +76,13 @@ pub enum AuditEvent {
     WebhookCreated,
     /// A webhook was deleted.
     WebhookDeleted,
+    /// A personal API token was created (`resource_id`: the token's id).
+    ApiTokenCreated,
+    /// A personal API token was revoked by its owner (`resource_id`: the token's id).
+    ApiTokenRevoked,
+    /// A personal API token was used from an IP it had not been used from before
+    /// (`metadata.previous_ip`: the one before, null on first use).
+    ApiTokenUsedNewIp,
 }
 
 impl AuditEvent {

@@ -114,6 +114,12 @@ pub enum ErrorCode {
     OnlyVersion,
     /// `webhook_target_forbidden`
     WebhookTargetForbidden,
+    /// `invalid_api_token`
+    InvalidApiToken,
+    /// `insufficient_scope`
+    InsufficientScope,
+    /// `token_not_allowed`
+    TokenNotAllowed,
 }
 
 impl ErrorCode {
@@ -169,6 +175,9 @@ impl ErrorCode {
         Self::DuplicateDocument,
         Self::OnlyVersion,
         Self::WebhookTargetForbidden,
+        Self::InvalidApiToken,
+        Self::InsufficientScope,
+        Self::TokenNotAllowed,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -224,6 +233,9 @@ impl ErrorCode {
             Self::DuplicateDocument => "duplicate_document",
             Self::OnlyVersion => "only_version",
             Self::WebhookTargetForbidden => "webhook_target_forbidden",
+            Self::InvalidApiToken => "invalid_api_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::TokenNotAllowed => "token_not_allowed",
         }
     }
 }

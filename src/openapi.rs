@@ -21,7 +21,7 @@ use crate::error::ErrorBody;
     ),
     servers((url = "/", description = "The server that serves this document")),
     components(
-        responses(Unauthorized, AdminOnly, RegularOnly, PasswordChangePending),
+        responses(Unauthorized, AdminOnly, RegularOnly, PasswordChangePending, SessionOnly),
         schemas(
         ErrorBody,
         crate::error::ErrorCode,
@@ -71,7 +71,7 @@ impl utoipa::Modify for BearerAuth {
 /// `#[utoipa::path]`, or by [`share_common_responses`] for the inline spellings).
 ///
 /// Each entry: the response type, and the inline descriptions handlers use for it.
-fn shared_responses() -> [(SharedResponse, &'static [&'static str]); 4] {
+fn shared_responses() -> [(SharedResponse, &'static [&'static str]); 5] {
     [
         (Unauthorized::response(), &["Not signed in"]),
         (AdminOnly::response(), &["Not an administrator"]),
@@ -86,6 +86,10 @@ fn shared_responses() -> [(SharedResponse, &'static [&'static str]); 4] {
         (
             PasswordChangePending::response(),
             &["Password change required first"],
+        ),
+        (
+            SessionOnly::response(),
+            &["Password change required first, or called with an API token"],
         ),
     ]
 }
@@ -114,7 +118,9 @@ impl<'r> utoipa::ToResponse<'r> for Unauthorized {
     fn response() -> (&'r str, RefOr<Response>) {
         (
             "Unauthorized",
-            error_response("Not signed in: the access token is missing, invalid or expired"),
+            error_response(
+                "Not signed in: the access token is missing, invalid or expired, or the API token unknown, revoked or expired (`invalid_api_token`)",
+            ),
         )
     }
 }
@@ -141,7 +147,7 @@ impl<'r> utoipa::ToResponse<'r> for RegularOnly {
         (
             "RegularOnly",
             error_response(
-                "Administrator account (administrators have no documents, folders, topics or shares), or a password change is pending",
+                "Administrator account (administrators have no documents, folders, topics or shares), a password change is pending, or a personal API token without the scope needed (`insufficient_scope`) or not allowed here (`token_not_allowed`)",
             ),
         )
     }
@@ -156,6 +162,21 @@ impl<'r> utoipa::ToResponse<'r> for PasswordChangePending {
         (
             "PasswordChangePending",
             error_response("A password change is pending: change the password first"),
+        )
+    }
+}
+
+/// 403 `#/components/responses/SessionOnly`: an operation on the account's credentials
+/// called with a personal API token, or with a password change pending.
+pub struct SessionOnly;
+
+impl<'r> utoipa::ToResponse<'r> for SessionOnly {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "SessionOnly",
+            error_response(
+                "Only a signed-in session may do this: called with a personal API token (`token_not_allowed`), or a password change is pending",
+            ),
         )
     }
 }
@@ -210,7 +231,95 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::configure)
         .split_for_parts();
     share_common_responses(&mut api);
+    declare_api_tokens(&mut api);
     api
+}
+
+/// Declares the `api_token` security scheme and lists it, next to `bearer`, on exactly
+/// the operations `auth::tokens::access_for` opens to API tokens, each with the scope it
+/// needs in `x-api-token-scope` (`any`: every token). The other signed-in operations get
+/// the shared 403 `TokenNotAllowed` when they declare no 403 of their own.
+pub fn declare_api_tokens(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::extensions::ExtensionsBuilder;
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("dvpat_...")
+                .description(Some(API_TOKEN_SCHEME))
+                .build(),
+        ),
+    );
+    let (name, response) = TokenNotAllowed::response();
+    components.responses.insert(name.to_owned(), response);
+    let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+    for (path, item) in api.paths.paths.iter_mut() {
+        let operations = [
+            ("GET", &mut item.get),
+            ("PUT", &mut item.put),
+            ("POST", &mut item.post),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let signed_in = operation
+                .security
+                .as_ref()
+                .is_some_and(|s| s.contains(&bearer));
+            if !signed_in {
+                continue;
+            }
+            match crate::auth::tokens::access_for(method, path) {
+                Some(access) => {
+                    if let Some(security) = operation.security.as_mut() {
+                        security.push(SecurityRequirement::new("api_token", Vec::<String>::new()));
+                    }
+                    let extension = ExtensionsBuilder::new()
+                        .add("x-api-token-scope", access.as_str())
+                        .build();
+                    match operation.extensions.as_mut() {
+                        Some(extensions) => extensions.merge(extension),
+                        None => operation.extensions = Some(extension),
+                    }
+                }
+                None => {
+                    operation
+                        .responses
+                        .responses
+                        .entry("403".to_owned())
+                        .or_insert_with(|| {
+                            RefOr::Ref(utoipa::openapi::Ref::from_response_name(name))
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// The description of the `api_token` security scheme.
+const API_TOKEN_SCHEME: &str = "Personal API tokens (`dvpat_...`), created while signed in with `POST /api/auth/tokens` and sent as `Authorization: Bearer dvpat_...`. A token acts for its owner only on the operations that list `api_token`, within its scopes (the operation's `x-api-token-scope`): `documents:read` (GET on documents, their text, downloads and versions, folders and shares), `documents:write` (every other method there; includes `documents:read`), `topics:read`, `topics:write` (includes `topics:read`); `any` (`GET /api/auth/me`, `GET /api/auth/me/quota`) takes every token. Every other operation answers 403 `token_not_allowed` to a token; a token without the scope needed gets 403 `insufficient_scope`; an unknown, revoked or expired token gets 401 `invalid_api_token`. Tokens end when revoked, when they expire, and when the account is disabled, signs out everywhere or changes its password.";
+
+/// 403 `#/components/responses/TokenNotAllowed`: a signed-in operation called with a
+/// personal API token; only a session may call it.
+pub struct TokenNotAllowed;
+
+impl<'r> utoipa::ToResponse<'r> for TokenNotAllowed {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "TokenNotAllowed",
+            error_response(
+                "Called with a personal API token (`token_not_allowed`): only a signed-in session may do this",
+            ),
+        )
+    }
 }
 
 /// The document as pretty JSON, exactly as committed in `openapi.json`.
@@ -629,6 +738,8 @@ mod tests {
             "AdminOnly",
             "RegularOnly",
             "PasswordChangePending",
+            "SessionOnly",
+            "TokenNotAllowed",
         ] {
             assert!(spec["components"]["responses"][name]["description"].is_string());
         }

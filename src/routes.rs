@@ -15,6 +15,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             // API answers are per-user and often carry tokens: never cache them.
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(crate::auth::routes::configure)
+            .configure(crate::auth::token_routes::configure)
             .configure(crate::admin::routes::configure)
             // Features only regular accounts use guard their own scopes
             // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`

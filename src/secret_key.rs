@@ -506,6 +506,10 @@ pub async fn reseal_all(
         .await?
         .len() as u64;
     backup_codes::Entity::delete_many().exec(&txn).await?;
+    // Personal API tokens are keyed hashes too: under the new key none would match.
+    crate::entities::api_tokens::Entity::delete_many()
+        .exec(&txn)
+        .await?;
     report.refresh_tokens = refresh_tokens::Entity::delete_many()
         .exec(&txn)
         .await?

@@ -12,6 +12,7 @@
 #              -> cargo build (clippy-free is not asked of generated code) -> the driver
 # Each driver: register -> login -> quota -> topic -> upload-url/PUT/confirm -> poll to a
 # terminal status -> list -> search -> text -> download (bytes equal) -> delete -> quota 0.
+# The Python driver also lists with a personal API token (documents:read) it creates.
 #
 # Tools are pinned: Python in .ci/requirements.txt + constraints.txt (venv .ci/.venv, made
 # here when missing; .ci/run makes it in CI), npm in typescript/package-lock.json (npm ci

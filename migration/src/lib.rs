@@ -18,6 +18,7 @@ mod m20261206_000009_progress;
 mod m20261206_000010_ocr_ai_fallback;
 mod m20261206_000011_trash_versions;
 mod m20261206_000012_trash_list_indexes;
+mod m20261206_000013_api_tokens;
 mod m20261206_000014_webhooks;
 mod m20261206_000015_ingest_files;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_ocr_ai_fallback::Migration),
             Box::new(m20261206_000011_trash_versions::Migration),
             Box::new(m20261206_000012_trash_list_indexes::Migration),
+            Box::new(m20261206_000013_api_tokens::Migration),
             Box::new(m20261206_000014_webhooks::Migration),
             Box::new(m20261206_000015_ingest_files::Migration),
         ]

@@ -5,6 +5,10 @@
 //! - [`AuthUser`]: the same, refused with 403 `password_change_required` while the
 //!   password must be changed.
 //! - [`RegularUser`] / [`AdminUser`]: an [`AuthUser`] of that role, else 403.
+//!
+//! Each also takes a personal API token (`Bearer dvpat_…`) on the routes open to tokens
+//! (`auth::tokens::access_for`, checked here against the matched route template, so the
+//! `regular_scope` guard applies it too); [`AuthSession::credential`] says which it was.
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
@@ -17,6 +21,7 @@ use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::auth::sessions::{self, ClientInfo};
+use crate::auth::tokens::{self, ApiScope};
 use crate::domain::UserId;
 use crate::entities::users::{self, Role};
 use crate::error::ApiError;
@@ -70,21 +75,47 @@ impl FromRequest for ClientInfo {
     }
 }
 
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token (JWT) of a signed-in session.
+    Session,
+    /// A personal API token.
+    ApiToken {
+        /// The token's id.
+        id: Uuid,
+        /// Its scopes (the route's scope was checked already).
+        scopes: Vec<ApiScope>,
+    },
+}
+
 /// An authenticated account and its session.
 #[derive(Debug, Clone)]
 pub struct AuthSession {
     /// The account, freshly loaded.
     pub user: users::Model,
-    /// The session (refresh family) of the access token.
+    /// The session (refresh family) of the access token; for an API token, the token's
+    /// id (it has no session, and the operations about sessions refuse tokens).
     pub session_id: Uuid,
     /// Where the request came from.
     pub client: ClientInfo,
+    /// A session or an API token.
+    pub credential: Credential,
 }
 
 impl AuthSession {
     /// The signed-in account's id.
     pub fn id(&self) -> UserId {
         self.user.id.into()
+    }
+
+    /// 403 `token_not_allowed` unless the caller signed in (not an API token): for the
+    /// operations that manage credentials, whatever the route table says.
+    pub fn require_session(&self) -> Result<(), ApiError> {
+        match self.credential {
+            Credential::Session => Ok(()),
+            Credential::ApiToken { .. } => Err(crate::auth::tokens::not_allowed()),
+        }
     }
 }
 
@@ -109,6 +140,28 @@ async fn authenticate(
         user,
         session_id: claims.sid,
         client,
+        credential: Credential::Session,
+    })
+}
+
+/// Authenticates a personal API token for `method` on the matched route template.
+async fn authenticate_api_token(
+    state: web::Data<AppState>,
+    token: &str,
+    client: ClientInfo,
+    method: &str,
+    route: Option<&str>,
+) -> Result<AuthSession, ApiError> {
+    let caller =
+        tokens::authenticate(&state.db, &state.keys, token, &client, method, route).await?;
+    Ok(AuthSession {
+        user: caller.user,
+        session_id: caller.token_id,
+        client,
+        credential: Credential::ApiToken {
+            id: caller.token_id,
+            scopes: caller.scopes,
+        },
     })
 }
 
@@ -132,6 +185,26 @@ impl FromRequest for AuthSession {
             })
             .map(|t| t.trim().to_owned());
         let client = state.as_ref().map(|s| client_info(req, s)).ok();
+        if let Some(token) = bearer
+            .as_ref()
+            .filter(|t| t.starts_with(tokens::TOKEN_PREFIX))
+            .cloned()
+        {
+            // The route the request will reach, from the resource map (known before
+            // routing, so the `regular_scope` guard sees it too).
+            let route = req.match_pattern();
+            let method = req.method().as_str().to_owned();
+            return Box::pin(async move {
+                authenticate_api_token(
+                    state?,
+                    &token,
+                    client.unwrap_or_default(),
+                    &method,
+                    route.as_deref(),
+                )
+                .await
+            });
+        }
         Box::pin(async move { authenticate(state?, bearer, client.unwrap_or_default()).await })
     }
 }

@@ -1,5 +1,5 @@
-//! Accounts and authentication: registration, login, sessions, TOTP, the extractors and
-//! the attempt limits of the auth endpoints (the mechanisms live in `security/`).
+//! Accounts and authentication: registration, login, sessions, TOTP, personal API tokens,
+//! the extractors and the attempt limits of the auth endpoints (the mechanisms live in `security/`).
 
 pub mod extract;
 pub mod limits;
@@ -7,4 +7,6 @@ pub mod repo;
 pub mod routes;
 pub mod service;
 pub mod sessions;
+pub mod token_routes;
+pub mod tokens;
 pub mod totp;

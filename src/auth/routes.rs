@@ -616,6 +616,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
+    session.require_session()?;
     service::logout(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
@@ -635,6 +636,7 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     session: AuthSession,
 ) -> Result<HttpResponse, ApiError> {
+    session.require_session()?;
     service::logout_all(&state.db, &session).await?;
     Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
 }
@@ -680,6 +682,7 @@ pub async fn update_me(
     user: AuthUser,
     body: ApiJson<UpdateMeRequest>,
 ) -> Result<web::Json<UserView>, ApiError> {
+    user.0.require_session()?;
     let body = body.0;
     let changes = ProfileChanges::parse(
         body.handle.as_deref(),
@@ -737,6 +740,7 @@ pub async fn change_password(
     session: AuthSession,
     body: ApiJson<ChangePasswordRequest>,
 ) -> Result<web::Json<AccessTokenResponse>, ApiError> {
+    session.require_session()?;
     let (user, access_token, expires_in) =
         service::change_password(&state, &session, &body.current_password, &body.new_password)
             .await?;
@@ -765,6 +769,7 @@ pub async fn totp_setup(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<web::Json<TotpSetupResponse>, ApiError> {
+    user.0.require_session()?;
     let e = service::totp_setup(&state, &user.0).await?;
     Ok(web::Json(TotpSetupResponse {
         secret: e.secret,
@@ -797,6 +802,7 @@ pub async fn totp_enable(
     user: AuthUser,
     body: ApiJson<TotpEnableRequest>,
 ) -> Result<web::Json<BackupCodesResponse>, ApiError> {
+    user.0.require_session()?;
     let backup_codes = service::totp_enable(&state, &user.0, &body.code).await?;
     Ok(web::Json(BackupCodesResponse { backup_codes }))
 }
@@ -827,6 +833,7 @@ pub async fn totp_disable(
     user: AuthUser,
     body: ApiJson<TotpDisableRequest>,
 ) -> Result<web::Json<AccessTokenResponse>, ApiError> {
+    user.0.require_session()?;
     let code = body.code.trim();
     let second = if code.len() == 6 || code.replace(' ', "").len() == 6 {
         SecondFactor {
@@ -878,6 +885,7 @@ pub async fn regenerate_backup_codes(
     user: AuthUser,
     body: ApiJson<BackupCodesRequest>,
 ) -> Result<web::Json<BackupCodesResponse>, ApiError> {
+    user.0.require_session()?;
     let backup_codes = service::regenerate_backup_codes(&state, &user.0, &body.password).await?;
     Ok(web::Json(BackupCodesResponse { backup_codes }))
 }

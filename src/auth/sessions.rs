@@ -302,12 +302,15 @@ pub async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> Result<()
     Ok(())
 }
 
-/// Revokes every session of `user`, except `keep` when given.
+/// Revokes every session of `user`, except `keep` when given, and ends every personal
+/// API token of the account (callers: account disabled or role changed, sign out
+/// everywhere, password change, two-factor authentication turned off).
 pub async fn revoke_all(
     db: &impl ConnectionTrait,
     user: Uuid,
     keep: Option<Uuid>,
 ) -> Result<(), ApiError> {
+    crate::auth::tokens::revoke_all(db, user).await?;
     let mut update = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
         .filter(refresh_tokens::Column::UserId.eq(user));

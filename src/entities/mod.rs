@@ -32,6 +32,7 @@ macro_rules! stored_spelling {
 }
 pub(crate) use stored_spelling;
 
+pub mod api_tokens;
 pub mod audit_log;
 pub mod backup_codes;
 pub mod cloud_connections;
@@ -63,6 +64,7 @@ pub struct UnknownValue(pub String);
 
 /// Every entity under its table-flavoured name, for `use crate::entities::prelude::*`.
 pub mod prelude {
+    pub use super::api_tokens::Entity as ApiTokens;
     pub use super::audit_log::Entity as AuditLog;
     pub use super::backup_codes::Entity as BackupCodes;
     pub use super::cloud_connections::Entity as CloudConnections;

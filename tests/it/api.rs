@@ -439,7 +439,22 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
             .unwrap_or_else(|| panic!("{method} {path} ({id}) declares no security"));
         match security.as_slice() {
             [] => public.push(id.to_owned()),
-            [only] => assert_eq!(only, &serde_json::json!({"bearer": []}), "{id}"),
+            [only] => {
+                assert_eq!(only, &serde_json::json!({"bearer": []}), "{id}");
+                assert!(
+                    docuvault::auth::tokens::access_for(&method.to_uppercase(), &path).is_none(),
+                    "{id} is open to API tokens but does not list api_token"
+                );
+            }
+            // Open to personal API tokens: exactly the operations the token table opens,
+            // each naming the scope it needs.
+            [bearer, token] => {
+                assert_eq!(bearer, &serde_json::json!({"bearer": []}), "{id}");
+                assert_eq!(token, &serde_json::json!({"api_token": []}), "{id}");
+                let access = docuvault::auth::tokens::access_for(&method.to_uppercase(), &path)
+                    .unwrap_or_else(|| panic!("{id} lists api_token but tokens may not call it"));
+                assert_eq!(op["x-api-token-scope"], access.as_str(), "{id}");
+            }
             other => panic!("{id}: unexpected security {other:?}"),
         }
     }

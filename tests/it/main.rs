@@ -19,6 +19,7 @@ mod common;
 mod account_export;
 mod alerts;
 mod api;
+mod api_tokens;
 mod architecture;
 mod auth;
 mod auth_security;

@@ -1,0 +1,85 @@
+//! Personal API tokens (issue 15): `api_tokens`.
+//!
+//! A token is `dvpat_<random>`, shown once; only its keyed hash is stored (`token_hash`,
+//! unique: the one indexed lookup per request). `scopes` is the space-separated list of
+//! scopes (`documents:read topics:write`); `prefix` the first characters, for recognising
+//! a token in a list. Revoking a token deletes its row; so do a disabled account, "sign
+//! out everywhere" and a password change (every token of the account).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    string, string_len, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
+};
+
+/// Adds `api_tokens`.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ApiTokens {
+    Table,
+    Id,
+    UserId,
+    Name,
+    Prefix,
+    TokenHash,
+    Scopes,
+    CreatedAt,
+    ExpiresAt,
+    LastUsedAt,
+    LastUsedIp,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiTokens::Table)
+                    .if_not_exists()
+                    .col(uuid(ApiTokens::Id).primary_key())
+                    .col(uuid(ApiTokens::UserId))
+                    .col(string_len(ApiTokens::Name, 400))
+                    .col(string_len(ApiTokens::Prefix, 32))
+                    .col(string(ApiTokens::TokenHash).unique_key())
+                    .col(string(ApiTokens::Scopes))
+                    .col(timestamp_with_time_zone(ApiTokens::CreatedAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
+                    .col(string_null(ApiTokens::LastUsedIp))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_api_tokens_user_id")
+                            .from(ApiTokens::Table, ApiTokens::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_api_tokens_user_id_created_at")
+                    .table(ApiTokens::Table)
+                    .col(ApiTokens::UserId)
+                    .col(ApiTokens::CreatedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ApiTokens::Table).if_exists().to_owned())
+            .await
+    }
+}
