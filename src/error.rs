@@ -112,6 +112,8 @@ pub enum ErrorCode {
     DuplicateDocument,
     /// `only_version`
     OnlyVersion,
+    /// `multipart_invalid`
+    MultipartInvalid,
 }
 
 impl ErrorCode {
@@ -166,6 +168,7 @@ impl ErrorCode {
         Self::DocumentTrashed,
         Self::DuplicateDocument,
         Self::OnlyVersion,
+        Self::MultipartInvalid,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -220,6 +223,7 @@ impl ErrorCode {
             Self::DocumentTrashed => "document_trashed",
             Self::DuplicateDocument => "duplicate_document",
             Self::OnlyVersion => "only_version",
+            Self::MultipartInvalid => "multipart_invalid",
         }
     }
 }
