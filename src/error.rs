@@ -120,6 +120,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// `token_not_allowed`
     TokenNotAllowed,
+    /// `multipart_invalid`
+    MultipartInvalid,
 }
 
 impl ErrorCode {
@@ -178,6 +180,7 @@ impl ErrorCode {
         Self::InvalidApiToken,
         Self::InsufficientScope,
         Self::TokenNotAllowed,
+        Self::MultipartInvalid,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -236,6 +239,7 @@ impl ErrorCode {
             Self::InvalidApiToken => "invalid_api_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::TokenNotAllowed => "token_not_allowed",
+            Self::MultipartInvalid => "multipart_invalid",
         }
     }
 }

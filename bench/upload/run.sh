@@ -23,14 +23,22 @@
 #   4. (b) a fresh server (same settings): warm-up upload, then CONCURRENCY (8) curl PUTs of
 #      256 MiB at once; the server's VmRSS (/proc/PID/status) is sampled every 50 ms;
 #      all 8 are confirmed (200 expected) and one stored object compared to the source
-#   5. prints medians, ratios, CPU split (server / client / other jobs), the targets with
+#   5. (c) a fresh server (same settings): RUNS (3) times, alternating, the three-step flow
+#      timed end to end (upload-url + PUT + confirm) and the one-request upload
+#      (curl -F file=@SRC POST /api/documents, multipart; stored and confirmed when it
+#      answers 201), each document deleted for good after; VmRSS sampled during every
+#      one-request upload; one stored object compared to the source.
+#   6. prints medians, ratios, CPU split (server / client / other jobs), the targets with
 #      PASS/FAIL:
 #        PUT median throughput >= 0.7 x (cp + fsync) median throughput
 #        peak VmRSS - VmRSS just before the 8 uploads < 64 MiB
 #        every PUT and confirm answered 200 with the right bytes stored
+#        one-request median throughput >= 0.8 x three-step median throughput
+#        peak VmRSS - VmRSS just before, during one one-request upload < 64 MiB
 #      and writes the same report to bench/out/upload.txt (git-ignored).
 #
 # Knobs: SIZE_MIB (1024) RUNS (3) CONCURRENCY (8) CONC_SIZE_MIB (256) SAMPLE_MS (50)
+#        PARTS (abc; e.g. PARTS=c for the one-request comparison alone) ONE_RUNS (RUNS)
 #        SERVER_ENV="K=V .." (extra server environment) KEEP_WORK=1 (keep the temp dir and
 #        the server logs; it holds several GiB).
 # The page cache cannot be dropped here: the source files are read from cache by both cp

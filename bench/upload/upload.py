@@ -16,13 +16,21 @@ release `docuvault` per part on a free port with a clean environment:
       then every upload is confirmed (POST /api/documents/{id}/confirm must answer 200)
       and one stored object is compared byte for byte with its source.
 
+  (c) against a fresh server, ONE_RUNS (RUNS) times alternating: the three-step flow timed
+      end to end (upload-url + PUT + confirm, each 200) and the one-request upload (curl
+      -F file=@SRC POST /api/documents, multipart; 201 once stored and confirmed), each
+      document deleted for good after; VmRSS sampled during every one-request upload:
+          one-request median throughput >= 0.8 x three-step median throughput
+          peak VmRSS - VmRSS just before (per one-request upload) < 64 MiB
+      PARTS=c runs (c) alone.
+
 Uploads go through curl (--upload-file, exact Content-Type and Content-Length, no
 `Expect: 100-continue`), one process per upload, so the client is C and the source file
 is read from the page cache. The server runs with server.run_workers=false: confirmed
 documents would otherwise be text-extracted while the next part is being measured.
 
 Environment knobs: SIZE_MIB (1024), RUNS (3), CONCURRENCY (8), CONC_SIZE_MIB (256),
-SAMPLE_MS (50), SERVER_ENV ("K=V ..." extra server environment).
+SAMPLE_MS (50), SERVER_ENV ("K=V ..." extra server environment), PARTS (abc), ONE_RUNS (RUNS).
 Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself failed.
 """
 
@@ -51,9 +59,12 @@ RUNS = int(os.environ.get("RUNS", "3"))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "8"))
 CONC_SIZE_MIB = int(os.environ.get("CONC_SIZE_MIB", "256"))
 SAMPLE_S = float(os.environ.get("SAMPLE_MS", "50")) / 1000
+PARTS = os.environ.get("PARTS", "abc")
+ONE_RUNS = int(os.environ.get("ONE_RUNS", str(RUNS)))
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
 
 RATIO_TARGET = 0.7
+ONE_RATIO_TARGET = 0.8
 RSS_TARGET_MIB = 64.0
 START_DEADLINE_S = 30.0
 PUT_TIMEOUT_S = 600.0
@@ -151,6 +162,8 @@ class Server:
             DOCUVAULT__SERVER__RUN_WORKERS="false",
             DOCUVAULT__STORAGE__BACKEND="local",
             DOCUVAULT__STORAGE__MAX_OBJECT_BYTES=str(4 * max(SIZE_MIB, CONC_SIZE_MIB) * MIB),
+            DOCUVAULT__STORAGE__MAX_INFLIGHT_UPLOAD_BYTES=str(
+                max(4 * max(SIZE_MIB, CONC_SIZE_MIB), 2 * CONCURRENCY * CONC_SIZE_MIB) * MIB),
             DOCUVAULT__QUOTA__DEFAULT_LIMIT_BYTES=str(64 * 2**30),
             DOCUVAULT__DOCUMENTS__MAX_PENDING_PER_USER=str(max(100, 4 * (RUNS + CONCURRENCY))),
             DOCUVAULT__RATE_LIMIT__ENABLED="false",
@@ -232,6 +245,15 @@ def curl_result(p: subprocess.Popen) -> tuple[int, float, int, str]:
         return int(code), float(total), int(float(sent)), err.strip()
     except ValueError:
         return -1, float("nan"), 0, (out + err).strip()
+
+
+def curl_form(url: str, token: str, path: str, filename: str) -> subprocess.Popen:
+    """POST path as the `file` part of a multipart form (one-request upload)."""
+    return subprocess.Popen(
+        ["curl", "-sS", "--fail-with-body", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_upload}",
+         "--max-time", str(int(PUT_TIMEOUT_S)), "-H", f"Authorization: Bearer {token}", "-H", "Expect:",
+         "-F", f"file=@{path};type={CONTENT_TYPE};filename={filename}", url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def fsync_path(path: str) -> None:
@@ -405,6 +427,99 @@ def part_b(src: str, data_dir: str) -> tuple[bool, dict]:
     return res["ok"], res
 
 
+def part_c(src: str, data_dir: str) -> tuple[bool, dict]:
+    """One-request upload (multipart POST, stored and confirmed when it answers) vs the
+    three-step flow timed end to end (upload-url + PUT + confirm), alternating, on one
+    server; VmRSS sampled during each one-request upload."""
+    size = SIZE_MIB * MIB
+    out(f"(c) one-request upload (POST /api/documents, multipart) of {SIZE_MIB} MiB vs upload-url + PUT + "
+        f"confirm, {ONE_RUNS}x alternating, VmRSS every {SAMPLE_S * 1000:.0f} ms during the one-request uploads")
+    srv = Server("c", data_dir)
+    res: dict = {"one": [], "three": [], "growth": [], "ok": True, "codes": []}
+    try:
+        token = srv.register("benchupc")
+
+        def delete(doc_id: str) -> None:
+            status, body = request(srv.port, "DELETE", f"/api/documents/{doc_id}?permanent=true", token=token,
+                                   timeout=120)
+            if status != 204:
+                raise RuntimeError(f"delete answered {status}: {body[:200]!r}")
+
+        # warm-up: one small one-request upload
+        warm = os.path.join(WORK, "warm-c.bin")
+        with open(src, "rb") as f, open(warm, "wb") as g:
+            g.write(f.read(MIB))
+        code, _, _, err = curl_result(curl_form(f"http://127.0.0.1:{srv.port}/api/documents", token, warm, "w.pdf"))
+        if code != 201:
+            raise RuntimeError(f"warm-up one-request upload answered {code}: {err[:200]}")
+        url = f"http://127.0.0.1:{srv.port}/api/documents"
+        for i in range(1, ONE_RUNS + 1):
+            # three-step, end to end
+            w = CpuWindow(srv.pid).start()
+            t0 = time.monotonic()
+            grant = srv.upload_url(token, f"three-{i}.pdf", size)
+            code, _, sent, err = curl_result(curl_put(grant["upload_url"], src))
+            ccode, _ = srv.confirm(token, grant["document_id"])
+            three_s = time.monotonic() - t0
+            w.stop()
+            if code != 200 or ccode != 200 or sent != size:
+                res["ok"] = False
+                out(f"  run {i} 3-step    PUT {code} confirm {ccode}, sent {sent}: {err[:200]}")
+            else:
+                res["three"].append(mibs(size, three_s))
+                out(f"  run {i} 3-step    {three_s:6.2f} s {mibs(size, three_s):7.0f} MiB/s   {cpu_line(w)}")
+            delete(grant["document_id"])
+            # one request
+            time.sleep(0.5)
+            before = []
+            for _ in range(5):
+                before.append(vm_rss_kib(srv.pid))
+                time.sleep(0.02)
+            sampler = RssSampler(srv.pid, SAMPLE_S)
+            sampler.start()
+            w = CpuWindow(srv.pid).start()
+            t0 = time.monotonic()
+            p = subprocess.Popen(
+                ["curl", "-sS", "--fail-with-body", "-w", "\n%{http_code} %{time_total} %{size_upload}",
+                 "--max-time", str(int(PUT_TIMEOUT_S)), "-H", f"Authorization: Bearer {token}", "-H", "Expect:",
+                 "-F", f"file=@{src};type={CONTENT_TYPE};filename=one-{i}.pdf", url],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout, err = p.communicate(timeout=PUT_TIMEOUT_S + 30)
+            one_s = time.monotonic() - t0
+            w.stop()
+            time.sleep(0.3)
+            sampler.stop()
+            srv.alive()
+            body, _, tail = stdout.rpartition("\n")
+            try:
+                code = int(tail.split()[0])
+            except (ValueError, IndexError):
+                code = -1
+            res["codes"].append(code)
+            growth = sampler.peak_kib() / 1024 - statistics.median(before) / 1024
+            res["growth"].append(growth)
+            if code != 201:
+                res["ok"] = False
+                out(f"  run {i} 1-request answered {code}: {(body or err)[:300]}")
+                continue
+            doc = json.loads(body)
+            if doc.get("size_bytes") != size:
+                res["ok"] = False
+            res["one"].append(mibs(size, one_s))
+            out(f"  run {i} 1-request {one_s:6.2f} s {mibs(size, one_s):7.0f} MiB/s   VmRSS growth {growth:5.1f} MiB"
+                f"   {cpu_line(w)}")
+            if i == ONE_RUNS:
+                obj = stored_object(data_dir, doc["id"])
+                res["same_bytes"] = obj is not None and filecmp.cmp(src, obj, shallow=False)
+                if not res["same_bytes"]:
+                    res["ok"] = False
+            delete(doc["id"])
+        res["exit"] = srv.stop()
+    finally:
+        srv.stop()
+    return res["ok"], res
+
+
 def main() -> int:
     version = subprocess.run([BIN, "--version"], env=CLEAN_ENV, capture_output=True, text=True).stdout.strip()
     st = os.statvfs(WORK)
@@ -421,7 +536,7 @@ def main() -> int:
     if SERVER_ENV:
         out(f"extra    server environment: {' '.join(f'{k}={v}' for k, v in SERVER_ENV.items())}")
     out("client   curl --upload-file (one process per upload), source file in the page cache")
-    need = (SIZE_MIB * (RUNS + 2) + CONC_SIZE_MIB * (CONCURRENCY + 1)) * MIB + 2**30
+    need = (SIZE_MIB * (RUNS + 4) + CONC_SIZE_MIB * (CONCURRENCY + 1)) * MIB + 2**30
     if st.f_bavail * st.f_frsize < need:
         raise RuntimeError(f"need {need / 2**30:.1f} GiB free under {WORK}")
     src_a = os.path.join(WORK, f"src-{SIZE_MIB}M.bin")
@@ -431,6 +546,12 @@ def main() -> int:
     out(f"sources  {SIZE_MIB} MiB and {CONC_SIZE_MIB} MiB from /dev/urandom ({ta:.1f} s, {tb:.1f} s)")
     out()
 
+    ok_c, c = True, None
+    if "c" in PARTS:
+        ok_c, c = part_c(src_a, os.path.join(WORK, "data-c"))
+        out()
+    if "a" not in PARTS or "b" not in PARTS:
+        return report_c(ok_c, c) if c is not None else 1
     ok_a, a = part_a(src_a, os.path.join(WORK, "data-a"))
     out()
     ok_b, b = part_b(src_b, os.path.join(WORK, "data-b"))
@@ -476,7 +597,29 @@ def main() -> int:
     out(f"target RSS growth < {RSS_TARGET_MIB:.0f} MiB ({CONCURRENCY} x {CONC_SIZE_MIB} MiB) : "
         f"{'PASS' if rss_ok else 'FAIL'} ({growth:.1f} MiB)")
     out(f"uploads accepted (PUT + confirm 200, bytes) : {'PASS' if ok_a and ok_b else 'FAIL'}")
-    return 0 if ratio_ok and rss_ok and ok_a and ok_b else 2
+    c_status = report_c(ok_c, c) if c is not None else 0
+    return 0 if ratio_ok and rss_ok and ok_a and ok_b and c_status == 0 else 2
+
+
+def report_c(ok: bool, c: dict) -> int:
+    """Results and targets of part (c); 0 when met."""
+    one = statistics.median(c["one"]) if c["one"] else float("nan")
+    three = statistics.median(c["three"]) if c["three"] else float("nan")
+    ratio = one / three if c["one"] and c["three"] else float("nan")
+    growth = max(c["growth"]) if c["growth"] else float("nan")
+    out(f"  (c) one request {SIZE_MIB} MiB  median {one:7.0f} MiB/s   (runs: {', '.join(f'{x:.0f}' for x in c['one'])})")
+    out(f"      three-step (url+PUT+confirm) median {three:7.0f} MiB/s   (runs: "
+        f"{', '.join(f'{x:.0f}' for x in c['three'])})   <- baseline")
+    out(f"      one / three-step {ratio:.2f}x; VmRSS growth per one-request upload (MiB): "
+        f"{', '.join(f'{x:.1f}' for x in c['growth'])}; answers {c['codes']}; stored object == source: "
+        f"{c.get('same_bytes')}")
+    ratio_ok = ratio >= ONE_RATIO_TARGET and len(c["one"]) == ONE_RUNS
+    rss_ok = growth < RSS_TARGET_MIB
+    out(f"target one-request >= {ONE_RATIO_TARGET} x three-step       : {'PASS' if ratio_ok else 'FAIL'} ({ratio:.2f}x)")
+    out(f"target RSS growth < {RSS_TARGET_MIB:.0f} MiB (one-request upload)  : {'PASS' if rss_ok else 'FAIL'} "
+        f"({growth:.1f} MiB)")
+    out(f"one-request uploads accepted (201, bytes)  : {'PASS' if ok else 'FAIL'}")
+    return 0 if ratio_ok and rss_ok and ok else 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ pub mod access;
 pub mod direct;
 pub mod files;
 pub mod lifecycle;
+pub mod multipart;
 pub mod provenance;
 pub mod quota;
 pub mod routes;

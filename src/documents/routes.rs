@@ -1,4 +1,4 @@
-//! `/api/documents/*`: upload (URL → PUT → confirm), list, read, rename/move, trash
+//! `/api/documents/*`: upload (URL → PUT → confirm, or one multipart request), list, read, rename/move, trash
 //! (delete, restore, delete for good, empty), download, view. Regular accounts only; another user's document is a 404.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, patch, post, web};
@@ -376,6 +376,70 @@ pub async fn confirm(
     }
 }
 
+/// `POST /api/documents` form (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct UploadForm {
+    /// The file, exactly one part, with its filename (path parts are dropped). Its
+    /// `Content-Type` is used; absent or `application/octet-stream`, the type follows the
+    /// filename's extension. At most `storage.max_object_bytes`.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// Folder to file it in (one of yours; root when absent).
+    pub folder_id: Option<Uuid>,
+    /// Topics to file it under by hand (as `updateDocument` does): each part a topic id
+    /// or the name of one of your own or a system topic; may repeat, and a part may list
+    /// several separated by commas.
+    pub topics: Option<Vec<String>>,
+}
+
+/// Uploads a document in one request (`multipart/form-data`, e.g.
+/// `curl -F file=@scan.pdf -F topics=Tax`): the same validation, quota reservation,
+/// pending limit, duplicates rule and charge as `createUploadUrl` + `PUT` +
+/// `confirmUpload`, the file streamed to storage as it arrives. `folder_id` and `topics`
+/// may come before or after the file. Answers with the document, queued for processing.
+#[utoipa::path(
+    operation_id = "uploadDocument",
+    tag = "documents",
+    security(("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "The file and where to file it"),
+    responses(
+        (status = 201, description = "Stored and queued for processing", body = DocumentView,
+            headers(("Location" = String, description = "The document: `/api/documents/{id}`"))),
+        (status = 400, description = "`multipart_invalid`: no `file` part, two of them, an unknown field, a malformed form or value; or the upload was interrupted", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Administrators have no documents", body = ErrorBody),
+        (status = 404, description = "No such folder", body = ErrorBody),
+        (status = 408, description = "The body was sent too slowly", body = ErrorBody),
+        (status = 409, description = "`duplicate_document`: you already have a live document with these bytes and `documents.duplicates` is `reject`; `existing_id` names it; nothing was kept", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: larger than `storage.max_object_bytes`; or `quota_exceeded` with the quota in `detail`; nothing was kept", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data, or a file type not accepted", body = ErrorBody),
+        (status = 422, description = "`unknown_topic`: a topic that is not yours nor a system topic; or an invalid file name", body = ErrorBody),
+        (status = 429, description = "Too many unconfirmed uploads", body = ErrorBody),
+        (status = 503, description = "Object storage unavailable", body = ErrorBody),
+        (status = 507, description = "No space left on the server", body = ErrorBody),
+    )
+)]
+#[post("")]
+pub async fn upload(
+    user: RegularUser,
+    state: web::Data<AppState>,
+    links: ThumbnailLinks,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let doc = match crate::documents::multipart::receive(&state, user.id(), &req, payload).await {
+        Ok(doc) => doc,
+        Err(e) => return upload_error(e),
+    };
+    let location = format!("/api/documents/{}", doc.id);
+    match one_view(&state, &links, &user, doc).await {
+        Ok(one) => HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, location))
+            .json(one.into_inner()),
+        Err(e) => e.error_response(),
+    }
+}
+
 /// The caller's documents, newest first by default; with `q`, a full-text search of the
 /// caller's own documents (never other accounts' nor shared ones), by relevance.
 ///
@@ -740,6 +804,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(upload_url)
             .service(confirm)
             .service(list)
+            .service(upload)
             .service(get_one)
             .service(update)
             // Before `/{id}`, which would take "trash" for an id.

@@ -36,6 +36,7 @@ mod extract;
 mod extract_real;
 mod folders;
 mod mail;
+mod multipart_upload;
 mod ocr;
 mod pipeline;
 mod queue_process;
