@@ -72,6 +72,10 @@ pub enum AuditEvent {
     DocumentVersionDeleted,
     /// A user downloaded the export of their own documents (`GET /api/me/export`).
     AccountExported,
+    /// A mail account for the e-mail intake was added (`metadata.name`, `metadata.host`).
+    MailAccountCreated,
+    /// A mail account of the e-mail intake was deleted.
+    MailAccountDeleted,
 }
 
 impl AuditEvent {

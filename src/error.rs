@@ -112,6 +112,8 @@ pub enum ErrorCode {
     DuplicateDocument,
     /// `only_version`
     OnlyVersion,
+    /// `mail_check_failed`
+    MailCheckFailed,
 }
 
 impl ErrorCode {
@@ -166,6 +168,7 @@ impl ErrorCode {
         Self::DocumentTrashed,
         Self::DuplicateDocument,
         Self::OnlyVersion,
+        Self::MailCheckFailed,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -220,6 +223,7 @@ impl ErrorCode {
             Self::DocumentTrashed => "document_trashed",
             Self::DuplicateDocument => "duplicate_document",
             Self::OnlyVersion => "only_version",
+            Self::MailCheckFailed => "mail_check_failed",
         }
     }
 }

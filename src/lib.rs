@@ -20,6 +20,7 @@ pub mod folders;
 pub mod fsck;
 pub mod health;
 pub mod http;
+pub mod intake;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;

@@ -40,7 +40,8 @@ use crate::error::ErrorBody;
         (name = "folders", description = "Each account's folder tree (regular accounts only)"),
         (name = "shares", description = "Sharing documents read-only with other accounts (regular accounts only)"),
         (name = "account", description = "The caller's own data: a zip of every document with a manifest (regular accounts only)"),
-        (name = "topics", description = "Topics documents are filed under: each account's own and the system topics (`/api/admin/topics`, admins only)")
+        (name = "topics", description = "Topics documents are filed under: each account's own and the system topics (`/api/admin/topics`, admins only)"),
+        (name = "intake", description = "E-mail intake: mail accounts (IMAP) whose attachments become documents (regular accounts only)")
     )
 )]
 pub struct ApiDoc;

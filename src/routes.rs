@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::folders::routes::configure)
             .configure(crate::topics::routes::configure)
             .configure(crate::account_export::routes::configure)
+            .configure(crate::intake::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

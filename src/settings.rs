@@ -128,6 +128,8 @@ pub struct Settings {
     pub ocr: OcrSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// E-mail intake over IMAP.
+    pub mail_intake: MailIntakeSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -237,6 +239,18 @@ pub struct JobsSettings {
     pub sweep_interval_secs: u64,
     /// First delay before retrying after a transient classifier failure.
     pub retry_base_delay_secs: u64,
+}
+
+/// E-mail intake: how often mail accounts are polled and what one message may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailIntakeSettings {
+    /// Seconds between two polls of one mail account (instances running workers poll).
+    pub poll_secs: u64,
+    /// Largest message taken (RFC 822 size); a bigger one becomes a failed item unread.
+    pub max_message_bytes: u64,
+    /// Most MIME parts in one message; a message with more becomes a failed item.
+    pub max_parts: usize,
 }
 
 /// Prometheus metrics (`GET /metrics`).
@@ -827,6 +841,27 @@ impl JobsSettings {
     }
 }
 
+impl MailIntakeSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.poll_secs == 0 {
+            return Err(SettingsError::key("mail_intake.poll_secs", "must be > 0"));
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes > 1 << 30 {
+            return Err(SettingsError::key(
+                "mail_intake.max_message_bytes",
+                "must be 1 byte to 1 GiB",
+            ));
+        }
+        if self.max_parts == 0 || self.max_parts > 100_000 {
+            return Err(SettingsError::key(
+                "mail_intake.max_parts",
+                "must be 1–100000",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MetricsSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -1041,6 +1076,7 @@ impl Settings {
         self.extract.validate()?;
         self.ocr.validate()?;
         self.quota.validate()?;
+        self.mail_intake.validate()?;
         self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(

@@ -18,6 +18,7 @@ mod m20261206_000009_progress;
 mod m20261206_000010_ocr_ai_fallback;
 mod m20261206_000011_trash_versions;
 mod m20261206_000012_trash_list_indexes;
+mod m20261206_000016_mail_intake;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_ocr_ai_fallback::Migration),
             Box::new(m20261206_000011_trash_versions::Migration),
             Box::new(m20261206_000012_trash_list_indexes::Migration),
+            Box::new(m20261206_000016_mail_intake::Migration),
         ]
     }
 }

@@ -41,6 +41,7 @@ pub mod documents;
 pub mod folders;
 pub mod groups;
 pub mod job_ticks;
+pub mod mail_intake_items;
 pub mod object_deletions;
 pub mod quotas;
 pub mod refresh_tokens;
@@ -69,6 +70,7 @@ pub mod prelude {
     pub use super::folders::Entity as Folders;
     pub use super::groups::Entity as Groups;
     pub use super::job_ticks::Entity as JobTicks;
+    pub use super::mail_intake_items::Entity as MailIntakeItems;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;

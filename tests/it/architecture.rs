@@ -48,6 +48,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "admin",
             "classify",
             "audit",
+            "intake",
         ],
     ),
     ("background", &["jobs", "fsck", "health", "transfer"]),

@@ -34,6 +34,7 @@ mod extract;
 mod extract_real;
 mod folders;
 mod mail;
+mod mail_intake;
 mod ocr;
 mod pipeline;
 mod queue_process;
