@@ -2,6 +2,7 @@
 //! search, download, thumbnails, versions, the trash.
 
 pub mod access;
+pub mod direct;
 pub mod files;
 pub mod lifecycle;
 pub mod provenance;

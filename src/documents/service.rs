@@ -504,8 +504,9 @@ pub async fn update(
 }
 
 /// Makes `wanted` the document's complete topic set, every link `source = user`.
-/// Returns the number of links. Unknown ids (or another user's topics) are a 422.
-async fn set_user_topics(
+/// Returns the number of links. Unknown ids (or another user's topics) are a 422. Also
+/// how a one-request upload files its new document under the topics it names.
+pub(crate) async fn set_user_topics(
     db: &impl ConnectionTrait,
     doc: &documents::Model,
     wanted: Vec<TopicId>,

@@ -28,6 +28,7 @@ mod classify;
 mod cleanup;
 mod cli;
 mod deployment;
+mod direct_upload;
 mod documents;
 mod duplicates;
 mod extract;
