@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use mail_parser::{MessageParser, MimeHeaders as _, PartType};
 use sha2::{Digest as _, Sha256};
 
-use crate::domain::document_type::{self, DOCUMENT_TYPES, DocumentType};
+use crate::domain::document_type::{self, DocumentType};
 
 /// `part_hash` of the text body.
 pub const BODY_PART: &str = "body";
@@ -246,12 +246,10 @@ fn extension(filename: &str) -> Option<String> {
     (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
 }
 
-/// The accepted type a file name's extension names.
+/// The accepted type a file name's extension names (the upload rule,
+/// `documents::direct::type_from_extension`).
 fn by_extension(filename: &str) -> Option<&'static DocumentType> {
-    let ext = extension(filename)?;
-    DOCUMENT_TYPES
-        .iter()
-        .find(|t| t.extensions.contains(&ext.as_str()))
+    crate::documents::direct::type_from_extension(filename).and_then(document_type::accepted)
 }
 
 /// A name for a part sent without one: `attachment-<n>` with its type's extension.
@@ -313,7 +311,9 @@ Content-Transfer-Encoding: base64\n\nUEsDBA==\n\
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(got[0].filename, "Résumé €.pdf");
         assert_eq!(got[0].bytes, b"%PDF-1.4\n");
-        assert_eq!(got[0].verdict, Verdict::Import(&DOCUMENT_TYPES[0]));
+        assert!(
+            matches!(got[0].verdict, Verdict::Import(t) if t.content_type == "application/pdf")
+        );
         assert_eq!(got[1].filename, "bomb.zip");
         assert!(
             matches!(&got[1].verdict, Verdict::Skip(why) if why.starts_with("application/zip is not an accepted type")),
