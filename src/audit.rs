@@ -83,6 +83,10 @@ pub enum AuditEvent {
     /// A personal API token was used from an IP it had not been used from before
     /// (`metadata.previous_ip`: the one before, null on first use).
     ApiTokenUsedNewIp,
+    /// A mail account for the e-mail intake was added (`metadata.name`, `metadata.host`).
+    MailAccountCreated,
+    /// A mail account of the e-mail intake was deleted.
+    MailAccountDeleted,
 }
 
 impl AuditEvent {

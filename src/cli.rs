@@ -284,12 +284,14 @@ async fn rotate_secret(settings: Settings, env: &HashMap<String, String>) -> any
         (report, done)
     };
     println!(
-        "secret key rotated: re-sealed {} TOTP secret(s), {} AI provider key(s) and {} \
-         webhook secret(s) ({} already under the new key); ended every session ({} refresh \
-         token(s) removed); removed the backup codes of {} user(s), who can generate new ones.",
+        "secret key rotated: re-sealed {} TOTP secret(s), {} AI provider key(s), {} \
+         webhook secret(s) and {} mail account login(s) ({} already under the new key); \
+         ended every session ({} refresh token(s) removed); removed the backup codes of {} \
+         user(s), who can generate new ones.",
         report.totp_secrets,
         report.ai_keys,
         report.webhook_secrets,
+        report.mail_accounts,
         report.already_new,
         report.refresh_tokens,
         report.backup_code_users

@@ -215,6 +215,15 @@ pub fn webhook_secret_aad(webhook_id: uuid::Uuid) -> Vec<u8> {
     aad
 }
 
+/// Associated data sealing a mail account's server and login (`cloud_connections` row
+/// `connection_id`, provider `imap`): bound to that row, and distinct from every
+/// user-keyed value.
+pub fn mail_credentials_aad(connection_id: uuid::Uuid) -> Vec<u8> {
+    let mut aad = connection_id.as_bytes().to_vec();
+    aad.extend_from_slice(b"/mail_credentials");
+    aad
+}
+
 /// Compares two secrets without leaking, through timing, where they first differ.
 /// (Lengths are not hidden; unequal lengths return `false` at once.)
 #[must_use]

@@ -122,6 +122,8 @@ pub enum ErrorCode {
     TokenNotAllowed,
     /// `multipart_invalid`
     MultipartInvalid,
+    /// `mail_check_failed`
+    MailCheckFailed,
 }
 
 impl ErrorCode {
@@ -181,6 +183,7 @@ impl ErrorCode {
         Self::InsufficientScope,
         Self::TokenNotAllowed,
         Self::MultipartInvalid,
+        Self::MailCheckFailed,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -240,6 +243,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::TokenNotAllowed => "token_not_allowed",
             Self::MultipartInvalid => "multipart_invalid",
+            Self::MailCheckFailed => "mail_check_failed",
         }
     }
 }

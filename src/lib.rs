@@ -21,6 +21,7 @@ pub mod fsck;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod intake;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::account_export::routes::configure)
             .configure(crate::ingest::routes::configure)
             .configure(crate::webhooks::routes::configure)
+            .configure(crate::intake::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, TransactionTrait as _,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait as _,
 };
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -382,6 +382,39 @@ pub fn reseal_user(user: &mut users::Model, old: &Keys, new: &Keys) -> anyhow::R
     Ok(count)
 }
 
+/// Re-seals the sealed login of a linked account (`cloud_connections`; only mail
+/// accounts, provider `imap`, are written by this version) from `old` to `new` in memory.
+/// Returns whether it changed (`false`: already under `new`).
+///
+/// # Errors
+///
+/// Another provider (format unknown), or the login opens with neither key.
+pub fn reseal_connection(
+    row: &mut cloud_connections::Model,
+    old: &Keys,
+    new: &Keys,
+) -> anyhow::Result<bool> {
+    if row.provider != "imap" {
+        bail!(
+            "cloud connection {} (provider {:?}) cannot be re-sealed by this version",
+            row.id,
+            row.provider
+        );
+    }
+    let aad = crate::crypto::mail_credentials_aad(row.id);
+    match old.decrypt(&row.credentials_enc, &aad) {
+        Ok(plain) => {
+            row.credentials_enc = new.encrypt(&plain, &aad);
+            Ok(true)
+        }
+        Err(_) if new.decrypt(&row.credentials_enc, &aad).is_ok() => Ok(false),
+        Err(_) => bail!(
+            "the login of mail account {} opens with neither the old key nor the new one",
+            row.id
+        ),
+    }
+}
+
 /// Checks that every sealed value of one account row opens under `keys`.
 ///
 /// # Errors
@@ -410,6 +443,8 @@ pub struct RotationReport {
     pub totp_secrets: u64,
     /// Users' AI provider keys re-sealed under the new key.
     pub ai_keys: u64,
+    /// Mail accounts' logins (e-mail intake) re-sealed under the new key.
+    pub mail_accounts: u64,
     /// Values that were already sealed under the new key (a resumed rotation).
     pub already_new: u64,
     /// Refresh tokens removed (every session ends).
@@ -437,10 +472,31 @@ pub async fn reseal_all(
 ) -> anyhow::Result<RotationReport> {
     let txn = crate::db::begin_write(db).await?;
     let mut report = RotationReport::default();
-    if cloud_connections::Entity::find().count(&txn).await? > 0 {
-        bail!(
-            "cloud_connections rows exist and cannot be re-sealed by this version; nothing changed"
-        );
+    for row in cloud_connections::Entity::find().all(&txn).await? {
+        let mut resealed = row.clone();
+        if !reseal_connection(&mut resealed, old, new)
+            .map_err(|e| anyhow::anyhow!("{e}; nothing changed"))?
+        {
+            report.already_new += 1;
+            continue;
+        }
+        let changed = cloud_connections::Entity::update_many()
+            .col_expr(
+                cloud_connections::Column::CredentialsEnc,
+                Expr::value(resealed.credentials_enc),
+            )
+            .filter(cloud_connections::Column::Id.eq(row.id))
+            .filter(cloud_connections::Column::CredentialsEnc.eq(row.credentials_enc))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            bail!(
+                "the login of mail account {} changed during the rotation (is an instance \
+                 still running? stop them all first); nothing changed",
+                row.id
+            );
+        }
+        report.mail_accounts += 1;
     }
     for user in users_with_sealed_values(&txn).await? {
         for what in Sealed::ALL {

@@ -132,6 +132,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// Outgoing signed webhooks.
     pub webhooks: WebhookSettings,
+    /// E-mail intake over IMAP.
+    pub mail_intake: MailIntakeSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -258,6 +260,18 @@ pub struct WebhookSettings {
     /// Delay before the first retry; each further retry waits 4 times longer (at most
     /// 6 hours). 0 retries at the delivery task's next pass (tests).
     pub retry_base_secs: u64,
+}
+
+/// E-mail intake: how often mail accounts are polled and what one message may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailIntakeSettings {
+    /// Seconds between two polls of one mail account (instances running workers poll).
+    pub poll_secs: u64,
+    /// Largest message taken (RFC 822 size); a bigger one becomes a failed item unread.
+    pub max_message_bytes: u64,
+    /// Most MIME parts in one message; a message with more becomes a failed item.
+    pub max_parts: usize,
 }
 
 /// Prometheus metrics (`GET /metrics`).
@@ -937,6 +951,27 @@ impl WebhookSettings {
     }
 }
 
+impl MailIntakeSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.poll_secs == 0 {
+            return Err(SettingsError::key("mail_intake.poll_secs", "must be > 0"));
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes > 1 << 30 {
+            return Err(SettingsError::key(
+                "mail_intake.max_message_bytes",
+                "must be 1 byte to 1 GiB",
+            ));
+        }
+        if self.max_parts == 0 || self.max_parts > 100_000 {
+            return Err(SettingsError::key(
+                "mail_intake.max_parts",
+                "must be 1–100000",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MetricsSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -1153,6 +1188,7 @@ impl Settings {
         self.ocr.validate()?;
         self.quota.validate()?;
         self.ingest.validate()?;
+        self.mail_intake.validate()?;
         self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(

@@ -21,6 +21,7 @@ mod m20261206_000012_trash_list_indexes;
 mod m20261206_000013_api_tokens;
 mod m20261206_000014_webhooks;
 mod m20261206_000015_ingest_files;
+mod m20261206_000016_mail_intake;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_api_tokens::Migration),
             Box::new(m20261206_000014_webhooks::Migration),
             Box::new(m20261206_000015_ingest_files::Migration),
+            Box::new(m20261206_000016_mail_intake::Migration),
         ]
     }
 }

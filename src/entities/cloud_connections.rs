@@ -1,4 +1,5 @@
-//! `cloud_connections`: a user's linked external storage accounts.
+//! `cloud_connections`: a user's linked external accounts; provider `imap` rows are the
+//! mail accounts of the e-mail intake (`crate::intake`).
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +16,15 @@ pub struct Model {
     pub credentials_enc: String,
     pub status: String,
     pub connected_at: DateTimeUtc,
+    /// Provider settings as JSON (for `imap`: `intake::service::MailConfig`); null for
+    /// providers without any.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub config: Option<String>,
+    /// When the account was last polled (successfully or not).
+    pub last_checked_at: Option<DateTimeUtc>,
+    /// Why the last poll failed; null after a successful one.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
 }
 
 /// A connection belongs to a user (deleted with them).

@@ -4,6 +4,7 @@
 //! The database row is the source of truth; the queue only says "look at this".
 
 pub mod cleanup;
+pub mod mail_intake;
 pub mod pipeline;
 pub mod scans;
 pub mod scheduler;

@@ -39,6 +39,10 @@ pub fn spawn(state: &AppState, shutdown: &CancellationToken, tasks: &mut JoinSet
         ));
     }
     tasks.spawn(run_sweeper(state.clone(), shutdown.clone()));
+    tasks.spawn(crate::jobs::mail_intake::run(
+        state.clone(),
+        shutdown.clone(),
+    ));
 }
 
 async fn run_worker(state: AppState, name: String, shutdown: CancellationToken) {

@@ -296,12 +296,11 @@ async fn write_rows(
                 load::<cloud_connections::Entity, cloud_connections::ActiveModel>(
                     &txn,
                     &path,
-                    |r| {
-                        if source.is_some() {
-                            bail!(
-                                "cloud connection {} cannot be re-sealed by this version",
-                                r.id
-                            );
+                    |mut r| {
+                        if let Some(source) = source
+                            && crate::secret_key::reseal_connection(&mut r, source, target)?
+                        {
+                            report.resealed += 1;
                         }
                         Ok(Some(r))
                     },

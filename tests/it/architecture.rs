@@ -49,6 +49,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "classify",
             "audit",
             "webhooks",
+            "intake",
         ],
     ),
     (

@@ -37,6 +37,7 @@ mod extract_real;
 mod folders;
 mod mail;
 mod multipart_upload;
+mod mail_intake;
 mod ocr;
 mod pipeline;
 mod queue_process;

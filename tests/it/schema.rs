@@ -393,6 +393,7 @@ async fn deleting_a_user_deletes_their_data_and_keeps_the_audit_trail() {
         credentials_enc: Set("enc".to_owned()),
         status: Set("active".to_owned()),
         connected_at: Set(now()),
+        ..Default::default()
     }
     .insert(&conn)
     .await
@@ -1069,6 +1070,9 @@ async fn every_entity_round_trips_through_its_table() {
             credentials_enc: "enc:creds".to_owned(),
             status: "connected".to_owned(),
             connected_at: at,
+            config: Some(r#"{"mailbox":"INBOX"}"#.to_owned()),
+            last_checked_at: Some(later),
+            last_error: Some("login refused".to_owned()),
         },
         connection_id
     );

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod db;
+pub mod dovecot;
 pub mod fake_http;
 pub mod samples;
 pub mod smtp;
