@@ -295,6 +295,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's API tokens. */
+        get: operations["listApiTokens"];
+        put?: never;
+        /** Creates a personal API token; the answer holds it once. */
+        post: operations["createApiToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes a token at once. */
+        delete: operations["revokeApiToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/totp/disable": {
         parameters: {
             query?: never;
@@ -763,6 +798,94 @@ export interface paths {
         patch: operations["updateFolder"];
         trace?: never;
     };
+    "/api/ingest/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The watched folder for the caller. */
+        get: operations["getIngestStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's mail accounts. */
+        get: operations["listMailAccounts"];
+        put?: never;
+        /** Adds a mail account. */
+        post: operations["createMailAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One mail account. */
+        get: operations["getMailAccount"];
+        put?: never;
+        post?: never;
+        /** Deletes a mail account. */
+        delete: operations["deleteMailAccount"];
+        options?: never;
+        head?: never;
+        /** Changes a mail account. */
+        patch: operations["updateMailAccount"];
+        trace?: never;
+    };
+    "/api/intake/mail/{id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Polls the account now. */
+        post: operations["checkMailAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's intake items, newest first. */
+        get: operations["listMailItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/export": {
         parameters: {
             query?: never;
@@ -914,6 +1037,77 @@ export interface paths {
         patch: operations["updateTopic"];
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's webhooks. */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** Creates a webhook; the answer holds its secret once. */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook. */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Deletes a webhook. */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** Changes a webhook. */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The last 50 deliveries, newest first. */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queues a `webhook.test` delivery now. */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1009,6 +1203,54 @@ export interface components {
          * @enum {string}
          */
         AiProvider: "builtin" | "ollama" | "openai" | "anthropic";
+        /**
+         * @description What a personal API token may do.
+         * @enum {string}
+         */
+        ApiScope: "documents:read" | "documents:write" | "topics:read" | "topics:write";
+        /** @description A personal API token (never its secret). */
+        ApiToken: {
+            /**
+             * Format: uuid
+             * @description Token id (revoke with `DELETE /api/auth/tokens/{id}`).
+             */
+            id: string;
+            /** @description The name given on creation. */
+            name: string;
+            /** @description What it may do. */
+            scopes: components["schemas"]["ApiScope"][];
+            /** @description Its first 12 characters, for recognising it. */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it stops working; null = never.
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last used at.
+             */
+            last_used_at: string | null;
+            /** @description The address it was last used from. */
+            last_used_ip: string | null;
+        };
+        /** @description `POST /api/auth/tokens` answer: the token, shown this once. */
+        ApiTokenCreated: {
+            /** @description The token (`dvpat_…`); it is never shown again. */
+            token: string;
+            /** @description The token as listed. */
+            info: components["schemas"]["ApiToken"];
+        };
+        /** @description The caller's API tokens, newest first. */
+        ApiTokenList: {
+            /** @description Tokens. */
+            tokens: components["schemas"]["ApiToken"][];
+        };
         /** @description One audit-log entry. */
         AuditEntryView: {
             /**
@@ -1164,6 +1406,18 @@ export interface components {
              */
             used_bytes: number;
         };
+        /** @description `POST /api/auth/tokens` body. */
+        CreateApiTokenRequest: {
+            /** @description A name to recognise it by. */
+            name: string;
+            /** @description What it may do (at least one). */
+            scopes: components["schemas"]["ApiScope"][];
+            /**
+             * Format: int32
+             * @description Days until it expires; absent = never.
+             */
+            expires_in_days?: number | null;
+        };
         /** @description `POST /api/folders` body. */
         CreateFolderRequest: {
             /**
@@ -1217,6 +1471,15 @@ export interface components {
              */
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
+        };
+        /** @description `POST /api/webhooks` body. */
+        CreateWebhookRequest: {
+            /** @description http(s) URL. */
+            url: string;
+            /** @description At least one event. */
+            events: components["schemas"]["WebhookEvent"][];
+            /** @description A note. */
+            description?: string | null;
         };
         /** @description A page of documents. */
         DocumentPage: {
@@ -1441,7 +1704,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "webhook_target_forbidden" | "multipart_invalid";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -1525,6 +1788,37 @@ export interface components {
          * @enum {string}
          */
         HealthState: "ok" | "error";
+        /** @description A file the watched folder took or refused. */
+        IngestItem: {
+            /** @description Its path under the drop folder. */
+            path: string;
+            /**
+             * @description Outcome.
+             * @enum {string}
+             */
+            status: "imported" | "failed";
+            /** @description Why it failed. */
+            reason: string | null;
+            /**
+             * Format: uuid
+             * @description The document it became.
+             */
+            document_id: string | null;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+        };
+        /** @description The watched folder, for the caller. */
+        IngestStatus: {
+            /** @description Whether the server watches a folder. */
+            enabled: boolean;
+            /** @description The caller's drop folder (`{watch_dir}/{handle}`). */
+            folder: string | null;
+            /** @description The last 50 files. */
+            recent: components["schemas"]["IngestItem"][];
+        };
         /** @description Processing backlog across all users. */
         JobsHealth: {
             /**
@@ -1594,6 +1888,226 @@ export interface components {
             token_type: string;
             /** @description The signed-in account. */
             user: components["schemas"]["UserView"];
+        };
+        /** @description An IMAP intake account (never its password). */
+        MailAccount: {
+            /**
+             * Format: uuid
+             * @description Account id.
+             */
+            id: string;
+            /** @description Name. */
+            name: string;
+            /** @description Host. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username: string;
+            /** @description Mailbox. */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after: "seen" | "move";
+            /** @description Move target. */
+            move_to: string | null;
+            /**
+             * Format: uuid
+             * @description Folder.
+             */
+            folder_id: string | null;
+            /** @description Topics. */
+            topic_ids: string[];
+            /** @description Body too. */
+            include_body: boolean;
+            /** @description Polled. */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description Last poll.
+             */
+            last_checked_at: string | null;
+            /** @description Why the last poll failed. */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+        };
+        /** @description An IMAP account to take documents from. */
+        MailAccountInput: {
+            /** @description A name. */
+            name: string;
+            /** @description IMAP host. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username: string;
+            /** @description Password (stored sealed). */
+            password: string;
+            /**
+             * @description Mailbox to watch.
+             * @default INBOX
+             */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after: "seen" | "move";
+            /** @description Mailbox to move to when `after` is `move`. */
+            move_to?: string | null;
+            /**
+             * Format: uuid
+             * @description Folder for the documents.
+             */
+            folder_id?: string | null;
+            /** @description Topics for the documents. */
+            topic_ids?: string[] | null;
+            /**
+             * @description Also store the body as a document.
+             * @default false
+             */
+            include_body: boolean;
+            /**
+             * @description Polled on the schedule.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** @description The caller's mail accounts. */
+        MailAccountList: {
+            /** @description Accounts. */
+            accounts: components["schemas"]["MailAccount"][];
+        };
+        /** @description `PATCH /api/intake/mail/{id}`: any subset; the password only replaced when given. */
+        MailAccountPatch: {
+            /** @description A name. */
+            name?: string;
+            /** @description IMAP host. */
+            host?: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port?: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls?: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username?: string;
+            /** @description Password (stored sealed). */
+            password?: string;
+            /**
+             * @description Mailbox to watch.
+             * @default INBOX
+             */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after?: "seen" | "move";
+            /** @description Mailbox to move to when `after` is `move`. */
+            move_to?: string | null;
+            /**
+             * Format: uuid
+             * @description Folder for the documents.
+             */
+            folder_id?: string | null;
+            /** @description Topics for the documents. */
+            topic_ids?: string[] | null;
+            /**
+             * @description Also store the body as a document.
+             * @default false
+             */
+            include_body: boolean;
+            /**
+             * @description Polled on the schedule.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** @description What one poll did. */
+        MailCheckResult: {
+            /**
+             * Format: int32
+             * @description Messages seen.
+             */
+            messages: number;
+            /**
+             * Format: int32
+             * @description Documents created.
+             */
+            imported: number;
+            /**
+             * Format: int32
+             * @description Items failed.
+             */
+            failed: number;
+            /**
+             * Format: int32
+             * @description Items skipped.
+             */
+            skipped: number;
+        };
+        /** @description One attachment or body taken from a mail. */
+        MailItem: {
+            /**
+             * Format: uuid
+             * @description Item id.
+             */
+            id: string;
+            /** @description The mail's Message-ID. */
+            message_id: string;
+            /** @description Subject. */
+            subject: string | null;
+            /** @description File name. */
+            filename: string | null;
+            /**
+             * @description Outcome.
+             * @enum {string}
+             */
+            status: "imported" | "failed" | "skipped";
+            /** @description Why it failed or was skipped. */
+            reason: string | null;
+            /**
+             * Format: uuid
+             * @description The document it became.
+             */
+            document_id: string | null;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            created_at: string;
+        };
+        /** @description Intake items, newest first (last 100). */
+        MailItemList: {
+            /** @description Items. */
+            items: components["schemas"]["MailItem"][];
         };
         /** @description OCR as `/health` reports it. */
         OcrHealth: {
@@ -2079,6 +2593,17 @@ export interface components {
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
         };
+        /** @description `PATCH /api/webhooks/{id}` body; absent fields stay. */
+        UpdateWebhookRequest: {
+            /** @description New URL. */
+            url?: string | null;
+            /** @description New events. */
+            events?: components["schemas"]["WebhookEvent"][] | null;
+            /** @description New note. */
+            description?: string | null;
+            /** @description On or off. */
+            enabled?: boolean | null;
+        };
         /**
          * @description HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
          *     enumeration, so generated clients get a type rather than a bare string.
@@ -2307,6 +2832,103 @@ export interface components {
              *     attachment for `download`.
              */
             url: string;
+        };
+        /** @description A webhook (never its secret). */
+        Webhook: {
+            /**
+             * Format: uuid
+             * @description Webhook id.
+             */
+            id: string;
+            /** @description Where deliveries are POSTed. */
+            url: string;
+            /** @description Events it receives. */
+            events: components["schemas"]["WebhookEvent"][];
+            /** @description A note. */
+            description: string | null;
+            /** @description Whether deliveries are sent. */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last delivery attempt.
+             */
+            last_delivery_at: string | null;
+            /** @description Status of the last delivery: `delivered`, `failed` or `pending`. */
+            last_status: string | null;
+        };
+        /** @description `POST /api/webhooks` answer: the signing secret, shown this once. */
+        WebhookCreated: {
+            /** @description The signing secret (`whsec_…`). */
+            secret: string;
+            /** @description The webhook. */
+            webhook: components["schemas"]["Webhook"];
+        };
+        /** @description One delivery of an event to a webhook. */
+        WebhookDelivery: {
+            /**
+             * Format: uuid
+             * @description Delivery id (the `webhook-id` header).
+             */
+            id: string;
+            /** @description The event. */
+            event: components["schemas"]["WebhookEvent"];
+            /**
+             * @description Where it stands.
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /**
+             * Format: int32
+             * @description Attempts so far.
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description Last attempt.
+             */
+            last_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description Next retry, while pending.
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: int32
+             * @description HTTP status of the last attempt.
+             */
+            response_status: number | null;
+            /**
+             * Format: int64
+             * @description Duration of the last attempt.
+             */
+            latency_ms: number | null;
+            /** @description Why the last attempt failed. */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description Queued at.
+             */
+            created_at: string;
+        };
+        /** @description A webhook's last 50 deliveries, newest first. */
+        WebhookDeliveryList: {
+            /** @description Deliveries. */
+            deliveries: components["schemas"]["WebhookDelivery"][];
+        };
+        /**
+         * @description An event a webhook can receive (`webhook.test` only from the test send).
+         * @enum {string}
+         */
+        WebhookEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created" | "webhook.test";
+        /** @description The caller's webhooks. */
+        WebhookList: {
+            /** @description Webhooks. */
+            webhooks: components["schemas"]["Webhook"][];
         };
     };
     responses: {
@@ -3489,6 +4111,110 @@ export interface operations {
             };
             /** @description Server busy */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listApiTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    createApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not from a session (`token_not_allowed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revokeApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not from a session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such token */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5001,6 +5727,266 @@ export interface operations {
             };
         };
     };
+    getIngestStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    listMailAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccountList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    createMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailAccountInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailAccountPatch"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checkMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the poll did */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailCheckResult"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listMailItems: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Items */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailItemList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     exportMyDocuments: {
         parameters: {
             query?: never;
@@ -5362,6 +6348,244 @@ export interface operations {
             };
             /** @description Invalid values */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Webhooks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Invalid values or a forbidden target (`webhook_target_forbidden`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values or a forbidden target */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
