@@ -9,7 +9,7 @@ import MailIntakeSettings from '@/views/settings/MailIntakeSettings.vue'
 import WatchedFolderSettings from '@/views/settings/WatchedFolderSettings.vue'
 import { defaultPort, describeCheck, tokenExpired } from '@/lib/connections'
 import { useToastStore } from '@/stores/toasts'
-import { json, mockFetch, type Call } from './helpers'
+import { USER, json, mockFetch, type Call } from './helpers'
 
 const TOKEN = {
   id: 't1',
@@ -554,6 +554,40 @@ describe('WatchedFolderSettings', () => {
     const w = mount(WatchedFolderSettings, opts())
     await flushPromises()
     expect(w.get('[role=alert]').text()).toContain('Not for administrators')
+    w.unmount()
+  })
+})
+
+describe('SettingsView', () => {
+  const routes = {
+    'GET /api/auth/tokens': () => json(200, { tokens: [] }),
+    'GET /api/webhooks': () => json(200, { webhooks: [] }),
+    'GET /api/intake/mail': () => json(200, { accounts: [] }),
+    'GET /api/ingest/status': () => json(200, { enabled: false, folder: null, recent: [] }),
+    'GET /api/auth/config': () => json(200, { ocr_languages: [], ocr_default_languages: 'eng' }),
+  }
+  it('shows the Connections to regular accounts, each with its empty state', async () => {
+    const { calls: c } = mockFetch(routes)
+    const { useAuthStore } = await import('@/stores/auth')
+    useAuthStore().user = { ...USER } as never
+    const { default: SettingsView } = await import('@/views/settings/SettingsView.vue')
+    const w = mount(SettingsView, opts())
+    await flushPromises()
+    expect(w.get('[data-testid=connections-heading]').text()).toBe('Connections')
+    for (const t of ['tokens-empty', 'webhooks-empty', 'mail-empty', 'ingest-off']) expect(w.find(`[data-testid=${t}]`).exists()).toBe(true)
+    expect(c.map((x) => x.url)).toEqual(expect.arrayContaining(['/api/auth/tokens', '/api/webhooks', '/api/intake/mail', '/api/ingest/status']))
+    w.unmount()
+  })
+
+  it('leaves them out for administrators (they have no documents)', async () => {
+    const { calls: c } = mockFetch(routes)
+    const { useAuthStore } = await import('@/stores/auth')
+    useAuthStore().user = { ...USER, role: 'admin' } as never
+    const { default: SettingsView } = await import('@/views/settings/SettingsView.vue')
+    const w = mount(SettingsView, opts())
+    await flushPromises()
+    expect(w.find('[data-testid=connections-heading]').exists()).toBe(false)
+    expect(c.some((x) => /tokens|webhooks|intake|ingest/.test(x.url))).toBe(false)
     w.unmount()
   })
 })
