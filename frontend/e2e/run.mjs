@@ -1185,7 +1185,7 @@ try {
       await page.goto(`${BASE}/settings`)
       await page.waitForSelector(hookRow)
       await page.click(`${hookRow} [data-testid=webhook-enabled]`)
-      await page.waitForSelector(`${hookRow} [data-testid=webhook-test][disabled]`)
+      await page.waitForSelector('[role=status] >> text=Webhook turned off')
       await page.reload()
       await page.waitForSelector(hookRow)
       assert(!(await page.isChecked(`${hookRow} [data-testid=webhook-enabled]`)), 'still off after a reload')

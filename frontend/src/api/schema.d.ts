@@ -1044,10 +1044,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the caller's webhooks. */
+        /** Every webhook of the caller, newest first. */
         get: operations["listWebhooks"];
         put?: never;
-        /** Creates a webhook; the answer holds its secret once. */
+        /**
+         * Creates a webhook: events are `POST`ed to `url` as JSON, signed (Standard Webhooks).
+         * @description The answer carries the signing secret, shown only now. Targets whose host is or
+         *     resolves to a loopback, private, link-local, cloud metadata, CGNAT, multicast or
+         *     unspecified address are refused with 422 `webhook_target_forbidden` (the message says
+         *     why), as is any scheme but `http` and `https`; the server's `webhooks.allowed_hosts`
+         *     lets listed hosts through.
+         */
         post: operations["createWebhook"];
         delete?: never;
         options?: never;
@@ -1062,15 +1069,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One webhook. */
+        /** One webhook of the caller. */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
-        /** Deletes a webhook. */
+        /** Deletes a webhook; its pending deliveries are never sent. */
         delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
-        /** Changes a webhook. */
+        /**
+         * Changes a webhook's URL, events, description or whether it is enabled.
+         * @description A new URL is checked as on creation. Events that happen while a webhook is disabled
+         *     are not sent to it, and its pending deliveries fail.
+         */
         patch: operations["updateWebhook"];
         trace?: never;
     };
@@ -1081,7 +1092,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The last 50 deliveries, newest first. */
+        /** The newest 50 deliveries of a webhook: status, attempts, the last answer. */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1100,7 +1111,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queues a `webhook.test` delivery now. */
+        /**
+         * Queues a `webhook.test` event for a webhook now (also when it is disabled).
+         * @description Follow it in the deliveries log.
+         */
         post: operations["testWebhook"];
         delete?: never;
         options?: never;
@@ -1474,12 +1488,16 @@ export interface components {
         };
         /** @description `POST /api/webhooks` body. */
         CreateWebhookRequest: {
-            /** @description http(s) URL. */
-            url: string;
-            /** @description At least one event. */
-            events: components["schemas"]["WebhookEvent"][];
-            /** @description A note. */
+            /** @description What it is for (up to 500 characters). */
             description?: string | null;
+            /** @description Events to send (at least one; not `webhook.test`). */
+            events: components["schemas"]["WebhookEvent"][];
+            /**
+             * @description Where to `POST` events: an `http` or `https` URL whose host resolves to public
+             *     addresses (or is listed in the server's `webhooks.allowed_hosts`).
+             * @example https://example.com/hooks/docuvault
+             */
+            url: string;
         };
         /** @description A page of documents. */
         DocumentPage: {
@@ -1704,7 +1722,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "webhook_target_forbidden" | "multipart_invalid";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -2593,16 +2611,16 @@ export interface components {
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
         };
-        /** @description `PATCH /api/webhooks/{id}` body; absent fields stay. */
+        /** @description `PATCH /api/webhooks/{id}` body; absent fields stay as they are. */
         UpdateWebhookRequest: {
-            /** @description New URL. */
-            url?: string | null;
-            /** @description New events. */
-            events?: components["schemas"]["WebhookEvent"][] | null;
-            /** @description New note. */
+            /** @description New description; null = remove it; absent = unchanged. */
             description?: string | null;
-            /** @description On or off. */
+            /** @description Send events (true) or hold them back (false); absent or null = unchanged. */
             enabled?: boolean | null;
+            /** @description New events (at least one); absent or null = unchanged. */
+            events?: components["schemas"]["WebhookEvent"][] | null;
+            /** @description New URL (checked as on creation); absent or null = unchanged. */
+            url?: string | null;
         };
         /**
          * @description HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
@@ -2836,52 +2854,43 @@ export interface components {
         /** @description A webhook (never its secret). */
         Webhook: {
             /**
-             * Format: uuid
-             * @description Webhook id.
-             */
-            id: string;
-            /** @description Where deliveries are POSTed. */
-            url: string;
-            /** @description Events it receives. */
-            events: components["schemas"]["WebhookEvent"][];
-            /** @description A note. */
-            description: string | null;
-            /** @description Whether deliveries are sent. */
-            enabled: boolean;
-            /**
              * Format: date-time
              * @description Created at.
              */
             created_at: string;
+            /** @description What it is for. */
+            description?: string | null;
+            /** @description Whether events are sent. */
+            enabled: boolean;
+            /** @description Events sent to it. */
+            events: components["schemas"]["WebhookEvent"][];
+            /**
+             * Format: uuid
+             * @description Webhook id.
+             */
+            id: string;
             /**
              * Format: date-time
-             * @description Last delivery attempt.
+             * @description When its newest delivery was last attempted.
              */
-            last_delivery_at: string | null;
-            /** @description Status of the last delivery: `delivered`, `failed` or `pending`. */
-            last_status: string | null;
+            last_delivery_at?: string | null;
+            last_status?: components["schemas"]["WebhookDeliveryStatus"] | null;
+            /** @description Target URL. */
+            url: string;
         };
-        /** @description `POST /api/webhooks` answer: the signing secret, shown this once. */
+        /** @description A new webhook and its signing secret. */
         WebhookCreated: {
-            /** @description The signing secret (`whsec_…`). */
+            /**
+             * @description The signing secret, `whsec_` + base64 of the key bytes (Standard Webhooks). Shown
+             *     only now: store it where your receiver can read it.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
             secret: string;
             /** @description The webhook. */
             webhook: components["schemas"]["Webhook"];
         };
-        /** @description One delivery of an event to a webhook. */
+        /** @description One event sent (or to be sent) to one webhook. */
         WebhookDelivery: {
-            /**
-             * Format: uuid
-             * @description Delivery id (the `webhook-id` header).
-             */
-            id: string;
-            /** @description The event. */
-            event: components["schemas"]["WebhookEvent"];
-            /**
-             * @description Where it stands.
-             * @enum {string}
-             */
-            status: "pending" | "delivered" | "failed";
             /**
              * Format: int32
              * @description Attempts so far.
@@ -2889,45 +2898,59 @@ export interface components {
             attempts: number;
             /**
              * Format: date-time
-             * @description Last attempt.
-             */
-            last_attempt_at: string | null;
-            /**
-             * Format: date-time
-             * @description Next retry, while pending.
-             */
-            next_attempt_at: string | null;
-            /**
-             * Format: int32
-             * @description HTTP status of the last attempt.
-             */
-            response_status: number | null;
-            /**
-             * Format: int64
-             * @description Duration of the last attempt.
-             */
-            latency_ms: number | null;
-            /** @description Why the last attempt failed. */
-            error: string | null;
-            /**
-             * Format: date-time
              * @description Queued at.
              */
             created_at: string;
+            /** @description Why the last attempt did not deliver. */
+            error?: string | null;
+            /** @description Event name, e.g. `document.created`. */
+            event: string;
+            /**
+             * Format: uuid
+             * @description Delivery id: the `webhook-id` header, the same on every attempt.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last attempt at.
+             */
+            last_attempt_at?: string | null;
+            /**
+             * Format: int64
+             * @description Time the last attempt took, in milliseconds.
+             */
+            latency_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description Next attempt due at (pending only).
+             */
+            next_attempt_at?: string | null;
+            /**
+             * Format: int32
+             * @description HTTP status of the last answer.
+             */
+            response_status?: number | null;
+            /** @description `pending` (waiting for its next attempt), `delivered` (2xx) or `failed`. */
+            status: components["schemas"]["WebhookDeliveryStatus"];
         };
-        /** @description A webhook's last 50 deliveries, newest first. */
+        /** @description The newest deliveries of a webhook. */
         WebhookDeliveryList: {
-            /** @description Deliveries. */
+            /** @description Deliveries, newest first (the last 50). */
             deliveries: components["schemas"]["WebhookDelivery"][];
         };
         /**
-         * @description An event a webhook can receive (`webhook.test` only from the test send).
+         * @description Where a delivery stands. Stored in `webhook_deliveries.status`.
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "pending" | "delivered" | "failed";
+        /**
+         * @description What a webhook can be told about.
          * @enum {string}
          */
         WebhookEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created" | "webhook.test";
         /** @description The caller's webhooks. */
         WebhookList: {
-            /** @description Webhooks. */
+            /** @description Webhooks, newest first. */
             webhooks: components["schemas"]["Webhook"][];
         };
     };
@@ -6366,7 +6389,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Webhooks */
+            /** @description The caller's webhooks */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6392,7 +6415,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created; the secret is shown only now */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6401,9 +6424,36 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description Invalid values or a forbidden target (`webhook_target_forbidden`) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Target refused (`webhook_target_forbidden`) or invalid values (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6505,6 +6555,15 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
             /** @description No such webhook */
@@ -6516,7 +6575,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid values or a forbidden target */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Target refused (`webhook_target_forbidden`) or invalid values (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6539,7 +6616,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deliveries */
+            /** @description Deliveries, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6573,7 +6650,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Queued */
+            /** @description Queued; sent within a few seconds */
             202: {
                 headers: {
                     [name: string]: unknown;
