@@ -592,3 +592,20 @@ describe('SettingsView', () => {
     w.unmount()
   })
 })
+
+describe('SecretOnce', () => {
+  it('says so when the clipboard is out of reach, so the value can be copied by hand', async () => {
+    vi.stubGlobal('navigator', { ...navigator, clipboard: undefined })
+    const exec = vi.fn(() => false)
+    ;(document as unknown as { execCommand: unknown }).execCommand = exec
+    const { default: SecretOnce } = await import('@/components/SecretOnce.vue')
+    const w = mount(SecretOnce, { props: { value: 'whsec_abc', label: 'Signing secret', testid: 's' }, attachTo: document.body })
+    expect((w.get('[data-testid=s]').element as HTMLTextAreaElement).value).toBe('whsec_abc')
+    expect(w.get('label').attributes('for')).toBe(w.get('[data-testid=s]').attributes('id'))
+    await w.get('[data-testid=copy-secret]').trigger('click')
+    await flushPromises()
+    expect(exec).toHaveBeenCalledWith('copy')
+    expect(w.get('[role=alert]').text()).toContain('select the text and copy it yourself')
+    w.unmount()
+  })
+})
