@@ -302,10 +302,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the caller's API tokens. */
+        /** Lists the caller's personal API tokens (never the tokens themselves). */
         get: operations["listApiTokens"];
         put?: never;
-        /** Creates a personal API token; the answer holds it once. */
+        /**
+         * Creates a personal API token; the token is in the answer only, once.
+         * @description A token acts for its owner on the operations that list the `api_token` security
+         *     scheme, within its scopes; it ends when revoked, when it expires, and when the
+         *     account is disabled, signs out everywhere or changes its password.
+         */
         post: operations["createApiToken"];
         delete?: never;
         options?: never;
@@ -323,7 +328,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revokes a token at once. */
+        /** Revokes one of the caller's personal API tokens; it stops working at once. */
         delete: operations["revokeApiToken"];
         options?: never;
         head?: never;
@@ -805,7 +810,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The watched folder for the caller. */
+        /**
+         * Where the caller's files go to become documents, and what happened to the latest.
+         * @description With the watched folder on, every file put anywhere under the caller's drop folder
+         *     (`folder`) becomes one of their documents once it has stopped changing; its
+         *     sub-folders become folders of the same names. Imported files move to `.done/` (or
+         *     are deleted, as the server is configured); files that cannot be taken move to
+         *     `.failed/` with `<name>.reason.txt`.
+         */
         get: operations["getIngestStatus"];
         put?: never;
         post?: never;
@@ -1218,51 +1230,57 @@ export interface components {
          */
         AiProvider: "builtin" | "ollama" | "openai" | "anthropic";
         /**
-         * @description What a personal API token may do.
+         * @description What a token may do. A `:write` scope includes the `:read` scope of its area.
          * @enum {string}
          */
         ApiScope: "documents:read" | "documents:write" | "topics:read" | "topics:write";
-        /** @description A personal API token (never its secret). */
+        /** @description A personal API token as its owner sees it (never the token itself). */
         ApiToken: {
             /**
-             * Format: uuid
-             * @description Token id (revoke with `DELETE /api/auth/tokens/{id}`).
-             */
-            id: string;
-            /** @description The name given on creation. */
-            name: string;
-            /** @description What it may do. */
-            scopes: components["schemas"]["ApiScope"][];
-            /** @description Its first 12 characters, for recognising it. */
-            prefix: string;
-            /**
              * Format: date-time
-             * @description Created at.
+             * @description When it was created.
              */
             created_at: string;
             /**
              * Format: date-time
-             * @description When it stops working; null = never.
+             * @description When it stops working; null: never.
              */
             expires_at: string | null;
             /**
+             * Format: uuid
+             * @description Token id.
+             */
+            id: string;
+            /**
              * Format: date-time
-             * @description Last used at.
+             * @description Last use (recorded at most once a minute, and at every new IP); null: never used.
              */
             last_used_at: string | null;
-            /** @description The address it was last used from. */
+            /** @description The IP of the last use; null: never used. */
             last_used_ip: string | null;
+            /** @description Its label. */
+            name: string;
+            /**
+             * @description The token's first 12 characters, to recognise it.
+             * @example dvpat_ab12cd
+             */
+            prefix: string;
+            /** @description What it may do. */
+            scopes: components["schemas"]["ApiScope"][];
         };
-        /** @description `POST /api/auth/tokens` answer: the token, shown this once. */
+        /** @description A token just created: the token itself, shown this once, and its details. */
         ApiTokenCreated: {
-            /** @description The token (`dvpat_…`); it is never shown again. */
-            token: string;
-            /** @description The token as listed. */
+            /** @description Its details, as listed. */
             info: components["schemas"]["ApiToken"];
+            /**
+             * @description The token, `dvpat_…`; send it as `Authorization: Bearer <token>`. Only shown now.
+             * @example dvpat_ab12cdEF34ghIJ56klMN78opQR90stUV12wxYZ34abc
+             */
+            token: string;
         };
-        /** @description The caller's API tokens, newest first. */
+        /** @description The caller's tokens. */
         ApiTokenList: {
-            /** @description Tokens. */
+            /** @description Newest first. */
             tokens: components["schemas"]["ApiToken"][];
         };
         /** @description One audit-log entry. */
@@ -1420,17 +1438,20 @@ export interface components {
              */
             used_bytes: number;
         };
-        /** @description `POST /api/auth/tokens` body. */
+        /** @description A new token's name, scopes and lifetime. */
         CreateApiTokenRequest: {
-            /** @description A name to recognise it by. */
+            /**
+             * Format: int64
+             * @description Days until it expires (1–3650); absent or null: it never expires.
+             */
+            expires_in_days?: number;
+            /**
+             * @description A label to recognise it by (1–100 characters).
+             * @example nightly backup script
+             */
             name: string;
             /** @description What it may do (at least one). */
             scopes: components["schemas"]["ApiScope"][];
-            /**
-             * Format: int32
-             * @description Days until it expires; absent = never.
-             */
-            expires_in_days?: number | null;
         };
         /** @description `POST /api/folders` body. */
         CreateFolderRequest: {
@@ -1806,35 +1827,40 @@ export interface components {
          * @enum {string}
          */
         HealthState: "ok" | "error";
-        /** @description A file the watched folder took or refused. */
+        /** @description One file the watched folder took. */
         IngestItem: {
-            /** @description Its path under the drop folder. */
-            path: string;
-            /**
-             * @description Outcome.
-             * @enum {string}
-             */
-            status: "imported" | "failed";
-            /** @description Why it failed. */
-            reason: string | null;
-            /**
-             * Format: uuid
-             * @description The document it became.
-             */
-            document_id: string | null;
             /**
              * Format: date-time
-             * @description When.
+             * @description When it was taken.
              */
             at: string;
+            /**
+             * Format: uuid
+             * @description The document it became; null when it failed.
+             */
+            document_id: string | null;
+            /** @description Its path inside the caller's drop folder (`Tax/2026/receipt.pdf`). */
+            path: string;
+            /** @description Why it failed (also in `.failed/<name>.reason.txt`); null when imported. */
+            reason: string | null;
+            /** @description Imported or failed. */
+            status: components["schemas"]["IngestItemStatus"];
         };
-        /** @description The watched folder, for the caller. */
+        /**
+         * @description The outcome of one file taken from the drop folder.
+         * @enum {string}
+         */
+        IngestItemStatus: "imported" | "failed";
+        /** @description The caller's watched folder. */
         IngestStatus: {
-            /** @description Whether the server watches a folder. */
+            /** @description Whether this server watches a folder (`ingest.watch_dir`). */
             enabled: boolean;
-            /** @description The caller's drop folder (`{watch_dir}/{handle}`). */
+            /**
+             * @description The caller's own drop folder, `{watch_dir}/{handle}`, on the server; null when
+             *     the watched folder is off.
+             */
             folder: string | null;
-            /** @description The last 50 files. */
+            /** @description The latest files taken from it (at most 50), newest first. */
             recent: components["schemas"]["IngestItem"][];
         };
         /** @description Processing backlog across all users. */
@@ -2984,6 +3010,24 @@ export interface components {
         };
         /** @description Not signed in: the access token is missing, invalid or expired */
         Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Only a signed-in session may do this: called with a personal API token (`token_not_allowed`), or a password change is pending */
+        SessionOnly: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Called with a personal API token (`token_not_allowed`): only a signed-in session may do this */
+        TokenNotAllowed: {
             headers: {
                 [name: string]: unknown;
             };
@@ -4152,7 +4196,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Tokens */
+            /** @description The tokens, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4162,6 +4206,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["SessionOnly"];
         };
     };
     createApiToken: {
@@ -4177,7 +4222,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created; the token is shown only now */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -4186,9 +4231,8 @@ export interface operations {
                     "application/json": components["schemas"]["ApiTokenCreated"];
                 };
             };
-            401: components["responses"]["Unauthorized"];
-            /** @description Not from a session (`token_not_allowed`) */
-            403: {
+            /** @description Malformed request */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4196,7 +4240,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid values */
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["SessionOnly"];
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid name, scopes or lifetime, or the account holds 100 tokens already */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4227,16 +4291,8 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Not from a session */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description No such token */
+            403: components["responses"]["SessionOnly"];
+            /** @description No such token of yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5759,7 +5815,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Status */
+            /** @description The caller's drop folder and its latest files */
             200: {
                 headers: {
                     [name: string]: unknown;
