@@ -490,14 +490,14 @@ describe('MailIntakeSettings', () => {
   it('a failed check shows the error and the account\'s new last error', async () => {
     mockFetch({
       'GET /api/intake/mail': () => json(200, { accounts: [ACCOUNT] }),
-      'POST /api/intake/mail/m1/check': () => json(502, { code: 'service_unavailable', message: 'Could not reach imap.example.com' }),
+      'POST /api/intake/mail/m1/check': () => json(422, { code: 'mail_check_failed', message: 'connection refused by imap.example.com:993' }),
       'GET /api/intake/mail/m1': () => json(200, { ...ACCOUNT, last_error: 'connection refused' }),
     })
     const w = mount(MailIntakeSettings, opts())
     await flushPromises()
     await w.get('[data-testid=mail-check]').trigger('click')
     await flushPromises()
-    expect(w.get('[data-testid=mail-check-error]').text()).toBe('Could not reach imap.example.com')
+    expect(w.get('[data-testid=mail-check-error]').text()).toBe('Could not read the mailbox: connection refused by imap.example.com:993')
     expect(w.get('[data-testid=mail-last-error]').text()).toContain('connection refused')
     w.unmount()
   })
