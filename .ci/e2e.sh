@@ -11,7 +11,7 @@
 # postgres://postgres@127.0.0.1:5432/postgres; a fresh database is created and dropped)
 # and S3: s3s-fs (must be on PATH, as .ci/run installs it) behind nginx adding CORS, so
 # the browser PUTs and GETs straight to storage through presigned URLs. Other settings
-# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export
+# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail
 # reports steps of server features that have not landed yet instead of failing them.
 set -euo pipefail
 
@@ -168,6 +168,23 @@ elif [[ "$BACKENDS" != embedded ]]; then
   echo "e2e: E2E_BACKENDS must be embedded or postgres-s3" >&2
   exit 2
 fi
+# Connections (issue 15), for the features this binary has (its OpenAPI document lists
+# their routes): webhooks may call the e2e's own receiver on 127.0.0.1, and a watched
+# folder the test drops files into, polled every second.
+WATCH_DIR=""
+CONFIG_FILE="$TMP/e2e.toml"
+: >"$CONFIG_FILE"
+API_DOC="$("$BIN" openapi 2>/dev/null || true)"
+if grep -q '"/api/webhooks"' <<<"$API_DOC"; then
+  printf '[webhooks]\nallowed_hosts = ["127.0.0.1"]\n\n' >>"$CONFIG_FILE"
+fi
+if grep -q '"/api/ingest/status"' <<<"$API_DOC"; then
+  WATCH_DIR="$TMP/watch"
+  mkdir -p "$WATCH_DIR"
+  printf '[ingest]\nwatch_dir = "%s"\npoll_secs = 1\nstable_secs = 1\n\n' "$WATCH_DIR" >>"$CONFIG_FILE"
+fi
+SERVER_ENV+=("DOCUVAULT_CONFIG=$CONFIG_FILE")
+
 ADMIN_EMAIL="admin-e2e@example.com"
 ADMIN_PASSWORD="e2e-admin-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
@@ -199,4 +216,5 @@ ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 SCREENSHOT_DIR="$ARTIFACTS" \
 CHROMIUM="$CHROMIUM" \
 E2E_STORAGE_ORIGIN="$STORAGE_ORIGIN" \
+E2E_WATCH_DIR="$WATCH_DIR" \
   node e2e/run.mjs

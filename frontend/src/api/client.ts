@@ -176,9 +176,10 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     if (renewed) res = await send()
   }
   if (!res.ok) throw await toApiError(res)
-  if (res.status === 204 || res.status === 202) {
+  if (res.status === 204) {
     return undefined as T
   }
+  // 202 may carry a body (a queued webhook delivery) or none.
   const text = await res.text()
   return (text ? JSON.parse(text) : undefined) as T
 }

@@ -295,6 +295,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's personal API tokens (never the tokens themselves). */
+        get: operations["listApiTokens"];
+        put?: never;
+        /**
+         * Creates a personal API token; the token is in the answer only, once.
+         * @description A token acts for its owner on the operations that list the `api_token` security
+         *     scheme, within its scopes; it ends when revoked, when it expires, and when the
+         *     account is disabled, signs out everywhere or changes its password.
+         */
+        post: operations["createApiToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes one of the caller's personal API tokens; it stops working at once. */
+        delete: operations["revokeApiToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/totp/disable": {
         parameters: {
             query?: never;
@@ -763,6 +803,101 @@ export interface paths {
         patch: operations["updateFolder"];
         trace?: never;
     };
+    "/api/ingest/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the caller's files go to become documents, and what happened to the latest.
+         * @description With the watched folder on, every file put anywhere under the caller's drop folder
+         *     (`folder`) becomes one of their documents once it has stopped changing; its
+         *     sub-folders become folders of the same names. Imported files move to `.done/` (or
+         *     are deleted, as the server is configured); files that cannot be taken move to
+         *     `.failed/` with `<name>.reason.txt`.
+         */
+        get: operations["getIngestStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's mail accounts. */
+        get: operations["listMailAccounts"];
+        put?: never;
+        /** Adds a mail account. */
+        post: operations["createMailAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One mail account. */
+        get: operations["getMailAccount"];
+        put?: never;
+        post?: never;
+        /** Deletes a mail account. */
+        delete: operations["deleteMailAccount"];
+        options?: never;
+        head?: never;
+        /** Changes a mail account. */
+        patch: operations["updateMailAccount"];
+        trace?: never;
+    };
+    "/api/intake/mail/{id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Polls the account now. */
+        post: operations["checkMailAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/intake/mail/{id}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's intake items, newest first. */
+        get: operations["listMailItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/export": {
         parameters: {
             query?: never;
@@ -914,6 +1049,91 @@ export interface paths {
         patch: operations["updateTopic"];
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every webhook of the caller, newest first. */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Creates a webhook: events are `POST`ed to `url` as JSON, signed (Standard Webhooks).
+         * @description The answer carries the signing secret, shown only now. Targets whose host is or
+         *     resolves to a loopback, private, link-local, cloud metadata, CGNAT, multicast or
+         *     unspecified address are refused with 422 `webhook_target_forbidden` (the message says
+         *     why), as is any scheme but `http` and `https`; the server's `webhooks.allowed_hosts`
+         *     lets listed hosts through.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook of the caller. */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Deletes a webhook; its pending deliveries are never sent. */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a webhook's URL, events, description or whether it is enabled.
+         * @description A new URL is checked as on creation. Events that happen while a webhook is disabled
+         *     are not sent to it, and its pending deliveries fail.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest 50 deliveries of a webhook: status, attempts, the last answer. */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queues a `webhook.test` event for a webhook now (also when it is disabled).
+         * @description Follow it in the deliveries log.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1009,6 +1229,60 @@ export interface components {
          * @enum {string}
          */
         AiProvider: "builtin" | "ollama" | "openai" | "anthropic";
+        /**
+         * @description What a token may do. A `:write` scope includes the `:read` scope of its area.
+         * @enum {string}
+         */
+        ApiScope: "documents:read" | "documents:write" | "topics:read" | "topics:write";
+        /** @description A personal API token as its owner sees it (never the token itself). */
+        ApiToken: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it stops working; null: never.
+             */
+            expires_at: string | null;
+            /**
+             * Format: uuid
+             * @description Token id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last use (recorded at most once a minute, and at every new IP); null: never used.
+             */
+            last_used_at: string | null;
+            /** @description The IP of the last use; null: never used. */
+            last_used_ip: string | null;
+            /** @description Its label. */
+            name: string;
+            /**
+             * @description The token's first 12 characters, to recognise it.
+             * @example dvpat_ab12cd
+             */
+            prefix: string;
+            /** @description What it may do. */
+            scopes: components["schemas"]["ApiScope"][];
+        };
+        /** @description A token just created: the token itself, shown this once, and its details. */
+        ApiTokenCreated: {
+            /** @description Its details, as listed. */
+            info: components["schemas"]["ApiToken"];
+            /**
+             * @description The token, `dvpat_…`; send it as `Authorization: Bearer <token>`. Only shown now.
+             * @example dvpat_ab12cdEF34ghIJ56klMN78opQR90stUV12wxYZ34abc
+             */
+            token: string;
+        };
+        /** @description The caller's tokens. */
+        ApiTokenList: {
+            /** @description Newest first. */
+            tokens: components["schemas"]["ApiToken"][];
+        };
         /** @description One audit-log entry. */
         AuditEntryView: {
             /**
@@ -1164,6 +1438,21 @@ export interface components {
              */
             used_bytes: number;
         };
+        /** @description A new token's name, scopes and lifetime. */
+        CreateApiTokenRequest: {
+            /**
+             * Format: int64
+             * @description Days until it expires (1–3650); absent or null: it never expires.
+             */
+            expires_in_days?: number;
+            /**
+             * @description A label to recognise it by (1–100 characters).
+             * @example nightly backup script
+             */
+            name: string;
+            /** @description What it may do (at least one). */
+            scopes: components["schemas"]["ApiScope"][];
+        };
         /** @description `POST /api/folders` body. */
         CreateFolderRequest: {
             /**
@@ -1217,6 +1506,19 @@ export interface components {
              */
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
+        };
+        /** @description `POST /api/webhooks` body. */
+        CreateWebhookRequest: {
+            /** @description What it is for (up to 500 characters). */
+            description?: string | null;
+            /** @description Events to send (at least one; not `webhook.test`). */
+            events: components["schemas"]["WebhookEvent"][];
+            /**
+             * @description Where to `POST` events: an `http` or `https` URL whose host resolves to public
+             *     addresses (or is listed in the server's `webhooks.allowed_hosts`).
+             * @example https://example.com/hooks/docuvault
+             */
+            url: string;
         };
         /** @description A page of documents. */
         DocumentPage: {
@@ -1441,7 +1743,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -1525,6 +1827,42 @@ export interface components {
          * @enum {string}
          */
         HealthState: "ok" | "error";
+        /** @description One file the watched folder took. */
+        IngestItem: {
+            /**
+             * Format: date-time
+             * @description When it was taken.
+             */
+            at: string;
+            /**
+             * Format: uuid
+             * @description The document it became; null when it failed.
+             */
+            document_id: string | null;
+            /** @description Its path inside the caller's drop folder (`Tax/2026/receipt.pdf`). */
+            path: string;
+            /** @description Why it failed (also in `.failed/<name>.reason.txt`); null when imported. */
+            reason: string | null;
+            /** @description Imported or failed. */
+            status: components["schemas"]["IngestItemStatus"];
+        };
+        /**
+         * @description The outcome of one file taken from the drop folder.
+         * @enum {string}
+         */
+        IngestItemStatus: "imported" | "failed";
+        /** @description The caller's watched folder. */
+        IngestStatus: {
+            /** @description Whether this server watches a folder (`ingest.watch_dir`). */
+            enabled: boolean;
+            /**
+             * @description The caller's own drop folder, `{watch_dir}/{handle}`, on the server; null when
+             *     the watched folder is off.
+             */
+            folder: string | null;
+            /** @description The latest files taken from it (at most 50), newest first. */
+            recent: components["schemas"]["IngestItem"][];
+        };
         /** @description Processing backlog across all users. */
         JobsHealth: {
             /**
@@ -1594,6 +1932,226 @@ export interface components {
             token_type: string;
             /** @description The signed-in account. */
             user: components["schemas"]["UserView"];
+        };
+        /** @description An IMAP intake account (never its password). */
+        MailAccount: {
+            /**
+             * Format: uuid
+             * @description Account id.
+             */
+            id: string;
+            /** @description Name. */
+            name: string;
+            /** @description Host. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username: string;
+            /** @description Mailbox. */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after: "seen" | "move";
+            /** @description Move target. */
+            move_to: string | null;
+            /**
+             * Format: uuid
+             * @description Folder.
+             */
+            folder_id: string | null;
+            /** @description Topics. */
+            topic_ids: string[];
+            /** @description Body too. */
+            include_body: boolean;
+            /** @description Polled. */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description Last poll.
+             */
+            last_checked_at: string | null;
+            /** @description Why the last poll failed. */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+        };
+        /** @description An IMAP account to take documents from. */
+        MailAccountInput: {
+            /** @description A name. */
+            name: string;
+            /** @description IMAP host. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username: string;
+            /** @description Password (stored sealed). */
+            password: string;
+            /**
+             * @description Mailbox to watch.
+             * @default INBOX
+             */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after: "seen" | "move";
+            /** @description Mailbox to move to when `after` is `move`. */
+            move_to?: string | null;
+            /**
+             * Format: uuid
+             * @description Folder for the documents.
+             */
+            folder_id?: string | null;
+            /** @description Topics for the documents. */
+            topic_ids?: string[] | null;
+            /**
+             * @description Also store the body as a document.
+             * @default false
+             */
+            include_body: boolean;
+            /**
+             * @description Polled on the schedule.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** @description The caller's mail accounts. */
+        MailAccountList: {
+            /** @description Accounts. */
+            accounts: components["schemas"]["MailAccount"][];
+        };
+        /** @description `PATCH /api/intake/mail/{id}`: any subset; the password only replaced when given. */
+        MailAccountPatch: {
+            /** @description A name. */
+            name?: string;
+            /** @description IMAP host. */
+            host?: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port?: number;
+            /**
+             * @description How to connect.
+             * @enum {string}
+             */
+            tls?: "tls" | "starttls" | "none";
+            /** @description User name. */
+            username?: string;
+            /** @description Password (stored sealed). */
+            password?: string;
+            /**
+             * @description Mailbox to watch.
+             * @default INBOX
+             */
+            mailbox: string;
+            /**
+             * @description What happens to a processed mail.
+             * @enum {string}
+             */
+            after?: "seen" | "move";
+            /** @description Mailbox to move to when `after` is `move`. */
+            move_to?: string | null;
+            /**
+             * Format: uuid
+             * @description Folder for the documents.
+             */
+            folder_id?: string | null;
+            /** @description Topics for the documents. */
+            topic_ids?: string[] | null;
+            /**
+             * @description Also store the body as a document.
+             * @default false
+             */
+            include_body: boolean;
+            /**
+             * @description Polled on the schedule.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** @description What one poll did. */
+        MailCheckResult: {
+            /**
+             * Format: int32
+             * @description Messages seen.
+             */
+            messages: number;
+            /**
+             * Format: int32
+             * @description Documents created.
+             */
+            imported: number;
+            /**
+             * Format: int32
+             * @description Items failed.
+             */
+            failed: number;
+            /**
+             * Format: int32
+             * @description Items skipped.
+             */
+            skipped: number;
+        };
+        /** @description One attachment or body taken from a mail. */
+        MailItem: {
+            /**
+             * Format: uuid
+             * @description Item id.
+             */
+            id: string;
+            /** @description The mail's Message-ID. */
+            message_id: string;
+            /** @description Subject. */
+            subject: string | null;
+            /** @description File name. */
+            filename: string | null;
+            /**
+             * @description Outcome.
+             * @enum {string}
+             */
+            status: "imported" | "failed" | "skipped";
+            /** @description Why it failed or was skipped. */
+            reason: string | null;
+            /**
+             * Format: uuid
+             * @description The document it became.
+             */
+            document_id: string | null;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            created_at: string;
+        };
+        /** @description Intake items, newest first (last 100). */
+        MailItemList: {
+            /** @description Items. */
+            items: components["schemas"]["MailItem"][];
         };
         /** @description OCR as `/health` reports it. */
         OcrHealth: {
@@ -2079,6 +2637,17 @@ export interface components {
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
         };
+        /** @description `PATCH /api/webhooks/{id}` body; absent fields stay as they are. */
+        UpdateWebhookRequest: {
+            /** @description New description; null = remove it; absent = unchanged. */
+            description?: string | null;
+            /** @description Send events (true) or hold them back (false); absent or null = unchanged. */
+            enabled?: boolean | null;
+            /** @description New events (at least one); absent or null = unchanged. */
+            events?: components["schemas"]["WebhookEvent"][] | null;
+            /** @description New URL (checked as on creation); absent or null = unchanged. */
+            url?: string | null;
+        };
         /**
          * @description HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
          *     enumeration, so generated clients get a type rather than a bare string.
@@ -2308,6 +2877,108 @@ export interface components {
              */
             url: string;
         };
+        /** @description A webhook (never its secret). */
+        Webhook: {
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+            /** @description What it is for. */
+            description?: string | null;
+            /** @description Whether events are sent. */
+            enabled: boolean;
+            /** @description Events sent to it. */
+            events: components["schemas"]["WebhookEvent"][];
+            /**
+             * Format: uuid
+             * @description Webhook id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When its newest delivery was last attempted.
+             */
+            last_delivery_at?: string | null;
+            last_status?: components["schemas"]["WebhookDeliveryStatus"] | null;
+            /** @description Target URL. */
+            url: string;
+        };
+        /** @description A new webhook and its signing secret. */
+        WebhookCreated: {
+            /**
+             * @description The signing secret, `whsec_` + base64 of the key bytes (Standard Webhooks). Shown
+             *     only now: store it where your receiver can read it.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+            /** @description The webhook. */
+            webhook: components["schemas"]["Webhook"];
+        };
+        /** @description One event sent (or to be sent) to one webhook. */
+        WebhookDelivery: {
+            /**
+             * Format: int32
+             * @description Attempts so far.
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description Queued at.
+             */
+            created_at: string;
+            /** @description Why the last attempt did not deliver. */
+            error?: string | null;
+            /** @description Event name, e.g. `document.created`. */
+            event: string;
+            /**
+             * Format: uuid
+             * @description Delivery id: the `webhook-id` header, the same on every attempt.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last attempt at.
+             */
+            last_attempt_at?: string | null;
+            /**
+             * Format: int64
+             * @description Time the last attempt took, in milliseconds.
+             */
+            latency_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description Next attempt due at (pending only).
+             */
+            next_attempt_at?: string | null;
+            /**
+             * Format: int32
+             * @description HTTP status of the last answer.
+             */
+            response_status?: number | null;
+            /** @description `pending` (waiting for its next attempt), `delivered` (2xx) or `failed`. */
+            status: components["schemas"]["WebhookDeliveryStatus"];
+        };
+        /** @description The newest deliveries of a webhook. */
+        WebhookDeliveryList: {
+            /** @description Deliveries, newest first (the last 50). */
+            deliveries: components["schemas"]["WebhookDelivery"][];
+        };
+        /**
+         * @description Where a delivery stands. Stored in `webhook_deliveries.status`.
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "pending" | "delivered" | "failed";
+        /**
+         * @description What a webhook can be told about.
+         * @enum {string}
+         */
+        WebhookEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created" | "webhook.test";
+        /** @description The caller's webhooks. */
+        WebhookList: {
+            /** @description Webhooks, newest first. */
+            webhooks: components["schemas"]["Webhook"][];
+        };
     };
     responses: {
         /** @description Not an administrator, or a password change is pending */
@@ -2339,6 +3010,24 @@ export interface components {
         };
         /** @description Not signed in: the access token is missing, invalid or expired */
         Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Only a signed-in session may do this: called with a personal API token (`token_not_allowed`), or a password change is pending */
+        SessionOnly: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Called with a personal API token (`token_not_allowed`): only a signed-in session may do this */
+        TokenNotAllowed: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3489,6 +4178,122 @@ export interface operations {
             };
             /** @description Server busy */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listApiTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tokens, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["SessionOnly"];
+        };
+    };
+    createApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; the token is shown only now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenCreated"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["SessionOnly"];
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid name, scopes or lifetime, or the account holds 100 tokens already */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revokeApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["SessionOnly"];
+            /** @description No such token of yours */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5004,6 +5809,266 @@ export interface operations {
             };
         };
     };
+    getIngestStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's drop folder and its latest files */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    listMailAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccountList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    createMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailAccountInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailAccountPatch"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checkMailAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the poll did */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailCheckResult"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listMailItems: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Items */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailItemList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     exportMyDocuments: {
         parameters: {
             query?: never;
@@ -5365,6 +6430,298 @@ export interface operations {
             };
             /** @description Invalid values */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's webhooks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; the secret is shown only now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Target refused (`webhook_target_forbidden`) or invalid values (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Target refused (`webhook_target_forbidden`) or invalid values (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; sent within a few seconds */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such webhook */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -101,3 +101,33 @@ export type ListParams = {
   order?: SortOrder
   q?: string
 }
+
+// Connections (issue 15): personal API tokens, webhooks, the watched folder, e-mail intake.
+// Request bodies without a schema name in the contract are read off their operation.
+type JsonBody<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } }
+}
+  ? B
+  : never
+export type ApiScope = S['ApiScope']
+export type ApiToken = S['ApiToken']
+export type ApiTokenCreated = S['ApiTokenCreated']
+export type ApiTokenList = S['ApiTokenList']
+export type CreateApiTokenBody = JsonBody<'/api/auth/tokens', 'post'>
+export type WebhookEvent = S['WebhookEvent']
+export type Webhook = S['Webhook']
+export type WebhookCreated = S['WebhookCreated']
+export type WebhookList = S['WebhookList']
+export type WebhookDelivery = S['WebhookDelivery']
+export type WebhookDeliveryList = S['WebhookDeliveryList']
+export type CreateWebhookBody = JsonBody<'/api/webhooks', 'post'>
+export type UpdateWebhookBody = JsonBody<'/api/webhooks/{id}', 'patch'>
+export type IngestStatus = S['IngestStatus']
+export type IngestItem = S['IngestItem']
+export type MailAccount = S['MailAccount']
+export type MailAccountInput = S['MailAccountInput']
+export type MailAccountPatch = JsonBody<'/api/intake/mail/{id}', 'patch'>
+export type MailAccountList = S['MailAccountList']
+export type MailCheckResult = S['MailCheckResult']
+export type MailItem = S['MailItem']
+export type MailItemList = S['MailItemList']
