@@ -405,7 +405,14 @@ export interface paths {
          */
         get: operations["listDocuments"];
         put?: never;
-        post?: never;
+        /**
+         * Uploads a document in one request (`multipart/form-data`, e.g.
+         *     `curl -F file=@scan.pdf -F topics=Tax`): the same validation, quota reservation,
+         *     pending limit, duplicates rule and charge as `createUploadUrl` + `PUT` +
+         *     `confirmUpload`, the file streamed to storage as it arrives. `folder_id` and `topics`
+         *     may come before or after the file. Answers with the document, queued for processing.
+         */
+        post: operations["uploadDocument"];
         delete?: never;
         options?: never;
         head?: never;
@@ -837,7 +844,12 @@ export interface paths {
         /** Lists the caller's mail accounts. */
         get: operations["listMailAccounts"];
         put?: never;
-        /** Adds a mail account. */
+        /**
+         * Adds a mail account whose attachments become documents.
+         * @description The server is polled every `mail_intake.poll_secs` (or now, with
+         *     `POST /api/intake/mail/{id}/check`). The password is stored encrypted and never
+         *     returned.
+         */
         post: operations["createMailAccount"];
         delete?: never;
         options?: never;
@@ -852,15 +864,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One mail account. */
+        /** One of the caller's mail accounts. */
         get: operations["getMailAccount"];
         put?: never;
         post?: never;
-        /** Deletes a mail account. */
+        /** Deletes a mail account and its items; the documents it imported stay. */
         delete: operations["deleteMailAccount"];
         options?: never;
         head?: never;
-        /** Changes a mail account. */
+        /** Changes a mail account; the password is replaced only when given. */
         patch: operations["updateMailAccount"];
         trace?: never;
     };
@@ -873,7 +885,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Polls the account now. */
+        /**
+         * Polls a mail account now and waits for the result (at most 50 messages, 5 minutes).
+         * @description A disabled account is checked too. When the mailbox cannot be read (connection,
+         *     TLS, login, mailbox), the answer is `422 mail_check_failed` with the reason, which is
+         *     also kept as the account's `last_error`.
+         */
         post: operations["checkMailAccount"];
         delete?: never;
         options?: never;
@@ -888,7 +905,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account's intake items, newest first. */
+        /** The latest items of a mail account: what happened to each part of each message. */
         get: operations["listMailItems"];
         put?: never;
         post?: never;
@@ -1225,6 +1242,11 @@ export interface components {
             used_bytes: number;
         };
         /**
+         * @description What happens to a message in the mailbox once it is taken.
+         * @enum {string}
+         */
+        AfterImport: "seen" | "move";
+        /**
          * @description Classifier providers a user may choose.
          * @enum {string}
          */
@@ -1318,7 +1340,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -1933,226 +1955,217 @@ export interface components {
             /** @description The signed-in account. */
             user: components["schemas"]["UserView"];
         };
-        /** @description An IMAP intake account (never its password). */
+        /** @description A mail account (never its password). */
         MailAccount: {
+            /** @description After import. */
+            after: components["schemas"]["AfterImport"];
+            /**
+             * Format: date-time
+             * @description Added at.
+             */
+            created_at: string;
+            /** @description Whether it is polled. */
+            enabled: boolean;
+            /**
+             * Format: uuid
+             * @description Folder new documents are filed in; null = the root.
+             */
+            folder_id: string | null;
+            /** @description IMAP host. */
+            host: string;
             /**
              * Format: uuid
              * @description Account id.
              */
             id: string;
-            /** @description Name. */
-            name: string;
-            /** @description Host. */
-            host: string;
-            /**
-             * Format: int32
-             * @description Port.
-             */
-            port: number;
-            /**
-             * @description How to connect.
-             * @enum {string}
-             */
-            tls: "tls" | "starttls" | "none";
-            /** @description User name. */
-            username: string;
-            /** @description Mailbox. */
-            mailbox: string;
-            /**
-             * @description What happens to a processed mail.
-             * @enum {string}
-             */
-            after: "seen" | "move";
-            /** @description Move target. */
-            move_to: string | null;
-            /**
-             * Format: uuid
-             * @description Folder.
-             */
-            folder_id: string | null;
-            /** @description Topics. */
-            topic_ids: string[];
-            /** @description Body too. */
+            /** @description Whether the body is imported too. */
             include_body: boolean;
-            /** @description Polled. */
-            enabled: boolean;
             /**
              * Format: date-time
-             * @description Last poll.
+             * @description When it was last polled.
              */
             last_checked_at: string | null;
-            /** @description Why the last poll failed. */
+            /** @description Why the last poll failed (connection, login, mailbox…); null after a good one. */
             last_error: string | null;
-            /**
-             * Format: date-time
-             * @description Created at.
-             */
-            created_at: string;
-        };
-        /** @description An IMAP account to take documents from. */
-        MailAccountInput: {
-            /** @description A name. */
+            /** @description Mailbox polled. */
+            mailbox: string;
+            /** @description Target mailbox of `after = "move"`. */
+            move_to: string | null;
+            /** @description Name. */
             name: string;
-            /** @description IMAP host. */
-            host: string;
             /**
              * Format: int32
-             * @description Port.
+             * @description IMAP port.
              */
             port: number;
-            /**
-             * @description How to connect.
-             * @enum {string}
-             */
-            tls: "tls" | "starttls" | "none";
-            /** @description User name. */
+            /** @description Transport security. */
+            tls: components["schemas"]["TlsMode"];
+            /** @description Topics new documents get. */
+            topic_ids: string[];
+            /** @description Login name. */
             username: string;
-            /** @description Password (stored sealed). */
-            password: string;
+        };
+        /** @description `POST /api/intake/mail` body. */
+        MailAccountInput: {
             /**
-             * @description Mailbox to watch.
-             * @default INBOX
+             * @description After import: mark the message seen (only unseen messages are taken) or move it
+             *     to `move_to` (every message in the mailbox is taken).
+             * @default seen
              */
-            mailbox: string;
+            after: components["schemas"]["AfterImport"];
             /**
-             * @description What happens to a processed mail.
-             * @enum {string}
+             * @description Poll it (every `mail_intake.poll_secs`).
+             * @default true
              */
-            after: "seen" | "move";
-            /** @description Mailbox to move to when `after` is `move`. */
-            move_to?: string | null;
+            enabled: boolean;
             /**
              * Format: uuid
-             * @description Folder for the documents.
+             * @description Folder new documents are filed in (root when absent).
              */
             folder_id?: string | null;
-            /** @description Topics for the documents. */
-            topic_ids?: string[] | null;
             /**
-             * @description Also store the body as a document.
+             * @description IMAP server host name or IP address.
+             * @example imap.example.org
+             */
+            host: string;
+            /**
+             * @description Import the message body too, as a `.txt` document (or `.html` when the message
+             *     has no plain text).
              * @default false
              */
             include_body: boolean;
             /**
-             * @description Polled on the schedule.
-             * @default true
+             * @description Mailbox polled.
+             * @default INBOX
              */
-            enabled: boolean;
+            mailbox: string;
+            /** @description Target mailbox of `after = "move"` (must exist on the server). */
+            move_to?: string | null;
+            /**
+             * @description A name for the account (1–100 characters).
+             * @example Invoices
+             */
+            name: string;
+            /**
+             * Format: password
+             * @description Password (stored encrypted; never returned).
+             */
+            password: string;
+            /**
+             * Format: int64
+             * @description IMAP server port (993 for `tls`, 143 for `starttls`).
+             * @example 993
+             */
+            port: number;
+            /** @description Transport security. */
+            tls: components["schemas"]["TlsMode"];
+            /** @description Topics new documents get (yours or system topics). */
+            topic_ids?: string[] | null;
+            /** @description Login name. */
+            username: string;
         };
         /** @description The caller's mail accounts. */
         MailAccountList: {
-            /** @description Accounts. */
+            /** @description Oldest first. */
             accounts: components["schemas"]["MailAccount"][];
         };
-        /** @description `PATCH /api/intake/mail/{id}`: any subset; the password only replaced when given. */
+        /** @description `PATCH /api/intake/mail/{id}` body: any subset of the input; absent fields stay. */
         MailAccountPatch: {
-            /** @description A name. */
-            name?: string;
-            /** @description IMAP host. */
-            host?: string;
-            /**
-             * Format: int32
-             * @description Port.
-             */
-            port?: number;
-            /**
-             * @description How to connect.
-             * @enum {string}
-             */
-            tls?: "tls" | "starttls" | "none";
-            /** @description User name. */
-            username?: string;
-            /** @description Password (stored sealed). */
-            password?: string;
-            /**
-             * @description Mailbox to watch.
-             * @default INBOX
-             */
-            mailbox: string;
-            /**
-             * @description What happens to a processed mail.
-             * @enum {string}
-             */
-            after?: "seen" | "move";
-            /** @description Mailbox to move to when `after` is `move`. */
-            move_to?: string | null;
+            after?: components["schemas"]["AfterImport"] | null;
+            /** @description Poll it. */
+            enabled?: boolean | null;
             /**
              * Format: uuid
-             * @description Folder for the documents.
+             * @description New folder; null = the root.
              */
             folder_id?: string | null;
-            /** @description Topics for the documents. */
+            /** @description New host. */
+            host?: string | null;
+            /** @description Import the body too. */
+            include_body?: boolean | null;
+            /** @description New mailbox. */
+            mailbox?: string | null;
+            /** @description New move target; null clears it. */
+            move_to?: string | null;
+            /** @description New name. */
+            name?: string | null;
+            /**
+             * Format: password
+             * @description New password; absent = keep the stored one.
+             */
+            password?: string | null;
+            /**
+             * Format: int64
+             * @description New port.
+             */
+            port?: number | null;
+            tls?: components["schemas"]["TlsMode"] | null;
+            /** @description New topics (replaces the list). */
             topic_ids?: string[] | null;
-            /**
-             * @description Also store the body as a document.
-             * @default false
-             */
-            include_body: boolean;
-            /**
-             * @description Polled on the schedule.
-             * @default true
-             */
-            enabled: boolean;
+            /** @description New login name. */
+            username?: string | null;
         };
         /** @description What one poll did. */
         MailCheckResult: {
             /**
              * Format: int32
-             * @description Messages seen.
-             */
-            messages: number;
-            /**
-             * Format: int32
-             * @description Documents created.
-             */
-            imported: number;
-            /**
-             * Format: int32
-             * @description Items failed.
+             * @description Parts (or whole messages) that failed, with a reason on their item.
              */
             failed: number;
             /**
              * Format: int32
-             * @description Items skipped.
+             * @description Parts imported as documents.
+             */
+            imported: number;
+            /**
+             * Format: int32
+             * @description Messages taken from the mailbox.
+             */
+            messages: number;
+            /**
+             * Format: int32
+             * @description Parts left out (type not accepted, nothing to import), with a reason.
              */
             skipped: number;
         };
-        /** @description One attachment or body taken from a mail. */
+        /** @description What the intake did with one part of one message. */
         MailItem: {
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The document it became (null once that document is deleted for good).
+             */
+            document_id: string | null;
+            /** @description The part's file name; null for the message as a whole. */
+            filename: string | null;
             /**
              * Format: uuid
              * @description Item id.
              */
             id: string;
-            /** @description The mail's Message-ID. */
+            /** @description The message's Message-ID (or `sha256:` of its header when it had none). */
             message_id: string;
-            /** @description Subject. */
-            subject: string | null;
-            /** @description File name. */
-            filename: string | null;
-            /**
-             * @description Outcome.
-             * @enum {string}
-             */
-            status: "imported" | "failed" | "skipped";
             /** @description Why it failed or was skipped. */
             reason: string | null;
-            /**
-             * Format: uuid
-             * @description The document it became.
-             */
-            document_id: string | null;
-            /**
-             * Format: date-time
-             * @description When.
-             */
-            created_at: string;
+            /** @description Outcome. */
+            status: components["schemas"]["MailItemStatus"];
+            /** @description The message's subject. */
+            subject: string | null;
         };
-        /** @description Intake items, newest first (last 100). */
+        /** @description The latest items of a mail account. */
         MailItemList: {
-            /** @description Items. */
+            /** @description Newest first, at most 100. */
             items: components["schemas"]["MailItem"][];
         };
+        /**
+         * @description Status of a mail item.
+         * @enum {string}
+         */
+        MailItemStatus: "imported" | "failed" | "skipped";
         /** @description OCR as `/health` reports it. */
         OcrHealth: {
             /**
@@ -2478,6 +2491,11 @@ export interface components {
          * @enum {string}
          */
         TextSource: "text_layer" | "ocr";
+        /**
+         * @description How the connection to the IMAP server is secured.
+         * @enum {string}
+         */
+        TlsMode: "tls" | "starttls" | "none";
         /** @description Tokens after sign-in, registration or refresh. */
         TokenResponse: {
             /** @description Bearer access token (JWT, short-lived). */
@@ -2647,6 +2665,27 @@ export interface components {
             events?: components["schemas"]["WebhookEvent"][] | null;
             /** @description New URL (checked as on creation); absent or null = unchanged. */
             url?: string | null;
+        };
+        /** @description `POST /api/documents` form (`multipart/form-data`). */
+        UploadForm: {
+            /**
+             * Format: binary
+             * @description The file, exactly one part, with its filename (path parts are dropped). Its
+             *     `Content-Type` is used; absent or `application/octet-stream`, the type follows the
+             *     filename's extension. At most `storage.max_object_bytes`.
+             */
+            file: string;
+            /**
+             * Format: uuid
+             * @description Folder to file it in (one of yours; root when absent).
+             */
+            folder_id?: string | null;
+            /**
+             * @description Topics to file it under by hand (as `updateDocument` does): each part a topic id
+             *     or the name of one of your own or a system topic; may repeat, and a part may list
+             *     several separated by commas.
+             */
+            topics?: string[] | null;
         };
         /**
          * @description HTTP method of an upload (`UploadUrlResponse.method`); in the OpenAPI document an
@@ -2885,7 +2924,7 @@ export interface components {
              */
             created_at: string;
             /** @description What it is for. */
-            description?: string | null;
+            description: string | null;
             /** @description Whether events are sent. */
             enabled: boolean;
             /** @description Events sent to it. */
@@ -2899,8 +2938,8 @@ export interface components {
              * Format: date-time
              * @description When its newest delivery was last attempted.
              */
-            last_delivery_at?: string | null;
-            last_status?: components["schemas"]["WebhookDeliveryStatus"] | null;
+            last_delivery_at: string | null;
+            last_status: components["schemas"]["WebhookDeliveryStatus"] | null;
             /** @description Target URL. */
             url: string;
         };
@@ -2928,7 +2967,7 @@ export interface components {
              */
             created_at: string;
             /** @description Why the last attempt did not deliver. */
-            error?: string | null;
+            error: string | null;
             /** @description Event name, e.g. `document.created`. */
             event: string;
             /**
@@ -2940,22 +2979,22 @@ export interface components {
              * Format: date-time
              * @description Last attempt at.
              */
-            last_attempt_at?: string | null;
+            last_attempt_at: string | null;
             /**
              * Format: int64
              * @description Time the last attempt took, in milliseconds.
              */
-            latency_ms?: number | null;
+            latency_ms: number | null;
             /**
              * Format: date-time
              * @description Next attempt due at (pending only).
              */
-            next_attempt_at?: string | null;
+            next_attempt_at: string | null;
             /**
              * Format: int32
              * @description HTTP status of the last answer.
              */
-            response_status?: number | null;
+            response_status: number | null;
             /** @description `pending` (waiting for its next attempt), `delivered` (2xx) or `failed`. */
             status: components["schemas"]["WebhookDeliveryStatus"];
         };
@@ -2999,17 +3038,8 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description Administrator account (administrators have no documents, folders, topics or shares), or a password change is pending */
+        /** @description Administrator account (administrators have no documents, folders, topics or shares), a password change is pending, or a personal API token without the scope needed (`insufficient_scope`) or not allowed here (`token_not_allowed`) */
         RegularOnly: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorBody"];
-            };
-        };
-        /** @description Not signed in: the access token is missing, invalid or expired */
-        Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3028,6 +3058,15 @@ export interface components {
         };
         /** @description Called with a personal API token (`token_not_allowed`): only a signed-in session may do this */
         TokenNotAllowed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Not signed in: the access token is missing, invalid or expired, or the API token unknown, revoked or expired (`invalid_api_token`) */
+        Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3789,6 +3828,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenNotAllowed"];
         };
     };
     logoutAll: {
@@ -3808,6 +3848,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TokenNotAllowed"];
         };
     };
     getMe: {
@@ -4585,6 +4626,125 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
+        };
+    };
+    uploadDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file and where to file it */
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description Stored and queued for processing */
+            201: {
+                headers: {
+                    /** @description The document: `/api/documents/{id}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            /** @description `multipart_invalid`: no `file` part, two of them, an unknown field, a malformed form or value; or the upload was interrupted */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body was sent too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `duplicate_document`: you already have a live document with these bytes and `documents.duplicates` is `reject`; `existing_id` names it; nothing was kept */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: larger than `storage.max_object_bytes`; or `quota_exceeded` with the quota in `detail`; nothing was kept */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not multipart/form-data, or a file type not accepted */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unknown_topic`: a topic that is not yours nor a system topic; or an invalid file name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many unconfirmed uploads */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Object storage unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No space left on the server */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     emptyTrash: {
@@ -5840,7 +6000,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Accounts */
+            /** @description The caller's mail accounts, oldest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5866,7 +6026,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Added */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5875,9 +6035,45 @@ export interface operations {
                     "application/json": components["schemas"]["MailAccount"];
                 };
             };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description Invalid values */
+            /** @description No such folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values (`validation_failed`) or unknown topic (`unknown_topic`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5893,14 +6089,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Account id */
+                /** @description Mail account id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The account */
+            /** @description The account (with the last poll's error, if any) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5911,7 +6107,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description No such account */
+            /** @description No such mail account */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5927,7 +6123,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Account id */
+                /** @description Mail account id */
                 id: string;
             };
             cookie?: never;
@@ -5943,7 +6139,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description No such account */
+            /** @description No such mail account */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5959,7 +6155,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Account id */
+                /** @description Mail account id */
                 id: string;
             };
             cookie?: never;
@@ -5979,9 +6175,18 @@ export interface operations {
                     "application/json": components["schemas"]["MailAccount"];
                 };
             };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description No such account */
+            /** @description No such mail account or folder */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5990,7 +6195,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid values */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values (`validation_failed`) or unknown topic (`unknown_topic`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6006,14 +6229,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Account id */
+                /** @description Mail account id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description What the poll did */
+            /** @description Checked: what was taken */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6024,8 +6247,17 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description No such account */
+            /** @description No such mail account */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The mailbox could not be read (`mail_check_failed`; the message says why) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6040,14 +6272,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Account id */
+                /** @description Mail account id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Items */
+            /** @description Newest first, at most 100 */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6058,7 +6290,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["RegularOnly"];
-            /** @description No such account */
+            /** @description No such mail account */
             404: {
                 headers: {
                     [name: string]: unknown;
