@@ -20,8 +20,12 @@ use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
+
 use crate::domain::ObjectKey;
 use crate::settings::S3Settings;
+
+/// Parts of one multipart upload sent at once (`write_from`).
+const MAX_PARTS_IN_FLIGHT: usize = 2;
 
 fn expiry_secs(ttl: Duration) -> u32 {
     u32::try_from(ttl.as_secs())
@@ -193,9 +197,16 @@ impl ObjectStore for S3Store {
         mut source: &mut (dyn AsyncRead + Unpin + Send),
         content_type: &str,
     ) -> Result<u64, StorageError> {
+        // rust-s3 sizes its parallel parts from the machine's free memory (up to ten 8 MiB
+        // parts, each held about three times over); two in flight keep one stream's
+        // memory bounded (a few tens of MiB) whatever the machine, still overlapping
+        // reading and sending.
         let put = self
             .bucket
-            .put_object_stream_with_content_type(&mut source, key.as_str(), content_type)
+            .put_object_stream_builder(key.as_str())
+            .with_content_type(content_type)
+            .with_max_concurrent_chunks(MAX_PARTS_IN_FLIGHT)
+            .execute_stream(&mut source)
             .await
             .map_err(unavailable)?;
         Ok(u64::try_from(put.uploaded_bytes()).unwrap_or(0))
