@@ -28,6 +28,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QuerySelect, Set,
 };
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 use uuid::Uuid;
 
@@ -179,12 +180,15 @@ pub async fn store_new_with(
         quota_cap,
         deadline: Box::pin(tokio::time::sleep(ttl.mul_f64(0.9))),
         failure: None,
+        hasher: Sha256::new(),
     };
     let written = state
         .storage
         .write_from(&staging, &mut metered, content_type)
         .await;
     let failure = metered.failure.take();
+    // The bytes hashed are the bytes the store was handed: confirm need not read them back.
+    let sha256 = hex::encode(std::mem::take(&mut metered.hasher).finalize());
     let size = match (written, failure) {
         (_, Some(failure)) => {
             abandon(state, &doc).await;
@@ -209,7 +213,7 @@ pub async fn store_new_with(
         return Err(e);
     }
     let id = DocumentId::from(doc.id);
-    if let Err(e) = service::confirm(state, user, id).await {
+    if let Err(e) = service::confirm_hashed(state, user, id, Some(sha256)).await {
         // A refused confirm discarded it already; anything else leaves it pending.
         abandon(state, &doc).await;
         return Err(e);
@@ -494,6 +498,8 @@ struct Metered<R> {
     quota_cap: Option<u64>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     failure: Option<Failure>,
+    /// SHA-256 of every byte handed on.
+    hasher: Sha256,
 }
 
 impl<R> Metered<R> {
@@ -521,7 +527,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => this.stop(Failure::Body(body_error(e))),
             Poll::Ready(Ok(())) => {
-                this.read += (buf.filled().len() - before) as u64;
+                let fresh = &buf.filled()[before..];
+                this.hasher.update(fresh);
+                this.read += fresh.len() as u64;
                 if this.read > this.max {
                     return this.stop(Failure::TooLarge);
                 }

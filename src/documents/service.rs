@@ -296,6 +296,17 @@ pub async fn confirm(
     user: UserId,
     id: DocumentId,
 ) -> Result<Confirmation, UploadError> {
+    confirm_hashed(state, user, id, None).await
+}
+
+/// [`confirm`] of bytes whose SHA-256 the caller computed while storing them (the
+/// one-step upload hashes as it streams), so they are not read back to hash.
+pub async fn confirm_hashed(
+    state: &AppState,
+    user: UserId,
+    id: DocumentId,
+    known_sha256: Option<String>,
+) -> Result<Confirmation, UploadError> {
     let doc = access::owned(&state.db, user, id).await?;
     if doc.status != DocumentStatus::Pending {
         return Ok(confirmation(state, &doc).await?);
@@ -309,10 +320,13 @@ pub async fn confirm(
     // Hashed before the transaction (a large file must not hold the write lock); the
     // bytes hashed are the ones renamed below (a previous confirm may have renamed them
     // already). The pipeline hashes the bytes it extracts again.
-    let sha256 = match storage::sha256_hex(state.storage.as_ref(), &staging)
-        .await
-        .map_err(storage_err)?
-    {
+    let staged_hash = match known_sha256 {
+        Some(hash) => Some(hash),
+        None => storage::sha256_hex(state.storage.as_ref(), &staging)
+            .await
+            .map_err(storage_err)?,
+    };
+    let sha256 = match staged_hash {
         Some(hash) => Some(hash),
         None => storage::sha256_hex(state.storage.as_ref(), &key)
             .await
