@@ -25,7 +25,7 @@ pub struct CreateApiTokenRequest {
     #[schema(min_items = 1)]
     pub scopes: Vec<ApiScope>,
     /// Days until it expires (1–3650); absent or null: it never expires.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 1, maximum = 3650, nullable = false)]
     pub expires_in_days: Option<i64>,
 }

@@ -40,6 +40,7 @@ pub struct MailAccountInput {
     #[schema(min_length = 1, max_length = 253, example = "imap.example.org")]
     pub host: String,
     /// IMAP server port (993 for `tls`, 143 for `starttls`).
+    #[serde(deserialize_with = "crate::serde_util::whole_i64")]
     #[schema(minimum = 1, maximum = 65535, example = 993)]
     pub port: i64,
     /// Transport security.
@@ -93,7 +94,7 @@ pub struct MailAccountPatch {
     #[schema(min_length = 1, max_length = 253)]
     pub host: Option<String>,
     /// New port.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::serde_util::opt_whole_i64")]
     #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     /// New transport security.

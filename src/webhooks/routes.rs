@@ -15,7 +15,7 @@ use crate::entities::webhook_deliveries::{self, DeliveryStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::ApiJson;
 use crate::state::AppState;
-use crate::webhooks::service::{self, WebhookEvent, WebhookInput, WebhookRow};
+use crate::webhooks::service::{self, SubscribableEvent, WebhookEvent, WebhookInput, WebhookRow};
 
 /// `POST /api/webhooks` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,7 +26,7 @@ pub struct CreateWebhookRequest {
     #[schema(example = "https://example.com/hooks/docuvault", max_length = 2048)]
     pub url: String,
     /// Events to send (at least one; not `webhook.test`).
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Vec<SubscribableEvent>)]
     pub events: Vec<WebhookEvent>,
     /// What it is for (up to 500 characters).
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct CreateWebhookRequest {
 pub struct UpdateWebhookRequest {
     /// New events (at least one); absent or null = unchanged.
     #[serde(default)]
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Option<Vec<SubscribableEvent>>)]
     pub events: Option<Vec<WebhookEvent>>,
     /// New URL (checked as on creation); absent or null = unchanged.
     #[serde(default)]

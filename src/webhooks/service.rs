@@ -73,6 +73,29 @@ impl WebhookEvent {
     }
 }
 
+/// The events a webhook can subscribe to, as the request bodies document them: every
+/// [`WebhookEvent`] but `webhook.test` (a subscription naming it is refused with 422).
+/// Schema only: requests deserialize into [`WebhookEvent`].
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum SubscribableEvent {
+    /// See [`WebhookEvent::DocumentCreated`].
+    #[serde(rename = "document.created")]
+    DocumentCreated,
+    /// See [`WebhookEvent::DocumentProcessed`].
+    #[serde(rename = "document.processed")]
+    DocumentProcessed,
+    /// See [`WebhookEvent::DocumentFailed`].
+    #[serde(rename = "document.failed")]
+    DocumentFailed,
+    /// See [`WebhookEvent::DocumentDeleted`].
+    #[serde(rename = "document.deleted")]
+    DocumentDeleted,
+    /// See [`WebhookEvent::ShareCreated`].
+    #[serde(rename = "share.created")]
+    ShareCreated,
+}
+
 /// The associated data sealing a webhook's secret (its id and purpose).
 pub use crate::crypto::webhook_secret_aad as secret_aad;
 

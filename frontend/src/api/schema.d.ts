@@ -1534,7 +1534,7 @@ export interface components {
             /** @description What it is for (up to 500 characters). */
             description?: string | null;
             /** @description Events to send (at least one; not `webhook.test`). */
-            events: components["schemas"]["WebhookEvent"][];
+            events: components["schemas"]["SubscribableEvent"][];
             /**
              * @description Where to `POST` events: an `http` or `https` URL whose host resolves to public
              *     addresses (or is listed in the server's `webhooks.allowed_hosts`).
@@ -2459,6 +2459,13 @@ export interface components {
          * @enum {string}
          */
         StatusReason: "ocr_unavailable";
+        /**
+         * @description The events a webhook can subscribe to, as the request bodies document them: every
+         *     [`WebhookEvent`] but `webhook.test` (a subscription naming it is refused with 422).
+         *     Schema only: requests deserialize into [`WebhookEvent`].
+         * @enum {string}
+         */
+        SubscribableEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created";
         /** @description Every system topic. */
         SystemTopicList: {
             /** @description System topics, sorted by name (ignoring case). */
@@ -2662,7 +2669,7 @@ export interface components {
             /** @description Send events (true) or hold them back (false); absent or null = unchanged. */
             enabled?: boolean | null;
             /** @description New events (at least one); absent or null = unchanged. */
-            events?: components["schemas"]["WebhookEvent"][] | null;
+            events?: components["schemas"]["SubscribableEvent"][] | null;
             /** @description New URL (checked as on creation); absent or null = unchanged. */
             url?: string | null;
         };

@@ -115,6 +115,7 @@ export type ApiTokenCreated = S['ApiTokenCreated']
 export type ApiTokenList = S['ApiTokenList']
 export type CreateApiTokenBody = JsonBody<'/api/auth/tokens', 'post'>
 export type WebhookEvent = S['WebhookEvent']
+export type SubscribableEvent = S['SubscribableEvent']
 export type Webhook = S['Webhook']
 export type WebhookCreated = S['WebhookCreated']
 export type WebhookList = S['WebhookList']

@@ -1,6 +1,6 @@
 // Words and small rules for the Connections settings (issue 15): API token scopes and
 // expiry, webhook events, e-mail intake defaults. Values are the API's; labels are ours.
-import type { ApiScope, ApiToken, MailAccountInput, MailCheckResult, WebhookEvent } from '@/api/types'
+import type { ApiScope, ApiToken, MailAccountInput, MailCheckResult, SubscribableEvent } from '@/api/types'
 
 export const SCOPES: readonly { value: ApiScope; label: string; hint: string }[] = [
   { value: 'documents:read', label: 'Read documents', hint: 'List, search, view and download.' },
@@ -18,7 +18,7 @@ export const EXPIRIES: readonly { days: number | null; label: string }[] = [
 ]
 
 /** Events a webhook can subscribe to (`webhook.test` is only ever sent by "Send test"). */
-export const WEBHOOK_EVENTS: readonly { value: WebhookEvent; label: string }[] = [
+export const WEBHOOK_EVENTS: readonly { value: SubscribableEvent; label: string }[] = [
   { value: 'document.created', label: 'A document is uploaded' },
   { value: 'document.processed', label: 'A document is read and filed' },
   { value: 'document.failed', label: 'A document cannot be processed' },
