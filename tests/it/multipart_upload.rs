@@ -361,16 +361,8 @@ async fn a_large_file_streams_through() {
     let app = TestApp::spawn().await;
     let s = app.register("large").await;
     // Real text, larger than the parser's buffers and the channel to the store, and on
-    // S3 larger than 5 MiB. rust-s3 switches to a multipart upload from 8 MiB; the S3
-    // server of the test setup (s3s-fs) cannot keep a multipart upload under a key as
-    // long as a document's staging key (its metadata file name embeds the base64 key:
-    // "File name too long"), so on S3 this stays just below 8 MiB (one PUT) and the
-    // multipart path is left to a real S3 (MinIO, AWS).
-    let target = if app.state.storage.kind() == "s3" {
-        (8 << 20) - 4096
-    } else {
-        (9 << 20) + 12345
-    };
+    // S3 larger than rust-s3's 8 MiB part size: a multipart upload server-side.
+    let target = (9 << 20) + 12345;
     let paragraph = "Minutes of the annual meeting of the allotment association. The \
         treasurer reported the accounts for the year; the members approved the budget, \
         elected a new board and agreed on the rules for the shared tool shed.\n";
