@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::web::{Bytes, BytesMut};
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::signed::{Grant, UrlSigner};
 use super::{Disposition, ListedObject, ObjectMeta, ObjectStore, Presigned, StorageError};
@@ -235,6 +236,10 @@ impl LocalStore {
 
 /// The chunk in which objects are streamed to and from files (`read_to`, `write_from`).
 const STREAM_CHUNK: usize = 1 << 20;
+/// `write_from` reads its source in chunks of at most this size...
+const WRITE_FROM_READ: usize = 64 << 10;
+/// ...and keeps at most this many of them on their way to the writer (4 MiB).
+const WRITE_FROM_CHUNKS: usize = 64;
 
 fn expiry(ttl: std::time::Duration) -> i64 {
     chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(900)
@@ -335,14 +340,32 @@ impl ObjectStore for LocalStore {
         let tmp = self
             .tmp_dir()
             .join(format!("put-{}", uuid::Uuid::new_v4().simple()));
-        let file = tokio::fs::File::create(&tmp).await?;
-        // Large writes: each write of a tokio file is a blocking task of its own.
-        let mut file = tokio::io::BufWriter::with_capacity(STREAM_CHUNK, file);
+        // As a signed PUT is received: this task reads, a blocking thread writes
+        // (`routes::spool`: vectored writes, early write-back, fsync), so reading the
+        // source and writing the disk overlap; the channel bounds what is in flight.
+        let file = std::fs::File::create(&tmp)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_FROM_CHUNKS);
+        let writer = tokio::task::spawn_blocking(move || super::routes::spool(file, rx));
+        let read = async {
+            let mut n: u64 = 0;
+            loop {
+                let mut chunk = BytesMut::with_capacity(WRITE_FROM_READ);
+                if source.read_buf(&mut chunk).await? == 0 {
+                    return Ok::<u64, std::io::Error>(n);
+                }
+                n += chunk.len() as u64;
+                if tx.send(chunk.freeze()).await.is_err() {
+                    // The writer stopped: its error is the one reported.
+                    return Ok(n);
+                }
+            }
+        }
+        .await;
+        drop(tx);
+        let spooled = writer.await.map_err(std::io::Error::other);
         let written = async {
-            let mut source = tokio::io::BufReader::with_capacity(STREAM_CHUNK, source);
-            let n = tokio::io::copy_buf(&mut source, &mut file).await?;
-            file.flush().await?;
-            file.get_ref().sync_all().await?;
+            spooled??;
+            let n = read?;
             tokio::fs::rename(&tmp, &dest).await?;
             Ok::<u64, std::io::Error>(n)
         }

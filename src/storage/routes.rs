@@ -191,7 +191,7 @@ const SPOOL_WRITEBACK_BYTES: u64 = 8 << 20;
 /// that declares much and sends little occupies only what it sent), and whatever has
 /// arrived is written as soon as no more is waiting, so a live upload's file is modified
 /// at least once per idle timeout (what makes a stale temporary file recognisable).
-fn spool(
+pub(super) fn spool(
     mut file: std::fs::File,
     mut rx: tokio::sync::mpsc::Receiver<web::Bytes>,
 ) -> std::io::Result<()> {
