@@ -161,6 +161,32 @@ pub struct ListQuery {
     pub duplicates: Option<bool>,
 }
 
+impl ListQuery {
+    /// What to list: the query's filters, `q` parsed (400 when it is not a query).
+    pub(crate) fn filter(&self) -> Result<ListFilter, ApiError> {
+        Ok(ListFilter {
+            topic: self.topic.map(TopicId::from),
+            folder_id: self.folder_id.map(FolderId::from),
+            status: self.status,
+            q: self.q.as_deref().map(SearchQuery::parse).transpose()?,
+            trashed: self.trashed.unwrap_or(false),
+            duplicates: self.duplicates.unwrap_or(false),
+        })
+    }
+
+    /// In which order: the explicit sort; else relevance for a search; else the trash by
+    /// when it was trashed, everything else newest upload first.
+    pub(crate) fn sort(&self, searching: bool) -> Option<(SortKey, SortOrder)> {
+        let order = self.order.unwrap_or(SortOrder::Desc);
+        match (self.sort, searching) {
+            (Some(key), _) => Some((key, order)),
+            (None, true) => None,
+            (None, false) if self.trashed.unwrap_or(false) => Some((SortKey::TrashedAt, order)),
+            (None, false) => Some((SortKey::CreatedAt, order)),
+        }
+    }
+}
+
 /// `DELETE /api/documents/{id}` query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -268,19 +294,9 @@ pub fn absolute_url(req: &HttpRequest, state: &AppState, url: String) -> String 
     format!("{base}{url}")
 }
 
-/// Fills in the owner-only facts (`duplicate_of`, `purge_at`) of the caller's views.
-async fn owner_facts(
-    state: &AppState,
-    viewer: crate::domain::UserId,
-    views: &mut [DocumentView],
-) -> Result<(), ApiError> {
-    DocumentView::add_owner_facts(
-        &state.db,
-        viewer,
-        state.settings.documents.trash_retention_days,
-        views,
-    )
-    .await
+/// Keeps the owner-only facts (`duplicate_of`, `purge_at`) to the caller's own views.
+fn owner_facts(state: &AppState, viewer: crate::domain::UserId, views: &mut [DocumentView]) {
+    DocumentView::keep_owner_facts(viewer, state.settings.documents.trash_retention_days, views);
 }
 
 /// The view of one document as `user` sees it.
@@ -291,7 +307,9 @@ pub(crate) async fn one_view(
     doc: crate::entities::documents::Model,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let mut one = DocumentView::of_model(&state.db, links, doc).await?;
-    owner_facts(state, user.id(), std::slice::from_mut(&mut one)).await?;
+    let one_slice = std::slice::from_mut(&mut one);
+    DocumentView::add_duplicate_of(&state.db, user.id(), one_slice).await?;
+    owner_facts(state, user.id(), one_slice);
     Ok(web::Json(one))
 }
 
@@ -467,27 +485,12 @@ pub async fn list(
 ) -> Result<web::Json<DocumentPage>, ApiError> {
     let q = query.into_inner();
     let (page, per_page) = page_params(q.page, q.per_page)?;
-    let search = q.q.as_deref().map(SearchQuery::parse).transpose()?;
-    let sort = match (q.sort, &search) {
-        (Some(key), _) => Some((key, q.order.unwrap_or(SortOrder::Desc))),
-        (None, Some(_)) => None,
-        // The trash lists what was trashed last first; everything else newest upload first.
-        (None, None) if q.trashed.unwrap_or(false) => {
-            Some((SortKey::TrashedAt, q.order.unwrap_or(SortOrder::Desc)))
-        }
-        (None, None) => Some((SortKey::CreatedAt, q.order.unwrap_or(SortOrder::Desc))),
-    };
+    let filter = q.filter()?;
+    let sort = q.sort(filter.q.is_some());
     let (items, total) = service::list(
         &state.db,
         user.id(),
-        &ListFilter {
-            topic: q.topic.map(TopicId::from),
-            folder_id: q.folder_id.map(FolderId::from),
-            status: q.status,
-            q: search,
-            trashed: q.trashed.unwrap_or(false),
-            duplicates: q.duplicates.unwrap_or(false),
-        },
+        &filter,
         PageRequest {
             page,
             per_page,
@@ -497,7 +500,7 @@ pub async fn list(
     )
     .await?;
     let mut items = DocumentView::many(&state.db, &links, items).await?;
-    owner_facts(&state, user.id(), &mut items).await?;
+    owner_facts(&state, user.id(), &mut items);
     Ok(web::Json(DocumentPage {
         items,
         total: total.count,

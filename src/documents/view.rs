@@ -192,17 +192,15 @@ impl DocumentView {
             progress: DocumentProgress::of(d.progress_page, d.progress_pages),
             trashed_at: d.trashed_at,
             purge_at: None,
-            duplicate_of: None,
+            duplicate_of: d.original_id.filter(|original| *original != d.id),
         }
     }
 
-    /// Fills in what only the owner sees, on the views of `viewer`'s own documents:
-    /// `duplicate_of` (one query) and `purge_at` (trash retention `retention_days`).
-    /// Views of other owners' documents (shared with `viewer`) stay without them.
-    pub async fn add_owner_facts(
+    /// Looks up `duplicate_of` (one query) on the views of `viewer`'s own documents that
+    /// were built from whole rows (a listed row carries it already).
+    pub async fn add_duplicate_of(
         db: &impl ConnectionTrait,
         viewer: UserId,
-        retention_days: u32,
         views: &mut [DocumentView],
     ) -> Result<(), ApiError> {
         let viewer_id = Uuid::from(viewer);
@@ -212,12 +210,26 @@ impl DocumentView {
             .filter_map(|v| v.sha256.clone().map(|h| (v.id, h)))
             .collect();
         let originals = duplicates::originals(db, viewer, &own).await?;
-        let retention = chrono::Duration::days(i64::from(retention_days));
         for v in views.iter_mut().filter(|v| v.owner_id == viewer_id) {
             v.duplicate_of = originals.get(&v.id).copied();
-            v.purge_at = v.trashed_at.and_then(|t| t.checked_add_signed(retention));
         }
         Ok(())
+    }
+
+    /// Keeps what only the owner sees to the views of `viewer`'s own documents:
+    /// `purge_at` (trash retention `retention_days`) is filled in on those, and
+    /// `duplicate_of` cleared on views of other owners' documents (shared with `viewer`).
+    pub fn keep_owner_facts(viewer: UserId, retention_days: u32, views: &mut [DocumentView]) {
+        let viewer_id = Uuid::from(viewer);
+        let retention = chrono::Duration::days(i64::from(retention_days));
+        for v in views.iter_mut() {
+            if v.owner_id == viewer_id {
+                v.purge_at = v.trashed_at.and_then(|t| t.checked_add_signed(retention));
+            } else {
+                v.duplicate_of = None;
+                v.purge_at = None;
+            }
+        }
     }
 
     /// Views of listed documents, their topics loaded in one query, their thumbnail URLs

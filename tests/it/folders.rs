@@ -32,22 +32,13 @@ async fn create(app: &TestApp, s: &Session, name: &str, parent: Option<&str>) ->
 }
 
 async fn patch(app: &TestApp, s: &Session, id: &str, payload: Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(&format!("/api/folders/{id}")))
-        .bearer_auth(&s.access)
-        .json(&payload)
-        .send()
+    app.patch_auth(&format!("/api/folders/{id}"), &s.access, &payload)
         .await
-        .unwrap()
 }
 
 async fn delete(app: &TestApp, s: &Session, id: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(&format!("/api/folders/{id}")))
-        .bearer_auth(&s.access)
-        .send()
+    app.delete_auth(&format!("/api/folders/{id}"), &s.access)
         .await
-        .unwrap()
 }
 
 fn by_id<'a>(items: &'a [Value], id: &str) -> &'a Value {

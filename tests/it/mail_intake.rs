@@ -145,22 +145,11 @@ fn names(docs: &[Value]) -> BTreeSet<String> {
 }
 
 async fn patch(app: &TestApp, s: &Session, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(path))
-        .bearer_auth(&s.access)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    app.patch_auth(path, &s.access, body).await
 }
 
 async fn delete(app: &TestApp, s: &Session, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap()
+    app.delete_auth(path, &s.access).await
 }
 
 #[tokio::test]

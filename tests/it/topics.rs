@@ -52,22 +52,11 @@ async fn create_system(app: &TestApp, admin: &Session, name: &str) -> String {
 }
 
 async fn patch(app: &TestApp, s: &Session, path: &str, payload: Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(path))
-        .bearer_auth(&s.access)
-        .json(&payload)
-        .send()
-        .await
-        .unwrap()
+    app.patch_auth(path, &s.access, &payload).await
 }
 
 async fn delete(app: &TestApp, s: &Session, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap()
+    app.delete_auth(path, &s.access).await
 }
 
 /// Inserts a document row directly (the upload flow is tested elsewhere).

@@ -18,14 +18,7 @@ async fn send(
     s: &Session,
     payload: Option<Value>,
 ) -> reqwest::Response {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&s.access);
-    if let Some(p) = payload {
-        req = req.json(&p);
-    }
-    req.send().await.unwrap()
+    app.send(method, path, &s.access, payload.as_ref()).await
 }
 
 pub(crate) async fn trash(app: &TestApp, s: &Session, id: &str) {

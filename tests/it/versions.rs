@@ -110,12 +110,7 @@ async fn list(app: &TestApp, s: &Session, doc: &str) -> Vec<Value> {
 }
 
 async fn delete(app: &TestApp, s: &Session, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap()
+    app.delete_auth(path, &s.access).await
 }
 
 async fn quota(app: &TestApp, s: &Session) -> quotas::Model {

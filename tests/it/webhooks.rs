@@ -35,6 +35,7 @@ fn no_workers(env: &mut HashMap<String, String>) {
     env.insert("DOCUVAULT__SERVER__RUN_WORKERS".into(), "false".into());
 }
 
+/// `method path` as `s`, with an optional JSON body.
 async fn send(
     app: &TestApp,
     method: Method,
@@ -42,14 +43,7 @@ async fn send(
     s: &Session,
     payload: Option<Value>,
 ) -> reqwest::Response {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&s.access);
-    if let Some(p) = payload {
-        req = req.json(&p);
-    }
-    req.send().await.unwrap()
+    app.send(method, path, &s.access, payload.as_ref()).await
 }
 
 async fn create(app: &TestApp, s: &Session, url: &str, events: &[&str]) -> reqwest::Response {

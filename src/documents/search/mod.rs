@@ -85,6 +85,10 @@ pub struct DocumentRow {
     pub progress_pages: Option<i32>,
     /// When it was moved to the trash; none while live.
     pub trashed_at: Option<DateTime<Utc>>,
+    /// The owner's earliest-created live document with the same SHA-256 (the document
+    /// itself when it is that original); none without a hash, and none when the row was
+    /// read whole rather than listed (see `DocumentView::add_duplicate_of`).
+    pub original_id: Option<Uuid>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -108,6 +112,7 @@ impl From<documents::Model> for DocumentRow {
             progress_page: d.progress_page,
             progress_pages: d.progress_pages,
             trashed_at: d.trashed_at,
+            original_id: None,
         }
     }
 }

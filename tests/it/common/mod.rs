@@ -217,6 +217,40 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// `method path` with a bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        payload: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(p) = payload {
+            req = req.json(p);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// `PATCH path` with a JSON body and a bearer token.
+    pub async fn patch_auth(
+        &self,
+        path: &str,
+        token: &str,
+        payload: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, token, Some(payload))
+            .await
+    }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path, token, None).await
+    }
+
     /// `GET path` with a bearer token.
     pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
