@@ -169,7 +169,8 @@ elif [[ "$BACKENDS" != embedded ]]; then
   exit 2
 fi
 # Connections (issue 15), for the features this binary has (its OpenAPI document lists
-# their routes): webhooks may call the e2e's own receiver on 127.0.0.1, and a watched
+# their routes): webhooks may call the e2e's own receiver on 127.0.0.1, mail accounts may
+# name 127.0.0.1 (the e2e's closed port), and a watched
 # folder the test drops files into, polled every second.
 WATCH_DIR=""
 CONFIG_FILE="$TMP/e2e.toml"
@@ -177,6 +178,9 @@ CONFIG_FILE="$TMP/e2e.toml"
 API_DOC="$("$BIN" openapi 2>/dev/null || true)"
 if grep -q '"/api/webhooks"' <<<"$API_DOC"; then
   printf '[webhooks]\nallowed_hosts = ["127.0.0.1"]\n\n' >>"$CONFIG_FILE"
+fi
+if grep -q '"/api/intake/mail"' <<<"$API_DOC"; then
+  printf '[mail_intake]\nallowed_hosts = ["127.0.0.1"]\n\n' >>"$CONFIG_FILE"
 fi
 if grep -q '"/api/ingest/status"' <<<"$API_DOC"; then
   WATCH_DIR="$TMP/watch"

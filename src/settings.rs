@@ -272,6 +272,10 @@ pub struct MailIntakeSettings {
     pub max_message_bytes: u64,
     /// Most MIME parts in one message; a message with more becomes a failed item.
     pub max_parts: usize,
+    /// IMAP host names or IP addresses a mail account may name although they are
+    /// loopback, private, link-local… (lower-cased; IPv6 without brackets). Empty: none.
+    #[serde(deserialize_with = "values::list_or_csv")]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Prometheus metrics (`GET /metrics`).
@@ -913,14 +917,35 @@ impl JobsSettings {
     }
 }
 
+/// Whether `host` (a name, an IPv4 address or an IPv6 address with or without brackets)
+/// is in the operator's list `allowed`.
+fn host_listed(allowed: &[String], host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    allowed.iter().any(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// Every entry of an `allowed_hosts` list (setting `key`) is a bare host name or IP
+/// address: no scheme, port or path.
+fn validate_hosts(key: &'static str, allowed: &[String]) -> Result<(), SettingsError> {
+    for host in allowed {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.is_empty()
+            || bare.contains(['/', ':']) && bare.parse::<std::net::Ipv6Addr>().is_err()
+        {
+            return Err(SettingsError::key(
+                key,
+                format!("{host:?} is not a host name or IP address (no scheme, port or path)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl WebhookSettings {
     /// Whether `host` (a URL's host: a name, an IPv4 address or an IPv6 address without
     /// brackets) is listed in `allowed_hosts`.
     pub fn allows(&self, host: &str) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host))
+        host_listed(&self.allowed_hosts, host)
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -936,23 +961,18 @@ impl WebhookSettings {
                 "must be 0–3600",
             ));
         }
-        for host in &self.allowed_hosts {
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            if bare.is_empty()
-                || bare.contains(['/', ':']) && bare.parse::<std::net::Ipv6Addr>().is_err()
-            {
-                return Err(SettingsError::key(
-                    "webhooks.allowed_hosts",
-                    format!("{host:?} is not a host name or IP address (no scheme, port or path)"),
-                ));
-            }
-        }
-        Ok(())
+        validate_hosts("webhooks.allowed_hosts", &self.allowed_hosts)
     }
 }
 
 impl MailIntakeSettings {
+    /// Whether the IMAP `host` is listed in `allowed_hosts`.
+    pub fn allows(&self, host: &str) -> bool {
+        host_listed(&self.allowed_hosts, host)
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
+        validate_hosts("mail_intake.allowed_hosts", &self.allowed_hosts)?;
         if self.poll_secs == 0 {
             return Err(SettingsError::key("mail_intake.poll_secs", "must be > 0"));
         }

@@ -115,20 +115,22 @@ async fn greeting(client: &mut async_imap::Client<Box<dyn Io>>) -> Result<(), Im
     }
 }
 
-/// Connects, logs in and selects `mailbox`.
+/// Connects, logs in and selects `mailbox`. The host must be, and resolve to, public
+/// addresses only, unless `allowed` (listed in `mail_intake.allowed_hosts`); the
+/// connection goes to exactly the addresses checked.
 ///
 /// # Errors
 ///
-/// Connection, TLS, login or mailbox failures, each named.
-pub async fn open(server: &Server, mailbox: &str) -> Result<Mailbox, ImapError> {
+/// Forbidden address, connection, TLS, login or mailbox failures, each named.
+pub async fn open(server: &Server, mailbox: &str, allowed: bool) -> Result<Mailbox, ImapError> {
     let address = format!("{}:{}", server.host, server.port);
-    let tcp = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((server.host.as_str(), server.port)),
-    )
-    .await
-    .map_err(|_| ImapError(format!("connecting to {address} timed out")))?
-    .map_err(|e| ImapError(format!("could not connect to {address}: {e}")))?;
+    let addrs = crate::webhooks::target::resolve_host(&server.host, server.port, allowed)
+        .await
+        .map_err(|e| ImapError(e.to_string()))?;
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addrs[..]))
+        .await
+        .map_err(|_| ImapError(format!("connecting to {address} timed out")))?
+        .map_err(|e| ImapError(format!("could not connect to {address}: {e}")))?;
     let client = match server.tls {
         TlsMode::Tls => {
             let mut client = async_imap::Client::new(secure(Box::new(tcp), &server.host).await?);

@@ -99,7 +99,8 @@ async fn run(
 ) -> Result<(MailCheckResult, Option<String>), ImapError> {
     let limits = &state.settings.mail_intake;
     let config = &account.config;
-    let mut mailbox = imap::open(&account.server, &config.mailbox).await?;
+    let allowed = limits.allows(&account.server.host);
+    let mut mailbox = imap::open(&account.server, &config.mailbox, allowed).await?;
     let uids = mailbox
         .candidates(config.after == AfterImport::Seen, MAX_MESSAGES_PER_CHECK)
         .await?;

@@ -391,7 +391,14 @@ pub async fn create_mail_account(
     body: ApiJson<MailAccountInput>,
 ) -> Result<HttpResponse, ApiError> {
     let new = new_account(body.0)?;
-    let account = service::create(&state.db, &state.keys, user.id(), new).await?;
+    let account = service::create(
+        &state.db,
+        &state.keys,
+        &state.settings.mail_intake,
+        user.id(),
+        new,
+    )
+    .await?;
     AuditEntry::new(
         AuditEvent::MailAccountCreated,
         Outcome::Success,
@@ -455,8 +462,15 @@ pub async fn update_mail_account(
     body: ApiJson<MailAccountPatch>,
 ) -> Result<web::Json<MailAccount>, ApiError> {
     let changes = changes(body.0)?;
-    let account =
-        service::update(&state.db, &state.keys, user.id(), id.into_inner(), changes).await?;
+    let account = service::update(
+        &state.db,
+        &state.keys,
+        &state.settings.mail_intake,
+        user.id(),
+        id.into_inner(),
+        changes,
+    )
+    .await?;
     Ok(web::Json(account.into()))
 }
 

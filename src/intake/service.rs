@@ -15,6 +15,7 @@ use crate::domain::{FolderId, TopicId, UserId};
 use crate::entities::{cloud_connections, mail_intake_items, topics};
 use crate::error::{ApiError, ErrorCode};
 use crate::intake::imap::{Server, TlsMode};
+use crate::settings::MailIntakeSettings;
 
 /// `cloud_connections.provider` of mail accounts.
 pub const PROVIDER: &str = "imap";
@@ -155,6 +156,19 @@ pub fn host(value: &str) -> Result<String, ApiError> {
     Ok(v.to_ascii_lowercase())
 }
 
+/// The IMAP server may be reached: its host is not, and does not now resolve to, a
+/// loopback, private, link-local… address unless listed in `mail_intake.allowed_hosts`
+/// (every connection checks again, see `imap::open`).
+///
+/// # Errors
+///
+/// 422 naming the address.
+pub async fn check_reachable(server: &Server, limits: &MailIntakeSettings) -> Result<(), ApiError> {
+    crate::webhooks::target::check_host_now(&server.host, server.port, limits.allows(&server.host))
+        .await
+        .map_err(|e| invalid(format!("host: {e}")))
+}
+
 /// A TCP port (1–65535).
 ///
 /// # Errors
@@ -288,10 +302,12 @@ fn config_json(config: &MailConfig) -> Result<String, ApiError> {
 pub async fn create(
     db: &impl ConnectionTrait,
     keys: &Keys,
+    limits: &MailIntakeSettings,
     user: UserId,
     new: NewAccount,
 ) -> Result<Account, ApiError> {
     check_after(&new.config)?;
+    check_reachable(&new.server, limits).await?;
     check_targets(db, user, &new.config).await?;
     let id = Uuid::new_v4();
     let row = cloud_connections::ActiveModel {
@@ -378,6 +394,7 @@ pub async fn list(
 pub async fn update(
     db: &impl ConnectionTrait,
     keys: &Keys,
+    limits: &MailIntakeSettings,
     user: UserId,
     id: Uuid,
     changes: AccountChanges,
@@ -412,6 +429,7 @@ pub async fn update(
         server.password = p;
     }
     if login_changed {
+        check_reachable(&server, limits).await?;
         model.credentials_enc = Set(seal(keys, row.id, &server)?);
         // The last error was about the old login.
         model.last_error = Set(None);

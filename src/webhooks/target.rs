@@ -166,28 +166,41 @@ pub fn check_url(raw: &str, settings: &WebhookSettings) -> Result<Target, Refusa
 /// name resolves to, each checked (one forbidden address refuses the whole name, so a
 /// name cannot mix a public address with an inner one).
 pub async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Refusal> {
-    if let Some(ip) = target.ip {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
-    }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| Refusal::Unresolved {
-            host: target.host.clone(),
-            reason: e.to_string(),
-        })?
-        .collect();
+    resolve_host(&target.host, target.port, target.allowed).await
+}
+
+/// The addresses `host` (a name or an IP address, IPv6 with or without brackets) may be
+/// reached at on `port` now, as [`resolve`] checks them; `allowed`: listed by the
+/// operator, so inner addresses pass. The caller connects to exactly these (no second
+/// lookup that could answer differently).
+pub async fn resolve_host(
+    host: &str,
+    port: u16,
+    allowed: bool,
+) -> Result<Vec<SocketAddr>, Refusal> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| Refusal::Unresolved {
+                host: bare.to_owned(),
+                reason: e.to_string(),
+            })?
+            .collect(),
+    };
     if addrs.is_empty() {
         return Err(Refusal::Unresolved {
-            host: target.host.clone(),
+            host: bare.to_owned(),
             reason: "no addresses".into(),
         });
     }
-    if !target.allowed {
+    if !allowed {
         for addr in &addrs {
             let ip = canonical(addr.ip());
             if let Some(kind) = forbidden_kind(ip) {
                 return Err(Refusal::Forbidden {
-                    host: target.host.clone(),
+                    host: bare.to_owned(),
                     ip,
                     kind,
                 });
@@ -197,15 +210,23 @@ pub async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Refusal> {
     Ok(addrs)
 }
 
+/// The check of a host when it is saved: refused when it is, or resolves now to, a
+/// forbidden address (a name that does not resolve yet passes; every connection checks
+/// again).
+pub async fn check_host_now(host: &str, port: u16, allowed: bool) -> Result<(), Refusal> {
+    match resolve_host(host, port, allowed).await {
+        Ok(_) | Err(Refusal::Unresolved { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The check at creation: [`check_url`], then the resolved addresses when the name
 /// resolves now (a name that does not resolve yet is accepted; every delivery checks
 /// again).
 pub async fn check_now(raw: &str, settings: &WebhookSettings) -> Result<Target, Refusal> {
     let target = check_url(raw, settings)?;
-    match resolve(&target).await {
-        Ok(_) | Err(Refusal::Unresolved { .. }) => Ok(target),
-        Err(e) => Err(e),
-    }
+    check_host_now(&target.host, target.port, target.allowed).await?;
+    Ok(target)
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is (for messages).

@@ -646,18 +646,13 @@ async fn sixty_four_confirms_of_10_mib_into_100_mib_charge_exactly_ten_twenty_ti
                 s.access.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                client
-                    .post(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
+                let res = client.post(url).bearer_auth(token).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
             }));
         }
         for t in tasks {
-            assert_eq!(t.await.unwrap(), 200, "round {round}");
+            let (status, text) = t.await.unwrap();
+            assert_eq!(status, 200, "round {round}: {text}");
         }
         let q = quota(&app, &s).await;
         assert_eq!(q["used_bytes"], 104_857_600, "round {round}");

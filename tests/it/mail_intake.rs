@@ -109,6 +109,14 @@ fn account_input(server: &Dovecot, extra: Value) -> Value {
     input
 }
 
+/// Lets mail accounts name the test IMAP server on 127.0.0.1.
+fn allow_loopback(env: &mut std::collections::HashMap<String, String>) {
+    env.insert(
+        "DOCUVAULT__MAIL_INTAKE__ALLOWED_HOSTS".into(),
+        "127.0.0.1".into(),
+    );
+}
+
 async fn check(app: &TestApp, s: &Session, id: &str) -> reqwest::Response {
     app.post_json(
         &format!("/api/intake/mail/{id}/check"),
@@ -364,6 +372,7 @@ async fn attachments_become_documents_once_and_everything_else_is_recorded_with_
             (2 * 1024 * 1024).to_string(),
         );
         env.insert("DOCUVAULT__MAIL_INTAKE__MAX_PARTS".into(), "100".into());
+        allow_loopback(env);
     })
     .await;
     let alice = app.register("alice").await;
@@ -682,6 +691,7 @@ async fn move_after_import_body_documents_and_the_background_poll() {
     };
     let app = TestApp::spawn_with(|env| {
         env.insert("DOCUVAULT__MAIL_INTAKE__POLL_SECS".into(), "1".into());
+        allow_loopback(env);
     })
     .await;
     let alice = app.register("alice").await;
@@ -794,7 +804,7 @@ async fn connection_and_login_failures_are_shown_as_last_error() {
     let Some(server) = Dovecot::start().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(allow_loopback).await;
     let alice = app.register("alice").await;
     server
         .deliver(
@@ -916,4 +926,84 @@ async fn connection_and_login_failures_are_shown_as_last_error() {
     )
     .await;
     assert_eq!(shown["last_error"], Value::Null);
+}
+
+#[tokio::test]
+async fn imap_hosts_at_inner_addresses_are_refused_unless_allowed() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let port = crate::common::smtp::free_port();
+    let input = |host: &str| {
+        json!({
+            "name": "Inner", "host": host, "port": port, "tls": "none",
+            "username": "alice", "password": "secret",
+        })
+    };
+    for (host, kind) in [
+        ("127.0.0.1", "loopback"),
+        ("localhost", "loopback"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.10", "private"),
+        ("169.254.169.254", "cloud metadata"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+    ] {
+        let res = app
+            .post_json("/api/intake/mail", Some(&alice.access), &input(host))
+            .await;
+        assert_eq!(res.status(), 422, "{host}");
+        let err = body(res).await;
+        assert_eq!(err["code"], "validation_failed", "{host}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains(kind),
+            "{host}: {err}"
+        );
+    }
+    let listed = body(app.get_auth("/api/intake/mail", &alice.access).await).await;
+    assert_eq!(listed["accounts"], json!([]), "nothing was stored");
+
+    // Listed by the operator: accepted, and checked (nothing listens: a connection error).
+    let app = app.restart_with(allow_loopback).await;
+    let account = create_account(&app, &alice, &input("127.0.0.1")).await;
+    let id = account["id"].as_str().unwrap().to_owned();
+    let res = check(&app, &alice, &id).await;
+    assert_eq!(res.status(), 422);
+    let err = body(res).await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{err}"
+    );
+    // A change of host to an inner address that is not listed is refused, the account
+    // stays as it was.
+    let res = patch(
+        &app,
+        &alice,
+        &format!("/api/intake/mail/{id}"),
+        &json!({"host": "10.0.0.5"}),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let shown = body(
+        app.get_auth(&format!("/api/intake/mail/{id}"), &alice.access)
+            .await,
+    )
+    .await;
+    assert_eq!(shown["host"], "127.0.0.1");
+
+    // No longer listed: every connection checks again, so the stored account is refused
+    // before any connection is made.
+    let app = app
+        .restart_with(|env| {
+            env.remove("DOCUVAULT__MAIL_INTAKE__ALLOWED_HOSTS");
+        })
+        .await;
+    let res = check(&app, &alice, &id).await;
+    assert_eq!(res.status(), 422);
+    let err = body(res).await;
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("loopback"), "{err}");
+    assert!(!message.contains("could not connect"), "{err}");
 }
