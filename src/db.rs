@@ -45,7 +45,7 @@ pub async fn connect(
     let mmap_bytes = settings.database.sqlite_mmap_mib.saturating_mul(1 << 20);
     opts.max_connections(max_connections)
         .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
-        .acquire_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)

@@ -418,7 +418,14 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Internal(e.into())
+        match e {
+            // Every pooled connection stayed busy for `database.acquire_timeout_secs`: a
+            // burst, not a fault; the client may retry.
+            sea_orm::DbErr::ConnectionAcquire(_) => {
+                Self::ServiceUnavailable("The database is busy; try again".into())
+            }
+            e => Self::Internal(e.into()),
+        }
     }
 }
 
@@ -482,6 +489,18 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+
+    #[test]
+    fn a_pool_without_a_free_connection_is_a_503_to_retry() {
+        let err = ApiError::from(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let other = ApiError::from(sea_orm::DbErr::Custom("x".into()));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {

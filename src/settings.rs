@@ -481,8 +481,10 @@ pub struct DatabaseSettings {
     pub auto_migrate: bool,
     /// Pool size.
     pub max_connections: u32,
-    /// Seconds to wait for a connection.
+    /// Seconds to wait when opening a connection.
     pub connect_timeout_secs: u64,
+    /// Seconds a request waits for a free pooled connection (then 503).
+    pub acquire_timeout_secs: u64,
     /// SQLite lock wait in milliseconds.
     pub sqlite_busy_timeout_ms: u64,
     /// SQLite: how much of the database file is read through a memory map, in MiB.

@@ -60,6 +60,16 @@ pub enum WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// Every event, in the order the API documents them.
+    pub const ALL: [Self; 6] = [
+        Self::DocumentCreated,
+        Self::DocumentProcessed,
+        Self::DocumentFailed,
+        Self::DocumentDeleted,
+        Self::ShareCreated,
+        Self::WebhookTest,
+    ];
+
     /// The wire (and stored) name, e.g. `document.created`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -75,26 +85,29 @@ impl WebhookEvent {
 
 /// The events a webhook can subscribe to, as the request bodies document them: every
 /// [`WebhookEvent`] but `webhook.test` (a subscription naming it is refused with 422).
-/// Schema only: requests deserialize into [`WebhookEvent`].
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub enum SubscribableEvent {
-    /// See [`WebhookEvent::DocumentCreated`].
-    #[serde(rename = "document.created")]
-    DocumentCreated,
-    /// See [`WebhookEvent::DocumentProcessed`].
-    #[serde(rename = "document.processed")]
-    DocumentProcessed,
-    /// See [`WebhookEvent::DocumentFailed`].
-    #[serde(rename = "document.failed")]
-    DocumentFailed,
-    /// See [`WebhookEvent::DocumentDeleted`].
-    #[serde(rename = "document.deleted")]
-    DocumentDeleted,
-    /// See [`WebhookEvent::ShareCreated`].
-    #[serde(rename = "share.created")]
-    ShareCreated,
+/// Schema only: requests deserialize into [`WebhookEvent`], and the schema lists its
+/// names (so the two never differ).
+pub struct SubscribableEvent;
+
+impl utoipa::PartialSchema for SubscribableEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names: Vec<&str> = WebhookEvent::ALL
+            .iter()
+            .filter(|e| **e != WebhookEvent::WebhookTest)
+            .map(|e| e.as_str())
+            .collect();
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "The events a webhook can subscribe to: every `WebhookEvent` but \
+                 `webhook.test` (a subscription naming it is refused with 422).",
+            ))
+            .enum_values(Some(names))
+            .into()
+    }
 }
+
+impl ToSchema for SubscribableEvent {}
 
 /// The associated data sealing a webhook's secret (its id and purpose).
 pub use crate::crypto::webhook_secret_aad as secret_aad;
@@ -606,5 +619,28 @@ pub fn last_state(row: &WebhookRow) -> (Option<DateTime<Utc>>, Option<DeliverySt
     match &row.last {
         Some(d) => (d.last_attempt_at, Some(d.status)),
         None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WebhookEvent;
+
+    #[test]
+    fn all_lists_every_event_once_under_its_wire_name() {
+        // The match fails to compile when an event is added, until it is placed in ALL.
+        let position = |e: WebhookEvent| match e {
+            WebhookEvent::DocumentCreated => 0,
+            WebhookEvent::DocumentProcessed => 1,
+            WebhookEvent::DocumentFailed => 2,
+            WebhookEvent::DocumentDeleted => 3,
+            WebhookEvent::ShareCreated => 4,
+            WebhookEvent::WebhookTest => 5,
+        };
+        for (i, e) in WebhookEvent::ALL.into_iter().enumerate() {
+            assert_eq!(position(e), i);
+            let wire = serde_json::to_value(e).unwrap();
+            assert_eq!(wire, e.as_str());
+        }
     }
 }

@@ -2460,9 +2460,7 @@ export interface components {
          */
         StatusReason: "ocr_unavailable";
         /**
-         * @description The events a webhook can subscribe to, as the request bodies document them: every
-         *     [`WebhookEvent`] but `webhook.test` (a subscription naming it is refused with 422).
-         *     Schema only: requests deserialize into [`WebhookEvent`].
+         * @description The events a webhook can subscribe to: every `WebhookEvent` but `webhook.test` (a subscription naming it is refused with 422).
          * @enum {string}
          */
         SubscribableEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created";

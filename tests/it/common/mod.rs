@@ -147,8 +147,12 @@ impl TestApp {
         let state = app.state().clone();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
+        // Idle connections are dropped well before the server's keep-alive (actix: 5 s)
+        // closes them, so a request never races the server's close on a reused
+        // connection (`IncompleteMessage` under load).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap();
         TestApp {
