@@ -1210,6 +1210,204 @@ try {
     { pending: 'mail' },
   )
 
+  // ---- polish (issue 16) ----
+  // Plain words, calm feedback, phones: as the user signed in here (the new user), then
+  // signed out, then as the admin; ends signed in as the new user again.
+  /** Whether two elements' boxes overlap on screen. */
+  const overlaps = (a, b) =>
+    page.evaluate(
+      ([sa, sb]) => {
+        const x = document.querySelector(sa)?.getBoundingClientRect()
+        const ys = [...document.querySelectorAll(sb)].map((e) => e.getBoundingClientRect())
+        if (!x) return false
+        return ys.some((y) => y.width > 0 && x.left < y.right && y.left < x.right && x.top < y.bottom && y.top < x.bottom)
+      },
+      [a, b],
+    )
+  const polishNotes = [`polish-a-${id}.txt`, `polish-b-${id}.txt`]
+  const polishBad = `polish-bad-${id}.exe`
+  await step('polish: a batch of uploads ends in one toast; failures first, no Retry where it cannot help; nothing covers the list or the search', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 })
+    for (const n of polishNotes) writeFileSync(join(files, n), `Receipt note ${n}: paid the plumber 120 euros in cash.\n`)
+    writeFileSync(join(files, polishBad), Buffer.from('MZ\x90\x00 not a document'))
+    const toastTexts = []
+    await page.exposeFunction('__polishToast', (t) => toastTexts.push(t)).catch(() => undefined)
+    // Records every toast shown on the current page.
+    const watchToasts = () =>
+      page.evaluate(() => {
+        new MutationObserver(() => {
+          for (const el of document.querySelectorAll('[data-testid=toasts] > div:not([data-seen])')) {
+            el.setAttribute('data-seen', '1')
+            window.__polishToast(el.textContent.trim())
+          }
+        }).observe(document.body, { childList: true, subtree: true })
+      })
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector('[data-testid=list-heading]')
+    await watchToasts()
+    await page.setInputFiles('[data-testid=file-input]', [join(files, polishBad), ...polishNotes.map((n) => join(files, n))])
+    await page.waitForSelector(`[data-upload="${polishBad}"][data-state=error]`)
+    for (const n of polishNotes) await page.waitForSelector(`[data-upload="${n}"][data-state=done]`)
+    const order = await page.$$eval('[data-upload]', (els) => els.map((e) => e.getAttribute('data-state')))
+    assert(order[0] === 'error' && order.indexOf('error') < order.indexOf('done'), `failures listed first (${order})`)
+    assert(!(await page.$(`[data-upload="${polishBad}"] [data-testid=upload-retry]`)), 'no Retry for an unsupported file')
+    // One toast for the batch, once both notes are processed.
+    await waitFor(() => toastTexts.some((t) => /2 documents processed · 1 failed/.test(t)), 'the batch toast', PROCESS_TIMEOUT)
+    assert(!(await overlaps('[data-testid=search]', '[data-testid=toasts] > div')), 'the toast does not cover the search bar')
+    for (const n of polishNotes) await page.waitForSelector(`[data-doc="${n}"]`)
+    await page.click('[data-testid=layout-table]')
+    assert(await page.$('[data-testid=upload-panel]'), 'the upload panel is open')
+    assert(!(await overlaps('[data-testid=upload-panel]', '[data-testid=documents] [data-status] [data-status]')), 'the upload panel covers no status in the list')
+    await shot('30-polish-batch-done')
+    await page.waitForTimeout(2500)
+    assert(toastTexts.filter((t) => /processed/.test(t)).length === 1, `the batch is announced once (${toastTexts.join(' | ')})`)
+
+    // On a phone: the panel sits below the page (room kept for it), toasts above it.
+    await page.setViewportSize({ width: 390, height: 800 })
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector(`[data-doc="${polishNotes[0]}"]`)
+    await watchToasts()
+    const third = `polish-c-${id}.txt`
+    writeFileSync(join(files, third), 'Another receipt note.\n')
+    await page.setInputFiles('[data-testid=file-input]', [join(files, third)])
+    await page.waitForSelector(`[data-upload="${third}"][data-state=done]`)
+    await page.waitForSelector(`[data-doc="${third}"]`)
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight))
+    await page.waitForTimeout(200)
+    const lastStatusCovered = await page.evaluate(() => {
+      const rows = [...document.querySelectorAll('[data-testid=documents] [data-status] [data-status], [data-testid=documents-grid] [data-status] [data-status]')]
+      const last = rows[rows.length - 1]?.getBoundingClientRect()
+      const p = document.querySelector('[data-testid=upload-panel]')?.getBoundingClientRect()
+      return !!last && !!p && last.bottom > p.top && last.top < p.bottom && last.left < p.right && p.left < last.right
+    })
+    assert(!lastStatusCovered, 'scrolled down, the last status is above the upload panel on a phone')
+    await waitFor(() => toastTexts.some((t) => /^1 document processed/.test(t)), 'the phone batch toast', PROCESS_TIMEOUT)
+    assert(!(await overlaps('[data-testid=search]', '[data-testid=toasts] > div')), 'the toast does not cover the search bar on a phone')
+    assert(!(await overlaps('[data-testid=upload-panel]', '[data-testid=toasts] > div')), 'the toast sits above the upload panel on a phone')
+    await shot('30a-polish-phone-panel')
+    await page.setViewportSize({ width: 1280, height: 860 })
+  })
+
+  await step('polish: plain words — "No topic" only, topic chips in words, classifier internals behind a disclosure', async () => {
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector(`[data-doc="${polishNotes[0]}"]`)
+    const options = await page.$$eval('#status-filter option', (os) => os.map((o) => o.textContent.trim()))
+    assert(options.includes('No topic') && !options.some((o) => /unclassified/i.test(o)), `status filter words (${options})`)
+    assert(!/unclassified/i.test(await page.innerText('body')), 'no "Unclassified" on the list')
+    // A topic chosen by hand reads "chosen by you".
+    await page.goto(`${BASE}/organize`)
+    await page.click('text=New topic')
+    await page.fill('#topic-name', `Receipts ${id}`)
+    await page.click('dialog button[type=submit]')
+    await page.waitForSelector(`text=Receipts ${id}`)
+    await page.goto(`${BASE}/`)
+    await page.click(`[data-doc="${polishNotes[0]}"] a`)
+    await page.waitForSelector('[data-testid=doc-title]')
+    await waitFor(async () => ['classified', 'unclassified'].includes(await page.getAttribute('[data-testid=doc-status]', 'data-status')), 'processed', PROCESS_TIMEOUT)
+    if ((await page.getAttribute('[data-testid=doc-status]', 'data-status')) === 'unclassified') {
+      assert((await page.textContent('[data-testid=doc-status]')).trim() === 'No topic', 'the status says No topic')
+    }
+    const details = await page.$('[data-testid=classifier-details]')
+    if (details) {
+      assert(!(await details.evaluate((d) => d.open)), 'classifier details start closed')
+      assert(/Checked automatically by/.test(await details.innerText()), 'the classifier in plain words')
+      assert(!(await page.isVisible('[data-testid=classifier-details] dl')), 'provider, model and prompt version hidden until asked for')
+      await page.click('[data-testid=classifier-details] summary')
+      await page.waitForSelector('[data-testid=classifier-details] dl >> text=Provider')
+    }
+    await page.click('section[aria-labelledby=topics-h] button:has-text("Edit")')
+    await page.check(`label:has-text("Receipts ${id}") input`)
+    await page.click('text=Save topics')
+    await page.waitForSelector(`[data-testid=topic-chip]:has-text("Receipts ${id}")`)
+    const hows = await page.$$eval('[data-testid=topic-how]', (els) => els.map((e) => e.textContent.trim().replace(/^,\s*/, '')))
+    assert(hows.includes('chosen by you'), `a hand-picked topic says "chosen by you" (${hows})`)
+    assert(hows.every((h) => /^(\d{1,3} % sure · automatic|automatic|chosen by you)$/.test(h)), `chips speak in words (${hows})`)
+    assert(!/AI\s?\d+\s?%/.test(await page.innerText('main')), 'no "AI78%" anywhere')
+    await shot('31-polish-topic-words')
+  })
+
+  await step('polish: every screen fits 360 and 390 px; Upload and Search are one tap away', async () => {
+    await page.goto(`${BASE}/`)
+    await page.click(`[data-doc="${polishNotes[0]}"] a`)
+    await page.waitForSelector('[data-testid=doc-title]')
+    const detail = new URL(page.url()).pathname
+    for (const [label, path, ready] of [
+      ['documents', '/', `[data-doc="${polishNotes[0]}"]`],
+      ['search', `/?q=plumber`, '[data-testid=list-heading]'],
+      ['document detail', detail, '[data-testid=doc-title]'],
+      ['shared with me', '/shared', 'h1'],
+      ['trash', '/trash', '[data-testid=trash-list], [data-testid=trash-empty]'],
+      ['organize', '/organize', 'h1'],
+      ['settings incl. connections', '/settings', '[data-testid=connections-heading]'],
+      ['change password', '/change-password', 'h1, #pw-current'],
+    ]) {
+      await assertFitsPhones(label, path, ready)
+    }
+    for (const width of PHONE_WIDTHS) {
+      await page.setViewportSize({ width, height: 800 })
+      await page.goto(`${BASE}/`)
+      await page.waitForSelector('[data-testid=list-heading]')
+      // One tap: on screen, and the topmost element at its centre.
+      for (const sel of ['[data-testid=upload-button-header]', '[data-testid=search]']) {
+        const ok = await page.$eval(sel, (el) => {
+          const r = el.getBoundingClientRect()
+          const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)
+          return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth && r.top >= 0 && !!hit && (hit === el || el.contains(hit))
+        })
+        assert(ok, `${sel} is one tap away at ${width} px`)
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 860 })
+  })
+
+  await step('polish: a signed-out page load sends no refresh (no 401 from /api/auth/refresh)', async () => {
+    const refreshes = []
+    const onResponse = (r) => {
+      if (new URL(r.url()).pathname === '/api/auth/refresh') refreshes.push(r.status())
+    }
+    await signOut()
+    assert(!(await page.evaluate(() => document.cookie.includes('docuvault_session=1'))), 'the session marker is gone after signing out')
+    page.on('response', onResponse)
+    try {
+      await page.goto(`${BASE}/login`)
+      await page.waitForSelector('#login')
+      await page.reload()
+      await page.waitForSelector('#login')
+      await page.goto(`${BASE}/`)
+      await page.waitForURL(/\/login/)
+      await page.goto(`${BASE}/register`)
+      await page.waitForSelector('#handle')
+      await page.waitForTimeout(300)
+    } finally {
+      page.off('response', onResponse)
+    }
+    assert(refreshes.length === 0, `no refresh request on signed-out pages (got ${refreshes.join(', ')})`)
+    await assertFitsPhones('sign-in', '/login', '#login')
+    await assertFitsPhones('register', '/register', '#handle')
+  })
+
+  await step('polish: the audit log names accounts by handle; the admin screens fit phones', async () => {
+    await signIn(ADMIN_LOGIN, ADMIN_PASSWORD)
+    await page.waitForSelector('[data-testid=users]')
+    await page.goto(`${BASE}/admin/audit`)
+    await page.waitForSelector('table [data-testid=audit-account]')
+    const cells = await page.$$eval('[data-testid=audit-account], [data-testid=audit-actor]', (els) => els.map((e) => e.textContent.trim()))
+    assert(cells.includes(newbie.handle), `the new user's handle is shown (${cells.slice(0, 6)})`)
+    assert(!cells.some((c) => /^[0-9a-f]{8}$/.test(c)), 'no id fragments')
+    await shot('32-polish-audit-handles')
+    for (const [label, path, ready] of [
+      ['admin users', '/admin', `[data-user="${newbie.handle}"]`],
+      ['admin audit log', '/admin/audit', 'table'],
+      ['admin system topics', '/admin/topics', 'h1'],
+      ['admin account', '/admin/account', 'h1'],
+    ]) {
+      await assertFitsPhones(label, path, ready)
+    }
+    await signOut()
+    await signIn(newbie.handle, newbie.final)
+    await page.waitForSelector('[data-testid=list-heading]')
+  })
+
   await step('no CSP violations or script errors in the browser', async () => {
     const bad = browserErrors.filter((t) => /Content.Security.Policy|Refused to|Uncaught|TypeError|ReferenceError/i.test(t))
     assert(bad.length === 0, bad.join('\n'))

@@ -2,11 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
 import { accessToken, setAccessToken } from '@/api/client'
 import { useAuthStore } from '@/stores/auth'
-import { json, mockFetch, tokens, USER } from './helpers'
+import { json, mockFetch, sessionMarker, tokens, USER } from './helpers'
 
 beforeEach(() => {
   setActivePinia(createPinia())
   setAccessToken(null)
+  sessionMarker(true)
 })
 afterEach(() => vi.unstubAllGlobals())
 
@@ -44,6 +45,16 @@ describe('auth store', () => {
     await auth.init()
     expect(auth.ready).toBe(true)
     expect(auth.signedIn).toBe(false)
+  })
+
+  it('does not ask the server on a signed-out page load (no marker cookie: no refresh, no 401)', async () => {
+    sessionMarker(false)
+    const { calls } = mockFetch({ 'POST /api/auth/refresh': () => json(401, { code: 'invalid_refresh_token', message: 'No refresh token was sent' }) })
+    const auth = useAuthStore()
+    await auth.init()
+    expect(auth.ready).toBe(true)
+    expect(auth.signedIn).toBe(false)
+    expect(calls).toHaveLength(0)
   })
 
   it('flags a forced password change and clears it after the change', async () => {

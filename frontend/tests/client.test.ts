@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { api, ApiError, accessToken, errorMessage, onSessionChange, refreshSession, setAccessToken } from '@/api/client'
-import { json, mockFetch, tokens } from './helpers'
+import { json, mockFetch, sessionMarker, tokens } from './helpers'
 
 beforeEach(() => {
   setAccessToken(null)
   onSessionChange(null)
+  sessionMarker(true)
 })
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -52,6 +53,21 @@ describe('api client', () => {
     expect(ra?.access_token).toBe('t2')
     expect(rb).toBe(ra)
     expect(calls).toHaveLength(1)
+  })
+
+  it('sends no refresh without the session marker cookie, and ends a session whose cookies are gone', async () => {
+    sessionMarker(false)
+    const { calls } = mockFetch({ 'POST /api/auth/refresh': () => json(401, { code: 'invalid_refresh_token', message: 'No refresh token was sent' }) })
+    expect(await refreshSession()).toBeNull()
+    expect(calls).toHaveLength(0)
+
+    setAccessToken('old')
+    const seen: unknown[] = []
+    onSessionChange((t) => seen.push(t))
+    mockFetch({ 'GET /api/auth/me': () => json(401, { code: 'token_expired', message: 'expired' }) })
+    await expect(api.get('/api/auth/me')).rejects.toMatchObject({ status: 401 })
+    expect(accessToken()).toBeNull()
+    expect(seen).toEqual([null])
   })
 
   it('ends the session when the refresh cookie is refused', async () => {

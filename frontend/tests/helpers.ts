@@ -97,3 +97,8 @@ export class FakeXhr {
 }
 
 export const flush = () => new Promise((r) => setTimeout(r, 0))
+
+/** Sets (or removes) the readable cookie the server sets beside the refresh cookie. */
+export function sessionMarker(present: boolean) {
+  document.cookie = present ? 'docuvault_session=1; path=/' : 'docuvault_session=; path=/; max-age=0'
+}

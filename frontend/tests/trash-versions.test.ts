@@ -250,6 +250,8 @@ describe('duplicates', () => {
       file: new File(['same'], 'same.pdf'),
       folderId: null,
       controller: new AbortController(),
+      retryable: false,
+      batch: 0,
     })
     const w = mount(UploadPanel, opts())
     const msg = w.get('[data-testid=upload-duplicate]')

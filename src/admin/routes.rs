@@ -11,7 +11,6 @@ use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::auth::extract::AdminUser;
 use crate::auth::service::create_account;
 use crate::domain::{Email, Handle, Password, UserId};
-use crate::entities::audit_log;
 use crate::entities::users::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{ApiJson, page_params};
@@ -170,6 +169,12 @@ pub struct AuditEntryView {
     /// Acting account.
     #[schema(required = true)]
     pub actor_id: Option<Uuid>,
+    /// Handle of the subject account (null when there is none or it was deleted).
+    #[schema(required = true)]
+    pub user_handle: Option<String>,
+    /// Handle of the acting account (null when there is none or it was deleted).
+    #[schema(required = true)]
+    pub actor_handle: Option<String>,
     /// Event type.
     pub event_type: String,
     /// Affected resource.
@@ -185,12 +190,15 @@ pub struct AuditEntryView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<audit_log::Model> for AuditEntryView {
-    fn from(m: audit_log::Model) -> Self {
+impl From<service::AuditRow> for AuditEntryView {
+    fn from(row: service::AuditRow) -> Self {
+        let m = row.entry;
         Self {
             id: m.id,
             user_id: m.user_id,
             actor_id: m.actor_id,
+            user_handle: row.user_handle,
+            actor_handle: row.actor_handle,
             event_type: m.event_type,
             resource_id: m.resource_id,
             ip_address: m.ip_address,

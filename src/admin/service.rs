@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -317,8 +317,16 @@ pub async fn audit_log(
     page: u64,
     per_page: u64,
     filter: AuditFilter,
-) -> Result<(Vec<audit_log::Model>, u64), ApiError> {
-    let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::CreatedAt);
+) -> Result<(Vec<AuditRow>, u64), ApiError> {
+    // The handles come from the same query: two left joins on `users` under aliases
+    // (an entry outlives its accounts: their ids and handles read as null then).
+    let (actor, subject) = ("actor", "subject");
+    let mut query = audit_log::Entity::find()
+        .join_as(JoinType::LeftJoin, audit_log::Relation::Actor.def(), actor)
+        .join_as(JoinType::LeftJoin, audit_log::Relation::User.def(), subject)
+        .column_as(Expr::col((actor, users::Column::Handle)), "actor_handle")
+        .column_as(Expr::col((subject, users::Column::Handle)), "user_handle")
+        .order_by_desc(audit_log::Column::CreatedAt);
     if let Some(user) = filter.user_id {
         query = query.filter(
             sea_orm::Condition::any()
@@ -335,10 +343,22 @@ pub async fn audit_log(
     if let Some(to) = filter.to {
         query = query.filter(audit_log::Column::CreatedAt.lt(to));
     }
-    let paginator = query.paginate(db, per_page);
+    let paginator = query.into_model::<AuditRow>().paginate(db, per_page);
     let total = paginator.num_items().await?;
     let items = paginator.fetch_page(page.saturating_sub(1)).await?;
     Ok((items, total))
+}
+
+/// One audit entry with the handles of its accounts (null once an account is deleted).
+#[derive(Debug, FromQueryResult)]
+pub struct AuditRow {
+    /// The stored entry.
+    #[sea_orm(nested)]
+    pub entry: audit_log::Model,
+    /// Handle of `entry.actor_id`.
+    pub actor_handle: Option<String>,
+    /// Handle of `entry.user_id`.
+    pub user_handle: Option<String>,
 }
 
 /// Instance-wide counts.

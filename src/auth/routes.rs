@@ -22,6 +22,10 @@ use crate::state::AppState;
 pub const REFRESH_COOKIE: &str = "docuvault_refresh";
 /// Path the refresh cookie is scoped to.
 const COOKIE_PATH: &str = "/api/auth";
+/// A readable marker that lives exactly as long as the refresh cookie (set, rotated and
+/// cleared with it) and holds no secret: the web UI tries a silent refresh on page load
+/// only when it is present, so a signed-out page load sends no refresh to be refused.
+pub const SESSION_MARKER_COOKIE: &str = "docuvault_session";
 
 /// How the client wants to receive the refresh token.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -31,7 +35,8 @@ pub enum SessionDelivery {
     #[default]
     Body,
     /// In an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/api/auth` (web UI);
-    /// the body then carries no refresh token.
+    /// the body then carries no refresh token. A readable `docuvault_session=1` cookie
+    /// (path `/`, no secret) is set and cleared with it.
     Cookie,
 }
 
@@ -378,18 +383,41 @@ pub struct QuotaView {
     pub reserved_bytes: i64,
 }
 
-fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build(REFRESH_COOKIE, value)
-        .path(COOKIE_PATH)
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .max_age(CookieDuration::seconds(max_age_secs.max(0)))
-        .finish()
+/// The refresh cookie and its readable marker, both living `max_age_secs` (0 clears them).
+fn session_cookies(refresh_token: String, max_age_secs: i64) -> [Cookie<'static>; 2] {
+    let max_age = CookieDuration::seconds(max_age_secs.max(0));
+    let marker = if max_age_secs > 0 { "1" } else { "" };
+    [
+        Cookie::build(REFRESH_COOKIE, refresh_token)
+            .path(COOKIE_PATH)
+            .http_only(true)
+            .secure(true)
+            .same_site(SameSite::Strict)
+            .max_age(max_age)
+            .finish(),
+        Cookie::build(SESSION_MARKER_COOKIE, marker)
+            .path("/")
+            .secure(true)
+            .same_site(SameSite::Strict)
+            .max_age(max_age)
+            .finish(),
+    ]
 }
 
-fn expired_cookie() -> Cookie<'static> {
-    refresh_cookie(String::new(), 0)
+/// Sets (or, with `max_age_secs` 0, clears) the session cookies on a response.
+fn set_session_cookies(
+    res: &mut actix_web::HttpResponseBuilder,
+    refresh_token: String,
+    max_age_secs: i64,
+) {
+    for cookie in session_cookies(refresh_token, max_age_secs) {
+        res.cookie(cookie);
+    }
+}
+
+/// Clears both session cookies.
+fn clear_session_cookies(res: &mut actix_web::HttpResponseBuilder) {
+    set_session_cookies(res, String::new(), 0);
 }
 
 /// Builds the token response, putting the refresh token where the client asked.
@@ -404,7 +432,7 @@ fn token_response(
         SessionDelivery::Body => Some(tokens.refresh_token),
         SessionDelivery::Cookie => {
             let remaining = (tokens.session_expires_at - Utc::now()).num_seconds();
-            res.cookie(refresh_cookie(tokens.refresh_token, remaining));
+            set_session_cookies(&mut res, tokens.refresh_token, remaining);
             None
         }
     };
@@ -496,7 +524,7 @@ pub async fn login(
                 SessionDelivery::Body => Some(tokens.refresh_token),
                 SessionDelivery::Cookie => {
                     let remaining = (tokens.session_expires_at - Utc::now()).num_seconds();
-                    res.cookie(refresh_cookie(tokens.refresh_token, remaining));
+                    set_session_cookies(&mut res, tokens.refresh_token, remaining);
                     None
                 }
             };
@@ -545,10 +573,11 @@ pub async fn refresh(
         None => match req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()) {
             Some(token) if !token.is_empty() => (token, SessionDelivery::Cookie),
             _ => {
-                return Err(ApiError::Unauthorized {
+                // A marker left without its refresh cookie goes too.
+                return Ok(without_session_cookies(&ApiError::Unauthorized {
                     code: crate::error::ErrorCode::InvalidRefreshToken,
                     message: "No refresh token was sent".into(),
-                });
+                }));
             }
         },
     };
@@ -559,13 +588,18 @@ pub async fn refresh(
             tokens,
             delivery,
         )),
-        Err(e) if delivery == SessionDelivery::Cookie => {
-            let mut res = actix_web::ResponseError::error_response(&e);
-            let _ = res.add_cookie(&expired_cookie());
-            Ok(res)
-        }
+        Err(e) if delivery == SessionDelivery::Cookie => Ok(without_session_cookies(&e)),
         Err(e) => Err(e),
     }
+}
+
+/// The error's response, clearing both session cookies.
+fn without_session_cookies(e: &ApiError) -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(e);
+    for cookie in session_cookies(String::new(), 0) {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
 }
 
 /// Parses an optional JSON body: empty → `None`; otherwise it must be valid JSON.
@@ -618,7 +652,9 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     session.require_session()?;
     service::logout(&state.db, &session).await?;
-    Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
+    let mut res = HttpResponse::NoContent();
+    clear_session_cookies(&mut res);
+    Ok(res.finish())
 }
 
 /// Ends every session of the account; all access tokens stop working at once.
@@ -638,7 +674,9 @@ pub async fn logout_all(
 ) -> Result<HttpResponse, ApiError> {
     session.require_session()?;
     service::logout_all(&state.db, &session).await?;
-    Ok(HttpResponse::NoContent().cookie(expired_cookie()).finish())
+    let mut res = HttpResponse::NoContent();
+    clear_session_cookies(&mut res);
+    Ok(res.finish())
 }
 
 /// The signed-in account.

@@ -218,6 +218,113 @@ async fn the_web_ui_gets_the_refresh_token_only_in_a_strict_httponly_cookie() {
     assert_eq!(none.status(), 401);
 }
 
+/// All `Set-Cookie` values of a response for cookie `name`.
+fn set_cookies(res: &reqwest::Response, name: &str) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.starts_with(&format!("{name}=")))
+        .collect()
+}
+
+fn max_age(cookie: &str) -> i64 {
+    cookie
+        .split(';')
+        .find_map(|a| a.trim().strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("no Max-Age in {cookie}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_readable_marker_cookie_lives_exactly_as_long_as_the_refresh_cookie() {
+    let app = TestApp::spawn().await;
+    app.register("marky").await;
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            None,
+            &json!({"login": "marky", "password": PASSWORD, "session": "cookie"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let refresh = set_cookies(&res, "docuvault_refresh");
+    let marker = set_cookies(&res, "docuvault_session");
+    assert_eq!(
+        (refresh.len(), marker.len()),
+        (1, 1),
+        "{refresh:?} {marker:?}"
+    );
+    let (refresh, marker) = (&refresh[0], &marker[0]);
+    // Readable by the page (no HttpOnly), on every path, holding nothing secret.
+    assert!(marker.starts_with("docuvault_session=1;"), "{marker}");
+    assert!(!marker.contains("HttpOnly"), "{marker}");
+    for attr in ["Path=/;", "Secure", "SameSite=Strict"] {
+        assert!(
+            format!("{marker};").contains(attr),
+            "{attr} missing in {marker}"
+        );
+    }
+    assert!(max_age(marker) > 0);
+    assert!(
+        (max_age(marker) - max_age(refresh)).abs() <= 1,
+        "{marker} {refresh}"
+    );
+    let value = refresh.split(';').next().unwrap().to_owned();
+
+    // Rotated with the refresh cookie.
+    let res = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let marker = set_cookies(&res, "docuvault_session");
+    assert_eq!(marker.len(), 1);
+    assert!(marker[0].starts_with("docuvault_session=1;") && max_age(&marker[0]) > 0);
+
+    // A refused refresh cookie clears both cookies.
+    let res = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", "docuvault_refresh=made-up; docuvault_session=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    for name in ["docuvault_refresh", "docuvault_session"] {
+        let c = set_cookies(&res, name);
+        assert_eq!(c.len(), 1, "{name}");
+        assert_eq!(max_age(&c[0]), 0, "{}", c[0]);
+    }
+
+    // No refresh cookie at all (a marker left behind): the marker is cleared too.
+    let res = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", "docuvault_session=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let c = set_cookies(&res, "docuvault_session");
+    assert_eq!((c.len(), max_age(&c[0])), (1, 0), "{c:?}");
+
+    // Signing out clears both.
+    let s = app.login("marky", PASSWORD).await;
+    let res = app
+        .post_json("/api/auth/logout", Some(&s.access), &json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    for name in ["docuvault_refresh", "docuvault_session"] {
+        let c = set_cookies(&res, name);
+        assert_eq!((c.len(), max_age(&c[0])), (1, 0), "{name} {c:?}");
+    }
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_logout_ends_the_session() {
     let app = TestApp::spawn().await;

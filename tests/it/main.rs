@@ -21,6 +21,7 @@ mod alerts;
 mod api;
 mod api_tokens;
 mod architecture;
+mod audit_log;
 mod auth;
 mod auth_security;
 mod backends;

@@ -106,9 +106,28 @@ async function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
   return fn()
 }
 
+/** The readable cookie the server sets and clears with the HttpOnly refresh cookie. */
+export const SESSION_MARKER_COOKIE = 'docuvault_session'
+
+/** Whether a refresh cookie is likely there: the server's marker cookie is set. Without
+ * it a refresh could only be refused, so none is sent (no 401 on a signed-out page). */
+export function sessionLikely(): boolean {
+  if (typeof document === 'undefined') return false
+  return document.cookie.split(';').some((c) => c.trim().startsWith(`${SESSION_MARKER_COOKIE}=`) && c.trim() !== `${SESSION_MARKER_COOKIE}=`)
+}
+
 /** Exchanges the refresh cookie for a new access token. Concurrent callers share one
- * request. Resolves `null` when there is no valid session. */
+ * request. Resolves `null` when there is no valid session (at once, without a request,
+ * when the marker cookie says there is none). */
 export function refreshSession(): Promise<TokenResponse | null> {
+  if (!state.refreshing && !sessionLikely()) {
+    if (state.token) {
+      // Signed out elsewhere (another tab, or the cookies were cleared): end it here too.
+      setAccessToken(null)
+      state.listener?.(null)
+    }
+    return Promise.resolve(null)
+  }
   if (!state.refreshing) {
     state.refreshing = withRefreshLock(async () => {
       let res: Response

@@ -1307,6 +1307,8 @@ export interface components {
         };
         /** @description One audit-log entry. */
         AuditEntryView: {
+            /** @description Handle of the acting account (null when there is none or it was deleted). */
+            actor_handle: string | null;
             /**
              * Format: uuid
              * @description Acting account.
@@ -1330,6 +1332,8 @@ export interface components {
             metadata: unknown;
             /** @description Affected resource. */
             resource_id: string | null;
+            /** @description Handle of the subject account (null when there is none or it was deleted). */
+            user_handle: string | null;
             /**
              * Format: uuid
              * @description Subject account.

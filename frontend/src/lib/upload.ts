@@ -19,6 +19,38 @@ export class UploadCancelled extends Error {
   }
 }
 
+/** Storage answered the PUT with an error (`status`), or the network failed (`status` 0). */
+export class StorageError extends Error {
+  readonly status: number
+  constructor(status: number) {
+    super(status ? `Storage refused the upload (HTTP ${status})` : 'Network error while uploading')
+    this.name = 'StorageError'
+    this.status = status
+  }
+}
+
+/**
+ * Whether trying an upload again can succeed, so the panel offers "Retry" only then:
+ * the network failed (no answer, status 0) or the server was busy or down (408, 429,
+ * 5xx), the bytes never reached storage (422 `upload_not_found`), or the user cancelled.
+ * Never for what the file or the account decides (413 too big or over quota, 415 type,
+ * 409 duplicate, other 4xx such as 422 validation): the same file fails the same way.
+ */
+export function canRetryUpload(e: unknown): boolean {
+  if (e instanceof UploadCancelled) return true
+  let status: number
+  if (e instanceof ApiError) {
+    if (e.status === 422) return e.code === 'upload_not_found'
+    status = e.status
+  } else if (e instanceof StorageError) {
+    status = e.status
+  } else {
+    // A failed fetch (TypeError) or anything unexpected on the way: the network.
+    return true
+  }
+  return status === 0 || status === 408 || status === 429 || status >= 500
+}
+
 /** PUTs a body with progress; rejects with UploadCancelled when `signal` aborts. */
 export function putWithProgress(
   url: string,
@@ -40,10 +72,10 @@ export function putWithProgress(
         onProgress?.(body.size, body.size)
         resolve()
       } else {
-        reject(new Error(`Storage refused the upload (HTTP ${xhr.status})`))
+        reject(new StorageError(xhr.status))
       }
     }
-    xhr.onerror = () => reject(new Error('Network error while uploading'))
+    xhr.onerror = () => reject(new StorageError(0))
     xhr.onabort = () => reject(new UploadCancelled())
     signal?.addEventListener('abort', () => xhr.abort(), { once: true })
     xhr.send(body)

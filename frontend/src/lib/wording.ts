@@ -1,0 +1,71 @@
+// Plain words for what the API reports in codes: who filed a document under a topic
+// and how sure the classifier was, a document's status, the end of a batch of uploads.
+import type { components } from '@/api/schema'
+import type { DocumentStatus } from '@/api/types'
+
+/** Who filed a document under a topic (`ai`: the classifier, `user`: by hand). */
+export type TopicSource = components['schemas']['TopicSource']
+
+/**
+ * What a topic chip says about how the topic came to be there: "78 % sure · automatic"
+ * for the classifier (just "automatic" without a confidence), "chosen by you" for the
+ * owner's own choice ("chosen by hand" when someone else looks at a shared document).
+ */
+export function topicSourceLabel(source: TopicSource | null | undefined, confidence?: number | null, byYou = true): string | null {
+  if (source === 'ai') {
+    if (confidence == null || !Number.isFinite(confidence)) return 'automatic'
+    const pct = Math.round(Math.min(1, Math.max(0, confidence)) * 100)
+    return `${pct} % sure · automatic`
+  }
+  if (source === 'user') return byYou ? 'chosen by you' : 'chosen by hand'
+  return null
+}
+
+/** Who sorted a document, by `classified_by.provider`: the details (model, prompt
+ * version) stay behind a disclosure. */
+export function classifierName(provider: string): string {
+  switch (provider) {
+    case 'builtin':
+      return 'the built-in offline classifier'
+    case 'ollama':
+      return 'your Ollama server'
+    case 'openai':
+      return 'OpenAI'
+    case 'anthropic':
+      return 'Anthropic'
+    default:
+      return provider
+  }
+}
+
+/** The one name of each document status in the UI. `unclassified` is "No topic" everywhere
+ * (the badge, the filter): the API value stays `unclassified`. */
+export const STATUS_LABELS: Record<DocumentStatus, string> = {
+  pending: 'Uploading',
+  queued: 'Queued',
+  processing: 'Processing',
+  classified: 'Classified',
+  unclassified: 'No topic',
+  failed: 'Failed',
+}
+
+/** The label of a status (an unknown value shows as itself). */
+export function statusLabel(status: string): string {
+  return (STATUS_LABELS as Record<string, string>)[status] ?? status
+}
+
+/** How a batch of uploads ended, once every file is uploaded and processed. */
+export interface BatchOutcome {
+  /** Documents processed (with or without a topic). */
+  processed: number
+  /** Files whose upload or processing failed. */
+  failed: number
+}
+
+/** "12 documents processed · 1 failed" (no "· 0 failed"; "2 documents failed" when
+ * none got through). */
+export function batchSummary({ processed, failed }: BatchOutcome): string {
+  const docs = (n: number) => `${n} document${n === 1 ? '' : 's'}`
+  if (processed === 0) return `${docs(failed)} failed`
+  return failed ? `${docs(processed)} processed · ${failed} failed` : `${docs(processed)} processed`
+}
