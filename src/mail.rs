@@ -655,9 +655,15 @@ mod tests {
     fn file_names_keep_their_letters_but_not_line_breaks_or_direction_marks() {
         assert_eq!(one_line_text("Rechnung März.pdf", 80), "Rechnung März.pdf");
         assert_eq!(one_line_text("a\r\nBcc: x", 80), "a??Bcc: x");
-        assert_eq!(one_line_text("invoice\u{202e}fdp.exe", 80), "invoice?fdp.exe");
+        assert_eq!(
+            one_line_text("invoice\u{202e}fdp.exe", 80),
+            "invoice?fdp.exe"
+        );
         assert_eq!(one_line_text("x\u{2028}y", 80), "x?y");
-        assert_eq!(one_line_text(&"ä".repeat(100), 10), format!("{}...", "ä".repeat(7)));
+        assert_eq!(
+            one_line_text(&"ä".repeat(100), 10),
+            format!("{}...", "ä".repeat(7))
+        );
     }
 
     #[test]

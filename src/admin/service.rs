@@ -379,8 +379,14 @@ pub async fn disable_totp(
         .ok_or_else(not_found)?;
     let turned_off = users::Entity::update_many()
         .col_expr(users::Column::TotpEnabled, Expr::value(false))
-        .col_expr(users::Column::TotpSecret, Expr::value(Option::<String>::None))
-        .col_expr(users::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+        .col_expr(
+            users::Column::TotpSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            users::Column::TotpLastStep,
+            Expr::value(Option::<i64>::None),
+        )
         .col_expr(users::Column::UpdatedAt, Expr::value(crate::time::now()))
         .filter(users::Column::Id.eq(id))
         .filter(users::Column::TotpEnabled.eq(true))

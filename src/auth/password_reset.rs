@@ -252,10 +252,7 @@ pub async fn confirm(
 
 /// Marks every unused reset link of `user` used: after a password was set (by a link or
 /// an administrator), older links must not set another.
-pub async fn use_up_links(
-    db: &impl sea_orm::ConnectionTrait,
-    user: Uuid,
-) -> Result<(), ApiError> {
+pub async fn use_up_links(db: &impl sea_orm::ConnectionTrait, user: Uuid) -> Result<(), ApiError> {
     password_reset_tokens::Entity::update_many()
         .col_expr(
             password_reset_tokens::Column::UsedAt,
@@ -290,8 +287,15 @@ mod tests {
 
     #[test]
     fn the_e_mail_has_the_link_and_no_forged_lines() {
-        let body = link_email("alice\nBcc: x", "https://h/reset-password?token=T", "1.2.3.4");
-        assert!(body.contains("\nhttps://h/reset-password?token=T\n"), "{body}");
+        let body = link_email(
+            "alice\nBcc: x",
+            "https://h/reset-password?token=T",
+            "1.2.3.4",
+        );
+        assert!(
+            body.contains("\nhttps://h/reset-password?token=T\n"),
+            "{body}"
+        );
         assert!(body.starts_with("Hi alice?Bcc: x,\n"), "{body}");
         assert!(body.contains("30 minutes"), "{body}");
     }
