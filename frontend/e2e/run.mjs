@@ -1215,11 +1215,12 @@ try {
   // page, the admin's Reset password / Turn off 2FA, the forced change that follows, and
   // the header bell showing a share notice to its recipient.
   const signedOut = async () => {
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector('#login, [data-testid=sign-out]')
     if (await page.$('[data-testid=sign-out]')) await signOut()
   }
   await step('Forgot password: the request page says the same for any address; the reset page explains a bad link', async () => {
     await page.setViewportSize({ width: 1280, height: 860 })
-    await page.goto(`${BASE}/`)
     await signedOut()
     await page.goto(`${BASE}/login`)
     await page.click('[data-testid=forgot-password]')
@@ -1290,8 +1291,9 @@ try {
     writeFileSync(notePath, `Meeting notes ${id}: the plumber comes on Tuesday.\n`)
     await page.goto(`${BASE}/`)
     await page.setInputFiles('[data-testid=file-input]', [notePath])
-    await page.waitForSelector(`[data-doc="${sharedName}"]`)
-    await page.click(`[data-doc="${sharedName}"] a`)
+    // Open it by its link's address: the upload panel may still cover the row.
+    const href = await (await page.waitForSelector(`[data-doc="${sharedName}"] a`)).getAttribute('href')
+    await page.goto(`${BASE}${href}`)
     await page.waitForSelector('#recipient')
     await page.fill('#recipient', user.handle)
     await page.click('#share-h ~ form button[type=submit]')
