@@ -87,6 +87,17 @@ pub enum AuditEvent {
     MailAccountCreated,
     /// A mail account of the e-mail intake was deleted.
     MailAccountDeleted,
+    /// A "forgot password" link was asked for: sent for an active account (subject),
+    /// or nothing sent (`outcome: failure`, `metadata.reason`: `unknown_account`,
+    /// `account_disabled`).
+    PasswordResetRequested,
+    /// A password was set through a reset link; every session and API token ended.
+    PasswordResetCompleted,
+    /// An admin (actor) set a temporary password for an account (subject), which must
+    /// change it at the next sign-in; every session and API token ended.
+    AdminPasswordReset,
+    /// An admin (actor) turned off an account's (subject) two-factor authentication.
+    AdminTotpDisabled,
 }
 
 impl AuditEvent {

@@ -25,6 +25,7 @@ pub mod intake;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod notifications;
 pub mod ocr_status;
 pub mod openapi;
 pub mod queue;

@@ -303,6 +303,16 @@ pub enum SecurityAlert {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// An administrator set a temporary password for the account.
+    PasswordResetByAdmin {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// An administrator turned off the account's two-factor authentication.
+    TotpDisabledByAdmin {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
 }
 
 // Longest client-supplied text put into an alert, per field.
@@ -316,8 +326,11 @@ impl SecurityAlert {
         match self {
             SecurityAlert::NewLogin { .. } => "New sign-in to your DocuVault account",
             SecurityAlert::PasswordChanged { .. } => "Your DocuVault password was changed",
-            SecurityAlert::TotpDisabled { .. } => {
+            SecurityAlert::TotpDisabled { .. } | SecurityAlert::TotpDisabledByAdmin { .. } => {
                 "Two-factor authentication was turned off for your DocuVault account"
+            }
+            SecurityAlert::PasswordResetByAdmin { .. } => {
+                "An administrator reset your DocuVault password"
             }
         }
         .to_owned()
@@ -332,7 +345,7 @@ impl SecurityAlert {
         let handle = one_line(handle, MAX_HANDLE_CHARS);
         let (what, details, if_not_you) = match self {
             SecurityAlert::NewLogin { ip, user_agent, at } => {
-                let mut details = facts(*at, ip);
+                let mut details = facts(*at, Some(ip));
                 if let Some(ua) = user_agent.as_deref().filter(|ua| !ua.trim().is_empty()) {
                     details.push_str(&format!(
                         "  Browser: \"{}\" (as reported by the browser)\n",
@@ -353,7 +366,7 @@ impl SecurityAlert {
             }
             SecurityAlert::PasswordChanged { ip, at } => (
                 "The password of your DocuVault account was just changed.",
-                facts(*at, ip),
+                facts(*at, Some(ip)),
                 "If this was you, there is nothing to do.\n\
                  \n\
                  If it wasn't you, someone else has access to your account.\n\
@@ -364,7 +377,7 @@ impl SecurityAlert {
                 "Two-factor authentication (codes from an authenticator app) was\n\
                  just turned off for your DocuVault account. From now on, your\n\
                  password alone is enough to sign in.",
-                facts(*at, ip),
+                facts(*at, Some(ip)),
                 "If this was you, there is nothing to do.\n\
                  \n\
                  If it wasn't you, someone else has access to your account. Sign\n\
@@ -372,6 +385,29 @@ impl SecurityAlert {
                  sessions) and turn two-factor authentication back on. If you\n\
                  can't sign in any more, contact the administrator of this\n\
                  DocuVault instance.",
+            ),
+            SecurityAlert::PasswordResetByAdmin { at } => (
+                "An administrator of this DocuVault instance set a temporary\n\
+                 password for your account and signed it out everywhere. Your\n\
+                 administrator gives you the temporary password; you choose a\n\
+                 new one of your own when you next sign in.",
+                facts(*at, None),
+                "If you asked for this, there is nothing else to do.\n\
+                 \n\
+                 If you didn't, contact the administrator of this DocuVault\n\
+                 instance right away.",
+            ),
+            SecurityAlert::TotpDisabledByAdmin { at } => (
+                "An administrator of this DocuVault instance turned off\n\
+                 two-factor authentication (codes from an authenticator app)\n\
+                 for your account. From now on, your password alone is enough\n\
+                 to sign in.",
+                facts(*at, None),
+                "Turn two-factor authentication back on in your account\n\
+                 settings when you can.\n\
+                 \n\
+                 If you didn't ask for this, change your password and contact\n\
+                 the administrator of this DocuVault instance right away.",
             ),
         };
         format!(
@@ -393,31 +429,43 @@ impl SecurityAlert {
             SecurityAlert::NewLogin { .. } => "new_login",
             SecurityAlert::PasswordChanged { .. } => "password_changed",
             SecurityAlert::TotpDisabled { .. } => "totp_disabled",
+            SecurityAlert::PasswordResetByAdmin { .. } => "password_reset_by_admin",
+            SecurityAlert::TotpDisabledByAdmin { .. } => "totp_disabled_by_admin",
         }
     }
 }
 
-/// The "when" and "from which IP" lines every alert has.
-fn facts(at: DateTime<Utc>, ip: &str) -> String {
-    format!(
-        "  When:    {}\n  From IP: {}\n",
-        at.format("%Y-%m-%d %H:%M:%S UTC"),
-        one_line(ip, MAX_IP_CHARS)
-    )
+/// The "when" line every alert has, and "from which IP" when the account's own client
+/// did it.
+fn facts(at: DateTime<Utc>, ip: Option<&str>) -> String {
+    let when = format!("  When:    {}\n", at.format("%Y-%m-%d %H:%M:%S UTC"));
+    match ip {
+        Some(ip) => format!("{when}  From IP: {}\n", one_line(ip, MAX_IP_CHARS)),
+        None => when,
+    }
 }
 
-/// Client-supplied text as one line of printable ASCII, at most `max_chars` long.
-fn one_line(text: &str, max_chars: usize) -> String {
+/// Client-supplied text as one line of printable ASCII, at most `max_chars` long (for
+/// what a client sent about itself: IPs, user agents, handles).
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    clean_line(text, max_chars, |c| c.is_ascii_graphic() || c == ' ')
+}
+
+/// Text a person wrote (a file name) as one line, at most `max_chars` long: letters of
+/// any script stay, while control, line-separating and invisible direction or
+/// zero-width characters (which could forge lines or disguise an extension) become `?`.
+pub fn one_line_text(text: &str, max_chars: usize) -> String {
+    clean_line(text, max_chars, |c| {
+        !c.is_control()
+            && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    })
+}
+
+fn clean_line(text: &str, max_chars: usize, keep: impl Fn(char) -> bool) -> String {
     let cleaned: String = text
         .trim()
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
+        .map(|c| if keep(c) { c } else { '?' })
         .collect();
     if cleaned.chars().count() <= max_chars {
         cleaned
@@ -600,6 +648,36 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn file_names_keep_their_letters_but_not_line_breaks_or_direction_marks() {
+        assert_eq!(one_line_text("Rechnung März.pdf", 80), "Rechnung März.pdf");
+        assert_eq!(one_line_text("a\r\nBcc: x", 80), "a??Bcc: x");
+        assert_eq!(
+            one_line_text("invoice\u{202e}fdp.exe", 80),
+            "invoice?fdp.exe"
+        );
+        assert_eq!(one_line_text("x\u{2028}y", 80), "x?y");
+        assert_eq!(
+            one_line_text(&"ä".repeat(100), 10),
+            format!("{}...", "ä".repeat(7))
+        );
+    }
+
+    #[test]
+    fn alerts_about_an_administrators_action_name_no_address() {
+        for alert in [
+            SecurityAlert::PasswordResetByAdmin { at: at() },
+            SecurityAlert::TotpDisabledByAdmin { at: at() },
+        ] {
+            let body = alert.body("alice");
+            assert!(body.starts_with("Hi alice,\n"), "{body}");
+            assert!(body.contains("administrator"), "{body}");
+            assert!(body.contains("2025-03-14 15:09:26 UTC"), "{body}");
+            assert!(!body.contains("From IP"), "{body}");
+            assert!(!alert.subject().is_empty());
         }
     }
 

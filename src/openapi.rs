@@ -43,7 +43,8 @@ use crate::error::ErrorBody;
         (name = "topics", description = "Topics documents are filed under: each account's own and the system topics (`/api/admin/topics`, admins only)"),
         (name = "ingest", description = "The watched folder: files dropped in the caller's folder on the server become documents (regular accounts only)"),
         (name = "webhooks", description = "Signed webhooks: events about your documents and shares POSTed to your endpoints (regular accounts only)"),
-        (name = "intake", description = "E-mail intake: mail accounts (IMAP) whose attachments become documents (regular accounts only)")
+        (name = "intake", description = "E-mail intake: mail accounts (IMAP) whose attachments become documents (regular accounts only)"),
+        (name = "notifications", description = "Notices for the caller: documents other accounts shared with them (regular accounts only)")
     )
 )]
 pub struct ApiDoc;

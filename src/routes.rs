@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .configure(crate::auth::routes::configure)
             .configure(crate::auth::token_routes::configure)
+            .configure(crate::auth::reset_routes::configure)
             .configure(crate::admin::routes::configure)
             // Features only regular accounts use guard their own scopes
             // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::ingest::routes::configure)
             .configure(crate::webhooks::routes::configure)
             .configure(crate::intake::routes::configure)
+            .configure(crate::notifications::routes::configure)
             .default_service(web::to(api_fallback)),
     );
 }

@@ -414,6 +414,10 @@ pub struct RateLimitSettings {
     pub second_factor_per_account: LimitSetting,
     /// Password re-authentication (change, 2FA changes) per account.
     pub password_per_account: LimitSetting,
+    /// "Forgot password" requests per client IP.
+    pub password_reset_per_ip: LimitSetting,
+    /// "Forgot password" requests per e-mail address (known or not).
+    pub password_reset_per_email: LimitSetting,
 }
 
 /// HTTP listener settings.

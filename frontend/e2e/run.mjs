@@ -1406,6 +1406,115 @@ try {
     await signOut()
     await signIn(newbie.handle, newbie.final)
     await page.waitForSelector('[data-testid=list-heading]')
+  // ---- recovery (issue 16) ----
+  // "Forgot password?" (the request page answers the same for any address), the reset
+  // page, the admin's Reset password / Turn off 2FA, the forced change that follows, and
+  // the header bell showing a share notice to its recipient.
+  const signedOut = async () => {
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector('#login, [data-testid=sign-out]')
+    if (await page.$('[data-testid=sign-out]')) await signOut()
+  }
+  await step('Forgot password: the request page says the same for any address; the reset page explains a bad link', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 })
+    await signedOut()
+    await page.goto(`${BASE}/login`)
+    await page.click('[data-testid=forgot-password]')
+    await page.waitForURL(/\/forgot-password/)
+    const answer = async (email) => {
+      await page.goto(`${BASE}/forgot-password`)
+      await page.fill('#reset-email', email)
+      await page.click('button[type=submit]')
+      const text = await (await page.waitForSelector('[data-testid=reset-requested]')).textContent()
+      return text.replace(email, '<address>')
+    }
+    const known = await answer(newbie.email)
+    await shot('40-forgot-password-sent')
+    const unknown = await answer(`nobody-${id}@example.com`)
+    assert(known === unknown, `the same words for a known and an unknown address:\n${known}\n${unknown}`)
+    await assertFitsPhones('forgot password', '/forgot-password', '#reset-email', '40a-phone-forgot-password')
+    await assertFitsPhones('reset password', `/reset-password?token=not-a-real-token-${id}`, '#reset-new', '40b-phone-reset-password')
+    await page.fill('#reset-new', 'a long new password')
+    await page.fill('#reset-repeat', 'a long new password')
+    await page.click('button[type=submit]')
+    const invalid = await (await page.waitForSelector('[data-testid=reset-invalid]')).textContent()
+    assert(/expired or was already used/.test(invalid), `a clear error for a bad link (${invalid})`)
+    await shot('41-reset-link-invalid')
+  })
+
+  const resetPassword = `reset-${randomBytes(6).toString('hex')}`
+  await step('the admin turns off 2FA for one user and resets the password of another', async () => {
+    await signIn(ADMIN_LOGIN, ADMIN_PASSWORD)
+    await page.waitForSelector(`[data-user="${user.handle}"] >> text=2FA`)
+    await page.click(`[data-user="${user.handle}"] [data-testid=disable-totp]`)
+    await page.waitForSelector('dialog[open] >> text=Turn off two-factor authentication?')
+    await page.click('dialog [data-testid=confirm]')
+    await waitFor(async () => !(await page.$(`[data-user="${user.handle}"] [data-testid=disable-totp]`)), '2FA shown as off')
+
+    await page.click(`[data-user="${newbie.handle}"] [data-testid=reset-password]`)
+    await page.waitForSelector('dialog[open] >> text=Reset password?')
+    await page.click('dialog [data-testid=confirm]')
+    const field = await page.waitForSelector('[data-testid=temporary-password]')
+    newbie.temp = await field.inputValue()
+    assert(/^[0-9a-z]{5}(-[0-9a-z]{5}){3}$/.test(newbie.temp), `a temporary password is shown (${newbie.temp.length} chars)`)
+    await shot('42-admin-temporary-password')
+    await assertFitsPhones('the temporary password dialog', null, '[data-testid=temporary-password]', '42a-phone-temporary-password')
+    await page.click('[data-testid=temporary-password-done]')
+    await page.waitForSelector(`[data-user="${newbie.handle}"] >> text=must change password`)
+    await page.click('text=Audit log')
+    await page.waitForSelector('table >> text=admin password reset')
+    await page.waitForSelector('table >> text=admin totp disabled')
+  })
+
+  await step('the user whose password was reset must choose a new one at sign-in', async () => {
+    await signOut()
+    await signIn(newbie.handle, newbie.final)
+    await page.waitForSelector('[role=alert] >> text=Wrong e-mail/handle or password')
+    await signIn(newbie.handle, newbie.temp)
+    await page.waitForURL(/\/change-password/)
+    await page.fill('#pw-current', newbie.temp)
+    await page.fill('#pw-new', resetPassword)
+    await page.fill('#pw-repeat', resetPassword)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[data-testid=notifications-bell]')
+    newbie.final = resetPassword
+  })
+
+  const sharedName = `shared-note-${id}.txt`
+  await step('a share shows up in the recipient\'s notifications bell and opens the document', async () => {
+    // The new user shares a note with the first user (who now signs in without 2FA).
+    const notePath = join(files, sharedName)
+    writeFileSync(notePath, `Meeting notes ${id}: the plumber comes on Tuesday.\n`)
+    await page.goto(`${BASE}/`)
+    await page.setInputFiles('[data-testid=file-input]', [notePath])
+    // Open it by its link's address: the upload panel may still cover the row.
+    const href = await (await page.waitForSelector(`[data-doc="${sharedName}"] a`)).getAttribute('href')
+    await page.goto(`${BASE}${href}`)
+    await page.waitForSelector('#recipient')
+    await page.fill('#recipient', user.handle)
+    await page.click('#share-h ~ form button[type=submit]')
+    await page.waitForSelector(`text=${user.handle} can view`)
+    await signOut()
+
+    await signIn(user.handle, user.password)
+    await page.waitForSelector('[data-testid=notifications-bell]')
+    assert(!(await page.$('#code')), 'no 2FA code asked after the admin turned it off')
+    await waitFor(async () => (await page.textContent('[data-testid=notifications-unread]').catch(() => null))?.trim() === '1', 'one unread notice')
+    await page.click('[data-testid=notifications-bell]')
+    const notice = await page.waitForSelector(`[data-testid=notifications-panel] [data-notice="${sharedName}"]`)
+    const text = await notice.textContent()
+    assert(text.includes(newbie.handle) && text.includes(sharedName), `who shared what (${text})`)
+    await shot('43-notifications-bell')
+    await assertFitsPhones('the notifications panel', null, async () => {
+      if (!(await page.$('[data-testid=notifications-panel]'))) await page.click('[data-testid=notifications-bell]')
+      await page.waitForSelector(`[data-testid=notifications-panel] [data-notice="${sharedName}"]`)
+    }, '43a-phone-notifications')
+    await page.setViewportSize({ width: 1280, height: 860 })
+    if (!(await page.$('[data-testid=notifications-panel]'))) await page.click('[data-testid=notifications-bell]')
+    await page.click(`[data-testid=notifications-panel] [data-notice="${sharedName}"]`)
+    await page.waitForURL(/\/documents\/[0-9a-f-]{36}/)
+    await page.waitForSelector(`[data-testid=doc-title] >> text=${sharedName}`)
+    await waitFor(async () => !(await page.$('[data-testid=notifications-unread]')), 'the notice marked read')
   })
 
   await step('no CSP violations or script errors in the browser', async () => {

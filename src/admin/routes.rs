@@ -397,6 +397,72 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A temporary password set by an administrator, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemporaryPasswordView {
+    /// Give it to the user; they must replace it at their next sign-in.
+    #[schema(example = "k7m2p-x9qtr-4hd2a-0wbzc")]
+    pub temporary_password: String,
+}
+
+/// Sets a temporary password for an account that lost its own.
+///
+/// The answer shows the generated password once. The account must change it at its
+/// next sign-in; every session and API token ends, and the user is told by e-mail.
+/// Two-factor authentication stays on if it is (turn it off separately). Not on your own
+/// account (409 `cannot_modify_self`): change your password in your account settings.
+#[utoipa::path(
+    operation_id = "resetUserPassword",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "Temporary password set", body = TemporaryPasswordView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Your own account (`cannot_modify_self`)", body = ErrorBody),
+        (status = 503, description = "Server busy", body = ErrorBody),
+    )
+)]
+#[post("/admin/users/{id}/reset-password")]
+pub async fn reset_user_password(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<UserId>,
+) -> Result<web::Json<TemporaryPasswordView>, ApiError> {
+    let temporary_password = service::reset_password(&state, &admin.0, id.into_inner()).await?;
+    Ok(web::Json(TemporaryPasswordView { temporary_password }))
+}
+
+/// Turns off two-factor authentication of an account that lost its authenticator and
+/// backup codes.
+///
+/// The user then signs in with the password alone and is told by e-mail. Not on your
+/// own account (409 `cannot_modify_self`): use your account settings.
+#[utoipa::path(
+    operation_id = "disableUserTotp",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 204, description = "Two-factor authentication is off"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Your own account (`cannot_modify_self`), or 2FA is not on (`totp_not_enabled`)", body = ErrorBody),
+    )
+)]
+#[post("/admin/users/{id}/disable-totp")]
+pub async fn disable_user_totp(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    service::disable_totp(&state, &admin.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// The security audit log, newest first.
 #[utoipa::path(
     operation_id = "listAuditLog",
@@ -470,6 +536,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_user)
         .service(update_user)
         .service(delete_user)
+        .service(reset_user_password)
+        .service(disable_user_totp)
         .service(list_audit_log)
         .service(stats);
 }

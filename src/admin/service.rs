@@ -15,6 +15,7 @@ use crate::domain::UserId;
 use crate::entities::users::Role;
 use crate::entities::{audit_log, documents, quotas, users};
 use crate::error::ApiError;
+use crate::mail::SecurityAlert;
 use crate::state::AppState;
 
 /// An account with its quota, as admins see it.
@@ -295,6 +296,127 @@ pub async fn delete_account(
             }
         }
     }
+    Ok(())
+}
+
+/// 409 `cannot_modify_self`: the recovery actions are for other accounts; an
+/// administrator changes their own password or 2FA through the account's own flows.
+fn not_on_yourself(what: &str) -> ApiError {
+    ApiError::Conflict {
+        code: crate::error::ErrorCode::CannotModifySelf,
+        message: format!("You cannot {what} on your own account; use your account settings"),
+    }
+}
+
+/// Sets a generated temporary password for the account `id` (not the caller's own:
+/// 409 `cannot_modify_self`) and returns it, shown once: the account must change it at
+/// its next sign-in, every session and API token and every reset link of the account
+/// ends, and the user is told by e-mail. Two-factor authentication stays as it is.
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    state: &AppState,
+    admin: &AuthSession,
+    id: UserId,
+) -> Result<String, ApiError> {
+    if id == admin.id() {
+        return Err(not_on_yourself("reset the password"));
+    }
+    let temporary = crate::auth::totp::random_code_groups(4);
+    let hash = state.hasher.hash(&temporary).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let user = users::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let now = crate::time::now();
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash))
+        .col_expr(users::Column::PasswordMustChange, Expr::value(true))
+        .col_expr(users::Column::TokensValidAfter, Expr::value(now))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    sessions::revoke_all(&txn, id.into(), None).await?;
+    crate::auth::password_reset::use_up_links(&txn, id.into()).await?;
+    AuditEntry::new(
+        AuditEvent::AdminPasswordReset,
+        Outcome::Success,
+        Some(id.into()),
+        Some(&admin.client.ip),
+    )
+    .actor(Some(admin.user.id))
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    crate::auth::service::alert(
+        state,
+        &user,
+        SecurityAlert::PasswordResetByAdmin {
+            at: chrono::Utc::now(),
+        },
+    );
+    Ok(temporary)
+}
+
+/// Turns off two-factor authentication of the account `id` (not the caller's own: 409
+/// `cannot_modify_self`; 409 `totp_not_enabled` when it is off) for someone who lost
+/// their authenticator and backup codes: the secret and backup codes are deleted, the
+/// user is told by e-mail and signs in with the password alone. Sessions stay.
+#[tracing::instrument(skip_all)]
+pub async fn disable_totp(
+    state: &AppState,
+    admin: &AuthSession,
+    id: UserId,
+) -> Result<(), ApiError> {
+    if id == admin.id() {
+        return Err(not_on_yourself("turn off two-factor authentication"));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let user = users::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let turned_off = users::Entity::update_many()
+        .col_expr(users::Column::TotpEnabled, Expr::value(false))
+        .col_expr(
+            users::Column::TotpSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            users::Column::TotpLastStep,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(users::Column::UpdatedAt, Expr::value(crate::time::now()))
+        .filter(users::Column::Id.eq(id))
+        .filter(users::Column::TotpEnabled.eq(true))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if turned_off == 0 {
+        return Err(ApiError::Conflict {
+            code: crate::error::ErrorCode::TotpNotEnabled,
+            message: "Two-factor authentication is not on for this account".into(),
+        });
+    }
+    crate::auth::repo::replace_backup_codes(&txn, id.into(), Vec::new()).await?;
+    AuditEntry::new(
+        AuditEvent::AdminTotpDisabled,
+        Outcome::Success,
+        Some(id.into()),
+        Some(&admin.client.ip),
+    )
+    .actor(Some(admin.user.id))
+    .record(&txn)
+    .await?;
+    txn.commit().await?;
+    crate::auth::service::alert(
+        state,
+        &user,
+        SecurityAlert::TotpDisabledByAdmin {
+            at: chrono::Utc::now(),
+        },
+    );
     Ok(())
 }
 

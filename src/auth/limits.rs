@@ -25,6 +25,10 @@ pub enum Limit {
     SecondFactorPerAccount,
     /// Password re-authentication per account.
     PasswordPerAccount,
+    /// "Forgot password" requests per client IP.
+    PasswordResetPerIp,
+    /// "Forgot password" requests per e-mail address.
+    PasswordResetPerEmail,
 }
 
 impl Limit {
@@ -37,6 +41,8 @@ impl Limit {
             Limit::RefreshPerIp => ("refresh_ip", &r.refresh_per_ip),
             Limit::SecondFactorPerAccount => ("second_factor", &r.second_factor_per_account),
             Limit::PasswordPerAccount => ("password", &r.password_per_account),
+            Limit::PasswordResetPerIp => ("password_reset_ip", &r.password_reset_per_ip),
+            Limit::PasswordResetPerEmail => ("password_reset_email", &r.password_reset_per_email),
         };
         Rule {
             name,

@@ -3,7 +3,9 @@
 
 pub mod extract;
 pub mod limits;
+pub mod password_reset;
 pub mod repo;
+pub mod reset_routes;
 pub mod routes;
 pub mod service;
 pub mod sessions;

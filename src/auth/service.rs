@@ -241,7 +241,7 @@ async fn audit(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), ApiEr
 }
 
 /// Sends a security alert in the background; delivery problems never fail the request.
-fn alert(state: &AppState, user: &users::Model, alert: SecurityAlert) {
+pub fn alert(state: &AppState, user: &users::Model, alert: SecurityAlert) {
     let mailer = state.mailer.clone();
     let (email, handle) = (user.email.clone(), user.handle.clone());
     tokio::spawn(async move { mailer.send_alert(&email, &handle, &alert).await });

@@ -173,14 +173,24 @@ pub fn generate_backup_codes() -> Vec<String> {
 }
 
 fn random_backup_code() -> String {
-    let bytes: [u8; 2 * BACKUP_GROUP_LEN] = random_bytes();
-    let mut code = String::with_capacity(2 * BACKUP_GROUP_LEN + 1);
-    for (i, b) in bytes.into_iter().enumerate() {
-        if i == BACKUP_GROUP_LEN {
+    random_code_groups(2)
+}
+
+/// `groups` groups of five symbols from the OS CSPRNG (5 bits each, lower-case
+/// Crockford base32, no look-alikes), joined by dashes: `k7m2p-x9qtr-…`. Backup codes
+/// are two groups; an administrator's temporary password four (100 bits).
+#[must_use]
+pub fn random_code_groups(groups: usize) -> String {
+    let mut code = String::with_capacity(groups * (BACKUP_GROUP_LEN + 1));
+    for g in 0..groups {
+        if g > 0 {
             code.push('-');
         }
-        // 256 is a multiple of 32, so the low five bits are uniform.
-        code.push(char::from(BACKUP_ALPHABET[usize::from(b & 0x1f)]));
+        let bytes: [u8; BACKUP_GROUP_LEN] = random_bytes();
+        for b in bytes {
+            // 256 is a multiple of 32, so the low five bits are uniform.
+            code.push(char::from(BACKUP_ALPHABET[usize::from(b & 0x1f)]));
+        }
     }
     code
 }

@@ -44,7 +44,9 @@ pub mod groups;
 pub mod ingest_files;
 pub mod job_ticks;
 pub mod mail_intake_items;
+pub mod notifications;
 pub mod object_deletions;
+pub mod password_reset_tokens;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod shares;
@@ -77,6 +79,8 @@ pub mod prelude {
     pub use super::ingest_files::Entity as IngestFiles;
     pub use super::job_ticks::Entity as JobTicks;
     pub use super::mail_intake_items::Entity as MailIntakeItems;
+    pub use super::notifications::Entity as Notifications;
+    pub use super::password_reset_tokens::Entity as PasswordResetTokens;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;

@@ -2,7 +2,7 @@
 //! document read-only with another regular account. Regular accounts only; a document
 //! or share that is not yours is a 404, exactly like a missing one.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -143,7 +143,9 @@ pub struct SharedWithMeQuery {
 /// Only confirmed uploads can be shared. Sharing again with the same account is
 /// harmless: it answers 200 with the existing share. An unknown account is a 404
 /// ("No such user"); yourself is a 409 `cannot_share_with_self`; an administrator
-/// (who never sees documents) is a 409 `cannot_share_with_admin`.
+/// (who never sees documents) is a 409 `cannot_share_with_admin`. A new share leaves
+/// the recipient a notice (`GET /api/notifications`) and, when SMTP is configured, an
+/// e-mail with a link to the document.
 #[utoipa::path(
     operation_id = "createShare",
     tag = "shares",
@@ -167,6 +169,7 @@ pub struct SharedWithMeQuery {
 pub async fn create_share(
     user: RegularUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<DocumentId>,
     body: ApiJson<CreateShareRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -177,8 +180,21 @@ pub async fn create_share(
             message: format!("recipient must be 1–{RECIPIENT_MAX_CHARS} characters"),
         });
     }
-    let (row, created) =
-        service::share(&state.db, user.id(), id.into_inner(), &body.recipient).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let (row, created) = service::share(&txn, user.id(), id.into_inner(), &body.recipient).await?;
+    txn.commit().await?;
+    if created == Created::New {
+        let base_url = crate::security::client_ip::public_base_url(
+            &req,
+            &state.settings.server.public_url,
+            &state.settings.auth.trusted_proxies,
+        );
+        let (db, mailer, share_id) = (state.db.clone(), state.mailer.clone(), row.share.id);
+        tokio::spawn(async move {
+            crate::notifications::service::mail_share_notice(&db, &mailer, &base_url, share_id)
+                .await;
+        });
+    }
     let view = ShareView::from(row);
     Ok(match created {
         Created::New => HttpResponse::Created().json(view),

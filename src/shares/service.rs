@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 
@@ -120,7 +121,10 @@ fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiErr
 }
 
 /// Shares the caller's confirmed document `document` with the account whose handle or
-/// e-mail is `recipient`. Idempotent: sharing again returns the existing share.
+/// e-mail is `recipient`. Idempotent: sharing again returns the existing share. A new
+/// share leaves a notice for the recipient (`notifications`) on `db`, so it commits
+/// with the share when `db` is a transaction; the e-mail about it is the caller's
+/// (`notifications::service::mail_share_notice`, after the commit).
 ///
 /// Refusals, in this order: not the caller's document, or still pending → 404 (as if
 /// missing); in the trash → 409 `document_trashed`; no such account → 404 "No such user"; the caller → 409
@@ -164,31 +168,40 @@ pub async fn share(
     if let Some(existing) = existing_share(db, doc.id, recipient.id).await? {
         return Ok((row(existing), Created::Existing));
     }
-    let inserted = shares::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        document_id: Set(doc.id),
-        owner_id: Set(owner.into()),
-        recipient_id: Set(recipient.id),
-        permission: Set(VIEW.to_owned()),
-        created_at: Set(crate::time::now()),
-    }
-    .insert(db)
-    .await;
+    let share = shares::Model {
+        id: Uuid::new_v4(),
+        document_id: doc.id,
+        owner_id: owner.into(),
+        recipient_id: recipient.id,
+        permission: VIEW.to_owned(),
+        created_at: crate::time::now(),
+    };
+    // `ON CONFLICT DO NOTHING` rather than catching the unique violation: inside a
+    // caller's transaction on PostgreSQL a failed statement would abort the transaction.
+    let inserted = shares::Entity::insert(share.clone().into_active_model())
+        .on_conflict(
+            OnConflict::columns([shares::Column::DocumentId, shares::Column::RecipientId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await;
     match inserted {
-        Ok(share) => {
+        Ok(1) => {
+            crate::notifications::service::share_received(db, &share).await?;
             crate::webhooks::share_created(db, share.owner_id, share.id, doc.id, &recipient.handle)
                 .await;
             Ok((row(share), Created::New))
         }
-        // A concurrent request created the same share first: return that one. (The
-        // document may also have been deleted meanwhile: then it is a 404.)
+        // A concurrent request created the same share first: return that one.
+        Ok(_) => {
+            let existing = existing_share(db, doc.id, recipient.id)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            Ok((row(existing), Created::Existing))
+        }
+        // The document was deleted meanwhile.
         Err(e) => match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                let existing = existing_share(db, doc.id, recipient.id)
-                    .await?
-                    .ok_or_else(ApiError::not_found)?;
-                Ok((row(existing), Created::Existing))
-            }
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => Err(ApiError::not_found()),
             _ => Err(e.into()),
         },

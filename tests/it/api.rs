@@ -462,12 +462,14 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
     assert_eq!(
         public,
         [
+            "confirmPasswordReset",
             "downloadMyExport",
             "getAuthConfig",
             "getHealth",
             "login",
             "refreshSession",
-            "register"
+            "register",
+            "requestPasswordReset"
         ]
     );
     for (id, path) in [

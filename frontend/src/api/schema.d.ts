@@ -114,6 +114,51 @@ export interface paths {
         patch: operations["updateUser"];
         trace?: never;
     };
+    "/api/admin/users/{id}/disable-totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns off two-factor authentication of an account that lost its authenticator and
+         *     backup codes.
+         * @description The user then signs in with the password alone and is told by e-mail. Not on your
+         *     own account (409 `cannot_modify_self`): use your account settings.
+         */
+        post: operations["disableUserTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a temporary password for an account that lost its own.
+         * @description The answer shows the generated password once. The account must change it at its
+         *     next sign-in; every session and API token ends, and the user is told by e-mail.
+         *     Two-factor authentication stays on if it is (turn it off separately). Not on your own
+         *     account (409 `cannot_modify_self`): change your password in your account settings.
+         */
+        post: operations["resetUserPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/backup-codes": {
         parameters: {
             query?: never;
@@ -252,6 +297,51 @@ export interface paths {
          *     this session gets a new access token.
          */
         post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Asks for a password reset link by e-mail.
+         * @description Always 202 once the attempt limits allow it, whether an account has the address or
+         *     not (no account enumeration): an active account with this address gets an e-mail
+         *     with a link to `{public_url}/reset-password?token=…`, valid for 30 minutes and
+         *     usable once. Disabled accounts get nothing.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a new password with the token of a reset link.
+         * @description Every session and API token of the account ends; two-factor authentication stays on
+         *     if it was (the next sign-in asks for the code). The link stops working, and so does
+         *     any other link sent before.
+         */
+        post: operations["confirmPasswordReset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -583,7 +673,9 @@ export interface paths {
          *     Only confirmed uploads can be shared. Sharing again with the same account is
          *     harmless: it answers 200 with the existing share. An unknown account is a 404
          *     ("No such user"); yourself is a 409 `cannot_share_with_self`; an administrator
-         *     (who never sees documents) is a 409 `cannot_share_with_admin`.
+         *     (who never sees documents) is a 409 `cannot_share_with_admin`. A new share leaves
+         *     the recipient a notice (`GET /api/notifications`) and, when SMTP is configured, an
+         *     e-mail with a link to the document.
          */
         post: operations["createShare"];
         delete?: never;
@@ -982,6 +1074,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your notices, newest first: documents other accounts shared with you.
+         * @description A notice disappears when its share is revoked, and is hidden while its document is
+         *     in the trash.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Marks notices read: the ones named, or all of yours without `ids`.
+         * @description Ids that are not your notices are ignored.
+         */
+        post: operations["markNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/shared-with-me": {
         parameters: {
             query?: never;
@@ -1344,7 +1477,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -1769,7 +1902,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -2170,6 +2303,55 @@ export interface components {
          * @enum {string}
          */
         MailItemStatus: "imported" | "failed" | "skipped";
+        /** @description `POST /api/notifications/read` body. */
+        MarkReadRequest: {
+            /** @description The notices to mark read (up to 1000); absent or null: all of yours. */
+            ids?: string[];
+        };
+        /**
+         * @description What a notice is about.
+         * @enum {string}
+         */
+        NotificationKind: "share_received";
+        /** @description The caller's notices. */
+        NotificationList: {
+            /** @description The newest 50, newest first. */
+            items: components["schemas"]["NotificationView"][];
+            /**
+             * Format: int64
+             * @description Unread notices in all.
+             */
+            unread: number;
+        };
+        /** @description One notice. */
+        NotificationView: {
+            /**
+             * Format: date-time
+             * @description When it happened.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The shared document (open it at `/documents/{id}`).
+             */
+            document_id: string;
+            /** @description Its file name. */
+            filename: string;
+            /** @description Handle of the account that shared it. */
+            from_handle: string;
+            /**
+             * Format: uuid
+             * @description Notice id.
+             */
+            id: string;
+            /** @description Always `share_received` for now. */
+            kind: components["schemas"]["NotificationKind"];
+            /**
+             * Format: date-time
+             * @description When you marked it read; null: unread.
+             */
+            read_at: string | null;
+        };
         /** @description OCR as `/health` reports it. */
         OcrHealth: {
             /**
@@ -2256,6 +2438,22 @@ export interface components {
              * @example 5.3.0
              */
             version: string | null;
+        };
+        /** @description `POST /api/auth/password-reset/confirm` body. */
+        PasswordResetConfirm: {
+            /** @description The new password, 8–1024 characters. */
+            password: string;
+            /** @description The token from the e-mailed link (`/reset-password?token=…`). */
+            token: string;
+        };
+        /** @description `POST /api/auth/password-reset` body. */
+        PasswordResetRequest: {
+            /**
+             * Format: email
+             * @description The e-mail address of the account.
+             * @example alice@example.com
+             */
+            email: string;
         };
         /** @description Quota numbers for a refused upload: the `detail` of a `quota_exceeded` 413. */
         QuotaDetail: {
@@ -2494,6 +2692,14 @@ export interface components {
             id: string;
             /** @description Name, unique ignoring case among system topics. */
             name: string;
+        };
+        /** @description A temporary password set by an administrator, shown once. */
+        TemporaryPasswordView: {
+            /**
+             * @description Give it to the user; they must replace it at their next sign-in.
+             * @example k7m2p-x9qtr-4hd2a-0wbzc
+             */
+            temporary_password: string;
         };
         /**
          * @description How a page's text was obtained.
@@ -3607,6 +3813,99 @@ export interface operations {
             };
         };
     };
+    disableUserTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Two-factor authentication is off */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Your own account (`cannot_modify_self`), or 2FA is not on (`totp_not_enabled`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resetUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Temporary password set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemporaryPasswordView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminOnly"];
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Your own account (`cannot_modify_self`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Server busy */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     regenerateBackupCodes: {
         parameters: {
             query?: never;
@@ -4044,6 +4343,140 @@ export interface operations {
             };
             /** @description Too many attempts; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Server busy */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description If an account has this address, a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an e-mail address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client or for this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Password set; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The token is unknown, expired or used (`reset_token_invalid`), or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The password breaks the rules (8–1024 characters) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6386,6 +6819,88 @@ export interface operations {
             };
             /** @description Not an export link (a token is one path segment) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your notices and how many are unread */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    markNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkReadRequest"];
+            };
+        };
+        responses: {
+            /** @description Marked read */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values (more than 1000 ids) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

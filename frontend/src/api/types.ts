@@ -132,3 +132,11 @@ export type MailAccountList = S['MailAccountList']
 export type MailCheckResult = S['MailCheckResult']
 export type MailItem = S['MailItem']
 export type MailItemList = S['MailItemList']
+
+// Account recovery and share notices (issue 16).
+export type PasswordResetRequest = S['PasswordResetRequest']
+export type PasswordResetConfirm = S['PasswordResetConfirm']
+export type TemporaryPasswordView = S['TemporaryPasswordView']
+export type NotificationView = S['NotificationView']
+export type NotificationList = S['NotificationList']
+export type MarkReadRequest = S['MarkReadRequest']

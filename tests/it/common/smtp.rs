@@ -79,6 +79,8 @@ pub struct SmtpServer {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
     stderr: tempfile::NamedTempFile,
+    /// Everything read from stdout so far (every message, wanted or not).
+    transcript: String,
 }
 
 impl SmtpServer {
@@ -104,6 +106,7 @@ impl SmtpServer {
             child,
             stdout,
             stderr,
+            transcript: String::new(),
         };
 
         let deadline = Instant::now() + SERVER_DEADLINE;
@@ -135,6 +138,12 @@ impl SmtpServer {
         text
     }
 
+    /// Every line the server printed that [`Self::wait_for_message`] has read so far: the
+    /// messages before the one waited for included (to check one was *not* sent).
+    pub fn transcript(&self) -> &str {
+        &self.transcript
+    }
+
     /// Reads stdout until a whole message containing `needle` has been printed.
     pub async fn wait_for_message(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + SERVER_DEADLINE;
@@ -155,6 +164,8 @@ impl SmtpServer {
             };
             seen.push_str(&line);
             seen.push('\n');
+            self.transcript.push_str(&line);
+            self.transcript.push('\n');
             if line.contains("MESSAGE FOLLOWS") {
                 message.clear();
             }
@@ -165,4 +176,35 @@ impl SmtpServer {
             }
         }
     }
+}
+
+/// A printed message as a mail client shows it: lettre sends bodies with long lines or
+/// non-ASCII text quoted-printable, so such a message has its soft line breaks joined
+/// and `=XX` escapes decoded (as UTF-8); any other message comes back as it is.
+pub fn as_read(message: &str) -> String {
+    if !message.contains("Content-Transfer-Encoding: quoted-printable") {
+        return message.to_owned();
+    }
+    let text = message;
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
