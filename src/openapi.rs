@@ -39,6 +39,7 @@ use crate::error::ErrorBody;
         (name = "documents", description = "Uploads straight to storage, listing, download"),
         (name = "folders", description = "Each account's folder tree (regular accounts only)"),
         (name = "shares", description = "Sharing documents read-only with other accounts (regular accounts only)"),
+        (name = "links", description = "Public links: anyone with a link's URL sees and downloads one document without an account, until it expires, is revoked or runs out of downloads"),
         (name = "account", description = "The caller's own data: a zip of every document with a manifest (regular accounts only)"),
         (name = "topics", description = "Topics documents are filed under: each account's own and the system topics (`/api/admin/topics`, admins only)"),
         (name = "ingest", description = "The watched folder: files dropped in the caller's folder on the server become documents (regular accounts only)"),

@@ -25,6 +25,10 @@ pub enum Limit {
     SecondFactorPerAccount,
     /// Password re-authentication per account.
     PasswordPerAccount,
+    /// Public-link password attempts per client IP.
+    LinkPasswordPerIp,
+    /// Public-link password attempts per link.
+    LinkPasswordPerLink,
 }
 
 impl Limit {
@@ -37,6 +41,8 @@ impl Limit {
             Limit::RefreshPerIp => ("refresh_ip", &r.refresh_per_ip),
             Limit::SecondFactorPerAccount => ("second_factor", &r.second_factor_per_account),
             Limit::PasswordPerAccount => ("password", &r.password_per_account),
+            Limit::LinkPasswordPerIp => ("link_password_ip", &r.link_password_per_ip),
+            Limit::LinkPasswordPerLink => ("link_password_link", &r.link_password_per_link),
         };
         Rule {
             name,

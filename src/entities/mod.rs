@@ -45,6 +45,7 @@ pub mod ingest_files;
 pub mod job_ticks;
 pub mod mail_intake_items;
 pub mod object_deletions;
+pub mod public_links;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod shares;
@@ -77,6 +78,7 @@ pub mod prelude {
     pub use super::ingest_files::Entity as IngestFiles;
     pub use super::job_ticks::Entity as JobTicks;
     pub use super::mail_intake_items::Entity as MailIntakeItems;
+    pub use super::public_links::Entity as PublicLinks;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;

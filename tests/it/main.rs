@@ -40,6 +40,7 @@ mod mail_intake;
 mod multipart_upload;
 mod ocr;
 mod pipeline;
+mod public_links;
 mod queue_process;
 mod rate_limit;
 mod scans;
