@@ -463,11 +463,15 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
         public,
         [
             "downloadMyExport",
+            "downloadPublicLink",
             "getAuthConfig",
             "getHealth",
             "login",
+            "openPublicLink",
             "refreshSession",
-            "register"
+            "register",
+            "unlockPublicLink",
+            "viewPublicLink",
         ]
     );
     for (id, path) in [
