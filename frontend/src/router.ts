@@ -14,6 +14,8 @@ declare module 'vue-router' {
     passwordChange?: boolean
     /** Reachable by both kinds of account. */
     anyRole?: boolean
+    /** Reachable by anyone, signed in or not, without redirects (a public link's page). */
+    anyone?: boolean
     title?: string
   }
 }
@@ -27,6 +29,12 @@ export const router = createRouter({
       name: 'register',
       component: () => import('@/views/RegisterView.vue'),
       meta: { public: true, title: 'Create account' },
+    },
+    {
+      path: '/l/:token',
+      name: 'public-link',
+      component: () => import('@/views/PublicLinkView.vue'),
+      meta: { public: true, anyone: true, title: 'Shared document' },
     },
     {
       path: '/change-password',
@@ -109,6 +117,7 @@ export const router = createRouter({
 
 /** Where a route may go for the signed-in state: null = allowed. */
 export function guard(to: Pick<RouteLocationNormalized, 'meta' | 'fullPath'>): string | { name: string; query?: Record<string, string> } | null {
+  if (to.meta.anyone) return null
   const auth = useAuthStore()
   if (!auth.signedIn) {
     if (to.meta.public) return null

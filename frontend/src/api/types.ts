@@ -132,3 +132,10 @@ export type MailAccountList = S['MailAccountList']
 export type MailCheckResult = S['MailCheckResult']
 export type MailItem = S['MailItem']
 export type MailItemList = S['MailItemList']
+
+// Public links (issue 16).
+export type CreateLinkRequest = S['CreateLinkRequest']
+export type CreatedLink = S['CreatedLink']
+export type LinkView = S['LinkView']
+export type LinkList = S['LinkList']
+export type PublicLinkInfo = S['PublicLinkInfo']
