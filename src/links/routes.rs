@@ -276,7 +276,7 @@ fn info(state: &AppState, req: &HttpRequest, token: &str, opened: Opened) -> Pub
                 urls_expire_at: None,
             };
         }
-        Opened::Open(found) => found,
+        Opened::Open(found) => *found,
     };
     let ttl = i64::try_from(state.settings.documents.download_url_ttl_secs).unwrap_or(i64::MAX);
     let urls_expire_at = crate::time::now() + chrono::Duration::seconds(ttl);

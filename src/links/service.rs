@@ -292,7 +292,7 @@ pub enum Opened {
     Locked(public_links::Model),
     /// The link and its document (password accepted, or none needed); counted as an
     /// access.
-    Open(OpenLink),
+    Open(Box<OpenLink>),
 }
 
 fn password_invalid() -> ApiError {
@@ -335,7 +335,7 @@ pub async fn open(
         .filter(public_links::Column::Id.eq(found.link.id))
         .exec(&state.db)
         .await?;
-    Ok(Opened::Open(found))
+    Ok(Opened::Open(Box::new(found)))
 }
 
 /// What a signed URL of a link serves.
