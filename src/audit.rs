@@ -98,6 +98,14 @@ pub enum AuditEvent {
     AdminPasswordReset,
     /// An admin (actor) turned off an account's (subject) two-factor authentication.
     AdminTotpDisabled,
+    /// A public link to a document was created (`resource_id`: the link's id;
+    /// `metadata.document_id`, `expires_at`, `has_password`, `max_downloads`).
+    PublicLinkCreated,
+    /// A public link was revoked by its owner (`resource_id`: the link's id).
+    PublicLinkRevoked,
+    /// A public link delivered its document as a download (one entry per counted
+    /// download; `ip`: the anonymous client's; `metadata.download_count`).
+    PublicLinkUsed,
 }
 
 impl AuditEvent {

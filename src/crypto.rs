@@ -164,6 +164,31 @@ impl Keys {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// `payload` as a URL-safe signed token `base64url(json).mac`, the MAC being
+    /// [`Self::hash_token`] of `purpose` followed by the encoded payload: each kind of
+    /// signed link has its own purpose string, so none can stand in for another.
+    pub fn sign_payload<T: serde::Serialize>(&self, purpose: &str, payload: &T) -> String {
+        let json = serde_json::to_vec(payload).unwrap_or_default();
+        let encoded = URL_SAFE_NO_PAD.encode(json);
+        let mac = self.hash_token(&format!("{purpose}{encoded}"));
+        format!("{encoded}.{mac}")
+    }
+
+    /// The payload of a token from [`Self::sign_payload`] under the same `purpose`, when
+    /// its MAC is right (checked in constant time) and it decodes; expiry is the caller's.
+    pub fn verify_payload<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &str,
+        token: &str,
+    ) -> Option<T> {
+        let (encoded, mac) = token.split_once('.')?;
+        let expected = self.hash_token(&format!("{purpose}{encoded}"));
+        if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return None;
+        }
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&self.aead.into())
     }

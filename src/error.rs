@@ -126,6 +126,8 @@ pub enum ErrorCode {
     MailCheckFailed,
     /// `reset_token_invalid`
     ResetTokenInvalid,
+    /// `link_password_invalid`
+    LinkPasswordInvalid,
 }
 
 impl ErrorCode {
@@ -187,6 +189,7 @@ impl ErrorCode {
         Self::MultipartInvalid,
         Self::MailCheckFailed,
         Self::ResetTokenInvalid,
+        Self::LinkPasswordInvalid,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -248,6 +251,7 @@ impl ErrorCode {
             Self::MultipartInvalid => "multipart_invalid",
             Self::MailCheckFailed => "mail_check_failed",
             Self::ResetTokenInvalid => "reset_token_invalid",
+            Self::LinkPasswordInvalid => "link_password_invalid",
         }
     }
 }

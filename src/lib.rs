@@ -23,6 +23,7 @@ pub mod http;
 pub mod ingest;
 pub mod intake;
 pub mod jobs;
+pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod notifications;

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`
             // lies inside the documents scope's prefix, as `/documents/{id}/versions`.
             .configure(crate::shares::routes::configure)
+            .configure(crate::links::routes::configure)
             .configure(crate::documents::version_routes::configure)
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)

@@ -134,6 +134,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// E-mail intake over IMAP.
     pub mail_intake: MailIntakeSettings,
+    /// Public links to documents.
+    pub links: LinkSettings,
     /// First-start admin from `DOCUVAULT_ADMIN_*` (not part of the settings tree).
     #[serde(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -206,6 +208,29 @@ pub struct DocumentSettings {
     pub trash_retention_days: u32,
     /// What confirm does with an upload whose bytes the owner already has.
     pub duplicates: DuplicatesMode,
+}
+
+/// Public links (`POST /api/documents/{id}/links`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// Longest lifetime a link may be given, in hours (1–87600).
+    pub max_expiry_hours: u32,
+}
+
+/// Longest `links.max_expiry_hours` allowed: ten years.
+pub const MAX_LINK_EXPIRY_HOURS: u32 = 87_600;
+
+impl LinkSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=MAX_LINK_EXPIRY_HOURS).contains(&self.max_expiry_hours) {
+            return Err(SettingsError::key(
+                "links.max_expiry_hours",
+                format!("must be between 1 and {MAX_LINK_EXPIRY_HOURS}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What confirm does with an upload whose SHA-256 matches another live document of the
@@ -418,6 +443,10 @@ pub struct RateLimitSettings {
     pub password_reset_per_ip: LimitSetting,
     /// "Forgot password" requests per e-mail address (known or not).
     pub password_reset_per_email: LimitSetting,
+    /// Public-link password attempts per client IP.
+    pub link_password_per_ip: LimitSetting,
+    /// Public-link password attempts per link.
+    pub link_password_per_link: LimitSetting,
 }
 
 /// HTTP listener settings.
@@ -1215,6 +1244,7 @@ impl Settings {
         self.quota.validate()?;
         self.ingest.validate()?;
         self.mail_intake.validate()?;
+        self.links.validate()?;
         self.security.validate(self.environment)?;
         if self.environment == RunEnvironment::Production && self.server.public_url.is_empty() {
             return Err(SettingsError::key(

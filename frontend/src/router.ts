@@ -14,6 +14,8 @@ declare module 'vue-router' {
     passwordChange?: boolean
     /** Reachable by both kinds of account. */
     anyRole?: boolean
+    /** Reachable by anyone, signed in or not, without redirects (a public link's page). */
+    anyone?: boolean
     title?: string
   }
 }
@@ -39,6 +41,12 @@ export const router = createRouter({
       name: 'reset-password',
       component: () => import('@/views/ResetPasswordView.vue'),
       meta: { public: true, title: 'Reset password' },
+    },
+    {
+      path: '/l/:token',
+      name: 'public-link',
+      component: () => import('@/views/PublicLinkView.vue'),
+      meta: { public: true, anyone: true, title: 'Shared document' },
     },
     {
       path: '/change-password',
@@ -121,6 +129,7 @@ export const router = createRouter({
 
 /** Where a route may go for the signed-in state: null = allowed. */
 export function guard(to: Pick<RouteLocationNormalized, 'meta' | 'fullPath'>): string | { name: string; query?: Record<string, string> } | null {
+  if (to.meta.anyone) return null
   const auth = useAuthStore()
   if (!auth.signedIn) {
     if (to.meta.public) return null

@@ -36,4 +36,14 @@ describe('route guard', () => {
     expect(guard(to('/settings'))).toBeNull()
     expect(guard(to('/change-password'))).toEqual({ name: 'documents' })
   })
+
+  it('opens a public link page for anyone, signed in or not, without redirects', () => {
+    expect(guard(to('/l/abc_DEF-123'))).toBeNull()
+    useAuthStore().user = { ...USER }
+    expect(guard(to('/l/abc_DEF-123'))).toBeNull()
+    useAuthStore().user = { ...USER, role: 'admin' }
+    expect(guard(to('/l/abc_DEF-123'))).toBeNull()
+    useAuthStore().user = { ...USER, password_must_change: true }
+    expect(guard(to('/l/abc_DEF-123'))).toBeNull()
+  })
 })

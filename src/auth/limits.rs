@@ -29,6 +29,10 @@ pub enum Limit {
     PasswordResetPerIp,
     /// "Forgot password" requests per e-mail address.
     PasswordResetPerEmail,
+    /// Public-link password attempts per client IP.
+    LinkPasswordPerIp,
+    /// Public-link password attempts per link.
+    LinkPasswordPerLink,
 }
 
 impl Limit {
@@ -43,6 +47,8 @@ impl Limit {
             Limit::PasswordPerAccount => ("password", &r.password_per_account),
             Limit::PasswordResetPerIp => ("password_reset_ip", &r.password_reset_per_ip),
             Limit::PasswordResetPerEmail => ("password_reset_email", &r.password_reset_per_email),
+            Limit::LinkPasswordPerIp => ("link_password_ip", &r.link_password_per_ip),
+            Limit::LinkPasswordPerLink => ("link_password_link", &r.link_password_per_link),
         };
         Rule {
             name,

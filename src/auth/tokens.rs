@@ -173,6 +173,8 @@ const OPEN_TO_TOKENS: &[(&str, bool, Opening)] = &[
     ("/api/documents", true, DOCUMENTS),
     ("/api/folders", true, DOCUMENTS),
     ("/api/shares", true, DOCUMENTS),
+    // Revoking a public link (`/documents/{id}/links` is under `/api/documents`).
+    ("/api/links", true, DOCUMENTS),
     ("/api/shared-with-me", true, DOCUMENTS),
     ("/api/topics", true, TOPICS),
 ];

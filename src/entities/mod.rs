@@ -47,6 +47,7 @@ pub mod mail_intake_items;
 pub mod notifications;
 pub mod object_deletions;
 pub mod password_reset_tokens;
+pub mod public_links;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod shares;
@@ -81,6 +82,7 @@ pub mod prelude {
     pub use super::mail_intake_items::Entity as MailIntakeItems;
     pub use super::notifications::Entity as Notifications;
     pub use super::password_reset_tokens::Entity as PasswordResetTokens;
+    pub use super::public_links::Entity as PublicLinks;
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;

@@ -193,6 +193,38 @@ pub async fn sha256_hex(
     Ok(Some(hex::encode(sink.0.finalize())))
 }
 
+/// Bytes of one object in flight between [`stream_object`]'s reader and the response.
+const STREAM_BUFFER: usize = 64 * 1024;
+
+/// The object's bytes as a response body, read with [`ObjectStore::read_to`] while they
+/// are sent (bounded memory, whatever its size). A missing object or a storage failure
+/// ends the stream with an error, so the client sees a cut transfer, never a short file
+/// that looks complete.
+pub fn stream_object(
+    store: Arc<dyn ObjectStore>,
+    key: ObjectKey,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, std::io::Error>> + 'static {
+    use futures_util::StreamExt as _;
+    let (mut writer, reader) = tokio::io::duplex(STREAM_BUFFER);
+    // The writer half is dropped when the read ends: the reader then sees the end.
+    let read = tokio::spawn(async move { store.read_to(&key, &mut writer).await });
+    let outcome = futures_util::stream::once(read).filter_map(|joined| async move {
+        match joined {
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => Some(Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the object does not exist",
+            ))),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "streaming an object failed");
+                Some(Err(std::io::Error::other(e.to_string())))
+            }
+            Err(e) => Some(Err(std::io::Error::other(e.to_string()))),
+        }
+    });
+    tokio_util::io::ReaderStream::with_capacity(reader, STREAM_BUFFER).chain(outcome)
+}
+
 /// An `AsyncWrite` that only hashes what it is given.
 struct HashingSink(Sha256);
 

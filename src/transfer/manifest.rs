@@ -23,7 +23,8 @@ pub const OBJECTS_FILE: &str = "objects.jsonl";
 /// The exported tables, in the order an import loads them (a row only points at rows of
 /// tables before it; `folders.parent_id` is set in a second pass). Sessions
 /// (`refresh_tokens`), personal API tokens (`api_tokens`, keyed hashes under the source's
-/// key), password reset links (`password_reset_tokens`), in-app notices
+/// key), public links (`public_links`, likewise: their tokens are keyed hashes under the
+/// source's key), password reset links (`password_reset_tokens`), in-app notices
 /// (`notifications`: a moment's news, the shares themselves are exported), the object
 /// deletion queue and job ticks are not exported: they belong to the source instance.
 pub const TABLES: [&str; 12] = [

@@ -464,12 +464,16 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
         [
             "confirmPasswordReset",
             "downloadMyExport",
+            "downloadPublicLink",
             "getAuthConfig",
             "getHealth",
             "login",
+            "openPublicLink",
             "refreshSession",
             "register",
-            "requestPasswordReset"
+            "requestPasswordReset",
+            "unlockPublicLink",
+            "viewPublicLink",
         ]
     );
     for (id, path) in [

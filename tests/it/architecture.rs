@@ -45,6 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "folders",
             "topics",
             "shares",
+            "links",
             "admin",
             "classify",
             "audit",

@@ -43,6 +43,7 @@ mod notifications;
 mod ocr;
 mod password_reset;
 mod pipeline;
+mod public_links;
 mod queue_process;
 mod rate_limit;
 mod scans;

@@ -635,6 +635,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{id}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every public link of your document, with how often each was opened and downloaded. */
+        get: operations["listPublicLinks"];
+        put?: never;
+        /**
+         * Creates a public link to your document: anyone with its URL can see and download
+         *     the document without an account until it expires (required, capped by
+         *     `links.max_expiry_hours`), is revoked, or has served `max_downloads` downloads.
+         * @description The URL (`{public_url}/l/{token}`) is in this answer only. Only the owner can create
+         *     links: a document shared with you is a 404 like any other document not yours.
+         */
+        post: operations["createPublicLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/{id}/restore": {
         parameters: {
             query?: never;
@@ -1007,6 +1031,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revokes a public link of yours, effective at once: the link and every download or
+         *     view URL it already issued stop working. Revoking again is harmless (204).
+         */
+        delete: operations["revokePublicLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/export": {
         parameters: {
             query?: never;
@@ -1109,6 +1153,79 @@ export interface paths {
          * @description Ids that are not your notices are ignored.
          */
         post: operations["markNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Opens a public link without an account: the document's name, type, size and the
+         *     link's expiry, with short-lived `download_url` and `view_url`.
+         * @description A link with a password needs it in the `X-Link-Password` header (or use the `POST`
+         *     form of this operation); without one only `needs_password` and `expires_at` are
+         *     answered. Password checks are limited per client IP and per link (429). Every link
+         *     that cannot be used — unknown, expired, out of downloads, revoked, or its document in
+         *     the trash — is the same 404.
+         */
+        get: operations["openPublicLink"];
+        put?: never;
+        /**
+         * `openPublicLink` with the password in a JSON body (`{"password": "…"}`), for
+         *     clients that cannot set headers or passwords that are not plain ASCII.
+         */
+        post: operations["unlockPublicLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/links/{token}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Downloads a public link's document (the URL `openPublicLink` issued as
+         *     `download_url`). Each use counts one download; the link is checked again at every
+         *     use, so the URL stops working when the link is revoked, expires, runs out of
+         *     downloads or its document goes to the trash.
+         */
+        get: operations["downloadPublicLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/links/{token}/view": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Shows a public link's document in the browser (the URL `openPublicLink` issued as
+         *     `view_url`), as `viewDocument` serves it: inline for pdf, image and text (text always
+         *     as `text/plain`), with `nosniff` and `Content-Security-Policy: sandbox`. Not counted
+         *     as a download; checked against the link at every use.
+         */
+        get: operations["viewPublicLink"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1477,7 +1594,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled" | "public_link_created" | "public_link_revoked" | "public_link_used";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -1625,6 +1742,22 @@ export interface components {
              */
             parent_id?: string | null;
         };
+        /** @description `POST /api/documents/{id}/links` body. */
+        CreateLinkRequest: {
+            /**
+             * Format: int64
+             * @description Hours until the link stops working: 1 to `links.max_expiry_hours` (default 720).
+             * @example 168
+             */
+            expires_in_hours: number;
+            /**
+             * Format: int64
+             * @description How many downloads the link serves; none: unlimited until it expires.
+             */
+            max_downloads?: number | null;
+            /** @description Password the recipient must give (1–256 characters); none: anyone with the URL. */
+            password?: string | null;
+        };
         /** @description `POST /api/documents/{id}/shares` body. */
         CreateShareRequest: {
             /**
@@ -1676,6 +1809,17 @@ export interface components {
              * @description Where to `POST` events: an `http` or `https` URL whose host resolves to public
              *     addresses (or is listed in the server's `webhooks.allowed_hosts`).
              * @example https://example.com/hooks/docuvault
+             */
+            url: string;
+        };
+        /** @description A new link, with its URL: the only time the URL is shown. */
+        CreatedLink: components["schemas"]["LinkView"] & {
+            /** @description The token alone (the last segment of `url`), for `GET /api/public/links/{token}`. */
+            token: string;
+            /**
+             * @description The page to hand out, `{public_url}/l/{token}`; shown once (only a hash of the
+             *     token is kept).
+             * @example https://vault.example.com/l/3q2-7wAbC…
              */
             url: string;
         };
@@ -1902,7 +2046,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -2045,6 +2189,68 @@ export interface components {
              */
             queued: number;
         };
+        /** @description Every link of one document. */
+        LinkList: {
+            /** @description Links, newest first (revoked and expired ones included). */
+            items: components["schemas"]["LinkView"][];
+        };
+        /** @description One public link, as its owner sees it (never its token). */
+        LinkView: {
+            /**
+             * Format: int32
+             * @description Times it was opened (password accepted, when it has one).
+             */
+            access_count: number;
+            /**
+             * @description Whether it answers now: not revoked, not expired, downloads left (a link of a
+             *     trashed document is suspended: `active` but answering 404 until restored).
+             */
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The linked document.
+             */
+            document_id: string;
+            /**
+             * Format: int32
+             * @description Downloads served.
+             */
+            download_count: number;
+            /**
+             * Format: date-time
+             * @description When it stops working.
+             */
+            expires_at: string;
+            /** @description Whether it asks for a password. */
+            has_password: boolean;
+            /**
+             * Format: uuid
+             * @description Link id (revoke with `DELETE /api/links/{id}`).
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description Downloads it serves at most; null: unlimited.
+             */
+            max_downloads?: number | null;
+            /** @description Whether the owner revoked it. */
+            revoked: boolean;
+            /**
+             * Format: date-time
+             * @description When it was revoked.
+             */
+            revoked_at?: string | null;
+        };
+        /**
+         * Format: binary
+         * @description The document's bytes, described for the OpenAPI document.
+         */
+        LinkedFile: string;
         /** @description `POST /api/auth/login` body. */
         LoginRequest: {
             /** @description A single-use backup code instead of the TOTP code. */
@@ -2455,6 +2661,50 @@ export interface components {
              */
             email: string;
         };
+        /** @description What an anonymous client learns from a link. */
+        PublicLinkInfo: {
+            /** @description Its stored type. */
+            content_type?: string | null;
+            /**
+             * @description URL downloading the file (an attachment), counted as one download when used.
+             *     Short-lived (`documents.download_url_ttl_secs`; ask again for a fresh one) and
+             *     checked against the link at every use: it stops when the link does.
+             */
+            download_url?: string | null;
+            /**
+             * Format: int32
+             * @description Downloads left; null: unlimited (or locked).
+             */
+            downloads_left?: number | null;
+            /**
+             * Format: date-time
+             * @description When the link stops working.
+             */
+            expires_at: string;
+            /** @description The document's file name. */
+            filename?: string | null;
+            /**
+             * @description The link asks for a password. Without it (header `X-Link-Password` or the `POST`
+             *     body) only this and `expires_at` are given; every other field is null.
+             */
+            needs_password: boolean;
+            /**
+             * Format: int64
+             * @description Its size in bytes.
+             */
+            size_bytes?: number | null;
+            /**
+             * Format: date-time
+             * @description When `download_url` and `view_url` stop working.
+             */
+            urls_expire_at?: string | null;
+            view_kind?: components["schemas"]["ViewKind"] | null;
+            /**
+             * @description URL showing it inline (pdf, image, text), not counted as a download. Only for
+             *     links without a download limit (every fetch of a limited link's file counts).
+             */
+            view_url?: string | null;
+        };
         /** @description Quota numbers for a refused upload: the `detail` of a `quota_exceeded` 413. */
         QuotaDetail: {
             /**
@@ -2781,6 +3031,11 @@ export interface components {
             qr_svg: string;
             /** @description Base32 secret for manual entry. */
             secret: string;
+        };
+        /** @description `POST /api/public/links/{token}` body. */
+        UnlockLinkRequest: {
+            /** @description The link's password. */
+            password: string;
         };
         /** @description `PATCH /api/documents/{id}` body; absent fields stay as they are. */
         UpdateDocumentRequest: {
@@ -5608,6 +5863,132 @@ export interface operations {
             };
         };
     };
+    listPublicLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document's links, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createPublicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; the URL is shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedLink"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Expiry outside 1..`links.max_expiry_hours`, password or max_downloads out of range (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too busy hashing passwords; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     restoreDocument: {
         parameters: {
             query?: never;
@@ -6743,6 +7124,38 @@ export interface operations {
             };
         };
     };
+    revokePublicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such link (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     exportMyDocuments: {
         parameters: {
             query?: never;
@@ -6901,6 +7314,255 @@ export interface operations {
             };
             /** @description Invalid values (more than 1000 ids) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openPublicLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The link's password, when it has one */
+                "X-Link-Password"?: string | null;
+            };
+            path: {
+                /** @description The link's token (the last segment of its URL) */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link's document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicLinkInfo"];
+                };
+            };
+            /** @description Wrong password (`link_password_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No usable link with this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many password attempts (`rate_limited`, `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too busy checking passwords; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unlockPublicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnlockLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description The link's document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicLinkInfo"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password (`link_password_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No usable link with this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many password attempts (`rate_limited`, `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too busy checking passwords; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    downloadPublicLink: {
+        parameters: {
+            query: {
+                /** @description The signature issued with the link's metadata. */
+                access: string;
+            };
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document's current version (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": components["schemas"]["LinkedFile"];
+                };
+            };
+            /** @description No `access` parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link or this URL is not usable (any reason) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    viewPublicLink: {
+        parameters: {
+            query: {
+                /** @description The signature issued with the link's metadata. */
+                access: string;
+            };
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document's current version (`Content-Disposition: inline`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": components["schemas"]["LinkedFile"];
+                };
+            };
+            /** @description No `access` parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link or this URL is not usable (any reason) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

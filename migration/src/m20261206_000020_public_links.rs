@@ -1,0 +1,117 @@
+//! Public links (issue 16): `public_links`.
+//!
+//! A link lets anyone holding its URL read one document without an account, until it
+//! expires, is revoked or its downloads are used up. The token is shown once; only its
+//! keyed hash is stored (`token_hash`, unique: one indexed lookup per request). An
+//! optional password is stored as an Argon2id PHC string. Revoking keeps the row
+//! (`revoked_at`) so the owner's list still shows it; deleting the document for good
+//! deletes its links (cascade).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    integer, integer_null, string, string_null, timestamp_with_time_zone,
+    timestamp_with_time_zone_null, uuid,
+};
+
+/// Adds `public_links`.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum PublicLinks {
+    Table,
+    Id,
+    DocumentId,
+    OwnerId,
+    TokenHash,
+    PasswordHash,
+    ExpiresAt,
+    MaxDownloads,
+    DownloadCount,
+    AccessCount,
+    RevokedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Documents {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(PublicLinks::Table)
+                    .if_not_exists()
+                    .col(uuid(PublicLinks::Id).primary_key())
+                    .col(uuid(PublicLinks::DocumentId))
+                    .col(uuid(PublicLinks::OwnerId))
+                    .col(string(PublicLinks::TokenHash).unique_key())
+                    .col(string_null(PublicLinks::PasswordHash))
+                    .col(timestamp_with_time_zone(PublicLinks::ExpiresAt))
+                    .col(integer_null(PublicLinks::MaxDownloads))
+                    .col(integer(PublicLinks::DownloadCount).default(0))
+                    .col(integer(PublicLinks::AccessCount).default(0))
+                    .col(timestamp_with_time_zone_null(PublicLinks::RevokedAt))
+                    .col(timestamp_with_time_zone(PublicLinks::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_public_links_document_id")
+                            .from(PublicLinks::Table, PublicLinks::DocumentId)
+                            .to(Documents::Table, Documents::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_public_links_owner_id")
+                            .from(PublicLinks::Table, PublicLinks::OwnerId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_public_links_document_id_created_at")
+                    .table(PublicLinks::Table)
+                    .col(PublicLinks::DocumentId)
+                    .col(PublicLinks::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_public_links_owner_id")
+                    .table(PublicLinks::Table)
+                    .col(PublicLinks::OwnerId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(PublicLinks::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+}
