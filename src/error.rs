@@ -124,6 +124,8 @@ pub enum ErrorCode {
     MultipartInvalid,
     /// `mail_check_failed`
     MailCheckFailed,
+    /// `view_name_taken`
+    ViewNameTaken,
 }
 
 impl ErrorCode {
@@ -184,6 +186,7 @@ impl ErrorCode {
         Self::TokenNotAllowed,
         Self::MultipartInvalid,
         Self::MailCheckFailed,
+        Self::ViewNameTaken,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -244,6 +247,7 @@ impl ErrorCode {
             Self::TokenNotAllowed => "token_not_allowed",
             Self::MultipartInvalid => "multipart_invalid",
             Self::MailCheckFailed => "mail_check_failed",
+            Self::ViewNameTaken => "view_name_taken",
         }
     }
 }

@@ -47,6 +47,7 @@ pub mod mail_intake_items;
 pub mod object_deletions;
 pub mod quotas;
 pub mod refresh_tokens;
+pub mod saved_views;
 pub mod shares;
 pub mod topics;
 pub mod users;

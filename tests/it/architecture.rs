@@ -50,6 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
             "webhooks",
             "intake",
+            "saved_views",
         ],
     ),
     (
