@@ -273,10 +273,12 @@ impl ListQuery {
                 })
             })
             .transpose()?;
-        if let (Some(from), Some(CreatedTo::Through(to) | CreatedTo::Before(to))) =
-            (created_from, created_to)
-            && to < from
-        {
+        let backwards = match (created_from, created_to) {
+            (Some(from), Some(CreatedTo::Through(to))) => to < from,
+            (Some(from), Some(CreatedTo::Before(to))) => to <= from,
+            _ => false,
+        };
+        if backwards {
             return Err(invalid_query(
                 "created_to must not come before created_from".into(),
             ));
