@@ -1321,15 +1321,16 @@ try {
   await step('views: search includes shared documents on request, marked with the owner', async () => {
     const reg = await api('POST', '/api/auth/register', null, sharer)
     const token = reg.access_token
-    const doc = await uploadText(token, `shared-${id}.txt`, `A note about ${sharedWord} for a friend.\n`)
+    // The word is in the name too, so the search finds it whatever the text extraction does.
+    const doc = await uploadText(token, `${sharedWord}-note.txt`, `A note about ${sharedWord} for a friend.\n`)
     await waitFor(async () => ['classified', 'unclassified', 'failed'].includes((await api('GET', `/api/documents/${doc}`, token)).status), 'the shared document processed', PROCESS_TIMEOUT)
     await api('POST', `/api/documents/${doc}/shares`, token, { recipient: newbie.handle })
     await page.goto(`${BASE}/documents?q=${sharedWord}`)
     await page.waitForSelector('[data-testid=empty] >> text=Nothing matches')
     await page.check('[data-testid=include-shared]')
-    const row = `[data-doc="shared-${id}.txt"]`
+    const row = `[data-doc="${sharedWord}-note.txt"]`
     await page.waitForSelector(`${row} [data-testid=owner-badge] >> text=from @${sharer.handle}`)
-    assert(!(await page.$(`button[aria-label="Delete shared-${id}.txt"]`)), 'no trash button on a document of someone else')
+    assert(!(await page.$(`button[aria-label="Delete ${sharedWord}-note.txt"]`)), 'no trash button on a document of someone else')
     await shot('23-search-include-shared')
     // The next search keeps "Include shared".
     await page.fill('[data-testid=search]', sharedWord)
@@ -1338,7 +1339,7 @@ try {
     await assertFitsPhones('search with shared documents', null, `${row} [data-testid=owner-badge]`)
     // Home lists it under "shared with you".
     await page.goto(`${BASE}/`)
-    await page.waitForSelector(`[data-testid=home-shared] [data-doc="shared-${id}.txt"]`)
+    await page.waitForSelector(`[data-testid=home-shared] [data-doc="${sharedWord}-note.txt"]`)
   })
   // ---- end views (issue 16) ----
 

@@ -4,6 +4,11 @@
 //! `GET /api/documents` as a JSON object). Names are unique per account under the clash
 //! rule of topic names (`name_key`: case and spaces folded), enforced by a unique index.
 //! Deleted with the account.
+//!
+//! Also the list index for the type filter (`content_type` of `GET /api/documents`):
+//! `idx_documents_list_type`, partial and covering like the other list indexes
+//! (`m20261206_000012_trash_list_indexes`), so a list or count filtered by type reads
+//! the index alone instead of every row of the owner.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{json_binary, string_len, timestamp_with_time_zone, uuid};

@@ -61,11 +61,11 @@ impl Sql {
 /// the SQL text, not a bound value) lets the partial list indexes serve the query.
 ///
 /// Every filter only adds its clause when it is set, so the default list's statement (and
-/// its index-only scan) stays as it is. With shared documents the owner is the caller or
-/// one of the accounts that shared with the caller (the list indexes lead with
-/// `user_id`), and a document of another owner must be shared with the caller.
+/// its index-only scan) stays as it is. With shared documents (searches; the plain list
+/// uses [`push_shared_source`] instead) the owner is the caller or one of the accounts
+/// that shared with the caller, and a document of another owner must be shared with the
+/// caller.
 pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
-    let pending = DocumentStatus::Pending.as_str();
     if filter.shared() {
         sql.push("d.user_id IN (SELECT ")
             .bind(user)
@@ -79,16 +79,54 @@ pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
     } else {
         sql.push("d.user_id = ").bind(user);
     }
+    sql.push(" AND ");
+    push_conditions(sql, user, filter);
+}
+
+/// The two sources of a list with shared documents, each `SELECT`ing `columns` over alias
+/// `d` with the filters' conditions and then `tail` (an `ORDER BY … LIMIT`, or nothing),
+/// joined by `UNION ALL`: the caller's own documents (off the list indexes) and those
+/// shared with the caller (off `shares`). Each ordered and limited on its own, PostgreSQL
+/// merges them (Merge Append) instead of reading every document of the caller.
+pub(super) fn push_shared_source(
+    sql: &mut Sql,
+    user: UserId,
+    filter: &ListFilter,
+    columns: &str,
+    tail: impl Fn(&mut Sql),
+) {
+    sql.push(&format!(
+        "SELECT * FROM (SELECT {columns} FROM documents d WHERE d.user_id = "
+    ))
+    .bind(user)
+    .push(" AND ");
+    push_conditions(sql, user, filter);
+    tail(sql);
+    sql.push(&format!(
+        ") own UNION ALL SELECT * FROM (SELECT {columns} FROM shares s \
+         JOIN documents d ON d.id = s.document_id WHERE s.recipient_id = "
+    ))
+    .bind(user)
+    .push(" AND ");
+    push_conditions(sql, user, filter);
+    tail(sql);
+    sql.push(") shared");
+}
+
+/// The conditions after the owner (alias `d`): status, trash, duplicates, folder, topic,
+/// type, upload time and size.
+fn push_conditions(sql: &mut Sql, user: UserId, filter: &ListFilter) {
+    let pending = DocumentStatus::Pending.as_str();
     match filter.status {
         Some(DocumentStatus::Pending) => {
-            sql.push(&format!(" AND d.status = '{pending}'"));
+            sql.push(&format!("d.status = '{pending}'"));
         }
         Some(s) => {
-            sql.push(&format!(" AND d.status <> '{pending}' AND d.status = "))
+            sql.push(&format!("d.status <> '{pending}' AND d.status = "))
                 .bind(s);
         }
         None => {
-            sql.push(&format!(" AND d.status <> '{pending}'"));
+            sql.push(&format!("d.status <> '{pending}'"));
         }
     }
     if filter.trashed {
