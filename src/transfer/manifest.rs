@@ -12,7 +12,7 @@ pub const FORMAT: &str = "docuvault-export";
 
 /// The format version this build writes and reads. Raise it on any incompatible change
 /// (a table's rows change meaning, a file moves); an import refuses other versions.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// File name of the manifest.
 pub const FILE: &str = "manifest.json";
@@ -25,7 +25,7 @@ pub const OBJECTS_FILE: &str = "objects.jsonl";
 /// (`refresh_tokens`), personal API tokens (`api_tokens`, keyed hashes under the source's
 /// key), the object deletion queue and job ticks are not exported: they belong to the
 /// source instance.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "users",
     "quotas",
     "backup_codes",
@@ -37,6 +37,8 @@ pub const TABLES: [&str; 12] = [
     "document_versions",
     "document_topics",
     "shares",
+    // Version 2: saved views.
+    "saved_views",
     "audit_log",
 ];
 
