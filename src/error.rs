@@ -128,6 +128,8 @@ pub enum ErrorCode {
     ResetTokenInvalid,
     /// `link_password_invalid`
     LinkPasswordInvalid,
+    /// `view_name_taken`
+    ViewNameTaken,
 }
 
 impl ErrorCode {
@@ -190,6 +192,7 @@ impl ErrorCode {
         Self::MailCheckFailed,
         Self::ResetTokenInvalid,
         Self::LinkPasswordInvalid,
+        Self::ViewNameTaken,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -252,6 +255,7 @@ impl ErrorCode {
             Self::MailCheckFailed => "mail_check_failed",
             Self::ResetTokenInvalid => "reset_token_invalid",
             Self::LinkPasswordInvalid => "link_password_invalid",
+            Self::ViewNameTaken => "view_name_taken",
         }
     }
 }

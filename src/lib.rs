@@ -31,6 +31,7 @@ pub mod ocr_status;
 pub mod openapi;
 pub mod queue;
 pub mod routes;
+pub mod saved_views;
 pub mod secret_key;
 pub mod security;
 pub mod serde_util;

@@ -45,7 +45,8 @@ use crate::error::ErrorBody;
         (name = "ingest", description = "The watched folder: files dropped in the caller's folder on the server become documents (regular accounts only)"),
         (name = "webhooks", description = "Signed webhooks: events about your documents and shares POSTed to your endpoints (regular accounts only)"),
         (name = "intake", description = "E-mail intake: mail accounts (IMAP) whose attachments become documents (regular accounts only)"),
-        (name = "notifications", description = "Notices for the caller: documents other accounts shared with them (regular accounts only)")
+        (name = "notifications", description = "Notices for the caller: documents other accounts shared with them (regular accounts only)"),
+        (name = "views", description = "Saved views: named document list queries shown in the sidebar (regular accounts only)")
     )
 )]
 pub struct ApiDoc;
@@ -308,7 +309,7 @@ pub fn declare_api_tokens(api: &mut utoipa::openapi::OpenApi) {
 }
 
 /// The description of the `api_token` security scheme.
-const API_TOKEN_SCHEME: &str = "Personal API tokens (`dvpat_...`), created while signed in with `POST /api/auth/tokens` and sent as `Authorization: Bearer dvpat_...`. A token acts for its owner only on the operations that list `api_token`, within its scopes (the operation's `x-api-token-scope`): `documents:read` (GET on documents, their text, downloads and versions, folders, shares and public links), `documents:write` (every other method there; includes `documents:read`), `topics:read`, `topics:write` (includes `topics:read`); `any` (`GET /api/auth/me`, `GET /api/auth/me/quota`) takes every token. Every other operation answers 403 `token_not_allowed` to a token; a token without the scope needed gets 403 `insufficient_scope`; an unknown, revoked or expired token gets 401 `invalid_api_token`. Tokens end when revoked, when they expire, and when the account is disabled, signs out everywhere or changes its password.";
+const API_TOKEN_SCHEME: &str = "Personal API tokens (`dvpat_...`), created while signed in with `POST /api/auth/tokens` and sent as `Authorization: Bearer dvpat_...`. A token acts for its owner only on the operations that list `api_token`, within its scopes (the operation's `x-api-token-scope`): `documents:read` (GET on documents, their text, downloads and versions, folders, shares, public links and saved views), `documents:write` (every other method there; includes `documents:read`), `topics:read`, `topics:write` (includes `topics:read`); `any` (`GET /api/auth/me`, `GET /api/auth/me/quota`) takes every token. Every other operation answers 403 `token_not_allowed` to a token; a token without the scope needed gets 403 `insufficient_scope`; an unknown, revoked or expired token gets 401 `invalid_api_token`. Tokens end when revoked, when they expire, and when the account is disabled, signs out everywhere or changes its password.";
 
 /// 403 `#/components/responses/TokenNotAllowed`: a signed-in operation called with a
 /// personal API token; only a session may call it.

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::documents::version_routes::configure)
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
+            .configure(crate::saved_views::routes::configure)
             .configure(crate::topics::routes::configure)
             .configure(crate::account_export::routes::configure)
             .configure(crate::ingest::routes::configure)

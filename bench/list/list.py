@@ -64,6 +64,19 @@ EXTRA_PATHS = [
     "/api/documents?page=1&per_page=20&sort=size&order=desc",
     f"/api/documents?page={max(1, LAST_PAGE // 2)}&per_page=20&sort=size&order=asc",
     "/api/documents?page=1&per_page=100",
+    # The list filters (issue 16).
+    "/api/documents?page=1&per_page=20&content_type=application/pdf",
+    "/api/documents?page=1&per_page=20&size_min=100000&size_max=2000000",
+    "/api/documents?page=1&per_page=20&created_from=2026-01-01&created_to=2026-06-30",
+    "/api/documents?page=1&per_page=20&include_shared=true",
+    # The home page's queries (issue 16).
+    "/api/documents?per_page=6&sort=created_at&order=desc",
+    "/api/documents?per_page=1&status=processing",
+    "/api/documents?per_page=1&status=queued",
+    "/api/documents?per_page=5&status=failed",
+    "/api/documents?per_page=5&status=unclassified",
+    "/api/documents?per_page=5&duplicates=true",
+    "/api/shared-with-me?page=1&per_page=5",
 ]
 
 

@@ -170,6 +170,17 @@ function thumbnailsLoaded(names) {
   )
 }
 
+/** One API call from the test itself (not the browser); throws unless 2xx. */
+async function api(method, path, token, body) {
+  const res = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+  return res.status === 204 ? null : res.json()
+}
+
 async function signIn(login, password) {
   await page.goto(`${BASE}/login`)
   await page.fill('#login', login)
@@ -309,7 +320,7 @@ try {
     await page.fill('#confirm', user.password)
     await shot('02-register')
     await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=empty]')
+    await page.waitForSelector('[data-testid=home-empty]')
     assert((await page.textContent('[data-testid=whoami]'))?.trim() === user.handle, 'handle shown in the header')
     await waitFor(async () => (await quotaUsed()) === 0, 'quota bar at 0')
     await shot('03-empty-vault')
@@ -317,7 +328,7 @@ try {
 
   await step('the session survives a reload (silent refresh through the cookie)', async () => {
     await page.reload()
-    await page.waitForSelector('[data-testid=empty]')
+    await page.waitForSelector('[data-testid=home-empty]')
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie)
     assert(!/refresh|eyJ/.test(stored), `no token readable by JavaScript (found ${stored})`)
   })
@@ -334,7 +345,7 @@ try {
   })
 
   await step('upload a PDF and a DOCX with progress', async () => {
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector('[data-testid=empty]')
     // Record every state each upload row goes through.
     await page.evaluate(() => {
@@ -388,7 +399,7 @@ try {
     await page.click('dialog [data-testid=confirm]')
     await waitFor(async () => !(await page.$(`[data-testid=trash-list] [data-doc="${name}"]`)), 'the dropped file deleted for good')
     await waitFor(async () => (await quotaUsed()) === pdf.length + docx.length, 'quota back to the two files')
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
   })
 
   await step(
@@ -430,7 +441,7 @@ try {
   )
 
   await step('document detail and download returns the same bytes', async () => {
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.click(`[data-doc="${pdfName}"] a`)
     await page.waitForSelector('[data-testid=doc-title]')
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download]')])
@@ -445,15 +456,6 @@ try {
   await step('a page of 20 documents renders within 200 ms of its data', async () => {
     // 18 more small documents through the API (a separate body-mode session), so the
     // first page holds 20 rows.
-    const api = async (method, path, token, body) => {
-      const res = await fetch(`${BASE}${path}`, {
-        method,
-        headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      })
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-      return res.status === 204 ? null : res.json()
-    }
     const { access_token: token } = await api('POST', '/api/auth/login', null, { login: user.handle, password: user.password })
     const extra = []
     for (let i = 0; i < 18; i++) {
@@ -464,7 +466,7 @@ try {
       await api('POST', `/api/documents/${slot.document_id}/confirm`, token)
       extra.push(slot.document_id)
     }
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-doc]').length === 20), '20 rows')
     const ms = await waitFor(
       () => page.evaluate(() => performance.getEntriesByName('documents:render').map((e) => e.duration)[0]),
@@ -480,7 +482,7 @@ try {
   await step(
     'a JPEG scan is read by OCR and found by a word that exists only in the image',
     async () => {
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.waitForSelector(`[data-doc="${pdfName}"]`)
       await page.setInputFiles('[data-testid=file-input]', [scanPath])
       await page.waitForSelector(`[data-upload="${scanName}"][data-state=done]`, { timeout: 30_000 })
@@ -506,7 +508,7 @@ try {
   await step(
     'the scan opens and shows the image',
     async () => {
-      await page.goto(`${BASE}/?q=${SCAN_WORD}`)
+      await page.goto(`${BASE}/documents?q=${SCAN_WORD}`)
       await page.click(`[data-doc="${scanName}"] a`)
       await page.waitForSelector('[data-testid=document-viewer][data-kind=image]')
       await page.waitForSelector('[data-testid=image-viewer][data-state=ready]', { timeout: 20_000 })
@@ -532,7 +534,7 @@ try {
         if (/pdf\.worker/.test(r.url())) workers.push(r.url())
       }
       page.on('request', onRequest)
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.click(`[data-doc="${pdfName}"] a`)
       await page.waitForSelector('[data-testid=document-viewer][data-kind=pdf]')
       await page.waitForSelector('[data-testid=pdf-viewer][data-rendered-page="1"]', { timeout: 30_000 })
@@ -558,7 +560,7 @@ try {
   await step(
     'the grid view shows a thumbnail of every document, and is remembered',
     async () => {
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.waitForSelector(`[data-doc="${pdfName}"]`)
       await page.click('[data-testid=layout-grid]')
       await page.waitForSelector('[data-testid=documents-grid]')
@@ -575,7 +577,7 @@ try {
   await step(
     'at 360 and 390 px: grid thumbnails',
     async () => {
-      await assertFitsPhones('the grid', '/', async () => {
+      await assertFitsPhones('the grid', '/documents', async () => {
         await page.waitForSelector('[data-testid=documents-grid]')
         await waitFor(() => thumbnailsLoaded([pdfName, docxName, scanName]), 'thumbnails at phone width')
       }, '09c-phone-grid')
@@ -586,7 +588,7 @@ try {
   await step(
     'at 360 and 390 px: the scan, and a rendered PDF page',
     async () => {
-      await assertFitsPhones('the scan', `/?q=${SCAN_WORD}`, async () => {
+      await assertFitsPhones('the scan', `/documents?q=${SCAN_WORD}`, async () => {
         await page.click(`[data-doc="${scanName}"] a`)
         await page.waitForSelector('[data-testid=image-viewer][data-state=ready]')
       }, '09d-phone-scan')
@@ -604,14 +606,14 @@ try {
     const longName = `Scan_${'VeryLongFileNameWithoutAnySpaces'.repeat(6)}-${id}.txt`
     const longPath = join(files, longName)
     writeFileSync(longPath, `A note with a long name.\nhttps://example.com/${'x'.repeat(400)}\n`)
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.setInputFiles('[data-testid=file-input]', [longPath])
     await page.waitForSelector(`[data-upload="${longName}"][data-state=done]`)
     await page.waitForSelector(`[data-doc="${longName}"]`)
     await page.click('[data-testid=layout-table]')
-    await assertFitsPhones('the document list', '/', `[data-doc="${longName}"]`, '09f-phone-list')
-    await assertFitsPhones('search results', `/?q=${MARKER}`, `[data-doc="${pdfName}"]`)
-    await page.goto(`${BASE}/`)
+    await assertFitsPhones('the document list', '/documents', `[data-doc="${longName}"]`, '09f-phone-list')
+    await assertFitsPhones('search results', `/documents?q=${MARKER}`, `[data-doc="${pdfName}"]`)
+    await page.goto(`${BASE}/documents`)
     await page.click(`[data-doc="${longName}"] a`)
     await page.waitForSelector('[data-testid=doc-title]')
     const longDoc = new URL(page.url()).pathname
@@ -623,7 +625,7 @@ try {
       })
       assert(del, 'Delete is on screen')
     }, '09g-phone-long-name')
-    await assertFitsPhones('the DOCX (shown as its text)', '/', async () => {
+    await assertFitsPhones('the DOCX (shown as its text)', '/documents', async () => {
       await page.click(`[data-doc="${docxName}"] a`)
       await page.waitForSelector('[data-testid=document-viewer][data-kind]')
     })
@@ -636,7 +638,7 @@ try {
     }
     // Upload in one tap: a button in the phone header opens the file chooser.
     await page.setViewportSize({ width: 360, height: 800 })
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     const button = await page.waitForSelector('[data-testid=upload-button-header]')
     assert(await button.isVisible(), 'the header upload button is visible on a phone')
     const [chooser] = await Promise.all([page.waitForEvent('filechooser'), button.click()])
@@ -653,7 +655,7 @@ try {
   await step('phone width and dark mode render', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.emulateMedia({ colorScheme: 'dark' })
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector(`[data-doc="${pdfName}"]`)
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     assert(overflow <= 1, `no horizontal scrolling at phone width (overflow ${overflow}px)`)
@@ -689,7 +691,7 @@ try {
     'trash: delete, Undo, delete again, then restore from the Trash view',
     async () => {
       await page.setViewportSize({ width: 1280, height: 860 })
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.waitForSelector(`[data-doc="${docxName}"]`)
       const before = await quotaUsed()
       await page.click(`button[aria-label="Delete ${docxName}"]`)
@@ -718,7 +720,7 @@ try {
       await shot('10b-trash')
       await page.click(`${row} [data-testid=restore]`)
       await waitFor(async () => !(await page.$(row)), 'the DOCX gone from the trash')
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.waitForSelector(`[data-doc="${docxName}"]`)
       assert((await quotaUsed()) === before, 'the quota is unchanged after the restore')
     },
@@ -732,7 +734,7 @@ try {
       // widen the page.
       await assertFitsPhones('the trash', '/trash', '[data-testid=trash-list], [data-testid=trash-empty]', '10c-phone-trash')
       await page.setViewportSize({ width: 390, height: 844 })
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.click('button[aria-label="Open menu"]')
       await page.click('[data-testid=nav-trash]')
       await page.waitForURL(`${BASE}/trash`)
@@ -762,7 +764,7 @@ try {
       const v2Path = join(files, v2Name)
       writeFileSync(v2Path, v2)
       await page.setViewportSize({ width: 1280, height: 860 })
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.click(`[data-doc="${docxName}"] a`)
       await page.waitForSelector('[data-testid=doc-title]')
       const docUrl = new URL(page.url()).pathname
@@ -827,7 +829,7 @@ try {
   )
 
   await step('delete all documents; the quota bar returns to zero', async () => {
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector(`[data-doc="${pdfName}"]`)
     if (await page.$(`[data-doc="${scanName}"]`)) {
       await page.click(`button[aria-label="Delete ${scanName}"]`)
@@ -840,7 +842,7 @@ try {
     await page.waitForSelector('dialog[open]')
     await shot('11-delete-confirm')
     await page.click('dialog [data-testid=confirm]')
-    await page.waitForURL(`${BASE}/`)
+    await page.waitForURL(`${BASE}/documents`)
     // …and from the list, with Esc closing the first attempt.
     await page.click(`button[aria-label="Delete ${docxName}"]`)
     await page.waitForSelector('dialog[open]')
@@ -888,7 +890,7 @@ try {
     while (Math.floor(Date.now() / 30_000) <= enabledStep) await page.waitForTimeout(500)
     await page.fill('#code', totp(secret))
     await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=empty]')
+    await page.waitForSelector('[data-testid=home-empty]')
   })
 
   const newbie = { handle: `new-${id}`, email: `new-${id}@example.com`, temp: `temp-${randomBytes(5).toString('hex')}`, final: `final-${randomBytes(6).toString('hex')}` }
@@ -910,7 +912,7 @@ try {
     await page.waitForSelector('table >> text=admin user created')
     await shot('16-admin-audit')
     // Admins have no document screens.
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForURL(/\/admin/)
   })
 
@@ -931,10 +933,10 @@ try {
     await page.fill('#pw-new', newbie.final)
     await page.fill('#pw-repeat', newbie.final)
     await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=empty]')
+    await page.waitForSelector('[data-testid=home-empty]')
     await signOut()
     await signIn(newbie.handle, newbie.final)
-    await page.waitForSelector('[data-testid=empty]')
+    await page.waitForSelector('[data-testid=home-empty]')
     await waitFor(async () => /of 50 MB/.test((await page.textContent('[data-testid=quota-text]')) ?? ''), 'the admin-set 50 MB limit in the quota bar')
   })
 
@@ -1242,7 +1244,7 @@ try {
           }
         }).observe(document.body, { childList: true, subtree: true })
       })
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector('[data-testid=list-heading]')
     await watchToasts()
     await page.setInputFiles('[data-testid=file-input]', [join(files, polishBad), ...polishNotes.map((n) => join(files, n))])
@@ -1264,7 +1266,7 @@ try {
 
     // On a phone: the panel sits below the page (room kept for it), toasts above it.
     await page.setViewportSize({ width: 390, height: 800 })
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector(`[data-doc="${polishNotes[0]}"]`)
     await watchToasts()
     const third = `polish-c-${id}.txt`
@@ -1289,7 +1291,7 @@ try {
   })
 
   await step('polish: plain words — "No topic" only, topic chips in words, classifier internals behind a disclosure', async () => {
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.waitForSelector(`[data-doc="${polishNotes[0]}"]`)
     const options = await page.$$eval('#status-filter option', (os) => os.map((o) => o.textContent.trim()))
     assert(options.includes('No topic') && !options.some((o) => /unclassified/i.test(o)), `status filter words (${options})`)
@@ -1300,7 +1302,7 @@ try {
     await page.fill('#topic-name', `Receipts ${id}`)
     await page.click('dialog button[type=submit]')
     await page.waitForSelector(`text=Receipts ${id}`)
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.click(`[data-doc="${polishNotes[0]}"] a`)
     await page.waitForSelector('[data-testid=doc-title]')
     await waitFor(async () => ['classified', 'unclassified'].includes(await page.getAttribute('[data-testid=doc-status]', 'data-status')), 'processed', PROCESS_TIMEOUT)
@@ -1327,13 +1329,13 @@ try {
   })
 
   await step('polish: every screen fits 360 and 390 px; Upload and Search are one tap away', async () => {
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.click(`[data-doc="${polishNotes[0]}"] a`)
     await page.waitForSelector('[data-testid=doc-title]')
     const detail = new URL(page.url()).pathname
     for (const [label, path, ready] of [
-      ['documents', '/', `[data-doc="${polishNotes[0]}"]`],
-      ['search', `/?q=plumber`, '[data-testid=list-heading]'],
+      ['documents', '/documents', `[data-doc="${polishNotes[0]}"]`],
+      ['search', `/documents?q=plumber`, '[data-testid=list-heading]'],
       ['document detail', detail, '[data-testid=doc-title]'],
       ['shared with me', '/shared', 'h1'],
       ['trash', '/trash', '[data-testid=trash-list], [data-testid=trash-empty]'],
@@ -1345,7 +1347,7 @@ try {
     }
     for (const width of PHONE_WIDTHS) {
       await page.setViewportSize({ width, height: 800 })
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.waitForSelector('[data-testid=list-heading]')
       // One tap: on screen, and the topmost element at its centre.
       for (const sel of ['[data-testid=upload-button-header]', '[data-testid=search]']) {
@@ -1485,7 +1487,7 @@ try {
     // The new user shares a note with the first user (who now signs in without 2FA).
     const notePath = join(files, sharedName)
     writeFileSync(notePath, `Meeting notes ${id}: the plumber comes on Tuesday.\n`)
-    await page.goto(`${BASE}/`)
+    await page.goto(`${BASE}/documents`)
     await page.setInputFiles('[data-testid=file-input]', [notePath])
     // Open it by its link's address: the upload panel may still cover the row.
     const href = await (await page.waitForSelector(`[data-doc="${sharedName}"] a`)).getAttribute('href')
@@ -1531,7 +1533,7 @@ try {
     'Public links: create a password-protected link on the document page (URL shown once)',
     async () => {
       await page.setViewportSize({ width: 1280, height: 860 })
-      await page.goto(`${BASE}/`)
+      await page.goto(`${BASE}/documents`)
       await page.setInputFiles('[data-testid=file-input]', [linkPath])
       await page.waitForSelector(`[data-doc="${linkName}"]`, { timeout: 30_000 })
       await page.click(`[data-doc="${linkName}"] a`)
@@ -1631,6 +1633,136 @@ try {
     },
     { pending: 'links' },
   )
+  // ---- views (issue 16) ----
+  // As the new user: the home page, folders with sub-folders, the filters in the URL,
+  // saving, opening, renaming and deleting a view, and search including shared documents.
+  const viewsFolder = `Taxes ${id}`
+  const viewName = `Tax notes ${id}`
+  const nestedDoc = `tax-note-${id}.txt`
+  const rootDoc = `shopping-${id}.txt`
+  const sharedWord = `wombatine${id}`
+  const sharer = { handle: `sharer-${id}`, email: `sharer-${id}@example.com`, password: `pw-${randomBytes(6).toString('hex')}` }
+  let viewsIds = {}
+  /** Uploads a small text file through the API; returns its id. */
+  async function uploadText(token, filename, text, folderId) {
+    const bytes = Buffer.from(text)
+    const slot = await api('POST', '/api/documents/upload-url', token, { filename, content_type: 'text/plain', size_bytes: bytes.length, folder_id: folderId ?? null })
+    const put = await fetch(slot.upload_url, { method: 'PUT', headers: slot.headers, body: bytes })
+    assert(put.ok, `PUT ${put.status}`)
+    await api('POST', `/api/documents/${slot.document_id}/confirm`, token)
+    return slot.document_id
+  }
+  await step('views: the home page shows recent documents, what needs attention and fits phones', async () => {
+    const { access_token: token } = await api('POST', '/api/auth/login', null, { login: newbie.handle, password: newbie.final })
+    const parent = await api('POST', '/api/folders', token, { name: viewsFolder })
+    const child = await api('POST', '/api/folders', token, { name: '2025', parent_id: parent.id })
+    await uploadText(token, nestedDoc, `Tax note ${id}: the deductible receipts for 2025.\n`, child.id)
+    await uploadText(token, rootDoc, `Shopping list ${id}: apples, pears.\n`)
+    viewsIds = { token, parent: parent.id, child: child.id }
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector(`[data-testid=home-recent] [data-doc="${nestedDoc}"]`)
+    await page.waitForSelector(`[data-testid=home-recent] [data-doc="${rootDoc}"]`)
+    assert(!(await page.$('[data-testid=home-empty]')), 'the home page does not call the vault empty')
+    await shot('20-home')
+    await assertFitsPhones('home', '/', `[data-testid=home-recent] [data-doc="${rootDoc}"]`, '20a-phone-home')
+    // The documents list moved to /documents; the sidebar leads there.
+    await page.click('[data-testid=nav-documents]')
+    await page.waitForURL(`${BASE}/documents`)
+    await page.waitForSelector(`[data-doc="${rootDoc}"]`)
+  })
+
+  await step('views: a folder shows its sub-folders, says when it is empty, and can include them', async () => {
+    await page.goto(`${BASE}/documents?folder=${viewsIds.parent}`)
+    await page.waitForSelector('[data-testid=subfolders] [data-subfolder="2025"]')
+    await page.waitForSelector('[data-testid=empty] >> text=This folder is empty')
+    assert(!(await page.$('text=Nothing matches')), 'an empty folder is not "Nothing matches"')
+    await assertFitsPhones('a folder with sub-folders', null, '[data-testid=subfolders]')
+    await page.click('[data-testid=toggle-subfolders]')
+    await page.waitForSelector(`[data-doc="${nestedDoc}"]`)
+    assert(new URL(page.url()).searchParams.get('subfolders') === '1', 'sub-folders kept in the URL')
+    assert(!(await page.$(`[data-doc="${rootDoc}"]`)), 'documents outside the folder stay out')
+    await page.click('[data-testid=subfolders] [data-subfolder="2025"]')
+    await page.waitForSelector(`[data-doc="${nestedDoc}"]`)
+  })
+
+  await step('views: filter by type, date and folder in the URL, save the view, open, rename and delete it', async () => {
+    await page.goto(`${BASE}/documents`)
+    await page.waitForSelector(`[data-doc="${rootDoc}"]`)
+    await page.click('[data-testid=filters-toggle]')
+    await page.waitForSelector('[data-testid=filter-panel]')
+    await assertFitsPhones('the documents list with its filters open', null, '[data-testid=filter-panel]')
+    await page.selectOption('[data-testid=filter-type]', 'text/plain')
+    await page.waitForURL(/type=text%2Fplain|type=text\/plain/)
+    // A date range after today matches nothing (and says so).
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
+    await page.fill('[data-testid=filter-from]', tomorrow)
+    await page.waitForSelector('[data-testid=empty] >> text=Nothing matches')
+    await page.fill('[data-testid=filter-from]', '')
+    await page.waitForSelector(`[data-doc="${rootDoc}"]`)
+    await page.selectOption('[data-testid=filter-folder]', viewsIds.parent)
+    await page.check('[data-testid=filter-subfolders]')
+    await page.waitForSelector(`[data-doc="${nestedDoc}"]`)
+    await waitFor(async () => !(await page.$(`[data-doc="${rootDoc}"]`)), 'the root document filtered out')
+    const filtered = new URL(page.url()).searchParams
+    assert(filtered.get('folder') === viewsIds.parent && filtered.get('subfolders') === '1' && filtered.get('type') === 'text/plain', `filters in the URL: ${page.url()}`)
+    // A reload keeps them.
+    await page.reload()
+    await page.waitForSelector(`[data-doc="${nestedDoc}"]`)
+    await page.click('[data-testid=save-view]')
+    await page.fill('[data-testid=view-name]', viewName)
+    await shot('21-save-view')
+    await page.click('[data-testid=view-save]')
+    const link = `[data-testid=saved-views] [data-view="${viewName}"] a`
+    await page.waitForSelector(link)
+    // Saving the same name again is refused in words.
+    await page.click('[data-testid=save-view]')
+    await page.fill('[data-testid=view-name]', viewName.toUpperCase())
+    await page.click('[data-testid=view-save]')
+    await page.waitForSelector('dialog [role=alert] >> text=already have a view with this name')
+    await page.keyboard.press('Escape')
+    // Open it from an unfiltered list.
+    await page.goto(`${BASE}/documents`)
+    await page.waitForSelector(`[data-doc="${rootDoc}"]`)
+    await page.click(link)
+    await page.waitForSelector(`[data-doc="${nestedDoc}"]`)
+    await waitFor(async () => !(await page.$(`[data-doc="${rootDoc}"]`)), 'the view filters again')
+    const opened = new URL(page.url()).searchParams
+    assert(opened.get('folder') === viewsIds.parent && opened.get('type') === 'text/plain', `the view opened its query: ${page.url()}`)
+    await shot('22-saved-view-open')
+    // Rename, then delete.
+    await page.click(`button[aria-label="Rename ${viewName}"]`)
+    await page.fill('[data-testid=view-rename-input]', `${viewName} (renamed)`)
+    await page.keyboard.press('Enter')
+    await page.waitForSelector(`[data-testid=saved-views] [data-view="${viewName} (renamed)"]`)
+    await page.click(`button[aria-label="Delete ${viewName} (renamed)"]`)
+    await page.click('dialog [data-testid=confirm]')
+    await waitFor(async () => !(await page.$(`[data-testid=saved-views] [data-view^="${viewName}"]`)), 'the view deleted')
+  })
+
+  await step('views: search includes shared documents on request, marked with the owner', async () => {
+    const reg = await api('POST', '/api/auth/register', null, sharer)
+    const token = reg.access_token
+    // The word is in the name too, so the search finds it whatever the text extraction does.
+    const doc = await uploadText(token, `${sharedWord}-note.txt`, `A note about ${sharedWord} for a friend.\n`)
+    await waitFor(async () => ['classified', 'unclassified', 'failed'].includes((await api('GET', `/api/documents/${doc}`, token)).status), 'the shared document processed', PROCESS_TIMEOUT)
+    await api('POST', `/api/documents/${doc}/shares`, token, { recipient: newbie.handle })
+    await page.goto(`${BASE}/documents?q=${sharedWord}`)
+    await page.waitForSelector('[data-testid=empty] >> text=Nothing matches')
+    await page.check('[data-testid=include-shared]')
+    const row = `[data-doc="${sharedWord}-note.txt"]`
+    await page.waitForSelector(`${row} [data-testid=owner-badge] >> text=from @${sharer.handle}`)
+    assert(!(await page.$(`button[aria-label="Delete ${sharedWord}-note.txt"]`)), 'no trash button on a document of someone else')
+    await shot('23-search-include-shared')
+    // The next search keeps "Include shared".
+    await page.fill('[data-testid=search]', sharedWord)
+    await page.press('[data-testid=search]', 'Enter')
+    await page.waitForSelector(`${row} [data-testid=owner-badge]`)
+    await assertFitsPhones('search with shared documents', null, `${row} [data-testid=owner-badge]`)
+    // Home lists it under "shared with you".
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector(`[data-testid=home-shared] [data-doc="${sharedWord}-note.txt"]`)
+  })
+  // ---- end views (issue 16) ----
 
   await step('no CSP violations or script errors in the browser', async () => {
     const bad = browserErrors.filter((t) => /Content.Security.Policy|Refused to|Uncaught|TypeError|ReferenceError/i.test(t))

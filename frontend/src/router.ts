@@ -58,7 +58,8 @@ export const router = createRouter({
       path: '/',
       component: AppLayout,
       children: [
-        { path: '', name: 'documents', component: DocumentsView, meta: { title: 'Documents' } },
+        { path: '', name: 'home', component: () => import('@/views/HomeView.vue'), meta: { title: 'Home' } },
+        { path: 'documents', name: 'documents', component: DocumentsView, meta: { title: 'Documents' } },
         {
           path: 'documents/:id',
           name: 'document',
@@ -136,10 +137,10 @@ export function guard(to: Pick<RouteLocationNormalized, 'meta' | 'fullPath'>): s
     return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
   }
   if (auth.mustChangePassword) return to.meta.passwordChange ? null : { name: 'change-password' }
-  if (to.meta.public || to.meta.passwordChange) return auth.isAdmin ? { name: 'admin-users' } : { name: 'documents' }
+  if (to.meta.public || to.meta.passwordChange) return auth.isAdmin ? { name: 'admin-users' } : { name: 'home' }
   if (to.meta.anyRole) return null
   if (auth.isAdmin && !to.meta.admin) return { name: 'admin-users' }
-  if (!auth.isAdmin && to.meta.admin) return { name: 'documents' }
+  if (!auth.isAdmin && to.meta.admin) return { name: 'home' }
   return null
 }
 

@@ -9,7 +9,7 @@ import MailIntakeSettings from '@/views/settings/MailIntakeSettings.vue'
 import WatchedFolderSettings from '@/views/settings/WatchedFolderSettings.vue'
 import { defaultPort, describeCheck, tokenExpired } from '@/lib/connections'
 import { useToastStore } from '@/stores/toasts'
-import { USER, json, mockFetch, type Call } from './helpers'
+import { USER, json, mockFetch, type Call, installDialog } from './helpers'
 
 const TOKEN = {
   id: 't1',
@@ -63,11 +63,7 @@ const ACCOUNT = {
   created_at: '2026-11-01T10:00:00Z',
 }
 
-beforeAll(() => {
-  const proto = HTMLDialogElement.prototype as HTMLDialogElement & { showModal?: () => void; close?: () => void }
-  if (!proto.showModal) proto.showModal = function (this: HTMLDialogElement) { this.setAttribute('open', '') }
-  if (!proto.close) proto.close = function (this: HTMLDialogElement) { this.removeAttribute('open') }
-})
+beforeAll(installDialog)
 
 let pinia: Pinia
 let router: Router

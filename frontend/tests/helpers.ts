@@ -102,3 +102,10 @@ export const flush = () => new Promise((r) => setTimeout(r, 0))
 export function sessionMarker(present: boolean) {
   document.cookie = present ? 'docuvault_session=1; path=/' : 'docuvault_session=; path=/; max-age=0'
 }
+
+/** jsdom has <dialog> without the modal API: opening and closing set `open`. */
+export function installDialog() {
+  const proto = HTMLDialogElement.prototype as HTMLDialogElement & { showModal?: () => void; close?: () => void }
+  if (!proto.showModal) proto.showModal = function (this: HTMLDialogElement) { this.setAttribute('open', '') }
+  if (!proto.close) proto.close = function (this: HTMLDialogElement) { this.removeAttribute('open') }
+}

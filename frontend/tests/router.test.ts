@@ -32,9 +32,11 @@ describe('route guard', () => {
 
   it('keeps regular users out of the admin screens', () => {
     useAuthStore().user = { ...USER }
-    expect(guard(to('/admin'))).toEqual({ name: 'documents' })
+    // Their landing page is the home page (issue 16); the list is at /documents.
+    expect(guard(to('/admin'))).toEqual({ name: 'home' })
     expect(guard(to('/settings'))).toBeNull()
-    expect(guard(to('/change-password'))).toEqual({ name: 'documents' })
+    expect(guard(to('/documents'))).toBeNull()
+    expect(guard(to('/change-password'))).toEqual({ name: 'home' })
   })
 
   it('opens a public link page for anyone, signed in or not, without redirects', () => {

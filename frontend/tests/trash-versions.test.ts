@@ -11,7 +11,7 @@ import TrashView from '@/views/TrashView.vue'
 import ExportSettings from '@/views/settings/ExportSettings.vue'
 import { useToastStore } from '@/stores/toasts'
 import { useUploadsStore } from '@/stores/uploads'
-import { FakeXhr, USER, json, mockFetch } from './helpers'
+import { FakeXhr, USER, json, mockFetch, installDialog } from './helpers'
 
 const doc = (id: string, extra: object = {}) => ({
   id,
@@ -40,11 +40,7 @@ const version = (id: string, current: boolean, sha: string) => ({
 })
 
 // jsdom has <dialog> without the modal API.
-beforeAll(() => {
-  const proto = HTMLDialogElement.prototype as HTMLDialogElement & { showModal?: () => void; close?: () => void }
-  if (!proto.showModal) proto.showModal = function (this: HTMLDialogElement) { this.setAttribute('open', '') }
-  if (!proto.close) proto.close = function (this: HTMLDialogElement) { this.removeAttribute('open') }
-})
+beforeAll(installDialog)
 
 let pinia: Pinia
 let router: Router

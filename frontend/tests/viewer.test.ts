@@ -61,6 +61,7 @@ vi.mock('@/lib/pdf', () => ({
 const baseDoc = {
   id: 'd1',
   owner_id: USER.id,
+  owner_handle: USER.handle,
   filename: 'scan.jpg',
   content_type: 'image/jpeg',
   size_bytes: 1000,

@@ -68,6 +68,22 @@ pub struct Manifest {
     pub folders: Vec<ManifestFolder>,
     /// The account's own topics and the system topics any of its documents is filed under.
     pub topics: Vec<ManifestTopic>,
+    /// The account's saved views, by name.
+    #[serde(default)]
+    pub views: Vec<ManifestView>,
+}
+
+/// One saved view: a name and the list parameters it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestView {
+    /// View id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The parameters of `GET /api/documents` (`q`, `content_type`, `folder_id`, …).
+    pub query: serde_json::Value,
+    /// Created.
+    pub created_at: DateTime<Utc>,
 }
 
 /// The exporting account.
@@ -306,6 +322,16 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
         })
         .collect();
     manifest_folders.sort_by_cached_key(|f| (f.path.to_lowercase(), f.id));
+    let views = crate::saved_views::service::list(db, user_id)
+        .await?
+        .into_iter()
+        .map(|v| ManifestView {
+            id: v.id,
+            name: v.name,
+            query: v.query,
+            created_at: v.created_at,
+        })
+        .collect();
     Ok(ExportPlan {
         entries,
         manifest: Manifest {
@@ -329,6 +355,7 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
                     color: t.color,
                 })
                 .collect(),
+            views,
         },
     })
 }

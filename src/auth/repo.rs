@@ -3,7 +3,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -92,6 +93,30 @@ pub async fn insert_user(
     .insert(db)
     .await?;
     Ok(user)
+}
+
+/// Handles of the given accounts, by id (one query; none for no ids). Missing accounts
+/// are simply absent.
+pub async fn handles(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .column(users::Column::Handle)
+        .filter(users::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// The account whose e-mail or handle is `login` (case-insensitive).

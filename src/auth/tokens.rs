@@ -53,7 +53,7 @@ const USE_RECORD_INTERVAL_SECS: i64 = 60;
 /// What a token may do. A `:write` scope includes the `:read` scope of its area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum ApiScope {
-    /// Read documents, their versions, text and downloads, folders and shares.
+    /// Read documents, their versions, text and downloads, folders, shares and saved views.
     #[serde(rename = "documents:read")]
     DocumentsRead,
     /// Upload, change, trash and delete documents and versions; manage folders and shares.
@@ -176,6 +176,8 @@ const OPEN_TO_TOKENS: &[(&str, bool, Opening)] = &[
     // Revoking a public link (`/documents/{id}/links` is under `/api/documents`).
     ("/api/links", true, DOCUMENTS),
     ("/api/shared-with-me", true, DOCUMENTS),
+    // Saved views: named list queries, part of the documents area.
+    ("/api/views", true, DOCUMENTS),
     ("/api/topics", true, TOPICS),
 ];
 

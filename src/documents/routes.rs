@@ -8,7 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
-use crate::documents::search::{ListFilter, PageRequest, SearchQuery, SortKey, SortOrder};
+use crate::documents::search::{
+    CreatedTo, ListFilter, PageRequest, SearchQuery, SortKey, SortOrder,
+};
 use crate::documents::service::{self, Confirmation, UploadError};
 use crate::documents::thumbnails::ThumbnailLinks;
 use crate::documents::trash;
@@ -140,8 +142,8 @@ pub struct ListQuery {
     pub folder_id: Option<Uuid>,
     /// Only documents with this status (pending uploads are hidden otherwise).
     pub status: Option<DocumentStatus>,
-    /// Full-text search over file name and extracted text of **your own** documents
-    /// (documents shared with you are not searched). Words must all occur;
+    /// Full-text search over file name and extracted text of your own documents (and,
+    /// with `include_shared=true`, of those shared with you). Words must all occur;
     /// `"quoted words"` match a phrase, `or` between words accepts either, `-word`
     /// excludes; any other character is literal. Whole words, case-insensitive, no
     /// stemming. Results are ranked by relevance unless `sort` is given, and carry a
@@ -159,11 +161,141 @@ pub struct ListQuery {
     /// `true`: only documents whose bytes (SHA-256) another of your live documents has
     /// too, the original and its copies alike.
     pub duplicates: Option<bool>,
+    /// `true` with `folder_id`: the documents of its sub-folders, at any depth, too.
+    pub include_subfolders: Option<bool>,
+    /// `true`: documents shared with you take part too (in lists and searches; never
+    /// trashed ones, and not with `trashed` or `duplicates`). Each item's `owner_handle`
+    /// tells whose it is.
+    pub include_shared: Option<bool>,
+    /// Only documents of these types: one or more comma-separated MIME types of the
+    /// accepted document types (`document_types` of `GET /api/auth/config`).
+    #[param(example = "application/pdf,image/png")]
+    pub content_type: Option<String>,
+    /// Only documents uploaded at or after this RFC 3339 date (`2026-01-31`, from its
+    /// start in UTC) or date-time.
+    #[param(example = "2026-01-01")]
+    pub created_from: Option<String>,
+    /// Only documents uploaded up to this RFC 3339 date (inclusive: the whole day, UTC) or
+    /// date-time (inclusive).
+    #[param(example = "2026-12-31")]
+    pub created_to: Option<String>,
+    /// Only documents of at least this many bytes.
+    #[param(minimum = 0)]
+    pub size_min: Option<u64>,
+    /// Only documents of at most this many bytes.
+    #[param(minimum = 0)]
+    pub size_max: Option<u64>,
+}
+
+/// The keys a saved view's `query` may hold: the list parameters that choose and order
+/// documents (not the page, nor the trash).
+pub const VIEW_QUERY_KEYS: &[&str] = &[
+    "q",
+    "sort",
+    "order",
+    "topic",
+    "folder_id",
+    "include_subfolders",
+    "status",
+    "content_type",
+    "created_from",
+    "created_to",
+    "size_min",
+    "size_max",
+    "include_shared",
+    "duplicates",
+];
+
+fn invalid_query(message: String) -> ApiError {
+    ApiError::BadRequest {
+        code: ErrorCode::InvalidQuery,
+        message,
+    }
+}
+
+/// Reads an RFC 3339 date (`2026-01-31`, midnight UTC) or date-time (400 when it is
+/// neither). The `bool` tells whether it was a date.
+fn date_or_time(name: &str, raw: &str) -> Result<(DateTime<Utc>, bool), ApiError> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok((t.with_timezone(&Utc), false));
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| (t.and_utc(), true))
+        .ok_or_else(|| {
+            invalid_query(format!(
+                "{name} must be an RFC 3339 date (2026-01-31) or date-time \
+                 (2026-01-31T12:00:00Z)"
+            ))
+        })
+}
+
+/// The canonical accepted types named by a comma-separated `content_type` (400 for a type
+/// that is not accepted).
+fn content_types(raw: &str) -> Result<Vec<&'static str>, ApiError> {
+    let mut types = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let Some((canonical, _)) = crate::documents::files::accepted_type(part) else {
+            return Err(invalid_query(format!(
+                "content_type: {part:?} is not an accepted document type \
+                 (GET /api/auth/config lists them)"
+            )));
+        };
+        if !types.contains(&canonical) {
+            types.push(canonical);
+        }
+    }
+    Ok(types)
 }
 
 impl ListQuery {
     /// What to list: the query's filters, `q` parsed (400 when it is not a query).
+    /// Every bad value answers 400 `invalid_query`: an unknown type, a date that is not
+    /// RFC 3339, a size over 2^63, a range whose end comes before its start.
     pub(crate) fn filter(&self) -> Result<ListFilter, ApiError> {
+        let created_from = self
+            .created_from
+            .as_deref()
+            .map(|raw| date_or_time("created_from", raw).map(|(t, _)| t))
+            .transpose()?;
+        let created_to = self
+            .created_to
+            .as_deref()
+            .map(|raw| {
+                date_or_time("created_to", raw).map(|(t, date)| {
+                    if date {
+                        CreatedTo::Before(t + chrono::Duration::days(1))
+                    } else {
+                        CreatedTo::Through(t)
+                    }
+                })
+            })
+            .transpose()?;
+        let backwards = match (created_from, created_to) {
+            (Some(from), Some(CreatedTo::Through(to))) => to < from,
+            (Some(from), Some(CreatedTo::Before(to))) => to <= from,
+            _ => false,
+        };
+        if backwards {
+            return Err(invalid_query(
+                "created_to must not come before created_from".into(),
+            ));
+        }
+        let size = |name: &str, v: Option<u64>| {
+            v.map(|n| i64::try_from(n).map_err(|_| invalid_query(format!("{name} is too large"))))
+                .transpose()
+        };
+        let (size_min, size_max) = (
+            size("size_min", self.size_min)?,
+            size("size_max", self.size_max)?,
+        );
+        if let (Some(min), Some(max)) = (size_min, size_max)
+            && max < min
+        {
+            return Err(invalid_query("size_max must not be below size_min".into()));
+        }
         Ok(ListFilter {
             topic: self.topic.map(TopicId::from),
             folder_id: self.folder_id.map(FolderId::from),
@@ -171,7 +303,45 @@ impl ListQuery {
             q: self.q.as_deref().map(SearchQuery::parse).transpose()?,
             trashed: self.trashed.unwrap_or(false),
             duplicates: self.duplicates.unwrap_or(false),
+            include_subfolders: self.include_subfolders.unwrap_or(false),
+            include_shared: self.include_shared.unwrap_or(false),
+            content_types: self
+                .content_type
+                .as_deref()
+                .map(content_types)
+                .transpose()?
+                .unwrap_or_default(),
+            created_from,
+            created_to,
+            size_min,
+            size_max,
         })
+    }
+
+    /// Reads a saved view's `query` exactly as the list reads its query string (same
+    /// deserialisation, same [`ListQuery::filter`] checks); only [`VIEW_QUERY_KEYS`] are
+    /// allowed and values must be strings, numbers or booleans. The error says why.
+    pub(crate) fn from_saved(
+        query: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in query {
+            if !VIEW_QUERY_KEYS.contains(&key.as_str()) {
+                return Err(format!("query: unknown key {key:?}"));
+            }
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return Err(format!("query: {key} must be a string, number or boolean")),
+            };
+            pairs.append_pair(key, &text);
+        }
+        let parsed = web::Query::<ListQuery>::from_query(&pairs.finish())
+            .map_err(|e| format!("query: {e}"))?
+            .into_inner();
+        parsed.filter().map_err(|e| format!("query: {e}"))?;
+        Ok(parsed)
     }
 
     /// In which order: the explicit sort; else relevance for a search; else the trash by
@@ -459,7 +629,9 @@ pub async fn upload(
 }
 
 /// The caller's documents, newest first by default; with `q`, a full-text search of the
-/// caller's own documents (never other accounts' nor shared ones), by relevance.
+/// caller's own documents, by relevance. With `include_shared=true`, documents shared with
+/// the caller take part too (each item's `owner_handle` names its owner); other accounts'
+/// documents never do.
 ///
 /// A search returns at most `documents.search_max_hits` documents (1 000 by default): by
 /// relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in

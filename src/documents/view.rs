@@ -100,6 +100,8 @@ pub struct DocumentView {
     pub id: Uuid,
     /// Owner's account id.
     pub owner_id: Uuid,
+    /// Owner's handle (yours on your own documents): who shared a document with you.
+    pub owner_handle: String,
     /// File name.
     pub filename: String,
     /// MIME type.
@@ -170,10 +172,12 @@ impl DocumentView {
         topics: Vec<DocumentTopic>,
         snippet: Option<Vec<SnippetSegment>>,
         thumbnail_url: Option<String>,
+        owner_handle: String,
     ) -> Self {
         Self {
             id: d.id,
             owner_id: d.user_id,
+            owner_handle,
             filename: d.filename,
             content_type: d.content_type,
             size_bytes: d.size_bytes,
@@ -232,8 +236,8 @@ impl DocumentView {
         }
     }
 
-    /// Views of listed documents, their topics loaded in one query, their thumbnail URLs
-    /// signed by `links` (locally: no storage request).
+    /// Views of listed documents, their topics and their owners' handles loaded in one
+    /// query each, their thumbnail URLs signed by `links` (locally: no storage request).
     pub async fn many(
         db: &impl ConnectionTrait,
         links: &ThumbnailLinks,
@@ -241,11 +245,24 @@ impl DocumentView {
     ) -> Result<Vec<DocumentView>, ApiError> {
         let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
         let mut topics = search::topics_of(db, &ids).await?;
+        let handles = crate::auth::repo::handles(db, items.iter().map(|i| i.doc.user_id)).await?;
         let mut views = Vec::with_capacity(items.len());
         for i in items {
             let t = topics.remove(&i.doc.id).unwrap_or_default();
             let thumbnail_url = links.url(i.doc.thumbnail_key.as_deref()).await;
-            views.push(Self::build(i.doc, t, i.snippet, thumbnail_url));
+            let owner_handle = handles.get(&i.doc.user_id).cloned().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "document of missing account {}",
+                    i.doc.user_id
+                ))
+            })?;
+            views.push(Self::build(
+                i.doc,
+                t,
+                i.snippet,
+                thumbnail_url,
+                owner_handle,
+            ));
         }
         Ok(views)
     }

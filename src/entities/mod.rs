@@ -50,6 +50,7 @@ pub mod password_reset_tokens;
 pub mod public_links;
 pub mod quotas;
 pub mod refresh_tokens;
+pub mod saved_views;
 pub mod shares;
 pub mod topics;
 pub mod users;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::documents::access;
 use crate::domain::{DocumentId, Email, Handle, UserId};
 use crate::entities::users::Role;
-use crate::entities::{DocumentStatus, documents, shares, users};
+use crate::entities::{DocumentStatus, documents, shares};
 use crate::error::ApiError;
 
 /// The only permission a share grants: read metadata and download.
@@ -98,19 +98,7 @@ async fn handles(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = Uuid>,
 ) -> Result<HashMap<Uuid, String>, ApiError> {
-    let mut ids: Vec<Uuid> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(users::Entity::find()
-        .filter(users::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.handle))
-        .collect())
+    Ok(crate::auth::repo::handles(db, ids).await?)
 }
 
 fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiError> {

@@ -26,7 +26,7 @@ use super::{Hashing, is_sha256_hex, object_path};
 use crate::domain::ObjectKey;
 use crate::entities::{
     DocumentStatus, VersionStatus, audit_log, backup_codes, cloud_connections, document_topics,
-    document_versions, documents, folders, groups, quotas, shares, topics, users,
+    document_versions, documents, folders, groups, quotas, saved_views, shares, topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -159,6 +159,7 @@ async fn dump_tables(db: &DatabaseConnection, out: &Path) -> anyhow::Result<Vec<
                     shares::Entity::find().filter(shares::Column::DocumentId.in_subquery(live()));
                 dump(&txn, q, out, table, same).await?
             }
+            "saved_views" => dump(&txn, saved_views::Entity::find(), out, table, same).await?,
             "audit_log" => dump(&txn, audit_log::Entity::find(), out, table, same).await?,
             other => bail!("no export for table {other}"),
         };

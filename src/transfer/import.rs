@@ -25,7 +25,7 @@ use crate::crypto::Keys;
 use crate::domain::ObjectKey;
 use crate::entities::{
     audit_log, backup_codes, cloud_connections, document_topics, document_versions, documents,
-    folders, groups, quotas, shares, topics, users,
+    folders, groups, quotas, saved_views, shares, topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -331,6 +331,10 @@ async fn write_rows(
             }
             "shares" => {
                 load::<shares::Entity, shares::ActiveModel>(&txn, &path, |r| Ok(Some(r))).await?
+            }
+            "saved_views" => {
+                load::<saved_views::Entity, saved_views::ActiveModel>(&txn, &path, |r| Ok(Some(r)))
+                    .await?
             }
             "audit_log" => {
                 load::<audit_log::Entity, audit_log::ActiveModel>(&txn, &path, |r| Ok(Some(r)))

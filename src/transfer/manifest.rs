@@ -12,7 +12,7 @@ pub const FORMAT: &str = "docuvault-export";
 
 /// The format version this build writes and reads. Raise it on any incompatible change
 /// (a table's rows change meaning, a file moves); an import refuses other versions.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// File name of the manifest.
 pub const FILE: &str = "manifest.json";
@@ -27,7 +27,7 @@ pub const OBJECTS_FILE: &str = "objects.jsonl";
 /// source's key), password reset links (`password_reset_tokens`), in-app notices
 /// (`notifications`: a moment's news, the shares themselves are exported), the object
 /// deletion queue and job ticks are not exported: they belong to the source instance.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "users",
     "quotas",
     "backup_codes",
@@ -39,6 +39,8 @@ pub const TABLES: [&str; 12] = [
     "document_versions",
     "document_topics",
     "shares",
+    // Version 2: saved views.
+    "saved_views",
     "audit_log",
 ];
 

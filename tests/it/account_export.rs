@@ -75,6 +75,25 @@ async fn the_export_holds_live_originals_by_folder_path_and_a_manifest() {
     let topic = common::create_topic(&app, &alice, "Receipts", None)
         .await
         .to_string();
+    let view_query =
+        serde_json::json!({"folder_id": tax, "include_subfolders": true, "sort": "name"});
+    let saved = app
+        .post_json(
+            "/api/views",
+            Some(&alice.access),
+            &serde_json::json!({"name": "Tax papers", "query": view_query}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    // Bob's view is not in alice's export.
+    let bobs_view = app
+        .post_json(
+            "/api/views",
+            Some(&bob.access),
+            &serde_json::json!({"name": "Bob's", "query": {}}),
+        )
+        .await;
+    assert_eq!(bobs_view.status(), 201);
 
     let first = b"first note\n".to_vec();
     let second = b"second note, same name but for case\n".to_vec();
@@ -242,6 +261,11 @@ async fn the_export_holds_live_originals_by_folder_path_and_a_manifest() {
             .iter()
             .any(|t| t["id"] == topic.as_str() && t["system"] == false)
     );
+    // Her saved views, with their queries (not bob's).
+    let views = manifest["views"].as_array().unwrap();
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert_eq!(views[0]["name"], "Tax papers");
+    assert_eq!(views[0]["query"], view_query);
 
     // Bob's export holds his document only.
     let bobs_files = unzip(&export(&app, &bob).await);

@@ -52,6 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "webhooks",
             "intake",
             "notifications",
+            "saved_views",
         ],
     ),
     (

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::common::{self, PASSWORD, Session, TestApp, body, now};
 use docuvault::domain::ObjectKey;
 use docuvault::entities::{
-    document_topics, document_versions, documents, folders, shares, topics, users,
+    document_topics, document_versions, documents, folders, saved_views, shares, topics, users,
 };
 
 /// An app on SQLite + local objects whatever the test backends are (the source of a move).
@@ -106,6 +106,7 @@ struct Contents {
     versions: BTreeSet<(Uuid, Uuid, String, Option<String>, i64)>,
     links: BTreeSet<(Uuid, Uuid, String)>,
     shares: BTreeSet<(Uuid, Uuid, Uuid)>,
+    views: BTreeSet<(Uuid, Uuid, String, String)>,
 }
 
 async fn contents(app: &TestApp) -> Contents {
@@ -178,6 +179,13 @@ async fn contents(app: &TestApp) -> Contents {
             .into_iter()
             .map(|s| (s.document_id, s.owner_id, s.recipient_id))
             .collect(),
+        views: saved_views::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.id, v.user_id, v.name, v.query.to_string()))
+            .collect(),
     }
 }
 
@@ -224,6 +232,15 @@ async fn populate(app: &TestApp) -> Vec<u8> {
         )
         .await;
     assert_eq!(share.status(), 201);
+    // A saved view.
+    let view = app
+        .post_json(
+            "/api/views",
+            Some(&alice.access),
+            &json!({"name": "Receipts in 2026", "query": {"topic": topic, "folder_id": parent, "include_subfolders": true}}),
+        )
+        .await;
+    assert_eq!(view.status(), 201);
     // Two versions of the document that then goes to the trash.
     crate::versions::upload_version(
         app,
@@ -245,6 +262,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     let secret = populate(&source).await;
     let before = contents(&source).await;
     assert_eq!(before.users.len(), 2);
+    assert_eq!(before.views.len(), 1);
     assert_eq!(before.versions.len(), 5, "{:?}", before.versions);
     assert_eq!(before.documents.iter().filter(|d| d.6).count(), 1);
     assert!(
@@ -263,7 +281,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "docuvault-export");
-    assert_eq!(manifest["version"], 1);
+    assert_eq!(manifest["version"], 2);
     assert_eq!(manifest["source"]["database"], "sqlite");
     assert_eq!(manifest["source"]["storage"], "local");
     // notes and its copy share one original: 5 versions, 4 distinct contents, plus one

@@ -488,7 +488,9 @@ export interface paths {
         };
         /**
          * The caller's documents, newest first by default; with `q`, a full-text search of the
-         *     caller's own documents (never other accounts' nor shared ones), by relevance.
+         *     caller's own documents, by relevance. With `include_shared=true`, documents shared with
+         *     the caller take part too (each item's `owner_handle` names its owner); other accounts'
+         *     documents never do.
          * @description A search returns at most `documents.search_max_hits` documents (1 000 by default): by
          *     relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
          *     that order; `total_exact` is false when more matched.
@@ -1316,6 +1318,42 @@ export interface paths {
         patch: operations["updateTopic"];
         trace?: never;
     };
+    "/api/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's saved views by name. */
+        get: operations["listViews"];
+        put?: never;
+        /** Saves the current list parameters as a named view. */
+        post: operations["createView"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/views/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a view (never any document). */
+        delete: operations["deleteView"];
+        options?: never;
+        head?: never;
+        /** Renames a view and/or replaces its query. */
+        patch: operations["updateView"];
+        trace?: never;
+    };
     "/api/webhooks": {
         parameters: {
             query?: never;
@@ -1799,6 +1837,19 @@ export interface components {
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
         };
+        /** @description `POST /api/views` body. */
+        CreateViewRequest: {
+            /**
+             * @description Name: trimmed, 1–80 characters.
+             * @example PDFs over 1 MB
+             */
+            name: string;
+            /**
+             * @description The list parameters; checked exactly like the query of `GET /api/documents`
+             *     (an unknown key or a bad value is 422).
+             */
+            query: Record<string, never>;
+        };
         /** @description `POST /api/webhooks` body. */
         CreateWebhookRequest: {
             /** @description What it is for (up to 500 characters). */
@@ -1957,6 +2008,8 @@ export interface components {
             id: string;
             /** @description Why processing failed, when it did. */
             last_error: string | null;
+            /** @description Owner's handle (yours on your own documents): who shared a document with you. */
+            owner_handle: string;
             /**
              * Format: uuid
              * @description Owner's account id.
@@ -2046,7 +2099,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -2778,6 +2831,37 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "admin";
+        /** @description One saved view. */
+        SavedView: {
+            /**
+             * Format: date-time
+             * @description Created at.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description View id.
+             */
+            id: string;
+            /** @description Name, unique among the caller's views (ignoring case and spaces). */
+            name: string;
+            /**
+             * @description The list parameters (`q`, `sort`, `order`, `topic`, `folder_id`,
+             *     `include_subfolders`, `status`, `content_type`, `created_from`, `created_to`,
+             *     `size_min`, `size_max`, `include_shared`, `duplicates`), as saved.
+             */
+            query: Record<string, never>;
+            /**
+             * Format: date-time
+             * @description Last changed at.
+             */
+            updated_at: string;
+        };
+        /** @description The caller's saved views. */
+        SavedViewList: {
+            /** @description Every view, by name (ignoring case). */
+            items: components["schemas"]["SavedView"][];
+        };
         /**
          * @description How the client wants to receive the refresh token.
          * @enum {string}
@@ -3124,6 +3208,13 @@ export interface components {
              */
             quota_limit_bytes?: number | null;
             role?: components["schemas"]["Role"] | null;
+        };
+        /** @description `PATCH /api/views/{id}` body; absent fields stay as they are. */
+        UpdateViewRequest: {
+            /** @description New name (same rules as on creation). */
+            name?: string | null;
+            /** @description New list parameters (same rules as on creation). */
+            query?: Record<string, never> | null;
         };
         /** @description `PATCH /api/webhooks/{id}` body; absent fields stay as they are. */
         UpdateWebhookRequest: {
@@ -5271,8 +5362,8 @@ export interface operations {
                 /** @description Only documents with this status (pending uploads are hidden otherwise). */
                 status?: components["schemas"]["DocumentStatus"];
                 /**
-                 * @description Full-text search over file name and extracted text of **your own** documents
-                 *     (documents shared with you are not searched). Words must all occur;
+                 * @description Full-text search over file name and extracted text of your own documents (and,
+                 *     with `include_shared=true`, of those shared with you). Words must all occur;
                  *     `"quoted words"` match a phrase, `or` between words accepts either, `-word`
                  *     excludes; any other character is literal. Whole words, case-insensitive, no
                  *     stemming. Results are ranked by relevance unless `sort` is given, and carry a
@@ -5296,6 +5387,36 @@ export interface operations {
                  *     too, the original and its copies alike.
                  */
                 duplicates?: boolean;
+                /** @description `true` with `folder_id`: the documents of its sub-folders, at any depth, too. */
+                include_subfolders?: boolean;
+                /**
+                 * @description `true`: documents shared with you take part too (in lists and searches; never
+                 *     trashed ones, and not with `trashed` or `duplicates`). Each item's `owner_handle`
+                 *     tells whose it is.
+                 */
+                include_shared?: boolean;
+                /**
+                 * @description Only documents of these types: one or more comma-separated MIME types of the
+                 *     accepted document types (`document_types` of `GET /api/auth/config`).
+                 * @example application/pdf,image/png
+                 */
+                content_type?: string;
+                /**
+                 * @description Only documents uploaded at or after this RFC 3339 date (`2026-01-31`, from its
+                 *     start in UTC) or date-time.
+                 * @example 2026-01-01
+                 */
+                created_from?: string;
+                /**
+                 * @description Only documents uploaded up to this RFC 3339 date (inclusive: the whole day, UTC) or
+                 *     date-time (inclusive).
+                 * @example 2026-12-31
+                 */
+                created_to?: string;
+                /** @description Only documents of at least this many bytes. */
+                size_min?: number;
+                /** @description Only documents of at most this many bytes. */
+                size_max?: number;
             };
             header?: never;
             path?: never;
@@ -7847,6 +7968,214 @@ export interface operations {
                 };
             };
             /** @description Invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listViews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's views, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
+    createView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateViewRequest"];
+            };
+        };
+        responses: {
+            /** @description Saved */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedView"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description A view of yours has this name (`view_name_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad name, or a query the list would refuse */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description View id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such view */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateView: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description View id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateViewRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedView"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such view */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another view of yours has this name (`view_name_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad name, or a query the list would refuse */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -91,16 +91,13 @@ export type UpdateDocumentRequest = S['UpdateDocumentRequest']
 export type DocumentText = S['DocumentText']
 export type ClassifyResponse = S['ClassifyResponse']
 
-export type ListParams = {
-  page?: number
-  per_page?: number
-  topic?: string
-  folder_id?: string
-  status?: DocumentStatus
-  sort?: SortKey
-  order?: SortOrder
-  q?: string
-}
+/** The query of `GET /api/documents`, read off the contract. */
+export type ListParams = NonNullable<paths['/api/documents']['get']['parameters']['query']>
+// Saved views (issue 16).
+export type SavedView = S['SavedView']
+export type SavedViewList = S['SavedViewList']
+export type CreateViewRequest = S['CreateViewRequest']
+export type UpdateViewRequest = S['UpdateViewRequest']
 
 // Connections (issue 15): personal API tokens, webhooks, the watched folder, e-mail intake.
 // Request bodies without a schema name in the contract are read off their operation.

@@ -3,10 +3,16 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use super::sql::{Sql, VIEW_COLUMNS, count, limit_offset, order_terms, push_filters};
+use super::sql::{
+    Sql, VIEW_COLUMNS, count, limit_offset, order_terms, push_filters, push_shared_source,
+};
 use super::{DocumentRow, ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
+
+/// Every column a list sorts by (`sql::sort_column`), for the sources of a list with
+/// shared documents, which the page then orders.
+const SORT_COLUMNS: &str = "d.id, d.created_at, d.filename, d.size_bytes, d.trashed_at";
 
 /// The total, counting only when the page alone cannot tell it.
 async fn total_for(
@@ -37,9 +43,21 @@ pub(super) async fn list_plain(
     // rows for deep pages never touches the table; only the page's rows are read.
     let mut sql = Sql::new(backend);
     sql.push(&format!(
-        "SELECT {VIEW_COLUMNS} FROM documents d JOIN (SELECT d.id FROM documents d WHERE "
+        "SELECT {VIEW_COLUMNS} FROM documents d JOIN (SELECT d.id FROM "
     ));
-    push_filters(&mut sql, user, filter);
+    if filter.shared() {
+        // Each source yields at most the rows up to this page's end, in the page's order.
+        let through = i64::try_from(page.page.saturating_mul(page.per_page)).unwrap_or(i64::MAX);
+        sql.push("(");
+        push_shared_source(&mut sql, user, filter, SORT_COLUMNS, |sql| {
+            sql.push(&format!(" ORDER BY {order_by} LIMIT "))
+                .bind(through);
+        });
+        sql.push(") d");
+    } else {
+        sql.push("documents d WHERE ");
+        push_filters(&mut sql, user, filter);
+    }
     sql.push(&format!(" ORDER BY {order_by}"));
     limit_offset(&mut sql, page);
     sql.push(&format!(") p ON p.id = d.id ORDER BY {order_by}"));
@@ -47,8 +65,14 @@ pub(super) async fn list_plain(
         .all(db)
         .await?;
     let mut count_sql = Sql::new(backend);
-    count_sql.push("SELECT COUNT(*) AS n FROM documents d WHERE ");
-    push_filters(&mut count_sql, user, filter);
+    if filter.shared() {
+        count_sql.push("SELECT COUNT(*) AS n FROM (");
+        push_shared_source(&mut count_sql, user, filter, "d.id", |_| {});
+        count_sql.push(") c");
+    } else {
+        count_sql.push("SELECT COUNT(*) AS n FROM documents d WHERE ");
+        push_filters(&mut count_sql, user, filter);
+    }
     let total = total_for(db, page, rows.len(), count_sql).await?;
     let items = rows
         .into_iter()

@@ -156,6 +156,38 @@ pub struct ListFilter {
     pub trashed: bool,
     /// Only documents sharing their SHA-256 with another live document of the owner.
     pub duplicates: bool,
+    /// With `folder_id`: the documents of the folder's sub-folders (at any depth) too.
+    pub include_subfolders: bool,
+    /// Documents shared with the caller too (never trashed ones; not with `trashed` or
+    /// `duplicates`, which are facts of the caller's own vault).
+    pub include_shared: bool,
+    /// Only documents of these (canonical, allowlisted) types; empty = any type.
+    pub content_types: Vec<&'static str>,
+    /// Only documents uploaded at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only documents uploaded up to this bound.
+    pub created_to: Option<CreatedTo>,
+    /// Only documents of at least this many bytes.
+    pub size_min: Option<i64>,
+    /// Only documents of at most this many bytes.
+    pub size_max: Option<i64>,
+}
+
+impl ListFilter {
+    /// Whether shared documents take part: asked for, and not a question about the
+    /// caller's own vault (the trash, duplicates).
+    pub fn shared(&self) -> bool {
+        self.include_shared && !self.trashed && !self.duplicates
+    }
+}
+
+/// The upper bound of an upload-time range, inclusive as the caller wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedTo {
+    /// Up to and including this instant (a date-time was given).
+    Through(DateTime<Utc>),
+    /// Before this instant (a date was given: the start of the next day, UTC).
+    Before(DateTime<Utc>),
 }
 
 /// Which page, in which order.

@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
-use super::{ListFilter, PageRequest, SortKey, SortOrder};
+use super::{CreatedTo, ListFilter, PageRequest, SortKey, SortOrder};
 use crate::domain::UserId;
 use crate::entities::DocumentStatus;
 use crate::error::ApiError;
@@ -59,19 +59,74 @@ impl Sql {
 
 /// The owner-scoped WHERE clause over alias `d`. The `status <> 'pending'` literal (in
 /// the SQL text, not a bound value) lets the partial list indexes serve the query.
+///
+/// Every filter only adds its clause when it is set, so the default list's statement (and
+/// its index-only scan) stays as it is. With shared documents (searches; the plain list
+/// uses [`push_shared_source`] instead) the owner is the caller or one of the accounts
+/// that shared with the caller, and a document of another owner must be shared with the
+/// caller.
 pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
+    if filter.shared() {
+        sql.push("d.user_id IN (SELECT ")
+            .bind(user)
+            .push(" UNION SELECT s.owner_id FROM shares s WHERE s.recipient_id = ")
+            .bind(user)
+            .push(") AND (d.user_id = ")
+            .bind(user)
+            .push(" OR d.id IN (SELECT s.document_id FROM shares s WHERE s.recipient_id = ")
+            .bind(user)
+            .push("))");
+    } else {
+        sql.push("d.user_id = ").bind(user);
+    }
+    sql.push(" AND ");
+    push_conditions(sql, user, filter);
+}
+
+/// The two sources of a list with shared documents, each `SELECT`ing `columns` over alias
+/// `d` with the filters' conditions and then `tail` (an `ORDER BY … LIMIT`, or nothing),
+/// joined by `UNION ALL`: the caller's own documents (off the list indexes) and those
+/// shared with the caller (off `shares`). Each ordered and limited on its own, PostgreSQL
+/// merges them (Merge Append) instead of reading every document of the caller.
+pub(super) fn push_shared_source(
+    sql: &mut Sql,
+    user: UserId,
+    filter: &ListFilter,
+    columns: &str,
+    tail: impl Fn(&mut Sql),
+) {
+    sql.push(&format!(
+        "SELECT * FROM (SELECT {columns} FROM documents d WHERE d.user_id = "
+    ))
+    .bind(user)
+    .push(" AND ");
+    push_conditions(sql, user, filter);
+    tail(sql);
+    sql.push(&format!(
+        ") own UNION ALL SELECT * FROM (SELECT {columns} FROM shares s \
+         JOIN documents d ON d.id = s.document_id WHERE s.recipient_id = "
+    ))
+    .bind(user)
+    .push(" AND ");
+    push_conditions(sql, user, filter);
+    tail(sql);
+    sql.push(") shared");
+}
+
+/// The conditions after the owner (alias `d`): status, trash, duplicates, folder, topic,
+/// type, upload time and size.
+fn push_conditions(sql: &mut Sql, user: UserId, filter: &ListFilter) {
     let pending = DocumentStatus::Pending.as_str();
-    sql.push("d.user_id = ").bind(user);
     match filter.status {
         Some(DocumentStatus::Pending) => {
-            sql.push(&format!(" AND d.status = '{pending}'"));
+            sql.push(&format!("d.status = '{pending}'"));
         }
         Some(s) => {
-            sql.push(&format!(" AND d.status <> '{pending}' AND d.status = "))
+            sql.push(&format!("d.status <> '{pending}' AND d.status = "))
                 .bind(s);
         }
         None => {
-            sql.push(&format!(" AND d.status <> '{pending}'"));
+            sql.push(&format!("d.status <> '{pending}'"));
         }
     }
     if filter.trashed {
@@ -86,8 +141,53 @@ pub(super) fn push_filters(sql: &mut Sql, user: UserId, filter: &ListFilter) {
              AND o.status <> '{pending}' AND o.trashed_at IS NULL)"
         ));
     }
-    if let Some(folder) = filter.folder_id {
-        sql.push(" AND d.folder_id = ").bind(folder);
+    match filter.folder_id {
+        Some(folder) if filter.include_subfolders => {
+            // The folder (the caller's) and every folder below it.
+            sql.push(
+                " AND d.folder_id IN (WITH RECURSIVE sub(id) AS (SELECT f.id FROM folders f \
+                 WHERE f.id = ",
+            )
+            .bind(folder)
+            .push(" AND f.user_id = ")
+            .bind(user)
+            .push(
+                " UNION ALL SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id) \
+                 SELECT id FROM sub)",
+            );
+        }
+        Some(folder) => {
+            sql.push(" AND d.folder_id = ").bind(folder);
+        }
+        None => {}
+    }
+    if !filter.content_types.is_empty() {
+        sql.push(" AND d.content_type IN (");
+        for (i, t) in filter.content_types.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*t);
+        }
+        sql.push(")");
+    }
+    if let Some(from) = filter.created_from {
+        sql.push(" AND d.created_at >= ").bind(from);
+    }
+    match filter.created_to {
+        Some(CreatedTo::Through(to)) => {
+            sql.push(" AND d.created_at <= ").bind(to);
+        }
+        Some(CreatedTo::Before(to)) => {
+            sql.push(" AND d.created_at < ").bind(to);
+        }
+        None => {}
+    }
+    if let Some(min) = filter.size_min {
+        sql.push(" AND d.size_bytes >= ").bind(min);
+    }
+    if let Some(max) = filter.size_max {
+        sql.push(" AND d.size_bytes <= ").bind(max);
     }
     if let Some(topic) = filter.topic {
         sql.push(

@@ -15,10 +15,24 @@ use crate::domain::UserId;
 use crate::error::ApiError;
 
 /// The FTS5 MATCH expression: the owner's token AND the user's query over name + text.
-fn push_fts5_match(sql: &mut Sql, user: UserId, expr: &str) {
-    sql.push("documents_fts MATCH ('owner : u' || hex(")
-        .bind(user)
-        .push(") || ' AND {filename body} : (' || ")
+/// With `shared`, the owner is the caller or any account that shared with the caller
+/// (which of their documents are shared is the filters' business).
+fn push_fts5_match(sql: &mut Sql, user: UserId, shared: bool, expr: &str) {
+    if shared {
+        sql.push("documents_fts MATCH ('owner : (u' || hex(")
+            .bind(user)
+            .push(
+                ") || (SELECT coalesce(group_concat(' OR u' || hex(o.owner_id), ''), '') \
+                 FROM (SELECT DISTINCT s.owner_id FROM shares s WHERE s.recipient_id = ",
+            )
+            .bind(user)
+            .push(") o) || ')'");
+    } else {
+        sql.push("documents_fts MATCH ('owner : u' || hex(")
+            .bind(user)
+            .push(")");
+    }
+    sql.push(" || ' AND {filename body} : (' || ")
         .bind(expr.to_owned())
         .push(" || ')')");
 }
@@ -39,7 +53,7 @@ fn push_sqlite_candidates(
         " FROM documents_fts CROSS JOIN documents d \
            ON d.search_rowid = documents_fts.rowid WHERE ",
     );
-    push_fts5_match(sql, user, expr);
+    push_fts5_match(sql, user, filter.shared(), expr);
     sql.push(" AND ");
     end_candidates(sql, user, filter, page, order);
 }
@@ -85,7 +99,7 @@ pub(super) async fn search_sqlite(
         ") p CROSS JOIN documents_fts ON documents_fts.rowid = p.rid \
          JOIN documents d ON d.id = p.id WHERE ",
     );
-    push_fts5_match(&mut sql, user, expr);
+    push_fts5_match(&mut sql, user, filter.shared(), expr);
     sql.push(&format!(" ORDER BY {}", order.outer));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
 

@@ -1,0 +1,88 @@
+//! Saved views (issue 16): `saved_views`.
+//!
+//! A saved view is a named list query of one account (`query`: the parameters of
+//! `GET /api/documents` as a JSON object). Names are unique per account under the clash
+//! rule of topic names (`name_key`: case and spaces folded), enforced by a unique index.
+//! Deleted with the account.
+//!
+//! Also the list index for the type filter (`content_type` of `GET /api/documents`):
+//! `idx_documents_list_type`, partial and covering like the other list indexes
+//! (`m20261206_000012_trash_list_indexes`), so a list or count filtered by type reads
+//! the index alone instead of every row of the owner.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{json_binary, string_len, timestamp_with_time_zone, uuid};
+
+/// Adds `saved_views`.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum SavedViews {
+    Table,
+    Id,
+    UserId,
+    Name,
+    NameKey,
+    Query,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(SavedViews::Table)
+                    .if_not_exists()
+                    .col(uuid(SavedViews::Id).primary_key())
+                    .col(uuid(SavedViews::UserId))
+                    .col(string_len(SavedViews::Name, 400))
+                    .col(string_len(SavedViews::NameKey, 400))
+                    .col(json_binary(SavedViews::Query))
+                    .col(timestamp_with_time_zone(SavedViews::CreatedAt))
+                    .col(timestamp_with_time_zone(SavedViews::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_saved_views_user_id")
+                            .from(SavedViews::Table, SavedViews::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Also the index of "the caller's views by name".
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_saved_views_user_id_name_key")
+                    .table(SavedViews::Table)
+                    .col(SavedViews::UserId)
+                    .col(SavedViews::NameKey)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(SavedViews::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+}
