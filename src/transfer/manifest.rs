@@ -10,9 +10,14 @@ use uuid::Uuid;
 /// `manifest.format` of every DocuVault export.
 pub const FORMAT: &str = "docuvault-export";
 
-/// The format version this build writes and reads. Raise it on any incompatible change
-/// (a table's rows change meaning, a file moves); an import refuses other versions.
+/// The format version this build writes. Raise it on any change (a table added, a
+/// table's rows change meaning, a file moves); an import reads every version from
+/// [`OLDEST_READ`] up to this one (a table added later is empty in an older export) and
+/// refuses newer ones.
 pub const VERSION: u32 = 2;
+
+/// The oldest format version this build still imports.
+pub const OLDEST_READ: u32 = 1;
 
 /// File name of the manifest.
 pub const FILE: &str = "manifest.json";
@@ -39,10 +44,21 @@ pub const TABLES: [&str; 13] = [
     "document_versions",
     "document_topics",
     "shares",
-    // Version 2: saved views.
     "saved_views",
     "audit_log",
 ];
+
+/// The format version that added each table written after version 1; every other table
+/// of [`TABLES`] is in every version.
+const ADDED_IN: [(&str, u32); 1] = [("saved_views", 2)];
+
+/// Whether an export of format `version` holds `table`.
+pub fn holds(version: u32, table: &str) -> bool {
+    ADDED_IN
+        .iter()
+        .find(|(name, _)| *name == table)
+        .is_none_or(|(_, since)| version >= *since)
+}
 
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,10 +178,10 @@ impl Manifest {
             bail!("{} is not a DocuVault export manifest", path.display());
         }
         match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(VERSION) => {}
+            Some(v) if (u64::from(OLDEST_READ)..=u64::from(VERSION)).contains(&v) => {}
             Some(v) => bail!(
-                "{}: manifest version {v} is not supported (this DocuVault {} reads version \
-                 {VERSION}); import it with the DocuVault version that wrote it",
+                "{}: manifest version {v} is not supported (this DocuVault {} reads versions \
+                 {OLDEST_READ} to {VERSION}); import it with the DocuVault version that wrote it",
                 path.display(),
                 env!("CARGO_PKG_VERSION")
             ),
@@ -173,7 +189,7 @@ impl Manifest {
         }
         let manifest: Manifest = serde_json::from_value(value)
             .with_context(|| format!("{} is malformed", path.display()))?;
-        for table in TABLES {
+        for table in TABLES.into_iter().filter(|t| holds(manifest.version, t)) {
             if !manifest.tables.iter().any(|t| t.name == table) {
                 bail!("{}: table {table} is missing", path.display());
             }

@@ -498,3 +498,58 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[tokio::test]
+async fn an_export_of_format_version_1_still_imports() {
+    let source = embedded_app().await;
+    let alice = source.register("alice").await;
+    let doc = text_document(&source, &alice, "old.txt", "written by an older DocuVault").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export");
+    let (ok, _, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    // What a version-1 build wrote: no saved_views table.
+    let manifest_path = out.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["version"] = json!(1);
+    let tables = manifest["tables"].as_array_mut().unwrap();
+    let views = tables
+        .iter()
+        .position(|t| t["name"] == "saved_views")
+        .unwrap();
+    let file = tables.remove(views)["file"].as_str().unwrap().to_owned();
+    std::fs::remove_file(out.join(file)).unwrap();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+
+    let target = target_app(&key_file(&source)).await;
+    // A version-1 export still needs every table version 1 had.
+    let broken = dir.path().join("broken");
+    copy_dir(&out, &broken);
+    let mut without_shares = manifest.clone();
+    without_shares["tables"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| t["name"] != "shares");
+    std::fs::write(broken.join("manifest.json"), without_shares.to_string()).unwrap();
+    let (ok, _, stderr) = run(&target, &["import", "--from", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("table shares is missing"), "{stderr}");
+
+    let (ok, _, stderr) = run(&target, &["import", "--from", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let s = target.login("alice", PASSWORD).await;
+    let res = target
+        .get_auth(&format!("/api/documents/{doc}"), &s.access)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await["filename"], "old.txt");
+    assert_eq!(
+        saved_views::Entity::find()
+            .all(&target.state.db)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+}
