@@ -1407,7 +1407,9 @@ try {
     }
     await signOut()
     await signIn(newbie.handle, newbie.final)
-    await page.waitForSelector('[data-testid=list-heading]')
+    await page.waitForSelector('[data-testid=sign-out]', { state: 'attached' })
+  })
+
   // ---- recovery (issue 16) ----
   // "Forgot password?" (the request page answers the same for any address), the reset
   // page, the admin's Reset password / Turn off 2FA, the forced change that follows, and
@@ -1518,6 +1520,7 @@ try {
     await page.waitForSelector(`[data-testid=doc-title] >> text=${sharedName}`)
     await waitFor(async () => !(await page.$('[data-testid=notifications-unread]')), 'the notice marked read')
   })
+
   // ---- links (issue 16) ----
   // As the signed-in user: upload a PDF, create a password-protected public link on its
   // page; then, in a fresh browser with no session: the password form (a wrong password

@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod builders;
 mod m20261124_000001_initial;
 mod m20261124_000002_object_deletions;
 mod m20261124_000003_document_search;

@@ -12,6 +12,8 @@
 //! - `(user_id, sha256)` index: the duplicate check at confirm.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     big_integer, string, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
@@ -63,26 +65,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_documents_user_id_trashed_at")
-                    .table(Documents::Table)
-                    .col(Documents::UserId)
-                    .col(Documents::TrashedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_documents_user_id_trashed_at",
+                Documents::Table,
+                [Documents::UserId, Documents::TrashedAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_documents_user_id_sha256")
-                    .table(Documents::Table)
-                    .col(Documents::UserId)
-                    .col(Documents::Sha256)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_documents_user_id_sha256",
+                Documents::Table,
+                [Documents::UserId, Documents::Sha256],
+            ))
             .await?;
         manager
             .create_table(
@@ -108,44 +102,32 @@ impl MigrationTrait for Migration {
                     )
                     .col(timestamp_with_time_zone(DocumentVersions::CreatedAt))
                     .col(timestamp_with_time_zone_null(DocumentVersions::ConfirmedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_document_versions_document_id")
-                            .from(DocumentVersions::Table, DocumentVersions::DocumentId)
-                            .to(Documents::Table, Documents::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_document_versions_user_id")
-                            .from(DocumentVersions::Table, DocumentVersions::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_document_versions_document_id",
+                        (DocumentVersions::Table, DocumentVersions::DocumentId),
+                        (Documents::Table, Documents::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_document_versions_user_id",
+                        (DocumentVersions::Table, DocumentVersions::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_document_versions_document_id_created_at")
-                    .table(DocumentVersions::Table)
-                    .col(DocumentVersions::DocumentId)
-                    .col(DocumentVersions::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_document_versions_document_id_created_at",
+                DocumentVersions::Table,
+                [DocumentVersions::DocumentId, DocumentVersions::CreatedAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_document_versions_user_id_status")
-                    .table(DocumentVersions::Table)
-                    .col(DocumentVersions::UserId)
-                    .col(DocumentVersions::Status)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_document_versions_user_id_status",
+                DocumentVersions::Table,
+                [DocumentVersions::UserId, DocumentVersions::Status],
+            ))
             .await?;
         // Every confirmed document has its one version: the one it shows now.
         manager

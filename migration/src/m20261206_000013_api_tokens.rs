@@ -7,6 +7,8 @@
 //! out everywhere" and a password change (every token of the account).
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     string, string_len, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
@@ -54,26 +56,20 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
                     .col(string_null(ApiTokens::LastUsedIp))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_api_tokens_user_id")
-                            .from(ApiTokens::Table, ApiTokens::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_api_tokens_user_id",
+                        (ApiTokens::Table, ApiTokens::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_api_tokens_user_id_created_at")
-                    .table(ApiTokens::Table)
-                    .col(ApiTokens::UserId)
-                    .col(ApiTokens::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_api_tokens_user_id_created_at",
+                ApiTokens::Table,
+                [ApiTokens::UserId, ApiTokens::CreatedAt],
+            ))
             .await
     }
 

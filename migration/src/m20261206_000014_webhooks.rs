@@ -8,6 +8,8 @@
 //!   The delivery task picks due rows through `(status, next_attempt_at)`.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     big_integer_null, boolean, integer, integer_null, json_binary, string, text, text_null,
     timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
@@ -69,25 +71,20 @@ impl MigrationTrait for Migration {
                     .col(text(Webhooks::Secret))
                     .col(boolean(Webhooks::Enabled).default(true))
                     .col(timestamp_with_time_zone(Webhooks::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_webhooks_user_id")
-                            .from(Webhooks::Table, Webhooks::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_webhooks_user_id",
+                        (Webhooks::Table, Webhooks::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_webhooks_user_id")
-                    .table(Webhooks::Table)
-                    .col(Webhooks::UserId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhooks_user_id",
+                Webhooks::Table,
+                [Webhooks::UserId],
+            ))
             .await?;
         manager
             .create_table(
@@ -116,37 +113,27 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(WebhookDeliveries::LatencyMs))
                     .col(text_null(WebhookDeliveries::Error))
                     .col(timestamp_with_time_zone(WebhookDeliveries::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_webhook_deliveries_webhook_id")
-                            .from(WebhookDeliveries::Table, WebhookDeliveries::WebhookId)
-                            .to(Webhooks::Table, Webhooks::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_webhook_deliveries_webhook_id",
+                        (WebhookDeliveries::Table, WebhookDeliveries::WebhookId),
+                        (Webhooks::Table, Webhooks::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_webhook_deliveries_status_next_attempt_at")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::Status)
-                    .col(WebhookDeliveries::NextAttemptAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_deliveries_status_next_attempt_at",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::Status, WebhookDeliveries::NextAttemptAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_webhook_deliveries_webhook_id_created_at")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::WebhookId)
-                    .col(WebhookDeliveries::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_deliveries_webhook_id_created_at",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::WebhookId, WebhookDeliveries::CreatedAt],
+            ))
             .await
     }
 

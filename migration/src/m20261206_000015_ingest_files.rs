@@ -10,6 +10,8 @@
 //! the same name being dropped again; it stays for the status list until pruned.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     big_integer, string, text, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null,
     uuid, uuid_null,
@@ -65,13 +67,11 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(IngestFiles::ClaimedAt))
                     .col(timestamp_with_time_zone(IngestFiles::CreatedAt))
                     .col(timestamp_with_time_zone_null(IngestFiles::FinishedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_ingest_files_user_id")
-                            .from(IngestFiles::Table, IngestFiles::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_ingest_files_user_id",
+                        (IngestFiles::Table, IngestFiles::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -84,25 +84,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_ingest_files_user_id_created_at")
-                    .table(IngestFiles::Table)
-                    .col(IngestFiles::UserId)
-                    .col(IngestFiles::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_ingest_files_user_id_created_at",
+                IngestFiles::Table,
+                [IngestFiles::UserId, IngestFiles::CreatedAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_ingest_files_finished_at")
-                    .table(IngestFiles::Table)
-                    .col(IngestFiles::FinishedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_ingest_files_finished_at",
+                IngestFiles::Table,
+                [IngestFiles::FinishedAt],
+            ))
             .await
     }
 

@@ -13,6 +13,8 @@
 //!   polls.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     string, string_null, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
     uuid_null,
@@ -88,13 +90,11 @@ impl MigrationTrait for Migration {
                     .col(string_null(MailIntakeItems::Reason))
                     .col(uuid_null(MailIntakeItems::DocumentId))
                     .col(timestamp_with_time_zone(MailIntakeItems::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_mail_intake_items_connection_id")
-                            .from(MailIntakeItems::Table, MailIntakeItems::ConnectionId)
-                            .to(CloudConnections::Table, CloudConnections::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_mail_intake_items_connection_id",
+                        (MailIntakeItems::Table, MailIntakeItems::ConnectionId),
+                        (CloudConnections::Table, CloudConnections::Id),
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_mail_intake_items_document_id")
@@ -107,37 +107,32 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_mail_intake_items_claim")
-                    .table(MailIntakeItems::Table)
-                    .col(MailIntakeItems::ConnectionId)
-                    .col(MailIntakeItems::MessageId)
-                    .col(MailIntakeItems::PartHash)
-                    .unique()
-                    .to_owned(),
+                index(
+                    "idx_mail_intake_items_claim",
+                    MailIntakeItems::Table,
+                    [
+                        MailIntakeItems::ConnectionId,
+                        MailIntakeItems::MessageId,
+                        MailIntakeItems::PartHash,
+                    ],
+                )
+                .unique()
+                .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_mail_intake_items_connection_id_created_at")
-                    .table(MailIntakeItems::Table)
-                    .col(MailIntakeItems::ConnectionId)
-                    .col(MailIntakeItems::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_mail_intake_items_connection_id_created_at",
+                MailIntakeItems::Table,
+                [MailIntakeItems::ConnectionId, MailIntakeItems::CreatedAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_mail_intake_items_document_id")
-                    .table(MailIntakeItems::Table)
-                    .col(MailIntakeItems::DocumentId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_mail_intake_items_document_id",
+                MailIntakeItems::Table,
+                [MailIntakeItems::DocumentId],
+            ))
             .await?;
         Ok(())
     }

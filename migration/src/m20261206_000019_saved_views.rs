@@ -11,6 +11,8 @@
 //! the index alone instead of every row of the owner.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{json_binary, string_len, timestamp_with_time_zone, uuid};
 
 /// Adds `saved_views`.
@@ -50,27 +52,24 @@ impl MigrationTrait for Migration {
                     .col(json_binary(SavedViews::Query))
                     .col(timestamp_with_time_zone(SavedViews::CreatedAt))
                     .col(timestamp_with_time_zone(SavedViews::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_saved_views_user_id")
-                            .from(SavedViews::Table, SavedViews::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_saved_views_user_id",
+                        (SavedViews::Table, SavedViews::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         // Also the index of "the caller's views by name".
         manager
             .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_saved_views_user_id_name_key")
-                    .table(SavedViews::Table)
-                    .col(SavedViews::UserId)
-                    .col(SavedViews::NameKey)
-                    .unique()
-                    .to_owned(),
+                index(
+                    "idx_saved_views_user_id_name_key",
+                    SavedViews::Table,
+                    [SavedViews::UserId, SavedViews::NameKey],
+                )
+                .unique()
+                .to_owned(),
             )
             .await
     }

@@ -8,6 +8,8 @@
 //! deletes its links (cascade).
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     integer, integer_null, string, string_null, timestamp_with_time_zone,
     timestamp_with_time_zone_null, uuid,
@@ -64,43 +66,32 @@ impl MigrationTrait for Migration {
                     .col(integer(PublicLinks::AccessCount).default(0))
                     .col(timestamp_with_time_zone_null(PublicLinks::RevokedAt))
                     .col(timestamp_with_time_zone(PublicLinks::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_public_links_document_id")
-                            .from(PublicLinks::Table, PublicLinks::DocumentId)
-                            .to(Documents::Table, Documents::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_public_links_owner_id")
-                            .from(PublicLinks::Table, PublicLinks::OwnerId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_public_links_document_id",
+                        (PublicLinks::Table, PublicLinks::DocumentId),
+                        (Documents::Table, Documents::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_public_links_owner_id",
+                        (PublicLinks::Table, PublicLinks::OwnerId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_public_links_document_id_created_at")
-                    .table(PublicLinks::Table)
-                    .col(PublicLinks::DocumentId)
-                    .col(PublicLinks::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_public_links_document_id_created_at",
+                PublicLinks::Table,
+                [PublicLinks::DocumentId, PublicLinks::CreatedAt],
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_public_links_owner_id")
-                    .table(PublicLinks::Table)
-                    .col(PublicLinks::OwnerId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_public_links_owner_id",
+                PublicLinks::Table,
+                [PublicLinks::OwnerId],
+            ))
             .await
     }
 

@@ -11,6 +11,8 @@
 //!   first through `(user_id, created_at)`.
 
 use sea_orm_migration::prelude::*;
+
+use crate::builders::{cascade, index};
 use sea_orm_migration::schema::{
     string, string_len, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
@@ -77,25 +79,20 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(PasswordResetTokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(PasswordResetTokens::UsedAt))
                     .col(string_null(PasswordResetTokens::RequestIp))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_password_reset_tokens_user_id")
-                            .from(PasswordResetTokens::Table, PasswordResetTokens::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_password_reset_tokens_user_id",
+                        (PasswordResetTokens::Table, PasswordResetTokens::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_password_reset_tokens_user_id")
-                    .table(PasswordResetTokens::Table)
-                    .col(PasswordResetTokens::UserId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_password_reset_tokens_user_id",
+                PasswordResetTokens::Table,
+                [PasswordResetTokens::UserId],
+            ))
             .await?;
         manager
             .create_table(
@@ -114,59 +111,44 @@ impl MigrationTrait for Migration {
                         "ck_notifications_kind",
                         Expr::col(Notifications::Kind).is_in(["share_received"]),
                     ))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_notifications_user_id")
-                            .from(Notifications::Table, Notifications::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_notifications_share_id")
-                            .from(Notifications::Table, Notifications::ShareId)
-                            .to(Shares::Table, Shares::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_notifications_document_id")
-                            .from(Notifications::Table, Notifications::DocumentId)
-                            .to(Documents::Table, Documents::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_notifications_actor_id")
-                            .from(Notifications::Table, Notifications::ActorId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_notifications_user_id",
+                        (Notifications::Table, Notifications::UserId),
+                        (Users::Table, Users::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_notifications_share_id",
+                        (Notifications::Table, Notifications::ShareId),
+                        (Shares::Table, Shares::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_notifications_document_id",
+                        (Notifications::Table, Notifications::DocumentId),
+                        (Documents::Table, Documents::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_notifications_actor_id",
+                        (Notifications::Table, Notifications::ActorId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_notifications_user_id_created_at")
-                    .table(Notifications::Table)
-                    .col(Notifications::UserId)
-                    .col(Notifications::CreatedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_notifications_user_id_created_at",
+                Notifications::Table,
+                [Notifications::UserId, Notifications::CreatedAt],
+            ))
             .await?;
         // The share's foreign key is checked on every share delete (revoke, document
         // delete): an index keeps that from scanning the table.
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_notifications_share_id")
-                    .table(Notifications::Table)
-                    .col(Notifications::ShareId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_notifications_share_id",
+                Notifications::Table,
+                [Notifications::ShareId],
+            ))
             .await
     }
 

@@ -624,6 +624,7 @@ pub fn last_state(row: &WebhookRow) -> (Option<DateTime<Utc>>, Option<DeliverySt
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::WebhookEvent;
 
     #[test]
