@@ -1656,6 +1656,13 @@ try {
     return slot.document_id
   }
   await step('views: the home page shows recent documents, what needs attention and fits phones', async () => {
+    // The blocks before may end as another account: the page signs in as the new user.
+    await page.setViewportSize({ width: 1280, height: 860 })
+    await page.goto(`${BASE}/`)
+    await page.waitForSelector('#login, [data-testid=sign-out]')
+    if (await page.$('[data-testid=sign-out]')) await signOut()
+    await signIn(newbie.handle, newbie.final)
+    await page.waitForSelector('[data-testid=sign-out]', { state: 'attached' })
     const { access_token: token } = await api('POST', '/api/auth/login', null, { login: newbie.handle, password: newbie.final })
     const parent = await api('POST', '/api/folders', token, { name: viewsFolder })
     const child = await api('POST', '/api/folders', token, { name: '2025', parent_id: parent.id })
