@@ -245,17 +245,27 @@ impl DocumentView {
     ) -> Result<Vec<DocumentView>, ApiError> {
         let ids: Vec<Uuid> = items.iter().map(|i| i.doc.id).collect();
         let mut topics = search::topics_of(db, &ids).await?;
-        let handles = crate::auth::repo::handles(db, items.iter().map(|i| i.doc.user_id)).await?;
+        // Listed rows carry their owner's handle; rows read whole are looked up at once.
+        let unnamed = items
+            .iter()
+            .filter(|i| i.doc.owner_handle.is_none())
+            .map(|i| i.doc.user_id);
+        let handles = crate::auth::repo::handles(db, unnamed).await?;
         let mut views = Vec::with_capacity(items.len());
-        for i in items {
+        for mut i in items {
             let t = topics.remove(&i.doc.id).unwrap_or_default();
             let thumbnail_url = links.url(i.doc.thumbnail_key.as_deref()).await;
-            let owner_handle = handles.get(&i.doc.user_id).cloned().ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!(
-                    "document of missing account {}",
-                    i.doc.user_id
-                ))
-            })?;
+            let owner_handle = i
+                .doc
+                .owner_handle
+                .take()
+                .or_else(|| handles.get(&i.doc.user_id).cloned())
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "document of missing account {}",
+                        i.doc.user_id
+                    ))
+                })?;
             views.push(Self::build(
                 i.doc,
                 t,

@@ -89,6 +89,8 @@ pub struct DocumentRow {
     /// itself when it is that original); none without a hash, and none when the row was
     /// read whole rather than listed (see `DocumentView::add_duplicate_of`).
     pub original_id: Option<Uuid>,
+    /// The owner's handle; none when the row was read whole rather than listed.
+    pub owner_handle: Option<String>,
 }
 
 impl From<documents::Model> for DocumentRow {
@@ -113,6 +115,7 @@ impl From<documents::Model> for DocumentRow {
             progress_pages: d.progress_pages,
             trashed_at: d.trashed_at,
             original_id: None,
+            owner_handle: None,
         }
     }
 }

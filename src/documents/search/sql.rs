@@ -11,14 +11,16 @@ use crate::error::ApiError;
 /// The columns a document view needs (never `extracted_text`), and `original_id`: the
 /// owner's earliest live document with the same bytes, one entry of the partial index
 /// `idx_documents_live_sha256` per row (the literals match its predicate). Only ever in
-/// the outer query of a page, so it is looked up for the page's rows alone.
+/// the outer query of a page, so it is looked up for the page's rows alone; likewise
+/// `owner_handle`, the owner's handle (one primary-key lookup per row).
 pub(super) const VIEW_COLUMNS: &str = "d.id, d.user_id, d.folder_id, d.filename, d.content_type, \
      d.size_bytes, d.sha256, d.status, d.last_error, d.ai_opt_out, d.classified_by, \
      d.created_at, d.updated_at, d.status_reason, d.thumbnail_key, d.progress_page, \
      d.progress_pages, d.trashed_at, \
      (SELECT o.id FROM documents o WHERE o.user_id = d.user_id AND o.sha256 = d.sha256 \
       AND o.status <> 'pending' AND o.trashed_at IS NULL \
-      ORDER BY o.created_at, o.id LIMIT 1) AS original_id";
+      ORDER BY o.created_at, o.id LIMIT 1) AS original_id, \
+     (SELECT u.handle FROM users u WHERE u.id = d.user_id) AS owner_handle";
 
 /// SQL text with placeholders in the connection's dialect (`$n` / `?n`).
 pub(super) struct Sql {
