@@ -1408,6 +1408,8 @@ try {
     await signOut()
     await signIn(newbie.handle, newbie.final)
     await page.waitForSelector('[data-testid=list-heading]')
+  })
+
   // ---- recovery (issue 16) ----
   // "Forgot password?" (the request page answers the same for any address), the reset
   // page, the admin's Reset password / Turn off 2FA, the forced change that follows, and
