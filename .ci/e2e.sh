@@ -11,8 +11,15 @@
 # postgres://postgres@127.0.0.1:5432/postgres; a fresh database is created and dropped)
 # and S3: s3s-fs (must be on PATH, as .ci/run installs it) behind nginx adding CORS, so
 # the browser PUTs and GETs straight to storage through presigned URLs. Other settings
-# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail
+# pass through as environment (DOCUVAULT__…). E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail,email
 # reports steps of server features that have not landed yet instead of failing them.
+#
+# Both backends send their e-mail to a real SMTP server: aiosmtpd (plain SMTP on a free
+# port, its Maildir handler writing each message as a file into a temp Maildir, passed
+# to run.mjs as E2E_MAILDIR), run by E2E_PYTHON (default .ci/.venv/bin/python, the venv
+# .ci/run creates). Without a Python that imports aiosmtpd the e2e fails, unless
+# E2E_PENDING names `email` (then the server logs its e-mail and the steps reading it
+# are reported pending).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +71,7 @@ chmod 755 "$TMP"
 SERVER_PID=""
 S3S_PID=""
 NGINX_PID=""
+SMTP_PID=""
 PG_DB=""
 BACKENDS="${E2E_BACKENDS:-embedded}"
 PG_URL="${E2E_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -76,6 +84,7 @@ stop_pid() {
 }
 cleanup() {
   local rc=$?
+  stop_pid "$SMTP_PID"
   stop_pid "$NGINX_PID"
   stop_pid "$S3S_PID"
   if [[ -n "$PG_DB" ]]; then psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
@@ -85,6 +94,7 @@ cleanup() {
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
   cp "$TMP/server.log" "$ARTIFACTS/../e2e-server-$BACKENDS.log" 2>/dev/null || true
+  cp "$TMP/smtp.log" "$ARTIFACTS/../e2e-smtp-$BACKENDS.log" 2>/dev/null || true
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -189,6 +199,42 @@ if grep -q '"/api/ingest/status"' <<<"$API_DOC"; then
 fi
 SERVER_ENV+=("DOCUVAULT_CONFIG=$CONFIG_FILE")
 
+# A real SMTP server for the e-mail the server sends (password reset links, share
+# notices, security alerts): aiosmtpd's Maildir handler stores each message as a file
+# in $MAILDIR/new. A port other than 465/587 and no credentials: plain SMTP.
+MAILDIR=""
+SMTP_PYTHON="${E2E_PYTHON:-$ROOT/.ci/.venv/bin/python}"
+PENDING_LIST=",${E2E_PENDING:-},"
+if SMTP_VERSION="$("$SMTP_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>&1)"; then
+  MAILDIR="$TMP/mail"
+  SMTP_PORT="$(free_port)"
+  "$SMTP_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
+    </dev/null >"$TMP/smtp.log" 2>&1 &
+  SMTP_PID=$!
+  deadline=$((SECONDS + 20))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; do
+    if ! kill -0 "$SMTP_PID" 2>/dev/null || ((SECONDS > deadline)); then
+      echo "e2e: aiosmtpd did not listen on 127.0.0.1:$SMTP_PORT; its log:" >&2
+      cat "$TMP/smtp.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  SERVER_ENV+=(
+    "SMTP_HOST=127.0.0.1"
+    "SMTP_PORT=$SMTP_PORT"
+    "SMTP_USER="
+    "SMTP_PASSWORD="
+  )
+  echo "e2e: aiosmtpd $SMTP_VERSION on 127.0.0.1:$SMTP_PORT, Maildir $MAILDIR"
+elif [[ "$PENDING_LIST" == *,email,* ]]; then
+  echo "e2e: no SMTP server ($SMTP_PYTHON can't import aiosmtpd: ${SMTP_VERSION##*$'\n'}); e-mail steps pending (E2E_PENDING=email)"
+else
+  echo "e2e: $SMTP_PYTHON can't import aiosmtpd (${SMTP_VERSION##*$'\n'}); the e2e needs a real SMTP server:" >&2
+  echo "e2e: set E2E_PYTHON to a Python with aiosmtpd (.ci/run creates .ci/.venv), or E2E_PENDING=email" >&2
+  exit 2
+fi
+
 ADMIN_EMAIL="admin-e2e@example.com"
 ADMIN_PASSWORD="e2e-admin-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
@@ -221,4 +267,5 @@ SCREENSHOT_DIR="$ARTIFACTS" \
 CHROMIUM="$CHROMIUM" \
 E2E_STORAGE_ORIGIN="$STORAGE_ORIGIN" \
 E2E_WATCH_DIR="$WATCH_DIR" \
+E2E_MAILDIR="$MAILDIR" \
   node e2e/run.mjs

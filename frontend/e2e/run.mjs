@@ -6,11 +6,12 @@
 // SCREENSHOT_DIR (default ../.ci/artifacts/screenshots), CHROMIUM (default /usr/bin/chromium),
 // E2E_STORAGE_ORIGIN (where uploads must go; default BASE_URL, the S3 endpoint with S3),
 // E2E_WATCH_DIR (the server's ingest.watch_dir, when it watches one),
-// E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail,links to report (not fail)
+// E2E_MAILDIR (the Maildir where the e2e's SMTP server stores the server's e-mail),
+// E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail,links,email to report (not fail)
 // steps whose server feature has not landed yet. Prints one line per step and "N passed, N failed" at the end.
 // Needs pdftoppm (poppler-utils) and ImageMagick's convert for the scanned page.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -693,7 +694,8 @@ try {
       await page.setViewportSize({ width: 1280, height: 860 })
       await page.goto(`${BASE}/documents`)
       await page.waitForSelector(`[data-doc="${docxName}"]`)
-      const before = await quotaUsed()
+      // The quota bar fills in once its own request answers: read it after that.
+      const before = await waitFor(quotaUsed, 'the quota bar to show the usage')
       await page.click(`button[aria-label="Delete ${docxName}"]`)
       await page.waitForSelector('dialog[open]')
       await page.click('dialog [data-testid=confirm]')
@@ -1445,6 +1447,100 @@ try {
     assert(/expired or was already used/.test(invalid), `a clear error for a bad link (${invalid})`)
     await shot('41-reset-link-invalid')
   })
+
+  // ---- e2email (issue 16) ----
+  // The whole "Forgot password?" round trip through real e-mail: a fresh account (no 2FA)
+  // asks for a link on the sign-in page; .ci/e2e.sh's aiosmtpd stores the message in the
+  // Maildir E2E_MAILDIR; the link from it sets a new password, which then signs in while
+  // the old one is refused, and the used link no longer works.
+  /** The messages in the Maildir, as {name, headers (lower-cased names), body (decoded)}. */
+  const readMaildir = (dir) => {
+    const out = []
+    for (const sub of ['new', 'cur']) {
+      let names = []
+      try {
+        names = readdirSync(join(dir, sub))
+      } catch {
+        continue
+      }
+      for (const name of names) {
+        const raw = readFileSync(join(dir, sub, name), 'latin1')
+        const split = raw.search(/\r?\n\r?\n/)
+        const head = (split < 0 ? raw : raw.slice(0, split)).replace(/\r?\n[ \t]+/g, ' ')
+        const headers = {}
+        for (const line of head.split(/\r?\n/)) {
+          const colon = line.indexOf(':')
+          if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+        }
+        let body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '')
+        const encoding = (headers['content-transfer-encoding'] ?? '').toLowerCase()
+        if (encoding === 'quoted-printable') {
+          // Soft line breaks joined, then every =XX (=3D is "=") turned back into its byte.
+          const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)))
+          body = Buffer.from(bytes, 'latin1').toString('utf8')
+        } else if (encoding === 'base64') {
+          body = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
+        } else {
+          body = Buffer.from(body, 'latin1').toString('utf8')
+        }
+        out.push({ name, headers, body })
+      }
+    }
+    return out
+  }
+  const recoverer = { handle: `mailreset-${id}`, email: `mailreset-${id}@example.com`, password: `old-${randomBytes(6).toString('hex')}`, next: `new-pw-${randomBytes(6).toString('hex')}` }
+  await step(
+    'e-mail: "Forgot password?" sends a reset link to the real SMTP server; the link sets a new password that signs in, the old one is refused',
+    async () => {
+      const maildir = process.env.E2E_MAILDIR ?? ''
+      assert(maildir, 'E2E_MAILDIR is set (.ci/e2e.sh runs aiosmtpd with a Maildir)')
+      await api('POST', '/api/auth/register', null, { handle: recoverer.handle, email: recoverer.email, password: recoverer.password })
+      await page.setViewportSize({ width: 1280, height: 860 })
+      await signedOut()
+      await page.goto(`${BASE}/login`)
+      await page.click('[data-testid=forgot-password]')
+      await page.waitForURL(/\/forgot-password/)
+      await page.fill('#reset-email', recoverer.email)
+      await page.click('button[type=submit]')
+      await page.waitForSelector('[data-testid=reset-requested]')
+
+      const toRecoverer = (m) => [m.headers['to'], m.headers['x-rcptto']].some((v) => (v ?? '').toLowerCase().includes(recoverer.email))
+      const mail = await waitFor(
+        () => readMaildir(maildir).find((m) => toRecoverer(m) && /reset-password\?token=/.test(m.body)),
+        `the reset e-mail to ${recoverer.email} in ${maildir} (there: ${readMaildir(maildir).map((m) => `${m.headers['to']}: ${m.headers['subject']}`).join('; ') || 'nothing'})`,
+        30_000,
+      )
+      assert(/reset your docuvault password/i.test(mail.headers['subject'] ?? ''), `the subject says what it is (${mail.headers['subject']})`)
+      assert(mail.body.includes(recoverer.handle), 'the e-mail greets the account by its handle')
+      const link = mail.body.match(/https?:\/\/\S+\/reset-password\?token=[A-Za-z0-9_-]+/)?.[0]
+      assert(link, `a whole reset link in the e-mail:\n${mail.body}`)
+      assert(new URL(link).origin === BASE, `the link points at this server (${new URL(link).origin})`)
+
+      await page.goto(link)
+      await page.waitForSelector('#reset-new')
+      await page.fill('#reset-new', recoverer.next)
+      await page.fill('#reset-repeat', recoverer.next)
+      await page.click('button[type=submit]')
+      await page.waitForSelector('[data-testid=reset-done]')
+      await shot('41a-reset-by-email-done')
+      await assertFitsPhones('the password changed message', null, '[data-testid=reset-done]')
+
+      // The link worked once.
+      await page.goto(link)
+      await page.waitForSelector('#reset-new')
+      await page.fill('#reset-new', `again-${recoverer.next}`)
+      await page.fill('#reset-repeat', `again-${recoverer.next}`)
+      await page.click('button[type=submit]')
+      await page.waitForSelector('[data-testid=reset-invalid]')
+
+      await signIn(recoverer.email, recoverer.password)
+      await page.waitForSelector('[role=alert] >> text=Wrong e-mail/handle or password')
+      await signIn(recoverer.email, recoverer.next)
+      await waitFor(async () => (await page.textContent('[data-testid=whoami]').catch(() => null))?.trim() === recoverer.handle, 'signed in with the new password')
+      await signOut()
+    },
+    { pending: 'email' },
+  )
 
   const resetPassword = `reset-${randomBytes(6).toString('hex')}`
   await step('the admin turns off 2FA for one user and resets the password of another', async () => {
