@@ -124,6 +124,8 @@ pub enum ErrorCode {
     MultipartInvalid,
     /// `mail_check_failed`
     MailCheckFailed,
+    /// `too_many_ids`
+    TooManyIds,
 }
 
 impl ErrorCode {
@@ -184,6 +186,7 @@ impl ErrorCode {
         Self::TokenNotAllowed,
         Self::MultipartInvalid,
         Self::MailCheckFailed,
+        Self::TooManyIds,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -244,6 +247,7 @@ impl ErrorCode {
             Self::TokenNotAllowed => "token_not_allowed",
             Self::MultipartInvalid => "multipart_invalid",
             Self::MailCheckFailed => "mail_check_failed",
+            Self::TooManyIds => "too_many_ids",
         }
     }
 }
@@ -385,7 +389,8 @@ impl ApiError {
         Self::NotFound("No such resource".into())
     }
 
-    fn code(&self) -> ErrorCode {
+    /// The stable code the error answers with.
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
@@ -405,7 +410,8 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    /// The safe message the error answers with (never an internal error's cause).
+    pub fn message(&self) -> String {
         match self {
             Self::Internal(_) => "Internal server error".into(),
             Self::TooManyRequests { retry_after_secs } => {

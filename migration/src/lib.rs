@@ -23,6 +23,7 @@ mod m20261206_000014_webhooks;
 mod m20261206_000015_ingest_files;
 mod m20261206_000016_mail_intake;
 mod m20261206_000017_live_sha256_index;
+mod m20261206_000018_bulk_downloads;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_ingest_files::Migration),
             Box::new(m20261206_000016_mail_intake::Migration),
             Box::new(m20261206_000017_live_sha256_index::Migration),
+            Box::new(m20261206_000018_bulk_downloads::Migration),
         ]
     }
 }
