@@ -185,7 +185,10 @@ fn write_zip(
                     break;
                 }
                 Input::End(false) => {
-                    tracing::warn!(key = entry.object_key.as_str(), "zip: an original is missing from storage");
+                    tracing::warn!(
+                        key = entry.object_key.as_str(),
+                        "zip: an original is missing from storage"
+                    );
                     missing.push(index);
                     break;
                 }

@@ -149,11 +149,9 @@ async fn run_one(
         BulkAction::AddTopics(topics) | BulkAction::RemoveTopics(topics) => {
             let add = matches!(action, BulkAction::AddTopics(_));
             match topic_set(&state.db, id, topics, add).await {
-                Ok(wanted) => {
-                    service::update(&state.db, user, id, None, None, None, Some(wanted))
-                        .await
-                        .map(|_| StatusCode::OK)
-                }
+                Ok(wanted) => service::update(&state.db, user, id, None, None, None, Some(wanted))
+                    .await
+                    .map(|_| StatusCode::OK),
                 Err(e) => Err(e),
             }
         }
@@ -171,8 +169,7 @@ async fn run_one(
                     id,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     ErrorCode::QuotaExceeded,
-                    "Not enough space to restore it: the account uses more than its quota"
-                        .into(),
+                    "Not enough space to restore it: the account uses more than its quota".into(),
                 );
             }
         },

@@ -363,8 +363,8 @@ pub async fn download_zip(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let grant: SelectionGrant =
-        verify_grant(&state.keys, &token, chrono::Utc::now().timestamp()).ok_or_else(link_denied)?;
+    let grant: SelectionGrant = verify_grant(&state.keys, &token, chrono::Utc::now().timestamp())
+        .ok_or_else(link_denied)?;
     link_holder(&state.db, &grant.link)
         .await?
         .ok_or_else(link_denied)?;

@@ -462,6 +462,7 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
     assert_eq!(
         public,
         [
+            "downloadDocumentsZip",
             "downloadMyExport",
             "getAuthConfig",
             "getHealth",

@@ -140,7 +140,10 @@ async fn every_action_is_applied_per_document_as_its_single_request() {
         "not yours reads exactly as missing"
     );
     for id in [&a1, &a2] {
-        assert_eq!(common::document(&app, &alice, id).await["folder_id"], tax.as_str());
+        assert_eq!(
+            common::document(&app, &alice, id).await["folder_id"],
+            tax.as_str()
+        );
     }
     assert_eq!(
         common::document(&app, &bob, &bobs).await["folder_id"],
@@ -339,20 +342,31 @@ async fn bad_requests_are_refused_whole_and_change_nothing() {
         .upload(&alice, "one.txt", "text/plain", b"one\n".to_vec())
         .await;
     let tax = folder(&app, &alice, "Tax").await;
-    let many: Vec<String> = (0..1001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let many: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     let mut thousand = many[..999].to_vec();
     thousand.push(doc.clone());
     let cases = [
         (json!({"ids": [], "action": "trash"}), "validation_failed"),
         (json!({"ids": many, "action": "trash"}), "too_many_ids"),
         (json!({"ids": [doc], "action": "move"}), "validation_failed"),
-        (json!({"ids": [doc], "action": "add_topics"}), "validation_failed"),
+        (
+            json!({"ids": [doc], "action": "add_topics"}),
+            "validation_failed",
+        ),
         (
             json!({"ids": [doc], "action": "add_topics", "topic_ids": []}),
             "validation_failed",
         ),
-        (json!({"ids": [doc], "action": "remove_topics"}), "validation_failed"),
-        (json!({"ids": [doc], "action": "share"}), "validation_failed"),
+        (
+            json!({"ids": [doc], "action": "remove_topics"}),
+            "validation_failed",
+        ),
+        (
+            json!({"ids": [doc], "action": "share"}),
+            "validation_failed",
+        ),
         (
             json!({"ids": [doc], "action": "share", "recipient": ""}),
             "validation_failed",
@@ -361,9 +375,15 @@ async fn bad_requests_are_refused_whole_and_change_nothing() {
             json!({"ids": [doc], "action": "trash", "folder_id": tax}),
             "validation_failed",
         ),
-        (json!({"ids": [doc], "action": "shred"}), "validation_failed"),
+        (
+            json!({"ids": [doc], "action": "shred"}),
+            "validation_failed",
+        ),
         (json!({"ids": [doc]}), "validation_failed"),
-        (json!({"ids": ["not-a-uuid"], "action": "trash"}), "validation_failed"),
+        (
+            json!({"ids": ["not-a-uuid"], "action": "trash"}),
+            "validation_failed",
+        ),
     ];
     for (request, code) in cases {
         let (status, answer) = bulk(&app, &alice, request.clone()).await;
@@ -603,10 +623,15 @@ async fn the_zip_holds_the_originals_of_own_and_shared_documents() {
         assert_eq!(status, 404, "{answer}");
         assert_eq!(answer["code"], "not_found");
     }
-    let many: Vec<String> = (0..1001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let many: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let (status, answer) = zip_url(&app, &alice, &many).await;
-    assert_eq!((status, answer["code"].as_str()), (422, Some("too_many_ids")));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("too_many_ids"))
+    );
     let (status, _) = zip_url(&app, &alice, &[]).await;
     assert_eq!(status, 422);
 
@@ -666,11 +691,7 @@ async fn the_zip_holds_the_originals_of_own_and_shared_documents() {
         .await;
     assert_eq!(res.status(), 403, "an export link is not a zip link");
     let res = app
-        .post_json(
-            "/api/auth/logout",
-            Some(&alice.access),
-            &json!({}),
-        )
+        .post_json("/api/auth/logout", Some(&alice.access), &json!({}))
         .await;
     assert_eq!(res.status(), 204);
     assert_eq!(reqwest::get(url).await.unwrap().status(), 403);
@@ -712,7 +733,10 @@ async fn the_zip_is_written_while_it_is_sent() {
     assert_eq!(status, 200);
     let mut res = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.content_length().is_none(), "streamed, no length up front");
+    assert!(
+        res.content_length().is_none(),
+        "streamed, no length up front"
+    );
     let first = res.chunk().await.unwrap().expect("a first chunk");
     // The first bytes are out while the later half (24 MiB) is still in storage
     // unread: removing it now leaves it out of the zip. A server that built the zip
