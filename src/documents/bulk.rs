@@ -1,8 +1,9 @@
 //! Bulk edit: one action over a selection of the caller's documents, each document
-//! handled by the same use case as its single request (`PATCH /api/documents/{id}`,
-//! `classify`, `DELETE`, `restore`, `shares`), so a selection follows exactly the rules
-//! of one document: another account's document is a 404 like a missing one, a trashed
-//! one a 409, and one failure does not stop the rest.
+//! handled by the use case of its single request (`PATCH /api/documents/{id}`,
+//! `classify`, `DELETE`, `restore`, `shares`) in its set-based form (the single request
+//! is its one-document case), so a selection follows exactly the rules of one document:
+//! another account's document is a 404 like a missing one, a trashed one a 409, and one
+//! failure does not stop the rest.
 //!
 //! Also what "select all N matching" needs (the ids of a listing, in its order) and the
 //! zip of a selection: the ids are checked and kept in `bulk_downloads` behind a signed
@@ -21,9 +22,10 @@ use uuid::Uuid;
 use crate::account_export::service::{ExportGrant, LinkGrant, ZipNames};
 use crate::account_export::zip_stream::{self, ZipEntry};
 use crate::documents::search::{self, ListFilter, PageRequest, SortKey, SortOrder};
+use crate::documents::service::TopicChange;
 use crate::documents::{access, service, trash};
 use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
-use crate::entities::{bulk_downloads, document_topics};
+use crate::entities::bulk_downloads;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::storage::ObjectStore;
@@ -116,8 +118,12 @@ pub fn selection(ids: &[Uuid]) -> Result<Vec<DocumentId>, ApiError> {
         .collect())
 }
 
-/// Does `action` to every document of `ids`, in order, each as its single request
-/// would; returns one outcome per id.
+/// Does `action` to every document of `ids`, each as its single request would, and
+/// returns one outcome per id, in order. `move`, the topic changes, re-classify, trash
+/// and restore are set-based (one query reads the selection, a few statements change
+/// it, in one transaction: the single requests are their one-document case); `share`
+/// goes one document at a time. A database failure fails the whole request (nothing of
+/// a set-based action is changed then).
 #[tracing::instrument(skip_all, fields(documents = ids.len()))]
 pub async fn run(
     state: &AppState,
@@ -125,90 +131,76 @@ pub async fn run(
     ip: Option<&str>,
     ids: &[DocumentId],
     action: &BulkAction,
-) -> Vec<Outcome> {
-    let mut outcomes = Vec::with_capacity(ids.len());
-    for &id in ids {
-        outcomes.push(run_one(state, user, ip, id, action).await);
-    }
-    outcomes
-}
-
-async fn run_one(
-    state: &AppState,
-    user: UserId,
-    ip: Option<&str>,
-    id: DocumentId,
-    action: &BulkAction,
-) -> Outcome {
-    let done = match action {
-        BulkAction::Move(folder) => {
-            service::update(&state.db, user, id, None, Some(*folder), None, None)
-                .await
-                .map(|_| StatusCode::OK)
-        }
-        BulkAction::AddTopics(topics) | BulkAction::RemoveTopics(topics) => {
-            let add = matches!(action, BulkAction::AddTopics(_));
-            match topic_set(&state.db, id, topics, add).await {
-                Ok(wanted) => service::update(&state.db, user, id, None, None, None, Some(wanted))
-                    .await
-                    .map(|_| StatusCode::OK),
-                Err(e) => Err(e),
-            }
-        }
-        BulkAction::Reclassify => service::reclassify(state, user, id)
-            .await
-            .map(|_| StatusCode::ACCEPTED),
-        BulkAction::Trash => trash::trash(state, user, id, ip)
-            .await
-            .map(|_| StatusCode::NO_CONTENT),
-        BulkAction::Restore => match trash::restore(state, user, id, ip).await {
-            Ok(_) => Ok(StatusCode::OK),
-            Err(service::UploadError::Api(e)) => Err(e),
-            Err(service::UploadError::QuotaExceeded(_)) => {
-                return Outcome::failed(
-                    id,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorCode::QuotaExceeded,
-                    "Not enough space to restore it: the account uses more than its quota".into(),
-                );
-            }
-        },
-        BulkAction::Share(recipient) => {
-            crate::shares::service::share(&state.db, user, id, recipient)
-                .await
-                .map(|(_, created)| match created {
-                    crate::shares::service::Created::New => StatusCode::CREATED,
-                    crate::shares::service::Created::Existing => StatusCode::OK,
-                })
+) -> Result<Vec<Outcome>, ApiError> {
+    let done = |status: StatusCode| {
+        move |(id, result): (&DocumentId, Result<(), ApiError>)| match result {
+            Ok(()) => Outcome::done(*id, status),
+            Err(e) => Outcome::of_error(*id, &e),
         }
     };
-    match done {
-        Ok(status) => Outcome::done(id, status),
-        Err(e) => Outcome::of_error(id, &e),
-    }
-}
-
-/// The document's topic set with `topics` added (or taken off): what its single
-/// `PATCH … {topics}` would send. Whose document it is, `PATCH` checks.
-async fn topic_set(
-    db: &impl ConnectionTrait,
-    id: DocumentId,
-    topics: &[TopicId],
-    add: bool,
-) -> Result<Vec<TopicId>, ApiError> {
-    let mut set: Vec<TopicId> = document_topics::Entity::find()
-        .filter(document_topics::Column::DocumentId.eq(id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| TopicId::from(l.topic_id))
-        .collect();
-    if add {
-        set.extend(topics.iter().copied());
-    } else {
-        set.retain(|t| !topics.contains(t));
-    }
-    Ok(set)
+    let outcomes = match action {
+        BulkAction::Move(folder) => service::move_many(&state.db, user, ids, *folder)
+            .await?
+            .into_iter(),
+        BulkAction::AddTopics(topics) => {
+            service::change_topics_many(&state.db, user, ids, topics, TopicChange::Add)
+                .await?
+                .into_iter()
+        }
+        BulkAction::RemoveTopics(topics) => {
+            service::change_topics_many(&state.db, user, ids, topics, TopicChange::Remove)
+                .await?
+                .into_iter()
+        }
+        BulkAction::Reclassify => {
+            let outcomes = service::reclassify_many(state, user, ids).await?;
+            return Ok(ids.iter().zip(outcomes).map(done(StatusCode::ACCEPTED)).collect());
+        }
+        BulkAction::Trash => {
+            let outcomes = trash::trash_many(state, user, ids, ip).await?;
+            return Ok(ids
+                .iter()
+                .zip(outcomes)
+                .map(done(StatusCode::NO_CONTENT))
+                .collect());
+        }
+        BulkAction::Restore => {
+            let outcomes = trash::restore_many(state, user, ids, ip).await?;
+            return Ok(ids
+                .iter()
+                .zip(outcomes)
+                .map(|(&id, result)| match result {
+                    Ok(()) => Outcome::done(id, StatusCode::OK),
+                    Err(service::UploadError::Api(e)) => Outcome::of_error(id, &e),
+                    Err(service::UploadError::QuotaExceeded(_)) => Outcome::failed(
+                        id,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        ErrorCode::QuotaExceeded,
+                        "Not enough space to restore it: the account uses more than its quota"
+                            .into(),
+                    ),
+                })
+                .collect());
+        }
+        BulkAction::Share(recipient) => {
+            let mut outcomes = Vec::with_capacity(ids.len());
+            for &id in ids {
+                outcomes.push(
+                    match crate::shares::service::share(&state.db, user, id, recipient).await {
+                        Ok((_, crate::shares::service::Created::New)) => {
+                            Outcome::done(id, StatusCode::CREATED)
+                        }
+                        Ok((_, crate::shares::service::Created::Existing)) => {
+                            Outcome::done(id, StatusCode::OK)
+                        }
+                        Err(e) => Outcome::of_error(id, &e),
+                    },
+                );
+            }
+            return Ok(outcomes);
+        }
+    };
+    Ok(ids.iter().zip(outcomes).map(done(StatusCode::OK)).collect())
 }
 
 /// "Select all N matching": the ids of the caller's documents a listing with `filter`

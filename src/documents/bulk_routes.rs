@@ -199,7 +199,7 @@ pub async fn bulk_edit(
     let ids = bulk::selection(&body.ids)?;
     let action = body.action()?;
     let ip = Some(user.0.client.ip.as_str());
-    let outcomes = bulk::run(&state, user.id(), ip, &ids, &action).await;
+    let outcomes = bulk::run(&state, user.id(), ip, &ids, &action).await?;
     let succeeded = outcomes.iter().filter(|o| o.ok()).count() as u64;
     let failed = outcomes.len() as u64 - succeeded;
     Ok(web::Json(BulkResponse {

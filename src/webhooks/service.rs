@@ -388,6 +388,11 @@ async fn insert_delivery(
     event: WebhookEvent,
     body: &str,
 ) -> Result<webhook_deliveries::Model, DbErr> {
+    delivery_row(webhook, event, body).insert(db).await
+}
+
+/// A new pending delivery of `event` with `body` to `webhook`.
+fn delivery_row(webhook: Uuid, event: WebhookEvent, body: &str) -> webhook_deliveries::ActiveModel {
     let now = crate::time::now();
     webhook_deliveries::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -403,8 +408,6 @@ async fn insert_delivery(
         error: Set(None),
         created_at: Set(now),
     }
-    .insert(db)
-    .await
 }
 
 /// The ids of `user`'s enabled webhooks subscribed to `event` (one indexed query).
@@ -494,14 +497,18 @@ async fn document_event_data(
     if subscribed(db, user, event).await?.is_empty() {
         return Ok(None);
     }
-    let Some(doc) = document_data(db, document).await? else {
-        return Ok(None);
-    };
+    Ok(document_data(db, document)
+        .await?
+        .map(|doc| document_event_body(event, doc)))
+}
+
+/// The data of a document event about `doc` (its [`document_data`]).
+fn document_event_body(event: WebhookEvent, doc: Value) -> Value {
     let mut data = json!({ "document": doc });
     if event == WebhookEvent::DocumentDeleted {
         data["permanent"] = json!(false);
     }
-    Ok(Some(data))
+    data
 }
 
 /// Tells `user`'s webhooks about `event` of their document `document`, as the
@@ -512,12 +519,39 @@ pub async fn document_event(
     document: Uuid,
     event: WebhookEvent,
 ) {
-    let result = match document_event_data(db, user, document, event).await {
-        Ok(Some(data)) => emit(db, user, event, data).await.map(|_| ()),
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+    document_events(db, user, &[document], event).await;
+}
+
+/// [`document_event`] for each of `user`'s `documents` (a change of many at once): one
+/// query when nobody listens; else each document's event, the deliveries written by a
+/// few multi-row statements. Never fails (logged).
+pub async fn document_events(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    documents: &[Uuid],
+    event: WebhookEvent,
+) {
+    let result = async {
+        let targets = subscribed(db, user, event).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Vec::with_capacity(documents.len() * targets.len());
+        for &document in documents {
+            let Some(doc) = document_data(db, document).await? else {
+                continue;
+            };
+            let body = payload(event, document_event_body(event, doc));
+            rows.extend(targets.iter().map(|&w| delivery_row(w, event, &body)));
+        }
+        for chunk in rows.chunks(500) {
+            webhook_deliveries::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
     };
-    log_failure(result, event, document);
+    log_failure(result.await, event, documents.first().copied().unwrap_or(user));
 }
 
 fn log_failure(result: Result<(), DbErr>, event: WebhookEvent, subject: Uuid) {
