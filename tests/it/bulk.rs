@@ -761,3 +761,342 @@ async fn the_zip_is_written_while_it_is_sent() {
         }
     }
 }
+
+/// Event types and resources of the audit entries about `user`.
+async fn audit_entries(app: &TestApp, user: &str, event: &str) -> Vec<String> {
+    use docuvault::entities::audit_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut resources: Vec<String> = audit_log::Entity::find()
+        .filter(audit_log::Column::UserId.eq(user.parse::<uuid::Uuid>().unwrap()))
+        .filter(audit_log::Column::EventType.eq(event))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.resource_id.unwrap_or_default())
+        .collect();
+    resources.sort();
+    resources
+}
+
+fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+async fn set_quota_limit(app: &TestApp, admin: &Session, user: &Session, limit: u64) {
+    let res = app
+        .patch_auth(
+            &format!("/api/admin/users/{}", user.user_id),
+            &admin.access,
+            &json!({"quota_limit_bytes": limit}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn set_based_actions_keep_the_side_effects_and_refusals_of_single_requests() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__SERVER__RUN_WORKERS".into(), "false".into());
+        env.insert(
+            "DOCUVAULT__WEBHOOKS__ALLOWED_HOSTS".into(),
+            "127.0.0.1".into(),
+        );
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let admin = app.admin("root").await;
+    let res = app
+        .post_json(
+            "/api/webhooks",
+            Some(&alice.access),
+            &json!({"url": "http://127.0.0.1:9/hook", "events": ["document.deleted"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", body(res).await);
+    let q1 = app
+        .upload(&alice, "q1.txt", "text/plain", vec![b'a'; 100])
+        .await;
+    let q2 = app
+        .upload(&alice, "q2.txt", "text/plain", vec![b'b'; 100])
+        .await;
+    let live = app
+        .upload(&alice, "live.txt", "text/plain", vec![b'c'; 10])
+        .await;
+    let finished = stored(&app, &alice, "done.pdf", b"%PDF-1.4 done").await;
+    let pending = app
+        .upload_url(&alice, "pending.txt", "text/plain", 40)
+        .await["document_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let quota = |s: &Session| {
+        let app = &app;
+        let token = s.access.clone();
+        async move { body(app.get_auth("/api/auth/me/quota", &token).await).await }
+    };
+    assert_eq!(quota(&alice).await["reserved_bytes"], 40);
+    let t1 = common::create_topic(&app, &alice, "Receipts", None)
+        .await
+        .to_string();
+    let bobs_topic = common::create_topic(&app, &bob, "Bob's", None)
+        .await
+        .to_string();
+
+    // Topics: a finished document's status follows them; a queued one stays queued; an
+    // unconfirmed upload is refused exactly as a single PATCH refuses it.
+    let single = app
+        .patch_auth(
+            &format!("/api/documents/{pending}"),
+            &alice.access,
+            &json!({"topics": [t1]}),
+        )
+        .await;
+    assert_eq!(single.status(), 409);
+    let single = body(single).await;
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [finished, q1, pending], "action": "add_topics", "topic_ids": [t1]}),
+    )
+    .await;
+    assert_done(&results, &finished, 200);
+    assert_done(&results, &q1, 200);
+    assert_failed(&results, &pending, 409, single["code"].as_str().unwrap());
+    assert_eq!(results[&pending]["message"], single["message"]);
+    let doc = common::document(&app, &alice, &finished).await;
+    assert_eq!(doc["status"], "classified");
+    assert_eq!(topic_ids(&doc), [t1.as_str()]);
+    assert_eq!(doc["topics"][0]["source"], "user", "{doc}");
+    assert_eq!(common::document(&app, &alice, &q1).await["status"], "queued");
+    // Taking off a topic that is not yours is what PATCH with the rest does: fine.
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [finished, q1], "action": "remove_topics", "topic_ids": [t1, bobs_topic]}),
+    )
+    .await;
+    assert_done(&results, &finished, 200);
+    assert_done(&results, &q1, 200);
+    let doc = common::document(&app, &alice, &finished).await;
+    assert_eq!(doc["status"], "unclassified");
+    assert!(topic_ids(&doc).is_empty());
+
+    // Re-classify an unconfirmed upload: the single request's 409.
+    let single = app
+        .post_json(
+            &format!("/api/documents/{pending}/classify"),
+            Some(&alice.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(single.status(), 409);
+    let single = body(single).await;
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [pending], "action": "reclassify"}),
+    )
+    .await;
+    assert_failed(&results, &pending, 409, single["code"].as_str().unwrap());
+    assert_eq!(results[&pending]["message"], single["message"]);
+
+    // Trash: an audit entry and a `document.deleted` delivery per trashed document; the
+    // unconfirmed upload is deleted for good, its reservation released.
+    let tax = folder(&app, &alice, "Tax").await;
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [q1], "action": "move", "folder_id": tax}),
+    )
+    .await;
+    assert_done(&results, &q1, 200);
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [q1, q2, finished, pending], "action": "trash"}),
+    )
+    .await;
+    for id in [&q1, &q2, &finished, &pending] {
+        assert_done(&results, id, 204);
+    }
+    assert_eq!(
+        app.get_auth(&format!("/api/documents/{pending}"), &alice.access)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(quota(&alice).await["reserved_bytes"], 0);
+    assert_eq!(
+        audit_entries(&app, &alice.user_id, "document_trashed").await,
+        sorted(&[&q1, &q2, &finished])
+    );
+    {
+        use docuvault::entities::webhook_deliveries;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let mut announced: Vec<String> = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::Event.eq("document.deleted"))
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| {
+                let payload: Value = serde_json::from_str(&d.payload).unwrap();
+                assert_eq!(payload["data"]["permanent"], false, "{payload}");
+                payload["data"]["document"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        announced.sort();
+        assert_eq!(announced, sorted(&[&q1, &q2, &finished]));
+    }
+
+    // Restore over quota: the single request's 413 for each trashed document; one not
+    // in the trash is returned as it is (200), an unknown id is 404.
+    set_quota_limit(&app, &admin, &alice, 50).await;
+    let single = app
+        .post_json(
+            &format!("/api/documents/{q1}/restore"),
+            Some(&alice.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(single.status(), 413);
+    let single = body(single).await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [q1, finished, live, unknown], "action": "restore"}),
+    )
+    .await;
+    assert_failed(&results, &q1, 413, single["code"].as_str().unwrap());
+    assert_failed(&results, &finished, 413, "quota_exceeded");
+    assert_done(&results, &live, 200);
+    assert_failed(&results, &unknown, 404, "not_found");
+    assert!(audit_entries(&app, &alice.user_id, "document_restored").await.is_empty());
+
+    // Back under the limit: restored, the one whose folder was deleted at the root.
+    set_quota_limit(&app, &admin, &alice, 1 << 30).await;
+    let res = app
+        .delete_auth(&format!("/api/folders/{tax}"), &alice.access)
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let results = bulk_ok(
+        &app,
+        &alice,
+        json!({"ids": [q1, q2, finished], "action": "restore"}),
+    )
+    .await;
+    for id in [&q1, &q2, &finished] {
+        assert_done(&results, id, 200);
+        let doc = common::document(&app, &alice, id).await;
+        assert_eq!(doc["trashed_at"], Value::Null);
+        assert_eq!(doc["folder_id"], Value::Null);
+    }
+    assert_eq!(
+        audit_entries(&app, &alice.user_id, "document_restored").await,
+        sorted(&[&q1, &q2, &finished])
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_documents_are_changed_in_one_request() {
+    use sea_orm::EntityTrait;
+    let app = app_without_workers().await;
+    let alice = app.register("alice").await;
+    let owner = uuid::Uuid::parse_str(&alice.user_id).unwrap();
+    let rows: Vec<_> = (0..1000)
+        .map(|_| {
+            let mut row = common::document_row(owner);
+            row.status = Set(DocumentStatus::Unclassified);
+            row
+        })
+        .collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.id.clone().unwrap().to_string())
+        .collect();
+    for chunk in rows.chunks(250) {
+        docuvault::entities::documents::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.state.db)
+            .await
+            .unwrap();
+    }
+    let total = |query: String| {
+        let app = &app;
+        let token = alice.access.clone();
+        async move {
+            let list = body(app.get_auth(&format!("/api/documents{query}"), &token).await).await;
+            list["total"].as_u64().unwrap()
+        }
+    };
+    let all_done = |results: BTreeMap<String, Value>, status: u16| {
+        assert_eq!(results.len(), 1000);
+        for id in &ids {
+            assert_done(&results, id, status);
+        }
+    };
+    let tax = folder(&app, &alice, "Tax").await;
+    let t1 = common::create_topic(&app, &alice, "Receipts", None)
+        .await
+        .to_string();
+
+    all_done(
+        bulk_ok(
+            &app,
+            &alice,
+            json!({"ids": ids, "action": "move", "folder_id": tax}),
+        )
+        .await,
+        200,
+    );
+    assert_eq!(total(format!("?folder_id={tax}")).await, 1000);
+    all_done(
+        bulk_ok(
+            &app,
+            &alice,
+            json!({"ids": ids, "action": "add_topics", "topic_ids": [t1]}),
+        )
+        .await,
+        200,
+    );
+    assert_eq!(total(format!("?topic={t1}")).await, 1000);
+    let doc = common::document(&app, &alice, &ids[999]).await;
+    assert_eq!(doc["status"], "classified");
+    all_done(
+        bulk_ok(&app, &alice, json!({"ids": ids, "action": "trash"})).await,
+        204,
+    );
+    assert_eq!(total(String::new()).await, 0);
+    assert_eq!(
+        audit_entries(&app, &alice.user_id, "document_trashed")
+            .await
+            .len(),
+        1000
+    );
+    all_done(
+        bulk_ok(&app, &alice, json!({"ids": ids, "action": "restore"})).await,
+        200,
+    );
+    assert_eq!(total(format!("?folder_id={tax}")).await, 1000);
+    all_done(
+        bulk_ok(
+            &app,
+            &alice,
+            json!({"ids": ids, "action": "remove_topics", "topic_ids": [t1]}),
+        )
+        .await,
+        200,
+    );
+    assert_eq!(total(format!("?topic={t1}")).await, 0);
+    assert_eq!(
+        common::document(&app, &alice, &ids[0]).await["status"],
+        "unclassified"
+    );
+}
