@@ -154,7 +154,11 @@ pub async fn run(
         }
         BulkAction::Reclassify => {
             let outcomes = service::reclassify_many(state, user, ids).await?;
-            return Ok(ids.iter().zip(outcomes).map(done(StatusCode::ACCEPTED)).collect());
+            return Ok(ids
+                .iter()
+                .zip(outcomes)
+                .map(done(StatusCode::ACCEPTED))
+                .collect());
         }
         BulkAction::Trash => {
             let outcomes = trash::trash_many(state, user, ids, ip).await?;

@@ -746,7 +746,8 @@ pub(crate) async fn set_user_topics(
     doc: &documents::Model,
     wanted: Vec<TopicId>,
 ) -> Result<usize, ApiError> {
-    let linked = only_outcome(set_user_topics_many(db, doc.user_id, vec![(doc.id, wanted)]).await?)?;
+    let linked =
+        only_outcome(set_user_topics_many(db, doc.user_id, vec![(doc.id, wanted)]).await?)?;
     lifecycle::follow_topics(db, doc.id, linked > 0).await?;
     Ok(linked)
 }
@@ -820,13 +821,15 @@ pub(crate) async fn set_user_topics_many(
     let links: Vec<document_topics::ActiveModel> = accepted
         .iter()
         .flat_map(|(doc, wanted)| {
-            wanted.iter().map(move |topic| document_topics::ActiveModel {
-                document_id: Set(*doc),
-                topic_id: Set(*topic),
-                source: Set(TopicSource::User),
-                confidence: Set(None),
-                created_at: Set(now),
-            })
+            wanted
+                .iter()
+                .map(move |topic| document_topics::ActiveModel {
+                    document_id: Set(*doc),
+                    topic_id: Set(*topic),
+                    source: Set(TopicSource::User),
+                    confidence: Set(None),
+                    created_at: Set(now),
+                })
         })
         .collect();
     for chunk in links.chunks(access::IDS_PER_QUERY) {

@@ -102,12 +102,19 @@ pub async fn trash_many(
     let owner = Uuid::from(user);
     let entries = moved
         .iter()
-        .map(|&id| audit(AuditEvent::DocumentTrashed, owner, Some(owner), Some(id), ip))
+        .map(|&id| {
+            audit(
+                AuditEvent::DocumentTrashed,
+                owner,
+                Some(owner),
+                Some(id),
+                ip,
+            )
+        })
         .collect();
     AuditEntry::record_many(entries, &txn).await?;
     txn.commit().await?;
-    crate::webhooks::document_events(&state.db, owner, &moved, WebhookEvent::DocumentDeleted)
-        .await;
+    crate::webhooks::document_events(&state.db, owner, &moved, WebhookEvent::DocumentDeleted).await;
     // Not moved: trashed meanwhile (as asked), or deleted meanwhile: then it is a 404
     // like any missing document.
     let moved: HashSet<Uuid> = moved.into_iter().collect();
@@ -221,7 +228,8 @@ pub async fn restore_many(
                 .filter(documents::Column::UserId.eq(user))
                 .filter(documents::Column::TrashedAt.is_not_null());
             if root {
-                statement = statement.col_expr(documents::Column::FolderId, Expr::value(None::<Uuid>));
+                statement =
+                    statement.col_expr(documents::Column::FolderId, Expr::value(None::<Uuid>));
             }
             restored.extend(lifecycle::updated_ids(&txn, statement).await?);
         }
@@ -229,7 +237,15 @@ pub async fn restore_many(
     let owner = Uuid::from(user);
     let entries = restored
         .iter()
-        .map(|&id| audit(AuditEvent::DocumentRestored, owner, Some(owner), Some(id), ip))
+        .map(|&id| {
+            audit(
+                AuditEvent::DocumentRestored,
+                owner,
+                Some(owner),
+                Some(id),
+                ip,
+            )
+        })
         .collect();
     AuditEntry::record_many(entries, &txn).await?;
     txn.commit().await?;

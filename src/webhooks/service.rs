@@ -551,7 +551,11 @@ pub async fn document_events(
         }
         Ok(())
     };
-    log_failure(result.await, event, documents.first().copied().unwrap_or(user));
+    log_failure(
+        result.await,
+        event,
+        documents.first().copied().unwrap_or(user),
+    );
 }
 
 fn log_failure(result: Result<(), DbErr>, event: WebhookEvent, subject: Uuid) {

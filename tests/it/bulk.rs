@@ -871,7 +871,10 @@ async fn set_based_actions_keep_the_side_effects_and_refusals_of_single_requests
     assert_eq!(doc["status"], "classified");
     assert_eq!(topic_ids(&doc), [t1.as_str()]);
     assert_eq!(doc["topics"][0]["source"], "user", "{doc}");
-    assert_eq!(common::document(&app, &alice, &q1).await["status"], "queued");
+    assert_eq!(
+        common::document(&app, &alice, &q1).await["status"],
+        "queued"
+    );
     // Taking off a topic that is not yours is what PATCH with the rest does: fine.
     let results = bulk_ok(
         &app,
@@ -979,7 +982,11 @@ async fn set_based_actions_keep_the_side_effects_and_refusals_of_single_requests
     assert_failed(&results, &finished, 413, "quota_exceeded");
     assert_done(&results, &live, 200);
     assert_failed(&results, &unknown, 404, "not_found");
-    assert!(audit_entries(&app, &alice.user_id, "document_restored").await.is_empty());
+    assert!(
+        audit_entries(&app, &alice.user_id, "document_restored")
+            .await
+            .is_empty()
+    );
 
     // Back under the limit: restored, the one whose folder was deleted at the root.
     set_quota_limit(&app, &admin, &alice, 1 << 30).await;
@@ -1032,7 +1039,11 @@ async fn a_thousand_documents_are_changed_in_one_request() {
         let app = &app;
         let token = alice.access.clone();
         async move {
-            let list = body(app.get_auth(&format!("/api/documents{query}"), &token).await).await;
+            let list = body(
+                app.get_auth(&format!("/api/documents{query}"), &token)
+                    .await,
+            )
+            .await;
             list["total"].as_u64().unwrap()
         }
     };
