@@ -2,7 +2,7 @@
 //!
 //! Rows never contain passwords, codes, tokens or secrets; callers pass identifiers only.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -186,6 +186,26 @@ impl AuditEntry {
 
     /// Writes the row.
     pub async fn record(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        self.into_row().insert(db).await.map(|_| ())
+    }
+
+    /// Writes the rows of `entries` with a few multi-row statements (500 rows each):
+    /// what a change of many documents at once records.
+    pub async fn record_many(
+        entries: Vec<AuditEntry>,
+        db: &impl ConnectionTrait,
+    ) -> Result<(), DbErr> {
+        let rows: Vec<audit_log::ActiveModel> =
+            entries.into_iter().map(AuditEntry::into_row).collect();
+        for chunk in rows.chunks(500) {
+            audit_log::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn into_row(self) -> audit_log::ActiveModel {
         let mut metadata = self.details;
         metadata.insert(
             "outcome".into(),
@@ -201,8 +221,5 @@ impl AuditEntry {
             metadata: Set(Some(serde_json::Value::Object(metadata))),
             created_at: Set(crate::time::now()),
         }
-        .insert(db)
-        .await
-        .map(|_| ())
     }
 }

@@ -130,6 +130,8 @@ pub enum ErrorCode {
     LinkPasswordInvalid,
     /// `view_name_taken`
     ViewNameTaken,
+    /// `too_many_ids`
+    TooManyIds,
 }
 
 impl ErrorCode {
@@ -193,6 +195,7 @@ impl ErrorCode {
         Self::ResetTokenInvalid,
         Self::LinkPasswordInvalid,
         Self::ViewNameTaken,
+        Self::TooManyIds,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -256,6 +259,7 @@ impl ErrorCode {
             Self::ResetTokenInvalid => "reset_token_invalid",
             Self::LinkPasswordInvalid => "link_password_invalid",
             Self::ViewNameTaken => "view_name_taken",
+            Self::TooManyIds => "too_many_ids",
         }
     }
 }
@@ -397,7 +401,8 @@ impl ApiError {
         Self::NotFound("No such resource".into())
     }
 
-    fn code(&self) -> ErrorCode {
+    /// The stable code the error answers with.
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
@@ -417,7 +422,8 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    /// The safe message the error answers with (never an internal error's cause).
+    pub fn message(&self) -> String {
         match self {
             Self::Internal(_) => "Internal server error".into(),
             Self::TooManyRequests { retry_after_secs } => {

@@ -21,6 +21,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             // Features only regular accounts use guard their own scopes
             // (`auth::extract::regular_scope`). Shares first: `/documents/{id}/shares`
             // lies inside the documents scope's prefix, as `/documents/{id}/versions`.
+            // Bulk edit before the documents scope too: its zip link takes no bearer.
+            .configure(crate::documents::bulk_routes::configure)
             .configure(crate::shares::routes::configure)
             .configure(crate::links::routes::configure)
             .configure(crate::documents::version_routes::configure)

@@ -18,7 +18,15 @@ document has, the quota's used_bytes set to their sum, ANALYZE). Then, with oha:
   closed loop CONNECTIONS ("1 4 16 64") for MAX_DURATION (10) s each on page 1 (and
               /health at the largest N): the maximum throughput with 0 errors
 
-Targets: page 1 at RATE req/s p99 < 20 ms and 0 errors (non-2xx or connection errors).
+  bulk edit   POST /api/documents/bulk with BULK_IDS (1 000) of the account's documents
+              (GET /api/documents/ids), one request at a time, BULK_REPS (40) timed
+              requests per action after an untimed warm-up: move (alternating between two
+              folders), add_topics and remove_topics (alternating, two topics), trash and
+              restore (alternating); each must answer 200 with every id succeeded.
+              BULK_REPS=0 skips it.
+
+Targets: page 1 at RATE req/s p99 < 20 ms and 0 errors (non-2xx or connection errors);
+each bulk action p95 < 50 ms and 0 errors.
 Exit code: 0 = all targets met, 2 = a target missed, 1 = the benchmark itself failed.
 """
 
@@ -51,6 +59,9 @@ BACKEND = os.environ.get("BACKEND", "postgres")  # or "sqlite"
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
 
 P99_TARGET_MS = 20.0
+BULK_IDS = int(os.environ.get("BULK_IDS", "1000"))
+BULK_REPS = int(os.environ.get("BULK_REPS", "40"))
+BULK_P95_TARGET_MS = 50.0
 START_DEADLINE_S = 60.0
 HANDLE = "benchlist"
 PAGE1 = "/api/documents?page=1&per_page=20"
@@ -183,6 +194,75 @@ class Oha:
         rest = max(0.0, self.machine - self.server - self.pg - self.oha)
         return (f"CPU server {self.server:.2f}  postgres {self.pg:.2f}  oha {self.oha:.2f}  other jobs {rest:.2f}  "
                 f"(machine busy {self.machine:.2f} of {os.cpu_count()} cores)")
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile p (0..100) of samples."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else math.nan
+
+
+class BulkRun:
+    """Sequential timed POST /api/documents/bulk requests of one action; latency measured
+    by the client from sending the request to having read the whole answer."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.ms: list[float] = []
+        self.errors: list[str] = []
+
+    def timed(self, port: int, token: str, body: dict, ids: int) -> None:
+        t0 = time.perf_counter()
+        status, answer = request(port, "POST", "/api/documents/bulk", body, token=token, timeout=60)
+        self.ms.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            self.errors.append(f"{status}: {answer[:200]!r}")
+            return
+        got = json.loads(answer)
+        if got["succeeded"] != ids or got["failed"] != 0:
+            self.errors.append(f"succeeded {got['succeeded']}, failed {got['failed']}: "
+                               f"{[r for r in got['results'] if not r['ok']][:2]}")
+
+    def line(self) -> str:
+        return (f"{self.action:<14} n={len(self.ms):<3} p50 {percentile(self.ms, 50):7.2f}  "
+                f"p95 {percentile(self.ms, 95):7.2f}  max {max(self.ms, default=math.nan):7.2f} ms  "
+                f"errors {len(self.errors)}")
+
+    def ok(self) -> bool:
+        return bool(self.ms) and not self.errors and percentile(self.ms, 95) < BULK_P95_TARGET_MS
+
+
+def bulk_section(port: int, token: str) -> list[BulkRun]:
+    """The bulk-edit timings on the seeded account (see the module doc)."""
+    st, b = request(port, "GET", "/api/documents/ids?sort=created_at&order=desc", token=token)
+    if st != 200:
+        raise RuntimeError(f"GET /api/documents/ids answered {st}: {b[:200]!r}")
+    ids = json.loads(b)["ids"][:BULK_IDS]
+    n = len(ids)
+
+    def created(path: str, body: dict) -> str:
+        st, b = request(port, "POST", path, body, token=token)
+        if st != 201:
+            raise RuntimeError(f"POST {path} answered {st}: {b[:200]!r}")
+        return json.loads(b)["id"]
+
+    folders = [created("/api/folders", {"name": f"Bulk {x}"}) for x in "AB"]
+    topics = [created("/api/topics", {"name": f"Bulk {x}"}) for x in "AB"]
+    runs = {a: BulkRun(a) for a in ["move", "add_topics", "remove_topics", "trash", "restore"]}
+    pairs = [
+        (("move", {"folder_id": folders[0]}), ("move", {"folder_id": folders[1]})),
+        (("add_topics", {"topic_ids": topics}), ("remove_topics", {"topic_ids": topics})),
+        (("trash", {}), ("restore", {})),
+    ]
+    for first, second in pairs:
+        for rep in range(-1, BULK_REPS if first[0] != second[0] else (BULK_REPS + 1) // 2):
+            for action, params in (first, second):
+                body = dict({"ids": ids, "action": action}, **params)
+                if rep < 0:  # warm-up, not counted
+                    request(port, "POST", "/api/documents/bulk", body, token=token, timeout=60)
+                else:
+                    runs[action].timed(port, token, body, n)
+    return list(runs.values())
 
 
 REPORT = benchlib.Report()
@@ -390,6 +470,19 @@ def main() -> int:
         else:
             out(f"  no closed-loop run kept p99 < {P99_TARGET_MS:.0f} ms")
         out(f"  server VmRSS at the end {vm_rss_mib(proc.pid):.1f} MiB")
+        out()
+
+        bulk_runs = []
+        if BULK_REPS > 0:
+            out(f"bulk edit, POST /api/documents/bulk with {min(BULK_IDS, DOCS)} ids, one request at a time "
+                f"(client-side latency, after an untimed warm-up)")
+            bulk_runs = bulk_section(port, token)
+            for r in bulk_runs:
+                out(f"  {r.line()}")
+                for e in r.errors[:3]:
+                    out(f"    error: {e}")
+            out(f"  server VmRSS after bulk {vm_rss_mib(proc.pid):.1f} MiB")
+            out()
         out(f"note: loadavg(1m) at the end {os.getloadavg()[0]:.2f}")
         out()
 
@@ -403,6 +496,10 @@ def main() -> int:
             ok_all = ok_all and ok
             out(f"same target, {path.replace('/api/documents', '…'):<34}: {'PASS' if ok else 'FAIL'} "
                 f"(p99 {r.p99:.2f} ms, errors {r.errors})")
+        for r in bulk_runs:
+            ok_all = ok_all and r.ok()
+            out(f"target bulk {r.action:<14} p95 < {BULK_P95_TARGET_MS:.0f} ms, 0 errors     : "
+                f"{'PASS' if r.ok() else 'FAIL'} (p95 {percentile(r.ms, 95):.2f} ms, errors {len(r.errors)})")
         return 0 if ok_all else 2
     finally:
         if proc.poll() is None:

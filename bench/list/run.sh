@@ -32,12 +32,18 @@
 #        EXTRA_DURATION (10) s each
 #   5. closed loop, MAX_DURATION (10) s each with CONNECTIONS ("1 4 16 64") connections on
 #      page 1, and /health at the largest: the maximum throughput without errors
-#   6. prints p50/p99/max, status codes, the CPU split (server / postgres / oha + other
+#   6. bulk edit: POST /api/documents/bulk with BULK_IDS (1 000) of the account's ids, one
+#      request at a time, BULK_REPS (40) timed requests per action after a warm-up: move
+#      (alternating between two folders), add_topics / remove_topics (alternating), trash /
+#      restore (alternating); p50/p95/max each (BULK_REPS=0 skips it)
+#   7. prints p50/p99/max, status codes, the CPU split (server / postgres / oha + other
 #      jobs), the targets with PASS/FAIL:
 #        page 1 at RATE req/s: p99 < 20 ms and 0 errors (the same is checked for the others)
+#        each bulk action: p95 < 50 ms and 0 errors (every id succeeded)
 #      and writes the same report to bench/out/list.txt (list-sqlite.txt; git-ignored).
 #
 # Knobs: DOCS RATE DURATION EXTRA_DURATION MAX_DURATION CONNECTIONS EXTRACTED_TEXT_BYTES
+#        BULK_IDS BULK_REPS
 #        PG_BASE OHA OHA_VERSION SERVER_ENV="K=V .." KEEP_WORK=1 (temp dir + server log)
 #        KEEP_DB=1 (leave the database for inspection) BACKEND=postgres|sqlite.
 # oha runs on the same 2 cores as the server and PostgreSQL; the report shows its share.

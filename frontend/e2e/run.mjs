@@ -1869,6 +1869,101 @@ try {
     await page.waitForSelector(`[data-testid=home-shared] [data-doc="${sharedWord}-note.txt"]`)
   })
   // ---- end views (issue 16) ----
+  // ---- bulk (issue 16) ----
+  {
+    const bulkUser = { handle: `bulk-${id}`, email: `bulk-${id}@example.com`, password: `pw-${randomBytes(6).toString('hex')}` }
+    const call = async (method, path, token, body) => {
+      const res = await fetch(`${BASE}${path}`, {
+        method,
+        headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+      return res.status === 204 ? null : res.json()
+    }
+    let token = ''
+    let bulkFolder = ''
+    const bulkDocs = []
+    await step('bulk: select rows with a shift-click range and move them to a folder', async () => {
+      await call('POST', '/api/auth/register', null, bulkUser)
+      ;({ access_token: token } = await call('POST', '/api/auth/login', null, { login: bulkUser.handle, password: bulkUser.password }))
+      for (let i = 0; i < 5; i++) {
+        const bytes = Buffer.from(`Bulk note ${i} for ${id}: the electricity bill of month ${i + 1}.\n`)
+        const slot = await call('POST', '/api/documents/upload-url', token, { filename: `bulk-${i}-${id}.txt`, content_type: 'text/plain', size_bytes: bytes.length })
+        const put = await fetch(slot.upload_url, { method: 'PUT', headers: slot.headers, body: bytes })
+        assert(put.ok, `PUT ${put.status}`)
+        await call('POST', `/api/documents/${slot.document_id}/confirm`, token)
+        bulkDocs.push({ id: slot.document_id, name: `bulk-${i}-${id}.txt` })
+      }
+      bulkFolder = (await call('POST', '/api/folders', token, { name: `Bills ${id}` })).id
+      if (await page.$('[data-testid=sign-out]')) await signOut()
+      await signIn(bulkUser.handle, bulkUser.password)
+      await page.waitForSelector('[data-testid=sign-out]', { state: 'attached' })
+      await page.goto(`${BASE}/documents`)
+      await page.waitForSelector(`[data-doc="${bulkDocs[0].name}"]`)
+      await page.setViewportSize({ width: 1280, height: 860 })
+      // Newest first: bulk-4 … bulk-0. Click bulk-3, shift-click bulk-1: three rows.
+      await page.click(`tr[data-doc="${bulkDocs[3].name}"] [data-testid=select-doc]`)
+      await page.click(`tr[data-doc="${bulkDocs[1].name}"] [data-testid=select-doc]`, { modifiers: ['Shift'] })
+      await waitFor(async () => (await page.textContent('[data-testid=bulk-count]'))?.trim() === '3 selected', '3 selected')
+      await shot('30-bulk-selection')
+      await page.click('[data-testid=bulk-move]')
+      await page.waitForSelector('dialog[open]')
+      await page.selectOption('[data-testid=bulk-folder]', bulkFolder)
+      await page.click('[data-testid=bulk-move-confirm]')
+      await page.waitForSelector('[role=status] >> text=Moved 3 documents')
+      const moved = await call('GET', `/api/documents?folder_id=${bulkFolder}`, token)
+      const names = moved.items.map((d) => d.filename).sort()
+      assert(JSON.stringify(names) === JSON.stringify([bulkDocs[1].name, bulkDocs[2].name, bulkDocs[3].name].sort()), `moved: ${names}`)
+      assert(!(await page.$('[data-testid=bulk-bar]')), 'the selection is cleared after a full success')
+    })
+
+    await step('bulk: select the page, move it to the trash, and Undo restores every document', async () => {
+      await page.goto(`${BASE}/documents`)
+      await page.waitForSelector(`[data-doc="${bulkDocs[0].name}"]`)
+      await page.check('[data-testid=select-page]')
+      await waitFor(async () => (await page.textContent('[data-testid=bulk-count]'))?.trim() === '5 selected', '5 selected')
+      await page.click('[data-testid=bulk-trash]')
+      await page.waitForSelector('[data-testid=empty]')
+      await page.click('[role=status] button >> text=Undo')
+      await page.waitForSelector('[role=status] >> text=Restored 5 documents')
+      await page.waitForSelector(`[data-doc="${bulkDocs[4].name}"]`)
+      const list = await call('GET', '/api/documents', token)
+      assert(list.total === 5, `all five back (${list.total})`)
+    })
+
+    await step('bulk: download the selection as one zip', async () => {
+      await page.goto(`${BASE}/documents`)
+      await page.waitForSelector(`[data-doc="${bulkDocs[0].name}"]`)
+      await page.check('[data-testid=select-page]')
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('[data-testid=bulk-download]')])
+      assert(/^docuvault-documents-.*\.zip$/.test(download.suggestedFilename()), download.suggestedFilename())
+      const path = await download.path()
+      const bytes = readFileSync(path)
+      assert(bytes.subarray(0, 2).toString() === 'PK', 'a zip')
+      for (const d of bulkDocs) assert(bytes.includes(Buffer.from(d.name)), `the zip holds ${d.name}`)
+    })
+
+    await step('bulk: the selection bar fits 360 and 390 px and its actions are reachable', async () => {
+      await assertFitsPhones(
+        'the list with a selection',
+        '/documents',
+        async () => {
+          await page.waitForSelector(`[data-doc="${bulkDocs[0].name}"]`)
+          await page.check('[data-testid=select-page]')
+          await page.waitForSelector('[data-testid=bulk-bar]')
+          const reachable = await page.evaluate(() => {
+            const b = document.querySelector('[data-testid=bulk-trash]').getBoundingClientRect()
+            return b.right <= window.innerWidth && b.left >= 0
+          })
+          assert(reachable, 'the Trash action is on screen')
+        },
+        '30a-phone-bulk',
+      )
+      await page.setViewportSize({ width: 1280, height: 860 })
+      await call('POST', '/api/auth/logout', token)
+    })
+  }
 
   await step('no CSP violations or script errors in the browser', async () => {
     const bad = browserErrors.filter((t) => /Content.Security.Policy|Refused to|Uncaught|TypeError|ReferenceError/i.test(t))

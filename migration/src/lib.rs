@@ -24,6 +24,7 @@ mod m20261206_000014_webhooks;
 mod m20261206_000015_ingest_files;
 mod m20261206_000016_mail_intake;
 mod m20261206_000017_live_sha256_index;
+mod m20261206_000018_bulk_downloads;
 mod m20261206_000019_saved_views;
 mod m20261206_000020_public_links;
 mod m20261206_000021_account_recovery;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_ingest_files::Migration),
             Box::new(m20261206_000016_mail_intake::Migration),
             Box::new(m20261206_000017_live_sha256_index::Migration),
+            Box::new(m20261206_000018_bulk_downloads::Migration),
             Box::new(m20261206_000019_saved_views::Migration),
             Box::new(m20261206_000020_public_links::Migration),
             Box::new(m20261206_000021_account_recovery::Migration),

@@ -8,4 +8,4 @@
 
 pub mod routes;
 pub mod service;
-mod zip_stream;
+pub mod zip_stream;

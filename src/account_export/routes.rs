@@ -8,14 +8,13 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::account_export::service::{self, ExportGrant};
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::auth::extract::RegularUser;
-use crate::entities::users::{self, Role};
+use crate::entities::users;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
@@ -110,21 +109,11 @@ pub async fn create_export_url(
     req: HttpRequest,
     user: RegularUser,
 ) -> Result<web::Json<ExportUrlResponse>, ApiError> {
-    let now = crate::time::now();
-    let ttl = i64::try_from(state.settings.documents.download_url_ttl_secs).unwrap_or(i64::MAX);
-    let expires_at = now + chrono::Duration::seconds(ttl);
-    let token = service::sign_grant(
-        &state.keys,
-        &ExportGrant {
-            user_id: user.0.user.id,
-            session_id: user.0.session_id,
-            issued_us: now.timestamp_micros(),
-            expires: expires_at.timestamp(),
-        },
-    );
+    let grant = service::grant_for(&user.0, state.settings.documents.download_url_ttl_secs);
+    let token = service::sign_grant(&state.keys, &grant);
     Ok(web::Json(ExportUrlResponse {
         url: absolute_url(&req, &state, &format!("/api/me/export/{token}")),
-        expires_at,
+        expires_at: grant.expires_at(),
     }))
 }
 
@@ -154,19 +143,12 @@ pub async fn download_export(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let grant = service::verify_grant(&state.keys, &token, chrono::Utc::now().timestamp())
-        .ok_or_else(link_denied)?;
-    let user = users::Entity::find_by_id(grant.user_id)
-        .one(&state.db)
+    let grant: ExportGrant =
+        service::verify_grant(&state.keys, &token, chrono::Utc::now().timestamp())
+            .ok_or_else(link_denied)?;
+    let user = service::link_holder(&state.db, &grant)
         .await?
         .ok_or_else(link_denied)?;
-    let usable = user.is_active
-        && user.role == Role::User
-        && !user.password_must_change
-        && grant.issued_us >= user.tokens_valid_after.timestamp_micros();
-    if !usable || crate::auth::sessions::is_revoked(&state.db, grant.session_id).await? {
-        return Err(link_denied());
-    }
     let client = crate::auth::extract::client_info(&req, &state);
     respond(&state, &user, &client.ip, "link").await
 }

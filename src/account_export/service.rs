@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::crypto::Keys;
 use crate::domain::{ObjectKey, UserId};
 use crate::entities::documents::{self, DocumentStatus};
-use crate::entities::{StatusReason, document_topics, folders, topics, users};
+use crate::entities::{StatusReason, api_tokens, document_topics, folders, topics, users};
 use crate::error::ApiError;
 use crate::storage::ObjectStore;
 
@@ -26,26 +26,14 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// is numbered instead).
 pub const MANIFEST_NAME: &str = "manifest.json";
 
-/// One original to put into the zip.
-#[derive(Debug, Clone)]
-pub struct ExportEntry {
-    /// Path inside the zip: `<folder path>/<file name>`, unique ignoring case.
-    pub path: String,
-    /// Where the original is stored.
-    pub object_key: ObjectKey,
-    /// Its stored type (decides whether it is compressed).
-    pub content_type: String,
-    /// Its size as recorded (decides whether zip64 sizes are needed).
-    pub size_bytes: u64,
-    /// The entry's modification time: when the document was uploaded.
-    pub modified: DateTime<Utc>,
-}
+pub use super::zip_stream::ZipEntry;
 
 /// Everything an export writes: the originals in order, then the manifest.
 #[derive(Debug)]
 pub struct ExportPlan {
-    /// The originals, in the order they are written (index = `Manifest::documents` index).
-    pub entries: Vec<ExportEntry>,
+    /// The originals (at `<folder path>/<file name>`), in the order they are written
+    /// (index = `Manifest::documents` index).
+    pub entries: Vec<ZipEntry>,
     /// The manifest, completed once the originals are written (missing ones marked).
     pub manifest: Manifest,
 }
@@ -286,7 +274,7 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
         let object_key =
             ObjectKey::parse(&row.object_key).map_err(|e| ApiError::Internal(e.into()))?;
         let size_bytes = u64::try_from(row.size_bytes).unwrap_or_default();
-        entries.push(ExportEntry {
+        entries.push(ZipEntry {
             path: path.clone(),
             object_key,
             content_type: row.content_type.clone(),
@@ -447,29 +435,109 @@ pub struct ExportGrant {
     pub issued_us: i64,
     /// Expiry, Unix seconds.
     pub expires: i64,
+    /// Whether a personal API token asked for the link (`session_id` is then the
+    /// token's id, and deleting the token voids the link).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api_token: bool,
 }
 
-/// Purpose string of export links' signatures.
-const GRANT_PURPOSE: &str = "account-export-url:";
+impl ExportGrant {
+    /// When the link stops working.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.expires, 0).unwrap_or_default()
+    }
+}
+
+/// A grant carried by a signed link (the export's, a selection's zip): signed under its
+/// own purpose string, so no kind of link can stand in for another.
+pub trait LinkGrant: Serialize + serde::de::DeserializeOwned {
+    /// The purpose string the signature is keyed with.
+    const PURPOSE: &'static str;
+    /// The account, session and lifetime the link is bound to.
+    fn link(&self) -> &ExportGrant;
+}
+
+impl LinkGrant for ExportGrant {
+    const PURPOSE: &'static str = "account-export-url:";
+    fn link(&self) -> &ExportGrant {
+        self
+    }
+}
 
 /// The token of `grant`, signed under the server keys (a different purpose string from
 /// every other signed token, so none can stand in for another).
-pub fn sign_grant(keys: &Keys, grant: &ExportGrant) -> String {
-    keys.sign_payload(GRANT_PURPOSE, grant)
+pub fn sign_grant<G: LinkGrant>(keys: &Keys, grant: &G) -> String {
+    keys.sign_payload(G::PURPOSE, grant)
 }
 
 /// The grant in `token` when its signature is right and it has not expired at `now`.
-pub fn verify_grant(keys: &Keys, token: &str, now: i64) -> Option<ExportGrant> {
-    let grant: ExportGrant = keys.verify_payload(GRANT_PURPOSE, token)?;
-    (grant.expires > now).then_some(grant)
+pub fn verify_grant<G: LinkGrant>(keys: &Keys, token: &str, now: i64) -> Option<G> {
+    let grant: G = keys.verify_payload(G::PURPOSE, token)?;
+    (grant.link().expires > now).then_some(grant)
 }
 
-/// The body of an export: the zip, written while it is sent (see `zip_stream`).
+/// A grant for `user`'s current session (or API token), valid `ttl_secs` from now.
+pub fn grant_for(user: &crate::auth::extract::AuthSession, ttl_secs: u64) -> ExportGrant {
+    let now = crate::time::now();
+    let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+    ExportGrant {
+        user_id: user.user.id,
+        session_id: user.session_id,
+        issued_us: now.timestamp_micros(),
+        expires: (now + chrono::Duration::seconds(ttl)).timestamp(),
+        api_token: matches!(
+            user.credential,
+            crate::auth::extract::Credential::ApiToken { .. }
+        ),
+    }
+}
+
+/// The account a verified link still speaks for: active, a regular account without a
+/// pending password change, the link issued after its last "sign out everywhere" or
+/// password change, and its session (or API token) not ended. `None`: the link is void.
+pub async fn link_holder(
+    db: &impl ConnectionTrait,
+    grant: &ExportGrant,
+) -> Result<Option<users::Model>, ApiError> {
+    let Some(user) = users::Entity::find_by_id(grant.user_id).one(db).await? else {
+        return Ok(None);
+    };
+    let usable = user.is_active
+        && user.role == users::Role::User
+        && !user.password_must_change
+        && grant.issued_us >= user.tokens_valid_after.timestamp_micros();
+    let ended = if grant.api_token {
+        api_tokens::Entity::find_by_id(grant.session_id)
+            .one(db)
+            .await?
+            .is_none_or(|t| t.user_id != user.id)
+    } else {
+        crate::auth::sessions::is_revoked(db, grant.session_id).await?
+    };
+    Ok((usable && !ended).then_some(user))
+}
+
+/// The body of an export: the zip, written while it is sent (see `zip_stream`), then the
+/// manifest (originals storage no longer had marked as not included).
 pub fn stream(
     storage: Arc<dyn ObjectStore>,
     plan: ExportPlan,
 ) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, std::io::Error>> + 'static {
-    super::zip_stream::stream(storage, plan)
+    let ExportPlan {
+        entries,
+        mut manifest,
+    } = plan;
+    let trailer: super::zip_stream::Trailer = Box::new(move |missing: &[usize]| {
+        for &index in missing {
+            if let Some(doc) = manifest.documents.get_mut(index) {
+                doc.included = false;
+                doc.path = None;
+            }
+        }
+        let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+        Ok((MANIFEST_NAME.to_owned(), json))
+    });
+    super::zip_stream::stream(storage, entries, Some(trailer))
 }
 
 #[cfg(test)]
@@ -531,16 +599,23 @@ mod tests {
             session_id: Uuid::new_v4(),
             issued_us: 1_000_000,
             expires: 2_000,
+            api_token: false,
         };
         let token = sign_grant(&keys, &grant);
         assert_eq!(verify_grant(&keys, &token, 1_999), Some(grant.clone()));
-        assert_eq!(verify_grant(&keys, &token, 2_000), None);
-        assert_eq!(verify_grant(&Keys::derive("other"), &token, 0), None);
+        assert_eq!(verify_grant::<ExportGrant>(&keys, &token, 2_000), None);
+        assert_eq!(
+            verify_grant::<ExportGrant>(&Keys::derive("other"), &token, 0),
+            None
+        );
         let (_, mac) = token.split_once('.').unwrap();
         let mut other = grant;
         other.user_id = Uuid::new_v4();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&other).unwrap());
-        assert_eq!(verify_grant(&keys, &format!("{forged}.{mac}"), 0), None);
+        assert_eq!(
+            verify_grant::<ExportGrant>(&keys, &format!("{forged}.{mac}"), 0),
+            None
+        );
     }
 
     #[test]

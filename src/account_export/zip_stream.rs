@@ -1,11 +1,12 @@
-//! Writing the export zip while it is sent, in bounded memory.
+//! Writing a zip of stored originals while it is sent, in bounded memory: the user's
+//! export (`account_export`) and the download of a selection (`documents::bulk`).
 //!
 //! Three parts joined by bounded channels:
 //! - a task reads each original from the object store (`ObjectStore::read_to`) into
 //!   [`ChunkSink`], which forwards the bytes as [`Input`] messages;
 //! - a blocking thread runs the `zip` crate's streaming writer (data descriptors, no
 //!   seeking; zip64 where sizes need it), taking those messages and writing each entry,
-//!   then the manifest, into [`BodyWriter`];
+//!   then the [`Trailer`] (the export's manifest) if any, into [`BodyWriter`];
 //! - [`BodyWriter`] hands the zip's bytes in chunks to the response body.
 //!
 //! A failure of storage, or a client that goes away, ends all three: the body ends with
@@ -23,9 +24,30 @@ use tokio_util::sync::PollSender;
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
-use super::service::{ExportEntry, ExportPlan, MANIFEST_NAME, Manifest};
+use chrono::{DateTime, Utc};
+
+use crate::domain::ObjectKey;
 use crate::domain::document_type::{self, Format};
 use crate::storage::ObjectStore;
+
+/// One original to put into a zip.
+#[derive(Debug, Clone)]
+pub struct ZipEntry {
+    /// Path inside the zip, unique ignoring case (`service::ZipNames`).
+    pub path: String,
+    /// Where the original is stored.
+    pub object_key: ObjectKey,
+    /// Its stored type (decides whether it is compressed).
+    pub content_type: String,
+    /// Its size as recorded (decides whether zip64 sizes are needed).
+    pub size_bytes: u64,
+    /// The entry's modification time: when the document was uploaded.
+    pub modified: DateTime<Utc>,
+}
+
+/// The last file of a zip, made once the originals are written: given the indexes of
+/// the entries storage no longer had (left out of the zip), its name and bytes.
+pub type Trailer = Box<dyn FnOnce(&[usize]) -> std::io::Result<(String, Vec<u8>)> + Send>;
 
 /// Size of the chunks handed to the response body and read from storage.
 const CHUNK: usize = 64 * 1024;
@@ -43,14 +65,15 @@ enum Input {
     End(bool),
 }
 
-/// The zip of `plan`, as a stream of body chunks.
+/// The zip of `entries` (an original storage no longer has is left out) and then
+/// `trailer`, as a stream of body chunks.
 pub fn stream(
     storage: Arc<dyn ObjectStore>,
-    plan: ExportPlan,
+    entries: Vec<ZipEntry>,
+    trailer: Option<Trailer>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static {
     let (body_tx, body_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(IN_FLIGHT);
     let (input_tx, input_rx) = mpsc::channel::<Input>(IN_FLIGHT);
-    let ExportPlan { entries, manifest } = plan;
     let keys: Vec<_> = entries.iter().map(|e| e.object_key.clone()).collect();
     tokio::spawn(async move {
         let mut sink = ChunkSink(PollSender::new(input_tx));
@@ -59,7 +82,7 @@ pub fn stream(
                 Ok(found) => found,
                 Err(e) => {
                     // The zip thread sees the channel close before `End` and fails the body.
-                    tracing::warn!(error = %e, key = key.as_str(), "export: reading an original failed");
+                    tracing::warn!(error = %e, key = key.as_str(), "zip: reading an original failed");
                     return;
                 }
             };
@@ -74,16 +97,16 @@ pub fn stream(
             tx: body_tx,
             buf: Vec::with_capacity(CHUNK),
         };
-        write_zip(body, &entries, manifest, input_rx)
+        write_zip(body, &entries, trailer, input_rx)
     });
     tokio::spawn(async move {
         let failure = match writer.await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e,
-            Err(e) => std::io::Error::other(format!("export writer panicked: {e}")),
+            Err(e) => std::io::Error::other(format!("zip writer panicked: {e}")),
         };
         if failure.kind() != std::io::ErrorKind::BrokenPipe {
-            tracing::warn!(error = %failure, "export: the zip could not be completed");
+            tracing::warn!(error = %failure, "zip: the zip could not be completed");
         }
         let _ = errors.send(Err(failure)).await;
     });
@@ -101,7 +124,7 @@ fn compression_for(content_type: &str) -> CompressionMethod {
     }
 }
 
-fn options_for(entry: &ExportEntry) -> SimpleFileOptions {
+fn options_for(entry: &ZipEntry) -> SimpleFileOptions {
     use chrono::{Datelike, Timelike};
     let at = entry.modified;
     let modified = zip::DateTime::from_date_and_time(
@@ -131,15 +154,16 @@ fn storage_gone() -> std::io::Error {
     std::io::Error::other("reading the originals stopped")
 }
 
-/// The zip thread: every entry in order, then the manifest (with originals storage no
-/// longer has marked as not included), then the central directory.
+/// The zip thread: every entry in order, then the trailer (told which originals storage
+/// no longer had), then the central directory.
 fn write_zip(
     body: BodyWriter,
-    entries: &[ExportEntry],
-    mut manifest: Manifest,
+    entries: &[ZipEntry],
+    trailer: Option<Trailer>,
     mut input: mpsc::Receiver<Input>,
 ) -> std::io::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(body);
+    let mut missing = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         // The entry starts with its first message, so a missing original leaves no trace.
         let mut started = false;
@@ -161,32 +185,34 @@ fn write_zip(
                     break;
                 }
                 Input::End(false) => {
-                    if let Some(doc) = manifest.documents.get_mut(index) {
-                        tracing::warn!(document = %doc.id, "export: an original is missing from storage");
-                        doc.included = false;
-                        doc.path = None;
-                    }
+                    tracing::warn!(
+                        key = entry.object_key.as_str(),
+                        "zip: an original is missing from storage"
+                    );
+                    missing.push(index);
                     break;
                 }
             }
         }
     }
-    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-    zip.start_file(
-        MANIFEST_NAME,
-        SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .unix_permissions(0o644),
-    )
-    .map_err(zip_error)?;
-    zip.write_all(&json)?;
+    if let Some(trailer) = trailer {
+        let (name, bytes) = trailer(&missing)?;
+        zip.start_file(
+            name,
+            SimpleFileOptions::default()
+                .compression_method(CompressionMethod::Deflated)
+                .unix_permissions(0o644),
+        )
+        .map_err(zip_error)?;
+        zip.write_all(&bytes)?;
+    }
     let mut body = zip.finish().map_err(zip_error)?.into_inner();
     body.flush()
 }
 
 /// The response side: the zip's bytes in chunks of [`CHUNK`] over a bounded channel.
 /// Blocks while the client is slower than the zip; a client that went away is a
-/// `BrokenPipe`, which stops the export.
+/// `BrokenPipe`, which stops the zip.
 struct BodyWriter {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,

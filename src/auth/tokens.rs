@@ -170,6 +170,15 @@ const OPEN_TO_TOKENS: &[(&str, bool, Opening)] = &[
     ("/api/auth/me", false, Opening::ReadsForAnyToken),
     ("/api/auth/me/quota", false, Opening::ReadsForAnyToken),
     // Documents, their text, downloads, versions and shares (`/documents/{id}/shares`).
+    // A zip of documents is a read, though asked for by POST (the ids are a body).
+    (
+        "/api/documents/bulk/download-url",
+        false,
+        Opening::Area {
+            read: ApiScope::DocumentsRead,
+            write: ApiScope::DocumentsRead,
+        },
+    ),
     ("/api/documents", true, DOCUMENTS),
     ("/api/folders", true, DOCUMENTS),
     ("/api/shares", true, DOCUMENTS),

@@ -3,11 +3,90 @@
 //! A trashed document is its owner's alone: readable by them, changeable by nobody
 //! (409 `document_trashed` until restored), and invisible (404) to share recipients.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
 
 use crate::domain::{DocumentId, UserId};
 use crate::entities::{DocumentStatus, documents, shares};
 use crate::error::ApiError;
+
+/// Ids per `IN (…)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
+pub const IDS_PER_QUERY: usize = 500;
+
+/// What the rules of a change need to know of a document (no text, no JSON): the row
+/// a set-based change of many documents reads for each.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Brief {
+    /// The document.
+    pub id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Its status.
+    pub status: DocumentStatus,
+    /// Its folder.
+    pub folder_id: Option<Uuid>,
+    /// Its size.
+    pub size_bytes: i64,
+    /// When it was trashed.
+    pub trashed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&documents::Model> for Brief {
+    fn from(doc: &documents::Model) -> Self {
+        Self {
+            id: doc.id,
+            user_id: doc.user_id,
+            status: doc.status,
+            folder_id: doc.folder_id,
+            size_bytes: doc.size_bytes,
+            trashed_at: doc.trashed_at,
+        }
+    }
+}
+
+/// The caller's own documents among `ids`, by id (one query per [`IDS_PER_QUERY`]
+/// ids); an id missing from the map is a 404 ([`owned`]'s rule for each).
+pub async fn owned_many(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    ids: &[DocumentId],
+) -> Result<HashMap<Uuid, Brief>, ApiError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows = documents::Entity::find()
+            .select_only()
+            .columns([
+                documents::Column::Id,
+                documents::Column::UserId,
+                documents::Column::Status,
+                documents::Column::FolderId,
+                documents::Column::SizeBytes,
+                documents::Column::TrashedAt,
+            ])
+            .filter(documents::Column::Id.is_in(chunk.iter().map(|&id| Uuid::from(id))))
+            .filter(documents::Column::UserId.eq(user))
+            .into_model::<Brief>()
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|b| (b.id, b)));
+    }
+    Ok(found)
+}
+
+/// The rule of [`changeable`] for a document read already: 404 when it is not the
+/// caller's (`None`), 409 `document_trashed` when trashed.
+pub fn check_changeable(doc: Option<&Brief>) -> Result<&Brief, ApiError> {
+    let doc = doc.ok_or_else(ApiError::not_found)?;
+    if doc.trashed_at.is_some() {
+        return Err(trashed());
+    }
+    Ok(doc)
+}
 
 /// The caller's own document, or 404.
 pub async fn owned(
@@ -31,9 +110,7 @@ pub async fn changeable(
     id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
     let doc = owned(db, user, id).await?;
-    if doc.trashed_at.is_some() {
-        return Err(trashed());
-    }
+    check_changeable(Some(&Brief::from(&doc)))?;
     Ok(doc)
 }
 

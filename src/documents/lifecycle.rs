@@ -370,28 +370,55 @@ pub async fn requeue(
     id: Uuid,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let n = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::Status,
-            Expr::value(DocumentStatus::Queued),
-        )
-        .col_expr(documents::Column::Attempts, Expr::value(0))
-        .col_expr(
-            documents::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(documents::Column::StatusReason, no_reason())
-        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
-        )
-        .filter(documents::Column::Id.eq(id))
-        .filter(documents::Column::Status.is_in(FINISHED))
-        .exec(db)
+    Ok(!requeue_many(db, &[id], lease_until).await?.is_empty())
+}
+
+/// [`requeue`] of those of `ids` that are finished (one
+/// statement per 500 ids); returns their ids (the others are left as they are).
+pub async fn requeue_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DbErr> {
+    let mut requeued = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let statement = documents::Entity::update_many()
+            .col_expr(
+                documents::Column::Status,
+                Expr::value(DocumentStatus::Queued),
+            )
+            .col_expr(documents::Column::Attempts, Expr::value(0))
+            .col_expr(
+                documents::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(documents::Column::StatusReason, no_reason())
+            .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+            .col_expr(
+                documents::Column::UpdatedAt,
+                Expr::value(crate::time::now()),
+            )
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::Status.is_in(FINISHED));
+        requeued.extend(updated_ids(db, statement).await?);
+    }
+    Ok(requeued)
+}
+
+/// Runs an `UPDATE` of documents and returns the ids of the rows it changed (`RETURNING
+/// id`: only the id, not the whole row with its text).
+pub async fn updated_ids(
+    db: &impl ConnectionTrait,
+    statement: sea_orm::UpdateMany<documents::Entity>,
+) -> Result<Vec<Uuid>, DbErr> {
+    use sea_orm::QueryTrait;
+    let mut statement = statement.into_query();
+    statement.returning_col(documents::Column::Id);
+    db.query_all(&statement)
         .await?
-        .rows_affected;
-    Ok(n == 1)
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "id"))
+        .collect()
 }
 
 /// Any confirmed status `→ queued` for a new current version (an uploaded version
@@ -531,22 +558,37 @@ pub async fn follow_topics(
     id: Uuid,
     has_topics: bool,
 ) -> Result<bool, DbErr> {
+    Ok(follow_topics_many(db, &[id], has_topics).await? == 1)
+}
+
+/// [`follow_topics`] of those of `ids`: the status of those that are finished,
+/// classified or unclassified, follows their topics after they were set by hand
+/// (`has_topics` for all of them); in another status (pending, in processing, failed) a
+/// document stays as it is. One statement per 500 ids; how many changed.
+pub async fn follow_topics_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    has_topics: bool,
+) -> Result<u64, DbErr> {
     let status = if has_topics {
         DocumentStatus::Classified
     } else {
         DocumentStatus::Unclassified
     };
-    let n = documents::Entity::update_many()
-        .col_expr(documents::Column::Status, Expr::value(status))
-        .filter(documents::Column::Id.eq(id))
-        .filter(
-            documents::Column::Status
-                .is_in([DocumentStatus::Classified, DocumentStatus::Unclassified]),
-        )
-        .exec(db)
-        .await?
-        .rows_affected;
-    Ok(n == 1)
+    let mut changed = 0;
+    for chunk in ids.chunks(500) {
+        changed += documents::Entity::update_many()
+            .col_expr(documents::Column::Status, Expr::value(status))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(
+                documents::Column::Status
+                    .is_in([DocumentStatus::Classified, DocumentStatus::Unclassified]),
+            )
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(changed)
 }
 
 /// `classified → unclassified` for those of `ids` left without any topic (their topic

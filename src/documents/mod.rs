@@ -2,6 +2,8 @@
 //! search, download, thumbnails, versions, the trash.
 
 pub mod access;
+pub mod bulk;
+pub mod bulk_routes;
 pub mod direct;
 pub mod files;
 pub mod lifecycle;

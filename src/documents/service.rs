@@ -14,9 +14,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -158,11 +159,7 @@ pub async fn create_upload(
         extension: ext,
     } = validate_upload(settings, filename, content_type, size_bytes)?;
     if let Some(folder) = folder_id {
-        folders::Entity::find_by_id(folder)
-            .filter(folders::Column::UserId.eq(user))
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
+        check_folder(&state.db, user, folder).await?;
     }
 
     // The reservation and the pending row commit together. The conditional UPDATE is the
@@ -432,20 +429,53 @@ pub async fn reclassify(
     user: UserId,
     id: DocumentId,
 ) -> Result<documents::Model, ApiError> {
-    let doc = access::changeable(&state.db, user, id).await?;
-    if doc.status == DocumentStatus::Pending {
-        return Err(ApiError::Conflict {
-            code: crate::error::ErrorCode::NotConfirmed,
-            message: "Confirm the upload before classifying it".into(),
-        });
-    }
-    if lifecycle::FINISHED.contains(&doc.status) {
+    only_outcome(reclassify_many(state, user, &[id]).await?)?;
+    access::owned(&state.db, user, id).await
+}
+
+/// The outcome of the only document of a set-based change of one document (the
+/// single request's answer).
+pub(crate) fn only_outcome<T, E: From<ApiError>>(mut outcomes: Vec<Result<T, E>>) -> Result<T, E> {
+    outcomes.pop().unwrap_or_else(|| {
+        Err(ApiError::Internal(anyhow::anyhow!("a change of one document answered nothing")).into())
+    })
+}
+
+/// [`reclassify`] of each of `ids` (one outcome per id, in order): one query reads them,
+/// one statement per [`access::IDS_PER_QUERY`] ids requeues the finished ones, which
+/// are then dispatched.
+pub async fn reclassify_many(
+    state: &AppState,
+    user: UserId,
+    ids: &[DocumentId],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let found = access::owned_many(&state.db, user, ids).await?;
+    let outcomes: Vec<Result<&access::Brief, ApiError>> = ids
+        .iter()
+        .map(|id| {
+            let doc = access::check_changeable(found.get(&Uuid::from(*id)))?;
+            if doc.status == DocumentStatus::Pending {
+                return Err(ApiError::Conflict {
+                    code: crate::error::ErrorCode::NotConfirmed,
+                    message: "Confirm the upload before classifying it".into(),
+                });
+            }
+            Ok(doc)
+        })
+        .collect();
+    let finished: Vec<Uuid> = outcomes
+        .iter()
+        .flatten()
+        .filter(|doc| lifecycle::FINISHED.contains(&doc.status))
+        .map(|doc| doc.id)
+        .collect();
+    if !finished.is_empty() {
         let lease_until = crate::time::now() + secs(state.settings.jobs.lease_secs);
-        if lifecycle::requeue(&state.db, doc.id, lease_until).await? {
-            lifecycle::dispatch(state.queue.as_ref(), doc.id, doc.user_id).await;
+        for id in lifecycle::requeue_many(&state.db, &finished, lease_until).await? {
+            lifecycle::dispatch(state.queue.as_ref(), id, user.into()).await;
         }
     }
-    access::owned(&state.db, user, id).await
+    Ok(outcomes.into_iter().map(|o| o.map(|_| ())).collect())
 }
 
 /// Deletes a document: row, versions and quota (every stored version's charge refunded,
@@ -477,6 +507,49 @@ pub use crate::documents::search::{
     ListFilter, Listed, PageRequest, SortKey, SortOrder, Total, list,
 };
 
+/// Whether `folder` is one of the caller's: where a document may go.
+pub async fn folder_exists(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    folder: FolderId,
+) -> Result<bool, ApiError> {
+    Ok(folders::Entity::find_by_id(folder)
+        .filter(folders::Column::UserId.eq(user))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The 404 of a folder that is not the caller's.
+pub fn no_such_folder() -> ApiError {
+    ApiError::NotFound("No such folder".into())
+}
+
+/// The caller's folder `folder`, or 404 "No such folder".
+pub async fn check_folder(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    folder: FolderId,
+) -> Result<(), ApiError> {
+    if folder_exists(db, user, folder).await? {
+        Ok(())
+    } else {
+        Err(no_such_folder())
+    }
+}
+
+/// The rule of filing a document under topics by hand: not before its upload is
+/// confirmed (409 `not_confirmed`).
+pub fn check_topics_settable(doc: &access::Brief) -> Result<(), ApiError> {
+    if doc.status == DocumentStatus::Pending {
+        return Err(ApiError::Conflict {
+            code: crate::error::ErrorCode::NotConfirmed,
+            message: "Confirm the upload before filing it under topics".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Renames, moves or changes `ai_opt_out` of the caller's document.
 pub async fn update(
     db: &DatabaseConnection,
@@ -499,11 +572,7 @@ pub async fn update(
     }
     if let Some(folder) = folder {
         if let Some(f) = folder {
-            folders::Entity::find_by_id(f)
-                .filter(folders::Column::UserId.eq(user))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("No such folder".into()))?;
+            check_folder(&txn, user, f).await?;
         }
         active.folder_id = Set(folder.map(Uuid::from));
     }
@@ -511,15 +580,8 @@ pub async fn update(
         active.ai_opt_out = Set(opt_out);
     }
     if let Some(wanted) = topics {
-        if doc.status == DocumentStatus::Pending {
-            return Err(ApiError::Conflict {
-                code: crate::error::ErrorCode::NotConfirmed,
-                message: "Confirm the upload before filing it under topics".into(),
-            });
-        }
-        let linked = set_user_topics(&txn, &doc, wanted).await?;
-        // A finished document's status follows its topics.
-        lifecycle::follow_topics(&txn, doc.id, linked > 0).await?;
+        check_topics_settable(&access::Brief::from(&doc))?;
+        set_user_topics(&txn, &doc, wanted).await?;
     }
     active.updated_at = Set(crate::time::now());
     let updated = active.update(&txn).await?;
@@ -527,52 +589,255 @@ pub async fn update(
     Ok(updated)
 }
 
-/// Makes `wanted` the document's complete topic set, every link `source = user`.
-/// Returns the number of links. Unknown ids (or another user's topics) are a 422. Also
-/// how a one-request upload files its new document under the topics it names.
+/// Moves each of the caller's `ids` to `folder` (`None`: the root), as [`update`] with
+/// a folder does for one (one outcome per id, in order): one query reads them, one
+/// statement per [`access::IDS_PER_QUERY`] ids moves them, in one transaction.
+pub async fn move_many(
+    db: &DatabaseConnection,
+    user: UserId,
+    ids: &[DocumentId],
+    folder: Option<FolderId>,
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let txn = crate::db::begin_write(db).await?;
+    let found = access::owned_many(&txn, user, ids).await?;
+    let folder_known = match folder {
+        Some(f) => folder_exists(&txn, user, f).await?,
+        None => true,
+    };
+    let outcomes: Vec<Result<(), ApiError>> = ids
+        .iter()
+        .map(|id| {
+            access::check_changeable(found.get(&Uuid::from(*id)))?;
+            if folder_known {
+                Ok(())
+            } else {
+                Err(no_such_folder())
+            }
+        })
+        .collect();
+    let moving: Vec<Uuid> = ids
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(id, _)| Uuid::from(*id))
+        .collect();
+    let now = crate::time::now();
+    for chunk in moving.chunks(access::IDS_PER_QUERY) {
+        documents::Entity::update_many()
+            .col_expr(
+                documents::Column::FolderId,
+                Expr::value(folder.map(Uuid::from)),
+            )
+            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// How [`change_topics_many`] changes each document's topic set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicChange {
+    /// These topics are added to what it has.
+    Add,
+    /// These topics are taken off.
+    Remove,
+}
+
+/// Adds `topics` to (or takes them off) each of the caller's `ids`, as [`update`] with
+/// the document's topic set so changed does for one (one outcome per id, in order): the
+/// documents and their links are read by one query each, every link is written by
+/// [`set_user_topics_many`] and the statuses follow, in one transaction.
+pub async fn change_topics_many(
+    db: &DatabaseConnection,
+    user: UserId,
+    ids: &[DocumentId],
+    topics: &[TopicId],
+    change: TopicChange,
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    use crate::entities::document_topics;
+    let txn = crate::db::begin_write(db).await?;
+    let found = access::owned_many(&txn, user, ids).await?;
+    let mut outcomes: Vec<Result<(), ApiError>> = ids
+        .iter()
+        .map(|id| {
+            let doc = access::check_changeable(found.get(&Uuid::from(*id)))?;
+            check_topics_settable(doc)
+        })
+        .collect();
+    let changing: Vec<Uuid> = ids
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(id, _)| Uuid::from(*id))
+        .collect();
+    let mut sets: std::collections::HashMap<Uuid, Vec<TopicId>> =
+        changing.iter().map(|&id| (id, Vec::new())).collect();
+    for chunk in changing.chunks(access::IDS_PER_QUERY) {
+        let links: Vec<(Uuid, Uuid)> = document_topics::Entity::find()
+            .select_only()
+            .columns([
+                document_topics::Column::DocumentId,
+                document_topics::Column::TopicId,
+            ])
+            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for (doc, topic) in links {
+            sets.entry(doc).or_default().push(TopicId::from(topic));
+        }
+    }
+    let wanted: Vec<(Uuid, Vec<TopicId>)> = changing
+        .iter()
+        .map(|id| {
+            let mut set = sets.remove(id).unwrap_or_default();
+            match change {
+                TopicChange::Add => set.extend(topics.iter().copied()),
+                TopicChange::Remove => set.retain(|t| !topics.contains(t)),
+            }
+            (*id, set)
+        })
+        .collect();
+    let written = set_user_topics_many(&txn, user.into(), wanted).await?;
+    let mut touched = Vec::with_capacity(changing.len());
+    let (mut with_topics, mut without) = (Vec::new(), Vec::new());
+    for ((id, linked), outcome) in changing
+        .iter()
+        .zip(written)
+        .zip(outcomes.iter_mut().filter(|o| o.is_ok()))
+    {
+        match linked {
+            Ok(n) => {
+                touched.push(*id);
+                if n > 0 {
+                    with_topics.push(*id);
+                } else {
+                    without.push(*id);
+                }
+            }
+            Err(e) => *outcome = Err(e),
+        }
+    }
+    // A finished document's status follows its topics.
+    lifecycle::follow_topics_many(&txn, &with_topics, true).await?;
+    lifecycle::follow_topics_many(&txn, &without, false).await?;
+    let now = crate::time::now();
+    for chunk in touched.chunks(access::IDS_PER_QUERY) {
+        documents::Entity::update_many()
+            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// Makes `wanted` the document's complete topic set, every link `source = user`, and
+/// lets its status follow (a finished document is classified with topics, unclassified
+/// without). Returns the number of links. Unknown ids (or another user's topics) are a
+/// 422. Also how a one-request upload files its new document under the topics it names.
 pub(crate) async fn set_user_topics(
     db: &impl ConnectionTrait,
     doc: &documents::Model,
     wanted: Vec<TopicId>,
 ) -> Result<usize, ApiError> {
+    let linked =
+        only_outcome(set_user_topics_many(db, doc.user_id, vec![(doc.id, wanted)]).await?)?;
+    lifecycle::follow_topics(db, doc.id, linked > 0).await?;
+    Ok(linked)
+}
+
+/// [`set_user_topics`]'s links for many documents of `owner` at once, without the
+/// status: a document whose set names a topic that is neither `owner`'s nor a system
+/// topic is refused (422 `unknown_topic`) and keeps its links; the others' links are
+/// replaced by a few multi-row statements. One outcome (the number of links) per set,
+/// in order.
+pub(crate) async fn set_user_topics_many(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    sets: Vec<(Uuid, Vec<TopicId>)>,
+) -> Result<Vec<Result<usize, ApiError>>, ApiError> {
     use crate::entities::{document_topics, topics};
-    let mut wanted: Vec<Uuid> = wanted.into_iter().map(Uuid::from).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    if !wanted.is_empty() {
-        let known = topics::Entity::find()
-            .filter(topics::Column::Id.is_in(wanted.clone()))
+    let sets: Vec<(Uuid, Vec<Uuid>)> = sets
+        .into_iter()
+        .map(|(doc, wanted)| {
+            let mut wanted: Vec<Uuid> = wanted.into_iter().map(Uuid::from).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            (doc, wanted)
+        })
+        .collect();
+    let mut named: Vec<Uuid> = sets.iter().flat_map(|(_, w)| w.iter().copied()).collect();
+    named.sort_unstable();
+    named.dedup();
+    let mut known = std::collections::HashSet::with_capacity(named.len());
+    for chunk in named.chunks(access::IDS_PER_QUERY) {
+        let ids: Vec<Uuid> = topics::Entity::find()
+            .select_only()
+            .column(topics::Column::Id)
+            .filter(topics::Column::Id.is_in(chunk.to_vec()))
             .filter(
                 sea_orm::Condition::any()
-                    .add(topics::Column::UserId.eq(doc.user_id))
+                    .add(topics::Column::UserId.eq(owner))
                     .add(topics::Column::UserId.is_null()),
             )
-            .count(db)
+            .into_tuple()
+            .all(db)
             .await?;
-        if known != wanted.len() as u64 {
-            return Err(ApiError::Unprocessable {
-                code: crate::error::ErrorCode::UnknownTopic,
-                message: "topics must be ids of your own topics or system topics".into(),
-            });
-        }
+        known.extend(ids);
     }
-    document_topics::Entity::delete_many()
-        .filter(document_topics::Column::DocumentId.eq(doc.id))
-        .exec(db)
-        .await?;
-    let now = crate::time::now();
-    for topic in &wanted {
-        document_topics::Entity::insert(document_topics::ActiveModel {
-            document_id: Set(doc.id),
-            topic_id: Set(*topic),
-            source: Set(TopicSource::User),
-            confidence: Set(None),
-            created_at: Set(now),
+    let outcomes: Vec<Result<usize, ApiError>> = sets
+        .iter()
+        .map(|(_, wanted)| {
+            if wanted.iter().all(|t| known.contains(t)) {
+                Ok(wanted.len())
+            } else {
+                Err(ApiError::Unprocessable {
+                    code: crate::error::ErrorCode::UnknownTopic,
+                    message: "topics must be ids of your own topics or system topics".into(),
+                })
+            }
         })
-        .exec_without_returning(db)
-        .await?;
+        .collect();
+    let accepted: Vec<&(Uuid, Vec<Uuid>)> = sets
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(set, _)| set)
+        .collect();
+    let docs: Vec<Uuid> = accepted.iter().map(|(doc, _)| *doc).collect();
+    for chunk in docs.chunks(access::IDS_PER_QUERY) {
+        document_topics::Entity::delete_many()
+            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
     }
-    Ok(wanted.len())
+    let now = crate::time::now();
+    let links: Vec<document_topics::ActiveModel> = accepted
+        .iter()
+        .flat_map(|(doc, wanted)| {
+            wanted
+                .iter()
+                .map(move |topic| document_topics::ActiveModel {
+                    document_id: Set(*doc),
+                    topic_id: Set(*topic),
+                    source: Set(TopicSource::User),
+                    confidence: Set(None),
+                    created_at: Set(now),
+                })
+        })
+        .collect();
+    for chunk in links.chunks(access::IDS_PER_QUERY) {
+        document_topics::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(outcomes)
 }
 
 /// A short-lived signed URL and when it stops working.

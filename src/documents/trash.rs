@@ -18,10 +18,10 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::documents::access;
-use crate::documents::lifecycle::RemoveIf;
+use crate::documents::lifecycle::{self, RemoveIf};
 use crate::documents::service::{self, QuotaDetail, UploadError};
 use crate::domain::{DocumentId, UserId};
-use crate::entities::{DocumentStatus, documents, folders, quotas};
+use crate::entities::{DocumentStatus, documents, folders};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::webhooks::WebhookEvent;
@@ -55,48 +55,86 @@ pub async fn trash(
     id: DocumentId,
     ip: Option<&str>,
 ) -> Result<(), ApiError> {
-    let doc = access::owned(&state.db, user, id).await?;
-    if doc.status == DocumentStatus::Pending {
-        return service::delete(state, user, id).await;
+    service::only_outcome(trash_many(state, user, &[id], ip).await?)
+}
+
+/// [`trash`] of each of `ids` (one outcome per id, in order): one query reads them, and
+/// one transaction trashes the confirmed ones (one statement per
+/// [`access::IDS_PER_QUERY`] ids) and records their audit entries (multi-row); their
+/// webhook events follow. Unconfirmed uploads are deleted one by one.
+#[tracing::instrument(skip_all, fields(documents = ids.len()))]
+pub async fn trash_many(
+    state: &AppState,
+    user: UserId,
+    ids: &[DocumentId],
+    ip: Option<&str>,
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let found = access::owned_many(&state.db, user, ids).await?;
+    let mut outcomes: Vec<Result<(), ApiError>> = Vec::with_capacity(ids.len());
+    let (mut live, mut pending) = (Vec::new(), Vec::new());
+    for (at, &id) in ids.iter().enumerate() {
+        outcomes.push(match found.get(&Uuid::from(id)) {
+            None => Err(ApiError::not_found()),
+            Some(doc) if doc.status == DocumentStatus::Pending => {
+                pending.push(at);
+                Ok(())
+            }
+            Some(doc) if doc.trashed_at.is_some() => Ok(()),
+            Some(doc) => {
+                live.push(doc.id);
+                Ok(())
+            }
+        });
     }
-    if doc.trashed_at.is_some() {
-        return Ok(());
+    let txn = crate::db::begin_write(&state.db).await?;
+    let now = crate::time::now();
+    let mut moved = Vec::with_capacity(live.len());
+    for chunk in live.chunks(access::IDS_PER_QUERY) {
+        // Conditional: a concurrent trash (or delete) of the same document changes nothing.
+        let statement = documents::Entity::update_many()
+            .col_expr(documents::Column::TrashedAt, Expr::value(Some(now)))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::UserId.eq(user))
+            .filter(documents::Column::TrashedAt.is_null())
+            .filter(documents::Column::Status.ne(DocumentStatus::Pending));
+        moved.extend(lifecycle::updated_ids(&txn, statement).await?);
     }
-    // Conditional: a concurrent trash (or delete) of the same document changes nothing.
-    let moved = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::TrashedAt,
-            Expr::value(Some(crate::time::now())),
-        )
-        .filter(documents::Column::Id.eq(doc.id))
-        .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::TrashedAt.is_null())
-        .filter(documents::Column::Status.ne(DocumentStatus::Pending))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    if moved == 1 {
-        audit(
-            AuditEvent::DocumentTrashed,
-            doc.user_id,
-            Some(doc.user_id),
-            Some(doc.id),
-            ip,
-        )
-        .record(&state.db)
-        .await?;
-        crate::webhooks::document_event(
-            &state.db,
-            doc.user_id,
-            doc.id,
-            WebhookEvent::DocumentDeleted,
-        )
-        .await;
-    } else {
-        // Deleted meanwhile: then it is a 404 like any missing document.
-        access::owned(&state.db, user, id).await?;
+    let owner = Uuid::from(user);
+    let entries = moved
+        .iter()
+        .map(|&id| {
+            audit(
+                AuditEvent::DocumentTrashed,
+                owner,
+                Some(owner),
+                Some(id),
+                ip,
+            )
+        })
+        .collect();
+    AuditEntry::record_many(entries, &txn).await?;
+    txn.commit().await?;
+    crate::webhooks::document_events(&state.db, owner, &moved, WebhookEvent::DocumentDeleted).await;
+    // Not moved: trashed meanwhile (as asked), or deleted meanwhile: then it is a 404
+    // like any missing document.
+    let moved: HashSet<Uuid> = moved.into_iter().collect();
+    let unmoved: Vec<DocumentId> = live
+        .iter()
+        .filter(|id| !moved.contains(id))
+        .map(|&id| DocumentId::from(id))
+        .collect();
+    if !unmoved.is_empty() {
+        let still = access::owned_many(&state.db, user, &unmoved).await?;
+        for (at, id) in ids.iter().enumerate() {
+            if unmoved.contains(id) && !still.contains_key(&Uuid::from(*id)) {
+                outcomes[at] = Err(ApiError::not_found());
+            }
+        }
     }
-    Ok(())
+    for at in pending {
+        outcomes[at] = service::delete(state, user, ids[at]).await;
+    }
+    Ok(outcomes)
 }
 
 /// Brings the caller's trashed document back as it was (topics, shares, versions and
@@ -110,58 +148,123 @@ pub async fn restore(
     id: DocumentId,
     ip: Option<&str>,
 ) -> Result<documents::Model, UploadError> {
-    let doc = access::owned(&state.db, user, id).await?;
-    if doc.trashed_at.is_none() {
-        return Ok(doc);
+    service::only_outcome(restore_many(state, user, &[id], ip).await?)?;
+    Ok(access::owned(&state.db, user, id).await?)
+}
+
+/// [`restore`] of each of `ids` (one outcome per id, in order): one query reads them,
+/// the quota is read once, and one transaction restores the trashed ones (a statement
+/// per [`access::IDS_PER_QUERY`] ids: those whose folder is still there, and those put
+/// back at the root) and records their audit entries (multi-row).
+#[tracing::instrument(skip_all, fields(documents = ids.len()))]
+pub async fn restore_many(
+    state: &AppState,
+    user: UserId,
+    ids: &[DocumentId],
+    ip: Option<&str>,
+) -> Result<Vec<Result<(), UploadError>>, ApiError> {
+    let found = access::owned_many(&state.db, user, ids).await?;
+    let trashed: Vec<&access::Brief> = ids
+        .iter()
+        .filter_map(|id| found.get(&Uuid::from(*id)))
+        .filter(|doc| doc.trashed_at.is_some())
+        .collect();
+    let mut refused = None;
+    if !trashed.is_empty() {
+        let quota = service::quota_of(&state.db, user).await?;
+        if quota.used_bytes > quota.limit_bytes {
+            refused = Some(quota);
+        }
     }
-    let quota = quotas::Entity::find_by_id(user)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("account {user} has no quota row")))?;
-    if quota.used_bytes > quota.limit_bytes {
-        return Err(UploadError::QuotaExceeded(QuotaDetail {
-            used_bytes: quota.used_bytes,
-            reserved_bytes: quota.reserved_bytes,
-            limit_bytes: quota.limit_bytes,
-            rejected_bytes: doc.size_bytes,
-        }));
+    let mut outcomes: Vec<Result<(), UploadError>> = ids
+        .iter()
+        .map(|id| match (found.get(&Uuid::from(*id)), &refused) {
+            (None, _) => Err(ApiError::not_found().into()),
+            (Some(doc), Some(quota)) if doc.trashed_at.is_some() => {
+                Err(UploadError::QuotaExceeded(QuotaDetail {
+                    used_bytes: quota.used_bytes,
+                    reserved_bytes: quota.reserved_bytes,
+                    limit_bytes: quota.limit_bytes,
+                    rejected_bytes: doc.size_bytes,
+                }))
+            }
+            (Some(_), _) => Ok(()),
+        })
+        .collect();
+    if refused.is_some() || trashed.is_empty() {
+        return Ok(outcomes);
     }
     let txn = crate::db::begin_write(&state.db).await?;
     // Deleting a folder leaves trashed documents in it to the foreign key (set null);
     // checked here too, so a restore never points at a folder that is gone.
-    let folder = match doc.folder_id {
-        Some(f) => folders::Entity::find_by_id(f)
+    let mut named: Vec<Uuid> = trashed.iter().filter_map(|doc| doc.folder_id).collect();
+    named.sort_unstable();
+    named.dedup();
+    let mut folders_left = HashSet::with_capacity(named.len());
+    for chunk in named.chunks(access::IDS_PER_QUERY) {
+        let ids: Vec<Uuid> = folders::Entity::find()
+            .select_only()
+            .column(folders::Column::Id)
+            .filter(folders::Column::Id.is_in(chunk.to_vec()))
             .filter(folders::Column::UserId.eq(user))
-            .one(&txn)
-            .await?
-            .map(|f| f.id),
-        None => None,
-    };
-    let restored = documents::Entity::update_many()
-        .col_expr(
-            documents::Column::TrashedAt,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(documents::Column::FolderId, Expr::value(folder))
-        .filter(documents::Column::Id.eq(doc.id))
-        .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::TrashedAt.is_not_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if restored == 1 {
-        audit(
-            AuditEvent::DocumentRestored,
-            doc.user_id,
-            Some(doc.user_id),
-            Some(doc.id),
-            ip,
-        )
-        .record(&txn)
-        .await?;
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        folders_left.extend(ids);
     }
+    let (in_place, to_root): (Vec<&access::Brief>, Vec<&access::Brief>) = trashed
+        .iter()
+        .partition(|doc| doc.folder_id.is_none_or(|f| folders_left.contains(&f)));
+    let mut restored = Vec::with_capacity(trashed.len());
+    for (group, root) in [(in_place, false), (to_root, true)] {
+        let group: Vec<Uuid> = group.iter().map(|doc| doc.id).collect();
+        for chunk in group.chunks(access::IDS_PER_QUERY) {
+            let mut statement = documents::Entity::update_many()
+                .col_expr(
+                    documents::Column::TrashedAt,
+                    Expr::value(None::<DateTime<Utc>>),
+                )
+                .filter(documents::Column::Id.is_in(chunk.to_vec()))
+                .filter(documents::Column::UserId.eq(user))
+                .filter(documents::Column::TrashedAt.is_not_null());
+            if root {
+                statement =
+                    statement.col_expr(documents::Column::FolderId, Expr::value(None::<Uuid>));
+            }
+            restored.extend(lifecycle::updated_ids(&txn, statement).await?);
+        }
+    }
+    let owner = Uuid::from(user);
+    let entries = restored
+        .iter()
+        .map(|&id| {
+            audit(
+                AuditEvent::DocumentRestored,
+                owner,
+                Some(owner),
+                Some(id),
+                ip,
+            )
+        })
+        .collect();
+    AuditEntry::record_many(entries, &txn).await?;
     txn.commit().await?;
-    Ok(access::owned(&state.db, user, id).await?)
+    // Not restored here: restored meanwhile (as asked), or deleted meanwhile (404).
+    let restored: HashSet<Uuid> = restored.into_iter().collect();
+    let unrestored: Vec<DocumentId> = trashed
+        .iter()
+        .filter(|doc| !restored.contains(&doc.id))
+        .map(|doc| DocumentId::from(doc.id))
+        .collect();
+    if !unrestored.is_empty() {
+        let still = access::owned_many(&state.db, user, &unrestored).await?;
+        for (at, id) in ids.iter().enumerate() {
+            if unrestored.contains(id) && !still.contains_key(&Uuid::from(*id)) {
+                outcomes[at] = Err(ApiError::not_found().into());
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 /// Deletes the caller's document for good, live or trashed: refund, row and every

@@ -35,6 +35,7 @@ pub(crate) use stored_spelling;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod backup_codes;
+pub mod bulk_downloads;
 pub mod cloud_connections;
 pub mod document_topics;
 pub mod document_versions;

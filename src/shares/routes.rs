@@ -20,6 +20,19 @@ use crate::state::AppState;
 /// Longest accepted `recipient` (the longest e-mail address), in characters.
 const RECIPIENT_MAX_CHARS: usize = 254;
 
+/// 422 unless `recipient` is 1 to [`RECIPIENT_MAX_CHARS`] characters (a handle or an
+/// e-mail address could be); the bulk share checks it the same way.
+pub fn check_recipient(recipient: &str) -> Result<(), ApiError> {
+    let chars = recipient.chars().count();
+    if chars == 0 || chars > RECIPIENT_MAX_CHARS {
+        return Err(ApiError::Unprocessable {
+            code: crate::error::ErrorCode::ValidationFailed,
+            message: format!("recipient must be 1–{RECIPIENT_MAX_CHARS} characters"),
+        });
+    }
+    Ok(())
+}
+
 /// `POST /api/documents/{id}/shares` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -173,13 +186,7 @@ pub async fn create_share(
     id: web::Path<DocumentId>,
     body: ApiJson<CreateShareRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let chars = body.recipient.chars().count();
-    if chars == 0 || chars > RECIPIENT_MAX_CHARS {
-        return Err(ApiError::Unprocessable {
-            code: crate::error::ErrorCode::ValidationFailed,
-            message: format!("recipient must be 1–{RECIPIENT_MAX_CHARS} characters"),
-        });
-    }
+    check_recipient(&body.recipient)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let (row, created) = service::share(&txn, user.id(), id.into_inner(), &body.recipient).await?;
     txn.commit().await?;

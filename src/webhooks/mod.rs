@@ -12,5 +12,6 @@ pub mod service;
 pub mod target;
 
 pub use service::{
-    WebhookEvent, before_deletion, deleted_for_good, document_event, emit, share_created,
+    WebhookEvent, before_deletion, deleted_for_good, document_event, document_events, emit,
+    share_created,
 };

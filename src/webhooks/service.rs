@@ -401,6 +401,11 @@ async fn insert_delivery(
     event: WebhookEvent,
     body: &str,
 ) -> Result<webhook_deliveries::Model, DbErr> {
+    delivery_row(webhook, event, body).insert(db).await
+}
+
+/// A new pending delivery of `event` with `body` to `webhook`.
+fn delivery_row(webhook: Uuid, event: WebhookEvent, body: &str) -> webhook_deliveries::ActiveModel {
     let now = crate::time::now();
     webhook_deliveries::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -416,8 +421,6 @@ async fn insert_delivery(
         error: Set(None),
         created_at: Set(now),
     }
-    .insert(db)
-    .await
 }
 
 /// The ids of `user`'s enabled webhooks subscribed to `event` (one indexed query).
@@ -459,41 +462,60 @@ pub async fn emit(
 /// The `data.document` of document events: a minimal view of document `id` (`None`
 /// when it is gone).
 async fn document_data(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Value>, DbErr> {
-    let Some(doc) = documents::Entity::find_by_id(id)
-        .select_only()
-        .columns([
-            documents::Column::Id,
-            documents::Column::Filename,
-            documents::Column::ContentType,
-            documents::Column::SizeBytes,
-            documents::Column::Status,
-            documents::Column::FolderId,
-        ])
-        .into_tuple::<(Uuid, String, String, i64, String, Option<Uuid>)>()
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut names: Vec<String> = document_topics::Entity::find()
-        .filter(document_topics::Column::DocumentId.eq(id))
-        .find_also_related(topics::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(_, t)| t.map(|t| t.name))
-        .collect();
-    names.sort_by_key(|n| n.to_lowercase());
-    let (id, filename, content_type, size_bytes, status, folder_id) = doc;
-    Ok(Some(json!({
-        "id": id,
-        "filename": filename,
-        "content_type": content_type,
-        "size_bytes": size_bytes,
-        "status": status,
-        "folder_id": folder_id,
-        "topics": names,
-    })))
+    Ok(documents_data(db, &[id]).await?.remove(&id))
+}
+
+/// [`document_data`] of each of `ids` that still exists, by id: two queries per 500 ids.
+async fn documents_data(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Value>, DbErr> {
+    let mut data = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let docs = documents::Entity::find()
+            .select_only()
+            .columns([
+                documents::Column::Id,
+                documents::Column::Filename,
+                documents::Column::ContentType,
+                documents::Column::SizeBytes,
+                documents::Column::Status,
+                documents::Column::FolderId,
+            ])
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple::<(Uuid, String, String, i64, String, Option<Uuid>)>()
+            .all(db)
+            .await?;
+        let mut names: std::collections::HashMap<Uuid, Vec<String>> =
+            std::collections::HashMap::new();
+        for (link, topic) in document_topics::Entity::find()
+            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+            .find_also_related(topics::Entity)
+            .all(db)
+            .await?
+        {
+            if let Some(topic) = topic {
+                names.entry(link.document_id).or_default().push(topic.name);
+            }
+        }
+        for (id, filename, content_type, size_bytes, status, folder_id) in docs {
+            let mut names = names.remove(&id).unwrap_or_default();
+            names.sort_by_key(|n| n.to_lowercase());
+            data.insert(
+                id,
+                json!({
+                    "id": id,
+                    "filename": filename,
+                    "content_type": content_type,
+                    "size_bytes": size_bytes,
+                    "status": status,
+                    "folder_id": folder_id,
+                    "topics": names,
+                }),
+            );
+        }
+    }
+    Ok(data)
 }
 
 /// The data of a document event, read now; `None` when nobody listens or the document
@@ -507,14 +529,18 @@ async fn document_event_data(
     if subscribed(db, user, event).await?.is_empty() {
         return Ok(None);
     }
-    let Some(doc) = document_data(db, document).await? else {
-        return Ok(None);
-    };
+    Ok(document_data(db, document)
+        .await?
+        .map(|doc| document_event_body(event, doc)))
+}
+
+/// The data of a document event about `doc` (its [`document_data`]).
+fn document_event_body(event: WebhookEvent, doc: Value) -> Value {
     let mut data = json!({ "document": doc });
     if event == WebhookEvent::DocumentDeleted {
         data["permanent"] = json!(false);
     }
-    Ok(Some(data))
+    data
 }
 
 /// Tells `user`'s webhooks about `event` of their document `document`, as the
@@ -525,12 +551,44 @@ pub async fn document_event(
     document: Uuid,
     event: WebhookEvent,
 ) {
-    let result = match document_event_data(db, user, document, event).await {
-        Ok(Some(data)) => emit(db, user, event, data).await.map(|_| ()),
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+    document_events(db, user, &[document], event).await;
+}
+
+/// [`document_event`] for each of `user`'s `documents` (a change of many at once): one
+/// query when nobody listens; else the documents read by two queries per 500 and the
+/// deliveries written by a few multi-row statements. Never fails (logged).
+pub async fn document_events(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    documents: &[Uuid],
+    event: WebhookEvent,
+) {
+    let result = async {
+        let targets = subscribed(db, user, event).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let mut data = documents_data(db, documents).await?;
+        let mut rows = Vec::with_capacity(documents.len() * targets.len());
+        for document in documents {
+            let Some(doc) = data.remove(document) else {
+                continue;
+            };
+            let body = payload(event, document_event_body(event, doc));
+            rows.extend(targets.iter().map(|&w| delivery_row(w, event, &body)));
+        }
+        for chunk in rows.chunks(500) {
+            webhook_deliveries::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
     };
-    log_failure(result, event, document);
+    log_failure(
+        result.await,
+        event,
+        documents.first().copied().unwrap_or(user),
+    );
 }
 
 fn log_failure(result: Result<(), DbErr>, event: WebhookEvent, subject: Uuid) {

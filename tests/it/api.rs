@@ -463,6 +463,7 @@ async fn every_operation_has_a_unique_camel_case_id_and_declares_security() {
         public,
         [
             "confirmPasswordReset",
+            "downloadDocumentsZip",
             "downloadMyExport",
             "downloadPublicLink",
             "getAuthConfig",

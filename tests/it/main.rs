@@ -26,6 +26,7 @@ mod auth;
 mod auth_security;
 mod backends;
 mod backup;
+mod bulk;
 mod classify;
 mod cleanup;
 mod cli;

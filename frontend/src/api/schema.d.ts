@@ -511,6 +511,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Does one action to up to 1 000 of your documents, each exactly as its single request
+         *     would (`updateDocument` for `move`, `add_topics` and `remove_topics`,
+         *     `classifyDocument`, `deleteDocument`, `restoreDocument`, `createShare`), and answers
+         *     how each fared. One failure does not stop the rest; a document that is not yours is
+         *     reported 404 exactly like one that does not exist, one in the trash 409
+         *     `document_trashed` (except for `trash` and `restore`).
+         */
+        post: operations["bulkEditDocuments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/bulk/download-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived link that downloads the originals of the given documents as one zip
+         *     (`downloadDocumentsZip`). Every id must be a document you may download (yours, or
+         *     shared with you): the first that is not is a 404, exactly like a missing one. The
+         *     link stops working when it expires or this session is signed out.
+         */
+        post: operations["createDocumentsZipUrl"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/bulk/download/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The zip behind a link from `createDocumentsZipUrl`, streamed while it is written:
+         *     the current original of each document, named by its file name (names that clash,
+         *     ignoring case, are numbered `name (2).pdf`), in the order asked for. A document
+         *     trashed, deleted or unshared since the link was made is left out.
+         */
+        get: operations["downloadDocumentsZip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ids of every document `listDocuments` would list with the same parameters (in
+         *     its order; `page` and `per_page` are ignored), at most 1 000: what "select all N
+         *     matching" selects.
+         */
+        get: operations["listDocumentIds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/trash": {
         parameters: {
             query?: never;
@@ -1689,6 +1778,85 @@ export interface components {
             /** @description The codes; store them somewhere safe. */
             backup_codes: string[];
         };
+        /**
+         * @description What a bulk request does to each document.
+         * @enum {string}
+         */
+        BulkActionName: "move" | "add_topics" | "remove_topics" | "reclassify" | "trash" | "restore" | "share";
+        /** @description `POST /api/documents/bulk/download-url` body. */
+        BulkDownloadRequest: {
+            /** @description The documents (yours, or shared with you), 1 to 1 000 (repeats count once). */
+            ids: string[];
+        };
+        /** @description `POST /api/documents/bulk/download-url` answer. */
+        BulkDownloadUrl: {
+            /**
+             * Format: date-time
+             * @description When it stops working (`documents.download_url_ttl_secs` from now).
+             */
+            expires_at: string;
+            /**
+             * @description Absolute URL answering `GET` with the zip; no header needed (open it in the
+             *     browser).
+             */
+            url: string;
+        };
+        /** @description How one document of a bulk request fared. */
+        BulkItemResult: {
+            code: components["schemas"]["ErrorCode"] | null;
+            /**
+             * Format: uuid
+             * @description The document.
+             */
+            id: string;
+            /** @description On failure, the error message; else null. */
+            message: string | null;
+            /** @description Whether its action succeeded. */
+            ok: boolean;
+            /**
+             * Format: int32
+             * @description The status its single request would have answered: 200 (moved, topics changed,
+             *     restored, already shared), 201 (shared), 202 (queued), 204 (trashed); on failure
+             *     the error's, e.g. 404 for a document that is not yours or does not exist, 409 for
+             *     one in the trash.
+             * @example 200
+             */
+            status: number;
+        };
+        /** @description `POST /api/documents/bulk` body. */
+        BulkRequest: {
+            /** @description What to do to each. */
+            action: components["schemas"]["BulkActionName"];
+            /**
+             * Format: uuid
+             * @description `move` only, and required by it: the folder (one of yours); null = the root.
+             */
+            folder_id?: string | null;
+            /** @description The documents, 1 to 1 000 (repeats count once). */
+            ids: string[];
+            /** @description `share` only, and required by it: handle or e-mail of the account to share with. */
+            recipient?: string | null;
+            /**
+             * @description `add_topics` and `remove_topics` only, and required by them: 1 to 50 topic ids
+             *     (your own or system topics).
+             */
+            topic_ids?: string[] | null;
+        };
+        /** @description `POST /api/documents/bulk` answer. */
+        BulkResponse: {
+            /**
+             * Format: int64
+             * @description How many failed.
+             */
+            failed: number;
+            /** @description One result per document, in the order asked for (repeats once). */
+            results: components["schemas"]["BulkItemResult"][];
+            /**
+             * Format: int64
+             * @description How many succeeded.
+             */
+            succeeded: number;
+        };
         /** @description `POST /api/auth/password` body. */
         ChangePasswordRequest: {
             /** @description The current password. */
@@ -1874,6 +2042,18 @@ export interface components {
              */
             url: string;
         };
+        /** @description `GET /api/documents/ids` answer. */
+        DocumentIds: {
+            /** @description The matching documents' ids in list order, at most 1 000. */
+            ids: string[];
+            /**
+             * Format: int64
+             * @description How many documents match (as `listDocuments` reports it).
+             */
+            total: number;
+            /** @description Whether more documents match than `ids` holds. */
+            truncated: boolean;
+        };
         /** @description A page of documents. */
         DocumentPage: {
             /** @description Documents on this page. */
@@ -2058,6 +2238,11 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * Format: binary
+         * @description The zip (`application/zip`), described for the OpenAPI document.
+         */
+        DocumentsZip: string;
         /** @description A short-lived download link. */
         DownloadResponse: {
             /**
@@ -2099,7 +2284,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken" | "too_many_ids";
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -5563,6 +5748,278 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+        };
+    };
+    bulkEditDocuments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Done; how each document fared */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResponse"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No ids, more than 1 000 (`too_many_ids`), an unknown action, or the action's parameter missing or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createDocumentsZipUrl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkDownloadRequest"];
+            };
+        };
+        responses: {
+            /** @description Download link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkDownloadUrl"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description A document you may not download, or that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No ids, or more than 1 000 (`too_many_ids`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    downloadDocumentsZip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The signed token of the link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The zip, named `docuvault-documents-<YYYY-MM-DD>.zip` (`Content-Disposition: attachment`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": components["schemas"]["DocumentsZip"];
+                };
+            };
+            /** @description The link is invalid or expired, or its session was signed out (`signature_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a download link (a token is one path segment) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listDocumentIds: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number. */
+                page?: number;
+                /** @description Items per page, 1–100 (default 25). */
+                per_page?: number;
+                /** @description Only documents with this topic id. */
+                topic?: string;
+                /** @description Only documents in this folder. */
+                folder_id?: string;
+                /** @description Only documents with this status (pending uploads are hidden otherwise). */
+                status?: components["schemas"]["DocumentStatus"];
+                /**
+                 * @description Full-text search over file name and extracted text of your own documents (and,
+                 *     with `include_shared=true`, of those shared with you). Words must all occur;
+                 *     `"quoted words"` match a phrase, `or` between words accepts either, `-word`
+                 *     excludes; any other character is literal. Whole words, case-insensitive, no
+                 *     stemming. Results are ranked by relevance unless `sort` is given, and carry a
+                 *     `snippet`. At most 500 characters, not blank, at least one word not excluded.
+                 */
+                q?: string;
+                /**
+                 * @description Sort key (default: relevance when `q` is given, else `created_at`; in the trash,
+                 *     `trashed_at`).
+                 */
+                sort?: components["schemas"]["SortKey"];
+                /** @description Sort direction (default `desc`; with `q` and no `sort`, ignored). */
+                order?: components["schemas"]["SortOrder"];
+                /**
+                 * @description `true`: only documents in the trash (with `purge_at`); otherwise trashed
+                 *     documents are never listed nor searched.
+                 */
+                trashed?: boolean;
+                /**
+                 * @description `true`: only documents whose bytes (SHA-256) another of your live documents has
+                 *     too, the original and its copies alike.
+                 */
+                duplicates?: boolean;
+                /** @description `true` with `folder_id`: the documents of its sub-folders, at any depth, too. */
+                include_subfolders?: boolean;
+                /**
+                 * @description `true`: documents shared with you take part too (in lists and searches; never
+                 *     trashed ones, and not with `trashed` or `duplicates`). Each item's `owner_handle`
+                 *     tells whose it is.
+                 */
+                include_shared?: boolean;
+                /**
+                 * @description Only documents of these types: one or more comma-separated MIME types of the
+                 *     accepted document types (`document_types` of `GET /api/auth/config`).
+                 * @example application/pdf,image/png
+                 */
+                content_type?: string;
+                /**
+                 * @description Only documents uploaded at or after this RFC 3339 date (`2026-01-31`, from its
+                 *     start in UTC) or date-time.
+                 * @example 2026-01-01
+                 */
+                created_from?: string;
+                /**
+                 * @description Only documents uploaded up to this RFC 3339 date (inclusive: the whole day, UTC) or
+                 *     date-time (inclusive).
+                 * @example 2026-12-31
+                 */
+                created_to?: string;
+                /** @description Only documents of at least this many bytes. */
+                size_min?: number;
+                /** @description Only documents of at most this many bytes. */
+                size_max?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching ids */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentIds"];
+                };
+            };
+            /** @description Bad query parameters (as for `listDocuments`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
         };
     };
     emptyTrash: {
