@@ -325,8 +325,9 @@ async fn open_and_answer(
 /// Opens a public link without an account: the document's name, type, size and the
 /// link's expiry, with short-lived `download_url` and `view_url`.
 ///
-/// A link with a password needs it in the `X-Link-Password` header (or use the `POST`
-/// form of this operation); without one only `needs_password` and `expires_at` are
+/// A link with a password needs it in the `X-Link-Password` request header (not listed
+/// as a parameter: some client generators cannot send an optional header) or the `POST`
+/// form of this operation; without one only `needs_password` and `expires_at` are
 /// answered. Password checks are limited per client IP and per link (429). Every link
 /// that cannot be used — unknown, expired, out of downloads, revoked, or its document in
 /// the trash — is the same 404.
@@ -336,7 +337,6 @@ async fn open_and_answer(
     security(),
     params(
         ("token" = String, Path, description = "The link's token (the last segment of its URL)"),
-        ("X-Link-Password" = Option<String>, Header, description = "The link's password, when it has one"),
     ),
     responses(
         (status = 200, description = "The link's document", body = PublicLinkInfo),

@@ -1260,8 +1260,9 @@ export interface paths {
         /**
          * Opens a public link without an account: the document's name, type, size and the
          *     link's expiry, with short-lived `download_url` and `view_url`.
-         * @description A link with a password needs it in the `X-Link-Password` header (or use the `POST`
-         *     form of this operation); without one only `needs_password` and `expires_at` are
+         * @description A link with a password needs it in the `X-Link-Password` request header (not listed
+         *     as a parameter: some client generators cannot send an optional header) or the `POST`
+         *     form of this operation; without one only `needs_password` and `expires_at` are
          *     answered. Password checks are limited per client IP and per link (429). Every link
          *     that cannot be used — unknown, expired, out of downloads, revoked, or its document in
          *     the trash — is the same 404.
@@ -7904,10 +7905,7 @@ export interface operations {
     openPublicLink: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The link's password, when it has one */
-                "X-Link-Password"?: string | null;
-            };
+            header?: never;
             path: {
                 /** @description The link's token (the last segment of its URL) */
                 token: string;

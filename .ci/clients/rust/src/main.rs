@@ -172,7 +172,10 @@ async fn flow(base: &str) -> Outcome<String> {
     let listed = body(
         "list",
         client
-            .list_documents(None, None, None, None, None, None, None, None, None, None)
+            .list_documents(
+                None, None, None, None, None, None, None, None, None, None, None, None, None, None,
+                None, None, None,
+            )
             .await,
     )?;
     let ids: Vec<_> = listed.items.iter().map(|d| d.id).collect();
@@ -183,7 +186,10 @@ async fn flow(base: &str) -> Outcome<String> {
     let found = body(
         "search",
         client
-            .list_documents(None, None, None, None, None, Some(&q), None, None, None, None)
+            .list_documents(
+                None, None, None, None, None, None, None, None, None, None, Some(&q), None, None,
+                None, None, None, None,
+            )
             .await,
     )?;
     let ids: Vec<_> = found.items.iter().map(|d| d.id).collect();
