@@ -185,19 +185,23 @@ pub async fn confirm(
         code: ErrorCode::ValidationFailed,
         message: e.0,
     })?;
+    // A token that was never issued is unknown (404); one that was issued and is used
+    // up or expired is refused with 400 `reset_token_invalid`.
+    let unknown = || ApiError::NotFound("No such reset link; ask for a new one".into());
     let token = token.trim();
     if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(token_invalid());
+        return Err(unknown());
     }
     let hash = token_hash(&state.keys, token);
     let now = crate::time::now();
     let row = password_reset_tokens::Entity::find()
         .filter(password_reset_tokens::Column::TokenHash.eq(hash))
-        .filter(password_reset_tokens::Column::UsedAt.is_null())
-        .filter(password_reset_tokens::Column::ExpiresAt.gt(now))
         .one(&state.db)
         .await?
-        .ok_or_else(token_invalid)?;
+        .ok_or_else(unknown)?;
+    if row.used_at.is_some() || row.expires_at <= now {
+        return Err(token_invalid());
+    }
     let user = users::Entity::find_by_id(row.user_id)
         .one(&state.db)
         .await?

@@ -79,7 +79,8 @@ pub async fn request_password_reset(
     request_body = PasswordResetConfirm,
     responses(
         (status = 204, description = "Password set; sign in with it"),
-        (status = 400, description = "The token is unknown, expired or used (`reset_token_invalid`), or the request is malformed", body = ErrorBody),
+        (status = 400, description = "The link was issued but is expired or already used (`reset_token_invalid`), or the request is malformed", body = ErrorBody),
+        (status = 404, description = "No reset link was ever issued with this token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "The password breaks the rules (8–1024 characters)", body = ErrorBody),

@@ -358,7 +358,7 @@ fn link_denied() -> ApiError {
         (status = 404, description = "Not a download link (a token is one path segment)", body = ErrorBody),
     )
 )]
-#[get("/documents/bulk/download/{token}")]
+#[get("/{token}")]
 pub async fn download_zip(
     state: web::Data<AppState>,
     token: web::Path<String>,
@@ -386,11 +386,17 @@ pub async fn download_zip(
 /// whose prefix they lie in: the zip link takes no bearer, and `ids` would be taken for
 /// a document id.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(download_zip)
-        .service(
-            regular_scope("/documents/bulk")
-                .service(bulk_edit)
-                .service(create_zip_url),
-        )
-        .service(regular_scope("/documents/ids").service(list_ids));
+    // Its own scope (before `/documents/bulk`, whose prefix it lies in): no bearer, and
+    // an unknown method gets 405 with `Allow` rather than the bulk scope's 401.
+    cfg.service(
+        utoipa_actix_web::scope::scope("/documents/bulk/download")
+            .default_service(web::to(crate::http::api_fallback))
+            .service(download_zip),
+    )
+    .service(
+        regular_scope("/documents/bulk")
+            .service(bulk_edit)
+            .service(create_zip_url),
+    )
+    .service(regular_scope("/documents/ids").service(list_ids));
 }

@@ -495,6 +495,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     .service(regular_scope("/links").service(revoke_link))
     .service(
         utoipa_actix_web::scope::scope("/public/links")
+            // Unknown methods on these paths: 405 with the documented `Allow`, not the
+            // app's default (the web UI's files).
+            .default_service(web::to(crate::http::api_fallback))
             .service(open_link)
             .service(unlock_link)
             .service(download_link)

@@ -4980,8 +4980,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The token is unknown, expired or used (`reset_token_invalid`), or the request is malformed */
+            /** @description The link was issued but is expired or already used (`reset_token_invalid`), or the request is malformed */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No reset link was ever issued with this token */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
