@@ -262,7 +262,7 @@ def run_backend(backend: str, corpus_rows: list, qs: dict[str, list[str]]) -> bo
             seed_postgres(db_url, users, tsv)
             os.remove(tsv)
             size = psql(db_url, "SELECT pg_size_pretty(pg_total_relation_size('documents')) || ', GIN index ' || "
-                                "pg_size_pretty(pg_relation_size('idx_documents_search'))")
+                                "pg_size_pretty(pg_relation_size('idx_document_search_vector'))")
         else:
             con = sqlite3.connect(db_path, timeout=60)
             kind, sample_id, sample_ts = sqlite_formats(con)

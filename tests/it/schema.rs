@@ -228,17 +228,29 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
         );
     }
     if test_db.is_postgres() {
-        // Search vectors stay in the row (compressed), out of the text's TOAST table.
+        // Search vectors live in their own table, in the row (compressed), not in TOAST,
+        // and `documents` has no search column left for every edit to recompute.
         let storage = conn
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT attstorage::text AS s FROM pg_attribute \
-                 WHERE attrelid = 'documents'::regclass AND attname = 'search_vector'",
+                 WHERE attrelid = 'document_search'::regclass AND attname = 'search_vector'",
             ))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(storage.try_get::<String>("", "s").unwrap(), "m");
+        let left = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_attribute \
+                 WHERE attrelid = 'documents'::regclass AND attname = 'search_vector' \
+                 AND NOT attisdropped",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0);
     }
 }
 

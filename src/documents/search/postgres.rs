@@ -1,5 +1,7 @@
 //! Full-text search on PostgreSQL: `websearch_to_tsquery('simple', …)` against the
-//! indexed `search_vector`, ranked with `ts_rank`, snippets from `ts_headline`.
+//! GIN-indexed `document_search.search_vector` (one row per document, written by a
+//! trigger when the owner, file name or text changes), ranked with `ts_rank`, snippets
+//! from `ts_headline`.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
@@ -36,9 +38,16 @@ fn push_pg_candidates(
     page: PageRequest,
     order: &SearchOrder,
 ) {
-    sql.push(" FROM documents d CROSS JOIN websearch_to_tsquery('simple'::regconfig, ")
-        .bind(q.text.clone())
-        .push(") AS q(query) WHERE d.search_vector @@ q.query AND ");
+    sql.push(
+        " FROM documents d JOIN document_search s ON s.document_id = d.id \
+         CROSS JOIN websearch_to_tsquery('simple'::regconfig, ",
+    )
+    .bind(q.text.clone())
+    .push(") AS q(query) WHERE s.search_vector @@ q.query AND ");
+    if !filter.shared() {
+        // The owner inside the index scan too: one account's matches, not everyone's.
+        sql.push("s.user_id = ").bind(user).push(" AND ");
+    }
     end_candidates(sql, user, filter, page, order);
 }
 
@@ -58,7 +67,7 @@ pub(super) async fn search_postgres(
         Some((key, _)) => (sort_column(key), "NULL::real".to_owned()),
         None => (
             "NULL::int",
-            "ts_rank(d.search_vector, q.query, 1)".to_owned(),
+            "ts_rank(s.search_vector, q.query, 1)".to_owned(),
         ),
     };
     let mut sql = Sql::new(backend);
