@@ -1,5 +1,5 @@
 //! Builders the migrations share: a cascading foreign key and a plain index, the two
-//! statements almost every table of ours needs.
+//! statements almost every table of ours needs, and the `down` of new tables.
 
 use sea_orm_migration::prelude::*;
 
@@ -31,4 +31,17 @@ pub(crate) fn index<C: IntoIndexColumn>(
         index.col(column);
     }
     index
+}
+
+/// `DROP TABLE IF EXISTS` each of `tables`, in order (dependents first).
+pub(crate) async fn drop_tables<T: IntoIden>(
+    manager: &SchemaManager<'_>,
+    tables: impl IntoIterator<Item = T>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).if_exists().to_owned())
+            .await?;
+    }
+    Ok(())
 }

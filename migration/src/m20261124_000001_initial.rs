@@ -11,6 +11,8 @@ use sea_orm_migration::schema::{
     text_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
+use crate::builders::drop_tables;
+
 /// Creates (and on `down`, drops) every table of the data model.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -93,12 +95,7 @@ impl MigrationTrait for Migration {
             RefreshTokens::Table.into_iden(),
             Users::Table.into_iden(),
         ];
-        for table in tables {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(manager, tables).await
     }
 }
 

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::builders::drop_tables;
+
 /// Adds `object_deletions`.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -48,13 +50,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(ObjectDeletions::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(manager, [ObjectDeletions::Table]).await
     }
 }

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::builders::drop_tables;
+
 /// Adds `job_ticks`.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -47,8 +49,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(JobTicks::Table).if_exists().to_owned())
-            .await
+        drop_tables(manager, [JobTicks::Table]).await
     }
 }

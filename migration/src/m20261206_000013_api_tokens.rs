@@ -8,7 +8,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{
     string, string_len, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
@@ -74,8 +74,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(ApiTokens::Table).if_exists().to_owned())
-            .await
+        drop_tables(manager, [ApiTokens::Table]).await
     }
 }

@@ -9,7 +9,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{
     big_integer_null, boolean, integer, integer_null, json_binary, string, text, text_null,
     timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
@@ -138,14 +138,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            WebhookDeliveries::Table.into_iden(),
-            Webhooks::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            manager,
+            [
+                WebhookDeliveries::Table.into_iden(),
+                Webhooks::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

@@ -11,7 +11,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{
     big_integer, string, text, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null,
     uuid, uuid_null,
@@ -100,13 +100,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(IngestFiles::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(manager, [IngestFiles::Table]).await
     }
 }

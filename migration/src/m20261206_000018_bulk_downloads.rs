@@ -8,6 +8,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{text, timestamp_with_time_zone, uuid};
 
+use crate::builders::drop_tables;
+
 /// Adds `bulk_downloads`.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -65,13 +67,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(BulkDownloads::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(manager, [BulkDownloads::Table]).await
     }
 }

@@ -12,7 +12,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{json_binary, string_len, timestamp_with_time_zone, uuid};
 
 /// Adds `saved_views`.
@@ -75,13 +75,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(SavedViews::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(manager, [SavedViews::Table]).await
     }
 }

@@ -9,7 +9,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{
     integer, integer_null, string, string_null, timestamp_with_time_zone,
     timestamp_with_time_zone_null, uuid,
@@ -96,13 +96,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(PublicLinks::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(manager, [PublicLinks::Table]).await
     }
 }

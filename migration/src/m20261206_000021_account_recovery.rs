@@ -12,7 +12,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{cascade, index};
+use crate::builders::{cascade, drop_tables, index};
 use sea_orm_migration::schema::{
     string, string_len, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null, uuid,
 };
@@ -153,21 +153,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(Notifications::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(PasswordResetTokens::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        drop_tables(
+            manager,
+            [
+                Notifications::Table.into_iden(),
+                PasswordResetTokens::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

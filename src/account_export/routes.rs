@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::account_export::service::{self, ExportGrant};
 use crate::audit::{AuditEntry, AuditEvent, Outcome};
 use crate::auth::extract::RegularUser;
+use crate::documents::routes::absolute_url;
 use crate::entities::users;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
@@ -53,14 +54,25 @@ async fn respond(
     .record(&state.db)
     .await?;
     let filename = service::archive_name(&user.handle, plan.manifest.exported_at);
-    Ok(HttpResponse::Ok()
+    Ok(zip_attachment(
+        &filename,
+        service::stream(state.storage.clone(), plan),
+    ))
+}
+
+/// A `200 application/zip` download named `filename`, its body streamed from `body`.
+pub fn zip_attachment<S>(filename: &str, body: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> + 'static,
+{
+    HttpResponse::Ok()
         .content_type("application/zip")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            crate::storage::Disposition::Attachment.header_value(&filename),
+            crate::storage::Disposition::Attachment.header_value(filename),
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .streaming(service::stream(state.storage.clone(), plan)))
+        .streaming(body)
 }
 
 /// Downloads the caller's own documents as a zip, streamed while it is written.
@@ -112,7 +124,7 @@ pub async fn create_export_url(
     let grant = service::grant_for(&user.0, state.settings.documents.download_url_ttl_secs);
     let token = service::sign_grant(&state.keys, &grant);
     Ok(web::Json(ExportUrlResponse {
-        url: absolute_url(&req, &state, &format!("/api/me/export/{token}")),
+        url: absolute_url(&req, &state, format!("/api/me/export/{token}")),
         expires_at: grant.expires_at(),
     }))
 }
@@ -143,25 +155,11 @@ pub async fn download_export(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let grant: ExportGrant =
-        service::verify_grant(&state.keys, &token, chrono::Utc::now().timestamp())
-            .ok_or_else(link_denied)?;
-    let user = service::link_holder(&state.db, &grant)
+    let (_, user) = service::redeem::<ExportGrant>(&state.db, &state.keys, &token)
         .await?
         .ok_or_else(link_denied)?;
     let client = crate::auth::extract::client_info(&req, &state);
     respond(&state, &user, &client.ip, "link").await
-}
-
-/// Makes a server-relative path absolute for the caller (`server.public_url`, else the
-/// request's own origin, forwarded headers only from trusted proxies).
-fn absolute_url(req: &HttpRequest, state: &AppState, path: &str) -> String {
-    let base = crate::security::client_ip::public_base_url(
-        req,
-        &state.settings.server.public_url,
-        &state.settings.auth.trusted_proxies,
-    );
-    format!("{base}{path}")
 }
 
 /// Registers the `/me/export*` routes (inside the `/api` scope). They check the caller

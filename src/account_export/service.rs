@@ -517,6 +517,22 @@ pub async fn link_holder(
     Ok((usable && !ended).then_some(user))
 }
 
+/// What a link `token` grants and the account it still speaks for; `None` when the
+/// token is forged, of another purpose, expired, or its holder can no longer use it
+/// ([`link_holder`]).
+pub async fn redeem<G: LinkGrant>(
+    db: &impl ConnectionTrait,
+    keys: &Keys,
+    token: &str,
+) -> Result<Option<(G, users::Model)>, ApiError> {
+    let Some(grant) = verify_grant::<G>(keys, token, chrono::Utc::now().timestamp()) else {
+        return Ok(None);
+    };
+    Ok(link_holder(db, grant.link())
+        .await?
+        .map(|user| (grant, user)))
+}
+
 /// The body of an export: the zip, written while it is sent (see `zip_stream`), then the
 /// manifest (originals storage no longer had marked as not included).
 pub fn stream(

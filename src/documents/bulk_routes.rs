@@ -3,14 +3,14 @@
 //! zip of a selection (a signed link, as the export's, so a browser downloads it without
 //! the bearer header and without holding it in memory).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::account_export::service::{grant_for, link_holder, sign_grant, verify_grant};
+use crate::account_export::routes::zip_attachment;
+use crate::account_export::service::{grant_for, redeem, sign_grant};
 use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::bulk::{self, BulkAction, SelectionGrant};
 use crate::documents::routes::{ListQuery, absolute_url};
@@ -363,23 +363,16 @@ pub async fn download_zip(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let grant: SelectionGrant = verify_grant(&state.keys, &token, chrono::Utc::now().timestamp())
-        .ok_or_else(link_denied)?;
-    link_holder(&state.db, &grant.link)
+    let (grant, _) = redeem::<SelectionGrant>(&state.db, &state.keys, &token)
         .await?
         .ok_or_else(link_denied)?;
     let entries = bulk::selection_entries(&state.db, &grant)
         .await?
         .ok_or_else(link_denied)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            crate::storage::Disposition::Attachment
-                .header_value(&bulk::archive_name(crate::time::now())),
-        ))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .streaming(bulk::stream(state.storage.clone(), entries)))
+    Ok(zip_attachment(
+        &bulk::archive_name(crate::time::now()),
+        bulk::stream(state.storage.clone(), entries),
+    ))
 }
 
 /// Registers the bulk routes (inside the `/api` scope). Before the documents scope,

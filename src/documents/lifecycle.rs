@@ -267,6 +267,27 @@ pub async fn park(
     Ok(n == 1)
 }
 
+/// The `UPDATE` that puts documents back in the queue with fresh attempts, no error or
+/// reason, and a dispatch lease until `lease_until`; the caller adds which rows.
+fn to_queued(lease_until: DateTime<Utc>) -> sea_orm::UpdateMany<documents::Entity> {
+    documents::Entity::update_many()
+        .col_expr(
+            documents::Column::Status,
+            Expr::value(DocumentStatus::Queued),
+        )
+        .col_expr(documents::Column::Attempts, Expr::value(0))
+        .col_expr(
+            documents::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(documents::Column::StatusReason, no_reason())
+        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(
+            documents::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+}
+
 /// `unclassified → queued` for every document parked with `reason` (e.g. at a start that
 /// finds OCR): fresh attempts, reason cleared, a dispatch lease until `lease_until`.
 /// Returns `(document, owner)` of those this call moved (another instance starting at the
@@ -288,22 +309,7 @@ pub async fn requeue_waiting_for(
         .await?;
     let mut moved = Vec::with_capacity(waiting.len());
     for (id, owner) in waiting {
-        let n = documents::Entity::update_many()
-            .col_expr(
-                documents::Column::Status,
-                Expr::value(DocumentStatus::Queued),
-            )
-            .col_expr(documents::Column::Attempts, Expr::value(0))
-            .col_expr(
-                documents::Column::LastError,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(documents::Column::StatusReason, no_reason())
-            .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
-            .col_expr(
-                documents::Column::UpdatedAt,
-                Expr::value(crate::time::now()),
-            )
+        let n = to_queued(lease_until)
             .filter(documents::Column::Id.eq(id))
             .filter(documents::Column::Status.eq(DocumentStatus::Unclassified))
             .filter(documents::Column::StatusReason.eq(reason))
@@ -382,22 +388,7 @@ pub async fn requeue_many(
 ) -> Result<Vec<Uuid>, DbErr> {
     let mut requeued = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let statement = documents::Entity::update_many()
-            .col_expr(
-                documents::Column::Status,
-                Expr::value(DocumentStatus::Queued),
-            )
-            .col_expr(documents::Column::Attempts, Expr::value(0))
-            .col_expr(
-                documents::Column::LastError,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(documents::Column::StatusReason, no_reason())
-            .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
-            .col_expr(
-                documents::Column::UpdatedAt,
-                Expr::value(crate::time::now()),
-            )
+        let statement = to_queued(lease_until)
             .filter(documents::Column::Id.is_in(chunk.to_vec()))
             .filter(documents::Column::Status.is_in(FINISHED));
         requeued.extend(updated_ids(db, statement).await?);

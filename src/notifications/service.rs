@@ -6,8 +6,6 @@
 //! away) and the document is out of the trash — so a notice never shows the name of a
 //! document the recipient can no longer open.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -91,7 +89,7 @@ pub async fn list(db: &impl ConnectionTrait, user: UserId) -> Result<(Vec<Notice
         .filter(notifications::Column::ReadAt.is_null())
         .count(db)
         .await?;
-    let handles = handles(db, rows.iter().map(|(n, _)| n.actor_id)).await?;
+    let handles = crate::auth::repo::handles(db, rows.iter().map(|(n, _)| n.actor_id)).await?;
     let items = rows
         .into_iter()
         .filter_map(|(n, doc)| {
@@ -107,28 +105,6 @@ pub async fn list(db: &impl ConnectionTrait, user: UserId) -> Result<(Vec<Notice
         })
         .collect();
     Ok((items, unread))
-}
-
-async fn handles(
-    db: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>, DbErr> {
-    let mut ids: Vec<Uuid> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(users::Entity::find()
-        .select_only()
-        .column(users::Column::Id)
-        .column(users::Column::Handle)
-        .filter(users::Column::Id.is_in(ids))
-        .into_tuple::<(Uuid, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
 }
 
 /// Marks notices of `user` read: those in `ids` (others' ids are ignored), or all when

@@ -93,14 +93,6 @@ async fn existing_share(
         .await
 }
 
-/// Handles of the given accounts, by id.
-async fn handles(
-    db: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>, ApiError> {
-    Ok(crate::auth::repo::handles(db, ids).await?)
-}
-
 fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiError> {
     handles
         .get(&id)
@@ -210,7 +202,7 @@ pub async fn list_for_document(
         .order_by_asc(shares::Column::Id)
         .all(db)
         .await?;
-    let names = handles(db, rows.iter().map(|s| s.recipient_id)).await?;
+    let names = crate::auth::repo::handles(db, rows.iter().map(|s| s.recipient_id)).await?;
     rows.into_iter()
         .map(|share| {
             Ok(ShareRow {
@@ -267,7 +259,7 @@ pub async fn shared_with(
         .paginate(db, per_page);
     let total = paginator.num_items().await?;
     let rows = paginator.fetch_page(page.saturating_sub(1)).await?;
-    let names = handles(db, rows.iter().map(|(s, _)| s.owner_id)).await?;
+    let names = crate::auth::repo::handles(db, rows.iter().map(|(s, _)| s.owner_id)).await?;
     let items = rows
         .into_iter()
         .filter_map(|(share, doc)| doc.map(|d| (share, d)))
