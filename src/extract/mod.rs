@@ -41,6 +41,7 @@
 //! ([`sandbox::thumbnail_in_child`]).
 
 mod child;
+pub mod dates;
 mod html;
 pub mod images;
 mod normalize;
