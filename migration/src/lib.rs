@@ -28,6 +28,7 @@ mod m20261206_000018_bulk_downloads;
 mod m20261206_000019_saved_views;
 mod m20261206_000020_public_links;
 mod m20261206_000021_account_recovery;
+mod m20261207_000022_document_dates;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_saved_views::Migration),
             Box::new(m20261206_000020_public_links::Migration),
             Box::new(m20261206_000021_account_recovery::Migration),
+            Box::new(m20261207_000022_document_dates::Migration),
         ]
     }
 }
