@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cost of deriving a document's own date (issue 17, item 5) on the text of real manuals:
-# every PDF of Debian's texlive-latex-recommended-doc and texlive-latex-base-doc (424
-# LaTeX package manuals), text by pdftotext, through `docuvault::extract::dates::derive`
+# every PDF of Debian's texlive-latex-recommended-doc and texlive-latex-base-doc (423
+# LaTeX package manuals by distinct name), text by pdftotext, through `docuvault::extract::dates::derive`
 # exactly as the pipeline calls it. Target: median < 5 ms per document.
 #
 #   bench/dates/run.sh                   # dev profile (an upper bound; the build is quick)
