@@ -28,6 +28,7 @@ use crate::error::ErrorBody;
         crate::audit::AuditEvent,
         crate::documents::routes::DocumentStatus,
         crate::entities::StatusReason,
+        crate::entities::DocumentDateSource,
         crate::documents::service::SortKey,
         crate::documents::service::SortOrder
     )),

@@ -208,6 +208,9 @@ pub struct DocumentSettings {
     pub trash_retention_days: u32,
     /// What confirm does with an upload whose bytes the owner already has.
     pub duplicates: DuplicatesMode,
+    /// How a numeric date that reads both ways (`03/01/2024`) is taken when a document's
+    /// own date is derived and nothing in the document decides.
+    pub date_order: crate::extract::dates::DateOrder,
 }
 
 /// Public links (`POST /api/documents/{id}/links`).
@@ -1529,6 +1532,17 @@ mod tests {
         }
         let e = err(&[("DOCUVAULT__DOCUMENTS__DUPLICATES", "ignore")]);
         assert!(e.contains("duplicates"), "{e}");
+    }
+
+    #[test]
+    fn the_date_order_is_day_first_unless_set() {
+        use crate::extract::dates::DateOrder;
+        let s = Settings::load(None, &HashMap::new()).unwrap();
+        assert_eq!(s.documents.date_order, DateOrder::Dmy);
+        let s = Settings::load(None, &env(&[("DOCUVAULT__DOCUMENTS__DATE_ORDER", "mdy")])).unwrap();
+        assert_eq!(s.documents.date_order, DateOrder::Mdy);
+        let e = err(&[("DOCUVAULT__DOCUMENTS__DATE_ORDER", "ymd")]);
+        assert!(e.contains("date_order"), "{e}");
     }
 
     #[test]

@@ -79,6 +79,9 @@ const baseDoc = {
   trashed_at: null,
   purge_at: null,
   duplicate_of: null,
+  document_date: null,
+  document_date_source: null,
+  page_count: null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 }

@@ -28,6 +28,7 @@ mod m20261206_000018_bulk_downloads;
 mod m20261206_000019_saved_views;
 mod m20261206_000020_public_links;
 mod m20261206_000021_account_recovery;
+mod m20261207_000022_document_dates;
 mod m20261207_000023_search_table;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_saved_views::Migration),
             Box::new(m20261206_000020_public_links::Migration),
             Box::new(m20261206_000021_account_recovery::Migration),
+            Box::new(m20261207_000022_document_dates::Migration),
             Box::new(m20261207_000023_search_table::Migration),
         ]
     }

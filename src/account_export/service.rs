@@ -15,7 +15,9 @@ use uuid::Uuid;
 use crate::crypto::Keys;
 use crate::domain::{ObjectKey, UserId};
 use crate::entities::documents::{self, DocumentStatus};
-use crate::entities::{StatusReason, api_tokens, document_topics, folders, topics, users};
+use crate::entities::{
+    DocumentDateSource, StatusReason, api_tokens, document_topics, folders, topics, users,
+};
 use crate::error::ApiError;
 use crate::storage::ObjectStore;
 
@@ -114,6 +116,12 @@ pub struct ManifestDocument {
     pub status_reason: Option<StatusReason>,
     /// Whether AI classification is off for it.
     pub ai_opt_out: bool,
+    /// Its own date (`YYYY-MM-DD`), when known.
+    pub document_date: Option<chrono::NaiveDate>,
+    /// Where that date came from (`content`, `filename`, `user`).
+    pub document_date_source: Option<DocumentDateSource>,
+    /// Pages, when counted (PDFs).
+    pub page_count: Option<i32>,
     /// The topics it is filed under.
     pub topics: Vec<ManifestDocumentTopic>,
     /// Uploaded.
@@ -178,6 +186,9 @@ struct DocumentRow {
     status: DocumentStatus,
     status_reason: Option<StatusReason>,
     ai_opt_out: bool,
+    document_date: Option<chrono::NaiveDate>,
+    document_date_source: Option<DocumentDateSource>,
+    page_count: Option<i32>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -211,6 +222,9 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
             documents::Column::Status,
             documents::Column::StatusReason,
             documents::Column::AiOptOut,
+            documents::Column::DocumentDate,
+            documents::Column::DocumentDateSource,
+            documents::Column::PageCount,
             documents::Column::CreatedAt,
             documents::Column::UpdatedAt,
         ])
@@ -294,6 +308,9 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
             status: row.status,
             status_reason: row.status_reason,
             ai_opt_out: row.ai_opt_out,
+            document_date: row.document_date,
+            document_date_source: row.document_date_source,
+            page_count: row.page_count,
             topics: topics_of.remove(&row.id).unwrap_or_default(),
             created_at: row.created_at,
             updated_at: row.updated_at,

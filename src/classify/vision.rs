@@ -109,6 +109,9 @@ mod tests {
             progress_page: None,
             progress_pages: None,
             trashed_at: None,
+            document_date: None,
+            document_date_source: None,
+            page_count: None,
             created_at: now,
             updated_at: now,
         }

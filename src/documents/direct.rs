@@ -325,6 +325,9 @@ async fn create_pending(
         progress_page: Set(None),
         progress_pages: Set(None),
         trashed_at: Set(None),
+        document_date: Set(None),
+        document_date_source: Set(None),
+        page_count: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -415,8 +415,8 @@ pub async fn updated_ids(
 /// Any confirmed status `→ queued` for a new current version (an uploaded version
 /// confirmed, another made current, the current one deleted): the document takes
 /// `version`'s object key, name, type, size and hash; what was derived from the previous
-/// version's bytes (text, page provenance, thumbnail state) is cleared so the pipeline
-/// makes it again; fresh attempts and a dispatch lease until `lease_until`. A worker
+/// version's bytes (text, page provenance and count, thumbnail state) is cleared so the
+/// pipeline makes it again (a document date not set by the user is derived again too); fresh attempts and a dispatch lease until `lease_until`. A worker
 /// processing the previous version loses its claim ([`claim_held`] names the object key),
 /// so its results are never written. `false` when the document is pending or gone.
 pub async fn switch_version(
@@ -466,6 +466,10 @@ pub async fn switch_version(
         .col_expr(
             documents::Column::TextPages,
             Expr::value(Option::<serde_json::Value>::None),
+        )
+        .col_expr(
+            documents::Column::PageCount,
+            Expr::value(Option::<i32>::None),
         )
         .col_expr(
             documents::Column::ThumbnailKey,

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod bulk;
 pub mod bulk_routes;
+pub mod dates;
 pub mod direct;
 pub mod files;
 pub mod lifecycle;

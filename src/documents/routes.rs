@@ -185,6 +185,13 @@ pub struct ListQuery {
     /// Only documents of at most this many bytes.
     #[param(minimum = 0)]
     pub size_max: Option<u64>,
+    /// Only documents whose own date (`document_date`) is on or after this day
+    /// (`YYYY-MM-DD`); undated documents never match a date range.
+    #[param(example = "2024-01-01", format = Date)]
+    pub document_date_from: Option<String>,
+    /// Only documents whose own date is on or before this day (`YYYY-MM-DD`, inclusive).
+    #[param(example = "2024-12-31", format = Date)]
+    pub document_date_to: Option<String>,
 }
 
 /// The keys a saved view's `query` may hold: the list parameters that choose and order
@@ -202,6 +209,8 @@ pub const VIEW_QUERY_KEYS: &[&str] = &[
     "created_to",
     "size_min",
     "size_max",
+    "document_date_from",
+    "document_date_to",
     "include_shared",
     "duplicates",
 ];
@@ -232,6 +241,12 @@ fn date_or_time(name: &str, raw: &str) -> Result<(DateTime<Utc>, bool), ApiError
         })
 }
 
+/// Reads a calendar date `YYYY-MM-DD` (400 when it is not one).
+fn calendar_date(name: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
+    crate::domain::document_date::parse(raw.trim())
+        .ok_or_else(|| invalid_query(format!("{name} must be a date YYYY-MM-DD (2024-03-01)")))
+}
+
 /// The canonical accepted types named by a comma-separated `content_type` (400 for a type
 /// that is not accepted).
 fn content_types(raw: &str) -> Result<Vec<&'static str>, ApiError> {
@@ -253,7 +268,8 @@ fn content_types(raw: &str) -> Result<Vec<&'static str>, ApiError> {
 impl ListQuery {
     /// What to list: the query's filters, `q` parsed (400 when it is not a query).
     /// Every bad value answers 400 `invalid_query`: an unknown type, a date that is not
-    /// RFC 3339, a size over 2^63, a range whose end comes before its start.
+    /// RFC 3339 (a document date that is not `YYYY-MM-DD`), a size over 2^63, a range
+    /// whose end comes before its start.
     pub(crate) fn filter(&self) -> Result<ListFilter, ApiError> {
         let created_from = self
             .created_from
@@ -296,6 +312,20 @@ impl ListQuery {
         {
             return Err(invalid_query("size_max must not be below size_min".into()));
         }
+        let document_date = |name: &str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(|raw| calendar_date(name, raw))
+                .transpose()
+        };
+        let document_date_from = document_date("document_date_from", &self.document_date_from)?;
+        let document_date_to = document_date("document_date_to", &self.document_date_to)?;
+        if let (Some(from), Some(to)) = (document_date_from, document_date_to)
+            && to < from
+        {
+            return Err(invalid_query(
+                "document_date_to must not come before document_date_from".into(),
+            ));
+        }
         Ok(ListFilter {
             topic: self.topic.map(TopicId::from),
             folder_id: self.folder_id.map(FolderId::from),
@@ -315,6 +345,8 @@ impl ListQuery {
             created_to,
             size_min,
             size_max,
+            document_date_from,
+            document_date_to,
         })
     }
 
@@ -394,6 +426,13 @@ pub struct UpdateDocumentRequest {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub topics: Option<Vec<Uuid>>,
+    /// The document's own date, `YYYY-MM-DD`, set by hand; null = it has none. Either
+    /// way `document_date_source` becomes `user` and processing (re-classify, a new
+    /// version) never replaces it; absent = unchanged. Not a real day: 422
+    /// `validation_failed`.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>, format = Date, example = "2024-03-01")]
+    pub document_date: Option<Option<String>>,
 }
 
 /// `POST /api/documents/{id}/classify` answer.
@@ -706,7 +745,10 @@ pub async fn get_one(
     one_view(&state, &links, &user, doc).await
 }
 
-/// Renames, moves or changes the AI opt-out of your document.
+/// Renames, moves, re-files or re-dates your document, or changes its AI opt-out.
+///
+/// A `document_date` set here (or cleared with null) is yours: its source reads `user`
+/// and processing (re-classify, a new version) never replaces it.
 #[utoipa::path(
     operation_id = "updateDocument",
     tag = "documents",
@@ -734,17 +776,28 @@ pub async fn update(
     body: ApiJson<UpdateDocumentRequest>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let body = body.0;
-    let doc = service::update(
-        &state.db,
-        user.id(),
-        id.into_inner(),
-        body.filename,
-        body.folder_id.map(|f| f.map(FolderId::from)),
-        body.ai_opt_out,
-        body.topics
+    let document_date = body
+        .document_date
+        .map(|date| {
+            date.map(|raw| {
+                crate::domain::document_date::parse(&raw).ok_or_else(|| ApiError::Unprocessable {
+                    code: ErrorCode::ValidationFailed,
+                    message: "document_date must be a date YYYY-MM-DD (2024-03-01) or null".into(),
+                })
+            })
+            .transpose()
+        })
+        .transpose()?;
+    let changes = service::DocumentChanges {
+        filename: body.filename,
+        folder: body.folder_id.map(|f| f.map(FolderId::from)),
+        ai_opt_out: body.ai_opt_out,
+        topics: body
+            .topics
             .map(|t| t.into_iter().map(TopicId::from).collect()),
-    )
-    .await?;
+        document_date,
+    };
+    let doc = service::update(&state.db, user.id(), id.into_inner(), changes).await?;
     one_view(&state, &links, &user, doc).await
 }
 

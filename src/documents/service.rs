@@ -210,6 +210,9 @@ pub async fn create_upload(
         progress_page: Set(None),
         progress_pages: Set(None),
         trashed_at: Set(None),
+        document_date: Set(None),
+        document_date_source: Set(None),
+        page_count: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -550,36 +553,54 @@ pub fn check_topics_settable(doc: &access::Brief) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Renames, moves or changes `ai_opt_out` of the caller's document.
+/// What a `PATCH` of a document changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentChanges {
+    /// New file name (sanitized here).
+    pub filename: Option<String>,
+    /// New folder; `Some(None)` = the root.
+    pub folder: Option<Option<FolderId>>,
+    /// New AI opt-out.
+    pub ai_opt_out: Option<bool>,
+    /// The complete set of hand-chosen topics.
+    pub topics: Option<Vec<TopicId>>,
+    /// The document's date set by hand; `Some(None)` = the user says it has none. Either
+    /// way its source becomes `user`, which processing never overwrites.
+    pub document_date: Option<Option<chrono::NaiveDate>>,
+}
+
+/// Renames, moves, re-dates or changes `ai_opt_out` or the topics of the caller's
+/// document.
 pub async fn update(
     db: &DatabaseConnection,
     user: UserId,
     id: DocumentId,
-    filename: Option<String>,
-    folder: Option<Option<FolderId>>,
-    ai_opt_out: Option<bool>,
-    topics: Option<Vec<TopicId>>,
+    changes: DocumentChanges,
 ) -> Result<documents::Model, ApiError> {
     let txn = crate::db::begin_write(db).await?;
     let doc = access::changeable(&txn, user, id).await?;
     let mut active: documents::ActiveModel = doc.clone().into();
-    if let Some(name) = filename {
+    if let Some(name) = changes.filename {
         let name = files::sanitize_filename(&name).ok_or_else(|| ApiError::Unprocessable {
             code: crate::error::ErrorCode::InvalidFilename,
             message: "filename must name a file".into(),
         })?;
         active.filename = Set(name);
     }
-    if let Some(folder) = folder {
+    if let Some(folder) = changes.folder {
         if let Some(f) = folder {
             check_folder(&txn, user, f).await?;
         }
         active.folder_id = Set(folder.map(Uuid::from));
     }
-    if let Some(opt_out) = ai_opt_out {
+    if let Some(opt_out) = changes.ai_opt_out {
         active.ai_opt_out = Set(opt_out);
     }
-    if let Some(wanted) = topics {
+    if let Some(date) = changes.document_date {
+        active.document_date = Set(date);
+        active.document_date_source = Set(Some(crate::entities::DocumentDateSource::User));
+    }
+    if let Some(wanted) = changes.topics {
         check_topics_settable(&access::Brief::from(&doc))?;
         set_user_topics(&txn, &doc, wanted).await?;
     }

@@ -2,7 +2,7 @@
 //! topics, a search snippet, a signed thumbnail URL), built from listed rows or whole rows
 //! with their topics loaded in one query. Shared by the documents and shares routes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use crate::documents::search::{
 };
 use crate::documents::thumbnails::ThumbnailLinks;
 use crate::domain::UserId;
-use crate::entities::{DocumentStatus, TopicSource, documents};
+use crate::entities::{DocumentDateSource, DocumentStatus, TopicSource, documents};
 use crate::error::ApiError;
 
 /// Who filed a document under its topics.
@@ -164,6 +164,20 @@ pub struct DocumentView {
     /// shared with you.
     #[schema(required = true)]
     pub duplicate_of: Option<Uuid>,
+    /// The document's own date (a letter's, an invoice's; `YYYY-MM-DD`), found in its
+    /// text or file name when it was processed, or set by the owner; null when unknown
+    /// (or cleared by the owner).
+    #[schema(required = true, value_type = Option<String>, format = Date, example = "2024-03-01")]
+    pub document_date: Option<NaiveDate>,
+    /// Where `document_date` came from: `content` (its text), `filename` or `user` (set,
+    /// or cleared, by the owner; processing never replaces it). Null while no date was
+    /// found.
+    #[schema(required = true)]
+    pub document_date_source: Option<DocumentDateSource>,
+    /// Pages of a PDF (or of a multi-page image), counted when it was processed; null
+    /// for other documents and until then.
+    #[schema(required = true, minimum = 0)]
+    pub page_count: Option<i32>,
 }
 
 impl DocumentView {
@@ -197,6 +211,9 @@ impl DocumentView {
             trashed_at: d.trashed_at,
             purge_at: None,
             duplicate_of: d.original_id.filter(|original| *original != d.id),
+            document_date: d.document_date,
+            document_date_source: d.document_date_source,
+            page_count: d.page_count,
         }
     }
 

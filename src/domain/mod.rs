@@ -1,6 +1,7 @@
 //! Validated domain types: once constructed they are known to be well-formed.
 
 mod account;
+pub mod document_date;
 pub mod document_type;
 mod id;
 mod object_key;

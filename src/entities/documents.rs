@@ -52,6 +52,13 @@ pub struct Model {
     /// keeps its topics, folder, shares, versions and charge, and is purged after
     /// `documents.trash_retention_days`.
     pub trashed_at: Option<DateTimeUtc>,
+    /// The document's own date (a letter's, an invoice's), found in its text or file name
+    /// at extraction or set by the user; null when unknown.
+    pub document_date: Option<Date>,
+    /// Where `document_date` came from; null exactly when it is.
+    pub document_date_source: Option<DocumentDateSource>,
+    /// Pages of a PDF (or multi-page image), recorded at extraction; null otherwise.
+    pub page_count: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -216,3 +223,49 @@ impl StatusReason {
 }
 
 super::stored_spelling!(StatusReason);
+
+/// Where a document's date came from (`documents.document_date_source`). Processing
+/// re-derives a date from `content` or `filename` each time it reads the document, and
+/// never replaces one the `user` set.
+//
+// Stored as these strings (a CHECK lists them).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentDateSource {
+    /// Found in the document's text.
+    Content,
+    /// Found in its file name.
+    Filename,
+    /// Set by the user.
+    User,
+}
+
+impl DocumentDateSource {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Content => "content",
+            Self::Filename => "filename",
+            Self::User => "user",
+        }
+    }
+}
+
+super::stored_spelling!(DocumentDateSource);

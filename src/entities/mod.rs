@@ -60,7 +60,7 @@ pub mod webhooks;
 
 pub use document_topics::TopicSource;
 pub use document_versions::VersionStatus;
-pub use documents::{DocumentStatus, StatusReason};
+pub use documents::{DocumentDateSource, DocumentStatus, StatusReason};
 pub use users::Role;
 
 /// A stored string that names none of an enumeration's values.
@@ -131,6 +131,13 @@ mod tests {
         spelled_once(DocumentStatus::as_str);
         spelled_once(Role::as_str);
         spelled_once(TopicSource::as_str);
+        spelled_once(DocumentDateSource::as_str);
+        assert_eq!(
+            DocumentDateSource::iter()
+                .map(DocumentDateSource::as_str)
+                .collect::<Vec<_>>(),
+            ["content", "filename", "user"]
+        );
         assert_eq!(
             DocumentStatus::iter()
                 .map(DocumentStatus::as_str)

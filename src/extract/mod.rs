@@ -41,6 +41,7 @@
 //! ([`sandbox::thumbnail_in_child`]).
 
 mod child;
+pub mod dates;
 mod html;
 pub mod images;
 mod normalize;
@@ -79,6 +80,10 @@ pub struct Extracted {
     /// empty otherwise. Stored as JSON next to the text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<PageSource>,
+    /// Pages of the document: a PDF's (or a multi-page image's); `None` for formats
+    /// without pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_count: Option<u32>,
     /// Poorly read pages as images for the owner's AI provider, only when asked for
     /// ([`OcrOptions::ai_fallback`]) and some page qualifies; never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,11 +184,13 @@ pub fn extract_document(
     let zip_limits = &options.zip_limits;
     let mut pages = Vec::new();
     let mut paged = None;
+    let mut page_count = None;
     let raw = match (kind, &options.ocr) {
         (Kind::Image(_), None) => return Err(ExtractError::Unsupported(content_type.to_owned())),
         (Kind::Image(image), Some(ocr)) => {
             let mut read = scan::read_image(bytes, image, ocr)?;
             pages = std::mem::take(&mut read.pages);
+            page_count = u32::try_from(pages.len()).ok();
             let text = std::mem::take(&mut read.text);
             paged = Some(read);
             text
@@ -191,11 +198,16 @@ pub fn extract_document(
         (Kind::Pdf, Some(ocr)) => {
             let mut read = scan::read_pdf(bytes, ocr)?;
             pages = std::mem::take(&mut read.pages);
+            page_count = u32::try_from(pages.len()).ok();
             let text = std::mem::take(&mut read.text);
             paged = Some(read);
             text
         }
-        (Kind::Pdf, None) => pdf::extract(bytes)?,
+        (Kind::Pdf, None) => {
+            let read = pdf::extract(bytes)?;
+            page_count = read.pages;
+            read.text
+        }
         (Kind::Docx, _) => office::extract_docx(bytes, zip_limits)?,
         (Kind::Odt, _) => office::extract_odt(bytes, zip_limits)?,
         (Kind::Text, _) => text::decode(bytes, kind.label())?.to_owned(),
@@ -209,6 +221,7 @@ pub fn extract_document(
         sha256_hex: sha256_hex(bytes),
         truncated,
         pages,
+        page_count,
         vision,
     })
 }

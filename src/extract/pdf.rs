@@ -21,37 +21,67 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), ExtractError> {
     Ok(())
 }
 
+/// A PDF's text and its number of pages (when the reader could tell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PdfText {
+    pub text: String,
+    pub pages: Option<u32>,
+}
+
 /// Extracts the text of a PDF after [`check`]ing it. When the built-in parser crashes or
 /// refuses the file, poppler's `pdftotext` reads it, where installed (issue 13, item 6: no
 /// real PDF fails to read); the parser's reason stands when that fails too.
-pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
+pub(crate) fn extract(bytes: &[u8]) -> Result<PdfText, ExtractError> {
     extract_or_fall_back(bytes, builtin)
 }
 
 fn extract_or_fall_back(
     bytes: &[u8],
-    parser: impl FnOnce(&[u8]) -> Result<String, ExtractError>,
-) -> Result<String, ExtractError> {
+    parser: impl FnOnce(&[u8]) -> Result<PdfText, ExtractError>,
+) -> Result<PdfText, ExtractError> {
     check(bytes)?;
     match contain_panic("PDF", || parser(bytes)) {
         Ok(text) => Ok(text),
         Err(reason) => match pdftotext_pages(bytes) {
             Some(pages) => {
                 tracing::info!(%reason, "the PDF parser failed; read with pdftotext");
-                Ok(pages.join("\n\n"))
+                Ok(PdfText {
+                    pages: u32::try_from(pages.len()).ok(),
+                    text: pages.join("\n\n"),
+                })
             }
             None => Err(reason),
         },
     }
 }
 
-/// The built-in parser (pdf-extract), with its retry for TeX glyph names.
-fn builtin(bytes: &[u8]) -> Result<String, ExtractError> {
-    let first = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes));
-    let text = match first {
-        Ok(result) => {
-            result.map_err(|e| ExtractError::Failed(format!("the PDF could not be read: {e}")))
+fn read_err(e: &dyn std::fmt::Display) -> ExtractError {
+    ExtractError::Failed(format!("the PDF could not be read: {e}"))
+}
+
+/// The pages of a parsed document.
+fn page_count(doc: &pdf_extract::Document) -> Option<u32> {
+    u32::try_from(doc.get_pages().len()).ok()
+}
+
+/// The built-in parser (pdf-extract), with its retry for TeX glyph names. The document is
+/// parsed once for its pages and its text.
+fn builtin(bytes: &[u8]) -> Result<PdfText, ExtractError> {
+    let first = std::panic::catch_unwind(|| -> Result<PdfText, ExtractError> {
+        let mut doc = pdf_extract::Document::load_mem(bytes).map_err(|e| read_err(&e))?;
+        if doc.is_encrypted() {
+            doc.decrypt("").map_err(|e| read_err(&e))?;
         }
+        let mut text = String::new();
+        pdf_extract::output_doc(&doc, &mut pdf_extract::PlainTextOutput::new(&mut text))
+            .map_err(|e| read_err(&e))?;
+        Ok(PdfText {
+            text,
+            pages: page_count(&doc),
+        })
+    });
+    let read = match first {
+        Ok(result) => result,
         // pdf-extract 0.12 panics on TeX glyph names that its table maps to lone UTF-16
         // surrogates (`FFsmall`, `compwordmark`, …; 4 of the 11 texlive font-doc PDFs in
         // the real-document corpus), both in embedded CFF fonts and in /Differences
@@ -59,7 +89,10 @@ fn builtin(bytes: &[u8]) -> Result<String, ExtractError> {
         // font programs dropped (the text then comes from ToUnicode maps and encodings).
         Err(_) => contain_panic("PDF", || with_tex_glyph_names_fixed(bytes)),
     }?;
-    Ok(compose_glyphs(&text))
+    Ok(PdfText {
+        text: compose_glyphs(&read.text),
+        pages: read.pages,
+    })
 }
 
 /// The text layer of each page (the built-in parser; already [`check`]ed), in one pass
@@ -67,8 +100,6 @@ fn builtin(bytes: &[u8]) -> Result<String, ExtractError> {
 /// for every page, quadratic in the pages (minutes for a PDF of thousands of pages).
 pub(crate) fn extract_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
     use std::{cell::RefCell, rc::Rc};
-    let read_err =
-        |e: &dyn std::fmt::Display| ExtractError::Failed(format!("the PDF could not be read: {e}"));
     contain_panic("PDF", || {
         let mut doc = pdf_extract::Document::load_mem(bytes).map_err(|e| read_err(&e))?;
         if doc.is_encrypted() {
@@ -252,9 +283,7 @@ const SURROGATE_GLYPH_NAMES: [(&[u8], &[u8]); 13] = [
 ];
 
 /// The fallback extraction: see the call site.
-fn with_tex_glyph_names_fixed(bytes: &[u8]) -> Result<String, ExtractError> {
-    let read_err =
-        |e: &dyn std::fmt::Display| ExtractError::Failed(format!("the PDF could not be read: {e}"));
+fn with_tex_glyph_names_fixed(bytes: &[u8]) -> Result<PdfText, ExtractError> {
     let mut doc = pdf_extract::Document::load_mem(bytes).map_err(|e| read_err(&e))?;
     for object in doc.objects.values_mut() {
         if let pdf_extract::Object::Dictionary(dict) = object {
@@ -272,7 +301,10 @@ fn with_tex_glyph_names_fixed(bytes: &[u8]) -> Result<String, ExtractError> {
     let mut text = String::new();
     pdf_extract::output_doc(&doc, &mut pdf_extract::PlainTextOutput::new(&mut text))
         .map_err(|e| read_err(&e))?;
-    Ok(text)
+    Ok(PdfText {
+        text,
+        pages: page_count(&doc),
+    })
 }
 
 /// Replaces [`SURROGATE_GLYPH_NAMES`] in names nested in `object` (the depth is bounded
@@ -388,8 +420,9 @@ mod tests {
             eprintln!("NOTICE: pdftotext is not installed; only the no-fallback case was checked");
             return;
         }
-        let text = got.unwrap();
-        assert!(text.contains("Hello fallback world"), "{text:?}");
+        let read = got.unwrap();
+        assert!(read.text.contains("Hello fallback world"), "{read:?}");
+        assert_eq!(read.pages, Some(1));
         // Not a PDF at all: refused before any parser, no fallback.
         assert!(matches!(
             extract_or_fall_back(b"hello", |_| panic!("not reached")),

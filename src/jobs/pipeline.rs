@@ -188,6 +188,7 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
         fail(&state.db, doc, &reason).await?;
         return Ok(JobResult::Failed(reason));
     };
+    let date_order = state.settings.documents.date_order;
     // Text from an earlier run of the same bytes is reused (re-classification).
     let text = match (&doc.extracted_text, &doc.sha256) {
         (Some(text), Some(_)) => {
@@ -225,6 +226,10 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                             Expr::value(extracted.text.clone()),
                         )
                         .col_expr(documents::Column::TextPages, Expr::value(pages))
+                        .col_expr(
+                            documents::Column::PageCount,
+                            Expr::value(extracted.page_count.and_then(|n| i32::try_from(n).ok())),
+                        )
                         .col_expr(documents::Column::Sha256, Expr::value(extracted.sha256_hex))
                         .col_expr(
                             documents::Column::UpdatedAt,
@@ -236,7 +241,9 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                     extracted.text
                 }
                 Err(e @ crate::extract::ExtractError::OcrUnavailable(_)) => {
-                    // Not the file's fault: it waits, unclassified, until OCR is available.
+                    // Not the file's fault: it waits, unclassified, until OCR is available
+                    // (dated by its file name meanwhile, if that has a date).
+                    crate::documents::dates::record_derived(&state.db, doc, "", date_order).await?;
                     let reason = e.to_string();
                     let parked =
                         lifecycle::park(&state.db, doc, StatusReason::OcrUnavailable, &reason)
@@ -255,6 +262,9 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
             }
         }
     };
+    // The document's own date, from the text and the file name (unless the user set it):
+    // on the first run and on every re-classify.
+    crate::documents::dates::record_derived(&state.db, doc, &text, date_order).await?;
     match crate::classify::classify_document(state, &owner, doc, &text).await {
         Ok(outcome) => match store_outcome(&state.db, doc, &outcome).await? {
             Some(status) => Ok(JobResult::Done(status)),

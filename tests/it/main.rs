@@ -32,6 +32,7 @@ mod cleanup;
 mod cli;
 mod deployment;
 mod direct_upload;
+mod document_dates;
 mod documents;
 mod duplicates;
 mod extract;

@@ -658,6 +658,20 @@ async fn check_constraints_reject_invalid_values() {
         .await,
         ErrorKind::CheckViolation,
     );
+    for (column, bad) in [
+        ("document_date_source", sea_orm::Value::from("guessed")),
+        ("page_count", sea_orm::Value::from(-1i32)),
+    ] {
+        assert_violation(
+            execute(
+                &conn,
+                &format!("UPDATE documents SET {column} = $1 WHERE id = $2"),
+                vec![bad, bogus.id.into()],
+            )
+            .await,
+            ErrorKind::CheckViolation,
+        );
+    }
     for status in [
         "pending",
         "queued",
@@ -1014,6 +1028,9 @@ async fn every_entity_round_trips_through_its_table() {
             progress_page: None,
             progress_pages: None,
             trashed_at: None,
+            document_date: chrono::NaiveDate::from_ymd_opt(2025, 3, 1),
+            document_date_source: Some(documents::DocumentDateSource::Filename),
+            page_count: Some(12),
             created_at: at,
             updated_at: later,
         },

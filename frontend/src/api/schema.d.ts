@@ -664,7 +664,11 @@ export interface paths {
         delete: operations["deleteDocument"];
         options?: never;
         head?: never;
-        /** Renames, moves or changes the AI opt-out of your document. */
+        /**
+         * Renames, moves, re-files or re-dates your document, or changes its AI opt-out.
+         * @description A `document_date` set here (or cleared with null) is yours: its source reads `user`
+         *     and processing (re-classify, a new version) never replaces it.
+         */
         patch: operations["updateDocument"];
         trace?: never;
     };
@@ -2043,6 +2047,13 @@ export interface components {
              */
             url: string;
         };
+        /**
+         * @description Where a document's date came from (`documents.document_date_source`). Processing
+         *     re-derives a date from `content` or `filename` each time it reads the document, and
+         *     never replaces one the `user` set.
+         * @enum {string}
+         */
+        DocumentDateSource: "content" | "filename" | "user";
         /** @description `GET /api/documents/ids` answer. */
         DocumentIds: {
             /** @description The matching documents' ids in list order, at most 1 000. */
@@ -2168,6 +2179,15 @@ export interface components {
              */
             created_at: string;
             /**
+             * Format: date
+             * @description The document's own date (a letter's, an invoice's; `YYYY-MM-DD`), found in its
+             *     text or file name when it was processed, or set by the owner; null when unknown
+             *     (or cleared by the owner).
+             * @example 2024-03-01
+             */
+            document_date: string | null;
+            document_date_source: components["schemas"]["DocumentDateSource"] | null;
+            /**
              * Format: uuid
              * @description The earliest-uploaded other live (confirmed, not trashed) document of the same
              *     owner with the same bytes (SHA-256), of which this one is a duplicate; null for
@@ -2196,6 +2216,12 @@ export interface components {
              * @description Owner's account id.
              */
             owner_id: string;
+            /**
+             * Format: int32
+             * @description Pages of a PDF (or of a multi-page image), counted when it was processed; null
+             *     for other documents and until then.
+             */
+            page_count: number | null;
             progress: components["schemas"]["DocumentProgress"] | null;
             /**
              * Format: date-time
@@ -3141,7 +3167,7 @@ export interface components {
          * @description Sort keys for listing.
          * @enum {string}
          */
-        SortKey: "created_at" | "name" | "size" | "trashed_at";
+        SortKey: "created_at" | "name" | "size" | "trashed_at" | "document_date";
         /**
          * @description Sort direction.
          * @enum {string}
@@ -3311,6 +3337,15 @@ export interface components {
         UpdateDocumentRequest: {
             /** @description Keep the document away from external AI providers; absent or null = unchanged. */
             ai_opt_out?: boolean | null;
+            /**
+             * Format: date
+             * @description The document's own date, `YYYY-MM-DD`, set by hand; null = it has none. Either
+             *     way `document_date_source` becomes `user` and processing (re-classify, a new
+             *     version) never replaces it; absent = unchanged. Not a real day: 422
+             *     `validation_failed`.
+             * @example 2024-03-01
+             */
+            document_date?: string | null;
             /** @description New file name; absent or null = unchanged. */
             filename?: string | null;
             /**
@@ -5612,6 +5647,17 @@ export interface operations {
                 size_min?: number;
                 /** @description Only documents of at most this many bytes. */
                 size_max?: number;
+                /**
+                 * @description Only documents whose own date (`document_date`) is on or after this day
+                 *     (`YYYY-MM-DD`); undated documents never match a date range.
+                 * @example 2024-01-01
+                 */
+                document_date_from?: string;
+                /**
+                 * @description Only documents whose own date is on or before this day (`YYYY-MM-DD`, inclusive).
+                 * @example 2024-12-31
+                 */
+                document_date_to?: string;
             };
             header?: never;
             path?: never;
@@ -6003,6 +6049,17 @@ export interface operations {
                 size_min?: number;
                 /** @description Only documents of at most this many bytes. */
                 size_max?: number;
+                /**
+                 * @description Only documents whose own date (`document_date`) is on or after this day
+                 *     (`YYYY-MM-DD`); undated documents never match a date range.
+                 * @example 2024-01-01
+                 */
+                document_date_from?: string;
+                /**
+                 * @description Only documents whose own date is on or before this day (`YYYY-MM-DD`, inclusive).
+                 * @example 2024-12-31
+                 */
+                document_date_to?: string;
             };
             header?: never;
             path?: never;

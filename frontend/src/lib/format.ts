@@ -30,6 +30,18 @@ export function formatDay(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : dayFmt.format(d)
 }
 
+// A calendar day (`YYYY-MM-DD`) is no instant: shown as that day wherever the reader is.
+const calendarFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' })
+
+/** A calendar day `YYYY-MM-DD` (a document's own date) as "1 Mar 2024" in the reader's
+ * language, the same day in every time zone; '—' when there is none. */
+export function formatCalendarDay(day: string | null | undefined): string {
+  if (!day) return '—'
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return day
+  const d = new Date(`${day}T00:00:00Z`)
+  return Number.isNaN(d.getTime()) ? day : calendarFmt.format(d)
+}
+
 /** "3 minutes ago" style, falling back to the date after a week. */
 export function timeAgo(iso: string, now = Date.now()): string {
   const t = new Date(iso).getTime()

@@ -19,6 +19,8 @@ const FIELDS = [
   { url: 'type', api: 'content_type', kind: 'text' },
   { url: 'from', api: 'created_from', kind: 'text' },
   { url: 'to', api: 'created_to', kind: 'text' },
+  { url: 'dfrom', api: 'document_date_from', kind: 'text' },
+  { url: 'dto', api: 'document_date_to', kind: 'text' },
   { url: 'min', api: 'size_min', kind: 'number' },
   { url: 'max', api: 'size_max', kind: 'number' },
   { url: 'shared', api: 'include_shared', kind: 'flag' },
@@ -26,7 +28,7 @@ const FIELDS = [
 ] as const
 
 /** URL keys that narrow the list (everything but paging and order). */
-export const FILTER_KEYS = ['q', 'topic', 'folder', 'subfolders', 'status', 'type', 'from', 'to', 'min', 'max', 'shared', 'duplicates'] as const
+export const FILTER_KEYS = ['q', 'topic', 'folder', 'subfolders', 'status', 'type', 'from', 'to', 'dfrom', 'dto', 'min', 'max', 'shared', 'duplicates'] as const
 
 export const PER_PAGE = 25
 
@@ -101,6 +103,8 @@ export function paramsFromRoute(query: LocationQuery): ListParams {
     content_type: v.content_type as string | undefined,
     created_from: v.created_from as string | undefined,
     created_to: v.created_to as string | undefined,
+    document_date_from: v.document_date_from as string | undefined,
+    document_date_to: v.document_date_to as string | undefined,
     size_min: v.size_min as number | undefined,
     size_max: v.size_max as number | undefined,
     include_shared: v.include_shared === true ? true : undefined,

@@ -21,6 +21,24 @@ export function topicSourceLabel(source: TopicSource | null | undefined, confide
   return null
 }
 
+/** Where a document's own date came from (`content`, `filename`, `user`). */
+export type DocumentDateSource = components['schemas']['DocumentDateSource']
+
+/** How the document page and list say where a document's date came from: "from the
+ * text", "from the file name", "set by you" ("set by hand" on a shared document). */
+export function dateSourceLabel(source: DocumentDateSource | null | undefined, byYou = true): string | null {
+  switch (source) {
+    case 'content':
+      return 'from the text'
+    case 'filename':
+      return 'from the file name'
+    case 'user':
+      return byYou ? 'set by you' : 'set by hand'
+    default:
+      return null
+  }
+}
+
 /** Who sorted a document, by `classified_by.provider`: the details (model, prompt
  * version) stay behind a disclosure. */
 export function classifierName(provider: string): string {

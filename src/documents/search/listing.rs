@@ -12,7 +12,8 @@ use crate::error::ApiError;
 
 /// Every column a list sorts by (`sql::sort_column`), for the sources of a list with
 /// shared documents, which the page then orders.
-const SORT_COLUMNS: &str = "d.id, d.created_at, d.filename, d.size_bytes, d.trashed_at";
+const SORT_COLUMNS: &str =
+    "d.id, d.created_at, d.filename, d.size_bytes, d.trashed_at, d.document_date";
 
 /// The total, counting only when the page alone cannot tell it.
 async fn total_for(

@@ -29,7 +29,7 @@ mod sql;
 mod sqlite;
 mod topics;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, TransactionTrait,
 };
@@ -85,6 +85,12 @@ pub struct DocumentRow {
     pub progress_pages: Option<i32>,
     /// When it was moved to the trash; none while live.
     pub trashed_at: Option<DateTime<Utc>>,
+    /// The document's own date, when known.
+    pub document_date: Option<NaiveDate>,
+    /// Where that date came from.
+    pub document_date_source: Option<crate::entities::DocumentDateSource>,
+    /// Pages, when known.
+    pub page_count: Option<i32>,
     /// The owner's earliest-created live document with the same SHA-256 (the document
     /// itself when it is that original); none without a hash, and none when the row was
     /// read whole rather than listed (see `DocumentView::add_duplicate_of`).
@@ -114,6 +120,9 @@ impl From<documents::Model> for DocumentRow {
             progress_page: d.progress_page,
             progress_pages: d.progress_pages,
             trashed_at: d.trashed_at,
+            document_date: d.document_date,
+            document_date_source: d.document_date_source,
+            page_count: d.page_count,
             original_id: None,
             owner_handle: None,
         }
@@ -132,6 +141,9 @@ pub enum SortKey {
     Size,
     /// When the document went to the trash (the trash list's default order).
     TrashedAt,
+    /// The document's own date (`document_date`); documents without one come last in
+    /// both directions.
+    DocumentDate,
 }
 
 /// Sort direction.
@@ -174,6 +186,11 @@ pub struct ListFilter {
     pub size_min: Option<i64>,
     /// Only documents of at most this many bytes.
     pub size_max: Option<i64>,
+    /// Only documents dated on or after this day (`document_date`; undated ones never
+    /// match a date range).
+    pub document_date_from: Option<NaiveDate>,
+    /// Only documents dated on or before this day.
+    pub document_date_to: Option<NaiveDate>,
 }
 
 impl ListFilter {

@@ -4,7 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
 
-use super::sql::{Sql, count, direction, limit_offset, order_terms, push_filters};
+use super::sql::{Sql, count, direction, limit_offset, nulls, order_terms, push_filters};
 use super::{DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
@@ -52,10 +52,11 @@ impl SearchOrder {
         match sort {
             Some((key, order)) => {
                 let dir = direction(order);
+                let nulls = nulls(key);
                 Self {
                     candidates: order_terms(key, order),
-                    position: format!("c.sort_key {dir}, c.id {dir}"),
-                    page: format!("n.sort_key {dir}, n.id {dir}"),
+                    position: format!("c.sort_key {dir}{nulls}, c.id {dir}"),
+                    page: format!("n.sort_key {dir}{nulls}, n.id {dir}"),
                     outer: order_terms(key, order),
                 }
             }
