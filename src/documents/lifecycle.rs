@@ -546,8 +546,8 @@ pub async fn fail_exhausted(
 }
 
 /// `classified ⇄ unclassified`: a finished, classified or unclassified document's
-/// status follows its topics after they were set by hand. `false` when it is in
-/// another status (pending, in processing, failed), which stays as it is.
+/// status follows its topics after they were set by hand. `false` when it did not change:
+/// already right, or in another status (pending, in processing, failed), which stays.
 pub async fn follow_topics(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -559,26 +559,26 @@ pub async fn follow_topics(
 /// [`follow_topics`] of those of `ids`: the status of those that are finished,
 /// classified or unclassified, follows their topics after they were set by hand
 /// (`has_topics` for all of them); in another status (pending, in processing, failed) a
-/// document stays as it is. One statement per 500 ids; how many changed.
+/// document stays as it is. One statement per 500 ids; how many changed (those already
+/// in the right status are not written).
 pub async fn follow_topics_many(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
     has_topics: bool,
 ) -> Result<u64, DbErr> {
-    let status = if has_topics {
-        DocumentStatus::Classified
+    let (from, to) = if has_topics {
+        (DocumentStatus::Unclassified, DocumentStatus::Classified)
     } else {
-        DocumentStatus::Unclassified
+        (DocumentStatus::Classified, DocumentStatus::Unclassified)
     };
     let mut changed = 0;
     for chunk in ids.chunks(500) {
+        // Only rows whose status changes: rewriting an unchanged row still costs a new
+        // row version and an entry in every index.
         changed += documents::Entity::update_many()
-            .col_expr(documents::Column::Status, Expr::value(status))
+            .col_expr(documents::Column::Status, Expr::value(to))
             .filter(documents::Column::Id.is_in(chunk.to_vec()))
-            .filter(
-                documents::Column::Status
-                    .is_in([DocumentStatus::Classified, DocumentStatus::Unclassified]),
-            )
+            .filter(documents::Column::Status.eq(from))
             .exec(db)
             .await?
             .rows_affected;
