@@ -29,7 +29,8 @@ use crate::error::ErrorBody;
         crate::documents::routes::DocumentStatus,
         crate::entities::StatusReason,
         crate::documents::service::SortKey,
-        crate::documents::service::SortOrder
+        crate::documents::service::SortOrder,
+        crate::documents::search::CountMode
     )),
     modifiers(&BearerAuth),
     tags(
