@@ -37,7 +37,8 @@ documents (GET /api/documents?q=...&per_page=20). Measured: sequential (one keep
 connection, ROUNDS passes after a warm-up pass) and concurrent (CONCURRENCY threads, one
 keep-alive connection each, CONC_SECS seconds over the same mix), per-request latency in
 the client, per class. Baseline: the same list request without q, measured the same way
-in the same run. The server runs with its defaults (documents.search_max_hits = 1 000;
+in the same run. The cost of `count=exact` is measured on the very common and common
+words (sequential, ROUNDS passes). The server runs with its defaults (documents.search_max_hits = 1 000;
 "at limit" counts the queries whose total hit it).
 
 Target (issue 17): every class p95 < 50 ms, sequential and concurrent, on both backends,
@@ -523,6 +524,7 @@ def run_backend(backend: str, corpus, qs: dict[str, list[str]]) -> bool:
         for i, (_, q) in enumerate(plan):  # warm-up
             c.get(path_for(q), users[i % USERS][1])
         lat: dict[str, list[float]] = {k: [] for k in qs}
+        per_query: dict[tuple[str, str], list[float]] = {}
         hits: dict[str, list[int]] = {k: [] for k in qs}
         capped: dict[str, int] = {k: 0 for k in qs}
         errors = 0
@@ -533,6 +535,7 @@ def run_backend(backend: str, corpus, qs: dict[str, list[str]]) -> bool:
                     errors += 1
                     continue
                 lat[cat].append(ms)
+                per_query.setdefault((cat, q), []).append(ms)
                 if r == 0:
                     page = json.loads(b)
                     hits[cat].append(page["total"])
@@ -543,6 +546,21 @@ def run_backend(backend: str, corpus, qs: dict[str, list[str]]) -> bool:
             if st != 200:
                 errors += 1
             base_lat.append(ms)
+
+        # The cost of count=exact: the very common and common words (which pass the hit
+        # limit), counted exactly, sequentially.
+        exact_lat: dict[str, list[float]] = {"very common": [], "common": []}
+        exact_totals: dict[str, list[int]] = {"very common": [], "common": []}
+        for r in range(ROUNDS):
+            for cat in exact_lat:
+                for i, q in enumerate(qs[cat]):
+                    ms, st, b = c.get(path_for(q) + "&count=exact", users[(i + r) % USERS][1])
+                    if st != 200:
+                        errors += 1
+                        continue
+                    exact_lat[cat].append(ms)
+                    if r == 0:
+                        exact_totals[cat].append(json.loads(b)["total"])
 
         # How the server answered the prefix queries: as prefixes (more hits than the
         # whole word) or as the whole word.
@@ -611,6 +629,14 @@ def run_backend(backend: str, corpus, qs: dict[str, list[str]]) -> bool:
         out(f"  search / list p95: sequential {pct(all_seq, 95) / pct(base_lat, 95):.1f}x, concurrent "
             f"{pct(all_conc, 95) / pct(blat, 95):.1f}x; throughput {crps:.1f} searches/s vs {brps:.1f} lists/s; "
             f"errors {errors + cerr + berr}")
+        slowest = sorted(per_query.items(), key=lambda kv: -pct(kv[1], 50))[:5]
+        out("  slowest queries (sequential median): " + "; ".join(
+            f"{q} ({cat}) {pct(xs, 50):.0f} ms" for (cat, q), xs in slowest))
+        for cat, xs in exact_lat.items():
+            t = exact_totals[cat]
+            out(f"  count=exact, {cat}: {sum(t) / max(1, len(t)):.0f} matches on average; sequential p50 "
+                f"{pct(xs, 50):.1f} p95 {pct(xs, 95):.1f} p99 {pct(xs, 99):.1f} ms (bounded: p50 "
+                f"{pct(lat[cat], 50):.1f} p95 {pct(lat[cat], 95):.1f})")
         if as_prefix:
             out(f"  prefix: {as_prefix} of {len(qs['prefix'])} queries matched more than the whole word (prefix search)")
         else:
