@@ -198,8 +198,8 @@ pub struct ListQuery {
     /// `documents.search_max_hits`, at no cost beyond the page; a search that matched
     /// more reports that limit with `total_exact` false. `exact`: every match is counted,
     /// by one more statement when the search matched more than it returns, whose cost
-    /// grows with the number of matches (for a word in most of a large vault, about as
-    /// much as the search itself or more). Lists without `q` always count exactly.
+    /// grows with the number of matches (for a word in most of a large vault, several
+    /// times the search itself). Lists without `q` always count exactly.
     pub count: Option<CountMode>,
 }
 
