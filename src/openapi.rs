@@ -30,7 +30,8 @@ use crate::error::ErrorBody;
         crate::entities::StatusReason,
         crate::entities::DocumentDateSource,
         crate::documents::service::SortKey,
-        crate::documents::service::SortOrder
+        crate::documents::service::SortOrder,
+        crate::documents::search::CountMode
     )),
     modifiers(&BearerAuth),
     tags(

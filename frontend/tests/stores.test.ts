@@ -107,6 +107,18 @@ describe('documents store', () => {
     expect(s.pages).toBe(40)
     await s.load({})
     expect(s.totalExact).toBe(true)
+    expect(s.maxHits).toBe(null)
+  })
+
+  it('ends the pages of an exactly counted search at its hit limit', async () => {
+    mockFetch({
+      'GET /api/documents': () => json(200, { items: [doc('a', 'classified')], total: 5000, total_exact: true, max_hits: 1000, page: 1, per_page: 25 }),
+    })
+    const s = useDocumentsStore()
+    await s.load({ q: 'the', count: 'exact' })
+    expect(s.total).toBe(5000)
+    expect(s.totalExact).toBe(true)
+    expect(s.pages).toBe(40)
   })
 
   it('deletes a document and re-reads the quota', async () => {

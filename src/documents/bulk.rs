@@ -208,13 +208,15 @@ pub async fn run(
 }
 
 /// "Select all N matching": the ids of the caller's documents a listing with `filter`
-/// and `sort` shows, in its order, at most [`MAX_IDS`], with the listing's total.
+/// and `sort` shows, in its order, at most [`MAX_IDS`], with the listing's total (counted
+/// as `count` says).
 pub async fn matching_ids(
     db: &sea_orm::DatabaseConnection,
     user: UserId,
     filter: &ListFilter,
     sort: Option<(SortKey, SortOrder)>,
     max_hits: u64,
+    count: search::CountMode,
 ) -> Result<(Vec<Uuid>, search::Total), ApiError> {
     let (items, total) = search::list(
         db,
@@ -225,6 +227,7 @@ pub async fn matching_ids(
             per_page: MAX_IDS as u64,
             sort,
             max_hits,
+            count,
         },
     )
     .await?;

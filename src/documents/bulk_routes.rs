@@ -261,6 +261,7 @@ pub async fn list_ids(
         &filter,
         sort,
         state.settings.documents.search_max_hits,
+        query.count.unwrap_or_default(),
     )
     .await?;
     Ok(web::Json(DocumentIds {

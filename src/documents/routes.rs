@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::extract::{RegularUser, regular_scope};
 use crate::documents::search::{
-    CreatedTo, ListFilter, PageRequest, SearchQuery, SortKey, SortOrder,
+    CountMode, CreatedTo, ListFilter, PageRequest, SearchQuery, SortKey, SortOrder,
 };
 use crate::documents::service::{self, Confirmation, UploadError};
 use crate::documents::thumbnails::ThumbnailLinks;
@@ -113,10 +113,16 @@ pub struct DocumentPage {
     pub items: Vec<DocumentView>,
     /// Matching documents in total; a search that matched more documents than it
     /// returns (`documents.search_max_hits`, 1 000 by default) reports that limit here,
-    /// with `total_exact` false.
+    /// with `total_exact` false, unless `count=exact` asked for every match to be
+    /// counted.
     pub total: u64,
-    /// Whether `total` is exact (always, except for a search that hit its limit).
+    /// Whether `total` is exact (always, except for a search that hit its limit without
+    /// `count=exact`; then more documents than `total` match).
     pub total_exact: bool,
+    /// With `q`: the most documents the search returns (`documents.search_max_hits`);
+    /// pages past them are empty, even when an exact `total` is larger. Null without `q`.
+    #[schema(required = true)]
+    pub max_hits: Option<u64>,
     /// This page (1-based).
     pub page: u64,
     /// Page size.
@@ -147,7 +153,10 @@ pub struct ListQuery {
     /// `"quoted words"` match a phrase, `or` between words accepts either, `-word`
     /// excludes; any other character is literal. Whole words, case-insensitive, no
     /// stemming. Results are ranked by relevance unless `sort` is given, and carry a
-    /// `snippet`. At most 500 characters, not blank, at least one word not excluded.
+    /// `snippet`. At most 500 characters and 32 words (excluded and phrase words
+    /// count, `or` does not), not blank, at least one word not excluded; control
+    /// characters count as spaces, invisible ones (zero-width space, bidirectional
+    /// controls) as nothing.
     #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     pub q: Option<String>,
     /// Sort key (default: relevance when `q` is given, else `created_at`; in the trash,
@@ -192,6 +201,13 @@ pub struct ListQuery {
     /// Only documents whose own date is on or before this day (`YYYY-MM-DD`, inclusive).
     #[param(example = "2024-12-31", format = Date)]
     pub document_date_to: Option<String>,
+    /// How a search counts its matches. `bounded` (the default): up to
+    /// `documents.search_max_hits`, at no cost beyond the page; a search that matched
+    /// more reports that limit with `total_exact` false. `exact`: every match is counted,
+    /// by one more statement when the search matched more than it returns, whose cost
+    /// grows with the number of matches (for a word in most of a large vault, several
+    /// times the search itself). Lists without `q` always count exactly.
+    pub count: Option<CountMode>,
 }
 
 /// The keys a saved view's `query` may hold: the list parameters that choose and order
@@ -674,7 +690,8 @@ pub async fn upload(
 ///
 /// A search returns at most `documents.search_max_hits` documents (1 000 by default): by
 /// relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
-/// that order; `total_exact` is false when more matched.
+/// that order; `total_exact` is false when more matched, and `count=exact` counts every
+/// match (at a cost that grows with them).
 #[utoipa::path(
     operation_id = "listDocuments",
     tag = "documents",
@@ -707,6 +724,7 @@ pub async fn list(
             per_page,
             sort,
             max_hits: state.settings.documents.search_max_hits,
+            count: q.count.unwrap_or_default(),
         },
     )
     .await?;
@@ -716,6 +734,10 @@ pub async fn list(
         items,
         total: total.count,
         total_exact: total.exact,
+        max_hits: filter
+            .q
+            .is_some()
+            .then_some(state.settings.documents.search_max_hits),
         page,
         per_page,
     }))

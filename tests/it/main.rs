@@ -53,6 +53,7 @@ mod saved_views;
 mod scans;
 mod schema;
 mod search;
+mod search_limits;
 mod shares;
 mod thumbnails;
 mod topics;

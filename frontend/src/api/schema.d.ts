@@ -493,7 +493,8 @@ export interface paths {
          *     documents never do.
          * @description A search returns at most `documents.search_max_hits` documents (1 000 by default): by
          *     relevance the most recently uploaded matches, ranked; with a `sort`, the first ones in
-         *     that order; `total_exact` is false when more matched.
+         *     that order; `total_exact` is false when more matched, and `count=exact` counts every
+         *     match (at a cost that grows with them).
          */
         get: operations["listDocuments"];
         put?: never;
@@ -1925,6 +1926,11 @@ export interface components {
              */
             used_bytes: number;
         };
+        /**
+         * @description How a search counts its matches (the `count` parameter of the list).
+         * @enum {string}
+         */
+        CountMode: "bounded" | "exact";
         /** @description A new token's name, scopes and lifetime. */
         CreateApiTokenRequest: {
             /**
@@ -2072,6 +2078,12 @@ export interface components {
             items: components["schemas"]["DocumentView"][];
             /**
              * Format: int64
+             * @description With `q`: the most documents the search returns (`documents.search_max_hits`);
+             *     pages past them are empty, even when an exact `total` is larger. Null without `q`.
+             */
+            max_hits: number | null;
+            /**
+             * Format: int64
              * @description This page (1-based).
              */
             page: number;
@@ -2084,10 +2096,14 @@ export interface components {
              * Format: int64
              * @description Matching documents in total; a search that matched more documents than it
              *     returns (`documents.search_max_hits`, 1 000 by default) reports that limit here,
-             *     with `total_exact` false.
+             *     with `total_exact` false, unless `count=exact` asked for every match to be
+             *     counted.
              */
             total: number;
-            /** @description Whether `total` is exact (always, except for a search that hit its limit). */
+            /**
+             * @description Whether `total` is exact (always, except for a search that hit its limit without
+             *     `count=exact`; then more documents than `total` match).
+             */
             total_exact: boolean;
         };
         /** @description How far processing has read a document page by page (OCR): "page 3 of 12". */
@@ -5597,7 +5613,10 @@ export interface operations {
                  *     `"quoted words"` match a phrase, `or` between words accepts either, `-word`
                  *     excludes; any other character is literal. Whole words, case-insensitive, no
                  *     stemming. Results are ranked by relevance unless `sort` is given, and carry a
-                 *     `snippet`. At most 500 characters, not blank, at least one word not excluded.
+                 *     `snippet`. At most 500 characters and 32 words (excluded and phrase words
+                 *     count, `or` does not), not blank, at least one word not excluded; control
+                 *     characters count as spaces, invisible ones (zero-width space, bidirectional
+                 *     controls) as nothing.
                  */
                 q?: string;
                 /**
@@ -5658,6 +5677,15 @@ export interface operations {
                  * @example 2024-12-31
                  */
                 document_date_to?: string;
+                /**
+                 * @description How a search counts its matches. `bounded` (the default): up to
+                 *     `documents.search_max_hits`, at no cost beyond the page; a search that matched
+                 *     more reports that limit with `total_exact` false. `exact`: every match is counted,
+                 *     by one more statement when the search matched more than it returns, whose cost
+                 *     grows with the number of matches (for a word in most of a large vault, several
+                 *     times the search itself). Lists without `q` always count exactly.
+                 */
+                count?: components["schemas"]["CountMode"];
             };
             header?: never;
             path?: never;
@@ -5999,7 +6027,10 @@ export interface operations {
                  *     `"quoted words"` match a phrase, `or` between words accepts either, `-word`
                  *     excludes; any other character is literal. Whole words, case-insensitive, no
                  *     stemming. Results are ranked by relevance unless `sort` is given, and carry a
-                 *     `snippet`. At most 500 characters, not blank, at least one word not excluded.
+                 *     `snippet`. At most 500 characters and 32 words (excluded and phrase words
+                 *     count, `or` does not), not blank, at least one word not excluded; control
+                 *     characters count as spaces, invisible ones (zero-width space, bidirectional
+                 *     controls) as nothing.
                  */
                 q?: string;
                 /**
@@ -6060,6 +6091,15 @@ export interface operations {
                  * @example 2024-12-31
                  */
                 document_date_to?: string;
+                /**
+                 * @description How a search counts its matches. `bounded` (the default): up to
+                 *     `documents.search_max_hits`, at no cost beyond the page; a search that matched
+                 *     more reports that limit with `total_exact` false. `exact`: every match is counted,
+                 *     by one more statement when the search matched more than it returns, whose cost
+                 *     grows with the number of matches (for a word in most of a large vault, several
+                 *     times the search itself). Lists without `q` always count exactly.
+                 */
+                count?: components["schemas"]["CountMode"];
             };
             header?: never;
             path?: never;

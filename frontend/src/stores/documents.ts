@@ -27,8 +27,11 @@ export const useDocumentsStore = defineStore('documents', {
     items: [] as DocumentView[],
     total: 0,
     /** False when a search matched more documents than it returns (`total` is then
-     * that limit). */
+     * that limit, and more match); true once counted (`count: 'exact'`). */
     totalExact: true,
+    /** A search's most returned documents (pages end there, even when the exact total
+     * is larger); null for a plain list. */
+    maxHits: null as number | null,
     params: { page: 1, per_page: 25, sort: 'created_at', order: 'desc' } as ListParams,
     loading: false,
     error: null as string | null,
@@ -38,7 +41,8 @@ export const useDocumentsStore = defineStore('documents', {
     polling: false,
   }),
   getters: {
-    pages: (s) => Math.max(1, Math.ceil(s.total / (s.params.per_page ?? 25))),
+    /** Pages that hold documents: a search's end at its `maxHits`. */
+    pages: (s) => Math.max(1, Math.ceil(Math.min(s.total, s.maxHits ?? s.total) / (s.params.per_page ?? 25))),
     hasActive: (s) => s.items.some((d) => ACTIVE_STATUSES.has(d.status)),
     /** Something on the page still changes on its own (status or thumbnail). */
     settling: (s) => s.items.some((d) => isSettling(d)),
@@ -56,6 +60,7 @@ export const useDocumentsStore = defineStore('documents', {
         this.items = page.items
         this.total = page.total
         this.totalExact = page.total_exact
+        this.maxHits = page.max_hits ?? null
         this.error = null
       } catch (e) {
         if (seq !== this.seq) return

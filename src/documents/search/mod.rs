@@ -36,7 +36,7 @@ use sea_orm::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use query::{MAX_QUERY_CHARS, SearchQuery};
+pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchQuery};
 pub use snippet::{
     HIGHLIGHT_END, HIGHLIGHT_START, SnippetSegment, has_highlight, highlight_words, segments,
 };
@@ -210,6 +210,19 @@ pub enum CreatedTo {
     Before(DateTime<Utc>),
 }
 
+/// How a search counts its matches (the `count` parameter of the list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CountMode {
+    /// Up to `documents.search_max_hits`: a search that matched more reports that limit
+    /// with `total_exact` false, at no cost beyond the page (the default).
+    #[default]
+    Bounded,
+    /// Every match counted: a search that matched more than `documents.search_max_hits`
+    /// runs one more statement counting all its matches (cost grows with them).
+    Exact,
+}
+
 /// Which page, in which order.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
@@ -221,6 +234,9 @@ pub struct PageRequest {
     pub sort: Option<(SortKey, SortOrder)>,
     /// Most documents a search returns (setting `documents.search_max_hits`).
     pub max_hits: u64,
+    /// Whether a search that matched more than `max_hits` counts all its matches (a
+    /// plain list always counts exactly).
+    pub count: CountMode,
 }
 
 /// One listed document and, in search results, its snippet.
@@ -264,7 +280,8 @@ impl Total {
 /// matching most of a vault (a very common word) costs about what a narrow one does:
 /// with an explicit sort, the first `max_hits` matches in that order; by relevance, the
 /// `max_hits` most recently uploaded matches, ranked. The total then reads `max_hits`
-/// and is flagged inexact.
+/// and is flagged inexact, unless [`PageRequest::count`] asks for the exact count
+/// (then one more statement counts every match).
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,

@@ -8,6 +8,11 @@ use crate::error::ApiError;
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
 
+/// Most words a query may hold (looked for or excluded, phrases' words included; `or`
+/// is not a word): each word is one more index lookup on either backend, so the cap
+/// keeps a query of many common words (`the the the …`) within the latency of a short one.
+pub const MAX_QUERY_WORDS: usize = 32;
+
 /// A validated search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
@@ -32,6 +37,31 @@ enum Token {
 
 fn has_word(s: &str) -> bool {
     s.chars().any(char::is_alphanumeric)
+}
+
+/// The words of a phrase: its runs of letters and digits (how both backends' tokenizers
+/// split text, give or take).
+fn words_of(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Characters that are invisible and never part of a word a user means: zero-width
+/// space, word joiner, byte-order mark, soft hyphen and the bidirectional controls.
+/// A query loses them (`in\u{200B}voice` looks for `invoice`).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::BadRequest {
+        code: crate::error::ErrorCode::InvalidQuery,
+        message,
+    }
 }
 
 fn tokenize(q: &str) -> Vec<Token> {
@@ -126,11 +156,20 @@ fn fts5_expression(tokens: &[Token]) -> Option<String> {
 }
 
 impl SearchQuery {
-    /// Validates `raw`: at most [`MAX_QUERY_CHARS`] characters, not blank (nor only
-    /// control characters), and at least one word that is not excluded with `-`. Anything else about the text is taken literally.
+    /// Validates `raw`: at most [`MAX_QUERY_CHARS`] characters and [`MAX_QUERY_WORDS`]
+    /// words, not blank (nor only control characters), and at least one word that is not
+    /// excluded with `-`. Control characters count as spaces, invisible ones
+    /// ([`is_invisible`]) as nothing. Anything else about the text is taken literally.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        // Checked before any other work: the rest is linear in what passed.
+        if raw.chars().count() > MAX_QUERY_CHARS {
+            return Err(invalid(format!(
+                "q must be at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
         let cleaned: String = raw
             .chars()
+            .filter(|&c| !is_invisible(c))
             .map(|c| {
                 if c.is_control() || c == HIGHLIGHT_START || c == HIGHLIGHT_END {
                     ' '
@@ -140,20 +179,22 @@ impl SearchQuery {
             })
             .collect();
         let text = cleaned.trim().to_owned();
-        let n = raw.chars().count();
         if text.is_empty() {
-            return Err(ApiError::BadRequest {
-                code: crate::error::ErrorCode::InvalidQuery,
-                message: "q must not be empty".into(),
-            });
-        }
-        if n > MAX_QUERY_CHARS {
-            return Err(ApiError::BadRequest {
-                code: crate::error::ErrorCode::InvalidQuery,
-                message: format!("q must be at most {MAX_QUERY_CHARS} characters"),
-            });
+            return Err(invalid("q must not be empty".into()));
         }
         let tokens = tokenize(&text);
+        let word_count: usize = tokens
+            .iter()
+            .map(|t| match t {
+                Token::Phrase { text, .. } => words_of(text).count(),
+                Token::Or => 0,
+            })
+            .sum();
+        if word_count > MAX_QUERY_WORDS {
+            return Err(invalid(format!(
+                "q must contain at most {MAX_QUERY_WORDS} words (it has {word_count})"
+            )));
+        }
         let only_negative = !tokens.is_empty()
             && tokens.iter().all(|t| match t {
                 Token::Phrase { negated, .. } => *negated,
@@ -163,12 +204,9 @@ impl SearchQuery {
                 .iter()
                 .any(|t| matches!(t, Token::Phrase { negated: true, .. }));
         if only_negative {
-            return Err(ApiError::BadRequest {
-                code: crate::error::ErrorCode::InvalidQuery,
-                message:
-                    "q must contain at least one word to look for, not only excluded (-) words"
-                        .into(),
-            });
+            return Err(invalid(
+                "q must contain at least one word to look for, not only excluded (-) words".into(),
+            ));
         }
         let words = tokens
             .iter()
@@ -179,8 +217,7 @@ impl SearchQuery {
                 } => Some(text),
                 _ => None,
             })
-            .flat_map(|t| t.split(|c: char| !c.is_alphanumeric()))
-            .filter(|w| !w.is_empty())
+            .flat_map(|t| words_of(t))
             .map(str::to_lowercase)
             .collect();
         Ok(Self {
@@ -236,5 +273,37 @@ mod tests {
         assert!(SearchQuery::parse("-foo").is_err());
         assert!(SearchQuery::parse("foo\0bar").is_ok());
         assert_eq!(SearchQuery::parse(" a\0b ").unwrap().text, "a b");
+    }
+
+    #[test]
+    fn words_are_capped_and_invisible_characters_dropped() {
+        let words = |n: usize| vec!["the"; n].join(" ");
+        assert!(SearchQuery::parse(&words(MAX_QUERY_WORDS)).is_ok());
+        assert!(SearchQuery::parse(&words(MAX_QUERY_WORDS + 1)).is_err());
+        // Phrase words and excluded words count; `or` does not.
+        let phrase = format!("\"{}\"", words(MAX_QUERY_WORDS + 1));
+        assert!(SearchQuery::parse(&phrase).is_err());
+        let excluded = format!("a {}", vec!["-b"; MAX_QUERY_WORDS].join(" "));
+        assert!(SearchQuery::parse(&excluded).is_err());
+        let ors = format!("a{}", " or a".repeat(MAX_QUERY_WORDS - 1));
+        assert!(SearchQuery::parse(&ors).is_ok());
+        // A word split by punctuation is several words.
+        assert!(SearchQuery::parse(&"a-".repeat(MAX_QUERY_WORDS + 1)).is_err());
+        assert!(SearchQuery::parse(&"*".repeat(MAX_QUERY_CHARS)).is_ok());
+        assert_eq!(fts(&"*".repeat(MAX_QUERY_CHARS)), None);
+        assert!(SearchQuery::parse(&"*".repeat(10_000)).is_err());
+
+        let q = SearchQuery::parse("in\u{200B}voice \u{202E}tax\u{FEFF}").unwrap();
+        assert_eq!(q.text, "invoice tax");
+        assert_eq!(q.words, ["invoice", "tax"]);
+        assert!(
+            SearchQuery::parse("\u{200B}\u{202E}").is_err(),
+            "nothing visible"
+        );
+        // Control characters separate words.
+        assert_eq!(
+            SearchQuery::parse("tax\u{7}return").unwrap().words,
+            ["tax", "return"]
+        );
     }
 }

@@ -5,7 +5,7 @@
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
 
 use super::sql::{Sql, count, direction, limit_offset, nulls, order_terms, push_filters};
-use super::{DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
+use super::{CountMode, DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
 
@@ -76,7 +76,9 @@ fn candidate_limit(page: PageRequest) -> i64 {
 }
 
 /// Ends a backend's candidates subquery body (after its own match condition and ` AND `):
-/// the owner-scoped filters, the candidate order and the `max_hits + 1` limit.
+/// the owner-scoped filters, the candidate order and the `max_hits + 1` limit. In the
+/// count of an exact-count search ([`CountMode::Exact`]), only the filters: every match
+/// is counted.
 pub(super) fn end_candidates(
     sql: &mut Sql,
     user: UserId,
@@ -85,17 +87,22 @@ pub(super) fn end_candidates(
     order: &SearchOrder,
 ) {
     push_filters(sql, user, filter);
+    if sql.is_counting() && page.count == CountMode::Exact {
+        return;
+    }
     sql.push(&format!(" ORDER BY {} LIMIT ", order.candidates))
         .bind(candidate_limit(page));
 }
 
-/// The statement counting a search's candidates; `push_candidates` writes the backend's
-/// candidates subquery body (without `SELECT`).
+/// The statement counting a search's candidates (at most `max_hits + 1`; every match
+/// with [`CountMode::Exact`]); `push_candidates` writes the backend's candidates subquery
+/// body (without `SELECT`).
 pub(super) fn count_candidates(
     backend: DatabaseBackend,
     push_candidates: impl FnOnce(&mut Sql),
 ) -> Sql {
     let mut count_sql = Sql::new(backend);
+    count_sql.set_counting();
     count_sql.push("SELECT COUNT(*) AS n FROM (SELECT d.id");
     push_candidates(&mut count_sql);
     count_sql.push(") c");
@@ -125,17 +132,32 @@ pub(super) fn close_candidate_page(sql: &mut Sql, page: PageRequest, order: &Sea
 }
 
 /// The total of a search: every row of a page carries the number of candidates; an
-/// empty page past the first counts them with `count_sql`.
+/// empty page past the first counts them with `count_sql`. With [`CountMode::Exact`], a
+/// search that found more candidates than it returns counts every match with
+/// `count_sql` (then without the candidates' limit).
 pub(super) async fn search_total(
     db: &impl ConnectionTrait,
     page: PageRequest,
     hits: &[Hit],
     count_sql: Sql,
 ) -> Result<Total, ApiError> {
+    let exact = page.count == CountMode::Exact;
     let candidates = match hits.first() {
         Some(h) => u64::try_from(h.candidates).unwrap_or(0),
-        None if page.page <= 1 => 0,
-        None => count(db, count_sql).await?,
+        None if page.page <= 1 => return Ok(Total::exact(0)),
+        None => {
+            // A page past the results: count the candidates (every match when exact).
+            let n = count(db, count_sql).await?;
+            return Ok(if exact {
+                Total::exact(n)
+            } else {
+                Total::of_candidates(n, page.max_hits)
+            });
+        }
     };
-    Ok(Total::of_candidates(candidates, page.max_hits))
+    let bounded = Total::of_candidates(candidates, page.max_hits);
+    if exact && !bounded.exact {
+        return Ok(Total::exact(count(db, count_sql).await?));
+    }
+    Ok(bounded)
 }

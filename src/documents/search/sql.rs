@@ -27,6 +27,9 @@ pub(super) struct Sql {
     backend: DatabaseBackend,
     text: String,
     values: Vec<Value>,
+    /// A statement counting a search's candidates (`ranked::count_candidates`): with an
+    /// exact count asked for, its candidates have neither order nor limit.
+    counting: bool,
 }
 
 impl Sql {
@@ -35,7 +38,18 @@ impl Sql {
             backend,
             text: String::new(),
             values: Vec::new(),
+            counting: false,
         }
+    }
+
+    /// Marks this statement as the count of a search's candidates.
+    pub(super) fn set_counting(&mut self) {
+        self.counting = true;
+    }
+
+    /// Whether this statement counts a search's candidates.
+    pub(super) fn is_counting(&self) -> bool {
+        self.counting
     }
 
     pub(super) fn push(&mut self, s: &str) -> &mut Self {

@@ -174,7 +174,7 @@ async fn flow(base: &str) -> Outcome<String> {
         client
             .list_documents(
                 None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None, None, None,
+                None, None, None, None, None, None,
             )
             .await,
     )?;
@@ -187,8 +187,8 @@ async fn flow(base: &str) -> Outcome<String> {
         "search",
         client
             .list_documents(
-                None, None, None, None, None, None, None, None, None, None, None, None, Some(&q),
-                None, None, None, None, None, None,
+                None, None, None, None, None, None, None, None, None, None, None, None, None,
+                Some(&q), None, None, None, None, None, None,
             )
             .await,
     )?;
