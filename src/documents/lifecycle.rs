@@ -425,7 +425,7 @@ pub async fn switch_version(
     version: &document_versions::Model,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let n = documents::Entity::update_many()
+    let n = to_queued(lease_until)
         .col_expr(
             documents::Column::ObjectKey,
             Expr::value(version.object_key.clone()),
@@ -446,17 +446,6 @@ pub async fn switch_version(
             documents::Column::Sha256,
             Expr::value(version.sha256.clone()),
         )
-        .col_expr(
-            documents::Column::Status,
-            Expr::value(DocumentStatus::Queued),
-        )
-        .col_expr(documents::Column::Attempts, Expr::value(0))
-        .col_expr(
-            documents::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(documents::Column::StatusReason, no_reason())
-        .col_expr(documents::Column::LeaseExpiresAt, Expr::value(lease_until))
         .col_expr(documents::Column::ProgressPage, no_progress())
         .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(
@@ -478,10 +467,6 @@ pub async fn switch_version(
         .col_expr(
             documents::Column::ThumbnailError,
             Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            documents::Column::UpdatedAt,
-            Expr::value(crate::time::now()),
         )
         .filter(documents::Column::Id.eq(id))
         .filter(documents::Column::Status.ne(DocumentStatus::Pending))
