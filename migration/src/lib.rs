@@ -30,6 +30,8 @@ mod m20261206_000020_public_links;
 mod m20261206_000021_account_recovery;
 mod m20261207_000022_document_dates;
 mod m20261207_000023_search_table;
+mod m20261207_000024_live_count_index;
+mod m20261207_000025_document_texts;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -61,6 +63,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_account_recovery::Migration),
             Box::new(m20261207_000022_document_dates::Migration),
             Box::new(m20261207_000023_search_table::Migration),
+            Box::new(m20261207_000024_live_count_index::Migration),
+            Box::new(m20261207_000025_document_texts::Migration),
         ]
     }
 }
