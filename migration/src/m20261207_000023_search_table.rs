@@ -38,14 +38,10 @@ pub(crate) fn vector_of(filename: &str, text: &str) -> String {
     )
 }
 
-fn postgres_up() -> Vec<String> {
+/// The function that writes a document's vector from its row, and the triggers on
+/// `documents` that call it (also what `…_000025_document_texts` goes back to).
+pub(crate) fn sync_on_documents() -> Vec<String> {
     vec![
-        "CREATE TABLE document_search ( \
-           document_id uuid PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE, \
-           user_id uuid NOT NULL, \
-           search_vector tsvector NOT NULL)"
-            .to_owned(),
-        "ALTER TABLE document_search ALTER COLUMN search_vector SET STORAGE MAIN".to_owned(),
         format!(
             "CREATE FUNCTION docuvault_document_search_sync() RETURNS trigger \
              LANGUAGE plpgsql AS $$ BEGIN \
@@ -67,6 +63,20 @@ fn postgres_up() -> Vec<String> {
                OR OLD.extracted_text IS DISTINCT FROM NEW.extracted_text) \
          EXECUTE FUNCTION docuvault_document_search_sync()"
             .to_owned(),
+    ]
+}
+
+fn postgres_up() -> Vec<String> {
+    let mut statements = vec![
+        "CREATE TABLE document_search ( \
+           document_id uuid PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE, \
+           user_id uuid NOT NULL, \
+           search_vector tsvector NOT NULL)"
+            .to_owned(),
+        "ALTER TABLE document_search ALTER COLUMN search_vector SET STORAGE MAIN".to_owned(),
+    ];
+    statements.extend(sync_on_documents());
+    statements.extend([
         "INSERT INTO document_search (document_id, user_id, search_vector) \
          SELECT id, user_id, search_vector FROM documents"
             .to_owned(),
@@ -75,7 +85,8 @@ fn postgres_up() -> Vec<String> {
         "CREATE INDEX idx_document_search_vector ON document_search USING GIN (search_vector)"
             .to_owned(),
         "CREATE INDEX idx_document_search_user ON document_search (user_id)".to_owned(),
-    ]
+    ]);
+    statements
 }
 
 /// Back to the generated column (computed again for every row) and its index.

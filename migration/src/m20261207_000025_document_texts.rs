@@ -26,7 +26,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{json_binary_null, text, text_null, uuid};
 
 use crate::builders::cascade;
-use crate::m20261207_000023_search_table::vector_of;
+use crate::m20261207_000023_search_table::{sync_on_documents, vector_of};
 
 /// Moves `documents.extracted_text` and `documents.text_pages` to `document_texts`.
 #[derive(DeriveMigrationName)]
@@ -258,28 +258,10 @@ fn postgres_down() -> Vec<String> {
         "DROP FUNCTION IF EXISTS docuvault_documents_search_sync()".to_owned(),
         "DROP FUNCTION IF EXISTS docuvault_document_search_refresh(uuid)".to_owned(),
         COPY_DOWN.to_owned(),
-        format!(
-            "CREATE FUNCTION docuvault_document_search_sync() RETURNS trigger \
-             LANGUAGE plpgsql AS $$ BEGIN \
-               INSERT INTO document_search (document_id, user_id, search_vector) \
-               VALUES (NEW.id, NEW.user_id, {}) \
-               ON CONFLICT (document_id) DO UPDATE \
-                 SET user_id = EXCLUDED.user_id, search_vector = EXCLUDED.search_vector; \
-               RETURN NULL; \
-             END $$",
-            vector_of("NEW.filename", "NEW.extracted_text")
-        ),
-        "CREATE TRIGGER documents_search_insert AFTER INSERT ON documents \
-         FOR EACH ROW EXECUTE FUNCTION docuvault_document_search_sync()"
-            .to_owned(),
-        "CREATE TRIGGER documents_search_update \
-         AFTER UPDATE OF user_id, filename, extracted_text ON documents FOR EACH ROW \
-         WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id \
-               OR OLD.filename IS DISTINCT FROM NEW.filename \
-               OR OLD.extracted_text IS DISTINCT FROM NEW.extracted_text) \
-         EXECUTE FUNCTION docuvault_document_search_sync()"
-            .to_owned(),
     ]
+    .into_iter()
+    .chain(sync_on_documents())
+    .collect()
 }
 
 #[async_trait::async_trait]
