@@ -194,12 +194,42 @@ pub struct BulkResponse {
 pub async fn bulk_edit(
     user: RegularUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ApiJson<BulkRequest>,
 ) -> Result<web::Json<BulkResponse>, ApiError> {
     let ids = bulk::selection(&body.ids)?;
     let action = body.action()?;
     let ip = Some(user.0.client.ip.as_str());
     let outcomes = bulk::run(&state, user.id(), ip, &ids, &action).await?;
+    if let BulkAction::Share(recipient) = &action {
+        // One e-mail about every new share, not one per document.
+        let created: Vec<Uuid> = outcomes
+            .iter()
+            .filter(|o| o.status == actix_web::http::StatusCode::CREATED)
+            .map(|o| o.id)
+            .collect();
+        if !created.is_empty() {
+            let base_url = crate::security::client_ip::public_base_url(
+                &req,
+                &state.settings.server.public_url,
+                &state.settings.auth.trusted_proxies,
+            );
+            let (db, mailer) = (state.db.clone(), state.mailer.clone());
+            let (owner, recipient) = (Uuid::from(user.id()), recipient.clone());
+            tokio::spawn(async move {
+                match crate::shares::service::recipient_id(&db, &recipient).await {
+                    Ok(Some(to)) => {
+                        crate::notifications::service::mail_shares_digest(
+                            &db, &mailer, &base_url, owner, to, created,
+                        )
+                        .await;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "could not find a share's recipient"),
+                }
+            });
+        }
+    }
     let succeeded = outcomes.iter().filter(|o| o.ok()).count() as u64;
     let failed = outcomes.len() as u64 - succeeded;
     Ok(web::Json(BulkResponse {

@@ -1,5 +1,6 @@
 //! Notice use cases: record one (inside the share's transaction), list an account's,
-//! mark them read, and e-mail a share notice.
+//! mark them read, and e-mail a share notice (one per share, or one digest for the new
+//! shares of a bulk share).
 //!
 //! A notice stores ids only. The file name and the sender's handle are read when it is
 //! listed or mailed, and only while the share exists (a revoked share's notices cascade
@@ -27,6 +28,9 @@ pub const LIST_LIMIT: u64 = 50;
 
 /// Longest file name quoted in an e-mail, in characters.
 const MAX_MAILED_NAME_CHARS: usize = 120;
+
+/// Most documents one digest e-mail names (the rest are counted).
+pub const DIGEST_NAMES: usize = 20;
 
 /// One notice as its recipient sees it.
 #[derive(Debug, Clone)]
@@ -200,4 +204,103 @@ async fn share_notice(
         id = doc.id,
     );
     Ok(Some((recipient.email.clone(), subject, body)))
+}
+
+/// E-mails the recipient of many new shares one message about all of them (a bulk
+/// share), when an SMTP relay is configured: the shares of `documents` from `owner` to
+/// `recipient` that still stand on documents out of the trash, up to [`DIGEST_NAMES`]
+/// named with their links, the rest counted. One share left: the single notice. Meant
+/// for a spawned task after the shares committed; failures are logged.
+pub async fn mail_shares_digest(
+    db: &impl ConnectionTrait,
+    mailer: &Mailer,
+    base_url: &str,
+    owner: Uuid,
+    recipient: Uuid,
+    documents: Vec<Uuid>,
+) {
+    if !mailer.delivers() {
+        return;
+    }
+    match shares_digest(db, base_url, owner, recipient, documents).await {
+        Ok(Digest::One(share_id)) => mail_share_notice(db, mailer, base_url, share_id).await,
+        Ok(Digest::Many(to, subject, body)) => {
+            if let Err(error) = mailer.send(&to, &subject, &body).await {
+                tracing::warn!(%error, "the shares digest e-mail was not delivered");
+            }
+        }
+        Ok(Digest::Nothing) => {}
+        Err(error) => tracing::warn!(%error, "could not prepare a shares digest e-mail"),
+    }
+}
+
+/// What a digest comes to.
+enum Digest {
+    Nothing,
+    /// One share stands: its own notice.
+    One(Uuid),
+    /// Address, subject, body.
+    Many(String, String, String),
+}
+
+async fn shares_digest(
+    db: &impl ConnectionTrait,
+    base_url: &str,
+    owner: Uuid,
+    recipient: Uuid,
+    documents: Vec<Uuid>,
+) -> Result<Digest, DbErr> {
+    let mut standing = Vec::new();
+    for chunk in documents.chunks(500) {
+        let rows = shares::Entity::find()
+            .filter(shares::Column::OwnerId.eq(owner))
+            .filter(shares::Column::RecipientId.eq(recipient))
+            .filter(shares::Column::DocumentId.is_in(chunk.to_vec()))
+            .find_also_related(documents::Entity)
+            .all(db)
+            .await?;
+        standing.extend(
+            rows.into_iter()
+                .filter_map(|(share, doc)| Some((share, doc?)))
+                .filter(|(_, doc)| doc.trashed_at.is_none()),
+        );
+    }
+    match standing.len() {
+        0 => return Ok(Digest::Nothing),
+        1 => return Ok(Digest::One(standing[0].0.id)),
+        _ => {}
+    }
+    standing.sort_by(|a, b| a.1.filename.cmp(&b.1.filename));
+    let people = users::Entity::find()
+        .filter(users::Column::Id.is_in([owner, recipient]))
+        .all(db)
+        .await?;
+    let person = |id: Uuid| people.iter().find(|u| u.id == id);
+    let (Some(from), Some(to)) = (person(owner), person(recipient)) else {
+        return Ok(Digest::Nothing);
+    };
+    let from = crate::mail::one_line(&from.handle, 64);
+    let n = standing.len();
+    let mut list = String::new();
+    for (_, doc) in standing.iter().take(DIGEST_NAMES) {
+        let name = crate::mail::one_line_text(&doc.filename, MAX_MAILED_NAME_CHARS);
+        list.push_str(&format!("- {name}\n  {base_url}/documents/{}\n", doc.id));
+    }
+    if n > DIGEST_NAMES {
+        list.push_str(&format!("- and {} more\n", n - DIGEST_NAMES));
+    }
+    let subject = format!("{from} shared {n} documents with you on DocuVault");
+    let body = format!(
+        "Hi {to},\n\
+         \n\
+         {from} shared {n} documents with you. You can read and download them:\n\
+         \n\
+         {list}\
+         \n\
+         All of them are listed under \"Shared with me\": {base_url}/shared\n\
+         \n\
+         This message was sent automatically; replies are not read.\n",
+        to = crate::mail::one_line(&to.handle, 64),
+    );
+    Ok(Digest::Many(to.email.clone(), subject, body))
 }

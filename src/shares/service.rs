@@ -110,6 +110,20 @@ fn handle_of(handles: &HashMap<Uuid, String>, id: Uuid) -> Result<String, ApiErr
 /// missing); in the trash → 409 `document_trashed`; no such account → 404 "No such user"; the caller → 409
 /// `cannot_share_with_self`; an administrator → 409 `cannot_share_with_admin`.
 #[tracing::instrument(skip_all)]
+/// The id of the account `recipient` (a handle or an e-mail address) names, found as
+/// [`share`] finds it.
+pub async fn recipient_id(
+    db: &impl ConnectionTrait,
+    recipient: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    let Some(recipient) = Recipient::parse(recipient) else {
+        return Ok(None);
+    };
+    Ok(crate::auth::repo::find_by_login(db, recipient.as_str())
+        .await?
+        .map(|u| u.id))
+}
+
 pub async fn share(
     db: &impl ConnectionTrait,
     owner: UserId,

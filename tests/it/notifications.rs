@@ -240,3 +240,79 @@ async fn notices_are_for_regular_accounts_and_bad_bodies_are_refused() {
         204
     );
 }
+
+#[tokio::test]
+async fn a_bulk_share_sends_one_digest_email_naming_the_new_shares() {
+    use sea_orm::{EntityTrait, Set};
+    let Some(python) = aiosmtpd_python() else {
+        return;
+    };
+    let mut smtp = SmtpServer::start(&python).await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SMTP_HOST".into(), "127.0.0.1".into());
+        env.insert("SMTP_PORT".into(), port.to_string());
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let owner = uuid::Uuid::parse_str(&alice.user_id).unwrap();
+    // 23 processed documents: one shared on its own first, 22 new in the bulk share.
+    let mut ids = Vec::new();
+    for i in 1..=23 {
+        let mut row = common::document_row(owner);
+        ids.push(row.id.as_ref().to_string());
+        row.filename = Set(format!("doc-{i:02}.pdf"));
+        row.status = Set("classified".parse().unwrap());
+        docuvault::entities::documents::Entity::insert(row)
+            .exec_without_returning(&app.state.db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(share(&app, &alice, &ids[0], "bob").await.status(), 201);
+    smtp.wait_for_message("alice shared a document with you").await;
+
+    let res = app
+        .post_json(
+            "/api/documents/bulk",
+            Some(&alice.access),
+            &json!({"ids": ids, "action": "share", "recipient": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let answer = body(res).await;
+    let statuses: Vec<u64> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses[0], 200, "already shared: {answer}");
+    assert!(statuses[1..].iter().all(|s| *s == 201), "{answer}");
+
+    let mail = as_read(&smtp.wait_for_message("alice shared 22 documents with you").await);
+    assert!(mail.contains("To: bob@example.com"), "{mail}");
+    // The first 20 by name, each with its link; the rest counted; the shared list.
+    for (i, id) in ids.iter().enumerate().skip(1).take(20) {
+        assert!(mail.contains(&format!("doc-{:02}.pdf", i + 1)), "{mail}");
+        assert!(
+            mail.contains(&format!("{}/documents/{id}", app.address)),
+            "{mail}"
+        );
+    }
+    assert!(!mail.contains("doc-22.pdf") && !mail.contains("doc-23.pdf"), "{mail}");
+    assert!(!mail.contains("doc-01.pdf"), "not new: {mail}");
+    assert!(mail.contains("and 2 more"), "{mail}");
+    assert!(mail.contains(&format!("{}/shared", app.address)), "{mail}");
+    // No message per document: the single share's was the only one.
+    assert_eq!(
+        smtp.transcript()
+            .matches("shared a document with you on DocuVault")
+            .count(),
+        1,
+        "{}",
+        smtp.transcript()
+    );
+    // In the app, a notice per document as with single shares.
+    assert_eq!(notices(&app, &bob).await["unread"], 23);
+}
