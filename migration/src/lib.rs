@@ -30,6 +30,7 @@ mod m20261206_000020_public_links;
 mod m20261206_000021_account_recovery;
 mod m20261207_000022_document_dates;
 mod m20261207_000023_search_table;
+mod m20261207_000027_search_terms;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_account_recovery::Migration),
             Box::new(m20261207_000022_document_dates::Migration),
             Box::new(m20261207_000023_search_table::Migration),
+            Box::new(m20261207_000027_search_terms::Migration),
         ]
     }
 }
