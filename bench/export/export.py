@@ -51,9 +51,9 @@ def write_seed(seed, docs, total_bytes):
             "id": doc, "user_id": user, "folder_id": None, "filename": f"{doc}.bin",
             "object_key": key, "content_type": "application/octet-stream",
             "size_bytes": size, "sha256": sha, "storage_backend": "local",
-            "extracted_text": None, "status": "unclassified", "attempts": 0,
+            "status": "unclassified", "attempts": 0,
             "last_error": None, "lease_expires_at": None, "ai_opt_out": False,
-            "classified_by": None, "text_pages": None, "status_reason": None,
+            "classified_by": None, "status_reason": None,
             "thumbnail_key": None, "thumbnail_error": "bench: random bytes",
             "progress_page": None, "progress_pages": None, "trashed_at": None,
             "created_at": NOW, "updated_at": NOW}) + "\n")

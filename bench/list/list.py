@@ -278,7 +278,7 @@ def seed(db_url: str, user_id: str) -> float:
     sql = f"""
 BEGIN;
 INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, sha256,
-                       storage_backend, extracted_text, status, attempts, last_error, lease_expires_at,
+                       storage_backend, status, attempts, last_error, lease_expires_at,
                        ai_opt_out, classified_by, created_at, updated_at)
 SELECT r.id, '{user_id}'::uuid, NULL,
        ({arr})[1 + (r.g % {len(words)})] || ' ' || to_char(r.ts, 'YYYY-MM-DD') || ' ' || r.g || '.pdf',
@@ -287,14 +287,15 @@ SELECT r.id, '{user_id}'::uuid, NULL,
        (1000 + floor(random() * 20000000))::bigint,
        md5(random()::text) || md5(random()::text),
        'local',
-       CASE WHEN {TEXT_BYTES} > 0 THEN (SELECT string_agg(md5(random()::text || r.g || s), ' ')
-                                         FROM generate_series(1, {md5s}) s) END,
        'classified', 1, NULL, NULL, false,
        '{{"provider": "builtin", "model": "keywords"}}'::jsonb,
        r.ts, r.ts + interval '2 minutes'
 FROM (SELECT g, gen_random_uuid() AS id,
              now() - (g * interval '3150 seconds') - floor(random() * 3000) * interval '1 second' AS ts
       FROM generate_series(1, {DOCS}) g) r;
+INSERT INTO document_texts (document_id, body)
+SELECT d.id, (SELECT string_agg(md5(random()::text || d.id || s), ' ') FROM generate_series(1, {md5s}) s)
+FROM documents d WHERE d.user_id = '{user_id}' AND {TEXT_BYTES} > 0;
 UPDATE quotas SET limit_bytes = GREATEST(limit_bytes, 1099511627776),
                   used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) FROM documents WHERE user_id = '{user_id}')
  WHERE user_id = '{user_id}';
@@ -339,14 +340,17 @@ def seed_sqlite(db_path: str, user_id: str) -> float:
             text = " ".join(f"{rng.getrandbits(128):032x}" for _ in range(max(1, TEXT_BYTES // 33))) if TEXT_BYTES else None
             yield (did, uid, f"{words[g % len(words)]} {time.strftime('%Y-%m-%d', time.gmtime(t))} {g}.pdf",
                    f"{user_id}/{u}/{uuid.uuid4()}.pdf", "application/pdf", 1000 + rng.randint(0, 20000000),
-                   f"{rng.getrandbits(256):064x}", "local", text, "classified", 1, 0,
-                   '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120))
+                   f"{rng.getrandbits(256):064x}", "local", "classified", 1, 0,
+                   '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120)), text
 
     with con:
-        con.executemany(
-            "INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, "
-            "sha256, storage_backend, extracted_text, status, attempts, ai_opt_out, classified_by, created_at, "
-            "updated_at) VALUES (?,?,NULL,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        for doc, text in rows():
+            con.execute(
+                "INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, "
+                "sha256, storage_backend, status, attempts, ai_opt_out, classified_by, created_at, "
+                "updated_at) VALUES (?,?,NULL,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
+            if text is not None:
+                con.execute("INSERT INTO document_texts (document_id, body) VALUES (?, ?)", (doc[0], text))
         con.execute("UPDATE quotas SET limit_bytes = 1099511627776, used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) "
                     "FROM documents d WHERE d.user_id = quotas.user_id)")
     con.close()

@@ -267,7 +267,7 @@ def image_sources(doc: str) -> dict[str, int]:
         db = sqlite3.connect(f"file:{os.path.join(WORK, 'data', 'docuvault.db')}?mode=ro", uri=True)
         try:
             # SQLite stores the ids as 16-byte blobs.
-            row = db.execute("SELECT text_pages FROM documents WHERE id = ? OR id = ?",
+            row = db.execute("SELECT pages FROM document_texts WHERE document_id = ? OR document_id = ?",
                              (uuid.UUID(doc).bytes, doc)).fetchone()
         finally:
             db.close()

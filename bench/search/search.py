@@ -371,8 +371,9 @@ class Client:
 
 # ----------------------------------------------------------------------------- seeding
 
-def seed_postgres(db_url: str, tsv: str) -> None:
-    psql(db_url, f"""\\copy documents (id, user_id, filename, object_key, content_type, size_bytes, storage_backend, extracted_text, status, attempts, ai_opt_out, classified_by, created_at, updated_at) FROM '{tsv}'""")
+def seed_postgres(db_url: str, tsv: str, texts_tsv: str) -> None:
+    psql(db_url, f"""\\copy documents (id, user_id, filename, object_key, content_type, size_bytes, storage_backend, status, attempts, ai_opt_out, classified_by, created_at, updated_at) FROM '{tsv}'""")
+    psql(db_url, f"""\\copy document_texts (document_id, body) FROM '{texts_tsv}'""")
     psql(db_url, "UPDATE quotas q SET limit_bytes = 1099511627776, used_bytes = s.total FROM "
                  "(SELECT user_id, SUM(size_bytes) AS total FROM documents GROUP BY user_id) s WHERE q.user_id = s.user_id")
     psql(db_url, "VACUUM ANALYZE documents")
@@ -420,17 +421,20 @@ def load_documents(backend: str, corpus, work: str, db_url: str, db_path: str | 
     rnd = random.Random(SEED + 7)
     if backend == "postgres":
         tsv = os.path.join(work, "documents.tsv")
-        with open(tsv, "w", encoding="utf-8") as f:
+        texts_tsv = os.path.join(work, "document_texts.tsv")
+        with open(tsv, "w", encoding="utf-8") as f, open(texts_tsv, "w", encoding="utf-8") as ft:
             for ui, name, text, size, age in corpus.documents():
                 uid = users[ui][0]
                 did = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
                 ts = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now - age))
                 f.write(f"{did}\t{uid}\t{copy_escape(name)}\t{uid}/{did}/{uuid.uuid4()}.pdf\tapplication/pdf\t{size}\t"
-                        f"local\t{copy_escape(text)}\tclassified\t1\tf\t{{\"provider\": \"builtin\", \"model\": \"bench\"}}"
+                        f"local\tclassified\t1\tf\t{{\"provider\": \"builtin\", \"model\": \"bench\"}}"
                         f"\t{ts}\t{ts}\n")
-        seed_postgres(db_url, tsv)
+                ft.write(f"{did}\t{copy_escape(text)}\n")
+        seed_postgres(db_url, tsv, texts_tsv)
         os.remove(tsv)
-        return psql(db_url, "SELECT pg_size_pretty(pg_total_relation_size('documents') + pg_total_relation_size('document_search')) || ', GIN index ' || "
+        os.remove(texts_tsv)
+        return psql(db_url, "SELECT pg_size_pretty(pg_total_relation_size('documents') + pg_total_relation_size('document_texts') + pg_total_relation_size('document_search')) || ', GIN index ' || "
                             "pg_size_pretty(pg_relation_size('idx_document_search_vector'))")
     con = sqlite3.connect(db_path, timeout=60)
     kind, sample_id, sample_ts = con.execute("SELECT typeof(id), id, created_at FROM users LIMIT 1").fetchone()
@@ -449,13 +453,15 @@ def load_documents(backend: str, corpus, work: str, db_url: str, db_path: str | 
             did = u.bytes if kind == "blob" else (str(u).upper() if str(sample_id).isupper() else str(u))
             ts = ts_like(sample_ts, now - age)
             yield (did, ids[uid], name, f"{uid}/{u}/{uuid.uuid4()}.pdf", "application/pdf", size, "local",
-                   text, "classified", 1, 0, '{"provider": "builtin", "model": "bench"}', ts, ts)
+                   "classified", 1, 0, '{"provider": "builtin", "model": "bench"}', ts, ts), text
 
     with con:
-        con.executemany(
-            "INSERT INTO documents (id, user_id, filename, object_key, content_type, size_bytes, "
-            "storage_backend, extracted_text, status, attempts, ai_opt_out, classified_by, created_at, "
-            "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        for doc, text in rows():
+            con.execute(
+                "INSERT INTO documents (id, user_id, filename, object_key, content_type, size_bytes, "
+                "storage_backend, status, attempts, ai_opt_out, classified_by, created_at, "
+                "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
+            con.execute("INSERT INTO document_texts (document_id, body) VALUES (?, ?)", (doc[0], text))
         con.execute("UPDATE quotas SET limit_bytes = 1099511627776, used_bytes = (SELECT COALESCE(SUM("
                     "size_bytes), 0) FROM documents d WHERE d.user_id = quotas.user_id)")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -25,16 +25,16 @@ use crate::m20261124_000003_document_search::PG_INDEXED_TEXT_CHARS;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The vector of a `documents` row, its columns named with prefix `r` (`NEW.` in the
-/// trigger, nothing in a generated column).
-fn vector_of(r: &str) -> String {
+/// The search vector of a document from SQL expressions for its file name and its text
+/// (`NEW.filename` in a trigger, plain column names in a generated column).
+pub(crate) fn vector_of(filename: &str, text: &str) -> String {
     format!(
-        "setweight(to_tsvector('simple'::regconfig, coalesce({r}filename, '')) || \
+        "setweight(to_tsvector('simple'::regconfig, coalesce({filename}, '')) || \
                    to_tsvector('simple'::regconfig, \
-                               regexp_replace(coalesce({r}filename, ''), '[[:punct:]]+', ' ', 'g')), \
+                               regexp_replace(coalesce({filename}, ''), '[[:punct:]]+', ' ', 'g')), \
                    'A') || \
          setweight(to_tsvector('simple'::regconfig, \
-                               left(coalesce({r}extracted_text, ''), {PG_INDEXED_TEXT_CHARS})), 'B')"
+                               left(coalesce({text}, ''), {PG_INDEXED_TEXT_CHARS})), 'B')"
     )
 }
 
@@ -55,7 +55,7 @@ fn postgres_up() -> Vec<String> {
                  SET user_id = EXCLUDED.user_id, search_vector = EXCLUDED.search_vector; \
                RETURN NULL; \
              END $$",
-            vector_of("NEW.")
+            vector_of("NEW.filename", "NEW.extracted_text")
         ),
         "CREATE TRIGGER documents_search_insert AFTER INSERT ON documents \
          FOR EACH ROW EXECUTE FUNCTION docuvault_document_search_sync()"
@@ -88,7 +88,7 @@ fn postgres_down() -> Vec<String> {
         format!(
             "ALTER TABLE documents ADD COLUMN search_vector tsvector \
              GENERATED ALWAYS AS ({}) STORED",
-            vector_of("")
+            vector_of("filename", "extracted_text")
         ),
         "ALTER TABLE documents ALTER COLUMN search_vector SET STORAGE MAIN".to_owned(),
         "CREATE INDEX IF NOT EXISTS idx_documents_search ON documents USING GIN (search_vector)"

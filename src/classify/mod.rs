@@ -518,7 +518,9 @@ async fn load_examples(
         .filter(documents::Column::UserId.eq(user_id))
         .filter(document_topics::Column::Source.eq(TopicSource::User))
         .filter(document_topics::Column::DocumentId.ne(exclude))
-        .filter(documents::Column::ExtractedText.is_not_null())
+        .filter(Expr::cust(
+            "EXISTS (SELECT 1 FROM document_texts t WHERE t.document_id = documents.id)",
+        ))
         .order_by_desc(document_topics::Column::CreatedAt)
         .order_by_asc(document_topics::Column::DocumentId)
         .limit(max_docs.saturating_mul(4))
@@ -568,22 +570,24 @@ async fn load_examples(
     }
 
     let chars = ai.builtin_example_chars.max(1);
-    let rows: Vec<(Uuid, String, Option<String>)> = documents::Entity::find()
+    let names: Vec<(Uuid, String)> = documents::Entity::find()
         .select_only()
         .column(documents::Column::Id)
         .column(documents::Column::Filename)
-        .column_as(
-            Expr::cust(format!("SUBSTR(documents.extracted_text, 1, {chars})")),
-            "text",
-        )
         .filter(documents::Column::Id.is_in(chosen.clone()))
         .filter(documents::Column::UserId.eq(user_id))
         .into_tuple()
         .all(db)
         .await?;
-    let mut texts: HashMap<Uuid, String> = rows
+    let mut bodies =
+        crate::documents::texts::prefixes(db, names.iter().map(|(id, _)| *id).collect(), chars)
+            .await?;
+    let mut texts: HashMap<Uuid, String> = names
         .into_iter()
-        .map(|(id, filename, text)| (id, format!("{filename}\n{}", text.unwrap_or_default())))
+        .map(|(id, filename)| {
+            let body = bodies.remove(&id).unwrap_or_default();
+            (id, format!("{filename}\n{body}"))
+        })
         .collect();
     Ok(chosen
         .into_iter()

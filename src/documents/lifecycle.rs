@@ -415,7 +415,7 @@ pub async fn updated_ids(
 /// Any confirmed status `→ queued` for a new current version (an uploaded version
 /// confirmed, another made current, the current one deleted): the document takes
 /// `version`'s object key, name, type, size and hash; what was derived from the previous
-/// version's bytes (text, page provenance and count, thumbnail state) is cleared so the
+/// version's bytes (its `document_texts` row, page count, thumbnail state) is cleared so the
 /// pipeline makes it again (a document date not set by the user is derived again too); fresh attempts and a dispatch lease until `lease_until`. A worker
 /// processing the previous version loses its claim ([`claim_held`] names the object key),
 /// so its results are never written. `false` when the document is pending or gone.
@@ -449,14 +449,6 @@ pub async fn switch_version(
         .col_expr(documents::Column::ProgressPage, no_progress())
         .col_expr(documents::Column::ProgressPages, no_progress())
         .col_expr(
-            documents::Column::ExtractedText,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            documents::Column::TextPages,
-            Expr::value(Option::<serde_json::Value>::None),
-        )
-        .col_expr(
             documents::Column::PageCount,
             Expr::value(Option::<i32>::None),
         )
@@ -473,6 +465,9 @@ pub async fn switch_version(
         .exec(db)
         .await?
         .rows_affected;
+    if n == 1 {
+        crate::documents::texts::clear(db, id).await?;
+    }
     Ok(n == 1)
 }
 

@@ -14,6 +14,7 @@ pub mod quota;
 pub mod routes;
 pub mod search;
 pub mod service;
+pub mod texts;
 pub mod thumbnails;
 pub mod trash;
 pub mod version_routes;

@@ -1,4 +1,4 @@
-//! Where a document's text came from, page by page (`documents.text_pages`, written by
+//! Where a document's text came from, page by page (`document_texts.pages`, written by
 //! the pipeline from the extractor's `PageSource` list), as the text endpoint shows it.
 
 use serde::Serialize;

@@ -1034,15 +1034,16 @@ pub async fn document_text(
     id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentText>, ApiError> {
     let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
+    let stored = crate::documents::texts::get(&state.db, doc.id).await?;
     let max = state.settings.extract.max_chars;
-    let truncated = doc
-        .extracted_text
-        .as_deref()
-        .is_some_and(|t| t.chars().nth(max.saturating_sub(1)).is_some());
+    let truncated = stored
+        .as_ref()
+        .is_some_and(|t| t.body.chars().nth(max.saturating_sub(1)).is_some());
+    let (text, pages) = stored.map_or((None, None), |t| (Some(t.body), t.pages));
     Ok(web::Json(DocumentText {
         id: doc.id,
-        pages: crate::documents::provenance::pages(doc.text_pages.as_ref()),
-        text: doc.extracted_text,
+        pages: crate::documents::provenance::pages(pages.as_ref()),
+        text,
         truncated,
     }))
 }

@@ -20,8 +20,6 @@ pub struct Model {
     pub size_bytes: i64,
     pub sha256: Option<String>,
     pub storage_backend: String,
-    #[sea_orm(column_type = "Text", nullable)]
-    pub extracted_text: Option<String>,
     pub status: DocumentStatus,
     pub attempts: i32,
     #[sea_orm(column_type = "Text", nullable)]
@@ -31,10 +29,6 @@ pub struct Model {
     pub ai_opt_out: bool,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub classified_by: Option<Json>,
-    /// Where each page's text came from (`extract::PageSource` list), for documents read
-    /// page by page; null otherwise.
-    #[sea_orm(column_type = "JsonBinary", nullable)]
-    pub text_pages: Option<Json>,
     /// Why a processed document has no text yet ([`StatusReason`]); null otherwise.
     pub status_reason: Option<StatusReason>,
     /// Where the thumbnail is stored (`documents::thumbnails`), once it is; null until

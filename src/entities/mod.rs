@@ -37,6 +37,7 @@ pub mod audit_log;
 pub mod backup_codes;
 pub mod bulk_downloads;
 pub mod cloud_connections;
+pub mod document_texts;
 pub mod document_topics;
 pub mod document_versions;
 pub mod documents;
@@ -74,6 +75,7 @@ pub mod prelude {
     pub use super::audit_log::Entity as AuditLog;
     pub use super::backup_codes::Entity as BackupCodes;
     pub use super::cloud_connections::Entity as CloudConnections;
+    pub use super::document_texts::Entity as DocumentTexts;
     pub use super::document_topics::Entity as DocumentTopics;
     pub use super::document_versions::Entity as DocumentVersions;
     pub use super::documents::Entity as Documents;

@@ -190,11 +190,15 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
     };
     let date_order = state.settings.documents.date_order;
     // Text from an earlier run of the same bytes is reused (re-classification).
-    let text = match (&doc.extracted_text, &doc.sha256) {
-        (Some(text), Some(_)) => {
+    let stored = match &doc.sha256 {
+        Some(_) => crate::documents::texts::get(&state.db, doc.id).await?,
+        None => None,
+    };
+    let text = match stored {
+        Some(stored) => {
             // The thumbnail is made again when it is missing.
             crate::jobs::thumbnails::ensure(state, doc).await;
-            text.clone()
+            stored.body
         }
         _ => {
             let key = ObjectKey::parse(&doc.object_key)
@@ -220,12 +224,10 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                     let pages = (!extracted.pages.is_empty())
                         .then(|| serde_json::to_value(&extracted.pages).ok())
                         .flatten();
-                    documents::Entity::update_many()
-                        .col_expr(
-                            documents::Column::ExtractedText,
-                            Expr::value(extracted.text.clone()),
-                        )
-                        .col_expr(documents::Column::TextPages, Expr::value(pages))
+                    // One transaction: a new version made current meanwhile takes the
+                    // claim and clears the text, and this run's text never lands on it.
+                    let txn = crate::db::begin_write(&state.db).await?;
+                    let held = documents::Entity::update_many()
                         .col_expr(
                             documents::Column::PageCount,
                             Expr::value(extracted.page_count.and_then(|n| i32::try_from(n).ok())),
@@ -236,18 +238,27 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                             Expr::value(crate::time::now()),
                         )
                         .filter(claim_held(doc))
-                        .exec(&state.db)
-                        .await?;
-                    // The owner's search vocabulary (suggestions) learns the new words.
-                    if let Err(e) = crate::documents::search::vocabulary::record(
-                        &state.db,
-                        doc.user_id.into(),
-                        &doc.filename,
-                        &extracted.text,
-                    )
-                    .await
-                    {
-                        tracing::warn!(error = %e, document = %doc.id, "search vocabulary not updated");
+                        .exec(&txn)
+                        .await?
+                        .rows_affected
+                        == 1;
+                    if held {
+                        crate::documents::texts::store(&txn, doc.id, extracted.text.clone(), pages)
+                            .await?;
+                    }
+                    txn.commit().await?;
+                    if held {
+                        // The owner's search vocabulary (suggestions) learns the new words.
+                        if let Err(e) = crate::documents::search::vocabulary::record(
+                            &state.db,
+                            doc.user_id.into(),
+                            &doc.filename,
+                            &extracted.text,
+                        )
+                        .await
+                        {
+                            tracing::warn!(error = %e, document = %doc.id, "search vocabulary not updated");
+                        }
                     }
                     extracted.text
                 }

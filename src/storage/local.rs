@@ -260,9 +260,12 @@ impl ObjectStore for LocalStore {
         let probe = self
             .tmp_dir()
             .join(format!("health-{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::write(&probe, b"ok").await?;
-        tokio::fs::remove_file(&probe).await?;
-        Ok(())
+        // A failed write (a full disk) can leave the file created but empty: remove it
+        // either way, so probes every few seconds never pile up files.
+        let written = tokio::fs::write(&probe, b"ok").await;
+        let removed = tokio::fs::remove_file(&probe).await;
+        written?;
+        Ok(removed?)
     }
 
     async fn put(

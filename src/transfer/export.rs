@@ -25,8 +25,9 @@ use super::manifest::{self, Manifest, ObjectEntry, ObjectKind, ObjectsSummary, S
 use super::{Hashing, is_sha256_hex, object_path};
 use crate::domain::ObjectKey;
 use crate::entities::{
-    DocumentStatus, VersionStatus, audit_log, backup_codes, cloud_connections, document_topics,
-    document_versions, documents, folders, groups, quotas, saved_views, shares, topics, users,
+    DocumentStatus, VersionStatus, audit_log, backup_codes, cloud_connections, document_texts,
+    document_topics, document_versions, documents, folders, groups, quotas, saved_views, shares,
+    topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -141,6 +142,11 @@ async fn dump_tables(db: &DatabaseConnection, out: &Path) -> anyhow::Result<Vec<
             "documents" => {
                 let q = documents::Entity::find()
                     .filter(documents::Column::Status.ne(DocumentStatus::Pending));
+                dump(&txn, q, out, table, same).await?
+            }
+            "document_texts" => {
+                let q = document_texts::Entity::find()
+                    .filter(document_texts::Column::DocumentId.in_subquery(live()));
                 dump(&txn, q, out, table, same).await?
             }
             "document_versions" => {

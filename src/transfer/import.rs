@@ -24,8 +24,8 @@ use super::{Hashing, is_sha256_hex, object_path};
 use crate::crypto::Keys;
 use crate::domain::ObjectKey;
 use crate::entities::{
-    audit_log, backup_codes, cloud_connections, document_topics, document_versions, documents,
-    folders, groups, quotas, saved_views, shares, topics, users,
+    audit_log, backup_codes, cloud_connections, document_texts, document_topics, document_versions,
+    documents, folders, groups, quotas, saved_views, shares, topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -316,8 +316,20 @@ async fn write_rows(
                 load::<topics::Entity, topics::ActiveModel>(&txn, &path, |r| Ok(Some(r))).await?
             }
             "documents" => {
-                load::<documents::Entity, documents::ActiveModel>(&txn, &path, |r| Ok(Some(r)))
-                    .await?
+                let rows =
+                    load::<documents::Entity, documents::ActiveModel>(&txn, &path, |r| Ok(Some(r)))
+                        .await?;
+                if manifest.table_file("document_texts").is_none() {
+                    // Written before texts had a table of their own: they are in the rows.
+                    load_texts_in_documents(&txn, &path).await?;
+                }
+                rows
+            }
+            "document_texts" => {
+                load::<document_texts::Entity, document_texts::ActiveModel>(&txn, &path, |r| {
+                    Ok(Some(r))
+                })
+                .await?
             }
             "document_versions" => {
                 load::<document_versions::Entity, document_versions::ActiveModel>(
@@ -393,6 +405,42 @@ where
     }
     rows += insert(txn, &mut batch, path).await?;
     Ok(rows)
+}
+
+/// The text of a `documents.jsonl` row written before format version 3.
+#[derive(serde::Deserialize)]
+struct TextInDocument {
+    id: uuid::Uuid,
+    extracted_text: Option<String>,
+    text_pages: Option<serde_json::Value>,
+}
+
+/// Moves the texts of an older export's `documents.jsonl` to `document_texts`.
+async fn load_texts_in_documents(txn: &DatabaseTransaction, path: &Path) -> anyhow::Result<()> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut lines = BufReader::with_capacity(1 << 16, file).lines();
+    let mut batch: Vec<document_texts::ActiveModel> = Vec::with_capacity(BATCH);
+    let mut number = 0u64;
+    while let Some(line) = lines.next_line().await? {
+        number += 1;
+        let row: TextInDocument = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {number}", path.display()))?;
+        let Some(body) = row.extracted_text else {
+            continue;
+        };
+        batch.push(document_texts::ActiveModel {
+            document_id: sea_orm::Set(row.id),
+            body: sea_orm::Set(body),
+            pages: sea_orm::Set(row.text_pages),
+        });
+        if batch.len() == BATCH {
+            insert(txn, &mut batch, path).await?;
+        }
+    }
+    insert(txn, &mut batch, path).await?;
+    Ok(())
 }
 
 async fn insert<E, A>(

@@ -14,7 +14,7 @@ pub const FORMAT: &str = "docuvault-export";
 /// table's rows change meaning, a file moves); an import reads every version from
 /// [`OLDEST_READ`] up to this one (a table added later is empty in an older export) and
 /// refuses newer ones.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The oldest format version this build still imports.
 pub const OLDEST_READ: u32 = 1;
@@ -32,7 +32,7 @@ pub const OBJECTS_FILE: &str = "objects.jsonl";
 /// source's key), password reset links (`password_reset_tokens`), in-app notices
 /// (`notifications`: a moment's news, the shares themselves are exported), the object
 /// deletion queue and job ticks are not exported: they belong to the source instance.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 14] = [
     "users",
     "quotas",
     "backup_codes",
@@ -41,6 +41,7 @@ pub const TABLES: [&str; 13] = [
     "folders",
     "topics",
     "documents",
+    "document_texts",
     "document_versions",
     "document_topics",
     "shares",
@@ -49,8 +50,9 @@ pub const TABLES: [&str; 13] = [
 ];
 
 /// The format version that added each table written after version 1; every other table
-/// of [`TABLES`] is in every version.
-const ADDED_IN: [(&str, u32); 1] = [("saved_views", 2)];
+/// of [`TABLES`] is in every version. Before version 3 a document's text was part of its
+/// row in `documents.jsonl` (`extracted_text`, `text_pages`).
+const ADDED_IN: [(&str, u32); 2] = [("saved_views", 2), ("document_texts", 3)];
 
 /// Whether an export of format `version` holds `table`.
 pub fn holds(version: u32, table: &str) -> bool {

@@ -121,7 +121,7 @@ async fn health_reports_a_full_data_directory_while_reads_keep_working() {
     let id = app
         .upload(&s, "kept.txt", "text/plain", bytes.clone())
         .await;
-    assert_eq!(app.health().await.status(), 200);
+    turns_healthy(&app).await;
 
     // Fill the filesystem until it refuses more.
     let mut filler = std::fs::File::create(data.join("filler")).unwrap();
@@ -165,8 +165,23 @@ async fn health_reports_a_full_data_directory_while_reads_keep_working() {
     // Space freed: healthy again.
     drop(filler);
     std::fs::remove_file(data.join("filler")).unwrap();
-    assert_eq!(app.health().await.status(), 200);
+    turns_healthy(&app).await;
     app.stop().await;
+}
+
+/// Asserts that `/health` answers 200 within a deadline: each backend probe has a 1.5 s
+/// budget, which a loaded machine can exceed once.
+async fn turns_healthy(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = app.health().await;
+        if res.status() == 200 {
+            return;
+        }
+        let report = body(res).await;
+        assert!(Instant::now() < deadline, "still unhealthy: {report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

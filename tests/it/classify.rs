@@ -18,7 +18,7 @@ use docuvault::classify::providers::ollama::Ollama;
 use docuvault::classify::providers::openai::OpenAi;
 use docuvault::classify::providers::{ProviderConfig, RetryPolicy};
 use docuvault::classify::{self, Classifier, ClassifyError, Input, Outcome, Pick, TopicOption};
-use docuvault::entities::{document_topics, documents, users};
+use docuvault::entities::{document_texts, document_topics, documents, users};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -459,11 +459,12 @@ async fn insert_doc(
     row.filename = Set(filename.into());
     row.content_type = Set("text/plain".into());
     row.size_bytes = Set(text.len() as i64);
-    row.extracted_text = Set(Some(text.into()));
     row.status = Set("processing".parse().unwrap());
     row.attempts = Set(1);
     row.ai_opt_out = Set(opt_out);
-    row.insert(&app.state.db).await.unwrap()
+    let doc = row.insert(&app.state.db).await.unwrap();
+    common::set_text(app, doc.id, text).await;
+    doc
 }
 
 async fn file_by_hand(app: &TestApp, doc: Uuid, topic: Uuid) {
@@ -480,7 +481,12 @@ async fn file_by_hand(app: &TestApp, doc: Uuid, topic: Uuid) {
 }
 
 async fn classify(app: &TestApp, doc: &documents::Model) -> Outcome {
-    classify_text(app, doc, doc.extracted_text.as_deref().unwrap()).await
+    let text = docuvault::documents::texts::get(&app.state.db, doc.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .body;
+    classify_text(app, doc, &text).await
 }
 
 /// Classifies `doc` as if its text were `text`, for its owner as stored now.
@@ -653,6 +659,7 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
     let now = docuvault::time::now();
     let body: String = (0..2000).map(|i| format!("word{} ", i % 997)).collect();
     let mut docs = Vec::new();
+    let mut texts = Vec::new();
     let mut links = Vec::new();
     for i in 0..3000usize {
         let mut row = common::document_row(user_id);
@@ -660,10 +667,14 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
         row.filename = Set(format!("d{i}.txt"));
         row.content_type = Set("text/plain".into());
         row.size_bytes = Set(1);
-        row.extracted_text = Set(Some(format!("topic{} {body}", i % 10)));
         row.status = Set("classified".parse().unwrap());
         row.attempts = Set(1);
         docs.push(row);
+        texts.push(document_texts::ActiveModel {
+            document_id: Set(id),
+            body: Set(format!("topic{} {body}", i % 10)),
+            pages: Set(None),
+        });
         links.push(document_topics::ActiveModel {
             document_id: Set(id),
             topic_id: Set(topics[i % 10]),
@@ -674,6 +685,12 @@ async fn builtin_stays_fast_with_thousands_of_labelled_documents() {
     }
     for chunk in docs.chunks(200) {
         documents::Entity::insert_many(chunk.to_vec())
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+    }
+    for chunk in texts.chunks(200) {
+        document_texts::Entity::insert_many(chunk.to_vec())
             .exec(&app.state.db)
             .await
             .unwrap();

@@ -220,7 +220,6 @@ async fn insert(app: &TestApp, owner: &Session, name: &str, date: Option<&str>) 
     let mut row = common::document_row(Uuid::parse_str(&owner.user_id).unwrap());
     let id = *row.id.as_ref();
     row.filename = Set(name.into());
-    row.extracted_text = Set(Some(format!("alpha words of {name}")));
     row.status = Set("classified".parse().unwrap());
     row.attempts = Set(1);
     row.document_date = Set(date.map(|d| d.parse().unwrap()));
@@ -229,6 +228,7 @@ async fn insert(app: &TestApp, owner: &Session, name: &str, date: Option<&str>) 
         .exec_without_returning(&app.state.db)
         .await
         .unwrap();
+    common::set_text(app, id, format!("alpha words of {name}")).await;
     id.to_string()
 }
 

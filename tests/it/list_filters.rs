@@ -57,7 +57,6 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> String {
     row.size_bytes = Set(doc.size);
     row.folder_id = Set(doc.folder);
     row.sha256 = Set(doc.sha256.map(str::to_owned));
-    row.extracted_text = Set(Some(format!("alpha words of {}", doc.filename)));
     row.status = Set("classified".parse().unwrap());
     row.attempts = Set(1);
     row.created_at = Set(doc.created_at);
@@ -66,6 +65,7 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> String {
         .exec_without_returning(&app.state.db)
         .await
         .unwrap();
+    common::set_text(app, id, format!("alpha words of {}", doc.filename)).await;
     id.to_string()
 }
 

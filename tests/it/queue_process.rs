@@ -360,7 +360,11 @@ async fn check_database(db: &TestDb, ids: &[String]) {
             let reason = row.last_error.as_deref().unwrap_or_default();
             assert!(!reason.trim().is_empty(), "{id} failed without a reason");
         } else {
-            let text = row.extracted_text.as_deref().unwrap_or_default();
+            let text = docuvault::documents::texts::get(&conn, row.id)
+                .await
+                .unwrap()
+                .map(|t| t.body)
+                .unwrap_or_default();
             assert!(
                 text.contains(&format!("docmarker{n:03}")),
                 "{id}: wrong or missing text"

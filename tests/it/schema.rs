@@ -9,8 +9,8 @@ use crate::common::db;
 use chrono::{DateTime, SubsecRound, Utc};
 use db::TestDb;
 use docuvault::entities::{
-    audit_log, backup_codes, cloud_connections, document_topics, documents, folders, groups,
-    quotas, refresh_tokens, shares, topics, users,
+    audit_log, backup_codes, cloud_connections, document_texts, document_topics, documents,
+    folders, groups, quotas, refresh_tokens, shares, topics, users,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::sqlx::error::ErrorKind;
@@ -21,13 +21,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "users",
     "refresh_tokens",
     "backup_codes",
     "quotas",
     "folders",
     "documents",
+    "document_texts",
     "topics",
     "document_topics",
     "shares",
@@ -1010,7 +1011,6 @@ async fn every_entity_round_trips_through_its_table() {
                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_owned()
             ),
             storage_backend: "s3".to_owned(),
-            extracted_text: Some("Einkommensteuerbescheid\n…".to_owned()),
             status: "classified".parse().unwrap(),
             attempts: 2,
             last_error: Some("timeout".to_owned()),
@@ -1021,7 +1021,6 @@ async fn every_entity_round_trips_through_its_table() {
                 "model": "llama3",
                 "prompt_version": 3
             })),
-            text_pages: None,
             status_reason: None,
             thumbnail_key: Some(format!("{}/{doc_id}/x.pdf.thumbnail.jpg", user.id)),
             thumbnail_error: None,
@@ -1035,6 +1034,15 @@ async fn every_entity_round_trips_through_its_table() {
             updated_at: later,
         },
         doc_id
+    );
+    round_trip!(
+        document_texts,
+        document_texts::Model {
+            document_id: doc.id,
+            body: "Einkommensteuerbescheid\n…".to_owned(),
+            pages: Some(serde_json::json!([{"page": 1, "source": "ocr"}])),
+        },
+        doc.id
     );
     let topic_id = id();
     let topic = round_trip!(

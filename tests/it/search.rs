@@ -59,7 +59,6 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
     row.folder_id = Set(doc.folder);
     row.filename = Set(doc.filename);
     row.size_bytes = Set(doc.size);
-    row.extracted_text = Set(doc.text);
     row.status = Set(doc.status.parse().unwrap());
     row.attempts = Set(1);
     row.created_at = Set(doc.created_at);
@@ -69,6 +68,9 @@ async fn insert(app: &TestApp, owner: &Session, doc: Doc) -> Uuid {
         .exec_without_returning(&app.state.db)
         .await
         .unwrap();
+    if let Some(text) = doc.text {
+        common::set_text(app, id, text).await;
+    }
     id
 }
 
@@ -621,8 +623,8 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
         .await
         .unwrap()
         .unwrap();
+    common::set_text(&app, id, "the zeppelin landed at noon").await;
     let mut active: documents::ActiveModel = doc.into();
-    active.extracted_text = Set(Some("the zeppelin landed at noon".into()));
     active.status = Set("unclassified".parse().unwrap());
     active.update(&app.state.db).await.unwrap();
     let hits = search(&app, &alice, "zeppelin", "").await;
@@ -659,11 +661,25 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
     assert_eq!(search(&app, &alice, "zeppelin", "").await["total"], 0);
     assert_eq!(search(&app, &alice, "final", "").await["total"], 0);
 
-    // Rows that existed before the search migration are indexed by it.
+    // Texts stored in `documents` before they had a table of their own are moved there
+    // and stay found.
     use migration::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let db = &app.state.db;
     migration::Migrator::down(db, Some(1)).await.unwrap();
-    let old = insert(&app, &alice, named("legacy.txt", "an old walrus document")).await;
+    let legacy = Doc {
+        filename: "legacy.txt".into(),
+        text: None,
+        ..Doc::default()
+    };
+    let old = insert(&app, &alice, legacy).await;
+    let legacy_text = Query::update()
+        .table(Alias::new("documents"))
+        .value(Alias::new("extracted_text"), "an old walrus document")
+        .and_where(Expr::col(Alias::new("id")).eq(old))
+        .to_owned();
+    db.execute(&legacy_text).await.unwrap();
     migration::Migrator::up(db, None).await.unwrap();
     let hits = search(&app, &alice, "walrus", "").await;
     assert_eq!(ids(&hits), vec![old.to_string()]);
@@ -672,6 +688,29 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
     let hits = search(&app, &alice, "walrus", "").await;
     assert_eq!(hits["total"], 2);
     assert!(ids(&hits).contains(&newer.to_string()));
+
+    // A text replaced, then cleared (a new version made current): only the name is left.
+    common::set_text(&app, newer, "a newer narwhal").await;
+    assert_eq!(search(&app, &alice, "walrus", "").await["total"], 1);
+    assert_eq!(
+        ids(&search(&app, &alice, "narwhal", "").await),
+        vec![newer.to_string()]
+    );
+    docuvault::documents::texts::clear(db, newer).await.unwrap();
+    assert_eq!(search(&app, &alice, "narwhal", "").await["total"], 0);
+    assert_eq!(
+        ids(&search(&app, &alice, "new", "").await),
+        vec![newer.to_string()]
+    );
+    // SQLite checks every entry of the index against the view it indexes: the triggers
+    // removed each old entry with exactly the values it was indexed with.
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        db.execute_unprepared(
+            "INSERT INTO documents_fts (documents_fts, rank) VALUES ('integrity-check', 1)",
+        )
+        .await
+        .expect("the FTS index matches its content");
+    }
 }
 
 #[tokio::test]

@@ -32,7 +32,6 @@ async fn insert_with(
     let id = *row.id.as_ref();
     let at = docuvault::time::now() - chrono::Duration::hours(age_h);
     row.filename = Set(filename.into());
-    row.extracted_text = Set(Some(text.into()));
     row.status = Set(status.parse().unwrap());
     row.attempts = Set(1);
     row.size_bytes = Set(1000);
@@ -42,6 +41,7 @@ async fn insert_with(
         .exec_without_returning(&app.state.db)
         .await
         .unwrap();
+    common::set_text(app, id, text).await;
     id
 }
 

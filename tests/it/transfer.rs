@@ -281,7 +281,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "docuvault-export");
-    assert_eq!(manifest["version"], 2);
+    assert_eq!(manifest["version"], 3);
     assert_eq!(manifest["source"]["database"], "sqlite");
     assert_eq!(manifest["source"]["storage"], "local");
     // notes and its copy share one original: 5 versions, 4 distinct contents, plus one
@@ -520,6 +520,37 @@ async fn an_export_of_format_version_1_still_imports() {
         .unwrap();
     let file = tables.remove(views)["file"].as_str().unwrap().to_owned();
     std::fs::remove_file(out.join(file)).unwrap();
+    // ...and texts in the documents' rows (`extracted_text`, `text_pages`), not in a file
+    // of their own.
+    let texts_at = tables
+        .iter()
+        .position(|t| t["name"] == "document_texts")
+        .unwrap();
+    let texts_file = out.join(tables.remove(texts_at)["file"].as_str().unwrap());
+    let texts: std::collections::HashMap<String, serde_json::Value> =
+        std::fs::read_to_string(&texts_file)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let t: serde_json::Value = serde_json::from_str(l).unwrap();
+                (t["document_id"].as_str().unwrap().to_owned(), t)
+            })
+            .collect();
+    assert!(texts.contains_key(&doc), "the export holds the text");
+    std::fs::remove_file(texts_file).unwrap();
+    let docs_file = out.join("documents.jsonl");
+    let rows: Vec<String> = std::fs::read_to_string(&docs_file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
+            let text = &texts[row["id"].as_str().unwrap()];
+            row["extracted_text"] = text["body"].clone();
+            row["text_pages"] = text["pages"].clone();
+            row.to_string()
+        })
+        .collect();
+    std::fs::write(&docs_file, rows.join("\n") + "\n").unwrap();
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
 
     let target = target_app(&key_file(&source)).await;
@@ -544,6 +575,13 @@ async fn an_export_of_format_version_1_still_imports() {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(body(res).await["filename"], "old.txt");
+    // Its text moved to its own table: shown and found.
+    let res = target
+        .get_auth(&format!("/api/documents/{doc}/text"), &s.access)
+        .await;
+    assert_eq!(body(res).await["text"], "written by an older DocuVault");
+    let res = target.get_auth("/api/documents?q=older", &s.access).await;
+    assert_eq!(body(res).await["items"][0]["id"], doc.as_str());
     assert_eq!(
         saved_views::Entity::find()
             .all(&target.state.db)

@@ -709,7 +709,10 @@ async fn a_new_current_version_takes_the_claim_away_from_a_worker_on_the_old_one
     let row = doc_row(&app, &doc).await;
     assert_eq!(row.status, docuvault::entities::DocumentStatus::Queued);
     assert_eq!(row.attempts, 0);
-    assert_eq!(row.extracted_text, None);
+    let text = docuvault::documents::texts::get(&app.state.db, id)
+        .await
+        .unwrap();
+    assert_eq!(text, None, "the old version's text is cleared");
     assert_eq!(row.thumbnail_key, None);
     let new_claim = lifecycle::claim(&app.state.db, id, now, later, 5)
         .await

@@ -123,7 +123,7 @@ pub(super) async fn search_postgres(
     let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT {VIEW_COLUMNS}, \
-           ts_headline('simple'::regconfig, left(coalesce(d.extracted_text, ''), \
+           ts_headline('simple'::regconfig, left(coalesce(t.body, ''), \
                        {PG_HEADLINE_CHARS}), p.query, "
     ))
     .bind(pg_headline_options())
@@ -135,7 +135,8 @@ pub(super) async fn search_postgres(
     push_pg_candidates(&mut sql, user, filter, q, page, &order);
     close_candidate_page(&mut sql, page, &order);
     sql.push(&format!(
-        ") p JOIN documents d ON d.id = p.id ORDER BY {}",
+        ") p JOIN documents d ON d.id = p.id \
+         LEFT JOIN document_texts t ON t.document_id = d.id ORDER BY {}",
         order.outer
     ));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;

@@ -147,9 +147,11 @@ pub async fn similar(
     limit: u64,
     max_hits: u64,
 ) -> Result<(Vec<Listed>, Vec<String>), ApiError> {
-    let text = doc.extracted_text.as_deref().unwrap_or("");
+    let head = crate::documents::texts::prefixes(db, vec![doc.id], VOCABULARY_CHARS)
+        .await?
+        .remove(&doc.id)
+        .unwrap_or_default();
     let filename = doc.filename.clone();
-    let head: String = text.chars().take(VOCABULARY_CHARS).collect();
     let tf = tokio::task::spawn_blocking(move || term_frequencies(&filename, &head))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("similar task: {e}")))?;

@@ -8,7 +8,7 @@ use crate::domain::UserId;
 use crate::entities::DocumentStatus;
 use crate::error::ApiError;
 
-/// The columns a document view needs (never `extracted_text`), and `original_id`: the
+/// The columns a document view needs, and `original_id`: the
 /// owner's earliest live document with the same bytes, one entry of the partial index
 /// `idx_documents_live_sha256` per row (the literals match its predicate). Only ever in
 /// the outer query of a page, so it is looked up for the page's rows alone; likewise

@@ -351,8 +351,8 @@ pub async fn rebuild(db: &DatabaseConnection, user: UserId) -> Result<(), DbErr>
         let page = TextHead::find_by_statement(statement(
             db,
             &format!(
-                "SELECT d.filename, substr(d.extracted_text, 1, {VOCABULARY_CHARS}) AS body \
-                 FROM documents d \
+                "SELECT d.filename, substr(t.body, 1, {VOCABULARY_CHARS}) AS body \
+                 FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id \
                  WHERE d.user_id = $1 AND d.status <> 'pending' AND d.trashed_at IS NULL \
                  ORDER BY d.created_at DESC, d.id DESC LIMIT $2 OFFSET $3"
             ),

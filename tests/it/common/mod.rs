@@ -612,6 +612,13 @@ where
     }
 }
 
+/// Stores `text` as the extracted text of document `id`, as the pipeline does.
+pub async fn set_text(app: &TestApp, id: uuid::Uuid, text: impl Into<String>) {
+    docuvault::documents::texts::store(&app.state.db, id, text.into(), None)
+        .await
+        .unwrap();
+}
+
 /// A document row of `owner` as the upload flow leaves it (`pending`, an empty `x.pdf`
 /// under a key of its own), for tests that set up state directly: callers change the
 /// fields they need, then insert. Columns not set here keep their database defaults, so
