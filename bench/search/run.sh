@@ -45,7 +45,11 @@
 #      searching their own documents, per_page=20: sequential (ROUNDS passes) and with
 #      CONCURRENCY connections for CONC_SECS s; the list request without q measured the
 #      same way in the same run is the baseline
-#   5. prints p50/p95/p99/max per class, sequential and concurrent, the hits per class and
+#   5. suggestions (GET /api/documents/suggest): each user's vocabulary is built in the
+#      background by their first request (the documents were bulk-inserted, not
+#      extracted), then the starts (2-5 letters) of the query words are typed; target
+#      p95 < 20 ms (SUGGEST_BUILD_SECS, default 900, bounds the wait for the build)
+#   6. prints p50/p95/p99/max per class, sequential and concurrent, the hits per class and
 #      how many hit the 1 000-hit limit, whether prefix queries matched as prefixes, what
 #      count=exact costs on the very common and common words, the baseline, and the target
 #      of issue 17 per class:

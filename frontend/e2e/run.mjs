@@ -441,6 +441,29 @@ try {
     { pending: 'search' },
   )
 
+  await step(
+    'typing the start of a word suggests it from your documents; a prefix search finds it; the document shows similar ones',
+    async () => {
+      await page.goto(`${BASE}/documents`)
+      await page.fill('[data-testid=search]', MARKER.slice(0, 8))
+      await waitFor(
+        () => page.evaluate((m) => [...document.querySelectorAll('[data-testid=search-suggestion]')].some((li) => li.textContent.includes(m)), MARKER),
+        'the marker word among the suggestions',
+      )
+      await page.press('[data-testid=search]', 'ArrowDown')
+      await page.press('[data-testid=search]', 'Enter')
+      await page.waitForURL(new RegExp(`q=${MARKER}`))
+      await waitFor(() => page.$(`[data-doc="${pdfName}"]`), 'the PDF found by the chosen suggestion')
+      await page.fill('[data-testid=search]', `${MARKER.slice(0, 7)}*`)
+      await page.press('[data-testid=search]', 'Enter')
+      await waitFor(() => page.$(`[data-doc="${pdfName}"] [data-testid=snippet] mark`), 'the PDF found by a prefix, highlighted')
+      await page.click(`[data-doc="${pdfName}"] a`)
+      await page.waitForSelector('[data-testid=similar-panel]')
+      await shot('07b-suggest-similar')
+    },
+    { pending: 'search' },
+  )
+
   await step('document detail and download returns the same bytes', async () => {
     await page.goto(`${BASE}/documents`)
     await page.click(`[data-doc="${pdfName}"] a`)

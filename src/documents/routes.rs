@@ -1056,6 +1056,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(confirm)
             .service(list)
             .service(upload)
+            // Before `/{id}`, which would take "suggest" for an id.
+            .service(crate::documents::search::routes::suggest)
             .service(get_one)
             .service(update)
             // Before `/{id}`, which would take "trash" for an id.
@@ -1065,6 +1067,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(download)
             .service(view)
             .service(classify)
-            .service(document_text),
+            .service(document_text)
+            .service(crate::documents::search::routes::similar),
     );
 }

@@ -247,6 +247,19 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
                             .await?;
                     }
                     txn.commit().await?;
+                    if held {
+                        // The owner's search vocabulary (suggestions) learns the new words.
+                        if let Err(e) = crate::documents::search::vocabulary::record(
+                            &state.db,
+                            doc.user_id.into(),
+                            &doc.filename,
+                            &extracted.text,
+                        )
+                        .await
+                        {
+                            tracing::warn!(error = %e, document = %doc.id, "search vocabulary not updated");
+                        }
+                    }
                     extracted.text
                 }
                 Err(e @ crate::extract::ExtractError::OcrUnavailable(_)) => {

@@ -54,6 +54,7 @@ mod scans;
 mod schema;
 mod search;
 mod search_limits;
+mod search_meaning;
 mod shares;
 mod thumbnails;
 mod topics;

@@ -601,6 +601,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/suggest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Completes the last word of a search being typed from the words of your own
+         *     documents (never from documents shared with you, nor anyone else's).
+         * @description The vocabulary holds the words of each document's name and the first 20 000
+         *     characters of its text, at most 50 000 words per account; words of documents deleted
+         *     or moved to the trash leave it within seconds (a background rebuild).
+         */
+        get: operations["suggestSearch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/trash": {
         parameters: {
             query?: never;
@@ -798,6 +821,27 @@ export interface paths {
          *     e-mail with a link to the document.
          */
         post: operations["createShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Documents similar to this one (yours, or shared with you), from your own documents
+         *     and those shared with you only: the document's most distinctive words (frequent in
+         *     it, rare in your vault) run as one ranked `or` search.
+         */
+        get: operations["similarDocuments"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3169,6 +3213,16 @@ export interface components {
              */
             shared_at: string;
         };
+        /** @description Documents like one you can read. */
+        SimilarDocuments: {
+            /** @description The most similar first (each with a snippet of what matched). */
+            items: components["schemas"]["DocumentView"][];
+            /**
+             * @description The document's distinctive words they were found by (empty when it has none:
+             *     no text yet, or no word it shares with the rest of your documents).
+             */
+            terms: string[];
+        };
         /**
          * @description One piece of a search snippet; the UI shows `highlight` pieces marked (e.g. `<mark>`).
          *     Plain text, never HTML.
@@ -3228,6 +3282,34 @@ export interface components {
          * @enum {string}
          */
         SubscribableEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created";
+        /** @description One completion of the word being typed. */
+        Suggestion: {
+            /**
+             * Format: int64
+             * @description In how many of your documents the word occurs (as last counted).
+             */
+            documents: number;
+            /**
+             * @description `q` with its last word replaced by `word`: the search to run when chosen.
+             * @example tax invoice
+             */
+            query: string;
+            /**
+             * @description The completed word, lower-cased.
+             * @example invoice
+             */
+            word: string;
+        };
+        /** @description Completions of the word being typed. */
+        Suggestions: {
+            /**
+             * @description The word being completed, lower-cased (empty when `q` does not end in one, or
+             *     it has fewer than 2 letters: then there are no suggestions).
+             */
+            prefix: string;
+            /** @description The completions, the words in most of your documents first. */
+            suggestions: components["schemas"]["Suggestion"][];
+        };
         /** @description Every system topic. */
         SystemTopicList: {
             /** @description System topics, sorted by name (ignoring case). */
@@ -6129,6 +6211,46 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
         };
     };
+    suggestSearch: {
+        parameters: {
+            query: {
+                /**
+                 * @description What is typed in the search box so far; the word at its end (letters and digits
+                 *     up to the end) is completed. At most 200 characters.
+                 * @example tax invo
+                 */
+                q: string;
+                /** @description Most suggestions (1–20, default 8). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Completions of the last word of `q` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suggestions"];
+                };
+            };
+            /** @description `q` longer than 200 characters or a bad `limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+        };
+    };
     emptyTrash: {
         parameters: {
             query?: never;
@@ -6834,6 +6956,52 @@ export interface operations {
             };
             /** @description Invalid values */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    similarDocuments: {
+        parameters: {
+            query?: {
+                /** @description Most documents (1–20, default 5). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Similar documents, the most similar first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarDocuments"];
+                };
+            };
+            /** @description A bad `limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

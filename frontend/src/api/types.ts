@@ -84,6 +84,9 @@ export type DocumentView = S['DocumentView'] & UpcomingDocumentFields
 export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentView[] }
 export type SharedDocumentView = Omit<S['SharedDocumentView'], 'document'> & { document: DocumentView }
 export type SharedDocumentPage = Omit<S['SharedDocumentPage'], 'items'> & { items: SharedDocumentView[] }
+export type Suggestion = S['Suggestion']
+export type Suggestions = S['Suggestions']
+export type SimilarDocuments = Omit<S['SimilarDocuments'], 'items'> & { items: DocumentView[] }
 export type UserView = S['UserView']
 
 export type UpdateMeRequest = S['UpdateMeRequest']

@@ -5,8 +5,9 @@
 //! The query language is the one of PostgreSQL's `websearch_to_tsquery`, on both
 //! backends: words must all occur (`tax invoice`), `"quoted words"` are a phrase,
 //! `or` between two words accepts either, and `-word` excludes a word. Every other
-//! character is literal text: operators, quotes, parentheses, `*` or `:` never make a
-//! query invalid. Matching is on whole words, case-insensitively (text search
+//! character is literal text: operators, quotes, parentheses or `:` never make a
+//! query invalid. A bare word ending in `*` is a prefix (`invoi*`; at least 3 letters,
+//! at most 4 per query, [`query`]). Matching is on whole words, case-insensitively (text search
 //! configuration `simple` on PostgreSQL, FTS5 `unicode61` on SQLite; no stemming, since
 //! vault documents come in any language).
 //!
@@ -14,7 +15,9 @@
 //! segments), [`sql`] (the statement builder and shared clauses), [`listing`] (plain
 //! listing), [`ranked`] (what both search backends share), [`postgres`] and [`sqlite`]
 //! (one per backend), [`topics`] (the topics of listed documents), [`duplicates`]
-//! (documents with the same bytes).
+//! (documents with the same bytes), [`vocabulary`] (each account's own words, for
+//! suggestions), [`similar`] (documents like another), [`routes`] (the suggestion and
+//! similar-documents endpoints).
 //!
 //! Trashed documents are never listed nor searched unless asked for
 //! ([`ListFilter::trashed`]: then only they are).
@@ -24,10 +27,13 @@ mod listing;
 mod postgres;
 mod query;
 mod ranked;
+pub mod routes;
+pub mod similar;
 mod snippet;
 mod sql;
 mod sqlite;
 mod topics;
+pub mod vocabulary;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
@@ -36,7 +42,7 @@ use sea_orm::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use query::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchQuery};
+pub use query::{MAX_PREFIXES, MAX_QUERY_CHARS, MAX_QUERY_WORDS, MIN_PREFIX_CHARS, SearchQuery};
 pub use snippet::{
     HIGHLIGHT_END, HIGHLIGHT_START, SnippetSegment, has_highlight, highlight_words, segments,
 };

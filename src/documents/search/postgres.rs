@@ -1,11 +1,12 @@
-//! Full-text search on PostgreSQL: `websearch_to_tsquery('simple', …)` against the
+//! Full-text search on PostgreSQL: `websearch_to_tsquery('simple', …)` (composed with
+//! `to_tsquery` prefixes when the query has some, [`push_tsquery`]) against the
 //! GIN-indexed `document_search.search_vector` (one row per document, written by a
 //! trigger when the owner, file name or text changes), ranked with `ts_rank`, snippets
 //! from `ts_headline`.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use super::query::SearchQuery;
+use super::query::{PgPiece, SearchQuery};
 use super::ranked::{
     Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
     search_total,
@@ -28,6 +29,48 @@ fn pg_headline_options() -> String {
     )
 }
 
+/// The query as a `tsquery` expression: `websearch_to_tsquery` of the text as typed,
+/// or, with prefixes (`invoi*`, which it cannot express), the same query composed of
+/// one `websearch_to_tsquery` per word or phrase and one `to_tsquery('word':*)` per
+/// prefix, grouped as the query language reads them.
+pub(super) fn push_tsquery(sql: &mut Sql, q: &SearchQuery) {
+    let composed = q.has_prefix().then(|| q.pg_composed()).flatten();
+    let Some(composed) = composed else {
+        sql.push("websearch_to_tsquery('simple'::regconfig, ")
+            .bind(q.text.clone())
+            .push(")");
+        return;
+    };
+    let piece = |sql: &mut Sql, p: &PgPiece| {
+        match p {
+            PgPiece::Websearch(t) => sql
+                .push("websearch_to_tsquery('simple'::regconfig, ")
+                .bind(t.clone()),
+            PgPiece::Prefix(t) => sql.push("to_tsquery('simple'::regconfig, ").bind(t.clone()),
+        };
+        sql.push(")");
+    };
+    sql.push("(");
+    for (i, group) in composed.groups.iter().enumerate() {
+        if i > 0 {
+            sql.push(" && ");
+        }
+        sql.push("(");
+        for (j, p) in group.iter().enumerate() {
+            if j > 0 {
+                sql.push(" || ");
+            }
+            piece(sql, p);
+        }
+        sql.push(")");
+    }
+    for p in &composed.excluded {
+        sql.push(" && !!");
+        piece(sql, p);
+    }
+    sql.push(")");
+}
+
 /// The PostgreSQL candidates subquery body (without `SELECT`): the caller's matching
 /// documents in candidate order, at most `max_hits + 1`.
 fn push_pg_candidates(
@@ -40,10 +83,17 @@ fn push_pg_candidates(
 ) {
     sql.push(
         " FROM documents d JOIN document_search s ON s.document_id = d.id \
-         CROSS JOIN websearch_to_tsquery('simple'::regconfig, ",
-    )
-    .bind(q.text.clone())
-    .push(") AS q(query) WHERE s.search_vector @@ q.query AND ");
+         CROSS JOIN ",
+    );
+    if q.has_prefix() {
+        // A composed expression is no function call: a FROM item needs it as a subquery.
+        sql.push("(SELECT ");
+        push_tsquery(sql, q);
+        sql.push(")");
+    } else {
+        push_tsquery(sql, q);
+    }
+    sql.push(" AS q(query) WHERE s.search_vector @@ q.query AND ");
     if !filter.shared() {
         // The owner inside the index scan too: one account's matches, not everyone's.
         sql.push("s.user_id = ").bind(user).push(" AND ");

@@ -1,6 +1,13 @@
 //! The search query language: the user's query validated and turned into safe backend
-//! syntax (the text PostgreSQL's `websearch_to_tsquery` reads, an FTS5 expression of
-//! quoted strings for SQLite, and the words to highlight in file names).
+//! syntax (the text PostgreSQL's `websearch_to_tsquery` reads, or with prefixes the
+//! parts of a composed `tsquery`; an FTS5 expression of quoted strings for SQLite; and
+//! the words to highlight in file names).
+//!
+//! A bare word ending in `*` (`invoi*`) is a prefix: it matches every word starting
+//! with it. It needs at least [`MIN_PREFIX_CHARS`] letters or digits, and a query holds
+//! at most [`MAX_PREFIXES`] of them: a short prefix stands for thousands of words, each
+//! one more posting list to merge, so `a*` is refused (400) rather than made slow. A
+//! `*` after punctuation (`foo:bar*`), inside quotes, or alone stays literal text.
 
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START};
 use crate::error::ApiError;
@@ -13,6 +20,12 @@ pub const MAX_QUERY_CHARS: usize = 500;
 /// keeps a query of many common words (`the the the …`) within the latency of a short one.
 pub const MAX_QUERY_WORDS: usize = 32;
 
+/// Fewest letters or digits before the `*` of a prefix (`inv*`).
+pub const MIN_PREFIX_CHARS: usize = 3;
+
+/// Most prefixes (`word*`) in one query.
+pub const MAX_PREFIXES: usize = 4;
+
 /// A validated search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
@@ -22,15 +35,46 @@ pub struct SearchQuery {
     /// The same query as an FTS5 expression of quoted strings only; `None` when it holds
     /// no word that could match anything (e.g. only punctuation or emoji).
     pub fts5: Option<String>,
-    /// The words looked for (not excluded), lower-cased, to highlight file names.
+    /// The words looked for (not excluded), lower-cased, to highlight file names; a
+    /// prefix keeps its `*` (`invoi*`: any word starting with `invoi`).
     pub words: Vec<String>,
+    /// The query's units, for backends that compose their query from them.
+    tokens: Vec<Token>,
+}
+
+/// One piece of a PostgreSQL `tsquery` composed from a query with prefixes: the text
+/// to bind and how it becomes a `tsquery`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgPiece {
+    /// `websearch_to_tsquery('simple', text)`: a word or phrase as written.
+    Websearch(String),
+    /// `to_tsquery('simple', text)`: a prefix, `'word':*` (letters and digits only, so
+    /// the quoted lexeme cannot carry syntax).
+    Prefix(String),
+}
+
+/// A PostgreSQL query composed of pieces: groups joined by `&&`, the pieces of a
+/// group by `||`, then each excluded piece as `&& !!piece`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgComposed {
+    /// Groups of alternatives, all required.
+    pub groups: Vec<Vec<PgPiece>>,
+    /// Excluded pieces.
+    pub excluded: Vec<PgPiece>,
 }
 
 /// One unit of the query language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
-    /// A word or quoted phrase; `negated` when written with a leading `-`.
-    Phrase { text: String, negated: bool },
+    /// A word or quoted phrase; `negated` when written with a leading `-`, `quoted` when
+    /// written in quotes, `prefix` for a bare word written with a trailing `*` (its
+    /// `text` then without the `*`).
+    Phrase {
+        text: String,
+        negated: bool,
+        quoted: bool,
+        prefix: bool,
+    },
     /// `or` between two phrases.
     Or,
 }
@@ -81,7 +125,8 @@ fn tokenize(q: &str) -> Vec<Token> {
             }
         }
         let mut text = String::new();
-        if chars.peek() == Some(&'"') {
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
             chars.next();
             for c in chars.by_ref() {
                 if c == '"' {
@@ -98,25 +143,82 @@ fn tokenize(q: &str) -> Vec<Token> {
                 chars.next();
             }
         }
-        if !negated && text.eq_ignore_ascii_case("or") {
+        if !negated && !quoted && text.eq_ignore_ascii_case("or") {
             tokens.push(Token::Or);
         } else if has_word(&text) {
-            tokens.push(Token::Phrase { text, negated });
+            let stem = text.trim_end_matches('*');
+            let stem_len = stem.len();
+            let prefix =
+                !quoted && stem_len < text.len() && stem.chars().all(char::is_alphanumeric);
+            if prefix {
+                text.truncate(stem_len);
+            }
+            tokens.push(Token::Phrase {
+                text,
+                negated,
+                quoted,
+                prefix,
+            });
         }
     }
     tokens
 }
 
-/// `"text"` with embedded quotes doubled: FTS5's literal string syntax.
-fn fts5_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+/// Drops a prefix written again (`budg* budg*`, the same text and sign, neither
+/// neighbour an `or`): requiring it twice means requiring it once, and each copy would
+/// be one more expansion of the prefix over the index. What [`MAX_PREFIXES`] counts is
+/// then the distinct prefixes.
+fn without_repeated_prefixes(tokens: Vec<Token>) -> Vec<Token> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(tokens.len());
+    for (i, t) in tokens.iter().enumerate() {
+        if let Token::Phrase {
+            text,
+            negated,
+            prefix: true,
+            ..
+        } = t
+        {
+            let by_or = matches!(tokens.get(i + 1), Some(Token::Or))
+                || (i > 0 && matches!(tokens.get(i - 1), Some(Token::Or)));
+            if !by_or && !seen.insert((text.to_lowercase(), *negated)) {
+                continue;
+            }
+        }
+        out.push(t.clone());
+    }
+    out
 }
 
-/// Builds the FTS5 expression: positive phrases joined by AND (OR where the user wrote
-/// `or` between two of them), then `NOT` each excluded phrase. `None` when no positive
-/// phrase remains.
-fn fts5_expression(tokens: &[Token]) -> Option<String> {
-    let mut groups: Vec<Vec<String>> = Vec::new();
+/// `"text"` with embedded quotes doubled: FTS5's literal string syntax; a prefix adds
+/// FTS5's ` *`.
+fn fts5_string(text: &str, prefix: bool) -> String {
+    let quoted = format!("\"{}\"", text.replace('"', "\"\""));
+    if prefix {
+        format!("{quoted} *")
+    } else {
+        quoted
+    }
+}
+
+/// A phrase as a piece of a composed PostgreSQL query.
+fn pg_piece(text: &str, quoted: bool, prefix: bool) -> PgPiece {
+    if prefix {
+        PgPiece::Prefix(format!("'{}':*", text.to_lowercase()))
+    } else if quoted {
+        PgPiece::Websearch(format!("\"{text}\""))
+    } else {
+        PgPiece::Websearch(text.to_owned())
+    }
+}
+
+/// Groups the tokens the way both backends read them: positive phrases joined by AND
+/// (OR where the user wrote `or` between two of them), and the excluded phrases.
+fn grouped<T>(
+    tokens: &[Token],
+    mut each: impl FnMut(&str, bool, bool) -> T,
+) -> (Vec<Vec<T>>, Vec<T>) {
+    let mut groups: Vec<Vec<T>> = Vec::new();
     let mut negatives = Vec::new();
     let mut pending_or = false;
     for t in tokens {
@@ -125,12 +227,16 @@ fn fts5_expression(tokens: &[Token]) -> Option<String> {
             Token::Phrase {
                 text,
                 negated: true,
-            } => negatives.push(fts5_string(text)),
+                quoted,
+                prefix,
+            } => negatives.push(each(text, *quoted, *prefix)),
             Token::Phrase {
                 text,
                 negated: false,
+                quoted,
+                prefix,
             } => {
-                let s = fts5_string(text);
+                let s = each(text, *quoted, *prefix);
                 match groups.last_mut() {
                     Some(g) if pending_or => g.push(s),
                     _ => groups.push(vec![s]),
@@ -139,6 +245,14 @@ fn fts5_expression(tokens: &[Token]) -> Option<String> {
             }
         }
     }
+    (groups, negatives)
+}
+
+/// Builds the FTS5 expression: positive phrases joined by AND (OR where the user wrote
+/// `or` between two of them), then `NOT` each excluded phrase. `None` when no positive
+/// phrase remains.
+fn fts5_expression(tokens: &[Token]) -> Option<String> {
+    let (groups, negatives) = grouped(tokens, |text, _, prefix| fts5_string(text, prefix));
     if groups.is_empty() {
         return None;
     }
@@ -182,7 +296,7 @@ impl SearchQuery {
         if text.is_empty() {
             return Err(invalid("q must not be empty".into()));
         }
-        let tokens = tokenize(&text);
+        let tokens = without_repeated_prefixes(tokenize(&text));
         let word_count: usize = tokens
             .iter()
             .map(|t| match t {
@@ -208,23 +322,69 @@ impl SearchQuery {
                 "q must contain at least one word to look for, not only excluded (-) words".into(),
             ));
         }
+        let prefixes: Vec<&str> = tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Phrase {
+                    text, prefix: true, ..
+                } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        if let Some(short) = prefixes
+            .iter()
+            .find(|p| p.chars().count() < MIN_PREFIX_CHARS)
+        {
+            return Err(invalid(format!(
+                "a prefix search needs at least {MIN_PREFIX_CHARS} letters or digits before \
+                 the * (\"{short}*\" has fewer)"
+            )));
+        }
+        if prefixes.len() > MAX_PREFIXES {
+            return Err(invalid(format!(
+                "q may contain at most {MAX_PREFIXES} prefixes (word*), it has {}",
+                prefixes.len()
+            )));
+        }
         let words = tokens
             .iter()
             .filter_map(|t| match t {
                 Token::Phrase {
                     text,
                     negated: false,
-                } => Some(text),
+                    prefix,
+                    ..
+                } => Some((text, *prefix)),
                 _ => None,
             })
-            .flat_map(|t| words_of(t))
-            .map(str::to_lowercase)
+            .flat_map(|(t, prefix)| {
+                words_of(t).map(move |w| {
+                    let w = w.to_lowercase();
+                    if prefix { format!("{w}*") } else { w }
+                })
+            })
             .collect();
         Ok(Self {
             fts5: fts5_expression(&tokens),
             text,
             words,
+            tokens,
         })
+    }
+
+    /// Whether the query holds a prefix (`word*`).
+    pub fn has_prefix(&self) -> bool {
+        self.tokens
+            .iter()
+            .any(|t| matches!(t, Token::Phrase { prefix: true, .. }))
+    }
+
+    /// The query as pieces of a composed PostgreSQL `tsquery` (which
+    /// `websearch_to_tsquery` cannot write for a prefix); `None` without a positive
+    /// phrase.
+    pub fn pg_composed(&self) -> Option<PgComposed> {
+        let (groups, excluded) = grouped(&self.tokens, pg_piece);
+        (!groups.is_empty()).then_some(PgComposed { groups, excluded })
     }
 }
 
@@ -262,6 +422,66 @@ mod tests {
         assert_eq!(fts("(x) NEAR(y)").unwrap(), r#"(("(x)") AND ("NEAR(y)"))"#);
         assert_eq!(fts("*** ::: 😀"), None);
         assert_eq!(fts("café 😀").unwrap(), r#"(("café"))"#);
+    }
+
+    #[test]
+    fn prefixes_are_bare_words_ending_in_a_star() {
+        assert_eq!(fts("invoi*").unwrap(), r#"(("invoi" *))"#);
+        assert_eq!(
+            fts("tax invoi** -draf*").unwrap(),
+            r#"(("tax") AND ("invoi" *)) NOT "draf" *"#
+        );
+        assert_eq!(
+            fts("garden or invoi*").unwrap(),
+            r#"(("garden" OR "invoi" *))"#
+        );
+        // Quoted, after punctuation or alone: literal, as before.
+        assert_eq!(fts("\"invoi*\"").unwrap(), r#"(("invoi*"))"#);
+        assert_eq!(fts("foo:bar*").unwrap(), r#"(("foo:bar*"))"#);
+        assert_eq!(fts("* **"), None);
+
+        let q = SearchQuery::parse("Invoi* tax").unwrap();
+        assert!(q.has_prefix());
+        assert_eq!(q.words, ["invoi*", "tax"]);
+        assert_eq!(
+            q.pg_composed().unwrap(),
+            PgComposed {
+                groups: vec![
+                    vec![PgPiece::Prefix("'invoi':*".into())],
+                    vec![PgPiece::Websearch("tax".into())],
+                ],
+                excluded: vec![],
+            }
+        );
+        let q = SearchQuery::parse("\"tax return\" or rech* -draft").unwrap();
+        assert_eq!(
+            q.pg_composed().unwrap(),
+            PgComposed {
+                groups: vec![vec![
+                    PgPiece::Websearch("\"tax return\"".into()),
+                    PgPiece::Prefix("'rech':*".into()),
+                ]],
+                excluded: vec![PgPiece::Websearch("draft".into())],
+            }
+        );
+        assert!(!SearchQuery::parse("tax").unwrap().has_prefix());
+    }
+
+    #[test]
+    fn short_and_many_prefixes_are_refused() {
+        assert!(SearchQuery::parse("a*").is_err());
+        assert!(SearchQuery::parse("in*").is_err());
+        assert!(SearchQuery::parse("tax x*").is_err());
+        assert!(SearchQuery::parse("inv*").is_ok());
+        assert!(SearchQuery::parse("abc* abd* abe* abf*").is_ok());
+        assert!(SearchQuery::parse("abc* abd* abe* abf* abg*").is_err());
+        // The same prefix again is the same condition.
+        let q = SearchQuery::parse(&vec!["budg*"; 32].join(" ")).unwrap();
+        assert_eq!(q.fts5.unwrap(), r#"(("budg" *))"#);
+        assert_eq!(
+            fts("budg* or x budg*").unwrap(),
+            r#"(("budg" * OR "x") AND ("budg" *))"#
+        );
     }
 
     #[test]

@@ -58,8 +58,15 @@ pub fn segments(marked: &str) -> Vec<SnippetSegment> {
     out
 }
 
-/// `name` as segments, each whole word equal (ignoring case) to one of `words` marked.
+/// `name` as segments, each whole word equal (ignoring case) to one of `words` marked,
+/// or starting with one written as a prefix (`invoi*`, lower-cased).
 pub fn highlight_words(name: &str, words: &[String]) -> Vec<SnippetSegment> {
+    let matches = |lower: &str| {
+        words.iter().any(|w| match w.strip_suffix('*') {
+            Some(prefix) => lower.starts_with(prefix),
+            None => w == lower,
+        })
+    };
     let mut marked = String::with_capacity(name.len() + 8);
     let mut word = String::new();
     let flush = |word: &mut String, marked: &mut String| {
@@ -67,7 +74,7 @@ pub fn highlight_words(name: &str, words: &[String]) -> Vec<SnippetSegment> {
             return;
         }
         let lower = word.to_lowercase();
-        if words.contains(&lower) {
+        if matches(&lower) {
             marked.push(HIGHLIGHT_START);
             marked.push_str(word);
             marked.push(HIGHLIGHT_END);
