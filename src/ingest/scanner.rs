@@ -312,7 +312,13 @@ pub fn fail_aside(
     reason: &str,
 ) -> io::Result<PathBuf> {
     let target = move_aside(from, base, rel, expect)?;
-    std::fs::write(reason_path(&target), format!("{reason}\n"))?;
+    // Written aside, then renamed: whoever sees the reason file sees all of it.
+    let path = reason_path(&target);
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, format!("{reason}\n"))?;
+    std::fs::rename(&partial, &path)?;
     Ok(target)
 }
 

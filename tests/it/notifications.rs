@@ -270,7 +270,8 @@ async fn a_bulk_share_sends_one_digest_email_naming_the_new_shares() {
             .unwrap();
     }
     assert_eq!(share(&app, &alice, &ids[0], "bob").await.status(), 201);
-    smtp.wait_for_message("alice shared a document with you").await;
+    smtp.wait_for_message("alice shared a document with you")
+        .await;
 
     let res = app
         .post_json(
@@ -290,7 +291,11 @@ async fn a_bulk_share_sends_one_digest_email_naming_the_new_shares() {
     assert_eq!(statuses[0], 200, "already shared: {answer}");
     assert!(statuses[1..].iter().all(|s| *s == 201), "{answer}");
 
-    let mail = as_read(&smtp.wait_for_message("alice shared 22 documents with you").await);
+    let mail = as_read(
+        &smtp
+            .wait_for_message("alice shared 22 documents with you")
+            .await,
+    );
     assert!(mail.contains("To: bob@example.com"), "{mail}");
     // The first 20 by name, each with its link; the rest counted; the shared list.
     for (i, id) in ids.iter().enumerate().skip(1).take(20) {
@@ -300,7 +305,10 @@ async fn a_bulk_share_sends_one_digest_email_naming_the_new_shares() {
             "{mail}"
         );
     }
-    assert!(!mail.contains("doc-22.pdf") && !mail.contains("doc-23.pdf"), "{mail}");
+    assert!(
+        !mail.contains("doc-22.pdf") && !mail.contains("doc-23.pdf"),
+        "{mail}"
+    );
     assert!(!mail.contains("doc-01.pdf"), "not new: {mail}");
     assert!(mail.contains("and 2 more"), "{mail}");
     assert!(mail.contains(&format!("{}/shared", app.address)), "{mail}");
