@@ -1,301 +1,204 @@
-//! Accuracy of the builtin classifier on a labelled corpus laid out as one directory per
-//! class holding one text file per document (see `bench/classify/README.md`).
+//! Runs the builtin classifier over a labelled corpus on given splits, exactly as the app
+//! drives it, and writes its answers as JSON (scored by `bench/classify/bench.py`, which
+//! scores the baselines on the same splits).
 //!
-//!   cargo run --example classify_bench -- DIR [--train-per-class 20] [--rounds 5]
+//!   cargo run --example classify_bench -- CORPUS_DIR SPLITS_JSON OUT_JSON
 //!
-//! Prints the majority-class baseline, zero-shot accuracy (topic names + one-line
-//! descriptions only) and accuracy after N hand-labelled examples per class (held-out
-//! documents only, averaged over several random draws), plus throughput.
+//! CORPUS_DIR holds `topics.tsv` (class directory, topic name, description) and one
+//! directory per class with one text file per document. SPLITS_JSON is
+//! `{"draws": [{"train": [path, ...]}], "held_out": [{"missing": class, "train": [...]}]}`
+//! with paths relative to CORPUS_DIR. For every draw the model is trained on the `train`
+//! documents as hand-filed examples (the topic of their class) and asked about every other
+//! document; for every held-out case the class `missing` has no topic at all. Zero-shot
+//! (names and descriptions only) is asked about every document.
+//!
+//! The text is what `classify_document` gives the builtin classifier: a neutral file name,
+//! a newline, the first `ai.builtin_example_chars` (4 000) characters; examples are built
+//! the way `load_examples` builds them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use docuvault::classify::builtin::{BuiltinModel, Example};
 use docuvault::classify::{Pick, TopicOption, bounded};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// The first characters of each document the classifier reads (as `ai.builtin_example_chars`).
+/// The first characters of each document the classifier reads (`ai.builtin_example_chars`).
 const CHARS: usize = 4000;
 
-/// Topic name and one-line description per class directory.
-const TOPICS: &[(&str, &str, &str)] = &[
-    (
-        "business",
-        "Business",
-        "Companies, markets, the economy, trade, banks and finance",
-    ),
-    (
-        "entertainment",
-        "Entertainment",
-        "Films, music, television, celebrities and the arts",
-    ),
-    (
-        "politics",
-        "Politics",
-        "Government, parliament, elections, political parties and ministers",
-    ),
-    (
-        "sports",
-        "Sport",
-        "Football, rugby, tennis, athletics: matches, players and championships",
-    ),
-    (
-        "tech",
-        "Technology",
-        "Computers, the internet, software, mobile phones and video games",
-    ),
-];
+#[derive(Deserialize)]
+struct Splits {
+    draws: Vec<Draw>,
+    held_out: Vec<HeldOut>,
+}
+
+#[derive(Deserialize)]
+struct Draw {
+    train: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct HeldOut {
+    missing: String,
+    train: Vec<String>,
+}
 
 struct Doc {
     class: usize,
-    name: String,
+    path: String,
     text: String,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(
-        args.get(1)
-            .expect("usage: classify_bench DIR [--train-per-class N] [--rounds R]"),
-    );
-    let flag = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(|v| v.parse().expect("a number"))
-            .unwrap_or(default)
-    };
-    let per_class = flag("--train-per-class", 20);
-    let rounds = flag("--rounds", 5);
-
-    let topics: Vec<TopicOption> = TOPICS
+    if args.len() != 4 {
+        eprintln!("usage: classify_bench CORPUS_DIR SPLITS_JSON OUT_JSON");
+        std::process::exit(1);
+    }
+    let dir = PathBuf::from(&args[1]);
+    let splits: Splits =
+        serde_json::from_slice(&std::fs::read(&args[2]).expect("splits file")).expect("splits");
+    let (classes, topics) = load_topics(&dir);
+    let docs = load(&dir, &classes);
+    let by_path: BTreeMap<&str, usize> = docs
         .iter()
         .enumerate()
-        .map(|(i, (_, name, desc))| TopicOption {
-            id: Uuid::from_u128(i as u128 + 1),
-            name: (*name).into(),
-            description: Some((*desc).into()),
-        })
+        .map(|(i, d)| (d.path.as_str(), i))
         .collect();
-    let docs = load(&dir);
-    let n = docs.len();
-    let mut counts = vec![0usize; TOPICS.len()];
-    for d in &docs {
-        counts[d.class] += 1;
-    }
-    println!("corpus: {} documents in {} classes", n, TOPICS.len());
-    for (i, (dirname, name, desc)) in TOPICS.iter().enumerate() {
-        println!(
-            "  {dirname:<14} {:>4} docs  topic {name:?}: {desc:?}",
-            counts[i]
-        );
-    }
-    let majority = *counts.iter().max().unwrap() as f64 / n as f64;
-    println!("majority-class baseline: {:.1} %", 100.0 * majority);
-
-    // Zero-shot.
-    let model = BuiltinModel::train(&topics, &[]);
-    let start = Instant::now();
-    let all: Vec<usize> = (0..n).collect();
-    let zs = evaluate(&model, &docs, &all, &topics);
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "zero-shot (names + one-line descriptions): accuracy {:.1} % ({} of {}), \
-         no topic for {:.1} %, top-scoring topic right {:.1} %  [{:.0} docs/s]",
-        100.0 * zs.accuracy(),
-        zs.correct,
-        zs.total,
-        100.0 * zs.abstained as f64 / zs.total as f64,
-        100.0 * zs.top_correct as f64 / zs.total as f64,
-        zs.total as f64 / secs
-    );
-
-    // Few-shot: `per_class` labelled examples per class, evaluated on the rest.
-    let mut accs = Vec::new();
-    let mut abstain = Vec::new();
-    let mut top = Vec::new();
-    let mut train_ms = Vec::new();
-    for round in 0..rounds {
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (round as u64 + 1));
-        let mut train = Vec::new();
-        for class in 0..TOPICS.len() {
-            let mut idx: Vec<usize> = (0..n).filter(|&i| docs[i].class == class).collect();
-            shuffle(&mut idx, &mut rng);
-            train.extend(idx.into_iter().take(per_class));
-        }
-        let examples: Vec<Example> = train
+    let examples_of = |paths: &[String]| -> (Vec<bool>, Vec<Example>) {
+        let mut in_train = vec![false; docs.len()];
+        let examples = paths
             .iter()
-            .map(|&i| Example {
-                topics: vec![topics[docs[i].class].id],
-                text: doc_text(&docs[i]),
+            .map(|p| {
+                let i = *by_path
+                    .get(p.as_str())
+                    .unwrap_or_else(|| panic!("unknown {p}"));
+                in_train[i] = true;
+                Example {
+                    topics: vec![topics[docs[i].class].id],
+                    text: text_of(i, &docs[i]),
+                }
             })
             .collect();
+        (in_train, examples)
+    };
+
+    let mut report = serde_json::Map::new();
+    // Zero-shot: every document.
+    let model = BuiltinModel::train(&topics, &[]);
+    let t = Instant::now();
+    let zero = answers(&model, &docs, &[], &classes, &topics);
+    let secs = t.elapsed().as_secs_f64();
+    report.insert("zero_shot".into(), zero);
+    report.insert(
+        "zero_shot_docs_per_sec".into(),
+        json!(docs.len() as f64 / secs),
+    );
+
+    let mut draws = Vec::new();
+    let mut train_ms = Vec::new();
+    for draw in &splits.draws {
+        let (in_train, examples) = examples_of(&draw.train);
         let t = Instant::now();
         let model = BuiltinModel::train(&topics, &examples);
         train_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        let held_out: Vec<usize> = (0..n).filter(|i| !train.contains(i)).collect();
-        let r = evaluate(&model, &docs, &held_out, &topics);
-        accs.push(r.accuracy());
-        abstain.push(r.abstained as f64 / r.total as f64);
-        top.push(r.top_correct as f64 / r.total as f64);
+        draws.push(answers(&model, &docs, &in_train, &classes, &topics));
     }
-    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-    let min = accs.iter().copied().fold(f64::INFINITY, f64::min);
-    println!(
-        "after {per_class} hand-labelled examples per class ({} held-out docs, {rounds} draws): \
-         accuracy {:.1} % mean, {:.1} % worst draw, no topic for {:.1} %, \
-         top-scoring topic right {:.1} %, training {:.0} ms",
-        n - per_class * TOPICS.len(),
-        100.0 * mean,
-        100.0 * min,
-        100.0 * abstain.iter().sum::<f64>() / abstain.len() as f64,
-        100.0 * top.iter().sum::<f64>() / top.len() as f64,
-        train_ms.iter().sum::<f64>() / train_ms.len() as f64
-    );
-    println!(
-        "vs majority baseline: zero-shot {:.2}x, few-shot {:.2}x",
-        zs.accuracy() / majority,
-        mean / majority
-    );
-    // "None fits": each class in turn has no topic; how often do its documents get none
-    // (rather than a wrong topic)? Zero-shot, and with the other classes' examples.
-    let mut none_zs = 0usize;
-    let mut none_fs = 0usize;
-    let mut rng = XorShift(0x5151_5151);
-    for missing in 0..TOPICS.len() {
+    report.insert("draws".into(), Value::Array(draws));
+    report.insert("train_ms".into(), json!(train_ms));
+
+    let mut held = Vec::new();
+    for case in &splits.held_out {
+        let missing = classes
+            .iter()
+            .position(|c| *c == case.missing)
+            .expect("missing class");
         let kept: Vec<TopicOption> = topics
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != missing)
             .map(|(_, t)| t.clone())
             .collect();
-        let mut train = Vec::new();
-        for class in (0..TOPICS.len()).filter(|&c| c != missing) {
-            let mut idx: Vec<usize> = (0..n).filter(|&i| docs[i].class == class).collect();
-            shuffle(&mut idx, &mut rng);
-            train.extend(idx.into_iter().take(per_class));
-        }
-        let examples: Vec<Example> = train
-            .iter()
-            .map(|&i| Example {
-                topics: vec![topics[docs[i].class].id],
-                text: doc_text(&docs[i]),
-            })
-            .collect();
-        let zero = BuiltinModel::train(&kept, &[]);
-        let few = BuiltinModel::train(&kept, &examples);
-        for d in docs.iter().filter(|d| d.class == missing) {
-            let text = doc_text(d);
-            none_zs += usize::from(zero.classify(&text).is_empty());
-            none_fs += usize::from(few.classify(&text).is_empty());
-        }
+        let (in_train, examples) = examples_of(&case.train);
+        let model = BuiltinModel::train(&kept, &examples);
+        held.push(answers(&model, &docs, &in_train, &classes, &topics));
     }
-    println!(
-        "documents whose class has no topic, answered \"none\": zero-shot {:.1} %, \
-         after {per_class}/class of the other classes {:.1} %",
-        100.0 * none_zs as f64 / n as f64,
-        100.0 * none_fs as f64 / n as f64
-    );
-    let zs_ok = zs.accuracy() >= 0.60;
-    let fs_ok = mean >= 0.90;
-    println!(
-        "target zero-shot >= 60 %: {}",
-        if zs_ok { "PASS" } else { "FAIL" }
-    );
-    println!(
-        "target after {per_class}/class >= 90 %: {}",
-        if fs_ok { "PASS" } else { "FAIL" }
-    );
-    if !(zs_ok && fs_ok) {
-        std::process::exit(2);
-    }
+    report.insert("held_out".into(), Value::Array(held));
+    std::fs::write(
+        &args[3],
+        serde_json::to_vec(&Value::Object(report)).expect("json"),
+    )
+    .expect("write report");
 }
 
-struct Score {
-    correct: usize,
-    top_correct: usize,
-    abstained: usize,
-    total: usize,
-}
-
-impl Score {
-    fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.total as f64
-    }
-}
-
-/// A prediction counts as right when the classifier's best suggestion is the document's
-/// class; "no topic" counts as wrong.
-fn evaluate(model: &BuiltinModel, docs: &[Doc], which: &[usize], topics: &[TopicOption]) -> Score {
-    let mut s = Score {
-        correct: 0,
-        top_correct: 0,
-        abstained: 0,
-        total: which.len(),
-    };
-    for &i in which {
-        let text = doc_text(&docs[i]);
-        let want = topics[docs[i].class].id;
-        match model.classify(&text).first().map(|s| &s.pick) {
-            Some(Pick::Existing(id)) if *id == want => s.correct += 1,
-            Some(_) => {}
-            None => s.abstained += 1,
+/// `{path: class answered or null}` for every document not in training.
+fn answers(
+    model: &BuiltinModel,
+    docs: &[Doc],
+    in_train: &[bool],
+    classes: &[String],
+    topics: &[TopicOption],
+) -> Value {
+    let mut out = serde_json::Map::new();
+    for (i, d) in docs.iter().enumerate() {
+        if in_train.get(i).copied().unwrap_or(false) {
+            continue;
         }
-        let scores = model.scores(&text);
-        let best = scores
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(id, _)| *id);
-        if best == Some(want) {
-            s.top_correct += 1;
-        }
+        let answer = match model.classify(&text_of(i, d)).first().map(|s| &s.pick) {
+            Some(Pick::Existing(id)) => topics
+                .iter()
+                .position(|t| t.id == *id)
+                .map(|k| json!(classes[k])),
+            _ => None,
+        };
+        out.insert(d.path.clone(), answer.unwrap_or(Value::Null));
     }
-    s
+    Value::Object(out)
 }
 
-/// What `classify_document` gives the builtin classifier: filename, newline, capped text.
-fn doc_text(d: &Doc) -> String {
-    format!("{}\n{}", d.name, bounded(&d.text, CHARS))
+/// What `classify_document` gives the builtin classifier: file name, newline, capped text.
+/// File names are neutral (real ones would be scans; the corpus's carry no signal).
+fn text_of(i: usize, d: &Doc) -> String {
+    format!("document-{i:04}.txt\n{}", bounded(&d.text, CHARS))
 }
 
-fn load(dir: &Path) -> Vec<Doc> {
+fn load_topics(dir: &Path) -> (Vec<String>, Vec<TopicOption>) {
+    let tsv = std::fs::read_to_string(dir.join("topics.tsv")).expect("topics.tsv");
+    let mut classes = Vec::new();
+    let mut topics = Vec::new();
+    for (i, line) in tsv.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 3, "topics.tsv: class, name, description");
+        classes.push(cols[0].to_owned());
+        topics.push(TopicOption {
+            id: Uuid::from_u128(i as u128 + 1),
+            name: cols[1].to_owned(),
+            description: Some(cols[2].to_owned()),
+        });
+    }
+    (classes, topics)
+}
+
+fn load(dir: &Path, classes: &[String]) -> Vec<Doc> {
     let mut docs = Vec::new();
-    for (class, (dirname, _, _)) in TOPICS.iter().enumerate() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(dirname))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(dirname).display()))
-            .map(|e| e.unwrap().path())
+    for (class, name) in classes.iter().enumerate() {
+        let mut files: Vec<String> = std::fs::read_dir(dir.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         files.sort();
         for f in files {
-            let bytes = std::fs::read(&f).unwrap();
+            let bytes = std::fs::read(dir.join(name).join(&f)).unwrap();
             docs.push(Doc {
                 class,
-                // Neutral file names: the corpus's are numbers, real ones would be scans.
-                name: format!("document-{:04}.txt", docs.len()),
+                path: format!("{name}/{f}"),
                 text: String::from_utf8_lossy(&bytes).into_owned(),
             });
         }
     }
     docs
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
-
-fn shuffle(v: &mut [usize], rng: &mut XorShift) {
-    for i in (1..v.len()).rev() {
-        let j = (rng.next() % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
 }
