@@ -3301,7 +3301,7 @@ export interface components {
             word: string;
         };
         /** @description Completions of the word being typed. */
-        Suggestions: {
+        SuggestionList: {
             /**
              * @description The word being completed, lower-cased (empty when `q` does not end in one, or
              *     it has fewer than 2 letters: then there are no suggestions).
@@ -6235,7 +6235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Suggestions"];
+                    "application/json": components["schemas"]["SuggestionList"];
                 };
             };
             /** @description `q` longer than 200 characters or a bad `limit` */

@@ -85,7 +85,7 @@ export type DocumentPage = Omit<S['DocumentPage'], 'items'> & { items: DocumentV
 export type SharedDocumentView = Omit<S['SharedDocumentView'], 'document'> & { document: DocumentView }
 export type SharedDocumentPage = Omit<S['SharedDocumentPage'], 'items'> & { items: SharedDocumentView[] }
 export type Suggestion = S['Suggestion']
-export type Suggestions = S['Suggestions']
+export type SuggestionList = S['SuggestionList']
 export type SimilarDocuments = Omit<S['SimilarDocuments'], 'items'> & { items: DocumentView[] }
 export type UserView = S['UserView']
 

@@ -63,7 +63,7 @@ pub struct Suggestion {
 
 /// Completions of the word being typed.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Suggestions {
+pub struct SuggestionList {
     /// The word being completed, lower-cased (empty when `q` does not end in one, or
     /// it has fewer than 2 letters: then there are no suggestions).
     pub prefix: String,
@@ -97,7 +97,7 @@ fn last_word_start(q: &str) -> Option<usize> {
     security(("bearer" = [])),
     params(SuggestQuery),
     responses(
-        (status = 200, description = "Completions of the last word of `q`", body = Suggestions),
+        (status = 200, description = "Completions of the last word of `q`", body = SuggestionList),
         (status = 400, description = "`q` longer than 200 characters or a bad `limit`", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Administrators have no documents", body = ErrorBody),
@@ -108,7 +108,7 @@ pub async fn suggest(
     user: RegularUser,
     state: web::Data<AppState>,
     query: web::Query<SuggestQuery>,
-) -> Result<web::Json<Suggestions>, ApiError> {
+) -> Result<web::Json<SuggestionList>, ApiError> {
     let SuggestQuery { q, limit } = query.into_inner();
     if q.chars().count() > MAX_SUGGEST_QUERY_CHARS {
         return Err(invalid(format!(
@@ -122,14 +122,14 @@ pub async fn suggest(
         )));
     }
     let Some(start) = last_word_start(&q) else {
-        return Ok(web::Json(Suggestions {
+        return Ok(web::Json(SuggestionList {
             prefix: String::new(),
             suggestions: Vec::new(),
         }));
     };
     let prefix = q[start..].to_lowercase();
     if prefix.chars().count() < MIN_SUGGEST_PREFIX_CHARS {
-        return Ok(web::Json(Suggestions {
+        return Ok(web::Json(SuggestionList {
             prefix: String::new(),
             suggestions: Vec::new(),
         }));
@@ -145,7 +145,7 @@ pub async fn suggest(
             documents: i64::from(t.documents),
         })
         .collect();
-    Ok(web::Json(Suggestions {
+    Ok(web::Json(SuggestionList {
         prefix,
         suggestions,
     }))
