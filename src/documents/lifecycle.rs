@@ -566,6 +566,33 @@ pub async fn follow_topics_many(
     Ok(changed)
 }
 
+/// [`follow_topics_many`] and a new `updated_at` in one statement per chunk: each of
+/// `ids` is written once (what a topic edit of many documents does).
+pub async fn touch_following_topics(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    has_topics: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let (from, to) = if has_topics {
+        (DocumentStatus::Unclassified, DocumentStatus::Classified)
+    } else {
+        (DocumentStatus::Classified, DocumentStatus::Unclassified)
+    };
+    for chunk in ids.chunks(500) {
+        let status = sea_orm::sea_query::CaseStatement::new()
+            .case(documents::Column::Status.eq(from), Expr::value(to))
+            .finally(Expr::col(documents::Column::Status));
+        documents::Entity::update_many()
+            .col_expr(documents::Column::Status, status.into())
+            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// `classified → unclassified` for those of `ids` left without any topic (their topic
 /// was deleted). Returns how many.
 pub async fn unclassify_topicless(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<u64, DbErr> {

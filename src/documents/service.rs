@@ -14,10 +14,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -667,9 +667,14 @@ pub enum TopicChange {
 }
 
 /// Adds `topics` to (or takes them off) each of the caller's `ids`, as [`update`] with
-/// the document's topic set so changed does for one (one outcome per id, in order): the
-/// documents and their links are read by one query each, every link is written by
-/// [`set_user_topics_many`] and the statuses follow, in one transaction.
+/// the document's topic set so changed does for one (one outcome per id, in order):
+/// every remaining link becomes the user's (`source = user`), adding a topic that is
+/// neither the caller's nor a system topic is a 422 `unknown_topic`, and the status
+/// follows. Only what changes is written, a few multi-row statements per
+/// [`access::IDS_PER_QUERY`] documents in one transaction: the links taken off, the
+/// classifier's links made the user's, the missing links inserted, and one update of
+/// each document (its `updated_at`, and its status where it follows) — a row written
+/// twice costs two new row versions and two entries in every index.
 pub async fn change_topics_many(
     db: &DatabaseConnection,
     user: UserId,
@@ -680,11 +685,19 @@ pub async fn change_topics_many(
     use crate::entities::document_topics;
     let txn = crate::db::begin_write(db).await?;
     let found = access::owned_many(&txn, user, ids).await?;
-    let mut outcomes: Vec<Result<(), ApiError>> = ids
+    let mut topics: Vec<Uuid> = topics.iter().map(|&t| Uuid::from(t)).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    let unknown = change == TopicChange::Add && !all_topics_known(&txn, user, &topics).await?;
+    let outcomes: Vec<Result<(), ApiError>> = ids
         .iter()
         .map(|id| {
             let doc = access::check_changeable(found.get(&Uuid::from(*id)))?;
-            check_topics_settable(doc)
+            check_topics_settable(doc)?;
+            if unknown {
+                return Err(unknown_topic());
+            }
+            Ok(())
         })
         .collect();
     let changing: Vec<Uuid> = ids
@@ -693,67 +706,102 @@ pub async fn change_topics_many(
         .filter(|(_, o)| o.is_ok())
         .map(|(id, _)| Uuid::from(*id))
         .collect();
-    let mut sets: std::collections::HashMap<Uuid, Vec<TopicId>> =
-        changing.iter().map(|&id| (id, Vec::new())).collect();
-    for chunk in changing.chunks(access::IDS_PER_QUERY) {
-        let links: Vec<(Uuid, Uuid)> = document_topics::Entity::find()
-            .select_only()
-            .columns([
-                document_topics::Column::DocumentId,
-                document_topics::Column::TopicId,
-            ])
-            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        for (doc, topic) in links {
-            sets.entry(doc).or_default().push(TopicId::from(topic));
-        }
-    }
-    let wanted: Vec<(Uuid, Vec<TopicId>)> = changing
-        .iter()
-        .map(|id| {
-            let mut set = sets.remove(id).unwrap_or_default();
-            match change {
-                TopicChange::Add => set.extend(topics.iter().copied()),
-                TopicChange::Remove => set.retain(|t| !topics.contains(t)),
-            }
-            (*id, set)
-        })
-        .collect();
-    let written = set_user_topics_many(&txn, user.into(), wanted).await?;
-    let mut touched = Vec::with_capacity(changing.len());
-    let (mut with_topics, mut without) = (Vec::new(), Vec::new());
-    for ((id, linked), outcome) in changing
-        .iter()
-        .zip(written)
-        .zip(outcomes.iter_mut().filter(|o| o.is_ok()))
-    {
-        match linked {
-            Ok(n) => {
-                touched.push(*id);
-                if n > 0 {
-                    with_topics.push(*id);
-                } else {
-                    without.push(*id);
-                }
-            }
-            Err(e) => *outcome = Err(e),
-        }
-    }
-    // A finished document's status follows its topics.
-    lifecycle::follow_topics_many(&txn, &with_topics, true).await?;
-    lifecycle::follow_topics_many(&txn, &without, false).await?;
     let now = crate::time::now();
-    for chunk in touched.chunks(access::IDS_PER_QUERY) {
-        documents::Entity::update_many()
-            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
-            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+    for chunk in changing.chunks(access::IDS_PER_QUERY) {
+        if change == TopicChange::Remove && !topics.is_empty() {
+            document_topics::Entity::delete_many()
+                .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+                .filter(document_topics::Column::TopicId.is_in(topics.clone()))
+                .exec(&txn)
+                .await?;
+        }
+        document_topics::Entity::update_many()
+            .col_expr(
+                document_topics::Column::Source,
+                Expr::value(TopicSource::User),
+            )
+            .col_expr(
+                document_topics::Column::Confidence,
+                Expr::value(None::<f64>),
+            )
+            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+            .filter(document_topics::Column::Source.ne(TopicSource::User))
             .exec(&txn)
             .await?;
+        if change == TopicChange::Add && !topics.is_empty() {
+            let links = chunk.iter().flat_map(|&doc| {
+                topics
+                    .iter()
+                    .map(move |&topic| document_topics::ActiveModel {
+                        document_id: Set(doc),
+                        topic_id: Set(topic),
+                        source: Set(TopicSource::User),
+                        confidence: Set(None),
+                        created_at: Set(now),
+                    })
+            });
+            let links: Vec<document_topics::ActiveModel> = links.collect();
+            for rows in links.chunks(access::IDS_PER_QUERY) {
+                document_topics::Entity::insert_many(rows.to_vec())
+                    .on_conflict(
+                        OnConflict::columns([
+                            document_topics::Column::DocumentId,
+                            document_topics::Column::TopicId,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+        }
+        let linked: std::collections::HashSet<Uuid> = document_topics::Entity::find()
+            .select_only()
+            .column(document_topics::Column::DocumentId)
+            .distinct()
+            .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let (with_topics, without): (Vec<Uuid>, Vec<Uuid>) =
+            chunk.iter().partition(|id| linked.contains(id));
+        lifecycle::touch_following_topics(&txn, &with_topics, true, now).await?;
+        lifecycle::touch_following_topics(&txn, &without, false, now).await?;
     }
     txn.commit().await?;
     Ok(outcomes)
+}
+
+/// Whether every one of `topics` is `owner`'s own or a system topic.
+async fn all_topics_known(
+    db: &impl ConnectionTrait,
+    owner: UserId,
+    topics: &[Uuid],
+) -> Result<bool, ApiError> {
+    use crate::entities::topics as topic;
+    let mut known = 0;
+    for chunk in topics.chunks(access::IDS_PER_QUERY) {
+        known += topic::Entity::find()
+            .filter(topic::Column::Id.is_in(chunk.to_vec()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(topic::Column::UserId.eq(Uuid::from(owner)))
+                    .add(topic::Column::UserId.is_null()),
+            )
+            .count(db)
+            .await?;
+    }
+    Ok(known == topics.len() as u64)
+}
+
+/// The 422 of a topic that is neither the caller's nor a system topic.
+fn unknown_topic() -> ApiError {
+    ApiError::Unprocessable {
+        code: crate::error::ErrorCode::UnknownTopic,
+        message: "topics must be ids of your own topics or system topics".into(),
+    }
 }
 
 /// Makes `wanted` the document's complete topic set, every link `source = user`, and
@@ -816,10 +864,7 @@ pub(crate) async fn set_user_topics_many(
             if wanted.iter().all(|t| known.contains(t)) {
                 Ok(wanted.len())
             } else {
-                Err(ApiError::Unprocessable {
-                    code: crate::error::ErrorCode::UnknownTopic,
-                    message: "topics must be ids of your own topics or system topics".into(),
-                })
+                Err(unknown_topic())
             }
         })
         .collect();
