@@ -671,10 +671,10 @@ pub enum TopicChange {
 /// every remaining link becomes the user's (`source = user`), adding a topic that is
 /// neither the caller's nor a system topic is a 422 `unknown_topic`, and the status
 /// follows. Only what changes is written, a few multi-row statements per
-/// [`access::IDS_PER_QUERY`] documents in one transaction: the links taken off, the
-/// classifier's links made the user's, the missing links inserted, and one update of
-/// each document (its `updated_at`, and its status where it follows) — a row written
-/// twice costs two new row versions and two entries in every index.
+/// [`access::IDS_PER_QUERY`] documents in one transaction: one update of each document
+/// (its `updated_at`, and its status where it follows: a row written twice costs two
+/// new row versions and two entries in every index), the links taken off, the
+/// classifier's links made the user's and the missing links inserted.
 pub async fn change_topics_many(
     db: &DatabaseConnection,
     user: UserId,
@@ -707,7 +707,14 @@ pub async fn change_topics_many(
         .map(|(id, _)| Uuid::from(*id))
         .collect();
     let now = crate::time::now();
+    let adding = change == TopicChange::Add && !topics.is_empty();
     for chunk in changing.chunks(access::IDS_PER_QUERY) {
+        if adding {
+            // Every one of them has a topic now. Written before the links: a row the
+            // links' foreign-key checks have locked (`FOR KEY SHARE`) and this
+            // transaction then updates needs a MultiXact, several times the cost.
+            lifecycle::touch_following_topics(&txn, chunk, true, now).await?;
+        }
         if change == TopicChange::Remove && !topics.is_empty() {
             document_topics::Entity::delete_many()
                 .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
@@ -728,7 +735,7 @@ pub async fn change_topics_many(
             .filter(document_topics::Column::Source.ne(TopicSource::User))
             .exec(&txn)
             .await?;
-        if change == TopicChange::Add && !topics.is_empty() {
+        if adding {
             let links = chunk.iter().flat_map(|&doc| {
                 topics
                     .iter()
@@ -754,6 +761,9 @@ pub async fn change_topics_many(
                     .exec_without_returning(&txn)
                     .await?;
             }
+        }
+        if adding {
+            continue;
         }
         let linked: std::collections::HashSet<Uuid> = document_topics::Entity::find()
             .select_only()
