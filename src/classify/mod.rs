@@ -3,8 +3,10 @@
 //!
 //! [`classify_document`] is what the pipeline calls. It picks a [`Classifier`] per user
 //! (`users.ai_provider` / `ai_model`, defaults `ai.default_provider` / `ai.default_model`):
-//! - `builtin` ([`builtin`]): offline TF-IDF topic prototypes seeded from topic names and
-//!   descriptions and learned from the user's hand-filed documents;
+//! - `builtin` ([`builtin`]): offline TF-IDF topic centroids over stemmed German and English
+//!   words, seeded from topic names and descriptions, learned from the user's hand-filed
+//!   documents, with per-topic bars calibrated on them ("none of these"), retrained for
+//!   every document (a hand-filing counts from the next one);
 //! - `ollama`, `openai` (any OpenAI-compatible server), `anthropic` ([`providers`]).
 //!
 //! Guards, applied before anything leaves the server:
@@ -43,16 +45,16 @@ use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
 use crate::topics::service::{clash_key, sort_topics};
-use builtin::{BuiltinModel, Example};
+use builtin::{BuiltinModel, Evidence, Example};
 use providers::{ProviderConfig, RetryPolicy};
 
 /// Version of the model prompt ([`prompt`]); bump when the prompt or schema changes.
 /// A custom `ai.system_prompt` is recorded as `"{PROMPT_VERSION}+custom-{hash}"`.
 pub const PROMPT_VERSION: &str = "dv-prompt-1";
 /// Version of the builtin algorithm, recorded as its prompt version.
-pub const BUILTIN_VERSION: &str = "builtin-1";
+pub const BUILTIN_VERSION: &str = "builtin-2";
 /// What the builtin classifier records as its model.
-pub const BUILTIN_MODEL: &str = "tfidf-prototypes";
+pub const BUILTIN_MODEL: &str = "tfidf-centroids";
 /// At most this many suggestions are kept from a model's reply.
 pub const MAX_SUGGESTIONS: usize = 5;
 /// Model suggestions below this confidence are dropped (the model itself doubts them).
@@ -231,8 +233,17 @@ impl Builtin {
 
     /// Suggestions for `input` (file name and text), synchronously.
     pub fn suggest(&self, input: &Input) -> Vec<Suggestion> {
-        self.model
-            .classify(&format!("{}\n{}", input.filename, input.text))
+        self.model.classify(&Self::text_of(input))
+    }
+
+    /// The few words of `input` that weighed most for `topic` (best first).
+    pub fn explain(&self, input: &Input, topic: Uuid) -> Vec<Evidence> {
+        self.model.explain(&Self::text_of(input), topic)
+    }
+
+    /// What the model reads: the file name, a newline, the text.
+    fn text_of(input: &Input) -> String {
+        format!("{}\n{}", input.filename, input.text)
     }
 }
 
@@ -673,6 +684,28 @@ mod tests {
         assert_eq!(got[1].confidence, 0.5);
         let got = input(false).resolve(r());
         assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn builtin_explains_its_choice_from_the_input() {
+        let mut inp = input(false);
+        inp.topics[0].description = Some("Tax office letters, tax assessment, income tax".into());
+        inp.topics[1].description = Some("Home insurance policy, premium, claims".into());
+        inp.filename = "steuer.pdf".into();
+        inp.text = "Your income tax assessment from the tax office".into();
+        let builtin = Builtin::new(&inp.topics, &[]);
+        let got = builtin.suggest(&inp);
+        assert_eq!(
+            got.first().map(|s| &s.pick),
+            Some(&Pick::Existing(inp.topics[0].id))
+        );
+        let words: Vec<String> = builtin
+            .explain(&inp, inp.topics[0].id)
+            .into_iter()
+            .map(|e| e.word)
+            .collect();
+        assert!(words.contains(&"tax".to_owned()), "{words:?}");
+        assert!(builtin.explain(&inp, inp.topics[1].id).is_empty());
     }
 
     #[test]
