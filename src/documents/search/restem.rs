@@ -8,6 +8,9 @@
 //! each batch stemmed on a blocking thread and written in one short transaction, so
 //! neither a request nor the database waits on a large vault.
 //!
+//! On SQLite a pass that rewrote documents ends by merging the full-text index's
+//! segments in bounded steps ([`merge_sqlite_index`]).
+//!
 //! Which stems a document holds is recorded (`document_stems.language`), and every stem
 //! is tagged with its language ([`super::stemming`]): until its turn comes, a document
 //! stemmed in the old language matches the new language's queries exactly only.
@@ -120,9 +123,51 @@ pub async fn restem_account(db: &DatabaseConnection, user: UserId) -> Result<u64
         }
         written += in_pass;
         if in_pass == 0 {
+            if written > 0 {
+                merge_sqlite_index(db).await?;
+            }
             return Ok(written);
         }
     }
+}
+
+/// Pages of the SQLite full-text index one merge step writes (about 2 MiB).
+const MERGE_PAGES: i64 = 500;
+
+/// On SQLite, merges the full-text index's segments after a pass rewrote many entries:
+/// each rewritten document left its old entry behind as a deletion in a new small
+/// segment, and until they are merged every query reads through all of them (measured:
+/// 1.3–1.8× slower searches after stemming a vault again). Bounded steps, each its own
+/// short statement, until a step finds nothing left to merge; other writes go between.
+async fn merge_sqlite_index(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return Ok(());
+    }
+    let changes = |row: Option<sea_orm::QueryResult>| -> Result<i64, DbErr> {
+        row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
+    };
+    loop {
+        // One connection for the step and its count: `total_changes()` is per connection.
+        let txn = crate::db::begin_write(db).await?;
+        let before = changes(txn.query_one_raw(total_changes()).await?)?;
+        txn.execute_unprepared(&format!(
+            "INSERT INTO documents_fts (documents_fts, rank) VALUES ('merge', -{MERGE_PAGES})"
+        ))
+        .await?;
+        let after = changes(txn.query_one_raw(total_changes()).await?)?;
+        txn.commit().await?;
+        // The FTS5 documentation's test: fewer than 2 changes = nothing was merged.
+        if after - before < 2 {
+            return Ok(());
+        }
+    }
+}
+
+fn total_changes() -> sea_orm::Statement {
+    sea_orm::Statement::from_string(
+        sea_orm::DatabaseBackend::Sqlite,
+        "SELECT total_changes() AS n",
+    )
 }
 
 /// Stems the documents of `user` again in the background (after a change of language).
