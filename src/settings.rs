@@ -118,6 +118,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// Upload and download rules.
     pub documents: DocumentSettings,
+    /// Full-text search.
+    pub search: SearchSettings,
     /// The periodic cleanup job.
     pub cleanup: CleanupSettings,
     /// Processing workers and the sweeper.
@@ -190,6 +192,15 @@ pub struct QuotaSettings {
 }
 
 /// Upload and download rules.
+/// Full-text search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// How the searches of a new account match words (`simple`, `english`, `german`);
+    /// each account can change its own.
+    pub default_language: crate::entities::SearchLanguage,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentSettings {

@@ -72,6 +72,12 @@ impl Application {
             crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
             crate::ingest::service::spawn(&state, &shutdown, &mut tasks);
             crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
+            // Texts without stems in their owner's search language (migrated, imported,
+            // or a change of language a stop interrupted).
+            tasks.spawn(crate::documents::search::restem::run_at_start(
+                state.db.clone(),
+                shutdown.clone(),
+            ));
         }
         if settings.metrics.enabled && !settings.metrics.listen.is_empty() {
             let metrics_server = build_metrics_server(&state)?;

@@ -49,6 +49,7 @@ export const USER = {
   ai_allow_new_topics: false,
   ocr_languages: null,
   ocr_ai_fallback: false,
+  search_language: 'english' as const,
   created_at: '2026-01-01T00:00:00Z',
 }
 

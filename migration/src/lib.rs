@@ -32,6 +32,7 @@ mod m20261207_000022_document_dates;
 mod m20261207_000023_search_table;
 mod m20261207_000024_live_count_index;
 mod m20261207_000025_document_texts;
+mod m20261207_000026_search_languages;
 mod m20261207_000027_search_terms;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_search_table::Migration),
             Box::new(m20261207_000024_live_count_index::Migration),
             Box::new(m20261207_000025_document_texts::Migration),
+            Box::new(m20261207_000026_search_languages::Migration),
             Box::new(m20261207_000027_search_terms::Migration),
         ]
     }

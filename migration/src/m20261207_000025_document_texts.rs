@@ -81,14 +81,28 @@ fn text_of(id: &str) -> String {
 }
 
 fn sqlite_up() -> Vec<String> {
-    let old_doc = "d.id = OLD.document_id";
-    let new_doc = "d.id = NEW.document_id";
-    vec![
+    [
         "DROP TRIGGER IF EXISTS documents_fts_ai".to_owned(),
         "DROP TRIGGER IF EXISTS documents_fts_au".to_owned(),
         "DROP TRIGGER IF EXISTS documents_fts_ad".to_owned(),
         "DROP VIEW IF EXISTS documents_fts_source".to_owned(),
         COPY_UP.to_owned(),
+    ]
+    .into_iter()
+    .chain(sqlite_index_objects())
+    .chain([
+        "ALTER TABLE documents DROP COLUMN extracted_text".to_owned(),
+        "ALTER TABLE documents DROP COLUMN text_pages".to_owned(),
+    ])
+    .collect()
+}
+
+/// The view and the triggers this migration makes (what `…_000026_search_languages`
+/// goes back to).
+pub(crate) fn sqlite_index_objects() -> Vec<String> {
+    let old_doc = "d.id = OLD.document_id";
+    let new_doc = "d.id = NEW.document_id";
+    vec![
         "CREATE VIEW documents_fts_source AS \
          SELECT d.search_rowid, 'u' || hex(d.user_id) AS owner, d.filename, t.body \
          FROM documents d LEFT JOIN document_texts t ON t.document_id = d.id"
@@ -139,8 +153,6 @@ fn sqlite_up() -> Vec<String> {
             fts_delete("d", "OLD.body", old_doc),
             fts_insert("d", "NULL", old_doc)
         ),
-        "ALTER TABLE documents DROP COLUMN extracted_text".to_owned(),
-        "ALTER TABLE documents DROP COLUMN text_pages".to_owned(),
     ]
 }
 

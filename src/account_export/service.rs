@@ -85,6 +85,10 @@ pub struct ManifestAccount {
     pub handle: String,
     /// E-mail address.
     pub email: String,
+    /// How the account's searches match words (`simple`, `english`, `german`); absent in
+    /// exports made before it existed.
+    #[serde(default)]
+    pub search_language: crate::entities::SearchLanguage,
 }
 
 /// One document in the manifest.
@@ -347,6 +351,7 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
                 id: user.id,
                 handle: user.handle.clone(),
                 email: user.email.clone(),
+                search_language: user.search_language,
             },
             documents: manifest_documents,
             folders: manifest_folders,

@@ -26,6 +26,8 @@ pub struct NewUser<'a> {
     pub password_must_change: bool,
     /// Quota limit in bytes.
     pub quota_limit_bytes: i64,
+    /// How the account's searches match words (the server's `search.default_language`).
+    pub search_language: crate::entities::SearchLanguage,
 }
 
 /// Why an account could not be created.
@@ -75,6 +77,7 @@ pub async fn insert_user(
         default_storage_backend: Set(None),
         ocr_languages: Set(None),
         ocr_ai_fallback: Set(false),
+        search_language: Set(new.search_language),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -12,6 +12,7 @@ use crate::auth::extract::{AuthSession, AuthUser};
 use crate::auth::limits::{self, Limit};
 use crate::auth::service::{self, LoginOutcome, ProfileChanges, SecondFactor};
 use crate::auth::sessions::{self, ClientInfo, IssuedTokens};
+use crate::entities::SearchLanguage;
 use crate::entities::users::Role;
 use crate::entities::{quotas, users};
 use crate::error::{ApiError, ErrorBody};
@@ -73,6 +74,10 @@ pub struct UserView {
     /// Whether scan pages Tesseract reads poorly go to this account's own AI provider
     /// (`ai_provider`, never `builtin`; never for `ai_opt_out` documents). Off by default.
     pub ocr_ai_fallback: bool,
+    /// How searches match words: `simple` (words as written), `english` or `german`
+    /// (also other forms of a word, ranked below the word as written). New accounts get
+    /// the server's default (setting `search.default_language`).
+    pub search_language: SearchLanguage,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -93,6 +98,7 @@ impl From<&users::Model> for UserView {
             ai_allow_new_topics: u.ai_allow_new_topics,
             ocr_languages: u.ocr_languages.clone(),
             ocr_ai_fallback: u.ocr_ai_fallback,
+            search_language: u.search_language,
             created_at: u.created_at,
         }
     }
@@ -313,6 +319,13 @@ pub struct UpdateMeRequest {
     /// later switch to `builtin` it stays set but does nothing. Absent or null = unchanged.
     #[serde(default)]
     pub ocr_ai_fallback: Option<bool>,
+    /// How your searches match words: `simple`, `english` or `german` (another value:
+    /// 422 `validation_failed`). Your documents are stemmed again in the background;
+    /// until each is, it matches the new language's searches exactly only. Absent or
+    /// null = unchanged.
+    #[serde(default)]
+    #[schema(value_type = Option<SearchLanguage>)]
+    pub search_language: Option<String>,
 }
 
 /// `POST /api/auth/password` body.
@@ -694,10 +707,11 @@ pub async fn me(session: AuthSession) -> web::Json<UserView> {
     web::Json(UserView::from(&session.user))
 }
 
-/// Updates the handle and classifier preferences.
+/// Updates the handle, classifier, OCR and search preferences.
 ///
 /// Classifier preferences: provider, model, an own API key (write-only, stored
-/// encrypted) and whether new topics may be proposed.
+/// encrypted) and whether new topics may be proposed. A new `search_language` stems the
+/// account's documents again in the background.
 #[utoipa::path(
     operation_id = "updateMe",
     tag = "auth",
@@ -746,11 +760,33 @@ pub async fn update_me(
             })
             .transpose()?,
         ocr_ai_fallback: body.ocr_ai_fallback,
+        search_language: body
+            .search_language
+            .as_deref()
+            .map(parse_search_language)
+            .transpose()?,
         ..changes
     };
     changes.check_ocr_ai_fallback(&user.0.user, &state.settings.ai.default_provider)?;
     let updated = service::update_profile(&state.db, &state.keys, &user.0.user, changes).await?;
+    if updated.search_language != user.0.user.search_language {
+        crate::documents::search::restem::spawn_account(state.db.clone(), user.id());
+    }
     Ok(web::Json(UserView::from(&updated)))
+}
+
+/// A search language as written in a request (422 for anything else).
+fn parse_search_language(raw: &str) -> Result<SearchLanguage, ApiError> {
+    raw.parse().map_err(|_| ApiError::Unprocessable {
+        code: crate::error::ErrorCode::ValidationFailed,
+        message: format!(
+            "search_language must be one of {} (got {raw:?})",
+            <SearchLanguage as sea_orm::Iterable>::iter()
+                .map(SearchLanguage::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 /// Changes the password; other sessions and older access tokens stop working, and

@@ -118,6 +118,8 @@ pub struct ProfileChanges {
     pub ocr_languages: Option<Option<crate::settings::OcrLanguages>>,
     /// Whether poorly read scan pages go to the account's own AI provider.
     pub ocr_ai_fallback: Option<bool>,
+    /// How searches match words.
+    pub search_language: Option<crate::entities::SearchLanguage>,
 }
 
 impl ProfileChanges {
@@ -160,6 +162,7 @@ impl ProfileChanges {
             ai_allow_new_topics,
             ocr_languages: None,
             ocr_ai_fallback: None,
+            search_language: None,
         })
     }
 
@@ -228,6 +231,9 @@ pub async fn update_profile(
     if let Some(fallback) = changes.ocr_ai_fallback {
         active.ocr_ai_fallback = Set(fallback);
     }
+    if let Some(language) = changes.search_language {
+        active.search_language = Set(language);
+    }
     active.updated_at = Set(crate::time::now());
     active.update(db).await.map_err(|e| match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => handle_taken(),
@@ -267,6 +273,7 @@ pub async fn create_account(
             role,
             password_must_change,
             quota_limit_bytes: state.settings.quota.default_limit_bytes,
+            search_language: state.settings.search.default_language,
         },
     )
     .await

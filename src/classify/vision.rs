@@ -78,6 +78,7 @@ mod tests {
             default_storage_backend: None,
             ocr_languages: None,
             ocr_ai_fallback: opted_in,
+            search_language: Default::default(),
             created_at: now,
             updated_at: now,
         }

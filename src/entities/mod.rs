@@ -37,6 +37,7 @@ pub mod audit_log;
 pub mod backup_codes;
 pub mod bulk_downloads;
 pub mod cloud_connections;
+pub mod document_stems;
 pub mod document_texts;
 pub mod document_topics;
 pub mod document_versions;
@@ -62,7 +63,7 @@ pub mod webhooks;
 pub use document_topics::TopicSource;
 pub use document_versions::VersionStatus;
 pub use documents::{DocumentDateSource, DocumentStatus, StatusReason};
-pub use users::Role;
+pub use users::{Role, SearchLanguage};
 
 /// A stored string that names none of an enumeration's values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +76,7 @@ pub mod prelude {
     pub use super::audit_log::Entity as AuditLog;
     pub use super::backup_codes::Entity as BackupCodes;
     pub use super::cloud_connections::Entity as CloudConnections;
+    pub use super::document_stems::Entity as DocumentStems;
     pub use super::document_texts::Entity as DocumentTexts;
     pub use super::document_topics::Entity as DocumentTopics;
     pub use super::document_versions::Entity as DocumentVersions;
@@ -132,6 +134,7 @@ mod tests {
     fn enumerations_keep_the_stored_strings() {
         spelled_once(DocumentStatus::as_str);
         spelled_once(Role::as_str);
+        spelled_once(SearchLanguage::as_str);
         spelled_once(TopicSource::as_str);
         spelled_once(DocumentDateSource::as_str);
         assert_eq!(

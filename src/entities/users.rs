@@ -38,6 +38,10 @@ pub struct Model {
     pub ocr_languages: Option<String>,
     /// Opt-in: pages Tesseract reads poorly go to this account's own AI provider.
     pub ocr_ai_fallback: bool,
+    /// How searches match words (stemming); the server's `search.default_language` when
+    /// the account was made. Absent in exports older than it: `simple`, as searched then.
+    #[serde(default)]
+    pub search_language: SearchLanguage,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -161,3 +165,50 @@ impl Role {
 }
 
 super::stored_spelling!(Role);
+
+/// How an account's searches match words (`users.search_language`, CHECK in the schema).
+/// `english` and `german` also find other forms of a word (Snowball stems: "invoice"
+/// finds "invoices", "Rechnung" finds "Rechnungen"), ranked below exact matches;
+/// `simple` matches whole words as written (case- and accent-insensitively) only.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchLanguage {
+    /// Whole words as written, no stemming.
+    #[default]
+    Simple,
+    /// English stemming.
+    English,
+    /// German stemming.
+    German,
+}
+
+impl SearchLanguage {
+    /// The stored (and JSON) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Simple => "simple",
+            Self::English => "english",
+            Self::German => "german",
+        }
+    }
+}
+
+super::stored_spelling!(SearchLanguage);

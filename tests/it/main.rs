@@ -55,6 +55,7 @@ mod schema;
 mod search;
 mod search_limits;
 mod search_meaning;
+mod search_stemming;
 mod shares;
 mod thumbnails;
 mod topics;

@@ -9,8 +9,8 @@ use crate::common::db;
 use chrono::{DateTime, SubsecRound, Utc};
 use db::TestDb;
 use docuvault::entities::{
-    audit_log, backup_codes, cloud_connections, document_texts, document_topics, documents,
-    folders, groups, quotas, refresh_tokens, shares, topics, users,
+    audit_log, backup_codes, cloud_connections, document_stems, document_texts, document_topics,
+    documents, folders, groups, quotas, refresh_tokens, shares, topics, users,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::sqlx::error::ErrorKind;
@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "users",
     "refresh_tokens",
     "backup_codes",
@@ -29,6 +29,7 @@ const TABLES: [&str; 15] = [
     "folders",
     "documents",
     "document_texts",
+    "document_stems",
     "topics",
     "document_topics",
     "shares",
@@ -885,6 +886,7 @@ async fn every_entity_round_trips_through_its_table() {
         default_storage_backend: Some("s3".to_owned()),
         ocr_languages: None,
         ocr_ai_fallback: true,
+        search_language: docuvault::entities::SearchLanguage::German,
         created_at: at,
         updated_at: later,
     };
@@ -1041,6 +1043,15 @@ async fn every_entity_round_trips_through_its_table() {
             document_id: doc.id,
             body: "Einkommensteuerbescheid\n…".to_owned(),
             pages: Some(serde_json::json!([{"page": 1, "source": "ocr"}])),
+        },
+        doc.id
+    );
+    round_trip!(
+        document_stems,
+        document_stems::Model {
+            document_id: doc.id,
+            language: docuvault::entities::SearchLanguage::English,
+            stems: "eninvoic entabl".to_owned(),
         },
         doc.id
     );

@@ -259,9 +259,10 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Updates the handle and classifier preferences.
+         * Updates the handle, classifier, OCR and search preferences.
          * @description Classifier preferences: provider, model, an own API key (write-only, stored
-         *     encrypted) and whether new topics may be proposed.
+         *     encrypted) and whether new topics may be proposed. A new `search_language` stems the
+         *     account's documents again in the background.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -3135,6 +3136,14 @@ export interface components {
             items: components["schemas"]["SavedView"][];
         };
         /**
+         * @description How an account's searches match words (`users.search_language`, CHECK in the schema).
+         *     `english` and `german` also find other forms of a word (Snowball stems: "invoice"
+         *     finds "invoices", "Rechnung" finds "Rechnungen"), ranked below exact matches;
+         *     `simple` matches whole words as written (case- and accent-insensitively) only.
+         * @enum {string}
+         */
+        SearchLanguage: "simple" | "english" | "german";
+        /**
          * @description How the client wants to receive the refresh token.
          * @enum {string}
          */
@@ -3501,6 +3510,7 @@ export interface components {
              * @example deu+eng
              */
             ocr_languages?: string | null;
+            search_language?: components["schemas"]["SearchLanguage"] | null;
         };
         /**
          * @description `PATCH /api/topics/{id}` and `PATCH /api/admin/topics/{id}` body; absent fields stay
@@ -3657,6 +3667,12 @@ export interface components {
             password_must_change: boolean;
             /** @description `user` or `admin`. */
             role: components["schemas"]["Role"];
+            /**
+             * @description How searches match words: `simple` (words as written), `english` or `german`
+             *     (also other forms of a word, ranked below the word as written). New accounts get
+             *     the server's default (setting `search.default_language`).
+             */
+            search_language: components["schemas"]["SearchLanguage"];
             /** @description Whether TOTP two-factor authentication is on. */
             totp_enabled: boolean;
         };

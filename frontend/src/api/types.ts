@@ -88,6 +88,7 @@ export type Suggestion = S['Suggestion']
 export type SuggestionList = S['SuggestionList']
 export type SimilarDocuments = Omit<S['SimilarDocuments'], 'items'> & { items: DocumentView[] }
 export type UserView = S['UserView']
+export type SearchLanguage = S['SearchLanguage']
 
 export type UpdateMeRequest = S['UpdateMeRequest']
 export type UpdateDocumentRequest = S['UpdateDocumentRequest']

@@ -8,8 +8,9 @@
 //! character is literal text: operators, quotes, parentheses or `:` never make a
 //! query invalid. A bare word ending in `*` is a prefix (`invoi*`; at least 3 letters,
 //! at most 4 per query, [`query`]). Matching is on whole words, case-insensitively (text search
-//! configuration `simple` on PostgreSQL, FTS5 `unicode61` on SQLite; no stemming, since
-//! vault documents come in any language).
+//! configuration `simple` on PostgreSQL, FTS5 `unicode61` on SQLite), and for an account
+//! whose `search_language` is `english` or `german` also on other forms of a bare word
+//! ([`stemming`]: "invoice" finds "invoices"), ranked below the word as written.
 //!
 //! One module per job: [`query`] (the query language), [`snippet`] (highlighted
 //! segments), [`sql`] (the statement builder and shared clauses), [`listing`] (plain
@@ -17,7 +18,8 @@
 //! (one per backend), [`topics`] (the topics of listed documents), [`duplicates`]
 //! (documents with the same bytes), [`vocabulary`] (each account's own words, for
 //! suggestions), [`similar`] (documents like another), [`routes`] (the suggestion and
-//! similar-documents endpoints).
+//! similar-documents endpoints), [`stemming`] (words to stems) and [`restem`] (each
+//! account's documents stemmed in its language, in the background).
 //!
 //! Trashed documents are never listed nor searched unless asked for
 //! ([`ListFilter::trashed`]: then only they are).
@@ -27,11 +29,13 @@ mod listing;
 mod postgres;
 mod query;
 mod ranked;
+pub mod restem;
 pub mod routes;
 pub mod similar;
 mod snippet;
 mod sql;
 mod sqlite;
+pub mod stemming;
 mod topics;
 pub mod vocabulary;
 
@@ -302,6 +306,7 @@ pub async fn list(
                 // Nothing in the query could match a word.
                 return Ok((Vec::new(), Total::exact(0)));
             }
+            let q = &q.with_language(restem::language_of(db, user).await?);
             match db.get_database_backend() {
                 DatabaseBackend::Postgres => {
                     // A statement prepared on a connection gets a generic plan after five

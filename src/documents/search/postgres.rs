@@ -34,7 +34,7 @@ fn pg_headline_options() -> String {
 /// one `websearch_to_tsquery` per word or phrase and one `to_tsquery('word':*)` per
 /// prefix, grouped as the query language reads them.
 pub(super) fn push_tsquery(sql: &mut Sql, q: &SearchQuery) {
-    let composed = q.has_prefix().then(|| q.pg_composed()).flatten();
+    let composed = composes(q).then(|| q.pg_composed()).flatten();
     let Some(composed) = composed else {
         sql.push("websearch_to_tsquery('simple'::regconfig, ")
             .bind(q.text.clone())
@@ -46,7 +46,9 @@ pub(super) fn push_tsquery(sql: &mut Sql, q: &SearchQuery) {
             PgPiece::Websearch(t) => sql
                 .push("websearch_to_tsquery('simple'::regconfig, ")
                 .bind(t.clone()),
-            PgPiece::Prefix(t) => sql.push("to_tsquery('simple'::regconfig, ").bind(t.clone()),
+            PgPiece::Prefix(t) | PgPiece::Stem(t) => {
+                sql.push("to_tsquery('simple'::regconfig, ").bind(t.clone())
+            }
         };
         sql.push(")");
     };
@@ -71,6 +73,12 @@ pub(super) fn push_tsquery(sql: &mut Sql, q: &SearchQuery) {
     sql.push(")");
 }
 
+/// Whether the query is composed of pieces ([`SearchQuery::pg_composed`]): with a
+/// prefix or a stem, which `websearch_to_tsquery` cannot write.
+fn composes(q: &SearchQuery) -> bool {
+    q.has_prefix() || q.is_stemmed()
+}
+
 /// The PostgreSQL candidates subquery body (without `SELECT`): the caller's matching
 /// documents in candidate order, at most `max_hits + 1`.
 fn push_pg_candidates(
@@ -85,7 +93,7 @@ fn push_pg_candidates(
         " FROM documents d JOIN document_search s ON s.document_id = d.id \
          CROSS JOIN ",
     );
-    if q.has_prefix() {
+    if composes(q) {
         // A composed expression is no function call: a FROM item needs it as a subquery.
         sql.push("(SELECT ");
         push_tsquery(sql, q);

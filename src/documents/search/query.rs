@@ -10,6 +10,8 @@
 //! `*` after punctuation (`foo:bar*`), inside quotes, or alone stays literal text.
 
 use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START};
+use super::stemming::WordStemmer;
+use crate::entities::SearchLanguage;
 use crate::error::ApiError;
 
 /// Longest accepted query, in characters.
@@ -40,6 +42,9 @@ pub struct SearchQuery {
     pub words: Vec<String>,
     /// The query's units, for backends that compose their query from them.
     tokens: Vec<Token>,
+    /// Whether some word also matches its stem ([`Self::with_language`]): then `fts5`
+    /// carries its own column filters.
+    stemmed: bool,
 }
 
 /// One piece of a PostgreSQL `tsquery` composed from a query with prefixes: the text
@@ -51,6 +56,9 @@ pub enum PgPiece {
     /// `to_tsquery('simple', text)`: a prefix, `'word':*` (letters and digits only, so
     /// the quoted lexeme cannot carry syntax).
     Prefix(String),
+    /// `to_tsquery('simple', text)`: a word's tagged stem among the stems only,
+    /// `'eninvoic':C` (letters only).
+    Stem(String),
 }
 
 /// A PostgreSQL query composed of pieces: groups joined by `&&`, the pieces of a
@@ -74,6 +82,9 @@ enum Token {
         negated: bool,
         quoted: bool,
         prefix: bool,
+        /// The tagged stem of a bare single word, for an account that searches with
+        /// stemming ([`SearchQuery::with_language`]).
+        stem: Option<String>,
     },
     /// `or` between two phrases.
     Or,
@@ -158,6 +169,7 @@ fn tokenize(q: &str) -> Vec<Token> {
                 negated,
                 quoted,
                 prefix,
+                stem: None,
             });
         }
     }
@@ -201,22 +213,28 @@ fn fts5_string(text: &str, prefix: bool) -> String {
     }
 }
 
-/// A phrase as a piece of a composed PostgreSQL query.
-fn pg_piece(text: &str, quoted: bool, prefix: bool) -> PgPiece {
-    if prefix {
+/// A phrase as pieces of a composed PostgreSQL query: itself, and its stem if it has one.
+fn pg_pieces(text: &str, quoted: bool, prefix: bool, stem: Option<&str>) -> Vec<PgPiece> {
+    let piece = if prefix {
         PgPiece::Prefix(format!("'{}':*", text.to_lowercase()))
     } else if quoted {
         PgPiece::Websearch(format!("\"{text}\""))
     } else {
         PgPiece::Websearch(text.to_owned())
+    };
+    let mut pieces = vec![piece];
+    if let Some(stem) = stem {
+        pieces.push(PgPiece::Stem(format!("'{stem}':C")));
     }
+    pieces
 }
 
 /// Groups the tokens the way both backends read them: positive phrases joined by AND
-/// (OR where the user wrote `or` between two of them), and the excluded phrases.
+/// (OR where the user wrote `or` between two of them), and the excluded phrases. `each`
+/// renders a phrase (text, quoted, prefix, stem) as one or more alternatives.
 fn grouped<T>(
     tokens: &[Token],
-    mut each: impl FnMut(&str, bool, bool) -> T,
+    mut each: impl FnMut(&str, bool, bool, Option<&str>) -> Vec<T>,
 ) -> (Vec<Vec<T>>, Vec<T>) {
     let mut groups: Vec<Vec<T>> = Vec::new();
     let mut negatives = Vec::new();
@@ -229,17 +247,19 @@ fn grouped<T>(
                 negated: true,
                 quoted,
                 prefix,
-            } => negatives.push(each(text, *quoted, *prefix)),
+                stem,
+            } => negatives.extend(each(text, *quoted, *prefix, stem.as_deref())),
             Token::Phrase {
                 text,
                 negated: false,
                 quoted,
                 prefix,
+                stem,
             } => {
-                let s = each(text, *quoted, *prefix);
+                let s = each(text, *quoted, *prefix, stem.as_deref());
                 match groups.last_mut() {
-                    Some(g) if pending_or => g.push(s),
-                    _ => groups.push(vec![s]),
+                    Some(g) if pending_or => g.extend(s),
+                    _ => groups.push(s),
                 }
                 pending_or = false;
             }
@@ -252,7 +272,28 @@ fn grouped<T>(
 /// `or` between two of them), then `NOT` each excluded phrase. `None` when no positive
 /// phrase remains.
 fn fts5_expression(tokens: &[Token]) -> Option<String> {
-    let (groups, negatives) = grouped(tokens, |text, _, prefix| fts5_string(text, prefix));
+    fts5_expression_of(tokens, |text, prefix, _| fts5_string(text, prefix))
+}
+
+/// The FTS5 expression of a stemmed query: each phrase restricted to the file name and
+/// text, a stemmed word also matching its stem among the stems only.
+fn fts5_stemmed_expression(tokens: &[Token]) -> Option<String> {
+    fts5_expression_of(tokens, |text, prefix, stem| {
+        let exact = format!("{{filename body}} : {}", fts5_string(text, prefix));
+        match stem {
+            Some(stem) => format!("({exact} OR stems : {})", fts5_string(stem, false)),
+            None => exact,
+        }
+    })
+}
+
+fn fts5_expression_of(
+    tokens: &[Token],
+    phrase: impl Fn(&str, bool, Option<&str>) -> String,
+) -> Option<String> {
+    let (groups, negatives) = grouped(tokens, |text, _, prefix, stem| {
+        vec![phrase(text, prefix, stem)]
+    });
     if groups.is_empty() {
         return None;
     }
@@ -369,7 +410,55 @@ impl SearchQuery {
             text,
             words,
             tokens,
+            stemmed: false,
         })
+    }
+
+    /// The query as searched by an account with `language`: each bare single word looked
+    /// for (not quoted, not a prefix, not a stop word) also matches its stem. An excluded
+    /// word (`-invoices`) excludes that word as written only: stems widen what is looked
+    /// for, never what is excluded. `simple`, or a query
+    /// without such a word, stays the query as parsed (the same statements as without
+    /// stemming).
+    pub fn with_language(&self, language: SearchLanguage) -> Self {
+        let Some(stemmer) = WordStemmer::new(language) else {
+            return self.clone();
+        };
+        let mut tokens = self.tokens.clone();
+        let mut stemmed = false;
+        for t in &mut tokens {
+            if let Token::Phrase {
+                text,
+                negated: false,
+                quoted: false,
+                prefix: false,
+                stem,
+            } = t
+            {
+                let mut words = words_of(text);
+                if let (Some(word), None) = (words.next(), words.next()) {
+                    *stem = stemmer
+                        .stem(word)
+                        .filter(|s| s.chars().all(char::is_alphanumeric));
+                    stemmed |= stem.is_some();
+                }
+            }
+        }
+        if !stemmed {
+            return self.clone();
+        }
+        Self {
+            fts5: fts5_stemmed_expression(&tokens),
+            text: self.text.clone(),
+            words: self.words.clone(),
+            tokens,
+            stemmed: true,
+        }
+    }
+
+    /// Whether some word also matches its stem ([`Self::with_language`]).
+    pub fn is_stemmed(&self) -> bool {
+        self.stemmed
     }
 
     /// Whether the query holds a prefix (`word*`).
@@ -383,7 +472,7 @@ impl SearchQuery {
     /// `websearch_to_tsquery` cannot write for a prefix); `None` without a positive
     /// phrase.
     pub fn pg_composed(&self) -> Option<PgComposed> {
-        let (groups, excluded) = grouped(&self.tokens, pg_piece);
+        let (groups, excluded) = grouped(&self.tokens, pg_pieces);
         (!groups.is_empty()).then_some(PgComposed { groups, excluded })
     }
 }
@@ -524,6 +613,40 @@ mod tests {
         assert_eq!(
             SearchQuery::parse("tax\u{7}return").unwrap().words,
             ["tax", "return"]
+        );
+    }
+
+    #[test]
+    fn a_stemmed_query_adds_stems_of_bare_words_looked_for() {
+        let q = SearchQuery::parse("Invoices \"tax return\" invoi* the -drafts 2024")
+            .unwrap()
+            .with_language(SearchLanguage::English);
+        assert!(q.is_stemmed());
+        assert_eq!(
+            q.fts5.as_deref().unwrap(),
+            "((({filename body} : \"Invoices\" OR stems : \"eninvoic\")) AND \
+             ({filename body} : \"tax return\") AND ({filename body} : \"invoi\" *) AND \
+             ({filename body} : \"the\") AND ({filename body} : \"2024\")) \
+             NOT {filename body} : \"drafts\""
+        );
+        assert_eq!(
+            q.pg_composed().unwrap().groups[0],
+            [
+                PgPiece::Websearch("Invoices".into()),
+                PgPiece::Stem("'eninvoic':C".into())
+            ]
+        );
+        assert_eq!(
+            q.words,
+            ["invoices", "tax", "return", "invoi*", "the", "2024"]
+        );
+        // `simple`, or nothing to stem: the query as parsed.
+        let plain = SearchQuery::parse("invoices").unwrap();
+        assert_eq!(plain.with_language(SearchLanguage::Simple), plain);
+        let unstemmable = SearchQuery::parse("the \"invoices\" 2024").unwrap();
+        assert_eq!(
+            unstemmable.with_language(SearchLanguage::English),
+            unstemmable
         );
     }
 }

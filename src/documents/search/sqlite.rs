@@ -14,10 +14,12 @@ use super::{ListFilter, Listed, PageRequest, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
 
-/// The FTS5 MATCH expression: the owner's token AND the user's query over name + text.
-/// With `shared`, the owner is the caller or any account that shared with the caller
-/// (which of their documents are shared is the filters' business).
-fn push_fts5_match(sql: &mut Sql, user: UserId, shared: bool, expr: &str) {
+/// The FTS5 MATCH expression: the owner's token AND the user's query over name + text
+/// (a stemmed query, [`SearchQuery::is_stemmed`], names its columns itself: the text and
+/// name for words, the stems for stems). With `shared`, the owner is the caller or any
+/// account that shared with the caller (which of their documents are shared is the
+/// filters' business).
+fn push_fts5_match(sql: &mut Sql, user: UserId, shared: bool, expr: &str, stemmed: bool) {
     if shared {
         sql.push("documents_fts MATCH ('owner : (u' || hex(")
             .bind(user)
@@ -32,7 +34,8 @@ fn push_fts5_match(sql: &mut Sql, user: UserId, shared: bool, expr: &str) {
             .bind(user)
             .push(")");
     }
-    sql.push(" || ' AND {filename body} : (' || ")
+    let columns = if stemmed { "" } else { "{filename body} : " };
+    sql.push(&format!(" || ' AND {columns}(' || "))
         .bind(expr.to_owned())
         .push(" || ')')");
 }
@@ -46,6 +49,7 @@ fn push_sqlite_candidates(
     user: UserId,
     filter: &ListFilter,
     expr: &str,
+    stemmed: bool,
     page: PageRequest,
     order: &SearchOrder,
 ) {
@@ -53,7 +57,7 @@ fn push_sqlite_candidates(
         " FROM documents_fts CROSS JOIN documents d \
            ON d.search_rowid = documents_fts.rowid WHERE ",
     );
-    push_fts5_match(sql, user, filter.shared(), expr);
+    push_fts5_match(sql, user, filter.shared(), expr, stemmed);
     sql.push(" AND ");
     end_candidates(sql, user, filter, page, order);
 }
@@ -72,8 +76,13 @@ pub(super) async fn search_sqlite(
     let backend = db.get_database_backend();
     // bm25: lower is better. `search_rowid` grows with every new document.
     let order = SearchOrder::new(page.sort, "ASC", "documents_fts.rowid DESC");
+    let stemmed = q.is_stemmed();
+    // Columns: owner, file name, text, stems. A stem weighs a quarter of a word in the
+    // text, so a document holding the word as written ranks above one holding another
+    // form only (it matches the stem too).
     let (sort_key, rank) = match page.sort {
         Some((key, _)) => (sort_column(key), "NULL"),
+        None if stemmed => ("NULL", "bm25(documents_fts, 0.0, 10.0, 1.0, 0.25)"),
         None => ("NULL", "bm25(documents_fts, 0.0, 10.0, 1.0)"),
     };
     let start = u32::from(HIGHLIGHT_START);
@@ -93,18 +102,18 @@ pub(super) async fn search_sqlite(
         "SELECT d.id, d.search_rowid AS rid, d.search_rowid AS recency, \
                 {sort_key} AS sort_key, {rank} AS rank"
     ));
-    push_sqlite_candidates(&mut sql, user, filter, expr, page, &order);
+    push_sqlite_candidates(&mut sql, user, filter, expr, stemmed, page, &order);
     close_candidate_page(&mut sql, page, &order);
     sql.push(
         ") p CROSS JOIN documents_fts ON documents_fts.rowid = p.rid \
          JOIN documents d ON d.id = p.id WHERE ",
     );
-    push_fts5_match(&mut sql, user, filter.shared(), expr);
+    push_fts5_match(&mut sql, user, filter.shared(), expr, stemmed);
     sql.push(&format!(" ORDER BY {}", order.outer));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
 
     let count_sql = count_candidates(backend, |count_sql| {
-        push_sqlite_candidates(count_sql, user, filter, expr, page, &order);
+        push_sqlite_candidates(count_sql, user, filter, expr, stemmed, page, &order);
     });
     let total = search_total(db, page, &hits, count_sql).await?;
     Ok((listed(hits), total))
