@@ -3,8 +3,9 @@
 //! at least one of the account's live documents (confirmed, not in the trash, hash
 //! recorded) has, with how many do. Rows whose count falls to zero are removed, so the
 //! table never holds more rows than the live documents. The partial index
-//! `idx_document_hash_counts_duplicated (user_id, sha256) WHERE live_count > 1` lists an
-//! account's duplicated hashes in O(duplicates).
+//! `idx_document_hash_counts_duplicated (user_id, sha256, live_count) WHERE live_count >
+//! 1` lists an account's duplicated hashes, and sums their documents (the filter's
+//! total), in O(duplicated hashes), index-only.
 //!
 //! Why: `duplicates=true` (the home page asks it on every visit) was an `EXISTS` probe of
 //! `idx_documents_live_sha256` for every live document of the account, in list order, so
@@ -51,7 +52,7 @@ const FILL: &str = "INSERT INTO document_hash_counts (user_id, sha256, live_coun
      GROUP BY d.user_id, d.sha256";
 
 const PARTIAL_INDEX: &str = "CREATE INDEX idx_document_hash_counts_duplicated \
-     ON document_hash_counts (user_id, sha256) WHERE live_count > 1";
+     ON document_hash_counts (user_id, sha256, live_count) WHERE live_count > 1";
 
 /// The PostgreSQL trigger function for one event: `changes` selects `(user_id, sha256,
 /// n)` from the transition tables (`n` = +1 for a row entering the counted set, -1 for
