@@ -7,7 +7,9 @@ clean environment, rate limiter off), registers one account through the API and 
 it DOCS (10 000) documents with one bulk INSERT through psql (status 'classified',
 unique object keys '{user}/{id}/{uuid}.pdf', created_at spread over ~1 year, random
 sizes, EXTRACTED_TEXT_BYTES (4096) of incompressible extracted text each as a classified
-document has, the quota's used_bytes set to their sum, ANALYZE). Then, with oha:
+document has, every DUP_EVERY-th (50th) document a copy of the one before it (the same
+SHA-256: 2 % copies, 4 % of the documents in duplicates; DUP_EVERY=0: none), the quota's
+used_bytes set to their sum, ANALYZE). Then, with oha:
 
   fixed rate  RATE (200) req/s for DURATION (30) s, coordinated-omission corrected
               (--latency-correction: latency counts from when a request was due):
@@ -54,6 +56,7 @@ EXTRA_DURATION_S = int(os.environ.get("EXTRA_DURATION", "10"))
 MAX_DURATION_S = int(os.environ.get("MAX_DURATION", "10"))
 CONNECTIONS = [int(x) for x in os.environ.get("CONNECTIONS", "1 4 16 64").split()]
 TEXT_BYTES = int(os.environ.get("EXTRACTED_TEXT_BYTES", "4096"))
+DUP_EVERY = int(os.environ.get("DUP_EVERY", "50"))  # every n-th document copies the one before
 PG_BASE = os.environ.get("PG_BASE", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 BACKEND = os.environ.get("BACKEND", "postgres")  # or "sqlite"
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
@@ -285,14 +288,15 @@ SELECT r.id, '{user_id}'::uuid, NULL,
        '{user_id}/' || r.id || '/' || gen_random_uuid() || '.pdf',
        'application/pdf',
        (1000 + floor(random() * 20000000))::bigint,
-       md5(random()::text) || md5(random()::text),
+       md5(r.salt || r.k) || md5(r.k || r.salt),
        'local',
        'classified', 1, NULL, NULL, false,
        '{{"provider": "builtin", "model": "keywords"}}'::jsonb,
        r.ts, r.ts + interval '2 minutes'
-FROM (SELECT g, gen_random_uuid() AS id,
+FROM (SELECT g, gen_random_uuid() AS id, salt.s AS salt,
+             (CASE WHEN {DUP_EVERY} > 0 AND g % {max(DUP_EVERY, 1)} = 0 THEN g - 1 ELSE g END)::text AS k,
              now() - (g * interval '3150 seconds') - floor(random() * 3000) * interval '1 second' AS ts
-      FROM generate_series(1, {DOCS}) g) r;
+      FROM generate_series(1, {DOCS}) g, (SELECT md5(random()::text) AS s) salt) r;
 INSERT INTO document_texts (document_id, body)
 SELECT d.id, (SELECT string_agg(md5(random()::text || d.id || s), ' ') FROM generate_series(1, {md5s}) s)
 FROM documents d WHERE d.user_id = '{user_id}' AND {TEXT_BYTES} > 0;
@@ -331,6 +335,15 @@ def seed_sqlite(db_path: str, user_id: str) -> float:
         return base + frac + ("Z" if sample_ts.endswith("Z") else ("+00:00" if sample_ts.endswith("+00:00") else ""))
 
     now = time.time()
+    hashes: dict[int, str] = {}
+
+    def sha(g: int) -> str:
+        """Document g's SHA-256: the one before's for every DUP_EVERY-th."""
+        k = g - 1 if DUP_EVERY > 0 and g % DUP_EVERY == 0 else g
+        if k not in hashes:
+            hashes.clear()
+            hashes[k] = f"{rng.getrandbits(256):064x}"
+        return hashes[k]
 
     def rows():
         for g in range(1, DOCS + 1):
@@ -340,7 +353,7 @@ def seed_sqlite(db_path: str, user_id: str) -> float:
             text = " ".join(f"{rng.getrandbits(128):032x}" for _ in range(max(1, TEXT_BYTES // 33))) if TEXT_BYTES else None
             yield (did, uid, f"{words[g % len(words)]} {time.strftime('%Y-%m-%d', time.gmtime(t))} {g}.pdf",
                    f"{user_id}/{u}/{uuid.uuid4()}.pdf", "application/pdf", 1000 + rng.randint(0, 20000000),
-                   f"{rng.getrandbits(256):064x}", "local", "classified", 1, 0,
+                   sha(g), "local", "classified", 1, 0,
                    '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120)), text
 
     with con:
@@ -413,7 +426,7 @@ def main() -> int:
                                  f"min(created_at)::date, max(created_at)::date FROM documents WHERE user_id = '{user_id}'")
         out(f"data     1 user, {stats.split('|')[0]} documents ({'one sqlite3 transaction' if BACKEND == 'sqlite' else 'INSERT + VACUUM ANALYZE, as autovacuum soon does after a bulk insert,'} {secs:.1f} s; documents table "
             f"{stats.split('|')[1]} with TOAST; created {stats.split('|')[2]}..{stats.split('|')[3]}; "
-            f"{TEXT_BYTES} B extracted text each)")
+            f"{TEXT_BYTES} B extracted text each; every {DUP_EVERY}th a copy of the one before)")
         # sanity: every list variant answers 200 with the right total and page size
         for path in [PAGE1] + EXTRA_PATHS:
             st, b = request(port, "GET", path, token=token)
@@ -430,6 +443,8 @@ def main() -> int:
             want = max(0, min(per_page, total - (page_no - 1) * per_page))
             if page["total"] != total or page["total"] > DOCS or len(page["items"]) != want:
                 raise RuntimeError(f"GET {path}: total {page['total']}, {len(page['items'])} items (want {total}, {want})")
+            if "duplicates=true" in path and DUP_EVERY > 0 and page["total"] != 2 * (DOCS // DUP_EVERY):
+                raise RuntimeError(f"GET {path}: total {page['total']}, want {2 * (DOCS // DUP_EVERY)} (the seeded copies)")
         st, b = request(port, "GET", PAGE1, token=token)
         out(f"         page 1 response {len(b)} bytes, total {json.loads(b)['total']}; server VmRSS {vm_rss_mib(proc.pid):.1f} MiB")
         out()

@@ -21,7 +21,8 @@
 #   3. registers one account through the API (POST /api/auth/register) and bulk-INSERTs
 #      DOCS (10 000) 'classified' documents for it with psql: unique object keys
 #      '{user}/{id}/{uuid}.pdf', created_at spread over about a year, random sizes,
-#      EXTRACTED_TEXT_BYTES (4096) of random extracted text each; quota used_bytes = their
+#      EXTRACTED_TEXT_BYTES (4096) of random extracted text each, every DUP_EVERY-th (50th)
+#      document a copy of the one before (same SHA-256); quota used_bytes = their
 #      sum; VACUUM ANALYZE (what autovacuum does soon after such an insert). Checks every list variant answers 200 with total = DOCS
 #   4. fixed rate, RATE (200) req/s, oha with --latency-correction (coordinated omission:
 #      latency counted from when each request was due), bearer token:
@@ -43,7 +44,7 @@
 #      and writes the same report to bench/out/list.txt (list-sqlite.txt; git-ignored).
 #
 # Knobs: DOCS RATE DURATION EXTRA_DURATION MAX_DURATION CONNECTIONS EXTRACTED_TEXT_BYTES
-#        BULK_IDS BULK_REPS
+#        DUP_EVERY BULK_IDS BULK_REPS
 #        PG_BASE OHA OHA_VERSION SERVER_ENV="K=V .." KEEP_WORK=1 (temp dir + server log)
 #        KEEP_DB=1 (leave the database for inspection) BACKEND=postgres|sqlite.
 # oha runs on the same 2 cores as the server and PostgreSQL; the report shows its share.

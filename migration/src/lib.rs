@@ -34,6 +34,7 @@ mod m20261207_000024_live_count_index;
 mod m20261207_000025_document_texts;
 mod m20261207_000026_search_languages;
 mod m20261207_000027_search_terms;
+mod m20261207_000029_document_hash_counts;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000025_document_texts::Migration),
             Box::new(m20261207_000026_search_languages::Migration),
             Box::new(m20261207_000027_search_terms::Migration),
+            Box::new(m20261207_000029_document_hash_counts::Migration),
         ]
     }
 }

@@ -86,3 +86,56 @@ pub async fn originals(
         })
         .collect())
 }
+
+/// The total of a list asking for the owner's live duplicates and nothing else (the home
+/// page's `duplicates=true`): the sum of the owner's counts above one in
+/// `document_hash_counts`, read off its partial index, rather than a count of the
+/// matching documents (one probe per duplicated hash). `None` for any other filter.
+pub(super) fn only_duplicates_total(
+    backend: sea_orm::DatabaseBackend,
+    user: UserId,
+    filter: &super::ListFilter,
+) -> Option<super::sql::Sql> {
+    // Every field named: a new filter must decide here whether it narrows the list.
+    let super::ListFilter {
+        topic,
+        folder_id,
+        status,
+        q,
+        trashed,
+        duplicates,
+        include_subfolders: _,
+        include_shared: _,
+        content_types,
+        created_from,
+        created_to,
+        size_min,
+        size_max,
+        document_date_from,
+        document_date_to,
+    } = filter;
+    let only = *duplicates
+        && !*trashed
+        && topic.is_none()
+        && folder_id.is_none()
+        && status.is_none()
+        && q.is_none()
+        && content_types.is_empty()
+        && created_from.is_none()
+        && created_to.is_none()
+        && size_min.is_none()
+        && size_max.is_none()
+        && document_date_from.is_none()
+        && document_date_to.is_none();
+    if !only {
+        return None;
+    }
+    let mut sql = super::sql::Sql::new(backend);
+    sql.push(
+        "SELECT CAST(COALESCE(SUM(h.live_count), 0) AS BIGINT) AS n \
+         FROM document_hash_counts h WHERE h.user_id = ",
+    )
+    .bind(user)
+    .push(" AND h.live_count > 1");
+    Some(sql)
+}

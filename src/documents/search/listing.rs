@@ -66,7 +66,9 @@ pub(super) async fn list_plain(
         .all(db)
         .await?;
     let mut count_sql = Sql::new(backend);
-    if filter.shared() {
+    if let Some(sql) = super::duplicates::only_duplicates_total(backend, user, filter) {
+        count_sql = sql;
+    } else if filter.shared() {
         count_sql.push("SELECT COUNT(*) AS n FROM (");
         push_shared_source(&mut count_sql, user, filter, "d.id", |_| {});
         count_sql.push(") c");

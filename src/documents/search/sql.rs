@@ -151,11 +151,27 @@ fn push_conditions(sql: &mut Sql, user: UserId, filter: &ListFilter) {
         sql.push(" AND d.trashed_at IS NULL");
     }
     if filter.duplicates {
-        sql.push(&format!(
-            " AND d.sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM documents o \
-             WHERE o.user_id = d.user_id AND o.sha256 = d.sha256 AND o.id <> d.id \
-             AND o.status <> '{pending}' AND o.trashed_at IS NULL)"
-        ));
+        if filter.trashed || filter.status == Some(DocumentStatus::Pending) {
+            // `d` is not live: another live document of the owner with its bytes, probed
+            // per row of the (small) trash or pending set.
+            sql.push(&format!(
+                " AND d.sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM documents o \
+                 WHERE o.user_id = d.user_id AND o.sha256 = d.sha256 AND o.id <> d.id \
+                 AND o.status <> '{pending}' AND o.trashed_at IS NULL)"
+            ));
+        } else {
+            // `d` is live (never a shared document: `ListFilter::shared`): its hash has
+            // another live document when the owner's count of it is above one. The
+            // owner's duplicated hashes come off `idx_document_hash_counts_duplicated`
+            // (kept by triggers on `documents`), so this costs O(duplicates), not a probe
+            // per live document.
+            sql.push(
+                " AND d.sha256 IN (SELECT h.sha256 FROM document_hash_counts h \
+                 WHERE h.user_id = ",
+            )
+            .bind(user)
+            .push(" AND h.live_count > 1)");
+        }
     }
     match filter.folder_id {
         Some(folder) if filter.include_subfolders => {
