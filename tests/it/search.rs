@@ -611,12 +611,15 @@ async fn the_search_index_follows_uploads_text_renames_deletes_and_existing_rows
     let id = app
         .upload(&alice, "draft.txt", "text/plain", b"hello".to_vec())
         .await;
-    let id = Uuid::parse_str(&id).unwrap();
     assert_eq!(
         search(&app, &alice, "draft", "").await["total"],
         1,
         "by name at once"
     );
+    // The pipeline stores the upload's own text ("hello"); the text set below must not
+    // race with it.
+    common::wait_processed(&app, &alice, &id).await;
+    let id = Uuid::parse_str(&id).unwrap();
     assert_eq!(search(&app, &alice, "zeppelin", "").await["total"], 0);
     let doc = documents::Entity::find_by_id(id)
         .one(&app.state.db)
