@@ -550,17 +550,8 @@ async fn an_imported_vault_has_its_counts() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
     let run = |app: &TestApp, args: &[&str]| {
-        let cwd = tempfile::tempdir().unwrap();
-        let output = common::docuvault_command(cwd.path())
-            .envs(app.env())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let (ok, _, stderr) = common::run_cli(app, args);
+        assert!(ok, "{args:?}: {stderr}");
     };
     run(&source, &["export", "--out", out.to_str().unwrap()]);
     let target = TestApp::spawn().await;

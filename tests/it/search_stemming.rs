@@ -323,20 +323,6 @@ async fn texts_without_stems_are_found_exactly_and_stemmed_at_start() {
     );
 }
 
-/// Runs the real binary with `app`'s settings; (success, stderr).
-fn run(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let cwd = tempfile::tempdir().unwrap();
-    let out = common::docuvault_command(cwd.path())
-        .envs(app.env())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn exports_carry_the_language_and_imports_stem_again() {
     let source = TestApp::spawn().await;
@@ -356,7 +342,7 @@ async fn exports_carry_the_language_and_imports_stem_again() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
-    let (ok, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&source, &["export", "--out", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let key = std::fs::read_to_string(
         std::path::Path::new(&source.env()["DOCUVAULT__DATA_DIR"]).join("secret.key"),
@@ -381,7 +367,7 @@ async fn exports_carry_the_language_and_imports_stem_again() {
         env.insert("DOCUVAULT__SECURITY__SECRET_KEY".into(), key);
     })
     .await;
-    let (ok, stderr) = run(&target, &["import", "--from", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&target, &["import", "--from", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     // Started on the imported vault: the texts are stemmed in their owners' languages.
     let target = target.restart_with(|_| {}).await;

@@ -40,21 +40,6 @@ async fn target_app(secret_key: &str) -> TestApp {
     .await
 }
 
-/// Runs the real binary with `app`'s settings; (success, stdout, stderr).
-fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let cwd = tempfile::tempdir().unwrap();
-    let out = common::docuvault_command(cwd.path())
-        .envs(app.env())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn key_file(app: &TestApp) -> String {
     let path = Path::new(&app.env()["DOCUVAULT__DATA_DIR"]).join("secret.key");
     std::fs::read_to_string(path).unwrap().trim().to_owned()
@@ -275,7 +260,8 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     // Export while the source server keeps running.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
-    let (ok, stdout, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    let (ok, stdout, stderr) =
+        common::run_cli(&source, &["export", "--out", out.to_str().unwrap()]);
     assert!(ok, "export failed: {stderr}");
     assert!(stdout.contains("2 users"), "{stdout}");
     let manifest: serde_json::Value =
@@ -304,7 +290,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     assert_eq!(health["database"]["backend"], db, "{health}");
     assert_eq!(health["storage"]["backend"], store, "{health}");
     let source_key = key_file(&source);
-    let (ok, stdout, stderr) = run(
+    let (ok, stdout, stderr) = common::run_cli(
         &target,
         &[
             "import",
@@ -401,10 +387,10 @@ async fn bad_exports_and_non_empty_targets_are_refused_and_nothing_is_imported()
     let doc = text_document(&source, &alice, "a.txt", "some text to move").await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
-    let (ok, _, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&source, &["export", "--out", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     // An export never overwrites.
-    let (ok, _, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&source, &["export", "--out", out.to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("is not empty"), "{stderr}");
 
@@ -420,7 +406,8 @@ async fn bad_exports_and_non_empty_targets_are_refused_and_nothing_is_imported()
             assert!(objects.is_empty(), "objects left behind: {objects:?}");
         }
     };
-    let import = |from: &Path| run(&target, &["import", "--from", from.to_str().unwrap()]);
+    let import =
+        |from: &Path| common::run_cli(&target, &["import", "--from", from.to_str().unwrap()]);
 
     // A manifest of an unknown version.
     let bumped = dir.path().join("bumped");
@@ -506,7 +493,7 @@ async fn an_export_of_format_version_1_still_imports() {
     let doc = text_document(&source, &alice, "old.txt", "written by an older DocuVault").await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
-    let (ok, _, stderr) = run(&source, &["export", "--out", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&source, &["export", "--out", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     // What a version-1 build wrote: no saved_views table.
     let manifest_path = out.join("manifest.json");
@@ -563,11 +550,11 @@ async fn an_export_of_format_version_1_still_imports() {
         .unwrap()
         .retain(|t| t["name"] != "shares");
     std::fs::write(broken.join("manifest.json"), without_shares.to_string()).unwrap();
-    let (ok, _, stderr) = run(&target, &["import", "--from", broken.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&target, &["import", "--from", broken.to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("table shares is missing"), "{stderr}");
 
-    let (ok, _, stderr) = run(&target, &["import", "--from", out.to_str().unwrap()]);
+    let (ok, _, stderr) = common::run_cli(&target, &["import", "--from", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let s = target.login("alice", PASSWORD).await;
     let res = target

@@ -447,6 +447,22 @@ pub fn docuvault_command(cwd: &std::path::Path) -> std::process::Command {
     cmd
 }
 
+/// Runs the real binary with `app`'s settings from a temporary directory (a CLI command
+/// such as `export` or `import`); (success, stdout, stderr).
+pub fn run_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = docuvault_command(cwd.path())
+        .envs(app.env())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A small tmpfs mounted on a directory for one test, unmounted (lazily) when dropped.
 /// Each test mounts on its own temporary directory, so tests in one process never share
 /// one. Needs root / CAP_SYS_ADMIN (CI runs tests as root): without it the test fails
