@@ -25,7 +25,7 @@ use crate::documents::search::{self, ListFilter, PageRequest, SortKey, SortOrder
 use crate::documents::service::TopicChange;
 use crate::documents::{access, service, trash};
 use crate::domain::{DocumentId, FolderId, ObjectKey, TopicId, UserId};
-use crate::entities::bulk_downloads;
+use crate::entities::{SearchLanguage, bulk_downloads};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::storage::ObjectStore;
@@ -213,6 +213,7 @@ pub async fn run(
 pub async fn matching_ids(
     db: &sea_orm::DatabaseConnection,
     user: UserId,
+    language: SearchLanguage,
     filter: &ListFilter,
     sort: Option<(SortKey, SortOrder)>,
     max_hits: u64,
@@ -221,6 +222,7 @@ pub async fn matching_ids(
     let (items, total) = search::list(
         db,
         user,
+        language,
         filter,
         PageRequest {
             page: 1,

@@ -288,6 +288,7 @@ pub async fn list_ids(
     let (ids, total) = bulk::matching_ids(
         &state.db,
         user.id(),
+        user.0.user.search_language,
         &filter,
         sort,
         state.settings.documents.search_max_hits,

@@ -718,6 +718,7 @@ pub async fn list(
     let (items, total) = service::list(
         &state.db,
         user.id(),
+        user.0.user.search_language,
         &filter,
         PageRequest {
             page,

@@ -53,7 +53,7 @@ pub use snippet::{
 pub use topics::{DocumentTopic, topics_of};
 
 use crate::domain::{FolderId, TopicId, UserId};
-use crate::entities::{DocumentStatus, documents};
+use crate::entities::{DocumentStatus, SearchLanguage, documents};
 use crate::error::ApiError;
 
 /// A document as listed: every column a view shows, without the extracted text.
@@ -291,11 +291,14 @@ impl Total {
 /// with an explicit sort, the first `max_hits` matches in that order; by relevance, the
 /// `max_hits` most recently uploaded matches, ranked. The total then reads `max_hits`
 /// and is flagged inexact, unless [`PageRequest::count`] asks for the exact count
-/// (then one more statement counts every match).
+/// (then one more statement counts every match). `language` is the account's
+/// `search_language` (read with the account when the request was authenticated), the
+/// stemming a search's words get.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,
     user: UserId,
+    language: SearchLanguage,
     filter: &ListFilter,
     page: PageRequest,
 ) -> Result<(Vec<Listed>, Total), ApiError> {
@@ -306,7 +309,7 @@ pub async fn list(
                 // Nothing in the query could match a word.
                 return Ok((Vec::new(), Total::exact(0)));
             }
-            let q = &q.with_language(restem::language_of(db, user).await?);
+            let q = &q.with_language(language);
             match db.get_database_backend() {
                 DatabaseBackend::Postgres => {
                     // A statement prepared on a connection gets a generic plan after five

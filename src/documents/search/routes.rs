@@ -204,6 +204,7 @@ pub async fn similar(
     let (items, terms) = super::similar::similar(
         &state.db,
         user.id(),
+        user.0.user.search_language,
         &doc,
         limit,
         state.settings.documents.search_max_hits,

@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, State
 use super::vocabulary::{MAX_TERM_CHARS, MIN_TERM_CHARS, VOCABULARY_CHARS};
 use super::{CountMode, ListFilter, Listed, PageRequest, SearchQuery};
 use crate::domain::UserId;
-use crate::entities::documents;
+use crate::entities::{SearchLanguage, documents};
 use crate::error::ApiError;
 
 /// Words of a document that make up its similarity query.
@@ -138,11 +138,13 @@ fn distinctive(
 }
 
 /// Up to `limit` documents like `doc` (which the caller may read), best first, and the
-/// words they were found by; the document itself is never among them.
+/// words they were found by (stemmed in the reader's `language`, as their searches are);
+/// the document itself is never among them.
 #[tracing::instrument(skip_all)]
 pub async fn similar(
     db: &DatabaseConnection,
     user: UserId,
+    language: SearchLanguage,
     doc: &documents::Model,
     limit: u64,
     max_hits: u64,
@@ -182,7 +184,7 @@ pub async fn similar(
         max_hits,
         count: CountMode::Bounded,
     };
-    let (items, _) = super::list(db, user, &filter, page).await?;
+    let (items, _) = super::list(db, user, language, &filter, page).await?;
     let items = items
         .into_iter()
         .filter(|l| l.doc.id != doc.id)
