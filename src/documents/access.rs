@@ -18,6 +18,11 @@ use crate::error::ApiError;
 /// Ids per `IN (…)` list: far below SQLite's and PostgreSQL's bound-parameter limits.
 pub const IDS_PER_QUERY: usize = 500;
 
+/// A live document (confirmed, not in the trash) as SQL over an unaliased `documents`:
+/// the predicate of the live list indexes, written with literals so that SQLite, which
+/// uses a partial index only for a query that repeats its terms, can use them.
+pub const LIVE_PREDICATE: &str = "status <> 'pending' AND trashed_at IS NULL";
+
 /// What the rules of a change need to know of a document (no text, no JSON): the row
 /// a set-based change of many documents reads for each.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]

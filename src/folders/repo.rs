@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::UserId;
-use crate::entities::{DocumentStatus, documents, folders, users};
+use crate::entities::{documents, folders, users};
 use crate::folders::name::clash_key;
 
 /// Serialises folder changes per account until the transaction ends: on PostgreSQL a
@@ -86,8 +86,10 @@ pub async fn sibling_keys(
 }
 
 /// Documents per folder of `user` (only `folder`, if given), in one grouped query;
-/// folders without documents are absent. Unconfirmed uploads are hidden from listings,
-/// so they are not counted either.
+/// folders without documents are absent. What the folder's listing shows is counted:
+/// unconfirmed uploads and the trash are not. The condition is written as the live list
+/// indexes' predicate (literals: SQLite uses a partial index only for a query that
+/// repeats its terms), so the count reads `idx_documents_list_folder` alone.
 pub async fn document_counts(
     db: &impl ConnectionTrait,
     user: UserId,
@@ -98,7 +100,7 @@ pub async fn document_counts(
         .column(documents::Column::FolderId)
         .column_as(Expr::col(documents::Column::Id).count(), "n")
         .filter(documents::Column::UserId.eq(user))
-        .filter(documents::Column::Status.ne(DocumentStatus::Pending));
+        .filter(Expr::cust(crate::documents::access::LIVE_PREDICATE));
     query = match folder {
         Some(f) => query.filter(documents::Column::FolderId.eq(f)),
         None => query.filter(documents::Column::FolderId.is_not_null()),

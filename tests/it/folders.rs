@@ -401,6 +401,12 @@ async fn document_counts_cover_each_folder() {
     insert_document(&app, &alice, Some(&b), "pending").await; // upload not confirmed
     insert_document(&app, &alice, None, "queued").await;
     insert_document(&app, &bob, None, "queued").await;
+    // A trashed document is not in its folder's listing, so not in its count either.
+    let trashed = insert_document(&app, &alice, Some(&empty), "classified").await;
+    let res = app
+        .delete_auth(&format!("/api/documents/{trashed}"), &alice.access)
+        .await;
+    assert!(res.status().is_success(), "trash answered {}", res.status());
 
     let items = list(&app, &alice).await;
     assert_eq!(by_id(&items, &a)["document_count"], 3);
@@ -408,6 +414,8 @@ async fn document_counts_cover_each_folder() {
     assert_eq!(by_id(&items, &empty)["document_count"], 0);
     let res = patch(&app, &alice, &a, json!({"name": "A"})).await;
     assert_eq!(body(res).await["document_count"], 3);
+    let res = patch(&app, &alice, &empty, json!({"name": "Still empty"})).await;
+    assert_eq!(body(res).await["document_count"], 0);
 }
 
 #[tokio::test]

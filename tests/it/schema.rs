@@ -221,7 +221,8 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
         ("folders", "uq_folders_root_name"),
         ("topics", "uq_topics_user_name_lower"),
         ("topics", "uq_topics_system_name_lower"),
-        ("documents", "idx_documents_status_updated_at"),
+        ("documents", "idx_documents_in_process"),
+        ("documents", "idx_documents_user_id_trashed_at"),
         ("audit_log", "idx_audit_log_created_at"),
     ] {
         assert!(
@@ -253,6 +254,32 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
             .unwrap()
             .unwrap();
         assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0);
+        // An edit that changes no indexed column can be a HOT update (no new index
+        // entries): no index of `documents` names `updated_at`, which every edit sets,
+        // and its pages keep room for the new row version.
+        let on_updated_at = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_index i JOIN pg_attribute a                    ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)                  WHERE i.indrelid = 'documents'::regclass AND a.attname = 'updated_at'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(on_updated_at.try_get::<i64>("", "n").unwrap(), 0);
+        let options = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT coalesce(array_to_string(reloptions, ','), '') AS o FROM pg_class                  WHERE oid = 'documents'::regclass",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            options
+                .try_get::<String>("", "o")
+                .unwrap()
+                .contains("fillfactor=85")
+        );
     }
 }
 
