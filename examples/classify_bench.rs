@@ -80,6 +80,7 @@ fn main() {
                 in_train[i] = true;
                 Example {
                     topics: vec![topics[docs[i].class].id],
+                    rejected: Vec::new(),
                     text: text_of(i, &docs[i]),
                 }
             })
@@ -101,6 +102,7 @@ fn main() {
 
     let mut draws = Vec::new();
     let mut draws_best = Vec::new();
+    let mut draws_offered = Vec::new();
     let mut train_ms = Vec::new();
     for draw in &splits.draws {
         let (in_train, examples) = examples_of(&draw.train);
@@ -109,12 +111,15 @@ fn main() {
         train_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         draws.push(answers(&model, &docs, &in_train, &classes, &topics));
         draws_best.push(best_topics(&model, &docs, &in_train, &classes, &topics));
+        draws_offered.push(offered(&model, &docs, &in_train, &classes, &topics));
     }
     report.insert("draws".into(), Value::Array(draws));
     report.insert("draws_best".into(), Value::Array(draws_best));
+    report.insert("draws_offered".into(), Value::Array(draws_offered));
     report.insert("train_ms".into(), json!(train_ms));
 
     let mut held = Vec::new();
+    let mut held_offered = Vec::new();
     for case in &splits.held_out {
         let missing = classes
             .iter()
@@ -129,8 +134,10 @@ fn main() {
         let (in_train, examples) = examples_of(&case.train);
         let model = BuiltinModel::train(&kept, &examples);
         held.push(answers(&model, &docs, &in_train, &classes, &topics));
+        held_offered.push(offered(&model, &docs, &in_train, &classes, &topics));
     }
     report.insert("held_out".into(), Value::Array(held));
+    report.insert("held_out_offered".into(), Value::Array(held_offered));
     std::fs::write(
         &args[3],
         serde_json::to_vec(&Value::Object(report)).expect("json"),
@@ -184,6 +191,38 @@ fn best_topics(
             .and_then(|(id, _)| topics.iter().position(|t| t.id == id))
             .map(|k| json!(classes[k]));
         out.insert(d.path.clone(), best.unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+/// `{path: [class, …]}` of the topics offered as suggestions (`BuiltinModel::judge`'s
+/// doubtful ones) for every document not in training that is filed under none.
+fn offered(
+    model: &BuiltinModel,
+    docs: &[Doc],
+    in_train: &[bool],
+    classes: &[String],
+    topics: &[TopicOption],
+) -> Value {
+    let mut out = serde_json::Map::new();
+    for (i, d) in docs.iter().enumerate() {
+        if in_train.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let judgement = model.judge(&text_of(i, d));
+        if !judgement.filed.is_empty() {
+            continue;
+        }
+        let offered: Vec<Value> = judgement
+            .doubtful
+            .iter()
+            .filter_map(|s| match &s.pick {
+                Pick::Existing(id) => topics.iter().position(|t| t.id == *id),
+                Pick::New(_) => None,
+            })
+            .map(|k| json!(classes[k]))
+            .collect();
+        out.insert(d.path.clone(), Value::Array(offered));
     }
     Value::Object(out)
 }

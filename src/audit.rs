@@ -106,6 +106,14 @@ pub enum AuditEvent {
     /// A public link delivered its document as a download (one entry per counted
     /// download; `ip`: the anonymous client's; `metadata.download_count`).
     PublicLinkUsed,
+    /// The owner accepted a topic for a document (`resource_id`: the document;
+    /// `metadata.topic_id`; `metadata.was`: `suggestion` or `automatic`): it is filed there
+    /// by hand now.
+    DocumentTopicAccepted,
+    /// The owner rejected a topic for a document (`resource_id`: the document;
+    /// `metadata.topic_id`; `metadata.was`: `suggestion` or `automatic`): it is never filed
+    /// there automatically nor suggested again.
+    DocumentTopicRejected,
 }
 
 impl AuditEvent {

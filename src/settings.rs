@@ -665,6 +665,9 @@ pub struct AiSettings {
     pub builtin_max_examples: u64,
     /// Characters of each hand-labelled document it reads.
     pub builtin_example_chars: usize,
+    /// A model's topics with a confidence under this are offered to the owner as
+    /// suggestions instead of filed (0 = file everything the model names).
+    pub suggest_below: f64,
     /// Ollama server.
     pub ollama: AiProviderSettings,
     /// OpenAI-compatible server.
@@ -713,6 +716,12 @@ impl AiSettings {
             return Err(SettingsError::key(
                 "ai.retry_attempts",
                 "must be at most 10",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.suggest_below) {
+            return Err(SettingsError::key(
+                "ai.suggest_below",
+                "must be between 0 and 1",
             ));
         }
         for (key, p) in [

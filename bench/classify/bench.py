@@ -122,6 +122,23 @@ def score_builtin(docs, report, splits):
     out["held_out_unclassified"] = unclassified
     out["held_out_others_filed"] = filed
     out["held_out_others_right"] = filed_right
+    # Suggestions (issue 18, "why this topic"): of the documents filed under no topic, how
+    # many are offered their own topic, and how many documents of the held-out class are
+    # offered some topic (a wrong suggestion to reject).
+    if report.get("draws_offered"):
+        out["unfiled_offered_right"] = [
+            sum(label[p] in o for p, o in offers.items()) / max(1, len(offers))
+            for offers in report["draws_offered"]
+        ]
+        out["unfiled_offered_wrong"] = [
+            sum(any(c != label[p] for c in o) for p, o in offers.items()) / max(1, len(offers))
+            for offers in report["draws_offered"]
+        ]
+        out["held_out_offered"] = [
+            sum(bool(o) for p, o in offers.items() if label[p] == case["missing"])
+            / max(1, sum(label[p] == case["missing"] for p in answers))
+            for case, offers, answers in zip(splits["held_out"], report["held_out_offered"], report["held_out"])
+        ]
     return out
 
 
@@ -197,6 +214,10 @@ def print_table(results, per_class, draws):
     row("held-out class ends unclassified", lambda r: mean_worst(r["builtin"]["held_out_unclassified"]))
     row("held-out case: other docs filed", lambda r: mean_worst(r["builtin"]["held_out_others_filed"]))
     row("held-out case: other docs filed right", lambda r: mean_worst(r["builtin"]["held_out_others_right"]))
+    if all(r["builtin"].get("unfiled_offered_right") for r in results.values()):
+        row("unfiled docs offered their topic", lambda r: mean_worst(r["builtin"]["unfiled_offered_right"]))
+        row("unfiled docs offered a wrong topic", lambda r: pct(statistics.mean(r["builtin"]["unfiled_offered_wrong"])))
+        row("held-out class offered a topic", lambda r: pct(statistics.mean(r["builtin"]["held_out_offered"])))
     row("builtin docs/s (zero-shot)", lambda r: f"{r['builtin']['docs_per_sec']:.0f}")
     row("builtin training ms", lambda r: f"{statistics.mean(r['builtin']['train_ms']):.0f}")
 

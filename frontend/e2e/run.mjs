@@ -7,7 +7,7 @@
 // E2E_STORAGE_ORIGIN (where uploads must go; default BASE_URL, the S3 endpoint with S3),
 // E2E_WATCH_DIR (the server's ingest.watch_dir, when it watches one),
 // E2E_MAILDIR (the Maildir where the e2e's SMTP server stores the server's e-mail),
-// E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail,links,email to report (not fail)
+// E2E_PENDING=pipeline,search,ocr,view,thumbnails,trash,versions,export,tokens,webhooks,folder,mail,links,email,feedback to report (not fail)
 // steps whose server feature has not landed yet. Prints one line per step and "N passed, N failed" at the end.
 // Needs pdftoppm (poppler-utils) and ImageMagick's convert for the scanned page.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
@@ -2025,6 +2025,78 @@ try {
       await page.setViewportSize({ width: 1280, height: 860 })
       await call('POST', '/api/auth/logout', token)
     })
+  }
+
+  // ---- why this topic (issue 18) ----
+  {
+    // A fresh account's topics and a letter the builtin classifier files under one topic
+    // and only suggests another for (tests/it/topic_feedback.rs checks the fixture).
+    const fixture = JSON.parse(readFileSync(join(HERE, 'why-this-topic.json'), 'utf8'))
+    const { letter } = fixture
+    const whyUser = { handle: `why-${id}`, email: `why-${id}@example.com`, password: `pw-${randomBytes(6).toString('hex')}` }
+    await step(
+      'why this topic: an automatic topic says why, a suggestion is accepted and a topic rejected with one click, at 360 px too',
+      async () => {
+        await api('POST', '/api/auth/register', null, whyUser)
+        const { access_token: token } = await api('POST', '/api/auth/login', null, { login: whyUser.handle, password: whyUser.password })
+        for (const t of fixture.topics) await api('POST', '/api/topics', token, t)
+        const bytes = Buffer.from(letter.text)
+        const slot = await api('POST', '/api/documents/upload-url', token, { filename: letter.filename, content_type: 'text/plain', size_bytes: bytes.length })
+        const put = await fetch(slot.upload_url, { method: 'PUT', headers: slot.headers, body: bytes })
+        assert(put.ok, `PUT ${put.status}`)
+        await api('POST', `/api/documents/${slot.document_id}/confirm`, token)
+        const docApi = `/api/documents/${slot.document_id}`
+        const processed = async () => ['classified', 'unclassified'].includes((await api('GET', docApi, token)).status)
+        await waitFor(processed, 'the letter to be processed', PROCESS_TIMEOUT)
+        if (await page.$('[data-testid=sign-out]')) await signOut()
+        await signIn(whyUser.handle, whyUser.password)
+        await page.waitForSelector('[data-testid=sign-out]', { state: 'attached' })
+        await page.setViewportSize({ width: 1280, height: 860 })
+        const docPath = `/documents/${slot.document_id}`
+        await page.goto(`${BASE}${docPath}`)
+        const filed = `[data-testid=doc-topics] [data-topic="${letter.filed}"]`
+        const suggested = `[data-testid=suggested-topics] [data-suggestion="${letter.suggested}"]`
+        await page.waitForSelector(filed)
+        const how = (await page.textContent(`${filed} [data-testid=topic-how]`)).trim().replace(/^,\s*/, '')
+        assert(/^\d{1,3} % sure · automatic$/.test(how), `the automatic topic in words (${how})`)
+        // "Why?" opens the words that weighed most.
+        assert(!(await page.$('[data-testid=topic-why-text]')), 'the words wait for "Why?"')
+        await page.click(`${filed} [data-testid=topic-why]`)
+        const why = await page.textContent('[data-testid=topic-why-text]')
+        assert(/Words that weighed most: .*\btax\b/.test(why), `the words behind ${letter.filed} (${why})`)
+        assert((await page.getAttribute(`${filed} [data-testid=topic-why]`, 'aria-expanded')) === 'true', 'the disclosure says it is open')
+        // The doubted topic is a suggestion, not a topic.
+        await page.waitForSelector(suggested)
+        assert(!(await page.$(`[data-testid=doc-topics] [data-topic="${letter.suggested}"]`)), 'a suggestion is not filed')
+        const sure = (await page.textContent(`${suggested} [data-testid=suggestion-how]`)).trim()
+        assert(/^\d{1,3} % sure · suggested$/.test(sure), `the suggestion in words (${sure})`)
+        await shot('32-why-this-topic')
+        await assertFitsPhones('the document page with words and suggestions', docPath, suggested, '32a-phone-why-this-topic')
+        // Accept the suggestion: the owner's topic now.
+        await page.goto(`${BASE}${docPath}`)
+        await page.click(`${suggested} [data-testid=suggestion-accept]`)
+        await page.waitForSelector(`[data-testid=doc-topics] [data-topic="${letter.suggested}"][data-source=user]`)
+        await waitFor(async () => !(await page.$('[data-testid=suggested-topics]')), 'the suggestion to go')
+        // Reject the automatic topic: gone, and re-classifying does not bring it back.
+        await page.click(`${filed} [data-testid=topic-reject]`)
+        await page.waitForSelector(filed, { state: 'detached' })
+        await page.waitForSelector('[role=status] >> text=It will not come back for this document.')
+        const answered = await api('GET', docApi, token)
+        assert(
+          answered.topics.length === 1 && answered.topics[0].name === letter.suggested && answered.topics[0].source === 'user',
+          `accepted and rejected (${JSON.stringify(answered.topics)})`,
+        )
+        await api('POST', `${docApi}/classify`, token)
+        await waitFor(processed, 'the letter to be classified again', PROCESS_TIMEOUT)
+        const again = await api('GET', docApi, token)
+        assert(
+          !again.topics.some((t) => t.name === letter.filed) && !again.suggested_topics.some((t) => t.name === letter.filed),
+          `a rejected topic never comes back (${JSON.stringify(again.topics)}, ${JSON.stringify(again.suggested_topics)})`,
+        )
+        await api('POST', '/api/auth/logout', token)
+      },
+      { pending: 'feedback' },
+    )
   }
 
   await step('no CSP violations or script errors in the browser', async () => {

@@ -35,6 +35,7 @@ mod m20261207_000025_document_texts;
 mod m20261207_000026_search_languages;
 mod m20261207_000027_search_terms;
 mod m20261207_000029_document_hash_counts;
+mod m20261207_000030_topic_feedback;
 mod m20261207_000032_document_write_indexes;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000026_search_languages::Migration),
             Box::new(m20261207_000027_search_terms::Migration),
             Box::new(m20261207_000029_document_hash_counts::Migration),
+            Box::new(m20261207_000030_topic_feedback::Migration),
             Box::new(m20261207_000032_document_write_indexes::Migration),
         ]
     }

@@ -128,6 +128,10 @@ pub struct ManifestDocument {
     pub page_count: Option<i32>,
     /// The topics it is filed under.
     pub topics: Vec<ManifestDocumentTopic>,
+    /// The topics you said it does not belong to (ids, see `topics`): the classifier never
+    /// files it there nor suggests them.
+    #[serde(default)]
+    pub rejected_topics: Vec<Uuid>,
     /// Uploaded.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -247,7 +251,12 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
         .filter(documents::Column::Status.ne(DocumentStatus::Pending))
         .all(db)
         .await?;
-    let used_topics: HashSet<Uuid> = links.iter().map(|l| l.topic_id).collect();
+    let mut rejected_of = crate::classify::feedback::rejections_of(db, user_id.into()).await?;
+    let used_topics: HashSet<Uuid> = links
+        .iter()
+        .map(|l| l.topic_id)
+        .chain(rejected_of.values().flatten().copied())
+        .collect();
     let mut topic_rows: Vec<topics::Model> = topics::Entity::find()
         .filter(
             topics::Column::UserId
@@ -316,6 +325,7 @@ pub async fn plan(db: &impl ConnectionTrait, user: &users::Model) -> Result<Expo
             document_date_source: row.document_date_source,
             page_count: row.page_count,
             topics: topics_of.remove(&row.id).unwrap_or_default(),
+            rejected_topics: rejected_of.remove(&row.id).unwrap_or_default(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         });

@@ -19,16 +19,24 @@
 //!   names are dropped, unless the user allowed new topics (then at most
 //!   `ai.max_new_topics_per_document` become [`Pick::New`]).
 //!
-//! This module only reads (users, topics, documents, document_topics); the caller stores
-//! the [`Outcome`].
+//! Doubtful results are not filed but offered to the owner as suggestions: the builtin's
+//! topics under their bars but within reach of them, a model's topics under
+//! `ai.suggest_below`. With each builtin result come the few words that weighed most.
+//!
+//! [`classify_document`] only reads (users, topics, documents, document_topics,
+//! topic_rejections); the caller stores the [`Outcome`] through
+//! [`feedback::apply_outcome`], which also keeps every topic the owner rejected for the
+//! document out. [`feedback`] holds the owner's answers (accept, reject).
 
 pub mod builtin;
+pub mod feedback;
 pub mod prompt;
 pub mod providers;
+pub mod routes;
 pub mod text;
 pub mod vision;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,7 +53,7 @@ use crate::entities::{TopicSource, document_topics, documents, topics, users};
 use crate::settings::{AiProviderSettings, AiSettings};
 use crate::state::AppState;
 use crate::topics::service::{clash_key, sort_topics};
-use builtin::{BuiltinModel, Evidence, Example};
+use builtin::{BuiltinModel, Evidence, Example, Judgement};
 use providers::{ProviderConfig, RetryPolicy};
 
 /// Version of the model prompt ([`prompt`]); bump when the prompt or schema changes.
@@ -96,8 +104,16 @@ pub struct Suggestion {
 /// The result of classifying one document, with provenance.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// Best first; empty = "no topic fits" (the document becomes `unclassified`).
+    /// The topics to file it under, best first; empty = "no topic fits" (the document
+    /// becomes `unclassified`).
     pub suggestions: Vec<Suggestion>,
+    /// Plausible topics the classifier doubts, best first: the builtin's under their bars
+    /// but within reach ([`builtin::SUGGEST_FRACTION`]), a model's existing topics under
+    /// `ai.suggest_below`. Not filed: offered to the owner ([`feedback`]).
+    pub doubtful: Vec<Suggestion>,
+    /// The words that weighed most for each topic of `suggestions` and `doubtful`
+    /// (builtin only; models give none).
+    pub evidence: BTreeMap<Uuid, Vec<Evidence>>,
     /// `builtin`, `ollama`, `openai` or `anthropic`.
     pub provider: String,
     /// Model name as sent (or [`BUILTIN_MODEL`]).
@@ -236,6 +252,24 @@ impl Builtin {
         self.model.classify(&Self::text_of(input))
     }
 
+    /// The topics to file `input` under and the doubtful ones ([`BuiltinModel::judge`]),
+    /// with the words that weighed most for each of them.
+    pub fn judge(&self, input: &Input) -> (Judgement, BTreeMap<Uuid, Vec<Evidence>>) {
+        let text = Self::text_of(input);
+        let judgement = self.model.judge(&text);
+        let evidence = judgement
+            .filed
+            .iter()
+            .chain(&judgement.doubtful)
+            .filter_map(|s| match s.pick {
+                Pick::Existing(id) => Some((id, self.model.explain(&text, id))),
+                Pick::New(_) => None,
+            })
+            .filter(|(_, words)| !words.is_empty())
+            .collect();
+        (judgement, evidence)
+    }
+
     /// The few words of `input` that weighed most for `topic` (best first).
     pub fn explain(&self, input: &Input, topic: Uuid) -> Vec<Evidence> {
         self.model.explain(&Self::text_of(input), topic)
@@ -308,6 +342,8 @@ pub async fn classify_document(
     };
     let none = |reason: String| Outcome {
         suggestions: Vec::new(),
+        doubtful: Vec::new(),
+        evidence: BTreeMap::new(),
         provider: provider.clone(),
         model: model.clone(),
         prompt_version: version.clone(),
@@ -346,32 +382,56 @@ pub async fn classify_document(
         max_new_topics: ai.max_new_topics_per_document,
         system_prompt,
     };
-    let suggestions = if provider == "builtin" {
+    let (suggestions, doubtful, evidence) = if provider == "builtin" {
         let examples = load_examples(&state.db, ai, user.id, doc.id, &input.topics).await?;
         // Training reads up to builtin_max_examples × builtin_example_chars of text: CPU
         // work, kept off the async threads.
-        tokio::task::spawn_blocking(move || Builtin::new(&input.topics, &examples).suggest(&input))
-            .await
-            .map_err(|e| {
-                if e.is_panic() {
-                    ClassifyError::Permanent("the builtin classifier panicked".into())
-                } else {
-                    ClassifyError::Transient("the builtin classifier was cancelled".into())
-                }
-            })?
+        let (judgement, evidence) = tokio::task::spawn_blocking(move || {
+            Builtin::new(&input.topics, &examples).judge(&input)
+        })
+        .await
+        .map_err(|e| {
+            if e.is_panic() {
+                ClassifyError::Permanent("the builtin classifier panicked".into())
+            } else {
+                ClassifyError::Transient("the builtin classifier was cancelled".into())
+            }
+        })?;
+        (judgement.filed, judgement.doubtful, evidence)
     } else {
         let key = user_api_key(&state.keys, user)?;
-        model_classifier(ai, &provider, model.clone(), key)?
+        let replied = model_classifier(ai, &provider, model.clone(), key)?
             .classify(&input)
-            .await?
+            .await?;
+        let (filed, doubtful) = split_doubtful(replied, ai.suggest_below);
+        (filed, doubtful, BTreeMap::new())
     };
     Ok(Outcome {
         suggestions,
+        doubtful,
+        evidence,
         provider,
         model,
         prompt_version: version,
         reason: None,
     })
+}
+
+/// A model's suggestions split at `suggest_below`: those at or above it are filed, the
+/// existing topics under it are doubtful (offered to the owner); a new topic the model
+/// doubts is dropped (nothing is created for a doubt). Order kept (best first).
+pub fn split_doubtful(
+    suggestions: Vec<Suggestion>,
+    suggest_below: f64,
+) -> (Vec<Suggestion>, Vec<Suggestion>) {
+    let (filed, doubtful): (Vec<Suggestion>, Vec<Suggestion>) = suggestions
+        .into_iter()
+        .partition(|s| s.confidence >= suggest_below);
+    let doubtful = doubtful
+        .into_iter()
+        .filter(|s| matches!(s.pick, Pick::Existing(_)))
+        .collect();
+    (filed, doubtful)
 }
 
 /// The provider the user chose, else the server default.
@@ -503,11 +563,18 @@ async fn load_topics(
         .collect())
 }
 
-/// The user's hand-filed documents (`document_topics.source = 'user'`), newest labels
-/// first, at most `ai.builtin_max_examples` documents and `ai.builtin_example_chars`
-/// characters each, no topic taking more than its fair share; `exclude` (the document
-/// being classified) is left out.
-async fn load_examples(
+/// At most this fraction of `ai.builtin_max_examples` goes to rejected documents
+/// (the newest rejections); the hand-filed documents get the rest.
+pub const REJECTIONS_SHARE_OF_EXAMPLES: f64 = 0.25;
+
+/// What the builtin classifier learns from: the user's hand-filed documents
+/// (`document_topics.source = 'user'`), newest labels first, no topic taking more than its
+/// fair share, `exclude` (the document being classified) left out; and the documents the
+/// user rejected topics for (`topic_rejections`, newest first, at most
+/// [`REJECTIONS_SHARE_OF_EXAMPLES`] of the budget; the document being classified
+/// included: it then scores lower for what it was rejected from). Together at most
+/// `ai.builtin_max_examples` documents of `ai.builtin_example_chars` characters each.
+pub async fn load_examples(
     db: &impl ConnectionTrait,
     ai: &AiSettings,
     user_id: Uuid,
@@ -518,6 +585,19 @@ async fn load_examples(
     if max_docs == 0 || options.is_empty() {
         return Ok(Vec::new());
     }
+    let rejection_budget = (max_docs as f64 * REJECTIONS_SHARE_OF_EXAMPLES) as u64;
+    let mut rejected_order: Vec<Uuid> = Vec::new();
+    let mut rejected_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (doc, topic) in feedback::newest_rejections(db, user_id, rejection_budget).await? {
+        rejected_of
+            .entry(doc)
+            .or_insert_with(|| {
+                rejected_order.push(doc);
+                Vec::new()
+            })
+            .push(topic);
+    }
+
     let links: Vec<(Uuid, Uuid)> = document_topics::Entity::find()
         .select_only()
         .column(document_topics::Column::DocumentId)
@@ -557,11 +637,12 @@ async fn load_examples(
         all.len().max(1)
     };
     let max_docs = usize::try_from(max_docs).unwrap_or(usize::MAX);
-    let per_topic = (max_docs / distinct_topics).max(20);
+    let max_labelled = max_docs.saturating_sub(rejected_order.len());
+    let per_topic = (max_labelled / distinct_topics).max(20);
     let mut per_topic_count: HashMap<Uuid, usize> = HashMap::new();
     let mut chosen: Vec<Uuid> = Vec::new();
     for doc in order {
-        if chosen.len() >= max_docs {
+        if chosen.len() >= max_labelled {
             break;
         }
         let topics = &by_doc[&doc];
@@ -576,6 +657,9 @@ async fn load_examples(
         }
         chosen.push(doc);
     }
+    // Rejected documents that are not hand-filed examples too come after those.
+    let labelled: std::collections::HashSet<Uuid> = chosen.iter().copied().collect();
+    chosen.extend(rejected_order.into_iter().filter(|d| !labelled.contains(d)));
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
@@ -604,8 +688,14 @@ async fn load_examples(
         .into_iter()
         .filter_map(|id| {
             let text = texts.remove(&id)?;
+            let topics = if labelled.contains(&id) {
+                by_doc.remove(&id).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             Some(Example {
-                topics: by_doc.remove(&id).unwrap_or_default(),
+                topics,
+                rejected: rejected_of.remove(&id).unwrap_or_default(),
                 text,
             })
         })

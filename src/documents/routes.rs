@@ -532,6 +532,7 @@ pub(crate) async fn one_view(
     doc: crate::entities::documents::Model,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let mut one = DocumentView::of_model(&state.db, links, doc).await?;
+    DocumentView::add_classifier_reasons(&state.db, user.id(), &mut one).await?;
     let one_slice = std::slice::from_mut(&mut one);
     DocumentView::add_duplicate_of(&state.db, user.id(), one_slice).await?;
     owner_facts(state, user.id(), one_slice);
@@ -1068,6 +1069,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(download)
             .service(view)
             .service(classify)
+            .service(crate::classify::routes::accept_topic)
+            .service(crate::classify::routes::reject_topic)
             .service(document_text)
             .service(crate::documents::search::routes::similar),
     );

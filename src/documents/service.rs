@@ -576,6 +576,10 @@ pub async fn update(
     changes: DocumentChanges,
 ) -> Result<documents::Model, ApiError> {
     let txn = crate::db::begin_write(db).await?;
+    if changes.topics.is_some() {
+        // The lock order of every change of a document's topics: its row first.
+        crate::classify::feedback::hold_documents(&txn, &[id.into()]).await?;
+    }
     let doc = access::changeable(&txn, user, id).await?;
     let mut active: documents::ActiveModel = doc.clone().into();
     if let Some(name) = changes.filename {
@@ -674,7 +678,9 @@ pub enum TopicChange {
 /// [`access::IDS_PER_QUERY`] documents in one transaction: one update of each document
 /// (its `updated_at`, and its status where it follows: a row written twice costs two
 /// new row versions and two entries in every index), the links taken off, the
-/// classifier's links made the user's and the missing links inserted.
+/// classifier's links made the user's and the missing links inserted. Automatic topics
+/// taken off are recorded as rejections, topics added lift theirs
+/// (`classify::feedback`).
 pub async fn change_topics_many(
     db: &DatabaseConnection,
     user: UserId,
@@ -709,6 +715,11 @@ pub async fn change_topics_many(
     let now = crate::time::now();
     let adding = change == TopicChange::Add && !topics.is_empty();
     for chunk in changing.chunks(access::IDS_PER_QUERY) {
+        if !adding {
+            // The lock order of every change of a document's topics: its row first (an
+            // addition writes the rows first anyway).
+            crate::classify::feedback::hold_documents(&txn, chunk).await?;
+        }
         if adding {
             // Every one of them has a topic now. Written before the links: a row the
             // links' foreign-key checks have locked (`FOR KEY SHARE`) and this
@@ -716,6 +727,10 @@ pub async fn change_topics_many(
             lifecycle::touch_following_topics(&txn, chunk, true, now).await?;
         }
         if change == TopicChange::Remove && !topics.is_empty() {
+            // Automatic topics taken off by hand are rejections: never filed there again.
+            let removed =
+                crate::classify::feedback::automatic_links(&txn, chunk, Some(&topics)).await?;
+            crate::classify::feedback::record_rejections(&txn, user.into(), &removed).await?;
             document_topics::Entity::delete_many()
                 .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))
                 .filter(document_topics::Column::TopicId.is_in(topics.clone()))
@@ -735,7 +750,9 @@ pub async fn change_topics_many(
             .filter(document_topics::Column::Source.ne(TopicSource::User))
             .exec(&txn)
             .await?;
+        crate::classify::feedback::forget_evidence(&txn, chunk).await?;
         if adding {
+            crate::classify::feedback::record_filed_by_hand(&txn, chunk, &topics).await?;
             let links = chunk.iter().flat_map(|&doc| {
                 topics
                     .iter()
@@ -814,8 +831,8 @@ fn unknown_topic() -> ApiError {
     }
 }
 
-/// Makes `wanted` the document's complete topic set, every link `source = user`, and
-/// lets its status follow (a finished document is classified with topics, unclassified
+/// Makes `wanted` the document's complete topic set, every link `source = user` (an
+/// automatic topic left out is recorded as rejected), and lets its status follow (a finished document is classified with topics, unclassified
 /// without). Returns the number of links. Unknown ids (or another user's topics) are a
 /// 422. Also how a one-request upload files its new document under the topics it names.
 pub(crate) async fn set_user_topics(
@@ -885,6 +902,21 @@ pub(crate) async fn set_user_topics_many(
         .map(|(set, _)| set)
         .collect();
     let docs: Vec<Uuid> = accepted.iter().map(|(doc, _)| *doc).collect();
+    // Automatic topics left out of a set are rejections (never filed there again); the
+    // topics of a set are the owner's, no longer rejected nor suggested.
+    let wanted_of: std::collections::HashMap<Uuid, &Vec<Uuid>> = accepted
+        .iter()
+        .map(|(doc, wanted)| (*doc, wanted))
+        .collect();
+    let removed: Vec<(Uuid, Uuid)> = crate::classify::feedback::automatic_links(db, &docs, None)
+        .await?
+        .into_iter()
+        .filter(|(doc, topic)| wanted_of.get(doc).is_some_and(|w| !w.contains(topic)))
+        .collect();
+    crate::classify::feedback::record_rejections(db, owner, &removed).await?;
+    for (doc, wanted) in &accepted {
+        crate::classify::feedback::record_filed_by_hand(db, &[*doc], wanted).await?;
+    }
     for chunk in docs.chunks(access::IDS_PER_QUERY) {
         document_topics::Entity::delete_many()
             .filter(document_topics::Column::DocumentId.is_in(chunk.to_vec()))

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::classify::feedback::{self, EvidenceTerm};
 use crate::documents::search::{
     self, DocumentRow, DocumentTopic, Listed, SnippetSegment, duplicates,
 };
@@ -59,6 +60,12 @@ pub struct DocumentTopicView {
     /// The classifier's confidence, 0–1 (none when set by hand).
     #[schema(required = true, minimum = 0, maximum = 1)]
     pub confidence: Option<f64>,
+    /// Why the classifier chose it: the few words of the document that weighed most
+    /// (at most 5, heaviest first). Only on `ai` topics the builtin classifier filed, and
+    /// only in the answers about one document (`getDocument`, `updateDocument`, …);
+    /// absent otherwise (lists, topics set by hand, model providers, which give no words).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceTerm>,
 }
 
 impl From<DocumentTopic> for DocumentTopicView {
@@ -69,8 +76,27 @@ impl From<DocumentTopic> for DocumentTopicView {
             color: t.color,
             source: t.source,
             confidence: t.confidence,
+            evidence: Vec::new(),
         }
     }
+}
+
+/// A topic the classifier found plausible for a document but doubted: not filed, waiting
+/// for the owner to accept (`acceptDocumentTopic`) or reject (`rejectDocumentTopic`) it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SuggestedTopicView {
+    /// Topic id.
+    pub topic_id: Uuid,
+    /// Topic name.
+    pub name: String,
+    /// Display color, if set.
+    #[schema(required = true)]
+    pub color: Option<String>,
+    /// The classifier's confidence, 0–1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub confidence: f64,
+    /// The words that weighed most for it (builtin classifier only; empty otherwise).
+    pub evidence: Vec<EvidenceTerm>,
 }
 
 /// How far processing has read a document page by page (OCR): "page 3 of 12".
@@ -178,6 +204,14 @@ pub struct DocumentView {
     /// for other documents and until then.
     #[schema(required = true, minimum = 0)]
     pub page_count: Option<i32>,
+    /// Topics the classifier found plausible but doubted (under its bar, or a model's
+    /// confidence under `ai.suggest_below`), most confident first: not filed, waiting for
+    /// you to accept or reject them. On your own documents in the answers about one
+    /// document (`getDocument`, `updateDocument`, …; `[]` when there are none); absent in
+    /// lists and on documents shared with you.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub suggested_topics: Option<Vec<SuggestedTopicView>>,
 }
 
 impl DocumentView {
@@ -214,7 +248,40 @@ impl DocumentView {
             document_date: d.document_date,
             document_date_source: d.document_date_source,
             page_count: d.page_count,
+            suggested_topics: None,
         }
+    }
+
+    /// Adds what the classifier says about the document to the view of one document:
+    /// the words behind each automatic topic (for every reader) and, for its owner
+    /// `viewer`, the pending suggestions.
+    pub async fn add_classifier_reasons(
+        db: &impl ConnectionTrait,
+        viewer: UserId,
+        view: &mut DocumentView,
+    ) -> Result<(), ApiError> {
+        let mut evidence = feedback::evidence_of(db, view.id).await?;
+        for t in view.topics.iter_mut() {
+            if t.source == TopicSource::Ai {
+                t.evidence = evidence.remove(&t.id).unwrap_or_default();
+            }
+        }
+        if view.owner_id == Uuid::from(viewer) {
+            let pending = feedback::suggestions_of(db, view.id).await?;
+            view.suggested_topics = Some(
+                pending
+                    .into_iter()
+                    .map(|p| SuggestedTopicView {
+                        topic_id: p.topic.id,
+                        name: p.topic.name,
+                        color: p.topic.color,
+                        confidence: p.confidence,
+                        evidence: p.evidence,
+                    })
+                    .collect(),
+            );
+        }
+        Ok(())
     }
 
     /// Looks up `duplicate_of` (one query) on the views of `viewer`'s own documents that

@@ -55,6 +55,9 @@ pub mod quotas;
 pub mod refresh_tokens;
 pub mod saved_views;
 pub mod shares;
+pub mod topic_evidence;
+pub mod topic_rejections;
+pub mod topic_suggestions;
 pub mod topics;
 pub mod users;
 pub mod webhook_deliveries;
@@ -92,6 +95,9 @@ pub mod prelude {
     pub use super::quotas::Entity as Quotas;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;
+    pub use super::topic_evidence::Entity as TopicEvidence;
+    pub use super::topic_rejections::Entity as TopicRejections;
+    pub use super::topic_suggestions::Entity as TopicSuggestions;
     pub use super::topics::Entity as Topics;
     pub use super::users::Entity as Users;
 }

@@ -7,27 +7,25 @@
 //! and running a job twice is harmless. The status changes are the transitions of
 //! [`crate::documents::lifecycle`]; this module decides which one to take.
 //! Classification results replace the document's `ai` topic links and never touch the
-//! links the user set by hand.
+//! links the user set by hand, nor file a topic the owner rejected for the document
+//! (`classify::feedback::apply_outcome`).
 
 use std::time::Duration;
 
 use rand::RngExt;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
 };
 use uuid::Uuid;
 
-use crate::classify::{ClassifyError, Outcome, Pick, Suggestion};
+use crate::classify::{ClassifyError, Outcome};
 use crate::documents::lifecycle::{self, claim_held};
 use crate::domain::ObjectKey;
-use crate::entities::{
-    DocumentStatus, StatusReason, TopicSource, document_topics, documents, topics, users,
-};
+use crate::entities::{DocumentStatus, StatusReason, document_topics, documents, users};
 use crate::extract::sandbox::SandboxLimits;
 use crate::state::AppState;
-use crate::topics::service::{self as topics_service, TopicName};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,8 +313,9 @@ async fn run_claimed(state: &AppState, doc: &documents::Model) -> anyhow::Result
 }
 
 /// Writes a classification result in one transaction, conditional on the claim: the
-/// status reached, or `None` when the claim was lost. The steps: check the claim, drop
-/// the previous `ai` links, resolve the suggestions to topics, link them, finish.
+/// status reached, or `None` when the claim was lost. The steps: check the claim, apply
+/// the outcome's topics (`classify::feedback::apply_outcome`: automatic links replaced,
+/// never a topic the owner rejected, the doubtful ones as suggestions), finish.
 async fn store_outcome(
     db: &DatabaseConnection,
     doc: &documents::Model,
@@ -327,9 +326,7 @@ async fn store_outcome(
         txn.rollback().await?;
         return Ok(None);
     }
-    drop_ai_links(&txn, doc.id).await?;
-    let chosen = chosen_topics(&txn, doc.user_id, &outcome.suggestions).await?;
-    link_ai_topics(&txn, doc.id, &chosen).await?;
+    crate::classify::feedback::apply_outcome(&txn, doc.id, doc.user_id, outcome).await?;
     let has_topics = has_any_topic(&txn, doc.id).await?;
     let Some(status) = lifecycle::finish(&txn, doc, has_topics, classified_by(outcome)).await?
     else {
@@ -353,97 +350,6 @@ async fn claim_still_held(
         .one(db)
         .await?;
     Ok(held.is_some())
-}
-
-/// Removes the document's links from an earlier classification; the user's stay.
-async fn drop_ai_links(db: &impl ConnectionTrait, document: Uuid) -> Result<(), sea_orm::DbErr> {
-    document_topics::Entity::delete_many()
-        .filter(document_topics::Column::DocumentId.eq(document))
-        .filter(document_topics::Column::Source.eq(TopicSource::Ai))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// The topics the suggestions name, with their confidence, each once: existing ones
-/// only while they are still the owner's (or system topics), new ones found or created
-/// through the topics service under its name rule.
-async fn chosen_topics(
-    db: &impl ConnectionTrait,
-    owner: Uuid,
-    suggestions: &[Suggestion],
-) -> Result<Vec<(Uuid, f64)>, sea_orm::DbErr> {
-    let existing: Vec<Uuid> = suggestions
-        .iter()
-        .filter_map(|s| match s.pick {
-            Pick::Existing(id) => Some(id),
-            Pick::New(_) => None,
-        })
-        .collect();
-    let still_usable: Vec<Uuid> = if existing.is_empty() {
-        Vec::new()
-    } else {
-        topics::Entity::find()
-            .select_only()
-            .column(topics::Column::Id)
-            .filter(topics::Column::Id.is_in(existing))
-            .filter(
-                Condition::any()
-                    .add(topics::Column::UserId.eq(owner))
-                    .add(topics::Column::UserId.is_null()),
-            )
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await?
-    };
-    let mut chosen: Vec<(Uuid, f64)> = Vec::new();
-    for s in suggestions {
-        match &s.pick {
-            Pick::Existing(id) if still_usable.contains(id) => chosen.push((*id, s.confidence)),
-            Pick::Existing(_) => {}
-            Pick::New(name) => {
-                let Ok(name) = TopicName::parse(name) else {
-                    tracing::debug!("dropping a proposed topic name that is not valid");
-                    continue;
-                };
-                let id = topics_service::find_or_create_for(db, owner.into(), &name).await?;
-                chosen.push((id.into(), s.confidence));
-            }
-        }
-    }
-    chosen.dedup_by_key(|(id, _)| *id);
-    Ok(chosen)
-}
-
-/// Files the document under `chosen` as `ai` links; a topic the user set by hand keeps
-/// its `user` link.
-async fn link_ai_topics(
-    db: &impl ConnectionTrait,
-    document: Uuid,
-    chosen: &[(Uuid, f64)],
-) -> Result<(), sea_orm::DbErr> {
-    let now = crate::time::now();
-    for (topic_id, confidence) in chosen {
-        let link = document_topics::ActiveModel {
-            document_id: Set(document),
-            topic_id: Set(*topic_id),
-            source: Set(TopicSource::Ai),
-            confidence: Set(Some(confidence.clamp(0.0, 1.0))),
-            created_at: Set(now),
-        };
-        document_topics::Entity::insert(link)
-            .on_conflict(
-                OnConflict::columns([
-                    document_topics::Column::DocumentId,
-                    document_topics::Column::TopicId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Whether the document is filed under any topic (by the classifier or by hand).

@@ -27,7 +27,7 @@ use crate::domain::ObjectKey;
 use crate::entities::{
     DocumentStatus, VersionStatus, audit_log, backup_codes, cloud_connections, document_texts,
     document_topics, document_versions, documents, folders, groups, quotas, saved_views, shares,
-    topics, users,
+    topic_rejections, topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -166,6 +166,11 @@ async fn dump_tables(db: &DatabaseConnection, out: &Path) -> anyhow::Result<Vec<
                 dump(&txn, q, out, table, same).await?
             }
             "saved_views" => dump(&txn, saved_views::Entity::find(), out, table, same).await?,
+            "topic_rejections" => {
+                let q = topic_rejections::Entity::find()
+                    .filter(topic_rejections::Column::DocumentId.in_subquery(live()));
+                dump(&txn, q, out, table, same).await?
+            }
             "audit_log" => dump(&txn, audit_log::Entity::find(), out, table, same).await?,
             other => bail!("no export for table {other}"),
         };

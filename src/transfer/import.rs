@@ -25,7 +25,7 @@ use crate::crypto::Keys;
 use crate::domain::ObjectKey;
 use crate::entities::{
     audit_log, backup_codes, cloud_connections, document_texts, document_topics, document_versions,
-    documents, folders, groups, quotas, saved_views, shares, topics, users,
+    documents, folders, groups, quotas, saved_views, shares, topic_rejections, topics, users,
 };
 use crate::storage::ObjectStore;
 
@@ -351,6 +351,12 @@ async fn write_rows(
             "saved_views" => {
                 load::<saved_views::Entity, saved_views::ActiveModel>(&txn, &path, |r| Ok(Some(r)))
                     .await?
+            }
+            "topic_rejections" => {
+                load::<topic_rejections::Entity, topic_rejections::ActiveModel>(&txn, &path, |r| {
+                    Ok(Some(r))
+                })
+                .await?
             }
             "audit_log" => {
                 load::<audit_log::Entity, audit_log::ActiveModel>(&txn, &path, |r| Ok(Some(r)))

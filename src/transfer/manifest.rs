@@ -14,7 +14,7 @@ pub const FORMAT: &str = "docuvault-export";
 /// table's rows change meaning, a file moves); an import reads every version from
 /// [`OLDEST_READ`] up to this one (a table added later is empty in an older export) and
 /// refuses newer ones.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The oldest format version this build still imports.
 pub const OLDEST_READ: u32 = 1;
@@ -32,7 +32,10 @@ pub const OBJECTS_FILE: &str = "objects.jsonl";
 /// source's key), password reset links (`password_reset_tokens`), in-app notices
 /// (`notifications`: a moment's news, the shares themselves are exported), the object
 /// deletion queue and job ticks are not exported: they belong to the source instance.
-pub const TABLES: [&str; 14] = [
+/// Of the classifier's feedback only the owners' rejections (`topic_rejections`) are: the
+/// words behind automatic topics and pending suggestions are the classifier's, made again
+/// by re-classifying.
+pub const TABLES: [&str; 15] = [
     "users",
     "quotas",
     "backup_codes",
@@ -46,13 +49,18 @@ pub const TABLES: [&str; 14] = [
     "document_topics",
     "shares",
     "saved_views",
+    "topic_rejections",
     "audit_log",
 ];
 
 /// The format version that added each table written after version 1; every other table
 /// of [`TABLES`] is in every version. Before version 3 a document's text was part of its
 /// row in `documents.jsonl` (`extracted_text`, `text_pages`).
-const ADDED_IN: [(&str, u32); 2] = [("saved_views", 2), ("document_texts", 3)];
+const ADDED_IN: [(&str, u32); 3] = [
+    ("saved_views", 2),
+    ("document_texts", 3),
+    ("topic_rejections", 4),
+];
 
 /// Whether an export of format `version` holds `table`.
 pub fn holds(version: u32, table: &str) -> bool {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{self, Session, TestApp, body, wait_processed};
 
 /// The zip's entries, by name.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a valid zip");
     let mut out = BTreeMap::new();
     for i in 0..archive.len() {
@@ -52,7 +52,7 @@ async fn patch(app: &TestApp, s: &Session, id: &str, payload: serde_json::Value)
     assert_eq!(res.status(), 200, "PATCH {id}: {payload}");
 }
 
-async fn export(app: &TestApp, s: &Session) -> Vec<u8> {
+pub(crate) async fn export(app: &TestApp, s: &Session) -> Vec<u8> {
     let res = app.get_auth("/api/me/export", &s.access).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/zip");

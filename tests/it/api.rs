@@ -615,8 +615,15 @@ async fn openapi_3_0_rendition_is_served_and_has_no_3_1_constructs() {
 }
 
 /// Response fields the server leaves out (rather than sending null) when they have no
-/// value: optional in the spec.
-const SENT_ONLY_WHEN_SET: &[&str] = &["refresh_token", "detail", "jobs"];
+/// value: optional in the spec. `evidence` (the words behind an automatic topic) and
+/// `suggested_topics` come only in the answers about one document.
+const SENT_ONLY_WHEN_SET: &[&str] = &[
+    "refresh_token",
+    "detail",
+    "jobs",
+    "evidence",
+    "suggested_topics",
+];
 
 /// Checks `value` against `schema` (resolving `$ref`s in `spec`): types, enumerations,
 /// required properties, no undeclared properties, nullability. Returns what differs.

@@ -58,6 +58,7 @@ mod search_meaning;
 mod search_stemming;
 mod shares;
 mod thumbnails;
+mod topic_feedback;
 mod topics;
 mod transfer;
 mod trash;

@@ -1299,3 +1299,122 @@ async fn a_job_tick_can_be_claimed_once() {
     );
     assert_eq!(job_ticks::Entity::find().count(&conn).await.unwrap(), 4);
 }
+
+/// `topic_evidence`, `topic_suggestions`, `topic_rejections` (migration 000030): the
+/// words of an automatic link go with that link (composite foreign key), suggestions and
+/// rejections with their document, their topic and (rejections) the account.
+#[tokio::test]
+async fn topic_feedback_rows_go_with_their_link_document_topic_and_account() {
+    use docuvault::entities::{topic_evidence, topic_rejections, topic_suggestions};
+    let (_test_db, conn) = migrated().await;
+    let manager = SchemaManager::new(&conn);
+    for (table, index) in [
+        ("topic_suggestions", "idx_topic_suggestions_topic_id"),
+        ("topic_rejections", "idx_topic_rejections_topic_id"),
+        ("topic_rejections", "idx_topic_rejections_user_created"),
+    ] {
+        assert!(
+            manager.has_index(table, index).await.unwrap(),
+            "index {index} is missing"
+        );
+    }
+    let alice = insert_user(&conn, "alice").await;
+    let doc = insert_document(&conn, alice.id, None, "classified")
+        .await
+        .unwrap();
+    let taxes = insert_topic(&conn, Some(alice.id), "Taxes").await.unwrap();
+    let car = insert_topic(&conn, Some(alice.id), "Car").await.unwrap();
+    let health = insert_topic(&conn, Some(alice.id), "Health").await.unwrap();
+    let evidence = |topic: Uuid| topic_evidence::ActiveModel {
+        document_id: Set(doc.id),
+        topic_id: Set(topic),
+        terms: Set(serde_json::json!([{"term": "tax", "weight": 0.5}])),
+    };
+    // Words without the link they explain are refused.
+    assert_violation(
+        evidence(taxes.id).insert(&conn).await,
+        ErrorKind::ForeignKeyViolation,
+    );
+    document_topics::ActiveModel {
+        document_id: Set(doc.id),
+        topic_id: Set(taxes.id),
+        source: Set("ai".parse().unwrap()),
+        confidence: Set(Some(0.8)),
+        created_at: Set(now()),
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    evidence(taxes.id).insert(&conn).await.unwrap();
+    let suggestion = |topic: Uuid, document: Uuid| topic_suggestions::ActiveModel {
+        document_id: Set(document),
+        topic_id: Set(topic),
+        confidence: Set(0.3),
+        terms: Set(None),
+        created_at: Set(now()),
+    };
+    let rejection = |topic: Uuid, document: Uuid| topic_rejections::ActiveModel {
+        document_id: Set(document),
+        topic_id: Set(topic),
+        user_id: Set(alice.id),
+        created_at: Set(now()),
+    };
+    suggestion(car.id, doc.id).insert(&conn).await.unwrap();
+    suggestion(health.id, doc.id).insert(&conn).await.unwrap();
+    rejection(car.id, doc.id).insert(&conn).await.unwrap();
+    rejection(health.id, doc.id).insert(&conn).await.unwrap();
+    assert_violation(
+        rejection(car.id, doc.id).insert(&conn).await,
+        ErrorKind::UniqueViolation,
+    );
+    assert_violation(
+        suggestion(car.id, Uuid::new_v4()).insert(&conn).await,
+        ErrorKind::ForeignKeyViolation,
+    );
+
+    // The link goes: its words go with it.
+    document_topics::Entity::delete_by_id((doc.id, taxes.id))
+        .exec(&conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        topic_evidence::Entity::find().count(&conn).await.unwrap(),
+        0
+    );
+    // A topic goes: its suggestions and rejections go with it.
+    car.delete(&conn).await.unwrap();
+    assert_eq!(
+        topic_suggestions::Entity::find()
+            .count(&conn)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        topic_rejections::Entity::find().count(&conn).await.unwrap(),
+        1
+    );
+    // The document goes: the rest goes with it.
+    doc.clone().delete(&conn).await.unwrap();
+    assert_eq!(
+        topic_suggestions::Entity::find()
+            .count(&conn)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        topic_rejections::Entity::find().count(&conn).await.unwrap(),
+        0
+    );
+    // And with the account.
+    let doc = insert_document(&conn, alice.id, None, "classified")
+        .await
+        .unwrap();
+    rejection(health.id, doc.id).insert(&conn).await.unwrap();
+    alice.delete(&conn).await.unwrap();
+    assert_eq!(
+        topic_rejections::Entity::find().count(&conn).await.unwrap(),
+        0
+    );
+}

@@ -285,6 +285,15 @@ async fn recipients_read_metadata_and_download_and_nothing_else() {
         assert!(view["thumbnail_url"].is_string(), "{view}");
         view["thumbnail_url"] = Value::Null;
     }
+    // The classifier's pending suggestions are the owner's alone.
+    assert!(meta.get("suggested_topics").is_none(), "{meta}");
+    assert_eq!(
+        owner_view
+            .as_object_mut()
+            .unwrap()
+            .remove("suggested_topics"),
+        Some(json!([]))
+    );
     assert_eq!(owner_view, meta);
     assert_eq!(shared_with_me(&app, &bob, "").await["total"], 1);
 }

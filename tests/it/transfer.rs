@@ -7,14 +7,15 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::common::{self, PASSWORD, Session, TestApp, body, now};
 use docuvault::domain::ObjectKey;
 use docuvault::entities::{
-    document_topics, document_versions, documents, folders, saved_views, shares, topics, users,
+    document_topics, document_versions, documents, folders, saved_views, shares, topic_rejections,
+    topics, users,
 };
 
 /// An app on SQLite + local objects whatever the test backends are (the source of a move).
@@ -92,6 +93,7 @@ struct Contents {
     links: BTreeSet<(Uuid, Uuid, String)>,
     shares: BTreeSet<(Uuid, Uuid, Uuid)>,
     views: BTreeSet<(Uuid, Uuid, String, String)>,
+    rejections: BTreeSet<(Uuid, Uuid, Uuid)>,
 }
 
 async fn contents(app: &TestApp) -> Contents {
@@ -171,6 +173,13 @@ async fn contents(app: &TestApp) -> Contents {
             .into_iter()
             .map(|v| (v.id, v.user_id, v.name, v.query.to_string()))
             .collect(),
+        rejections: topic_rejections::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.document_id, r.topic_id, r.user_id))
+            .collect(),
     }
 }
 
@@ -184,7 +193,7 @@ async fn text_document(app: &TestApp, s: &Session, name: &str, text: &str) -> St
 }
 
 /// A source vault: two users, 2FA on alice, nested folders, a topic, a share, a trashed
-/// document with two versions (both through the API) and a duplicate. Returns alice's
+/// document with two versions (both through the API), a duplicate and a rejected topic. Returns alice's
 /// TOTP secret.
 async fn populate(app: &TestApp) -> Vec<u8> {
     let alice = app.register("alice").await;
@@ -237,7 +246,17 @@ async fn populate(app: &TestApp) -> Vec<u8> {
     .await;
     common::wait_processed(app, &alice, &trashed).await;
     crate::trash::trash(app, &alice, &trashed).await;
-    let _ = (copy, bobs);
+    // A topic the owner rejected for a document (the classifier never files it there).
+    topic_rejections::ActiveModel {
+        document_id: Set(copy.parse().unwrap()),
+        topic_id: Set(topic),
+        user_id: Set(alice.user_id.parse().unwrap()),
+        created_at: Set(docuvault::time::now()),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    let _ = bobs;
     secret
 }
 
@@ -249,6 +268,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     assert_eq!(before.users.len(), 2);
     assert_eq!(before.views.len(), 1);
     assert_eq!(before.versions.len(), 5, "{:?}", before.versions);
+    assert_eq!(before.rejections.len(), 1, "{:?}", before.rejections);
     assert_eq!(before.documents.iter().filter(|d| d.6).count(), 1);
     assert!(
         docuvault::fsck::fsck(&source.state, false)
@@ -267,7 +287,7 @@ async fn a_vault_moves_from_the_embedded_defaults_to_the_configured_backends() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "docuvault-export");
-    assert_eq!(manifest["version"], 3);
+    assert_eq!(manifest["version"], 4);
     assert_eq!(manifest["source"]["database"], "sqlite");
     assert_eq!(manifest["source"]["storage"], "local");
     // notes and its copy share one original: 5 versions, 4 distinct contents, plus one

@@ -866,6 +866,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{id}/topics/{topic_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accepts a topic for your document: a suggestion (`suggested_topics`) or an automatic
+         *     topic becomes yours (`source: user`), which teaches the builtin classifier from the
+         *     next document on. A topic you set already: unchanged. Returns the document.
+         */
+        post: operations["acceptDocumentTopic"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/topics/{topic_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rejects a topic for your document: the suggestion or the automatic topic is removed,
+         *     and the document is never filed under that topic automatically nor offered it again
+         *     (re-classifying included); the builtin classifier learns from it. Rejecting again:
+         *     unchanged. A topic you set by hand is taken off with `updateDocument`. Returns the
+         *     document.
+         */
+        post: operations["rejectDocumentTopic"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/{id}/versions": {
         parameters: {
             query?: never;
@@ -1772,7 +1816,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled" | "public_link_created" | "public_link_revoked" | "public_link_used";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled" | "public_link_created" | "public_link_revoked" | "public_link_used" | "document_topic_accepted" | "document_topic_rejected";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -2198,6 +2242,13 @@ export interface components {
              */
             confidence: number | null;
             /**
+             * @description Why the classifier chose it: the few words of the document that weighed most
+             *     (at most 5, heaviest first). Only on `ai` topics the builtin classifier filed, and
+             *     only in the answers about one document (`getDocument`, `updateDocument`, …);
+             *     absent otherwise (lists, topics set by hand, model providers, which give no words).
+             */
+            evidence?: components["schemas"]["EvidenceTerm"][];
+            /**
              * Format: uuid
              * @description Topic id.
              */
@@ -2306,6 +2357,14 @@ export interface components {
             status: components["schemas"]["DocumentStatus"];
             status_reason: components["schemas"]["StatusReason"] | null;
             /**
+             * @description Topics the classifier found plausible but doubted (under its bar, or a model's
+             *     confidence under `ai.suggest_below`), most confident first: not filed, waiting for
+             *     you to accept or reject them. On your own documents in the answers about one
+             *     document (`getDocument`, `updateDocument`, …; `[]` when there are none); absent in
+             *     lists and on documents shared with you.
+             */
+            suggested_topics?: components["schemas"]["SuggestedTopicView"][];
+            /**
              * @description A short-lived URL of the document's thumbnail (a JPEG about 320 px wide: the first
              *     page, the image, or a card of the first lines of text), signed like download URLs
              *     and valid as long (`documents.download_url_ttl_secs`); fetch it without a token,
@@ -2373,6 +2432,20 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken" | "too_many_ids";
+        /** @description One word that weighed for a topic, as the API shows and the database stores it. */
+        EvidenceTerm: {
+            /**
+             * @description The word as it appears in the document (lower case).
+             * @example invoice
+             */
+            term: string;
+            /**
+             * Format: double
+             * @description Its share of the document's score for the topic (relative: the heaviest word of
+             *     a topic weighs most; only the order and proportions mean something).
+             */
+            weight: number;
+        };
         /**
          * Format: binary
          * @description The export zip (`application/zip`), described for the OpenAPI document.
@@ -3291,6 +3364,28 @@ export interface components {
          * @enum {string}
          */
         SubscribableEvent: "document.created" | "document.processed" | "document.failed" | "document.deleted" | "share.created";
+        /**
+         * @description A topic the classifier found plausible for a document but doubted: not filed, waiting
+         *     for the owner to accept (`acceptDocumentTopic`) or reject (`rejectDocumentTopic`) it.
+         */
+        SuggestedTopicView: {
+            /** @description Display color, if set. */
+            color: string | null;
+            /**
+             * Format: double
+             * @description The classifier's confidence, 0–1.
+             */
+            confidence: number;
+            /** @description The words that weighed most for it (builtin classifier only; empty otherwise). */
+            evidence: components["schemas"]["EvidenceTerm"][];
+            /** @description Topic name. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Topic id.
+             */
+            topic_id: string;
+        };
         /** @description One completion of the word being typed. */
         Suggestion: {
             /**
@@ -7052,6 +7147,96 @@ export interface operations {
             403: components["responses"]["RegularOnly"];
             /** @description No such document */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    acceptDocumentTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Topic id (a suggestion or a topic of the document) */
+                topic_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Filed under the topic by hand */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document, or the topic is neither suggested for it nor one of its topics */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rejectDocumentTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Document id */
+                id: string;
+                /** @description Topic id (a suggestion or an automatic topic of the document) */
+                topic_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed and remembered as rejected */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No such document, or the topic is neither suggested for it nor one of its automatic topics */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The document is in the trash (`document_trashed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -69,7 +69,11 @@ export interface DocumentTopic {
   color?: string | null
   source: 'ai' | 'user'
   confidence?: number | null
+  /** The words that weighed most (automatic topics of the builtin classifier). */
+  evidence?: EvidenceTerm[]
 }
+export type EvidenceTerm = S['EvidenceTerm']
+export type SuggestedTopicView = S['SuggestedTopicView']
 
 /** Announced additions to DocumentView (classification pipeline and search). */
 export interface UpcomingDocumentFields {

@@ -21,6 +21,51 @@ export function topicSourceLabel(source: TopicSource | null | undefined, confide
   return null
 }
 
+/** A suggested topic's chip: "34 % sure · suggested" (just "suggested" without a
+ * confidence). */
+export function suggestionLabel(confidence?: number | null): string {
+  if (confidence == null || !Number.isFinite(confidence)) return 'suggested'
+  const pct = Math.round(Math.min(1, Math.max(0, confidence)) * 100)
+  return `${pct} % sure · suggested`
+}
+
+/** One word behind a topic, as the API reports it. */
+export interface WeighedWord {
+  term: string
+  weight: number
+}
+
+/** The words behind a topic in plain words, heaviest first and each once: "invoice,
+ * amount and payment" (at most `max`; empty when there are none). */
+export function evidenceWords(evidence: readonly WeighedWord[] | null | undefined, max = 5): string {
+  const seen = new Set<string>()
+  const words = [...(evidence ?? [])]
+    .filter((e) => e && typeof e.term === 'string' && e.term.trim() !== '')
+    .sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0))
+    .map((e) => e.term.trim())
+    .filter((t) => (seen.has(t) ? false : (seen.add(t), true)))
+    .slice(0, Math.max(0, max))
+  if (words.length <= 1) return words.join('')
+  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`
+}
+
+/** What the "Why?" of an automatic topic says: "Words that weighed most: tax, refund and
+ * income." (or that none were recorded, e.g. for an AI model, which gives no words). */
+export function whyTopic(evidence: readonly WeighedWord[] | null | undefined): string {
+  const words = evidenceWords(evidence)
+  return words ? `Words that weighed most: ${words}.` : 'The classifier gave no words for this topic.'
+}
+
+/** The owner's answer about one topic of a document. */
+export type TopicAnswer = 'accept' | 'reject'
+
+/** What the page says once an answer is saved. */
+export function topicAnswerMessage(answer: TopicAnswer, name: string): string {
+  return answer === 'accept'
+    ? `Filed under ${name}. New documents like it will be too.`
+    : `${name} taken off. It will not come back for this document.`
+}
+
 /** Where a document's own date came from (`content`, `filename`, `user`). */
 export type DocumentDateSource = components['schemas']['DocumentDateSource']
 

@@ -140,6 +140,15 @@ export const useDocumentsStore = defineStore('documents', {
       return true
     },
 
+    /** Answers the classifier about one topic of a document: `accept` files it there by
+     * hand (a suggestion or an automatic topic), `reject` takes it off for good (it is never
+     * filed there automatically nor suggested again). Returns the document as it is now. */
+    async answerTopic(id: string, topicId: string, answer: 'accept' | 'reject'): Promise<DocumentView> {
+      const doc = await api.post<DocumentView>(`/api/documents/${id}/topics/${topicId}/${answer}`)
+      this.replace(doc)
+      return doc
+    },
+
     async reclassify(id: string): Promise<void> {
       await api.post(`/api/documents/${id}/classify`)
       const i = this.items.findIndex((d) => d.id === id)
