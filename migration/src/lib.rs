@@ -35,6 +35,7 @@ mod m20261207_000025_document_texts;
 mod m20261207_000026_search_languages;
 mod m20261207_000027_search_terms;
 mod m20261207_000029_document_hash_counts;
+mod m20261207_000031_refile_runs;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000026_search_languages::Migration),
             Box::new(m20261207_000027_search_terms::Migration),
             Box::new(m20261207_000029_document_hash_counts::Migration),
+            Box::new(m20261207_000031_refile_runs::Migration),
         ]
     }
 }
