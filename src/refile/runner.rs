@@ -424,9 +424,9 @@ async fn pipeline_busy(state: &AppState) -> Result<bool, DbErr> {
 
 type LaneJob = Box<dyn FnOnce() + Send>;
 
-/// The instance's one thread for re-file CPU work (training, classifying batches), at
-/// the lowest scheduling priority on Linux: the HTTP workers, the async runtime and the
-/// extraction children always go first, and a re-file never takes more than one core.
+/// The instance's one thread for re-file CPU work (training, classifying batches), at a
+/// low scheduling priority on Linux ([`NICE`]): the HTTP workers, the async runtime and
+/// the extraction children go first, and a re-file never takes more than one core.
 struct CpuLane {
     jobs: std::sync::mpsc::Sender<LaneJob>,
 }
@@ -466,8 +466,15 @@ impl CpuLane {
     }
 }
 
-/// Gives the calling thread the lowest CPU priority (nice 19; Linux threads have their
-/// own). Elsewhere it keeps the process's.
+/// The re-file thread's nice value: against a task at the default priority it gets about
+/// a tenth of a contended core (the kernel's weights 110 to 1024), so processing and
+/// requests go first, yet unlike nice 19 (1.5 %) other background work on the host cannot
+/// starve it.
+#[cfg(target_os = "linux")]
+const NICE: libc::c_int = 10;
+
+/// Gives the calling thread a low CPU priority ([`NICE`]; Linux threads have their own).
+/// Elsewhere it keeps the process's.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -475,7 +482,7 @@ fn lower_priority() {
         // integer arguments and changes this thread's nice value.
         let result = unsafe {
             let tid = libc::syscall(libc::SYS_gettid);
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE)
         };
         if result != 0 {
             tracing::debug!("could not lower the re-file thread's priority");
