@@ -24,10 +24,13 @@ pub struct RefileRun {
     /// Documents to look at: every live, processed document with a text and without a
     /// topic set by hand, counted when the run started (once it is `done`: the number
     /// looked at).
+    #[schema(minimum = 0)]
     pub total: i64,
     /// Documents looked at so far.
+    #[schema(minimum = 0)]
     pub done: i64,
     /// Documents whose topics the run changed so far.
+    #[schema(minimum = 0)]
     pub changed: i64,
     /// When it started.
     pub started_at: DateTime<Utc>,

@@ -64,6 +64,9 @@ pub async fn start(
     ip: Option<&str>,
 ) -> Result<refile_runs::Model, ApiError> {
     check_classifier(ai, user)?;
+    // Counted before the write transaction: on SQLite it holds the write lock, and a
+    // large vault's count should not hold up the pipeline's writes.
+    let total = super::batch::count_candidates(db, user.id).await?;
     let txn = crate::db::begin_write(db).await?;
     if running(&txn, user.id.into()).await?.is_some() {
         txn.rollback().await?;
@@ -74,7 +77,6 @@ pub async fn start(
         .filter(refile_runs::Column::State.ne(RefileState::Running))
         .exec(&txn)
         .await?;
-    let total = super::batch::count_candidates(&txn, user.id).await?;
     let run = refile_runs::ActiveModel {
         id: Set(Uuid::new_v4()),
         user_id: Set(user.id),
