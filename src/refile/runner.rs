@@ -473,19 +473,54 @@ impl CpuLane {
 #[cfg(target_os = "linux")]
 const NICE: libc::c_int = 10;
 
-/// Gives the calling thread a low CPU priority ([`NICE`]; Linux threads have their own).
-/// Elsewhere it keeps the process's.
+/// Gives the calling thread a low CPU priority ([`NICE`], or the process's own when that
+/// is lower already: a thread never gets a higher priority than its process; Linux
+/// threads have their own nice values). Elsewhere it keeps the process's.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: gettid has no arguments and cannot fail; setpriority only reads its
-        // integer arguments and changes this thread's nice value.
+        // SAFETY: gettid has no arguments and cannot fail; getpriority and setpriority only
+        // read their integer arguments, and setpriority changes this thread's nice value.
         let result = unsafe {
-            let tid = libc::syscall(libc::SYS_gettid);
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE)
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            // -1 is also a valid nice value; either way never below the process's.
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+            libc::setpriority(libc::PRIO_PROCESS, tid, NICE.max(current))
         };
         if result != 0 {
             tracing::debug!("could not lower the re-file thread's priority");
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn the_lane_runs_work_on_one_low_priority_thread_and_survives_a_panic() {
+        let lane = CpuLane::start().unwrap();
+        let me = std::thread::current().id();
+        let (a, nice) = lane
+            .run(|| {
+                // SAFETY: as in `lower_priority`.
+                let nice = unsafe {
+                    libc::getpriority(
+                        libc::PRIO_PROCESS,
+                        libc::syscall(libc::SYS_gettid) as libc::id_t,
+                    )
+                };
+                (std::thread::current().id(), nice)
+            })
+            .await
+            .unwrap();
+        assert_ne!(a, me);
+        assert!(nice >= NICE, "nice {nice}");
+        let failed = lane.run(|| -> u8 { panic!("boom") }).await;
+        assert!(failed.is_err());
+        // The same thread goes on.
+        let b = lane.run(|| std::thread::current().id()).await.unwrap();
+        assert_eq!(a, b);
     }
 }
