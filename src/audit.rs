@@ -114,6 +114,14 @@ pub enum AuditEvent {
     /// `metadata.topic_id`; `metadata.was`: `suggestion` or `automatic`): it is never filed
     /// there automatically nor suggested again.
     DocumentTopicRejected,
+    /// The owner started re-filing every document not filed by hand (`resource_id`: the
+    /// run's id; `metadata.total`: documents to look at).
+    TopicsRefileStarted,
+    /// A re-file run ended (`resource_id`: the run's id; `metadata.state`: `done`,
+    /// `failed` or `cancelled`, `metadata.done`, `metadata.changed`; `metadata.error` when
+    /// it failed). `actor_id` is the owner when they cancelled it, none when it ended by
+    /// itself.
+    TopicsRefileFinished,
 }
 
 impl AuditEvent {

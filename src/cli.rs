@@ -219,6 +219,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
     crate::ingest::service::spawn(&state, &shutdown, &mut tasks);
     crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
+    crate::refile::runner::spawn(&state, &shutdown, &mut tasks);
     tracing::info!(
         "docuvault {} worker running {} job(s) at once ({})",
         env!("CARGO_PKG_VERSION"),

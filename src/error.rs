@@ -132,6 +132,10 @@ pub enum ErrorCode {
     ViewNameTaken,
     /// `too_many_ids`
     TooManyIds,
+    /// `refile_running`
+    RefileRunning,
+    /// `refile_needs_builtin`
+    RefileNeedsBuiltin,
 }
 
 impl ErrorCode {
@@ -196,6 +200,8 @@ impl ErrorCode {
         Self::LinkPasswordInvalid,
         Self::ViewNameTaken,
         Self::TooManyIds,
+        Self::RefileRunning,
+        Self::RefileNeedsBuiltin,
     ];
 
     /// The wire form, e.g. `"not_found"`.
@@ -260,6 +266,8 @@ impl ErrorCode {
             Self::LinkPasswordInvalid => "link_password_invalid",
             Self::ViewNameTaken => "view_name_taken",
             Self::TooManyIds => "too_many_ids",
+            Self::RefileRunning => "refile_running",
+            Self::RefileNeedsBuiltin => "refile_needs_builtin",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod notifications;
 pub mod ocr_status;
 pub mod openapi;
 pub mod queue;
+pub mod refile;
 pub mod routes;
 pub mod saved_views;
 pub mod secret_key;

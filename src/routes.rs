@@ -29,6 +29,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(crate::documents::routes::configure)
             .configure(crate::folders::routes::configure)
             .configure(crate::saved_views::routes::configure)
+            // Before the topics scope, whose `/{id}` routes would take `/topics/refile`.
+            .configure(crate::refile::routes::configure)
             .configure(crate::topics::routes::configure)
             .configure(crate::account_export::routes::configure)
             .configure(crate::ingest::routes::configure)

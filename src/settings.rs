@@ -668,6 +668,9 @@ pub struct AiSettings {
     /// A model's topics with a confidence under this are offered to the owner as
     /// suggestions instead of filed (0 = file everything the model names).
     pub suggest_below: f64,
+    /// Documents a vault re-file classifies and writes at a time (one read, one model
+    /// call on its thread, one write transaction per batch).
+    pub refile_batch_size: u64,
     /// Ollama server.
     pub ollama: AiProviderSettings,
     /// OpenAI-compatible server.
@@ -711,6 +714,12 @@ impl AiSettings {
             if value == 0 {
                 return Err(SettingsError::key(key, "must be > 0"));
             }
+        }
+        if !(1..=2000).contains(&self.refile_batch_size) {
+            return Err(SettingsError::key(
+                "ai.refile_batch_size",
+                "must be between 1 and 2000",
+            ));
         }
         if self.retry_attempts > 10 {
             return Err(SettingsError::key(

@@ -72,6 +72,7 @@ impl Application {
             crate::jobs::worker::spawn(&state, &shutdown, &mut tasks);
             crate::ingest::service::spawn(&state, &shutdown, &mut tasks);
             crate::webhooks::delivery::spawn(&state, &shutdown, &mut tasks);
+            crate::refile::runner::spawn(&state, &shutdown, &mut tasks);
             // Texts without stems in their owner's search language (migrated, imported,
             // or a change of language a stop interrupted).
             tasks.spawn(crate::documents::search::restem::run_at_start(

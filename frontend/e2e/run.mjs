@@ -2023,8 +2023,40 @@ try {
         '30a-phone-bulk',
       )
       await page.setViewportSize({ width: 1280, height: 860 })
-      await call('POST', '/api/auth/logout', token)
     })
+
+    // ---- re-file (issue 18) ----
+    // The same account (signed in already: no new sign-in against the login limits) gets
+    // two topics and files one note by hand, then re-files the rest from the Topics page:
+    // confirmation, progress, the result in words; the page fits phones.
+    await step('re-file: "Re-file everything not filed by hand" runs with a confirmation and shows the result', async () => {
+      for (const d of bulkDocs) {
+        await waitFor(
+          async () => ['classified', 'unclassified'].includes((await call('GET', `/api/documents/${d.id}`, token)).status),
+          `${d.name} processed`,
+          PROCESS_TIMEOUT,
+        )
+      }
+      const bills = await call('POST', '/api/topics', token, { name: `Bills ${id}`, description: 'Electricity, gas and water bills' })
+      await call('POST', '/api/topics', token, { name: `Travel ${id}`, description: 'Flights, hotels and train tickets' })
+      await call('PATCH', `/api/documents/${bulkDocs[0].id}`, token, { topics: [bills.id] })
+      await page.goto(`${BASE}/organize`)
+      await page.click('[data-testid=refile-start]')
+      await page.waitForSelector('dialog[open] >> text=Documents you filed by hand keep their topics')
+      await shot('40-refile-confirm')
+      await page.click('dialog [data-testid=confirm]')
+      const result = await page.waitForSelector('[data-testid=refile-result]', { timeout: 60_000 })
+      const words = ((await result.textContent()) ?? '').trim()
+      assert(/^4 documents re-filed, \d+ changed/.test(words), `the result in words (${words})`)
+      const run = await call('GET', '/api/topics/refile', token)
+      assert(run.state === 'done' && run.done === 4, `the run looked at the 4 notes not filed by hand (${JSON.stringify(run)})`)
+      const byHand = await call('GET', `/api/documents/${bulkDocs[0].id}`, token)
+      assert(byHand.topics.length === 1 && byHand.topics[0].source === 'user', 'the hand-filed note kept its topic')
+      await shot('41-refile-done')
+      await assertFitsPhones('the Topics page with a re-file result', '/organize', '[data-testid=refile-result]', '42-phone-refile')
+    })
+    // ---- end re-file (issue 18) ----
+    await call('POST', '/api/auth/logout', token)
   }
 
   // ---- why this topic (issue 18) ----

@@ -36,6 +36,7 @@ mod m20261207_000026_search_languages;
 mod m20261207_000027_search_terms;
 mod m20261207_000029_document_hash_counts;
 mod m20261207_000030_topic_feedback;
+mod m20261207_000031_refile_runs;
 mod m20261207_000032_document_write_indexes;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000029_document_hash_counts::Migration),
             Box::new(m20261207_000030_topic_feedback::Migration),
             Box::new(m20261207_000032_document_write_indexes::Migration),
+            Box::new(m20261207_000031_refile_runs::Migration),
         ]
     }
 }

@@ -124,6 +124,43 @@ pub struct Outcome {
     pub reason: Option<String>,
 }
 
+impl Outcome {
+    /// What `documents.classified_by` records of it: provider, model, prompt version and,
+    /// when nothing could be chosen, why.
+    pub fn classified_by(&self) -> serde_json::Value {
+        let mut classified_by = serde_json::json!({
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+        });
+        if let Some(reason) = &self.reason {
+            classified_by["reason"] = serde_json::Value::String(reason.clone());
+        }
+        classified_by
+    }
+}
+
+/// The reason recorded when the owner has no topic to file under.
+pub const NO_TOPICS_REASON: &str = "no topics to choose from";
+
+/// Why `text` is not classified at all (fewer than `min_text_chars`, the setting
+/// `ai.min_text_chars`, letters or digits), as recorded in the outcome; `None` when it
+/// may be classified.
+pub fn too_short(min_text_chars: usize, text: &str) -> Option<String> {
+    let meaningful = text::meaningful_chars(text);
+    (meaningful < min_text_chars).then(|| {
+        format!(
+            "text too short to classify ({meaningful} letters or digits, at least \
+             {min_text_chars} needed)"
+        )
+    })
+}
+
+/// How many characters of a document's text the builtin classifier reads.
+pub fn builtin_text_chars(ai: &AiSettings) -> usize {
+    ai.builtin_example_chars.max(ai.max_input_chars)
+}
+
 /// Why classification did not produce an outcome.
 #[derive(Debug, thiserror::Error)]
 pub enum ClassifyError {
@@ -249,7 +286,14 @@ impl Builtin {
 
     /// Suggestions for `input` (file name and text), synchronously.
     pub fn suggest(&self, input: &Input) -> Vec<Suggestion> {
-        self.model.classify(&Self::text_of(input))
+        self.suggest_text(&input.filename, &input.text)
+    }
+
+    /// Suggestions for a document named `filename` whose (bounded) text is `text`: what
+    /// [`Self::suggest`] answers for an [`Input`] of them, without building one per
+    /// document (a re-file classifies thousands with one model).
+    pub fn suggest_text(&self, filename: &str, text: &str) -> Vec<Suggestion> {
+        self.model.classify(&format!("{filename}\n{text}"))
     }
 
     /// The topics to file `input` under and the doubtful ones ([`BuiltinModel::judge`]),
@@ -350,22 +394,18 @@ pub async fn classify_document(
         reason: Some(reason),
     };
 
-    let meaningful = text::meaningful_chars(text);
-    if meaningful < ai.min_text_chars {
-        return Ok(none(format!(
-            "text too short to classify ({meaningful} letters or digits, at least {} needed)",
-            ai.min_text_chars
-        )));
+    if let Some(reason) = too_short(ai.min_text_chars, text) {
+        return Ok(none(reason));
     }
 
     let options = load_topics(&state.db, user.id).await?;
     let allow_new = user.ai_allow_new_topics && provider != "builtin";
     if options.is_empty() && !(allow_new && ai.max_new_topics_per_document > 0) {
-        return Ok(none("no topics to choose from".into()));
+        return Ok(none(NO_TOPICS_REASON.into()));
     }
 
     let limit = if provider == "builtin" {
-        ai.builtin_example_chars.max(ai.max_input_chars)
+        builtin_text_chars(ai)
     } else {
         ai.max_input_chars
     };
@@ -435,7 +475,7 @@ pub fn split_doubtful(
 }
 
 /// The provider the user chose, else the server default.
-fn chosen_provider(ai: &AiSettings, user: &users::Model) -> String {
+pub fn chosen_provider(ai: &AiSettings, user: &users::Model) -> String {
     user.ai_provider
         .clone()
         .filter(|p| !p.is_empty())
@@ -540,7 +580,7 @@ fn user_api_key(keys: &Keys, user: &users::Model) -> Result<Option<SecretString>
 }
 
 /// The owner's topics and the system topics, sorted by name (ignoring case).
-async fn load_topics(
+pub async fn load_topics(
     db: &impl ConnectionTrait,
     user_id: Uuid,
 ) -> Result<Vec<TopicOption>, ClassifyError> {

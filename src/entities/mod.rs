@@ -52,6 +52,7 @@ pub mod object_deletions;
 pub mod password_reset_tokens;
 pub mod public_links;
 pub mod quotas;
+pub mod refile_runs;
 pub mod refresh_tokens;
 pub mod saved_views;
 pub mod shares;
@@ -93,6 +94,7 @@ pub mod prelude {
     pub use super::password_reset_tokens::Entity as PasswordResetTokens;
     pub use super::public_links::Entity as PublicLinks;
     pub use super::quotas::Entity as Quotas;
+    pub use super::refile_runs::Entity as RefileRuns;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::shares::Entity as Shares;
     pub use super::topic_evidence::Entity as TopicEvidence;
@@ -143,6 +145,7 @@ mod tests {
         spelled_once(SearchLanguage::as_str);
         spelled_once(TopicSource::as_str);
         spelled_once(DocumentDateSource::as_str);
+        spelled_once(refile_runs::RefileState::as_str);
         assert_eq!(
             DocumentDateSource::iter()
                 .map(DocumentDateSource::as_str)

@@ -328,7 +328,7 @@ async fn store_outcome(
     }
     crate::classify::feedback::apply_outcome(&txn, doc.id, doc.user_id, outcome).await?;
     let has_topics = has_any_topic(&txn, doc.id).await?;
-    let Some(status) = lifecycle::finish(&txn, doc, has_topics, classified_by(outcome)).await?
+    let Some(status) = lifecycle::finish(&txn, doc, has_topics, outcome.classified_by()).await?
     else {
         txn.rollback().await?;
         return Ok(None);
@@ -359,18 +359,4 @@ async fn has_any_topic(db: &impl ConnectionTrait, document: Uuid) -> Result<bool
         .count(db)
         .await?;
     Ok(linked > 0)
-}
-
-/// `documents.classified_by`: provider, model, prompt version and, when nothing could be
-/// chosen, why.
-fn classified_by(outcome: &Outcome) -> serde_json::Value {
-    let mut classified_by = serde_json::json!({
-        "provider": outcome.provider,
-        "model": outcome.model,
-        "prompt_version": outcome.prompt_version,
-    });
-    if let Some(reason) = &outcome.reason {
-        classified_by["reason"] = serde_json::Value::String(reason.clone());
-    }
-    classified_by
 }

@@ -53,6 +53,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "intake",
             "notifications",
             "saved_views",
+            "refile",
         ],
     ),
     (

@@ -49,6 +49,7 @@ mod pipeline;
 mod public_links;
 mod queue_process;
 mod rate_limit;
+mod refile;
 mod saved_views;
 mod scans;
 mod schema;

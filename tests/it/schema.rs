@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "users",
     "refresh_tokens",
     "backup_codes",
@@ -38,6 +38,7 @@ const TABLES: [&str; 16] = [
     "groups",
     "object_deletions",
     "job_ticks",
+    "refile_runs",
 ];
 
 /// A fresh database with the migrations applied.
@@ -224,6 +225,9 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
         ("documents", "idx_documents_in_process"),
         ("documents", "idx_documents_user_id_trashed_at"),
         ("audit_log", "idx_audit_log_created_at"),
+        ("documents", "idx_documents_user_id_id"),
+        ("refile_runs", "uq_refile_runs_running"),
+        ("refile_runs", "idx_refile_runs_user_id_started_at"),
     ] {
         assert!(
             manager.has_index(index.0, index.1).await.unwrap(),
@@ -1417,4 +1421,44 @@ async fn topic_feedback_rows_go_with_their_link_document_topic_and_account() {
         topic_rejections::Entity::find().count(&conn).await.unwrap(),
         0
     );
+}
+
+#[tokio::test]
+async fn an_account_has_at_most_one_running_refile_and_states_are_checked() {
+    let (_test_db, conn) = migrated().await;
+    let alice = insert_user(&conn, "alice").await;
+    let bob = insert_user(&conn, "bob").await;
+    let insert =
+        |user: Uuid, state: &'static str| {
+            let conn = conn.clone();
+            async move {
+                execute(
+                &conn,
+                "INSERT INTO refile_runs (id, user_id, state, total, done, changed, started_at) \
+                 VALUES ($1, $2, $3, 0, 0, 0, $4)",
+                vec![Uuid::new_v4().into(), user.into(), state.into(), now().into()],
+            )
+            .await
+            }
+        };
+    insert(alice.id, "running").await.unwrap();
+    assert_violation(
+        insert(alice.id, "running").await,
+        ErrorKind::UniqueViolation,
+    );
+    insert(bob.id, "running").await.unwrap();
+    for ended in ["done", "failed", "cancelled", "done"] {
+        insert(alice.id, ended).await.unwrap();
+    }
+    assert_violation(insert(alice.id, "paused").await, ErrorKind::CheckViolation);
+    // They go with the account.
+    users::Entity::delete_by_id(alice.id)
+        .exec(&conn)
+        .await
+        .unwrap();
+    let left = docuvault::entities::refile_runs::Entity::find()
+        .count(&conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
 }

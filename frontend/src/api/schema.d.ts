@@ -1478,6 +1478,37 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/topics/refile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's latest re-file run: its progress while running, its result after. */
+        get: operations["getRefile"];
+        put?: never;
+        /**
+         * Re-files every document not filed by hand.
+         * @description Starts a background run over the caller's live, processed documents that carry no
+         *     topic set by hand: the builtin classifier, trained once on the caller's topics and
+         *     hand-filed documents, files each one again (`ai` topics replaced, status
+         *     `classified` or `unclassified`); documents filed by hand, in the trash or being
+         *     processed are left alone. New uploads are processed first. Follow it with
+         *     `GET /api/topics/refile`. Only for accounts on the builtin classifier.
+         */
+        post: operations["startRefile"];
+        /**
+         * Cancels the caller's running re-file.
+         * @description Documents already re-filed keep their new topics; the batch in progress is not
+         *     written.
+         */
+        delete: operations["cancelRefile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/topics/{id}": {
         parameters: {
             query?: never;
@@ -1816,7 +1847,7 @@ export interface components {
          * @description What happened. Stored as its snake_case name in `audit_log.event_type`.
          * @enum {string}
          */
-        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled" | "public_link_created" | "public_link_revoked" | "public_link_used" | "document_topic_accepted" | "document_topic_rejected";
+        AuditEvent: "user_registered" | "login_succeeded" | "login_failed" | "totp_verified" | "totp_failed" | "backup_code_used" | "backup_code_failed" | "refresh_reuse_detected" | "password_changed" | "totp_enabled" | "totp_disabled" | "backup_codes_regenerated" | "logged_out" | "sessions_revoked" | "rate_limited" | "admin_user_created" | "admin_user_updated" | "admin_user_deleted" | "admin_topic_created" | "admin_topic_updated" | "admin_topic_deleted" | "document_trashed" | "document_restored" | "document_deleted" | "trash_emptied" | "document_version_uploaded" | "document_version_made_current" | "document_version_deleted" | "account_exported" | "webhook_created" | "webhook_deleted" | "api_token_created" | "api_token_revoked" | "api_token_used_new_ip" | "mail_account_created" | "mail_account_deleted" | "password_reset_requested" | "password_reset_completed" | "admin_password_reset" | "admin_totp_disabled" | "public_link_created" | "public_link_revoked" | "public_link_used" | "document_topic_accepted" | "document_topic_rejected" | "topics_refile_started" | "topics_refile_finished";
         /** @description A page of audit entries. */
         AuditPage: {
             /** @description Entries, newest first. */
@@ -2431,7 +2462,7 @@ export interface components {
          *     Serialized in snake_case; the spec lists it as an enumeration, so clients can switch on it.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken" | "too_many_ids";
+        ErrorCode: "bad_request" | "malformed_json" | "invalid_query" | "validation_failed" | "invalid_filename" | "signature_invalid" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "refresh_token_reused" | "invalid_totp_code" | "invalid_second_factor" | "wrong_password" | "password_unchanged" | "account_disabled" | "password_change_required" | "totp_setup_required" | "totp_not_enabled" | "totp_already_enabled" | "admin_required" | "admin_not_allowed" | "registration_disabled" | "cannot_modify_self" | "last_admin" | "cannot_share_with_self" | "cannot_share_with_admin" | "not_found" | "method_not_allowed" | "request_timeout" | "account_exists" | "handle_taken" | "topic_exists" | "folder_exists" | "folder_cycle" | "unknown_topic" | "not_confirmed" | "upload_closed" | "upload_not_found" | "size_mismatch" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage" | "document_trashed" | "duplicate_document" | "only_version" | "webhook_target_forbidden" | "invalid_api_token" | "insufficient_scope" | "token_not_allowed" | "multipart_invalid" | "mail_check_failed" | "reset_token_invalid" | "link_password_invalid" | "view_name_taken" | "too_many_ids" | "refile_running" | "refile_needs_builtin";
         /** @description One word that weighed for a topic, as the API shows and the database stores it. */
         EvidenceTerm: {
             /**
@@ -3146,6 +3177,53 @@ export interface components {
              */
             used_bytes: number;
         };
+        /** @description A re-file run of the caller's vault and how far it got. */
+        RefileRun: {
+            /**
+             * Format: int64
+             * @description Documents whose topics the run changed so far.
+             */
+            changed: number;
+            /**
+             * Format: int64
+             * @description Documents looked at so far.
+             */
+            done: number;
+            /** @description Why it failed; null otherwise. */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description When it ended; null while running.
+             */
+            finished_at: string | null;
+            /**
+             * Format: uuid
+             * @description The run's id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            started_at: string;
+            /**
+             * @description `running` (also while it waits for new uploads to be processed first), `done`,
+             *     `failed` (see `error`) or `cancelled`.
+             */
+            state: components["schemas"]["RefileState"];
+            /**
+             * Format: int64
+             * @description Documents to look at: every live, processed document with a text and without a
+             *     topic set by hand, counted when the run started (once it is `done`: the number
+             *     looked at).
+             */
+            total: number;
+        };
+        /**
+         * @description Where a re-file run stands. Stored in `refile_runs.state`.
+         * @enum {string}
+         */
+        RefileState: "running" | "done" | "failed" | "cancelled";
         /** @description `POST /api/auth/refresh` body; may be omitted when the refresh cookie is sent. */
         RefreshRequest: {
             /** @description The refresh token (body delivery). */
@@ -8784,6 +8862,108 @@ export interface operations {
             };
             /** @description Invalid values */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getRefile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The latest run (running, or the last one that ended) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefileRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description The caller never re-filed their documents */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    startRefile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Started; the run as it begins */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefileRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description A re-file of the caller's documents is already running (`refile_running`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account uses a model provider, not the builtin classifier (`refile_needs_builtin`): select documents and re-classify them instead */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancelRefile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled; the run as it stopped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefileRun"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["RegularOnly"];
+            /** @description No re-file of the caller's documents is running */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

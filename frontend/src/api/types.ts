@@ -151,3 +151,6 @@ export type CreatedLink = S['CreatedLink']
 export type LinkView = S['LinkView']
 export type LinkList = S['LinkList']
 export type PublicLinkInfo = S['PublicLinkInfo']
+// Re-filing the whole vault (issue 18).
+export type RefileRun = S['RefileRun']
+export type RefileState = S['RefileState']

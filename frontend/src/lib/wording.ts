@@ -132,3 +132,29 @@ export function batchSummary({ processed, failed }: BatchOutcome): string {
   if (processed === 0) return `${docs(failed)} failed`
   return failed ? `${docs(processed)} processed · ${failed} failed` : `${docs(processed)} processed`
 }
+
+/** What a re-file run has to say for itself (`GET /api/topics/refile`). */
+export interface RefileOutcome {
+  state: 'running' | 'done' | 'failed' | 'cancelled'
+  total: number
+  done: number
+  changed: number
+  error?: string | null
+}
+
+/** "312 documents re-filed, 40 changed" once done; "Stopped after 120 of 312 documents,
+ * 12 changed" when cancelled; the reason when it failed; "120 of 312 documents" while
+ * running. */
+export function refileSummary({ state, total, done, changed, error }: RefileOutcome): string {
+  const docs = (n: number) => `${n} document${n === 1 ? '' : 's'}`
+  switch (state) {
+    case 'done':
+      return done === 0 ? 'No documents to re-file' : `${docs(done)} re-filed, ${changed} changed`
+    case 'cancelled':
+      return `Stopped after ${done} of ${docs(total)}, ${changed} changed`
+    case 'failed':
+      return `Re-filing stopped: ${error || 'an error occurred'} (${done} of ${docs(total)} done, ${changed} changed)`
+    default:
+      return `${done} of ${docs(Math.max(total, done))}`
+  }
+}
