@@ -581,8 +581,18 @@ async fn the_migration_counts_existing_documents() {
         vec![user.into(), docuvault::time::now().into()],
     )
     .await;
-    // Down to before the table, then documents written without it.
-    Migrator::down(&db, Some(1)).await.unwrap();
+    // Down to before the table (the migrations after it too), then documents written
+    // without it.
+    let since_counts = u32::try_from(
+        Migrator::migrations()
+            .iter()
+            .rev()
+            .position(|m| m.name() == "m20261207_000029_document_hash_counts")
+            .expect("the hash counts migration")
+            + 1,
+    )
+    .unwrap();
+    Migrator::down(&db, Some(since_counts)).await.unwrap();
     use docuvault::entities::DocumentStatus::{Classified, Failed, Pending, Unclassified};
     for (sha, status, trashed) in [
         ("aa", Classified, false),
@@ -618,7 +628,7 @@ async fn the_migration_counts_existing_documents() {
         })
         .collect();
     assert_eq!(counts, vec![("aa".into(), 2), ("bb".into(), 1)]);
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(since_counts)).await.unwrap();
     assert!(
         !migration::SchemaManager::new(&db)
             .has_table("document_hash_counts")
