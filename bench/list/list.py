@@ -8,7 +8,8 @@ it DOCS (10 000) documents with one bulk INSERT through psql (status 'classified
 unique object keys '{user}/{id}/{uuid}.pdf', created_at spread over ~1 year, random
 sizes, EXTRACTED_TEXT_BYTES (4096) of incompressible extracted text each as a classified
 document has, every DUP_EVERY-th (50th) document a copy of the one before it (the same
-SHA-256: 2 % copies, 4 % of the documents in duplicates; DUP_EVERY=0: none), the quota's
+SHA-256: 2 % copies, 4 % of the documents in duplicates; DUP_EVERY=0: none), every
+TRASH_EVERY-th (0: none) other document in the trash (trashed a day after its upload), the quota's
 used_bytes set to their sum, ANALYZE). Then, with oha:
 
   fixed rate  RATE (200) req/s for DURATION (30) s, coordinated-omission corrected
@@ -57,6 +58,19 @@ MAX_DURATION_S = int(os.environ.get("MAX_DURATION", "10"))
 CONNECTIONS = [int(x) for x in os.environ.get("CONNECTIONS", "1 4 16 64").split()]
 TEXT_BYTES = int(os.environ.get("EXTRACTED_TEXT_BYTES", "4096"))
 DUP_EVERY = int(os.environ.get("DUP_EVERY", "50"))  # every n-th document copies the one before
+TRASH_EVERY = int(os.environ.get("TRASH_EVERY", "0"))  # every n-th other document is in the trash
+
+
+def in_trash(g: int) -> bool:
+    """Whether seeded document g is in the trash: every TRASH_EVERY-th, never a copy nor
+    the document a copy copies (so the duplicates stay as seeded)."""
+    if TRASH_EVERY <= 0 or g % TRASH_EVERY != 1:
+        return False
+    return DUP_EVERY <= 0 or g % DUP_EVERY not in (0, DUP_EVERY - 1)
+
+
+TRASHED = sum(1 for g in range(1, DOCS + 1) if in_trash(g))
+LIVE = DOCS - TRASHED
 PG_BASE = os.environ.get("PG_BASE", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 BACKEND = os.environ.get("BACKEND", "postgres")  # or "sqlite"
 SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").split() if "=" in kv)
@@ -68,7 +82,7 @@ BULK_P95_TARGET_MS = 50.0
 START_DEADLINE_S = 60.0
 HANDLE = "benchlist"
 PAGE1 = "/api/documents?page=1&per_page=20"
-LAST_PAGE = max(1, math.ceil(DOCS / 20))
+LAST_PAGE = max(1, math.ceil(LIVE / 20))
 EXTRA_PATHS = [
     f"/api/documents?page={max(1, LAST_PAGE // 2)}&per_page=20",
     f"/api/documents?page={LAST_PAGE}&per_page=20",
@@ -91,7 +105,7 @@ EXTRA_PATHS = [
     "/api/documents?per_page=5&status=unclassified",
     "/api/documents?per_page=5&duplicates=true",
     "/api/shared-with-me?page=1&per_page=5",
-]
+] + (["/api/documents?page=1&per_page=20&trashed=true"] if TRASHED else [])  # the Trash view
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -278,11 +292,12 @@ def seed(db_url: str, user_id: str) -> float:
              "Insurance policy", "Bank statement", "Lease", "Warranty"]
     arr = "ARRAY[" + ",".join("'" + w.replace("'", "''") + "'" for w in words) + "]"
     md5s = max(1, TEXT_BYTES // 32)
+    TRASHED_LIST = ",".join(str(g) for g in range(1, DOCS + 1) if in_trash(g))
     sql = f"""
 BEGIN;
 INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, sha256,
                        storage_backend, status, attempts, last_error, lease_expires_at,
-                       ai_opt_out, classified_by, created_at, updated_at)
+                       ai_opt_out, classified_by, created_at, updated_at, trashed_at)
 SELECT r.id, '{user_id}'::uuid, NULL,
        ({arr})[1 + (r.g % {len(words)})] || ' ' || to_char(r.ts, 'YYYY-MM-DD') || ' ' || r.g || '.pdf',
        '{user_id}/' || r.id || '/' || gen_random_uuid() || '.pdf',
@@ -292,8 +307,8 @@ SELECT r.id, '{user_id}'::uuid, NULL,
        'local',
        'classified', 1, NULL, NULL, false,
        '{{"provider": "builtin", "model": "keywords"}}'::jsonb,
-       r.ts, r.ts + interval '2 minutes'
-FROM (SELECT g, gen_random_uuid() AS id, salt.s AS salt,
+       r.ts, r.ts + interval '2 minutes', CASE WHEN r.trashed THEN r.ts + interval '1 day' END
+FROM (SELECT g, g = ANY(ARRAY[{TRASHED_LIST}]::int[]) AS trashed, gen_random_uuid() AS id, salt.s AS salt,
              (CASE WHEN {DUP_EVERY} > 0 AND g % {max(DUP_EVERY, 1)} = 0 THEN g - 1 ELSE g END)::text AS k,
              now() - (g * interval '3150 seconds') - floor(random() * 3000) * interval '1 second' AS ts
       FROM generate_series(1, {DOCS}) g, (SELECT md5(random()::text) AS s) salt) r;
@@ -354,14 +369,15 @@ def seed_sqlite(db_path: str, user_id: str) -> float:
             yield (did, uid, f"{words[g % len(words)]} {time.strftime('%Y-%m-%d', time.gmtime(t))} {g}.pdf",
                    f"{user_id}/{u}/{uuid.uuid4()}.pdf", "application/pdf", 1000 + rng.randint(0, 20000000),
                    sha(g), "local", "classified", 1, 0,
-                   '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120)), text
+                   '{"provider": "builtin", "model": "keywords"}', ts(t), ts(t + 120),
+                   ts(t + 86400) if in_trash(g) else None), text
 
     with con:
         for doc, text in rows():
             con.execute(
                 "INSERT INTO documents (id, user_id, folder_id, filename, object_key, content_type, size_bytes, "
                 "sha256, storage_backend, status, attempts, ai_opt_out, classified_by, created_at, "
-                "updated_at) VALUES (?,?,NULL,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
+                "updated_at, trashed_at) VALUES (?,?,NULL,?,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
             if text is not None:
                 con.execute("INSERT INTO document_texts (document_id, body) VALUES (?, ?)", (doc[0], text))
         con.execute("UPDATE quotas SET limit_bytes = 1099511627776, used_bytes = (SELECT COALESCE(SUM(size_bytes), 0) "
@@ -426,7 +442,8 @@ def main() -> int:
                                  f"min(created_at)::date, max(created_at)::date FROM documents WHERE user_id = '{user_id}'")
         out(f"data     1 user, {stats.split('|')[0]} documents ({'one sqlite3 transaction' if BACKEND == 'sqlite' else 'INSERT + VACUUM ANALYZE, as autovacuum soon does after a bulk insert,'} {secs:.1f} s; documents table "
             f"{stats.split('|')[1]} with TOAST; created {stats.split('|')[2]}..{stats.split('|')[3]}; "
-            f"{TEXT_BYTES} B extracted text each; every {DUP_EVERY}th a copy of the one before)")
+            f"{TEXT_BYTES} B extracted text each; every {DUP_EVERY}th a copy of the one before; "
+            f"{TRASHED} in the trash)")
         # sanity: every list variant answers 200 with the right total and page size
         for path in [PAGE1] + EXTRA_PATHS:
             st, b = request(port, "GET", path, token=token)
@@ -439,8 +456,10 @@ def main() -> int:
             # questions see some of them (shared-with-me: none), a full page of them.
             filtered = path.startswith("/api/shared-with-me") or bool(
                 set(q) - {"page", "per_page", "sort", "order"})
-            total = DOCS if not filtered else page["total"]
+            total = LIVE if not filtered else page["total"]
             want = max(0, min(per_page, total - (page_no - 1) * per_page))
+            if "trashed=true" in path and page["total"] != TRASHED:
+                raise RuntimeError(f"GET {path}: total {page['total']}, want {TRASHED} (the seeded trash)")
             if page["total"] != total or page["total"] > DOCS or len(page["items"]) != want:
                 raise RuntimeError(f"GET {path}: total {page['total']}, {len(page['items'])} items (want {total}, {want})")
             if "duplicates=true" in path and DUP_EVERY > 0 and page["total"] != 2 * (DOCS // DUP_EVERY):

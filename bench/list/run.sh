@@ -44,7 +44,7 @@
 #      and writes the same report to bench/out/list.txt (list-sqlite.txt; git-ignored).
 #
 # Knobs: DOCS RATE DURATION EXTRA_DURATION MAX_DURATION CONNECTIONS EXTRACTED_TEXT_BYTES
-#        DUP_EVERY BULK_IDS BULK_REPS
+#        DUP_EVERY TRASH_EVERY (every n-th other document in the trash; 0) BULK_IDS BULK_REPS
 #        PG_BASE OHA OHA_VERSION SERVER_ENV="K=V .." KEEP_WORK=1 (temp dir + server log)
 #        KEEP_DB=1 (leave the database for inspection) BACKEND=postgres|sqlite.
 # oha runs on the same 2 cores as the server and PostgreSQL; the report shows its share.

@@ -716,7 +716,7 @@ pub async fn list(
     let (page, per_page) = page_params(q.page, q.per_page)?;
     let filter = q.filter()?;
     let sort = q.sort(filter.q.is_some());
-    let (items, total) = service::list(
+    let (mut items, total) = service::list(
         &state.db,
         user.id(),
         user.0.user.search_language,
@@ -730,6 +730,7 @@ pub async fn list(
         },
     )
     .await?;
+    crate::documents::search::Listed::name_owner(&mut items, user.id(), &user.0.user.handle);
     let mut items = DocumentView::many(&state.db, &links, items).await?;
     owner_facts(&state, user.id(), &mut items);
     Ok(web::Json(DocumentPage {

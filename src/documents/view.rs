@@ -244,7 +244,7 @@ impl DocumentView {
             progress: DocumentProgress::of(d.progress_page, d.progress_pages),
             trashed_at: d.trashed_at,
             purge_at: None,
-            duplicate_of: d.original_id.filter(|original| *original != d.id),
+            duplicate_of: d.original_id,
             document_date: d.document_date,
             document_date_source: d.document_date_source,
             page_count: d.page_count,

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::{Session, TestApp, body};
+use common::{Session, TestApp, body, wait_processed};
 use serde_json::{Value, json};
 
 async fn get(app: &TestApp, s: &Session, path: &str) -> Value {
@@ -93,6 +93,32 @@ async fn copies_are_flagged_against_the_earliest_live_original() {
         get(&app, &bob, "/api/documents?duplicates=true").await["total"],
         0
     );
+    // And in search results (the words of the file names and of the text).
+    for id in [&first, &second, &third, &unique] {
+        wait_processed(&app, &alice, id).await;
+    }
+    for q in ["invoice", "uploaded"] {
+        let found = get(&app, &alice, &format!("/api/documents?q={q}")).await;
+        let mut flagged: Vec<(String, Value)> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["id"].as_str().unwrap().to_owned(),
+                    d["duplicate_of"].clone(),
+                )
+            })
+            .collect();
+        flagged.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut expected = vec![
+            (first.clone(), Value::Null),
+            (second.clone(), json!(first)),
+            (third.clone(), json!(first)),
+        ];
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(flagged, expected, "search for {q}");
+    }
 
     // A recipient never learns about the owner's other documents.
     let res = app
@@ -118,6 +144,13 @@ async fn copies_are_flagged_against_the_earliest_live_original() {
     );
     trash(&app, &alice, &third).await;
     assert_eq!(duplicate_of(&app, &alice, &second).await, Value::Null);
+    // In the trash, both copies are duplicates of the one live document.
+    let trashed = get(&app, &alice, "/api/documents?trashed=true").await;
+    let trashed = trashed["items"].as_array().unwrap();
+    assert_eq!(trashed.len(), 2);
+    for d in trashed {
+        assert_eq!(d["duplicate_of"], second.as_str(), "{}", d["filename"]);
+    }
     assert_eq!(
         get(&app, &alice, "/api/documents?duplicates=true").await["total"],
         0

@@ -42,6 +42,40 @@ pub async fn original_of(
         .await
 }
 
+/// Sets `original_id` on `user`'s own listed rows that duplicate an earlier live
+/// document: only rows whose `hash_live_count` says another live document has their
+/// bytes (a live row in a count of two or more, a trashed one in a count of one or more)
+/// are looked up, in one query ([`originals`]); most pages need none.
+pub async fn mark_originals(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    items: &mut [super::Listed],
+) -> Result<(), DbErr> {
+    let owner = Uuid::from(user);
+    let others_alive = |d: &super::DocumentRow| {
+        let count = d.hash_live_count.unwrap_or(0);
+        if d.trashed_at.is_some() {
+            count >= 1
+        } else {
+            count >= 2
+        }
+    };
+    let candidates: Vec<(Uuid, String)> = items
+        .iter()
+        .map(|i| &i.doc)
+        .filter(|d| d.user_id == owner && d.status != DocumentStatus::Pending && others_alive(d))
+        .filter_map(|d| d.sha256.clone().map(|h| (d.id, h)))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let found = originals(db, user, &candidates).await?;
+    for i in items.iter_mut() {
+        i.doc.original_id = found.get(&i.doc.id).copied();
+    }
+    Ok(())
+}
+
 /// For each of `user`'s documents in `docs` (`(id, sha256)` pairs), the earliest-created
 /// *other* live document of `user` with the same SHA-256, if any; none for the original
 /// itself. One query.

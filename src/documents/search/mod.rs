@@ -101,11 +101,17 @@ pub struct DocumentRow {
     pub document_date_source: Option<crate::entities::DocumentDateSource>,
     /// Pages, when known.
     pub page_count: Option<i32>,
-    /// The owner's earliest-created live document with the same SHA-256 (the document
-    /// itself when it is that original); none without a hash, and none when the row was
-    /// read whole rather than listed (see `DocumentView::add_duplicate_of`).
+    /// How many live documents of the owner have the same SHA-256, when listed (none
+    /// when none has, or when the row was read whole).
+    pub hash_live_count: Option<i64>,
+    /// The owner's earlier live document with the same SHA-256, which this one
+    /// duplicates: set on the caller's listed rows by [`duplicates::mark_originals`],
+    /// none otherwise (see `DocumentView::add_duplicate_of`).
+    #[sea_orm(skip)]
     pub original_id: Option<Uuid>,
-    /// The owner's handle; none when the row was read whole rather than listed.
+    /// The owner's handle, when known before the view is built
+    /// ([`Listed::name_owner`]); the view looks up the others.
+    #[sea_orm(skip)]
     pub owner_handle: Option<String>,
 }
 
@@ -133,6 +139,7 @@ impl From<documents::Model> for DocumentRow {
             document_date: d.document_date,
             document_date_source: d.document_date_source,
             page_count: d.page_count,
+            hash_live_count: None,
             original_id: None,
             owner_handle: None,
         }
@@ -258,6 +265,17 @@ pub struct Listed {
     pub snippet: Option<Vec<SnippetSegment>>,
 }
 
+impl Listed {
+    /// Names `handle` as the owner of the rows owned by `owner` (the caller, whose
+    /// handle is at hand), so that building their views looks up only other owners.
+    pub fn name_owner(items: &mut [Listed], owner: UserId, handle: &str) {
+        let owner = Uuid::from(owner);
+        for i in items.iter_mut().filter(|i| i.doc.user_id == owner) {
+            i.doc.owner_handle = Some(handle.to_owned());
+        }
+    }
+}
+
 /// How many documents a list or search matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Total {
@@ -302,8 +320,8 @@ pub async fn list(
     filter: &ListFilter,
     page: PageRequest,
 ) -> Result<(Vec<Listed>, Total), ApiError> {
-    match &filter.q {
-        None => listing::list_plain(db, user, filter, page).await,
+    let (mut items, total) = match &filter.q {
+        None => listing::list_plain(db, user, filter, page).await?,
         Some(q) => {
             if q.fts5.is_none() {
                 // Nothing in the query could match a word.
@@ -321,10 +339,12 @@ pub async fn list(
                         .await?;
                     let found = postgres::search_postgres(&txn, user, filter, q, page).await?;
                     txn.commit().await?;
-                    Ok(found)
+                    found
                 }
-                _ => sqlite::search_sqlite(db, user, filter, q, page).await,
+                _ => sqlite::search_sqlite(db, user, filter, q, page).await?,
             }
         }
-    }
+    };
+    duplicates::mark_originals(db, user, &mut items).await?;
+    Ok((items, total))
 }

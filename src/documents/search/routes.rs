@@ -201,7 +201,7 @@ pub async fn similar(
         )));
     }
     let doc = crate::documents::access::readable(&state.db, user.id(), id.into_inner()).await?;
-    let (items, terms) = super::similar::similar(
+    let (mut items, terms) = super::similar::similar(
         &state.db,
         user.id(),
         user.0.user.search_language,
@@ -210,6 +210,7 @@ pub async fn similar(
         state.settings.documents.search_max_hits,
     )
     .await?;
+    super::Listed::name_owner(&mut items, user.id(), &user.0.user.handle);
     let mut items = DocumentView::many(&state.db, &links, items).await?;
     DocumentView::keep_owner_facts(
         user.id(),
