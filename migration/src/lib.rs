@@ -38,6 +38,7 @@ mod m20261207_000029_document_hash_counts;
 mod m20261207_000030_topic_feedback;
 mod m20261207_000031_refile_runs;
 mod m20261207_000032_document_write_indexes;
+mod m20261207_000033_list_type_index;
 
 /// Applies DocuVault's migrations in order; pass it to `MigratorTrait::up`/`down`.
 pub struct Migrator;
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000030_topic_feedback::Migration),
             Box::new(m20261207_000032_document_write_indexes::Migration),
             Box::new(m20261207_000031_refile_runs::Migration),
+            Box::new(m20261207_000033_list_type_index::Migration),
         ]
     }
 }

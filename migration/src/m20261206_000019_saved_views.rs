@@ -5,10 +5,8 @@
 //! rule of topic names (`name_key`: case and spaces folded), enforced by a unique index.
 //! Deleted with the account.
 //!
-//! Also the list index for the type filter (`content_type` of `GET /api/documents`):
-//! `idx_documents_list_type`, partial and covering like the other list indexes
-//! (`m20261206_000012_trash_list_indexes`), so a list or count filtered by type reads
-//! the index alone instead of every row of the owner.
+//! (The list index for the type filter, `idx_documents_list_type`, once described here,
+//! was never created here: `m20261207_000033_list_type_index` creates it.)
 
 use sea_orm_migration::prelude::*;
 

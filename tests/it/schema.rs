@@ -226,6 +226,7 @@ async fn migrations_create_every_table_and_rerunning_up_is_a_no_op() {
         ("documents", "idx_documents_user_id_trashed_at"),
         ("audit_log", "idx_audit_log_created_at"),
         ("documents", "idx_documents_user_id_id"),
+        ("documents", "idx_documents_list_type"),
         ("refile_runs", "uq_refile_runs_running"),
         ("refile_runs", "idx_refile_runs_user_id_started_at"),
     ] {
