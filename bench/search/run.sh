@@ -19,6 +19,7 @@
 #   SEED         corpus and query seed (default 20261124)
 #   MAX_CHARS    text kept per real document (default 1000000 = the server's extract.max_chars)
 #   INJECT       rare dictionary words added to each real document (default 8)
+#   TRASH_EVERY  every n-th document of each user is in the trash (default 0: none)
 #   PG_BASE      PostgreSQL server (default postgres://postgres@127.0.0.1:5432, trust auth;
 #                the script creates and drops its own database docuvault_bench_search_*)
 #   WORDS_FILE   word list (default /usr/share/dict/words, Debian `wamerican`, installed

@@ -83,6 +83,9 @@ WORDS_FILE = os.environ.get("WORDS_FILE", "/usr/share/dict/words")
 TEXTS_DIR = os.environ.get("TEXTS_DIR", "")
 MAX_CHARS = int(os.environ.get("MAX_CHARS", "1000000"))
 INJECT = int(os.environ.get("INJECT", "8"))
+# Every TRASH_EVERY-th document (0: none) is in the trash: searches must skip it.
+TRASH_EVERY = int(os.environ.get("TRASH_EVERY", "0"))
+TRASHED_BY_USER: Counter = Counter()  # filled by load_documents
 SAMPLE = 2000
 P95_TARGET_MS = 50.0
 SUGGEST_P95_TARGET_MS = 20.0
@@ -372,7 +375,7 @@ class Client:
 # ----------------------------------------------------------------------------- seeding
 
 def seed_postgres(db_url: str, tsv: str, texts_tsv: str) -> None:
-    psql(db_url, f"""\\copy documents (id, user_id, filename, object_key, content_type, size_bytes, storage_backend, status, attempts, ai_opt_out, classified_by, created_at, updated_at) FROM '{tsv}'""")
+    psql(db_url, f"""\\copy documents (id, user_id, filename, object_key, content_type, size_bytes, storage_backend, status, attempts, ai_opt_out, classified_by, created_at, updated_at, trashed_at) FROM '{tsv}'""")
     psql(db_url, f"""\\copy document_texts (document_id, body) FROM '{texts_tsv}'""")
     psql(db_url, "UPDATE quotas q SET limit_bytes = 1099511627776, used_bytes = s.total FROM "
                  "(SELECT user_id, SUM(size_bytes) AS total FROM documents GROUP BY user_id) s WHERE q.user_id = s.user_id")
@@ -414,22 +417,31 @@ def stop_server(proc, log) -> None:
     log.close()
 
 
+def in_trash(i: int) -> bool:
+    """Whether the i-th document loaded (from 0; document i is user i % USERS's) is in
+    the trash: every TRASH_EVERY-th of each user's."""
+    return TRASH_EVERY > 0 and (i // USERS) % TRASH_EVERY == TRASH_EVERY - 1
+
+
 def load_documents(backend: str, corpus, work: str, db_url: str, db_path: str | None,
                    users: list[tuple[str, str]]) -> str:
     """Bulk-inserts the corpus; returns what the data takes on disk."""
     now = time.time()
     rnd = random.Random(SEED + 7)
+    TRASHED_BY_USER.clear()
     if backend == "postgres":
         tsv = os.path.join(work, "documents.tsv")
         texts_tsv = os.path.join(work, "document_texts.tsv")
         with open(tsv, "w", encoding="utf-8") as f, open(texts_tsv, "w", encoding="utf-8") as ft:
-            for ui, name, text, size, age in corpus.documents():
+            for i, (ui, name, text, size, age) in enumerate(corpus.documents()):
                 uid = users[ui][0]
                 did = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
                 ts = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now - age))
+                trashed = ts if in_trash(i) else "\\N"
+                TRASHED_BY_USER[ui] += in_trash(i)
                 f.write(f"{did}\t{uid}\t{copy_escape(name)}\t{uid}/{did}/{uuid.uuid4()}.pdf\tapplication/pdf\t{size}\t"
                         f"local\tclassified\t1\tf\t{{\"provider\": \"builtin\", \"model\": \"bench\"}}"
-                        f"\t{ts}\t{ts}\n")
+                        f"\t{ts}\t{ts}\t{trashed}\n")
                 ft.write(f"{did}\t{copy_escape(text)}\n")
         seed_postgres(db_url, tsv, texts_tsv)
         os.remove(tsv)
@@ -447,20 +459,22 @@ def load_documents(backend: str, corpus, work: str, db_url: str, db_path: str | 
         ids[uid] = row[0]
 
     def rows():
-        for ui, name, text, size, age in corpus.documents():
+        for i, (ui, name, text, size, age) in enumerate(corpus.documents()):
             uid = users[ui][0]
+            TRASHED_BY_USER[ui] += in_trash(i)
             u = uuid.UUID(int=rnd.getrandbits(128), version=4)
             did = u.bytes if kind == "blob" else (str(u).upper() if str(sample_id).isupper() else str(u))
             ts = ts_like(sample_ts, now - age)
             yield (did, ids[uid], name, f"{uid}/{u}/{uuid.uuid4()}.pdf", "application/pdf", size, "local",
-                   "classified", 1, 0, '{"provider": "builtin", "model": "bench"}', ts, ts), text
+                   "classified", 1, 0, '{"provider": "builtin", "model": "bench"}', ts, ts,
+                   ts if in_trash(i) else None), text
 
     with con:
         for doc, text in rows():
             con.execute(
                 "INSERT INTO documents (id, user_id, filename, object_key, content_type, size_bytes, "
                 "storage_backend, status, attempts, ai_opt_out, classified_by, created_at, "
-                "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
+                "updated_at, trashed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", doc)
             con.execute("INSERT INTO document_texts (document_id, body) VALUES (?, ?)", (doc[0], text))
         con.execute("UPDATE quotas SET limit_bytes = 1099511627776, used_bytes = (SELECT COALESCE(SUM("
                     "size_bytes), 0) FROM documents d WHERE d.user_id = quotas.user_id)")
@@ -506,12 +520,13 @@ def run_backend(backend: str, corpus, qs: dict[str, list[str]]) -> bool:
             users.append((body["user"]["id"], body["access_token"]))
         t0 = time.monotonic()
         size = load_documents(backend, corpus, work, db_url, db_path, users)
-        out(f"data     {USERS} users x {DOCS // USERS} documents, bulk insert {time.monotonic() - t0:.0f} s ({size})")
+        out(f"data     {USERS} users x {DOCS // USERS} documents, bulk insert {time.monotonic() - t0:.0f} s ({size}); "
+            f"{sum(TRASHED_BY_USER.values())} in the trash")
 
         # Sanity: results are owner-scoped, ranked hits with snippets.
         st, b = request(port, "GET", "/api/documents?per_page=1", token=users[0][1])
         total = json.loads(b)["total"]
-        if st != 200 or total != DOCS // USERS + (1 if DOCS % USERS else 0):
+        if st != 200 or total != DOCS // USERS + (1 if DOCS % USERS else 0) - TRASHED_BY_USER[0]:
             raise RuntimeError(f"list answered {st}, total {total}")
         st, b = request(port, "GET", "/api/documents?per_page=5&q=" + urllib.parse.quote(qs["common"][0]),
                         token=users[0][1])
