@@ -569,18 +569,37 @@ pub async fn accept(
         .await?;
     record_filed_by_hand(&txn, &[doc.id], &[topic]).await?;
     crate::documents::lifecycle::touch_following_topics(&txn, &[doc.id], true, now).await?;
-    AuditEntry::new(
+    finish(
+        txn,
+        user,
+        id,
+        topic,
+        was,
         AuditEvent::DocumentTopicAccepted,
-        crate::audit::Outcome::Success,
-        Some(doc.user_id),
         ip,
     )
-    .resource(doc.id)
-    .detail("topic_id", topic.to_string())
-    .detail("was", was)
-    .record(&txn)
-    .await?;
+    .await
+}
+
+/// The end of an accept or a reject of `topic` for the caller's document `id`: the
+/// audit entry (`event`, with the topic and what it `was`), then the document as it now
+/// stands, read in the same transaction before it commits.
+async fn finish(
+    txn: sea_orm::DatabaseTransaction,
+    user: UserId,
+    id: DocumentId,
+    topic: Uuid,
+    was: &str,
+    event: AuditEvent,
+    ip: Option<&str>,
+) -> Result<documents::Model, ApiError> {
     let doc = crate::documents::access::owned(&txn, user, id).await?;
+    AuditEntry::new(event, crate::audit::Outcome::Success, Some(doc.user_id), ip)
+        .resource(doc.id)
+        .detail("topic_id", topic.to_string())
+        .detail("was", was)
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(doc)
 }
@@ -627,20 +646,16 @@ pub async fn reject(
         > 0;
     let now = crate::time::now();
     crate::documents::lifecycle::touch_following_topics(&txn, &[doc.id], has_topics, now).await?;
-    AuditEntry::new(
+    finish(
+        txn,
+        user,
+        id,
+        topic,
+        was,
         AuditEvent::DocumentTopicRejected,
-        crate::audit::Outcome::Success,
-        Some(doc.user_id),
         ip,
     )
-    .resource(doc.id)
-    .detail("topic_id", topic.to_string())
-    .detail("was", was)
-    .record(&txn)
-    .await?;
-    let doc = crate::documents::access::owned(&txn, user, id).await?;
-    txn.commit().await?;
-    Ok(doc)
+    .await
 }
 
 /// The words stored for each automatic topic of `document`, by topic (links set by hand
