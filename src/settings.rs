@@ -22,6 +22,9 @@ pub const ENV_PREFIX: &str = "DOCUVAULT__";
 /// Upper bound of `database.sqlite_mmap_mib` (1 TiB).
 const MAX_SQLITE_MMAP_MIB: u64 = 1 << 20;
 
+/// Upper bound of `database.sqlite_write_cache_mib` (16 GiB).
+const MAX_SQLITE_WRITE_CACHE_MIB: u64 = 1 << 14;
+
 /// Upper bound of `documents.search_max_hits`.
 const MAX_SEARCH_HITS: u64 = 100_000;
 
@@ -536,6 +539,14 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u64,
     /// SQLite: how much of the database file is read through a memory map, in MiB.
     pub sqlite_mmap_mib: u64,
+    /// SQLite: MiB of pages one transaction may change in memory before it writes them
+    /// to the WAL ahead of its commit (`PRAGMA cache_spill`); the cache shrinks back
+    /// after the commit.
+    pub sqlite_write_cache_mib: u64,
+    /// SQLite: how often (milliseconds) a background task moves committed pages from the
+    /// WAL into the database file; 0 = SQLite's own way (the commit that takes the WAL
+    /// past 1 000 pages does it, while its request waits).
+    pub sqlite_checkpoint_interval_ms: u64,
 }
 
 /// Which object store to use.
@@ -845,6 +856,12 @@ impl DatabaseSettings {
             return Err(SettingsError::key(
                 "database.sqlite_mmap_mib",
                 format!("must be at most {MAX_SQLITE_MMAP_MIB}"),
+            ));
+        }
+        if self.sqlite_write_cache_mib > MAX_SQLITE_WRITE_CACHE_MIB {
+            return Err(SettingsError::key(
+                "database.sqlite_write_cache_mib",
+                format!("must be at most {MAX_SQLITE_WRITE_CACHE_MIB}"),
             ));
         }
         if self.max_connections == 0 {

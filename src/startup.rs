@@ -62,6 +62,10 @@ impl Application {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(return_freed_memory(shutdown.clone()));
+        tasks.spawn(crate::db::checkpoint_sqlite(
+            settings.clone(),
+            shutdown.clone(),
+        ));
         if settings.cleanup.enabled {
             tasks.spawn(crate::jobs::scheduler::run_cleanup_schedule(
                 state.clone(),

@@ -26,7 +26,7 @@ used_bytes set to their sum, ANALYZE). Then, with oha:
               requests per action after an untimed warm-up: move (alternating between two
               folders), add_topics and remove_topics (alternating, two topics), trash and
               restore (alternating); each must answer 200 with every id succeeded.
-              BULK_REPS=0 skips it.
+              BULK_REPS=0 skips it; BULK_ONLY=1 runs only it (no oha sections).
 
 Targets: page 1 at RATE req/s p99 < 20 ms and 0 errors (non-2xx or connection errors);
 each bulk action p95 < 50 ms and 0 errors.
@@ -78,6 +78,7 @@ SERVER_ENV = dict(kv.split("=", 1) for kv in os.environ.get("SERVER_ENV", "").sp
 P99_TARGET_MS = 20.0
 BULK_IDS = int(os.environ.get("BULK_IDS", "1000"))
 BULK_REPS = int(os.environ.get("BULK_REPS", "40"))
+BULK_ONLY = os.environ.get("BULK_ONLY") == "1"  # skip the read sections (no oha runs)
 BULK_P95_TARGET_MS = 50.0
 START_DEADLINE_S = 60.0
 HANDLE = "benchlist"
@@ -468,53 +469,55 @@ def main() -> int:
         out(f"         page 1 response {len(b)} bytes, total {json.loads(b)['total']}; server VmRSS {vm_rss_mib(proc.pid):.1f} MiB")
         out()
 
-        base = f"http://127.0.0.1:{port}"
-        conns_fixed = 32
-        # warm-up: connection pool, plans, caches (not reported)
-        Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=3)
+        main_run, extras = None, []
+        if not BULK_ONLY:
+            base = f"http://127.0.0.1:{port}"
+            conns_fixed = 32
+            # warm-up: connection pool, plans, caches (not reported)
+            Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=3)
 
-        out(f"fixed rate {RATE} req/s, coordinated-omission corrected, {conns_fixed} connections available")
-        health = Oha(proc.pid, base + "/health", None, rate=RATE, conns=conns_fixed, secs=DURATION_S)
-        out(f"  GET /health                 {DURATION_S:3d} s {health.line()}   <- baseline")
-        out(f"  {'':31}{health.cpu()}")
-        main_run = Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=DURATION_S)
-        out(f"  GET {PAGE1:<24}{DURATION_S:3d} s {main_run.line()}")
-        out(f"  {'':31}{main_run.cpu()}")
-        extras = []
-        for path in EXTRA_PATHS:
-            r = Oha(proc.pid, base + path, token, rate=RATE, conns=conns_fixed, secs=EXTRA_DURATION_S)
-            extras.append((path, r))
-            out(f"  GET {path.replace('/api/documents', '…'):<24}{EXTRA_DURATION_S:3d} s {r.line()}")
-            out(f"  {'':31}{r.cpu()}")
-        out(f"  page 1 / health: p50 {main_run.p50 / health.p50:.1f}x  p99 {main_run.p99 / health.p99:.1f}x")
-        out()
+            out(f"fixed rate {RATE} req/s, coordinated-omission corrected, {conns_fixed} connections available")
+            health = Oha(proc.pid, base + "/health", None, rate=RATE, conns=conns_fixed, secs=DURATION_S)
+            out(f"  GET /health                 {DURATION_S:3d} s {health.line()}   <- baseline")
+            out(f"  {'':31}{health.cpu()}")
+            main_run = Oha(proc.pid, base + PAGE1, token, rate=RATE, conns=conns_fixed, secs=DURATION_S)
+            out(f"  GET {PAGE1:<24}{DURATION_S:3d} s {main_run.line()}")
+            out(f"  {'':31}{main_run.cpu()}")
+            extras = []
+            for path in EXTRA_PATHS:
+                r = Oha(proc.pid, base + path, token, rate=RATE, conns=conns_fixed, secs=EXTRA_DURATION_S)
+                extras.append((path, r))
+                out(f"  GET {path.replace('/api/documents', '…'):<24}{EXTRA_DURATION_S:3d} s {r.line()}")
+                out(f"  {'':31}{r.cpu()}")
+            out(f"  page 1 / health: p50 {main_run.p50 / health.p50:.1f}x  p99 {main_run.p99 / health.p99:.1f}x")
+            out()
 
-        out(f"closed loop, {MAX_DURATION_S} s each (as fast as N connections go)")
-        closed = []
-        for n in CONNECTIONS:
-            r = Oha(proc.pid, base + PAGE1, token, rate=None, conns=n, secs=MAX_DURATION_S)
-            closed.append((n, r))
-            out(f"  page 1   c={n:<3}  {r.line()}")
-            out(f"  {'':15}{r.cpu()}")
-        hmax = Oha(proc.pid, base + "/health", None, rate=None, conns=CONNECTIONS[-1], secs=MAX_DURATION_S)
-        out(f"  /health  c={CONNECTIONS[-1]:<3}  {hmax.line()}   <- baseline")
-        out(f"  {'':15}{hmax.cpu()}")
-        clean = [(n, r) for n, r in closed if r.errors == 0]
-        best_n, best = max(clean, key=lambda x: x[1].rps) if clean else (0, None)
-        if best:
-            out(f"  max sustainable page-1 throughput (0 errors): {best.rps:.0f} req/s at c={best_n} "
-                f"(p99 {best.p99:.1f} ms); /health {hmax.rps:.0f} req/s -> {best.rps / hmax.rps:.2f}x of baseline")
-        else:
-            out("  no closed-loop run without errors")
-        fast = [(n, r) for n, r in clean if r.p99 < P99_TARGET_MS]
-        if fast:
-            fn, fr = max(fast, key=lambda x: x[1].rps)
-            out(f"  highest closed-loop page-1 throughput with p99 < {P99_TARGET_MS:.0f} ms: {fr.rps:.0f} req/s at c={fn} "
-                f"(p99 {fr.p99:.1f} ms)")
-        else:
-            out(f"  no closed-loop run kept p99 < {P99_TARGET_MS:.0f} ms")
-        out(f"  server VmRSS at the end {vm_rss_mib(proc.pid):.1f} MiB")
-        out()
+            out(f"closed loop, {MAX_DURATION_S} s each (as fast as N connections go)")
+            closed = []
+            for n in CONNECTIONS:
+                r = Oha(proc.pid, base + PAGE1, token, rate=None, conns=n, secs=MAX_DURATION_S)
+                closed.append((n, r))
+                out(f"  page 1   c={n:<3}  {r.line()}")
+                out(f"  {'':15}{r.cpu()}")
+            hmax = Oha(proc.pid, base + "/health", None, rate=None, conns=CONNECTIONS[-1], secs=MAX_DURATION_S)
+            out(f"  /health  c={CONNECTIONS[-1]:<3}  {hmax.line()}   <- baseline")
+            out(f"  {'':15}{hmax.cpu()}")
+            clean = [(n, r) for n, r in closed if r.errors == 0]
+            best_n, best = max(clean, key=lambda x: x[1].rps) if clean else (0, None)
+            if best:
+                out(f"  max sustainable page-1 throughput (0 errors): {best.rps:.0f} req/s at c={best_n} "
+                    f"(p99 {best.p99:.1f} ms); /health {hmax.rps:.0f} req/s -> {best.rps / hmax.rps:.2f}x of baseline")
+            else:
+                out("  no closed-loop run without errors")
+            fast = [(n, r) for n, r in clean if r.p99 < P99_TARGET_MS]
+            if fast:
+                fn, fr = max(fast, key=lambda x: x[1].rps)
+                out(f"  highest closed-loop page-1 throughput with p99 < {P99_TARGET_MS:.0f} ms: {fr.rps:.0f} req/s at c={fn} "
+                    f"(p99 {fr.p99:.1f} ms)")
+            else:
+                out(f"  no closed-loop run kept p99 < {P99_TARGET_MS:.0f} ms")
+            out(f"  server VmRSS at the end {vm_rss_mib(proc.pid):.1f} MiB")
+            out()
 
         bulk_runs = []
         if BULK_REPS > 0:
@@ -530,11 +533,13 @@ def main() -> int:
         out(f"note: loadavg(1m) at the end {os.getloadavg()[0]:.2f}")
         out()
 
-        ok_main = main_run.p99 < P99_TARGET_MS and main_run.errors == 0 and main_run.n > 0
-        out(f"target page 1 @ {RATE} req/s p99 < {P99_TARGET_MS:.0f} ms, 0 errors : {'PASS' if ok_main else 'FAIL'} "
-            f"(p99 {main_run.p99:.2f} ms, max {main_run.max:.2f} ms, errors {main_run.errors}, "
-            f"achieved {main_run.rps:.1f} req/s)")
-        ok_all = ok_main
+        ok_all = True
+        if main_run is not None:
+            ok_main = main_run.p99 < P99_TARGET_MS and main_run.errors == 0 and main_run.n > 0
+            out(f"target page 1 @ {RATE} req/s p99 < {P99_TARGET_MS:.0f} ms, 0 errors : {'PASS' if ok_main else 'FAIL'} "
+                f"(p99 {main_run.p99:.2f} ms, max {main_run.max:.2f} ms, errors {main_run.errors}, "
+                f"achieved {main_run.rps:.1f} req/s)")
+            ok_all = ok_main
         for path, r in extras:
             ok = r.p99 < P99_TARGET_MS and r.errors == 0 and r.n > 0
             ok_all = ok_all and ok

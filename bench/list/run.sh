@@ -36,7 +36,8 @@
 #   6. bulk edit: POST /api/documents/bulk with BULK_IDS (1 000) of the account's ids, one
 #      request at a time, BULK_REPS (40) timed requests per action after a warm-up: move
 #      (alternating between two folders), add_topics / remove_topics (alternating), trash /
-#      restore (alternating); p50/p95/max each (BULK_REPS=0 skips it)
+#      restore (alternating); p50/p95/max each (BULK_REPS=0 skips it;
+#      BULK_ONLY=1 runs only this section)
 #   7. prints p50/p99/max, status codes, the CPU split (server / postgres / oha + other
 #      jobs), the targets with PASS/FAIL:
 #        page 1 at RATE req/s: p99 < 20 ms and 0 errors (the same is checked for the others)

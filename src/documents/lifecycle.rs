@@ -566,8 +566,11 @@ pub async fn follow_topics_many(
     Ok(changed)
 }
 
-/// [`follow_topics_many`] and a new `updated_at` in one statement per chunk: each of
-/// `ids` is written once (what a topic edit of many documents does).
+/// [`follow_topics_many`] and a new `updated_at`: each of `ids` is written once (what a
+/// topic edit of many documents does). Two statements per chunk, so only the rows whose
+/// status changes name `status`: SQLite rewrites the entries of every index holding a
+/// column an UPDATE sets, whether or not its value changes (most `documents` indexes hold
+/// `status`, none holds `updated_at`).
 pub async fn touch_following_topics(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
@@ -580,13 +583,17 @@ pub async fn touch_following_topics(
         (DocumentStatus::Classified, DocumentStatus::Unclassified)
     };
     for chunk in ids.chunks(500) {
-        let status = sea_orm::sea_query::CaseStatement::new()
-            .case(documents::Column::Status.eq(from), Expr::value(to))
-            .finally(Expr::col(documents::Column::Status));
         documents::Entity::update_many()
-            .col_expr(documents::Column::Status, status.into())
             .col_expr(documents::Column::UpdatedAt, Expr::value(now))
             .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::Status.ne(from))
+            .exec(db)
+            .await?;
+        documents::Entity::update_many()
+            .col_expr(documents::Column::Status, Expr::value(to))
+            .col_expr(documents::Column::UpdatedAt, Expr::value(now))
+            .filter(documents::Column::Id.is_in(chunk.to_vec()))
+            .filter(documents::Column::Status.eq(from))
             .exec(db)
             .await?;
     }

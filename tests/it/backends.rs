@@ -430,3 +430,79 @@ async fn local_uploads_with_a_short_or_long_body_store_nothing() {
         .await;
     }
 }
+
+/// The integer `sql` answers, read from the SQLite file at `path` alone, WAL ignored
+/// (`immutable`): what checkpoints have copied into it. `None` when the read fails (a
+/// checkpoint may be writing the pages read).
+async fn count_in_database_file(path: &std::path::Path, sql: &str) -> Option<i64> {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(format!("sqlite://{}?immutable=true", path.display()))
+        .await
+        .ok()?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            sql.to_owned(),
+        ))
+        .await;
+    let _ = db.close().await;
+    row.ok()??.try_get_by_index::<i64>(0).ok()
+}
+
+/// On SQLite a background task copies committed pages from the WAL into the database
+/// file (`database.sqlite_checkpoint_interval_ms`), so no request waits for it; a commit
+/// checkpoints by itself only past a far larger WAL (the backstop). Runs on its own
+/// SQLite file on every backend set.
+#[tokio::test]
+async fn sqlite_commits_reach_the_database_file_through_the_background_checkpoint() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpointed.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let app = TestApp::spawn_with(|env| {
+        env.insert("DOCUVAULT__DATABASE__URL".into(), url.clone());
+        env.insert(
+            "DOCUVAULT__DATABASE__SQLITE_CHECKPOINT_INTERVAL_MS".into(),
+            "50".into(),
+        );
+    })
+    .await;
+    let backstop = app
+        .state
+        .db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA wal_autocheckpoint".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(backstop, 65_536, "commits leave checkpoints to the task");
+
+    let s = app.register("checkpointed").await;
+    let name = format!("Checkpointed {}", uuid::Uuid::new_v4().simple());
+    let res = app
+        .post_json(
+            "/api/folders",
+            Some(&s.access),
+            &serde_json::json!({ "name": name }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // A few small commits stay far below SQLite's own 1 000-page checkpoint: only the
+    // background task puts the folder into the database file.
+    let sql = format!("SELECT COUNT(*) FROM folders WHERE name = '{name}'");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if count_in_database_file(&path, &sql).await == Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the folder never reached the database file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
