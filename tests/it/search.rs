@@ -256,6 +256,52 @@ async fn search_ranks_highlights_and_stays_within_the_owners_documents() {
     assert_eq!(ids(&both), vec![many.to_string()]);
 }
 
+/// The text of a hit's snippet, all segments joined.
+fn snippet_text(hit: &Value) -> String {
+    hit["snippet"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no snippet in {hit}"))
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn snippets_show_a_match_far_into_a_long_text() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    // About 12 000 characters before the first match, and more after it: the snippet
+    // must come from where the words are, not from the text's start.
+    let text = format!(
+        "{} The Quarterly zebrafish census counted nine tanks; the zebrafish thrived. {} \
+         Later the ocelot enclosure opened. {}",
+        filler(1_800, 1),
+        filler(300, 2),
+        filler(900, 3)
+    );
+    assert!(text.find("zebrafish").unwrap() > 11_000);
+    let long = insert(&app, &alice, named("notes.txt", &text)).await;
+
+    for (q, word, near) in [
+        ("zebrafish", "zebrafish", "Quarterly"),
+        ("zebra*", "zebrafish", "census"),
+        // The second word is written first: the snippet still shows both.
+        ("ocelot zebrafish", "zebrafish", "tanks"),
+        ("\"zebrafish census\"", "zebrafish", "Quarterly"),
+    ] {
+        let hits = search(&app, &alice, q, "").await;
+        assert_eq!(ids(&hits), [long.to_string()], "{q}: {hits}");
+        let hit = item(&hits, long);
+        let marked = highlights(hit);
+        assert!(
+            marked.iter().any(|w| w.contains(word)),
+            "{q}: {word} highlighted in {hit}"
+        );
+        let shown = snippet_text(hit);
+        assert!(shown.contains(near), "{q}: {near} shown around it: {shown}");
+    }
+}
+
 #[tokio::test]
 async fn search_combines_with_folder_topic_status_filters_sorts_and_paging() {
     let app = TestApp::spawn().await;

@@ -1,33 +1,22 @@
 //! Full-text search on PostgreSQL: `websearch_to_tsquery('simple', …)` (composed with
 //! `to_tsquery` prefixes when the query has some, [`push_tsquery`]) against the
 //! GIN-indexed `document_search.search_vector` (one row per document, written by a
-//! trigger when the owner, file name or text changes), ranked with `ts_rank`, snippets
-//! from `ts_headline`.
+//! trigger when the owner, file name or text changes), ranked with `ts_rank` over the
+//! candidates only; snippets are made from the start of the text
+//! ([`super::snippet::text_snippet`]).
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::query::{PgPiece, SearchQuery};
 use super::ranked::{
-    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
-    search_total,
+    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, listed,
+    open_candidate_page, search_total,
 };
-use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, highlight_words, segments};
+use super::snippet::SNIPPET_SOURCE_CHARS;
 use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
-
-/// Characters of extracted text PostgreSQL's `ts_headline` reads to build a snippet
-/// (it parses its whole input; the rank and match use the indexed vector).
-const PG_HEADLINE_CHARS: u32 = 20_000;
-
-/// `ts_headline` options for text: short fragments around the best matches.
-fn pg_headline_options() -> String {
-    format!(
-        "StartSel=\"{HIGHLIGHT_START}\", StopSel=\"{HIGHLIGHT_END}\", MaxWords=30, MinWords=12, \
-         ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \""
-    )
-}
 
 /// The query as a `tsquery` expression: `websearch_to_tsquery` of the text as typed,
 /// or, with prefixes (`invoi*`, which it cannot express), the same query composed of
@@ -121,26 +110,29 @@ pub(super) async fn search_postgres(
     let order = SearchOrder::new(page.sort, "DESC", "d.created_at DESC, d.id DESC");
     // Candidates: the newest matches come off the list index (a common word matches
     // within a few rows), rare words off the GIN index; only candidates are ranked.
-    let (sort_key, rank) = match page.sort {
-        Some((key, _)) => (sort_column(key), "NULL::real".to_owned()),
+    // The rank is computed over the candidates only, after their limit: computed with
+    // the match, a plan that sorts every match (a hash join, a bitmap scan) would rank
+    // each one, reading each document's whole vector again.
+    let (sort_key, rank, rank_join) = match page.sort {
+        Some((key, _)) => (sort_column(key), "NULL::real", ""),
         None => (
             "NULL::int",
-            "ts_rank(s.search_vector, q.query, 1)".to_owned(),
+            "ts_rank(r.search_vector, c0.query, 1)",
+            " JOIN document_search r ON r.document_id = c0.id",
         ),
     };
     let mut sql = Sql::new(backend);
     sql.push(&format!(
-        "SELECT {VIEW_COLUMNS}, \
-           ts_headline('simple'::regconfig, left(coalesce(t.body, ''), \
-                       {PG_HEADLINE_CHARS}), p.query, "
-    ))
-    .bind(pg_headline_options())
-    .push(") AS snippet_body, NULL::text AS snippet_name, p.candidates FROM (");
-    open_candidate_page(&mut sql, &order, "query");
+        "SELECT {VIEW_COLUMNS}, substr(coalesce(t.body, ''), 1, {SNIPPET_SOURCE_CHARS}) \
+         AS text_head, p.candidates FROM ("
+    ));
+    open_candidate_page(&mut sql, &order);
     sql.push(&format!(
-        "SELECT d.id, q.query, d.created_at AS recency, {sort_key} AS sort_key, {rank} AS rank"
+        "SELECT c0.id, c0.recency, c0.sort_key, {rank} AS rank FROM (\
+         SELECT d.id, q.query, d.created_at AS recency, {sort_key} AS sort_key"
     ));
     push_pg_candidates(&mut sql, user, filter, q, page, &order);
+    sql.push(&format!(") c0{rank_join}"));
     close_candidate_page(&mut sql, page, &order);
     sql.push(&format!(
         ") p JOIN documents d ON d.id = p.id \
@@ -153,16 +145,5 @@ pub(super) async fn search_postgres(
         push_pg_candidates(count_sql, user, filter, q, page, &order);
     });
     let total = search_total(db, page, &hits, count_sql).await?;
-    // File names are highlighted here: PostgreSQL's parser reads `a-b.pdf` as one token.
-    let items = hits
-        .into_iter()
-        .map(|h| Listed {
-            snippet: best_snippet(
-                h.snippet_body.as_deref().map(segments),
-                Some(highlight_words(&h.doc.filename, &q.words)),
-            ),
-            doc: h.doc,
-        })
-        .collect();
-    Ok((items, total))
+    Ok((listed(hits, q), total))
 }

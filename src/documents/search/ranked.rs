@@ -1,20 +1,22 @@
-//! What both full-text backends share: a search hit as read back, the order of
-//! candidates and of the page, the candidate page around a backend's candidates
-//! subquery, and the total of a search.
+//! What both full-text backends share: a search hit as read back and listed with its
+//! snippet, the order of candidates and of the page, the candidate page around a
+//! backend's candidates subquery, and the total of a search.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult};
 
+use super::query::SearchQuery;
+use super::snippet::{best_snippet, highlight_words, text_snippet};
 use super::sql::{Sql, count, direction, limit_offset, nulls, order_terms, push_filters};
-use super::{CountMode, DocumentRow, ListFilter, PageRequest, SortKey, SortOrder, Total};
+use super::{CountMode, DocumentRow, ListFilter, Listed, PageRequest, SortKey, SortOrder, Total};
 use crate::domain::UserId;
 use crate::error::ApiError;
 
-/// A search hit: the row plus the marked-up snippets of its text and name, and how
-/// many candidates the search found (the same on every row).
+/// A search hit: the row plus the start of its text (at most
+/// [`SNIPPET_SOURCE_CHARS`](super::snippet::SNIPPET_SOURCE_CHARS) characters, column
+/// `text_head`) and how many candidates the search found (the same on every row).
 pub(super) struct Hit {
     pub(super) doc: DocumentRow,
-    pub(super) snippet_body: Option<String>,
-    pub(super) snippet_name: Option<String>,
+    pub(super) text_head: Option<String>,
     pub(super) candidates: i64,
 }
 
@@ -22,11 +24,24 @@ impl FromQueryResult for Hit {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         Ok(Self {
             doc: DocumentRow::from_query_result(res, pre)?,
-            snippet_body: res.try_get(pre, "snippet_body")?,
-            snippet_name: res.try_get(pre, "snippet_name")?,
+            text_head: res.try_get(pre, "text_head")?,
             candidates: res.try_get(pre, "candidates")?,
         })
     }
+}
+
+/// The hits as listed, each with its snippet: from its text where a query word is
+/// written there, else its file name where one is, else the text's start.
+pub(super) fn listed(hits: Vec<Hit>, q: &SearchQuery) -> Vec<Listed> {
+    hits.into_iter()
+        .map(|h| Listed {
+            snippet: best_snippet(
+                h.text_head.as_deref().map(|t| text_snippet(t, &q.words)),
+                Some(highlight_words(&h.doc.filename, &q.words)),
+            ),
+            doc: h.doc,
+        })
+        .collect()
 }
 
 /// How a search orders its candidates and its page.
@@ -110,13 +125,13 @@ pub(super) fn count_candidates(
 }
 
 /// Opens the page of a search's candidates: `(` then the candidates subquery (at most
-/// `max_hits + 1` rows with columns `id`, `recency`, `sort_key`, `rank` and `carry`),
-/// then [`close_candidate_page`]. Each candidate is numbered in candidate order and
-/// counted; the page holds `id`, `rank`, `carry` and `candidates` (their number).
-pub(super) fn open_candidate_page(sql: &mut Sql, order: &SearchOrder, carry: &str) {
+/// `max_hits + 1` rows with columns `id`, `recency`, `sort_key` and `rank`), then
+/// [`close_candidate_page`]. Each candidate is numbered in candidate order and counted;
+/// the page holds `id`, `rank` and `candidates` (their number).
+pub(super) fn open_candidate_page(sql: &mut Sql, order: &SearchOrder) {
     sql.push(&format!(
-        "SELECT n.id, n.rank, n.{carry}, n.candidates \
-         FROM (SELECT c.id, c.rank, c.sort_key, c.{carry}, count(*) OVER () AS candidates, \
+        "SELECT n.id, n.rank, n.candidates \
+         FROM (SELECT c.id, c.rank, c.sort_key, count(*) OVER () AS candidates, \
                       row_number() OVER (ORDER BY {}) AS position FROM (",
         order.position
     ));

@@ -58,15 +58,155 @@ pub fn segments(marked: &str) -> Vec<SnippetSegment> {
     out
 }
 
+/// Characters at the start of a document's text that its search snippet is chosen
+/// from (both backends read no more of it per hit).
+pub const SNIPPET_SOURCE_CHARS: u32 = 20_000;
+
+/// Words a text snippet shows at most.
+const SNIPPET_WORDS: usize = 30;
+
+/// Words a text snippet shows before the first match it is placed at.
+const SNIPPET_LEAD_WORDS: usize = 6;
+
+/// Which of `words` (lower-cased; `invoi*` a prefix) the lower-cased word `lower` is.
+fn term_of(lower: &str, words: &[String]) -> Option<usize> {
+    words.iter().position(|w| match w.strip_suffix('*') {
+        Some(prefix) => lower.starts_with(prefix),
+        None => w == lower,
+    })
+}
+
+/// The words of `text` (runs of letters and digits) as byte ranges, with the query word
+/// each one is.
+fn words_with_terms(text: &str, words: &[String]) -> Vec<(usize, usize, Option<usize>)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let push = |from: usize, to: usize, out: &mut Vec<(usize, usize, Option<usize>)>| {
+        let term = term_of(&text[from..to].to_lowercase(), words);
+        out.push((from, to, term));
+    };
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                push(from, i, &mut out);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        push(from, text.len(), &mut out);
+    }
+    out
+}
+
+/// A search snippet from the start of a document's text (at most
+/// [`SNIPPET_SOURCE_CHARS`] characters, as the database hands it over): the
+/// [`SNIPPET_WORDS`] words holding the most different query words, the earliest such
+/// stretch, starting a few words before its first match; every query word in it
+/// highlighted, runs of white space shown as one space, `…` where the text goes on. The
+/// text's first words, unmarked, when no query word is written in it (a match further
+/// on, or through a stem). Costs one pass over the text: the database's own snippet
+/// functions read each hit's whole text (FTS5's `snippet` took seconds for a very
+/// common word in long documents).
+pub(super) fn text_snippet(text: &str, words: &[String]) -> Vec<SnippetSegment> {
+    let spans = words_with_terms(text, words);
+    let matches: Vec<usize> = spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.2.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    // The window (by its first match) holding the most different terms, then the most
+    // matches; the earliest of equals.
+    let mut best: Option<(usize, usize, usize)> = None;
+    for (k, &first) in matches.iter().enumerate() {
+        let mut seen: Vec<usize> = Vec::new();
+        let mut count = 0;
+        for &m in matches[k..]
+            .iter()
+            .take_while(|&&m| m < first + SNIPPET_WORDS - SNIPPET_LEAD_WORDS)
+        {
+            count += 1;
+            if let Some(term) = spans[m].2
+                && !seen.contains(&term)
+            {
+                seen.push(term);
+            }
+        }
+        if best.is_none_or(|(_, terms, n)| (seen.len(), count) > (terms, n)) {
+            best = Some((first, seen.len(), count));
+        }
+    }
+    let start = best.map_or(0, |(first, _, _)| first.saturating_sub(SNIPPET_LEAD_WORDS));
+    let end = spans.len().min(start + SNIPPET_WORDS);
+    if start >= end {
+        return Vec::new();
+    }
+    // Built as segments directly, not through the markers: a text may hold the
+    // private-use characters they are.
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    if start > 0 {
+        plain.push_str("… ");
+    }
+    let mut pos = spans[start].0;
+    for &(from, to, term) in &spans[start..end] {
+        push_spaced(&mut plain, &text[pos..from]);
+        if term.is_some() {
+            push_segment(&mut out, std::mem::take(&mut plain), false);
+            push_segment(&mut out, text[from..to].to_owned(), true);
+        } else {
+            plain.push_str(&text[from..to]);
+        }
+        pos = to;
+    }
+    if end < spans.len() {
+        plain.push_str(" …");
+    } else {
+        push_spaced(&mut plain, text[pos..].trim_end());
+    }
+    push_segment(&mut out, plain, false);
+    out
+}
+
+/// Appends a segment, merged into the last one when both are of the same kind; nothing
+/// for empty text.
+fn push_segment(out: &mut Vec<SnippetSegment>, text: String, highlight: bool) {
+    if text.is_empty() {
+        return;
+    }
+    match out.last_mut() {
+        Some(last) if last.highlight == highlight => last.text.push_str(&text),
+        _ => out.push(SnippetSegment { text, highlight }),
+    }
+}
+
+/// Appends `between` (what lies between two words) with each run of white space as one
+/// space.
+fn push_spaced(out: &mut String, between: &str) {
+    let mut space = false;
+    for c in between.chars() {
+        if c.is_whitespace() {
+            space = true;
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    if space {
+        out.push(' ');
+    }
+}
+
 /// `name` as segments, each whole word equal (ignoring case) to one of `words` marked,
 /// or starting with one written as a prefix (`invoi*`, lower-cased).
 pub fn highlight_words(name: &str, words: &[String]) -> Vec<SnippetSegment> {
-    let matches = |lower: &str| {
-        words.iter().any(|w| match w.strip_suffix('*') {
-            Some(prefix) => lower.starts_with(prefix),
-            None => w == lower,
-        })
-    };
+    let matches = |lower: &str| term_of(lower, words).is_some();
     let mut marked = String::with_capacity(name.len() + 8);
     let mut word = String::new();
     let flush = |word: &mut String, marked: &mut String| {
@@ -137,6 +277,68 @@ mod tests {
             s.iter().map(|s| s.text.as_str()).collect::<String>(),
             "tax-return_budget2025.PDF budget"
         );
+    }
+
+    fn marked(segs: &[SnippetSegment]) -> Vec<&str> {
+        segs.iter()
+            .filter(|s| s.highlight)
+            .map(|s| s.text.as_str())
+            .collect()
+    }
+
+    fn shown(segs: &[SnippetSegment]) -> String {
+        segs.iter().map(|s| s.text.as_str()).collect()
+    }
+
+    #[test]
+    fn text_snippets_sit_where_the_most_query_words_are() {
+        let filler = |n: usize| vec!["lorem"; n].join(" ");
+        let text = format!(
+            "{} Tax  appears\nalone here. {} The Tax Return for 2024, a tax-return form. {}",
+            filler(50),
+            filler(80),
+            filler(60)
+        );
+        let q = SearchQuery::parse("tax return").unwrap();
+        let s = text_snippet(&text, &q.words);
+        // Both words, not the lone "Tax" met first; a few words before the match.
+        assert_eq!(marked(&s), ["Tax", "Return", "tax", "return"]);
+        let t = shown(&s);
+        assert!(t.starts_with("… lorem"), "{t}");
+        assert!(
+            t.contains("lorem The Tax Return for 2024, a tax-return form."),
+            "{t}"
+        );
+        assert!(t.ends_with(" …"), "{t}");
+        let words = t
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty());
+        assert_eq!(words.count(), SNIPPET_WORDS);
+
+        // One word: its first place, white space runs shown as one space.
+        let q = SearchQuery::parse("appears").unwrap();
+        let t = shown(&text_snippet(&text, &q.words));
+        assert!(t.contains("lorem Tax appears alone here."), "{t}");
+
+        // Prefixes match word starts, case aside; the text's end has no ellipsis.
+        let q = SearchQuery::parse("FORM*").unwrap();
+        let s = text_snippet("A short text with one Formular in it.", &q.words);
+        assert_eq!(marked(&s), ["Formular"]);
+        assert_eq!(shown(&s), "A short text with one Formular in it.");
+
+        // No query word written in the text: its start, nothing marked.
+        let q = SearchQuery::parse("absent").unwrap();
+        let s = text_snippet(&text, &q.words);
+        assert!(marked(&s).is_empty());
+        assert!(shown(&s).starts_with("lorem lorem"));
+        assert!(text_snippet("", &q.words).is_empty());
+        assert!(text_snippet(" \n ", &q.words).is_empty());
+
+        // Private-use characters in the text are text, not markers.
+        let q = SearchQuery::parse("fox").unwrap();
+        let s = text_snippet("a \u{E000}fox\u{E001} b", &q.words);
+        assert_eq!(marked(&s), ["fox"]);
+        assert_eq!(shown(&s), "a \u{E000}fox\u{E001} b");
     }
 
     #[test]

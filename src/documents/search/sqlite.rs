@@ -1,14 +1,15 @@
 //! Full-text search on SQLite: an FTS5 MATCH over the owner's token, file name and
-//! text, ranked with `bm25`, snippets from FTS5's `snippet` and `highlight`.
+//! text, ranked with `bm25`; snippets are made from the start of the text
+//! ([`super::snippet::text_snippet`]).
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::query::SearchQuery;
 use super::ranked::{
-    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, open_candidate_page,
-    search_total,
+    Hit, SearchOrder, close_candidate_page, count_candidates, end_candidates, listed,
+    open_candidate_page, search_total,
 };
-use super::snippet::{HIGHLIGHT_END, HIGHLIGHT_START, best_snippet, segments};
+use super::snippet::SNIPPET_SOURCE_CHARS;
 use super::sql::{Sql, VIEW_COLUMNS, sort_column};
 use super::{ListFilter, Listed, PageRequest, Total};
 use crate::domain::UserId;
@@ -85,48 +86,29 @@ pub(super) async fn search_sqlite(
         None if stemmed => ("NULL", "bm25(documents_fts, 0.0, 10.0, 1.0, 0.25)"),
         None => ("NULL", "bm25(documents_fts, 0.0, 10.0, 1.0)"),
     };
-    let start = u32::from(HIGHLIGHT_START);
-    let end = u32::from(HIGHLIGHT_END);
     let mut sql = Sql::new(backend);
     // Inner: the candidates (ranked by relevance), the page of them and their number.
-    // Outer: snippets for the page's rows only (FTS5 seeks them by rowid within the
-    // same MATCH).
+    // Outer: the start of each page row's text, for its snippet.
     sql.push(&format!(
-        "SELECT {VIEW_COLUMNS}, \
-           snippet(documents_fts, 2, char({start}), char({end}), '…', 24) AS snippet_body, \
-           highlight(documents_fts, 1, char({start}), char({end})) AS snippet_name, \
+        "SELECT {VIEW_COLUMNS}, substr(t.body, 1, {SNIPPET_SOURCE_CHARS}) AS text_head, \
            p.candidates FROM ("
     ));
-    open_candidate_page(&mut sql, &order, "rid");
+    open_candidate_page(&mut sql, &order);
     sql.push(&format!(
-        "SELECT d.id, d.search_rowid AS rid, d.search_rowid AS recency, \
-                {sort_key} AS sort_key, {rank} AS rank"
+        "SELECT d.id, d.search_rowid AS recency, {sort_key} AS sort_key, {rank} AS rank"
     ));
     push_sqlite_candidates(&mut sql, user, filter, expr, stemmed, page, &order);
     close_candidate_page(&mut sql, page, &order);
-    sql.push(
-        ") p CROSS JOIN documents_fts ON documents_fts.rowid = p.rid \
-         JOIN documents d ON d.id = p.id WHERE ",
-    );
-    push_fts5_match(&mut sql, user, filter.shared(), expr, stemmed);
-    sql.push(&format!(" ORDER BY {}", order.outer));
+    sql.push(&format!(
+        ") p JOIN documents d ON d.id = p.id \
+         LEFT JOIN document_texts t ON t.document_id = d.id ORDER BY {}",
+        order.outer
+    ));
     let hits = Hit::find_by_statement(sql.statement()).all(db).await?;
 
     let count_sql = count_candidates(backend, |count_sql| {
         push_sqlite_candidates(count_sql, user, filter, expr, stemmed, page, &order);
     });
     let total = search_total(db, page, &hits, count_sql).await?;
-    Ok((listed(hits), total))
-}
-
-fn listed(hits: Vec<Hit>) -> Vec<Listed> {
-    hits.into_iter()
-        .map(|h| Listed {
-            snippet: best_snippet(
-                h.snippet_body.as_deref().map(segments),
-                h.snippet_name.as_deref().map(segments),
-            ),
-            doc: h.doc,
-        })
-        .collect()
+    Ok((listed(hits, q), total))
 }
